@@ -1,0 +1,112 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/frsvc/fulfillment/ent"
+	"github.com/frsvc/fulfillment/internal/apperr"
+	"github.com/frsvc/fulfillment/internal/reqid"
+	"github.com/frsvc/fulfillment/internal/tenant"
+)
+
+// classify turns any error a resolver returned into an *apperr.Error. Errors
+// the domain did not type (driver errors, bugs) become INTERNAL, keeping the
+// cause for the log only.
+func classify(err error) *apperr.Error {
+	var ae *apperr.Error
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case ent.IsNotFound(err):
+		return &apperr.Error{Code: apperr.NotFound, Message: "not found", Err: err}
+	case ent.IsValidationError(err):
+		var ve *ent.ValidationError
+		errors.As(err, &ve)
+		return &apperr.Error{Code: apperr.Validation, Field: ve.Name, Message: "invalid value", Err: err}
+	case ent.IsConstraintError(err):
+		return &apperr.Error{Code: apperr.Conflict, Message: "the change conflicts with existing data", Err: err}
+	case errors.Is(err, tenant.ErrMissing):
+		return &apperr.Error{Code: apperr.Unauthenticated, Message: "a valid API key is required", Err: err}
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return &apperr.Error{Code: apperr.Internal, Message: "the request took too long and was stopped", Err: err}
+	}
+	return &apperr.Error{Code: apperr.Internal, Message: "internal error", Err: err}
+}
+
+// classifyMiddleware types every resolver error at the resolver boundary, so
+// that the presenter can tell the domain's errors from the GraphQL layer's
+// own (parse, validation, input coercion), which carry no *apperr.Error.
+func classifyMiddleware(ctx context.Context, next graphql.Resolver) (any, error) {
+	res, err := next(ctx)
+	if err != nil {
+		return res, classify(err)
+	}
+	return res, nil
+}
+
+// errorPresenter gives every error one of the contract's codes. Internal
+// errors are logged with their cause and the request id and reach the client
+// as INTERNAL with no detail.
+func errorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		gerr := graphql.DefaultErrorPresenter(ctx, err)
+		var ae *apperr.Error
+		if !errors.As(err, &ae) {
+			// From the GraphQL layer: about the request's shape, safe to show.
+			if gerr.Extensions == nil {
+				gerr.Extensions = map[string]any{}
+			}
+			if f := fieldFromPath(gerr.Path); f != "" {
+				gerr.Extensions["field"] = f
+			}
+			gerr.Extensions["code"] = string(apperr.Validation)
+			return gerr
+		}
+		ext := map[string]any{"code": string(ae.Code)}
+		msg := ae.Message
+		if ae.Code == apperr.Internal {
+			cause := ae.Error()
+			if ae.Err != nil {
+				cause = ae.Err.Error()
+			}
+			logger.ErrorContext(ctx, "internal error", "request_id", reqid.From(ctx), "path", gerr.Path.String(), "error", cause)
+			ext["requestId"] = reqid.From(ctx)
+		}
+		if ae.Field != "" {
+			ext["field"] = ae.Field
+		}
+		for k, v := range ae.Extra {
+			ext[k] = v
+		}
+		return &gqlerror.Error{Message: msg, Path: gerr.Path, Locations: gerr.Locations, Extensions: ext}
+	}
+}
+
+// fieldFromPath names the input field of a coercion error: the path below
+// the root field, such as input.lines[0].unitPrice.
+func fieldFromPath(p ast.Path) string {
+	var b strings.Builder
+	for i, el := range p {
+		if i == 0 {
+			continue
+		}
+		switch v := el.(type) {
+		case ast.PathName:
+			if b.Len() > 0 {
+				b.WriteByte('.')
+			}
+			b.WriteString(string(v))
+		case ast.PathIndex:
+			b.WriteString("[" + strconv.Itoa(int(v)) + "]")
+		}
+	}
+	return b.String()
+}

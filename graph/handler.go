@@ -1,0 +1,73 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/frsvc/fulfillment/internal/apperr"
+	"github.com/frsvc/fulfillment/internal/auth"
+)
+
+// Options tune the GraphQL handler.
+type Options struct {
+	Logger *slog.Logger
+	// Introspection enables schema introspection (off in production unless asked for).
+	Introspection bool
+}
+
+// NewSchema returns the executable schema over r.
+func NewSchema(r *Resolver) graphql.ExecutableSchema {
+	return NewExecutableSchema(Config{Resolvers: r})
+}
+
+// NewHandler returns the GraphQL HTTP handler: explicit transports, a query
+// cache, the error presenter, panic recovery and the role check of mutations.
+func NewHandler(r *Resolver, o Options) *handler.Server {
+	logger := o.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	srv := handler.New(NewSchema(r))
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	if o.Introspection {
+		srv.Use(extension.Introspection{})
+	}
+	srv.SetErrorPresenter(errorPresenter(logger))
+	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
+		logger.ErrorContext(ctx, "panic in resolver", "panic", fmt.Sprint(p))
+		return &apperr.Error{Code: apperr.Internal, Message: "internal error", Err: fmt.Errorf("panic: %v", p)}
+	})
+	srv.AroundRootFields(authorizeRootField)
+	srv.AroundFields(classifyMiddleware)
+	return srv
+}
+
+// authorizeRootField refuses mutations the caller's role may not call, before
+// their resolver runs.
+func authorizeRootField(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+	fc := graphql.GetRootFieldContext(ctx)
+	if fc == nil || fc.Object != "Mutation" {
+		return next(ctx)
+	}
+	p, ok := auth.FromContext(ctx)
+	if !ok {
+		graphql.AddError(ctx, auth.ErrUnauthenticated)
+		return graphql.Null
+	}
+	if err := auth.AuthorizeMutation(p, fc.Field.Name); err != nil {
+		graphql.AddError(ctx, err)
+		return graphql.Null
+	}
+	return next(ctx)
+}

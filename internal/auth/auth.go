@@ -1,0 +1,203 @@
+// Package auth turns a bearer key into a principal: the caller's account,
+// role and (for SOURCE keys) source. Secrets are random, shown once, and
+// stored only as SHA-256 hashes; a key is found by its hash, so a lookup
+// never compares secrets byte by byte.
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"encoding/hex"
+	"fmt"
+	"strings"
+
+	"github.com/frsvc/fulfillment/ent"
+	"github.com/frsvc/fulfillment/ent/apikey"
+	"github.com/frsvc/fulfillment/internal/apperr"
+	"github.com/frsvc/fulfillment/internal/tenant"
+)
+
+// SecretPrefix starts every generated secret, so that a leaked key is easy
+// to recognise in logs and by secret scanners.
+const SecretPrefix = "frk_"
+
+// displayPrefixLen is how much of a secret is kept in clear to name the key.
+const displayPrefixLen = len(SecretPrefix) + 6
+
+// Role is an API key's role.
+type Role = apikey.Role
+
+// The roles.
+const (
+	RoleAdmin    = apikey.RoleADMIN
+	RoleSource   = apikey.RoleSOURCE
+	RoleReadOnly = apikey.RoleREAD_ONLY
+)
+
+// Principal is the authenticated caller.
+type Principal struct {
+	AccountID int
+	KeyID     int
+	KeyName   string
+	Role      Role
+	// SourceID is set for SOURCE keys.
+	SourceID *int
+}
+
+// Actor names the caller in fulfillment logs: the key's id and name, never its secret.
+func (p Principal) Actor() string { return fmt.Sprintf("apikey:%d:%s", p.KeyID, p.KeyName) }
+
+type principalKey struct{}
+
+// WithPrincipal returns ctx carrying p and confined to p's account.
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return tenant.WithAccount(context.WithValue(ctx, principalKey{}, p), p.AccountID)
+}
+
+// FromContext returns the principal of the request.
+func FromContext(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}
+
+// Actor returns the log actor of ctx: the key, or "system" for background work.
+func Actor(ctx context.Context) string {
+	if p, ok := FromContext(ctx); ok {
+		return p.Actor()
+	}
+	return "system"
+}
+
+// NewSecret returns a new random secret: the prefix and 256 random bits.
+func NewSecret() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return SecretPrefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b)), nil
+}
+
+// Hash returns the stored form of a secret.
+func Hash(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// DisplayPrefix is the part of a secret kept in clear.
+func DisplayPrefix(secret string) string {
+	if len(secret) <= displayPrefixLen {
+		return secret[:len(secret)/2]
+	}
+	return secret[:displayPrefixLen]
+}
+
+// Authenticator resolves bearer secrets.
+type Authenticator struct {
+	Client *ent.Client
+}
+
+// ErrUnauthenticated answers a missing, unknown or revoked key. One error for
+// all three, so that a caller learns nothing about which keys exist.
+var ErrUnauthenticated = &apperr.Error{Code: apperr.Unauthenticated, Message: "a valid API key is required: Authorization: Bearer <key>"}
+
+// Authenticate finds the live key with this secret.
+func (a *Authenticator) Authenticate(ctx context.Context, secret string) (Principal, error) {
+	if secret == "" {
+		return Principal{}, ErrUnauthenticated
+	}
+	hash := Hash(secret)
+	k, err := a.Client.ApiKey.Query().Where(apikey.Hash(hash)).Only(tenant.WithSystem(ctx))
+	if ent.IsNotFound(err) {
+		return Principal{}, ErrUnauthenticated
+	}
+	if err != nil {
+		return Principal{}, fmt.Errorf("look up api key: %w", err)
+	}
+	if subtle.ConstantTimeCompare([]byte(k.Hash), []byte(hash)) != 1 || k.RevokedAt != nil {
+		return Principal{}, ErrUnauthenticated
+	}
+	return Principal{AccountID: k.AccountID, KeyID: k.ID, KeyName: k.Name, Role: k.Role, SourceID: k.SourceID}, nil
+}
+
+// BearerToken extracts the secret of an "Authorization: Bearer <key>" header.
+func BearerToken(header string) string {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(header), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(token)
+}
+
+// CreateAccount makes an account with a first ADMIN key. secret may be empty
+// for a random one; the secret is returned so the caller can show it once.
+func CreateAccount(ctx context.Context, client *ent.Client, name, secret string) (*ent.Account, string, error) {
+	if strings.TrimSpace(name) == "" {
+		return nil, "", apperr.Invalid("name", "an account needs a name")
+	}
+	if secret == "" {
+		var err error
+		if secret, err = NewSecret(); err != nil {
+			return nil, "", err
+		}
+	}
+	ctx = tenant.WithSystem(ctx)
+	tx, err := client.Tx(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	acc, err := tx.Account.Create().SetName(name).Save(ctx)
+	if err == nil {
+		_, err = tx.ApiKey.Create().SetAccountID(acc.ID).SetName("first admin key").SetRole(RoleAdmin).
+			SetPrefix(DisplayPrefix(secret)).SetHash(Hash(secret)).Save(ctx)
+	}
+	if err != nil {
+		_ = tx.Rollback()
+		return nil, "", fmt.Errorf("create account: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, "", err
+	}
+	return acc, secret, nil
+}
+
+// Bootstrap creates the default account and an ADMIN key on a database with
+// no account. It returns the secret when it made one, "" otherwise.
+func Bootstrap(ctx context.Context, client *ent.Client, secret string) (string, error) {
+	n, err := client.Account.Query().Count(tenant.WithSystem(ctx))
+	if err != nil {
+		return "", err
+	}
+	if n > 0 {
+		return "", nil
+	}
+	_, s, err := CreateAccount(ctx, client, "Default", secret)
+	if err != nil {
+		return "", err
+	}
+	return s, nil
+}
+
+// sourceMutations are the only mutations a SOURCE key may call.
+var sourceMutations = map[string]bool{
+	"acknowledgeFulfillmentRequest": true,
+	"cancelFulfillmentRequest":      true,
+	"createShipment":                true,
+}
+
+// AuthorizeMutation decides whether p may call the mutation field.
+func AuthorizeMutation(p Principal, field string) error {
+	switch p.Role {
+	case RoleAdmin:
+		return nil
+	case RoleSource:
+		if sourceMutations[field] {
+			return nil
+		}
+		return apperr.Deny("a SOURCE key may not call %s", field)
+	default:
+		return apperr.Deny("a %s key may not call %s", p.Role, field)
+	}
+}

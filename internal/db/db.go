@@ -1,0 +1,153 @@
+// Package db opens the store named by a database URL (embedded SQLite by
+// default, PostgreSQL through lib/pq), creates or migrates the schema, and
+// runs units of work in one transaction.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+	_ "github.com/lib/pq"  // PostgreSQL driver "postgres"
+	_ "modernc.org/sqlite" // pure-Go SQLite driver "sqlite"
+
+	"github.com/frsvc/fulfillment/ent"
+	_ "github.com/frsvc/fulfillment/ent/runtime" // schema hooks and interceptors
+)
+
+// DefaultSQLiteFile is the embedded database used when no URL is given.
+const DefaultSQLiteFile = "fulfillment.db"
+
+// Store is an opened database: the ent client, the raw pool (for health
+// checks and the few statements ent cannot express) and the dialect.
+type Store struct {
+	Client  *ent.Client
+	DB      *sql.DB
+	Dialect string
+}
+
+// Config tunes Open.
+type Config struct {
+	// WrapDriver, when set, wraps the ent driver (statement counting, metrics).
+	WrapDriver func(dialect.Driver) dialect.Driver
+}
+
+// Postgres reports whether the store is PostgreSQL.
+func (s *Store) Postgres() bool { return s.Dialect == dialect.Postgres }
+
+// Close closes the client and the pool.
+func (s *Store) Close() error { return s.Client.Close() }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.DB.PingContext(ctx) }
+
+// Open opens the database named by rawURL: "" is the embedded SQLite file
+// fulfillment.db, postgres:// or postgresql:// is PostgreSQL, file:… or a path
+// ending in .db is that SQLite file.
+func Open(rawURL string, cfg Config) (*Store, error) {
+	driverName, dsn, dial, err := parse(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	pool, err := sql.Open(driverName, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if dial == dialect.SQLite {
+		// One writer at a time is SQLite's rule; _txlock=immediate makes
+		// writers queue on busy_timeout instead of failing on upgrade.
+		pool.SetMaxOpenConns(4)
+	} else {
+		pool.SetMaxOpenConns(32)
+		pool.SetMaxIdleConns(16)
+		pool.SetConnMaxIdleTime(5 * time.Minute)
+	}
+	var drv dialect.Driver = entsql.OpenDB(dial, pool)
+	if cfg.WrapDriver != nil {
+		drv = cfg.WrapDriver(drv)
+	}
+	return &Store{Client: ent.NewClient(ent.Driver(drv)), DB: pool, Dialect: dial}, nil
+}
+
+func parse(rawURL string) (driverName, dsn, dial string, err error) {
+	switch {
+	case rawURL == "":
+		return "sqlite", sqliteDSN("file:" + DefaultSQLiteFile), dialect.SQLite, nil
+	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		return "postgres", rawURL, dialect.Postgres, nil
+	case strings.HasPrefix(rawURL, "file:"):
+		return "sqlite", sqliteDSN(rawURL), dialect.SQLite, nil
+	case strings.HasSuffix(rawURL, ".db"):
+		return "sqlite", sqliteDSN("file:" + rawURL), dialect.SQLite, nil
+	}
+	return "", "", "", errors.New("database URL must be empty, postgres://…, file:… or a path ending in .db")
+}
+
+// sqliteDSN adds the pragmas the service relies on unless the URL sets them.
+func sqliteDSN(u string) string {
+	base, query, _ := strings.Cut(u, "?")
+	q, _ := url.ParseQuery(query)
+	if q.Get("_time_format") == "" {
+		q.Set("_time_format", "sqlite")
+	}
+	if q.Get("_txlock") == "" {
+		q.Set("_txlock", "immediate")
+	}
+	pragmas := strings.Join(q["_pragma"], ",")
+	for _, p := range []string{"foreign_keys(1)", "busy_timeout(10000)", "journal_mode(WAL)", "synchronous(NORMAL)"} {
+		name, _, _ := strings.Cut(p, "(")
+		if !strings.Contains(pragmas, name) {
+			q.Add("_pragma", p)
+		}
+	}
+	return base + "?" + q.Encode()
+}
+
+// Migrate creates or upgrades the schema.
+func (s *Store) Migrate(ctx context.Context) error {
+	if err := s.Client.Schema.Create(ctx); err != nil {
+		return fmt.Errorf("migrate schema: %w", err)
+	}
+	return nil
+}
+
+// InTx runs fn in one transaction: committed when fn returns nil, rolled
+// back otherwise (and on panic). Nothing in fn may call out over the network.
+func InTx(ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) error) (err error) {
+	tx, err := client.Tx(ctx)
+	if err != nil {
+		return fmt.Errorf("begin transaction: %w", err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+	}()
+	if err := fn(tx); err != nil {
+		if rerr := tx.Rollback(); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// Unwrap returns an entity read or written in a committed transaction bound
+// to the plain client again, so that its edges can still be loaded.
+func Unwrap[T interface{ Unwrap() T }](v T, err error) (T, error) {
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	return v.Unwrap(), nil
+}

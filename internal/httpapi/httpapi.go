@@ -1,0 +1,146 @@
+// Package httpapi assembles the service's HTTP surface: POST/GET /query
+// (GraphQL, behind bearer authentication), GET / (GraphiQL, when enabled),
+// /healthz, /readyz and /metrics, with request ids, access logs, CORS and a
+// request body limit.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/cors"
+
+	"github.com/frsvc/fulfillment/graph"
+	"github.com/frsvc/fulfillment/internal/apperr"
+	"github.com/frsvc/fulfillment/internal/auth"
+	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/reqid"
+)
+
+// DefaultMaxBodyBytes bounds a request body.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Config is what the handler needs.
+type Config struct {
+	Store  *db.Store
+	Logger *slog.Logger
+	// CORSOrigins are the exact origins a browser may call from.
+	CORSOrigins []string
+	// Playground serves GraphiQL at /.
+	Playground bool
+	// Introspection enables GraphQL schema introspection.
+	Introspection bool
+	// Registry receives the metrics; nil makes a fresh one.
+	Registry *prometheus.Registry
+}
+
+// New returns the service's HTTP handler.
+func New(cfg Config) http.Handler {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	reg := cfg.Registry
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	gql := graph.NewHandler(graph.New(cfg.Store.Client), graph.Options{Logger: logger, Introspection: cfg.Introspection})
+	authn := &auth.Authenticator{Client: cfg.Store.Client}
+
+	mux := http.NewServeMux()
+	mux.Handle("/query", authenticate(authn, http.MaxBytesHandler(gql, DefaultMaxBodyBytes)))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := cfg.Store.Ping(ctx); err != nil {
+			logger.WarnContext(ctx, "database not reachable", "error", err.Error())
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "database unreachable"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if cfg.Playground {
+		mux.Handle("GET /{$}", playground.Handler("Fulfillment requests", "/query",
+			playground.WithGraphiqlUiHeaders(map[string]string{"Authorization": "Bearer <paste the API key printed at start-up>"}),
+			playground.WithStoragePrefix("fulfillment")))
+	}
+	c := cors.New(cors.Options{
+		AllowedOrigins:   cfg.CORSOrigins,
+		AllowedMethods:   []string{http.MethodGet, http.MethodPost},
+		AllowedHeaders:   []string{"Authorization", "Content-Type", "Idempotency-Key"},
+		ExposedHeaders:   []string{reqid.Header},
+		AllowCredentials: false,
+		MaxAge:           600,
+	})
+	return reqid.Middleware(accessLog(logger, c.Handler(mux)))
+}
+
+// authenticate resolves the bearer key before GraphQL runs. A failure is
+// answered in GraphQL's own error format with code UNAUTHENTICATED.
+func authenticate(a *auth.Authenticator, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodOptions {
+			next.ServeHTTP(w, r)
+			return
+		}
+		p, err := a.Authenticate(r.Context(), auth.BearerToken(r.Header.Get("Authorization")))
+		if err != nil {
+			code, msg := apperr.Unauthenticated, auth.ErrUnauthenticated.Message
+			status := http.StatusUnauthorized
+			if apperr.CodeOf(err) != apperr.Unauthenticated {
+				code, msg, status = apperr.Internal, "internal error", http.StatusInternalServerError
+				slog.ErrorContext(r.Context(), "authentication failed", "request_id", reqid.From(r.Context()), "error", err.Error())
+			}
+			w.Header().Set("WWW-Authenticate", `Bearer realm="fulfillment"`)
+			writeJSON(w, status, map[string]any{"errors": []map[string]any{{
+				"message": msg, "extensions": map[string]any{"code": string(code)},
+			}}})
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// accessLog writes one line per request: method, path, status, duration and
+// request id. Headers are never logged, so a key cannot leak through here.
+func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("request_id", reqid.From(r.Context())),
+			slog.String("method", r.Method),
+			slog.String("path", r.URL.Path),
+			slog.Int("status", rec.status),
+			slog.Duration("duration", time.Since(start)))
+	})
+}

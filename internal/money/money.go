@@ -1,0 +1,133 @@
+// Package money is the service's exact money type: an integer count of
+// ten-thousandths of the account's currency unit. Binary floating point never
+// touches a price; arithmetic is plain int64 addition and multiplication, which
+// is exact and fast enough for the routing engine's inner loop.
+package money
+
+import (
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/shopspring/decimal"
+)
+
+// Scale is the number of decimal places an Amount carries.
+const Scale = 4
+
+// unit is 10^Scale: the number of Amount steps in one currency unit.
+const unit = 10000
+
+// Amount is an exact amount of money in ten-thousandths of a currency unit.
+type Amount int64
+
+// Zero is the zero amount.
+const Zero Amount = 0
+
+// ErrTooPrecise is returned by Parse for a value with more than Scale decimals.
+var ErrTooPrecise = errors.New("at most 4 decimal places are allowed")
+
+// ErrInvalid is returned by Parse for text that is not a decimal number.
+var ErrInvalid = errors.New("not a decimal number")
+
+// ErrOutOfRange is returned by Parse for a value too large to hold.
+var ErrOutOfRange = errors.New("amount out of range")
+
+// maxUnits bounds parsed amounts so that sums of many quantities times prices
+// stay far from int64 overflow: 10^12 units is a trillion of the currency.
+var maxUnits = decimal.New(1, 12)
+
+// Parse reads a decimal string such as "12.50" or "-3". It refuses exponents
+// and more than four decimal places rather than rounding: a price that changed
+// on the way in is worse than an error.
+func Parse(s string) (Amount, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || strings.ContainsAny(s, "eE") {
+		return 0, ErrInvalid
+	}
+	d, err := decimal.NewFromString(s)
+	if err != nil {
+		return 0, ErrInvalid
+	}
+	if d.Abs().GreaterThanOrEqual(maxUnits) {
+		return 0, ErrOutOfRange
+	}
+	scaled := d.Shift(Scale)
+	if !scaled.Equal(scaled.Truncate(0)) {
+		return 0, ErrTooPrecise
+	}
+	return Amount(scaled.IntPart()), nil
+}
+
+// MustParse is Parse for constants in tests and seed data; it panics on error.
+func MustParse(s string) Amount {
+	a, err := Parse(s)
+	if err != nil {
+		panic(fmt.Sprintf("money.MustParse(%q): %v", s, err))
+	}
+	return a
+}
+
+// FromUnits returns n whole currency units.
+func FromUnits(n int64) Amount { return Amount(n * unit) }
+
+// Mul returns a times the integer quantity q.
+func (a Amount) Mul(q int) Amount { return a * Amount(q) }
+
+// Decimal converts to shopspring/decimal for callers that need it.
+func (a Amount) Decimal() decimal.Decimal { return decimal.New(int64(a), -Scale) }
+
+// String formats with at least two decimals and no trailing zeros beyond
+// them: 12.5 → "12.50", 1.2345 → "1.2345", 0 → "0.00".
+func (a Amount) String() string {
+	return trim(a.Decimal().StringFixed(Scale))
+}
+
+func trim(s string) string {
+	dot := strings.IndexByte(s, '.')
+	end := len(s)
+	for end > dot+3 && s[end-1] == '0' {
+		end--
+	}
+	return s[:end]
+}
+
+// Value stores an Amount as its integer count of ten-thousandths.
+func (a Amount) Value() (driver.Value, error) { return int64(a), nil }
+
+// Scan reads an Amount stored by Value.
+func (a *Amount) Scan(src any) error {
+	switch v := src.(type) {
+	case int64:
+		*a = Amount(v)
+	case nil:
+		*a = 0
+	default:
+		return fmt.Errorf("money: cannot scan %T", src)
+	}
+	return nil
+}
+
+// MarshalGQL writes the amount as a JSON string ("12.50"), so that no client
+// parses it into a binary float on the way.
+func (a Amount) MarshalGQL(w io.Writer) {
+	_, _ = io.WriteString(w, strconv.Quote(a.String()))
+}
+
+// UnmarshalGQL reads a Decimal scalar. Only strings are accepted: a JSON
+// number has usually been through a float already.
+func (a *Amount) UnmarshalGQL(v any) error {
+	s, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("Decimal must be a string such as \"12.50\", got %T", v)
+	}
+	p, err := Parse(s)
+	if err != nil {
+		return fmt.Errorf("Decimal %q: %w", s, err)
+	}
+	*a = p
+	return nil
+}

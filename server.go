@@ -1,0 +1,266 @@
+// Command fulfillment is the fulfillment request service: a GraphQL API that
+// routes e-commerce orders to suppliers and warehouses, creates and sends
+// fulfillment requests, and logs every step. See README.md.
+package main
+
+//go:generate go run ./ent/entc.go
+//go:generate go run github.com/99designs/gqlgen generate
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/frsvc/fulfillment/internal/auth"
+	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/demo"
+	"github.com/frsvc/fulfillment/internal/httpapi"
+	"github.com/frsvc/fulfillment/internal/tenant"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
+
+// config is the server's configuration: flags, each with an environment
+// variable of the same meaning; a flag given on the command line wins.
+type config struct {
+	Addr          string
+	DatabaseURL   string
+	Demo          bool
+	SendInterval  time.Duration
+	SendLease     time.Duration
+	CORSOrigins   []string
+	Production    bool
+	Playground    bool
+	Introspection bool
+	ShutdownGrace time.Duration
+}
+
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
+	fs := flag.NewFlagSet("fulfillment", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	envOr := func(name, def string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	addr := fs.String("addr", envOr("ADDR", ":8080"), "listen address (ADDR)")
+	dbURL := fs.String("database-url", getenv("DATABASE_URL"), "empty: embedded SQLite file fulfillment.db; postgres://…; file:… or *.db (DATABASE_URL)")
+	demoFlag := fs.Bool("demo", false, "seed a demo data set into an empty database")
+	sendInterval := fs.String("send-interval", envOr("SEND_INTERVAL", "30s"), "send-run period, 0 = off (SEND_INTERVAL)")
+	sendLease := fs.String("send-lease", envOr("SEND_LEASE", "60s"), "how long a send run's claim on a request lasts (SEND_LEASE)")
+	origins := fs.String("cors-origins", getenv("CORS_ORIGINS"), "comma-separated exact origins allowed by CORS (CORS_ORIGINS)")
+	production := fs.String("production", envOr("PRODUCTION", "false"), "production mode: introspection and playground off unless enabled (PRODUCTION)")
+	playground := fs.String("playground", getenv("PLAYGROUND"), "serve GraphiQL at / (PLAYGROUND; default: on unless production)")
+	introspection := fs.String("introspection", getenv("INTROSPECTION"), "allow schema introspection (INTROSPECTION; default: on unless production)")
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	cfg := config{Addr: *addr, DatabaseURL: *dbURL, Demo: *demoFlag, ShutdownGrace: 20 * time.Second}
+	var err error
+	if cfg.SendInterval, err = parseDuration("send-interval", *sendInterval); err != nil {
+		return cfg, err
+	}
+	if cfg.SendLease, err = parseDuration("send-lease", *sendLease); err != nil {
+		return cfg, err
+	}
+	if cfg.SendLease <= 0 {
+		return cfg, errors.New("--send-lease must be positive")
+	}
+	if cfg.Production, err = parseBool("production", *production, false); err != nil {
+		return cfg, err
+	}
+	if cfg.Playground, err = parseBool("playground", *playground, !cfg.Production); err != nil {
+		return cfg, err
+	}
+	if cfg.Introspection, err = parseBool("introspection", *introspection, !cfg.Production); err != nil {
+		return cfg, err
+	}
+	if cfg.CORSOrigins, err = parseOrigins(*origins); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+func parseDuration(name, v string) (time.Duration, error) {
+	if v == "0" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("--%s: %q is not a duration such as 30s", name, v)
+	}
+	return d, nil
+}
+
+func parseBool(name, v string, def bool) (bool, error) {
+	if v == "" {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("--%s: %q is not true or false", name, v)
+	}
+	return b, nil
+}
+
+// parseOrigins accepts exact origins only (scheme://host[:port]): no
+// wildcard, no pattern, no "null".
+func parseOrigins(v string) ([]string, error) {
+	var out []string
+	for _, o := range strings.Split(v, ",") {
+		o = strings.TrimSpace(o)
+		if o == "" {
+			continue
+		}
+		if strings.ContainsAny(o, "*?") || o == "null" || strings.Count(o, "/") != 2 ||
+			!(strings.HasPrefix(o, "http://") || strings.HasPrefix(o, "https://")) || strings.HasSuffix(o, "/") {
+			return nil, fmt.Errorf("--cors-origins: %q is not an exact origin such as https://ops.example.com", o)
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// run is the whole program, with its inputs passed in so tests can drive it.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "accounts" {
+		return runAccounts(ctx, args[1:], getenv, stdout, stderr)
+	}
+	cfg, err := parseConfig(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+
+	store, err := db.Open(cfg.DatabaseURL, db.Config{})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := store.Migrate(ctx); err != nil {
+		return err
+	}
+	secret, err := auth.Bootstrap(ctx, store.Client, getenv("BOOTSTRAP_API_KEY"))
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
+	if secret != "" && getenv("BOOTSTRAP_API_KEY") == "" {
+		fmt.Fprintf(stdout, "Created the default account. Its ADMIN API key, shown this once:\n%s\n", secret)
+	}
+	if cfg.Demo {
+		seeded, err := demo.Seed(tenant.WithSystem(ctx), store.Client)
+		if err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		if seeded {
+			fmt.Fprintln(stdout, "Seeded the demo data set into the default account.")
+		} else {
+			fmt.Fprintln(stdout, "The database already holds data; the demo data set was not seeded.")
+		}
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler: httpapi.New(httpapi.Config{
+			Store: store, Logger: logger, CORSOrigins: cfg.CORSOrigins,
+			Playground: cfg.Playground, Introspection: cfg.Introspection,
+		}),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	url := "http://" + displayAddr(ln.Addr())
+	logger.Info("listening", "addr", ln.Addr().String(), "database", store.Dialect,
+		"playground", cfg.Playground, "introspection", cfg.Introspection, "send_interval", cfg.SendInterval.String())
+	fmt.Fprintf(stdout, "Serving GraphQL at %s/query", url)
+	if cfg.Playground {
+		fmt.Fprintf(stdout, " and the playground at %s/", url)
+	}
+	fmt.Fprintln(stdout)
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func displayAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if host == "" || host == "::" || host == "0.0.0.0" {
+		host = "localhost"
+	}
+	return net.JoinHostPort(host, port)
+}
+
+// runAccounts is `accounts create --name NAME [--database-url …]`: it prints
+// the new account's first ADMIN key alone on the last line of stdout.
+func runAccounts(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		return errors.New("usage: accounts create --name NAME [--database-url URL]")
+	}
+	fs := flag.NewFlagSet("accounts create", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	name := fs.String("name", "", "the account's name")
+	dbURL := fs.String("database-url", getenv("DATABASE_URL"), "database URL (DATABASE_URL)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if strings.TrimSpace(*name) == "" {
+		return errors.New("accounts create: --name is required")
+	}
+	store, err := db.Open(*dbURL, db.Config{})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	if err := store.Migrate(ctx); err != nil {
+		return err
+	}
+	acc, secret, err := auth.CreateAccount(ctx, store.Client, *name, "")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Created account %q (id %d). Its ADMIN API key, shown this once:\n%s\n", acc.Name, acc.ID, secret)
+	return nil
+}
