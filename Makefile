@@ -1,0 +1,33 @@
+# The fulfillment request service. `make run` serves on the embedded SQLite
+# default; `make test` runs every test (PostgreSQL too when TEST_DATABASE_URL
+# is set, as CI does).
+
+GO ?= go
+TESTFLAGS ?=
+GENERATED := ent schema graph client
+
+.PHONY: generate check-generated build run test lint bench
+
+generate:
+	$(GO) generate ./...
+
+# Regenerate, then fail if anything generated differs from what is committed.
+check-generated: generate
+	@git diff --exit-code -- $(GENERATED) || { echo "generated code is stale: run 'make generate' and commit"; exit 1; }
+	@test -z "$$(git status --porcelain --untracked-files=all -- $(GENERATED))" || { git status --short -- $(GENERATED); echo "generated files are not committed"; exit 1; }
+
+build:
+	$(GO) build -o bin/fulfillment .
+
+run:
+	$(GO) run . $(ARGS)
+
+test:
+	$(GO) test -count=1 -timeout 20m $(TESTFLAGS) ./...
+
+lint:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime 100x ./internal/routing/
