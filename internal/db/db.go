@@ -151,3 +151,22 @@ func Unwrap[T interface{ Unwrap() T }](v T, err error) (T, error) {
 	}
 	return v.Unwrap(), nil
 }
+
+// InReadTx runs fn in a read-only transaction that sees one consistent
+// snapshot: REPEATABLE READ on PostgreSQL, a deferred transaction on SQLite
+// (WAL readers see the database as of their first read and take no write lock).
+func (s *Store) InReadTx(ctx context.Context, fn func(tx *ent.Tx) error) error {
+	opts := &sql.TxOptions{ReadOnly: true}
+	if s.Postgres() {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	tx, err := s.Client.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("begin read transaction: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
