@@ -20,6 +20,7 @@ import (
 	"github.com/frsvc/fulfillment/ent/fulfillmentlog"
 	"github.com/frsvc/fulfillment/ent/fulfillmentrequest"
 	"github.com/frsvc/fulfillment/ent/fulfillmentrequestitem"
+	"github.com/frsvc/fulfillment/ent/idempotencyrecord"
 	"github.com/frsvc/fulfillment/ent/inventoryitem"
 	"github.com/frsvc/fulfillment/ent/order"
 	"github.com/frsvc/fulfillment/ent/orderline"
@@ -47,6 +48,8 @@ type Client struct {
 	FulfillmentRequest *FulfillmentRequestClient
 	// FulfillmentRequestItem is the client for interacting with the FulfillmentRequestItem builders.
 	FulfillmentRequestItem *FulfillmentRequestItemClient
+	// IdempotencyRecord is the client for interacting with the IdempotencyRecord builders.
+	IdempotencyRecord *IdempotencyRecordClient
 	// InventoryItem is the client for interacting with the InventoryItem builders.
 	InventoryItem *InventoryItemClient
 	// Order is the client for interacting with the Order builders.
@@ -79,6 +82,7 @@ func (c *Client) init() {
 	c.FulfillmentLog = NewFulfillmentLogClient(c.config)
 	c.FulfillmentRequest = NewFulfillmentRequestClient(c.config)
 	c.FulfillmentRequestItem = NewFulfillmentRequestItemClient(c.config)
+	c.IdempotencyRecord = NewIdempotencyRecordClient(c.config)
 	c.InventoryItem = NewInventoryItemClient(c.config)
 	c.Order = NewOrderClient(c.config)
 	c.OrderLine = NewOrderLineClient(c.config)
@@ -184,6 +188,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		FulfillmentLog:         NewFulfillmentLogClient(cfg),
 		FulfillmentRequest:     NewFulfillmentRequestClient(cfg),
 		FulfillmentRequestItem: NewFulfillmentRequestItemClient(cfg),
+		IdempotencyRecord:      NewIdempotencyRecordClient(cfg),
 		InventoryItem:          NewInventoryItemClient(cfg),
 		Order:                  NewOrderClient(cfg),
 		OrderLine:              NewOrderLineClient(cfg),
@@ -216,6 +221,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		FulfillmentLog:         NewFulfillmentLogClient(cfg),
 		FulfillmentRequest:     NewFulfillmentRequestClient(cfg),
 		FulfillmentRequestItem: NewFulfillmentRequestItemClient(cfg),
+		IdempotencyRecord:      NewIdempotencyRecordClient(cfg),
 		InventoryItem:          NewInventoryItemClient(cfg),
 		Order:                  NewOrderClient(cfg),
 		OrderLine:              NewOrderLineClient(cfg),
@@ -254,8 +260,9 @@ func (c *Client) Close() error {
 func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.Account, c.ApiKey, c.FulfillmentLog, c.FulfillmentRequest,
-		c.FulfillmentRequestItem, c.InventoryItem, c.Order, c.OrderLine,
-		c.RoutingGroup, c.RoutingGroupMember, c.Shipment, c.ShipmentItem, c.Source,
+		c.FulfillmentRequestItem, c.IdempotencyRecord, c.InventoryItem, c.Order,
+		c.OrderLine, c.RoutingGroup, c.RoutingGroupMember, c.Shipment, c.ShipmentItem,
+		c.Source,
 	} {
 		n.Use(hooks...)
 	}
@@ -266,8 +273,9 @@ func (c *Client) Use(hooks ...Hook) {
 func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.Account, c.ApiKey, c.FulfillmentLog, c.FulfillmentRequest,
-		c.FulfillmentRequestItem, c.InventoryItem, c.Order, c.OrderLine,
-		c.RoutingGroup, c.RoutingGroupMember, c.Shipment, c.ShipmentItem, c.Source,
+		c.FulfillmentRequestItem, c.IdempotencyRecord, c.InventoryItem, c.Order,
+		c.OrderLine, c.RoutingGroup, c.RoutingGroupMember, c.Shipment, c.ShipmentItem,
+		c.Source,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -286,6 +294,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.FulfillmentRequest.mutate(ctx, m)
 	case *FulfillmentRequestItemMutation:
 		return c.FulfillmentRequestItem.mutate(ctx, m)
+	case *IdempotencyRecordMutation:
+		return c.IdempotencyRecord.mutate(ctx, m)
 	case *InventoryItemMutation:
 		return c.InventoryItem.mutate(ctx, m)
 	case *OrderMutation:
@@ -1203,6 +1213,141 @@ func (c *FulfillmentRequestItemClient) mutate(ctx context.Context, m *Fulfillmen
 		return (&FulfillmentRequestItemDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
 	default:
 		return nil, fmt.Errorf("ent: unknown FulfillmentRequestItem mutation op: %q", m.Op())
+	}
+}
+
+// IdempotencyRecordClient is a client for the IdempotencyRecord schema.
+type IdempotencyRecordClient struct {
+	config
+}
+
+// NewIdempotencyRecordClient returns a client for the IdempotencyRecord from the given config.
+func NewIdempotencyRecordClient(c config) *IdempotencyRecordClient {
+	return &IdempotencyRecordClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `idempotencyrecord.Hooks(f(g(h())))`.
+func (c *IdempotencyRecordClient) Use(hooks ...Hook) {
+	c.hooks.IdempotencyRecord = append(c.hooks.IdempotencyRecord, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `idempotencyrecord.Intercept(f(g(h())))`.
+func (c *IdempotencyRecordClient) Intercept(interceptors ...Interceptor) {
+	c.inters.IdempotencyRecord = append(c.inters.IdempotencyRecord, interceptors...)
+}
+
+// Create returns a builder for creating a IdempotencyRecord entity.
+func (c *IdempotencyRecordClient) Create() *IdempotencyRecordCreate {
+	mutation := newIdempotencyRecordMutation(c.config, OpCreate)
+	return &IdempotencyRecordCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of IdempotencyRecord entities.
+func (c *IdempotencyRecordClient) CreateBulk(builders ...*IdempotencyRecordCreate) *IdempotencyRecordCreateBulk {
+	return &IdempotencyRecordCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *IdempotencyRecordClient) MapCreateBulk(slice any, setFunc func(*IdempotencyRecordCreate, int)) *IdempotencyRecordCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &IdempotencyRecordCreateBulk{err: fmt.Errorf("calling to IdempotencyRecordClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*IdempotencyRecordCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &IdempotencyRecordCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for IdempotencyRecord.
+func (c *IdempotencyRecordClient) Update() *IdempotencyRecordUpdate {
+	mutation := newIdempotencyRecordMutation(c.config, OpUpdate)
+	return &IdempotencyRecordUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *IdempotencyRecordClient) UpdateOne(_m *IdempotencyRecord) *IdempotencyRecordUpdateOne {
+	mutation := newIdempotencyRecordMutation(c.config, OpUpdateOne, withIdempotencyRecord(_m))
+	return &IdempotencyRecordUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *IdempotencyRecordClient) UpdateOneID(id int) *IdempotencyRecordUpdateOne {
+	mutation := newIdempotencyRecordMutation(c.config, OpUpdateOne, withIdempotencyRecordID(id))
+	return &IdempotencyRecordUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for IdempotencyRecord.
+func (c *IdempotencyRecordClient) Delete() *IdempotencyRecordDelete {
+	mutation := newIdempotencyRecordMutation(c.config, OpDelete)
+	return &IdempotencyRecordDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *IdempotencyRecordClient) DeleteOne(_m *IdempotencyRecord) *IdempotencyRecordDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *IdempotencyRecordClient) DeleteOneID(id int) *IdempotencyRecordDeleteOne {
+	builder := c.Delete().Where(idempotencyrecord.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &IdempotencyRecordDeleteOne{builder}
+}
+
+// Query returns a query builder for IdempotencyRecord.
+func (c *IdempotencyRecordClient) Query() *IdempotencyRecordQuery {
+	return &IdempotencyRecordQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeIdempotencyRecord},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a IdempotencyRecord entity by its id.
+func (c *IdempotencyRecordClient) Get(ctx context.Context, id int) (*IdempotencyRecord, error) {
+	return c.Query().Where(idempotencyrecord.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *IdempotencyRecordClient) GetX(ctx context.Context, id int) *IdempotencyRecord {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *IdempotencyRecordClient) Hooks() []Hook {
+	hooks := c.hooks.IdempotencyRecord
+	return append(hooks[:len(hooks):len(hooks)], idempotencyrecord.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *IdempotencyRecordClient) Interceptors() []Interceptor {
+	inters := c.inters.IdempotencyRecord
+	return append(inters[:len(inters):len(inters)], idempotencyrecord.Interceptors[:]...)
+}
+
+func (c *IdempotencyRecordClient) mutate(ctx context.Context, m *IdempotencyRecordMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&IdempotencyRecordCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&IdempotencyRecordUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&IdempotencyRecordUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&IdempotencyRecordDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown IdempotencyRecord mutation op: %q", m.Op())
 	}
 }
 
@@ -2578,13 +2723,13 @@ func (c *SourceClient) mutate(ctx context.Context, m *SourceMutation) (Value, er
 type (
 	hooks struct {
 		Account, ApiKey, FulfillmentLog, FulfillmentRequest, FulfillmentRequestItem,
-		InventoryItem, Order, OrderLine, RoutingGroup, RoutingGroupMember, Shipment,
-		ShipmentItem, Source []ent.Hook
+		IdempotencyRecord, InventoryItem, Order, OrderLine, RoutingGroup,
+		RoutingGroupMember, Shipment, ShipmentItem, Source []ent.Hook
 	}
 	inters struct {
 		Account, ApiKey, FulfillmentLog, FulfillmentRequest, FulfillmentRequestItem,
-		InventoryItem, Order, OrderLine, RoutingGroup, RoutingGroupMember, Shipment,
-		ShipmentItem, Source []ent.Interceptor
+		IdempotencyRecord, InventoryItem, Order, OrderLine, RoutingGroup,
+		RoutingGroupMember, Shipment, ShipmentItem, Source []ent.Interceptor
 	}
 )
 

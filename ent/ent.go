@@ -17,6 +17,7 @@ import (
 	"github.com/frsvc/fulfillment/ent/fulfillmentlog"
 	"github.com/frsvc/fulfillment/ent/fulfillmentrequest"
 	"github.com/frsvc/fulfillment/ent/fulfillmentrequestitem"
+	"github.com/frsvc/fulfillment/ent/idempotencyrecord"
 	"github.com/frsvc/fulfillment/ent/inventoryitem"
 	"github.com/frsvc/fulfillment/ent/order"
 	"github.com/frsvc/fulfillment/ent/orderline"
@@ -90,6 +91,7 @@ func checkColumn(t, c string) error {
 			fulfillmentlog.Table:         fulfillmentlog.ValidColumn,
 			fulfillmentrequest.Table:     fulfillmentrequest.ValidColumn,
 			fulfillmentrequestitem.Table: fulfillmentrequestitem.ValidColumn,
+			idempotencyrecord.Table:      idempotencyrecord.ValidColumn,
 			inventoryitem.Table:          inventoryitem.ValidColumn,
 			order.Table:                  order.ValidColumn,
 			orderline.Table:              orderline.ValidColumn,

@@ -6,11 +6,13 @@
 package main
 
 import (
+	"fmt"
 	"log"
 
 	"entgo.io/contrib/entgql"
 	"entgo.io/ent/entc"
 	"entgo.io/ent/entc/gen"
+	"github.com/vektah/gqlparser/v2/ast"
 )
 
 func main() {
@@ -20,6 +22,7 @@ func main() {
 		entgql.WithSchemaPath("./schema/ent.graphql"),
 		entgql.WithWhereInputs(true),
 		entgql.WithNodeDescriptor(false),
+		entgql.WithSchemaHook(newestLogsFirst),
 	)
 	if err != nil {
 		log.Fatalf("creating entgql extension: %v", err)
@@ -40,4 +43,25 @@ func main() {
 	if err != nil {
 		log.Fatalf("running ent codegen: %v", err)
 	}
+}
+
+// newestLogsFirst makes Order.logs and FulfillmentRequest.logs page newest
+// first unless the caller orders them otherwise: an operator reads a trail
+// from its latest entry.
+func newestLogsFirst(_ *gen.Graph, s *ast.Schema) error {
+	for _, typ := range []string{"Order", "FulfillmentRequest"} {
+		def := s.Types[typ]
+		if def == nil || def.Fields.ForName("logs") == nil {
+			return fmt.Errorf("%s.logs not found", typ)
+		}
+		arg := def.Fields.ForName("logs").Arguments.ForName("orderBy")
+		if arg == nil {
+			return fmt.Errorf("%s.logs has no orderBy", typ)
+		}
+		arg.DefaultValue = &ast.Value{Kind: ast.ObjectValue, Children: ast.ChildValueList{
+			{Name: "direction", Value: &ast.Value{Kind: ast.EnumValue, Raw: "DESC"}},
+			{Name: "field", Value: &ast.Value{Kind: ast.EnumValue, Raw: "CREATED_AT"}},
+		}}
+	}
+	return nil
 }

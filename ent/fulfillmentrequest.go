@@ -84,6 +84,10 @@ type FulfillmentRequest struct {
 	VoidedAt *time.Time `json:"voided_at,omitempty"`
 	// ShippedAt holds the value of the "shipped_at" field.
 	ShippedAt *time.Time `json:"shipped_at,omitempty"`
+	// Whether the request reserved stock when made; release follows what was reserved.
+	CommitsStock bool `json:"commits_stock,omitempty"`
+	// A void after the source had the request queues a cancellation notice to its connector.
+	CancellationNoticePending bool `json:"cancellation_notice_pending,omitempty"`
 	// Version holds the value of the "version" field.
 	Version int `json:"version,omitempty"`
 	// Edges holds the relations/edges for other nodes in the graph.
@@ -209,6 +213,8 @@ func (*FulfillmentRequest) scanValues(columns []string) ([]any, error) {
 		switch columns[i] {
 		case fulfillmentrequest.FieldItemCost, fulfillmentrequest.FieldDropshipFee, fulfillmentrequest.FieldShippingCost, fulfillmentrequest.FieldTotalCost:
 			values[i] = new(money.Amount)
+		case fulfillmentrequest.FieldCommitsStock, fulfillmentrequest.FieldCancellationNoticePending:
+			values[i] = new(sql.NullBool)
 		case fulfillmentrequest.FieldID, fulfillmentrequest.FieldAccountID, fulfillmentrequest.FieldSequence, fulfillmentrequest.FieldOrderID, fulfillmentrequest.FieldSourceID, fulfillmentrequest.FieldRoutingGroupID, fulfillmentrequest.FieldSupersedesID, fulfillmentrequest.FieldAttempts, fulfillmentrequest.FieldVersion:
 			values[i] = new(sql.NullInt64)
 		case fulfillmentrequest.FieldNumber, fulfillmentrequest.FieldOrigin, fulfillmentrequest.FieldStatus, fulfillmentrequest.FieldShipmentStatus, fulfillmentrequest.FieldConfirmationNumber, fulfillmentrequest.FieldFailureReason, fulfillmentrequest.FieldCancelReason, fulfillmentrequest.FieldVoidReason, fulfillmentrequest.FieldLeaseHolder:
@@ -438,6 +444,18 @@ func (_m *FulfillmentRequest) assignValues(columns []string, values []any) error
 				_m.ShippedAt = new(time.Time)
 				*_m.ShippedAt = value.Time
 			}
+		case fulfillmentrequest.FieldCommitsStock:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field commits_stock", values[i])
+			} else if value.Valid {
+				_m.CommitsStock = value.Bool
+			}
+		case fulfillmentrequest.FieldCancellationNoticePending:
+			if value, ok := values[i].(*sql.NullBool); !ok {
+				return fmt.Errorf("unexpected type %T for field cancellation_notice_pending", values[i])
+			} else if value.Valid {
+				_m.CancellationNoticePending = value.Bool
+			}
 		case fulfillmentrequest.FieldVersion:
 			if value, ok := values[i].(*sql.NullInt64); !ok {
 				return fmt.Errorf("unexpected type %T for field version", values[i])
@@ -644,6 +662,12 @@ func (_m *FulfillmentRequest) String() string {
 		builder.WriteString("shipped_at=")
 		builder.WriteString(v.Format(time.ANSIC))
 	}
+	builder.WriteString(", ")
+	builder.WriteString("commits_stock=")
+	builder.WriteString(fmt.Sprintf("%v", _m.CommitsStock))
+	builder.WriteString(", ")
+	builder.WriteString("cancellation_notice_pending=")
+	builder.WriteString(fmt.Sprintf("%v", _m.CancellationNoticePending))
 	builder.WriteString(", ")
 	builder.WriteString("version=")
 	builder.WriteString(fmt.Sprintf("%v", _m.Version))

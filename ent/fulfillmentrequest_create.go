@@ -416,6 +416,34 @@ func (_c *FulfillmentRequestCreate) SetNillableShippedAt(v *time.Time) *Fulfillm
 	return _c
 }
 
+// SetCommitsStock sets the "commits_stock" field.
+func (_c *FulfillmentRequestCreate) SetCommitsStock(v bool) *FulfillmentRequestCreate {
+	_c.mutation.SetCommitsStock(v)
+	return _c
+}
+
+// SetNillableCommitsStock sets the "commits_stock" field if the given value is not nil.
+func (_c *FulfillmentRequestCreate) SetNillableCommitsStock(v *bool) *FulfillmentRequestCreate {
+	if v != nil {
+		_c.SetCommitsStock(*v)
+	}
+	return _c
+}
+
+// SetCancellationNoticePending sets the "cancellation_notice_pending" field.
+func (_c *FulfillmentRequestCreate) SetCancellationNoticePending(v bool) *FulfillmentRequestCreate {
+	_c.mutation.SetCancellationNoticePending(v)
+	return _c
+}
+
+// SetNillableCancellationNoticePending sets the "cancellation_notice_pending" field if the given value is not nil.
+func (_c *FulfillmentRequestCreate) SetNillableCancellationNoticePending(v *bool) *FulfillmentRequestCreate {
+	if v != nil {
+		_c.SetCancellationNoticePending(*v)
+	}
+	return _c
+}
+
 // SetVersion sets the "version" field.
 func (_c *FulfillmentRequestCreate) SetVersion(v int) *FulfillmentRequestCreate {
 	_c.mutation.SetVersion(v)
@@ -589,6 +617,14 @@ func (_c *FulfillmentRequestCreate) defaults() error {
 		v := fulfillmentrequest.DefaultAttempts
 		_c.mutation.SetAttempts(v)
 	}
+	if _, ok := _c.mutation.CommitsStock(); !ok {
+		v := fulfillmentrequest.DefaultCommitsStock
+		_c.mutation.SetCommitsStock(v)
+	}
+	if _, ok := _c.mutation.CancellationNoticePending(); !ok {
+		v := fulfillmentrequest.DefaultCancellationNoticePending
+		_c.mutation.SetCancellationNoticePending(v)
+	}
 	if _, ok := _c.mutation.Version(); !ok {
 		v := fulfillmentrequest.DefaultVersion
 		_c.mutation.SetVersion(v)
@@ -662,6 +698,12 @@ func (_c *FulfillmentRequestCreate) check() error {
 	}
 	if _, ok := _c.mutation.Attempts(); !ok {
 		return &ValidationError{Name: "attempts", err: errors.New(`ent: missing required field "FulfillmentRequest.attempts"`)}
+	}
+	if _, ok := _c.mutation.CommitsStock(); !ok {
+		return &ValidationError{Name: "commits_stock", err: errors.New(`ent: missing required field "FulfillmentRequest.commits_stock"`)}
+	}
+	if _, ok := _c.mutation.CancellationNoticePending(); !ok {
+		return &ValidationError{Name: "cancellation_notice_pending", err: errors.New(`ent: missing required field "FulfillmentRequest.cancellation_notice_pending"`)}
 	}
 	if _, ok := _c.mutation.Version(); !ok {
 		return &ValidationError{Name: "version", err: errors.New(`ent: missing required field "FulfillmentRequest.version"`)}
@@ -806,6 +848,14 @@ func (_c *FulfillmentRequestCreate) createSpec() (*FulfillmentRequest, *sqlgraph
 	if value, ok := _c.mutation.ShippedAt(); ok {
 		_spec.SetField(fulfillmentrequest.FieldShippedAt, field.TypeTime, value)
 		_node.ShippedAt = &value
+	}
+	if value, ok := _c.mutation.CommitsStock(); ok {
+		_spec.SetField(fulfillmentrequest.FieldCommitsStock, field.TypeBool, value)
+		_node.CommitsStock = value
+	}
+	if value, ok := _c.mutation.CancellationNoticePending(); ok {
+		_spec.SetField(fulfillmentrequest.FieldCancellationNoticePending, field.TypeBool, value)
+		_node.CancellationNoticePending = value
 	}
 	if value, ok := _c.mutation.Version(); ok {
 		_spec.SetField(fulfillmentrequest.FieldVersion, field.TypeInt, value)
@@ -1313,6 +1363,18 @@ func (u *FulfillmentRequestUpsert) ClearShippedAt() *FulfillmentRequestUpsert {
 	return u
 }
 
+// SetCancellationNoticePending sets the "cancellation_notice_pending" field.
+func (u *FulfillmentRequestUpsert) SetCancellationNoticePending(v bool) *FulfillmentRequestUpsert {
+	u.Set(fulfillmentrequest.FieldCancellationNoticePending, v)
+	return u
+}
+
+// UpdateCancellationNoticePending sets the "cancellation_notice_pending" field to the value that was provided on create.
+func (u *FulfillmentRequestUpsert) UpdateCancellationNoticePending() *FulfillmentRequestUpsert {
+	u.SetExcluded(fulfillmentrequest.FieldCancellationNoticePending)
+	return u
+}
+
 // SetVersion sets the "version" field.
 func (u *FulfillmentRequestUpsert) SetVersion(v int) *FulfillmentRequestUpsert {
 	u.Set(fulfillmentrequest.FieldVersion, v)
@@ -1377,6 +1439,9 @@ func (u *FulfillmentRequestUpsertOne) UpdateNewValues() *FulfillmentRequestUpser
 		}
 		if _, exists := u.create.mutation.TotalCost(); exists {
 			s.SetIgnore(fulfillmentrequest.FieldTotalCost)
+		}
+		if _, exists := u.create.mutation.CommitsStock(); exists {
+			s.SetIgnore(fulfillmentrequest.FieldCommitsStock)
 		}
 	}))
 	return u
@@ -1780,6 +1845,20 @@ func (u *FulfillmentRequestUpsertOne) ClearShippedAt() *FulfillmentRequestUpsert
 	})
 }
 
+// SetCancellationNoticePending sets the "cancellation_notice_pending" field.
+func (u *FulfillmentRequestUpsertOne) SetCancellationNoticePending(v bool) *FulfillmentRequestUpsertOne {
+	return u.Update(func(s *FulfillmentRequestUpsert) {
+		s.SetCancellationNoticePending(v)
+	})
+}
+
+// UpdateCancellationNoticePending sets the "cancellation_notice_pending" field to the value that was provided on create.
+func (u *FulfillmentRequestUpsertOne) UpdateCancellationNoticePending() *FulfillmentRequestUpsertOne {
+	return u.Update(func(s *FulfillmentRequestUpsert) {
+		s.UpdateCancellationNoticePending()
+	})
+}
+
 // SetVersion sets the "version" field.
 func (u *FulfillmentRequestUpsertOne) SetVersion(v int) *FulfillmentRequestUpsertOne {
 	return u.Update(func(s *FulfillmentRequestUpsert) {
@@ -2012,6 +2091,9 @@ func (u *FulfillmentRequestUpsertBulk) UpdateNewValues() *FulfillmentRequestUpse
 			}
 			if _, exists := b.mutation.TotalCost(); exists {
 				s.SetIgnore(fulfillmentrequest.FieldTotalCost)
+			}
+			if _, exists := b.mutation.CommitsStock(); exists {
+				s.SetIgnore(fulfillmentrequest.FieldCommitsStock)
 			}
 		}
 	}))
@@ -2413,6 +2495,20 @@ func (u *FulfillmentRequestUpsertBulk) UpdateShippedAt() *FulfillmentRequestUpse
 func (u *FulfillmentRequestUpsertBulk) ClearShippedAt() *FulfillmentRequestUpsertBulk {
 	return u.Update(func(s *FulfillmentRequestUpsert) {
 		s.ClearShippedAt()
+	})
+}
+
+// SetCancellationNoticePending sets the "cancellation_notice_pending" field.
+func (u *FulfillmentRequestUpsertBulk) SetCancellationNoticePending(v bool) *FulfillmentRequestUpsertBulk {
+	return u.Update(func(s *FulfillmentRequestUpsert) {
+		s.SetCancellationNoticePending(v)
+	})
+}
+
+// UpdateCancellationNoticePending sets the "cancellation_notice_pending" field to the value that was provided on create.
+func (u *FulfillmentRequestUpsertBulk) UpdateCancellationNoticePending() *FulfillmentRequestUpsertBulk {
+	return u.Update(func(s *FulfillmentRequestUpsert) {
+		s.UpdateCancellationNoticePending()
 	})
 }
 

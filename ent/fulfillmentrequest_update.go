@@ -382,6 +382,20 @@ func (_u *FulfillmentRequestUpdate) ClearShippedAt() *FulfillmentRequestUpdate {
 	return _u
 }
 
+// SetCancellationNoticePending sets the "cancellation_notice_pending" field.
+func (_u *FulfillmentRequestUpdate) SetCancellationNoticePending(v bool) *FulfillmentRequestUpdate {
+	_u.mutation.SetCancellationNoticePending(v)
+	return _u
+}
+
+// SetNillableCancellationNoticePending sets the "cancellation_notice_pending" field if the given value is not nil.
+func (_u *FulfillmentRequestUpdate) SetNillableCancellationNoticePending(v *bool) *FulfillmentRequestUpdate {
+	if v != nil {
+		_u.SetCancellationNoticePending(*v)
+	}
+	return _u
+}
+
 // SetVersion sets the "version" field.
 func (_u *FulfillmentRequestUpdate) SetVersion(v int) *FulfillmentRequestUpdate {
 	_u.mutation.ResetVersion()
@@ -739,6 +753,9 @@ func (_u *FulfillmentRequestUpdate) sqlSave(ctx context.Context) (_node int, err
 	}
 	if _u.mutation.ShippedAtCleared() {
 		_spec.ClearField(fulfillmentrequest.FieldShippedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.CancellationNoticePending(); ok {
+		_spec.SetField(fulfillmentrequest.FieldCancellationNoticePending, field.TypeBool, value)
 	}
 	if value, ok := _u.mutation.Version(); ok {
 		_spec.SetField(fulfillmentrequest.FieldVersion, field.TypeInt, value)
@@ -1297,6 +1314,20 @@ func (_u *FulfillmentRequestUpdateOne) ClearShippedAt() *FulfillmentRequestUpdat
 	return _u
 }
 
+// SetCancellationNoticePending sets the "cancellation_notice_pending" field.
+func (_u *FulfillmentRequestUpdateOne) SetCancellationNoticePending(v bool) *FulfillmentRequestUpdateOne {
+	_u.mutation.SetCancellationNoticePending(v)
+	return _u
+}
+
+// SetNillableCancellationNoticePending sets the "cancellation_notice_pending" field if the given value is not nil.
+func (_u *FulfillmentRequestUpdateOne) SetNillableCancellationNoticePending(v *bool) *FulfillmentRequestUpdateOne {
+	if v != nil {
+		_u.SetCancellationNoticePending(*v)
+	}
+	return _u
+}
+
 // SetVersion sets the "version" field.
 func (_u *FulfillmentRequestUpdateOne) SetVersion(v int) *FulfillmentRequestUpdateOne {
 	_u.mutation.ResetVersion()
@@ -1684,6 +1715,9 @@ func (_u *FulfillmentRequestUpdateOne) sqlSave(ctx context.Context) (_node *Fulf
 	}
 	if _u.mutation.ShippedAtCleared() {
 		_spec.ClearField(fulfillmentrequest.FieldShippedAt, field.TypeTime)
+	}
+	if value, ok := _u.mutation.CancellationNoticePending(); ok {
+		_spec.SetField(fulfillmentrequest.FieldCancellationNoticePending, field.TypeBool, value)
 	}
 	if value, ok := _u.mutation.Version(); ok {
 		_spec.SetField(fulfillmentrequest.FieldVersion, field.TypeInt, value)

@@ -765,6 +765,11 @@ func (_q *FulfillmentRequestQuery) collectField(ctx context.Context, oneNode boo
 				selectedFields = append(selectedFields, fulfillmentrequest.FieldShippedAt)
 				fieldSeen[fulfillmentrequest.FieldShippedAt] = struct{}{}
 			}
+		case "cancellationNoticePending":
+			if _, ok := fieldSeen[fulfillmentrequest.FieldCancellationNoticePending]; !ok {
+				selectedFields = append(selectedFields, fulfillmentrequest.FieldCancellationNoticePending)
+				fieldSeen[fulfillmentrequest.FieldCancellationNoticePending] = struct{}{}
+			}
 		case "version":
 			if _, ok := fieldSeen[fulfillmentrequest.FieldVersion]; !ok {
 				selectedFields = append(selectedFields, fulfillmentrequest.FieldVersion)

@@ -819,6 +819,10 @@ type FulfillmentRequestWhereInput struct {
 	ShippedAtIsNil  bool        `json:"shippedAtIsNil,omitempty"`
 	ShippedAtNotNil bool        `json:"shippedAtNotNil,omitempty"`
 
+	// "cancellation_notice_pending" field predicates.
+	CancellationNoticePending    *bool `json:"cancellationNoticePending,omitempty"`
+	CancellationNoticePendingNEQ *bool `json:"cancellationNoticePendingNEQ,omitempty"`
+
 	// "version" field predicates.
 	Version      *int  `json:"version,omitempty"`
 	VersionNEQ   *int  `json:"versionNEQ,omitempty"`
@@ -1675,6 +1679,12 @@ func (i *FulfillmentRequestWhereInput) P() (predicate.FulfillmentRequest, error)
 	}
 	if i.ShippedAtNotNil {
 		predicates = append(predicates, fulfillmentrequest.ShippedAtNotNil())
+	}
+	if i.CancellationNoticePending != nil {
+		predicates = append(predicates, fulfillmentrequest.CancellationNoticePendingEQ(*i.CancellationNoticePending))
+	}
+	if i.CancellationNoticePendingNEQ != nil {
+		predicates = append(predicates, fulfillmentrequest.CancellationNoticePendingNEQ(*i.CancellationNoticePendingNEQ))
 	}
 	if i.Version != nil {
 		predicates = append(predicates, fulfillmentrequest.VersionEQ(*i.Version))

@@ -24,6 +24,8 @@ type Tx struct {
 	FulfillmentRequest *FulfillmentRequestClient
 	// FulfillmentRequestItem is the client for interacting with the FulfillmentRequestItem builders.
 	FulfillmentRequestItem *FulfillmentRequestItemClient
+	// IdempotencyRecord is the client for interacting with the IdempotencyRecord builders.
+	IdempotencyRecord *IdempotencyRecordClient
 	// InventoryItem is the client for interacting with the InventoryItem builders.
 	InventoryItem *InventoryItemClient
 	// Order is the client for interacting with the Order builders.
@@ -176,6 +178,7 @@ func (tx *Tx) init() {
 	tx.FulfillmentLog = NewFulfillmentLogClient(tx.config)
 	tx.FulfillmentRequest = NewFulfillmentRequestClient(tx.config)
 	tx.FulfillmentRequestItem = NewFulfillmentRequestItemClient(tx.config)
+	tx.IdempotencyRecord = NewIdempotencyRecordClient(tx.config)
 	tx.InventoryItem = NewInventoryItemClient(tx.config)
 	tx.Order = NewOrderClient(tx.config)
 	tx.OrderLine = NewOrderLineClient(tx.config)

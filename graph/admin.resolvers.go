@@ -53,6 +53,11 @@ func (r *mutationResolver) UpdateAccountStrategy(ctx context.Context, input admi
 	return r.Admin.UpdateAccountStrategy(ctx, input)
 }
 
+// UpdateAccountSettings is the resolver for the updateAccountSettings field.
+func (r *mutationResolver) UpdateAccountSettings(ctx context.Context, input admin.AccountSettingsInput) (*ent.Account, error) {
+	return r.Admin.UpdateAccountSettings(ctx, input)
+}
+
 // Viewer is the resolver for the viewer field.
 func (r *queryResolver) Viewer(ctx context.Context) (*admin.Viewer, error) {
 	return r.Admin.ViewerOf(ctx)

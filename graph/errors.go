@@ -59,7 +59,13 @@ func errorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gerr := graphql.DefaultErrorPresenter(ctx, err)
 		var ae *apperr.Error
-		if !errors.As(err, &ae) {
+		if !errors.As(err, &ae) && isNotFound(err) {
+			// Added with graphql.AddError by a resolver instead of returned
+			// (entgql's nodes(ids:), one per id it cannot show), so it
+			// skipped classifyMiddleware.
+			ae = &apperr.Error{Code: apperr.NotFound, Message: gerr.Message, Err: err}
+		}
+		if ae == nil {
 			// From the GraphQL layer: about the request's shape, safe to show.
 			if gerr.Extensions == nil {
 				gerr.Extensions = map[string]any{}
@@ -88,6 +94,13 @@ func errorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 		}
 		return &gqlerror.Error{Message: msg, Path: gerr.Path, Locations: gerr.Locations, Extensions: ext}
 	}
+}
+
+// isNotFound reports an ent not-found error, or entgql's node-not-found
+// error, which carries the code NOT_FOUND itself.
+func isNotFound(err error) bool {
+	var gq *gqlerror.Error
+	return ent.IsNotFound(err) || (errors.As(err, &gq) && gq.Extensions["code"] == string(apperr.NotFound))
 }
 
 // fieldFromPath names the input field of a coercion error: the path below

@@ -24,6 +24,7 @@ import (
 	"github.com/frsvc/fulfillment/internal/address"
 	"github.com/frsvc/fulfillment/internal/admin"
 	"github.com/frsvc/fulfillment/internal/frstatus"
+	"github.com/frsvc/fulfillment/internal/fulfillment"
 	"github.com/frsvc/fulfillment/internal/money"
 	"github.com/frsvc/fulfillment/internal/orders"
 	gqlparser "github.com/vektah/gqlparser/v2"
@@ -99,6 +100,12 @@ type ComplexityRoot struct {
 		Secret func(childComplexity int) int
 	}
 
+	EliminatedAlternative struct {
+		CostDifference func(childComplexity int) int
+		Plan           func(childComplexity int) int
+		Rule           func(childComplexity int) int
+	}
+
 	FulfillmentLog struct {
 		Actor                func(childComplexity int) int
 		CorrelationID        func(childComplexity int) int
@@ -125,44 +132,54 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	FulfillmentPreview struct {
+		CanRoute   func(childComplexity int) int
+		Groups     func(childComplexity int) int
+		Order      func(childComplexity int) int
+		Plan       func(childComplexity int) int
+		Roadblocks func(childComplexity int) int
+		Warnings   func(childComplexity int) int
+	}
+
 	FulfillmentRequest struct {
-		AcknowledgedAt     func(childComplexity int) int
-		Attempts           func(childComplexity int) int
-		CancelReason       func(childComplexity int) int
-		CanceledAt         func(childComplexity int) int
-		ConfirmationNumber func(childComplexity int) int
-		CreatedAt          func(childComplexity int) int
-		DropshipFee        func(childComplexity int) int
-		FailedAt           func(childComplexity int) int
-		FailureReason      func(childComplexity int) int
-		ID                 func(childComplexity int) int
-		ItemCost           func(childComplexity int) int
-		Items              func(childComplexity int) int
-		Logs               func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.FulfillmentLogOrder, where *ent.FulfillmentLogWhereInput) int
-		NextAttemptAt      func(childComplexity int) int
-		Number             func(childComplexity int) int
-		Order              func(childComplexity int) int
-		OrderID            func(childComplexity int) int
-		Origin             func(childComplexity int) int
-		ProcessedAt        func(childComplexity int) int
-		ProcessingAt       func(childComplexity int) int
-		RoutingGroup       func(childComplexity int) int
-		RoutingGroupID     func(childComplexity int) int
-		ShipmentStatus     func(childComplexity int) int
-		Shipments          func(childComplexity int) int
-		ShippedAt          func(childComplexity int) int
-		ShippingCost       func(childComplexity int) int
-		Source             func(childComplexity int) int
-		SourceID           func(childComplexity int) int
-		Status             func(childComplexity int) int
-		SupersededBy       func(childComplexity int) int
-		Supersedes         func(childComplexity int) int
-		SupersedesID       func(childComplexity int) int
-		TotalCost          func(childComplexity int) int
-		UpdatedAt          func(childComplexity int) int
-		Version            func(childComplexity int) int
-		VoidReason         func(childComplexity int) int
-		VoidedAt           func(childComplexity int) int
+		AcknowledgedAt            func(childComplexity int) int
+		Attempts                  func(childComplexity int) int
+		CancelReason              func(childComplexity int) int
+		CanceledAt                func(childComplexity int) int
+		CancellationNoticePending func(childComplexity int) int
+		ConfirmationNumber        func(childComplexity int) int
+		CreatedAt                 func(childComplexity int) int
+		DropshipFee               func(childComplexity int) int
+		FailedAt                  func(childComplexity int) int
+		FailureReason             func(childComplexity int) int
+		ID                        func(childComplexity int) int
+		ItemCost                  func(childComplexity int) int
+		Items                     func(childComplexity int) int
+		Logs                      func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.FulfillmentLogOrder, where *ent.FulfillmentLogWhereInput) int
+		NextAttemptAt             func(childComplexity int) int
+		Number                    func(childComplexity int) int
+		Order                     func(childComplexity int) int
+		OrderID                   func(childComplexity int) int
+		Origin                    func(childComplexity int) int
+		ProcessedAt               func(childComplexity int) int
+		ProcessingAt              func(childComplexity int) int
+		RoutingGroup              func(childComplexity int) int
+		RoutingGroupID            func(childComplexity int) int
+		ShipmentStatus            func(childComplexity int) int
+		Shipments                 func(childComplexity int) int
+		ShippedAt                 func(childComplexity int) int
+		ShippingCost              func(childComplexity int) int
+		Source                    func(childComplexity int) int
+		SourceID                  func(childComplexity int) int
+		Status                    func(childComplexity int) int
+		SupersededBy              func(childComplexity int) int
+		Supersedes                func(childComplexity int) int
+		SupersedesID              func(childComplexity int) int
+		TotalCost                 func(childComplexity int) int
+		UpdatedAt                 func(childComplexity int) int
+		Version                   func(childComplexity int) int
+		VoidReason                func(childComplexity int) int
+		VoidedAt                  func(childComplexity int) int
 	}
 
 	FulfillmentRequestConnection struct {
@@ -190,6 +207,13 @@ type ComplexityRoot struct {
 		UnitCost             func(childComplexity int) int
 	}
 
+	GenerateResult struct {
+		CorrelationID       func(childComplexity int) int
+		FulfillmentRequests func(childComplexity int) int
+		Order               func(childComplexity int) int
+		Preview             func(childComplexity int) int
+	}
+
 	InventoryItem struct {
 		Available func(childComplexity int) int
 		Committed func(childComplexity int) int
@@ -215,17 +239,27 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		CreateAPIKey          func(childComplexity int, input admin.CreateAPIKeyInput) int
-		CreateRoutingGroup    func(childComplexity int, input admin.CreateRoutingGroupInput) int
-		CreateSource          func(childComplexity int, input admin.CreateSourceInput) int
-		HoldOrder             func(childComplexity int, id int, reason string) int
-		ImportOrder           func(childComplexity int, input orders.ImportOrderInput) int
-		ReleaseOrder          func(childComplexity int, id int) int
-		RevokeAPIKey          func(childComplexity int, id int) int
-		UpdateAccountStrategy func(childComplexity int, input admin.StrategyInput) int
-		UpdateRoutingGroup    func(childComplexity int, id int, input admin.UpdateRoutingGroupInput) int
-		UpdateSource          func(childComplexity int, id int, input admin.UpdateSourceInput) int
-		UpsertInventory       func(childComplexity int, sourceID int, items []*admin.InventoryInput) int
+		AcknowledgeFulfillmentRequest      func(childComplexity int, id int, confirmationNumber *string) int
+		CreateAPIKey                       func(childComplexity int, input admin.CreateAPIKeyInput) int
+		CreateFulfillmentRequest           func(childComplexity int, input fulfillment.CreateInput) int
+		CreateRoutingGroup                 func(childComplexity int, input admin.CreateRoutingGroupInput) int
+		CreateSource                       func(childComplexity int, input admin.CreateSourceInput) int
+		GenerateFulfillmentRequests        func(childComplexity int, orderID int, routingGroupID *int) int
+		HoldOrder                          func(childComplexity int, id int, reason string) int
+		ImportOrder                        func(childComplexity int, input orders.ImportOrderInput) int
+		MarkFulfillmentRequestAcknowledged func(childComplexity int, id int, confirmationNumber *string) int
+		MarkFulfillmentRequestProcessed    func(childComplexity int, id int) int
+		ProcessFulfillmentRequests         func(childComplexity int, ids []int) int
+		RegenerateFulfillmentRequest       func(childComplexity int, id int, reason string, excludeSource *bool) int
+		ReleaseOrder                       func(childComplexity int, id int) int
+		RenumberFulfillmentRequest         func(childComplexity int, id int, number string) int
+		RevokeAPIKey                       func(childComplexity int, id int) int
+		UpdateAccountSettings              func(childComplexity int, input admin.AccountSettingsInput) int
+		UpdateAccountStrategy              func(childComplexity int, input admin.StrategyInput) int
+		UpdateRoutingGroup                 func(childComplexity int, id int, input admin.UpdateRoutingGroupInput) int
+		UpdateSource                       func(childComplexity int, id int, input admin.UpdateSourceInput) int
+		UpsertInventory                    func(childComplexity int, sourceID int, items []*admin.InventoryInput) int
+		VoidFulfillmentRequest             func(childComplexity int, id int, reason string) int
 	}
 
 	Order struct {
@@ -282,8 +316,25 @@ type ComplexityRoot struct {
 		StartCursor     func(childComplexity int) int
 	}
 
+	PlannedItem struct {
+		OrderLine func(childComplexity int) int
+		Quantity  func(childComplexity int) int
+		Sku       func(childComplexity int) int
+		UnitCost  func(childComplexity int) int
+	}
+
+	PlannedRequest struct {
+		DropshipFee  func(childComplexity int) int
+		ItemCost     func(childComplexity int) int
+		Items        func(childComplexity int) int
+		ShippingCost func(childComplexity int) int
+		Source       func(childComplexity int) int
+		TotalCost    func(childComplexity int) int
+	}
+
 	Query struct {
 		FulfillmentLogs     func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.FulfillmentLogOrder, where *ent.FulfillmentLogWhereInput) int
+		FulfillmentPreview  func(childComplexity int, orderID int, routingGroupID *int) int
 		FulfillmentRequests func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.FulfillmentRequestOrder, where *ent.FulfillmentRequestWhereInput) int
 		InventoryItems      func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.InventoryItemOrder, where *ent.InventoryItemWhereInput) int
 		Node                func(childComplexity int, id int) int
@@ -293,6 +344,13 @@ type ComplexityRoot struct {
 		Shipments           func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ShipmentOrder, where *ent.ShipmentWhereInput) int
 		Sources             func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.SourceOrder, where *ent.SourceWhereInput) int
 		Viewer              func(childComplexity int) int
+	}
+
+	Roadblock struct {
+		Code    func(childComplexity int) int
+		Message func(childComplexity int) int
+		Sku     func(childComplexity int) int
+		Source  func(childComplexity int) int
 	}
 
 	RoutingGroup struct {
@@ -319,6 +377,15 @@ type ComplexityRoot struct {
 		Node   func(childComplexity int) int
 	}
 
+	RoutingGroupEvaluation struct {
+		CandidatesConsidered func(childComplexity int) int
+		Eliminated           func(childComplexity int) int
+		Plan                 func(childComplexity int) int
+		PlansExplored        func(childComplexity int) int
+		Roadblocks           func(childComplexity int) int
+		RoutingGroup         func(childComplexity int) int
+	}
+
 	RoutingGroupMember struct {
 		Eligible func(childComplexity int) int
 		Group    func(childComplexity int) int
@@ -327,6 +394,13 @@ type ComplexityRoot struct {
 		Priority func(childComplexity int) int
 		Source   func(childComplexity int) int
 		SourceID func(childComplexity int) int
+	}
+
+	RoutingPlan struct {
+		LowerBound func(childComplexity int) int
+		Optimal    func(childComplexity int) int
+		Requests   func(childComplexity int) int
+		TotalCost  func(childComplexity int) int
 	}
 
 	Shipment struct {
@@ -430,6 +504,16 @@ type MutationResolver interface {
 	CreateAPIKey(ctx context.Context, input admin.CreateAPIKeyInput) (*admin.CreatedAPIKey, error)
 	RevokeAPIKey(ctx context.Context, id int) (*ent.ApiKey, error)
 	UpdateAccountStrategy(ctx context.Context, input admin.StrategyInput) (*ent.Account, error)
+	UpdateAccountSettings(ctx context.Context, input admin.AccountSettingsInput) (*ent.Account, error)
+	CreateFulfillmentRequest(ctx context.Context, input fulfillment.CreateInput) (*ent.FulfillmentRequest, error)
+	GenerateFulfillmentRequests(ctx context.Context, orderID int, routingGroupID *int) (*fulfillment.GenerateResult, error)
+	ProcessFulfillmentRequests(ctx context.Context, ids []int) ([]*ent.FulfillmentRequest, error)
+	MarkFulfillmentRequestProcessed(ctx context.Context, id int) (*ent.FulfillmentRequest, error)
+	MarkFulfillmentRequestAcknowledged(ctx context.Context, id int, confirmationNumber *string) (*ent.FulfillmentRequest, error)
+	RenumberFulfillmentRequest(ctx context.Context, id int, number string) (*ent.FulfillmentRequest, error)
+	VoidFulfillmentRequest(ctx context.Context, id int, reason string) (*ent.FulfillmentRequest, error)
+	RegenerateFulfillmentRequest(ctx context.Context, id int, reason string, excludeSource *bool) (*fulfillment.GenerateResult, error)
+	AcknowledgeFulfillmentRequest(ctx context.Context, id int, confirmationNumber *string) (*ent.FulfillmentRequest, error)
 	ImportOrder(ctx context.Context, input orders.ImportOrderInput) (*ent.Order, error)
 	HoldOrder(ctx context.Context, id int, reason string) (*ent.Order, error)
 	ReleaseOrder(ctx context.Context, id int) (*ent.Order, error)
@@ -445,6 +529,7 @@ type QueryResolver interface {
 	Shipments(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ShipmentOrder, where *ent.ShipmentWhereInput) (*ent.ShipmentConnection, error)
 	Sources(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.SourceOrder, where *ent.SourceWhereInput) (*ent.SourceConnection, error)
 	Viewer(ctx context.Context) (*admin.Viewer, error)
+	FulfillmentPreview(ctx context.Context, orderID int, routingGroupID *int) (*fulfillment.Preview, error)
 }
 type RoutingGroupResolver interface {
 	Rules(ctx context.Context, obj *ent.RoutingGroup) ([]admin.RoutingRule, error)
@@ -669,6 +754,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CreatedApiKey.Secret(childComplexity), true
 
+	case "EliminatedAlternative.costDifference":
+		if e.ComplexityRoot.EliminatedAlternative.CostDifference == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EliminatedAlternative.CostDifference(childComplexity), true
+	case "EliminatedAlternative.plan":
+		if e.ComplexityRoot.EliminatedAlternative.Plan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EliminatedAlternative.Plan(childComplexity), true
+	case "EliminatedAlternative.rule":
+		if e.ComplexityRoot.EliminatedAlternative.Rule == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EliminatedAlternative.Rule(childComplexity), true
+
 	case "FulfillmentLog.actor":
 		if e.ComplexityRoot.FulfillmentLog.Actor == nil {
 			break
@@ -774,6 +878,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.FulfillmentLogEdge.Node(childComplexity), true
 
+	case "FulfillmentPreview.canRoute":
+		if e.ComplexityRoot.FulfillmentPreview.CanRoute == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FulfillmentPreview.CanRoute(childComplexity), true
+	case "FulfillmentPreview.groups":
+		if e.ComplexityRoot.FulfillmentPreview.Groups == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FulfillmentPreview.Groups(childComplexity), true
+	case "FulfillmentPreview.order":
+		if e.ComplexityRoot.FulfillmentPreview.Order == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FulfillmentPreview.Order(childComplexity), true
+	case "FulfillmentPreview.plan":
+		if e.ComplexityRoot.FulfillmentPreview.Plan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FulfillmentPreview.Plan(childComplexity), true
+	case "FulfillmentPreview.roadblocks":
+		if e.ComplexityRoot.FulfillmentPreview.Roadblocks == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FulfillmentPreview.Roadblocks(childComplexity), true
+	case "FulfillmentPreview.warnings":
+		if e.ComplexityRoot.FulfillmentPreview.Warnings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FulfillmentPreview.Warnings(childComplexity), true
+
 	case "FulfillmentRequest.acknowledgedAt":
 		if e.ComplexityRoot.FulfillmentRequest.AcknowledgedAt == nil {
 			break
@@ -798,6 +939,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.FulfillmentRequest.CanceledAt(childComplexity), true
+	case "FulfillmentRequest.cancellationNoticePending":
+		if e.ComplexityRoot.FulfillmentRequest.CancellationNoticePending == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FulfillmentRequest.CancellationNoticePending(childComplexity), true
 	case "FulfillmentRequest.confirmationNumber":
 		if e.ComplexityRoot.FulfillmentRequest.ConfirmationNumber == nil {
 			break
@@ -1101,6 +1248,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.FulfillmentRequestItem.UnitCost(childComplexity), true
 
+	case "GenerateResult.correlationID":
+		if e.ComplexityRoot.GenerateResult.CorrelationID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GenerateResult.CorrelationID(childComplexity), true
+	case "GenerateResult.fulfillmentRequests":
+		if e.ComplexityRoot.GenerateResult.FulfillmentRequests == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GenerateResult.FulfillmentRequests(childComplexity), true
+	case "GenerateResult.order":
+		if e.ComplexityRoot.GenerateResult.Order == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GenerateResult.Order(childComplexity), true
+	case "GenerateResult.preview":
+		if e.ComplexityRoot.GenerateResult.Preview == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GenerateResult.Preview(childComplexity), true
+
 	case "InventoryItem.available":
 		if e.ComplexityRoot.InventoryItem.Available == nil {
 			break
@@ -1194,6 +1366,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.InventoryItemEdge.Node(childComplexity), true
 
+	case "Mutation.acknowledgeFulfillmentRequest":
+		if e.ComplexityRoot.Mutation.AcknowledgeFulfillmentRequest == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_acknowledgeFulfillmentRequest_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AcknowledgeFulfillmentRequest(childComplexity, args["id"].(int), args["confirmationNumber"].(*string)), true
 	case "Mutation.createApiKey":
 		if e.ComplexityRoot.Mutation.CreateAPIKey == nil {
 			break
@@ -1205,6 +1388,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateAPIKey(childComplexity, args["input"].(admin.CreateAPIKeyInput)), true
+	case "Mutation.createFulfillmentRequest":
+		if e.ComplexityRoot.Mutation.CreateFulfillmentRequest == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createFulfillmentRequest_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateFulfillmentRequest(childComplexity, args["input"].(fulfillment.CreateInput)), true
 	case "Mutation.createRoutingGroup":
 		if e.ComplexityRoot.Mutation.CreateRoutingGroup == nil {
 			break
@@ -1227,6 +1421,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateSource(childComplexity, args["input"].(admin.CreateSourceInput)), true
+	case "Mutation.generateFulfillmentRequests":
+		if e.ComplexityRoot.Mutation.GenerateFulfillmentRequests == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_generateFulfillmentRequests_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.GenerateFulfillmentRequests(childComplexity, args["orderID"].(int), args["routingGroupID"].(*int)), true
 	case "Mutation.holdOrder":
 		if e.ComplexityRoot.Mutation.HoldOrder == nil {
 			break
@@ -1249,6 +1454,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ImportOrder(childComplexity, args["input"].(orders.ImportOrderInput)), true
+	case "Mutation.markFulfillmentRequestAcknowledged":
+		if e.ComplexityRoot.Mutation.MarkFulfillmentRequestAcknowledged == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_markFulfillmentRequestAcknowledged_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MarkFulfillmentRequestAcknowledged(childComplexity, args["id"].(int), args["confirmationNumber"].(*string)), true
+	case "Mutation.markFulfillmentRequestProcessed":
+		if e.ComplexityRoot.Mutation.MarkFulfillmentRequestProcessed == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_markFulfillmentRequestProcessed_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.MarkFulfillmentRequestProcessed(childComplexity, args["id"].(int)), true
+	case "Mutation.processFulfillmentRequests":
+		if e.ComplexityRoot.Mutation.ProcessFulfillmentRequests == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_processFulfillmentRequests_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ProcessFulfillmentRequests(childComplexity, args["ids"].([]int)), true
+	case "Mutation.regenerateFulfillmentRequest":
+		if e.ComplexityRoot.Mutation.RegenerateFulfillmentRequest == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_regenerateFulfillmentRequest_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RegenerateFulfillmentRequest(childComplexity, args["id"].(int), args["reason"].(string), args["excludeSource"].(*bool)), true
 	case "Mutation.releaseOrder":
 		if e.ComplexityRoot.Mutation.ReleaseOrder == nil {
 			break
@@ -1260,6 +1509,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReleaseOrder(childComplexity, args["id"].(int)), true
+	case "Mutation.renumberFulfillmentRequest":
+		if e.ComplexityRoot.Mutation.RenumberFulfillmentRequest == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_renumberFulfillmentRequest_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RenumberFulfillmentRequest(childComplexity, args["id"].(int), args["number"].(string)), true
 	case "Mutation.revokeApiKey":
 		if e.ComplexityRoot.Mutation.RevokeAPIKey == nil {
 			break
@@ -1271,6 +1531,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIKey(childComplexity, args["id"].(int)), true
+	case "Mutation.updateAccountSettings":
+		if e.ComplexityRoot.Mutation.UpdateAccountSettings == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateAccountSettings_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateAccountSettings(childComplexity, args["input"].(admin.AccountSettingsInput)), true
 	case "Mutation.updateAccountStrategy":
 		if e.ComplexityRoot.Mutation.UpdateAccountStrategy == nil {
 			break
@@ -1315,6 +1586,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpsertInventory(childComplexity, args["sourceID"].(int), args["items"].([]*admin.InventoryInput)), true
+	case "Mutation.voidFulfillmentRequest":
+		if e.ComplexityRoot.Mutation.VoidFulfillmentRequest == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_voidFulfillmentRequest_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.VoidFulfillmentRequest(childComplexity, args["id"].(int), args["reason"].(string)), true
 
 	case "Order.allocationStatus":
 		if e.ComplexityRoot.Order.AllocationStatus == nil {
@@ -1565,6 +1847,68 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
+	case "PlannedItem.orderLine":
+		if e.ComplexityRoot.PlannedItem.OrderLine == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlannedItem.OrderLine(childComplexity), true
+	case "PlannedItem.quantity":
+		if e.ComplexityRoot.PlannedItem.Quantity == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlannedItem.Quantity(childComplexity), true
+	case "PlannedItem.sku":
+		if e.ComplexityRoot.PlannedItem.Sku == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlannedItem.Sku(childComplexity), true
+	case "PlannedItem.unitCost":
+		if e.ComplexityRoot.PlannedItem.UnitCost == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlannedItem.UnitCost(childComplexity), true
+
+	case "PlannedRequest.dropshipFee":
+		if e.ComplexityRoot.PlannedRequest.DropshipFee == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlannedRequest.DropshipFee(childComplexity), true
+	case "PlannedRequest.itemCost":
+		if e.ComplexityRoot.PlannedRequest.ItemCost == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlannedRequest.ItemCost(childComplexity), true
+	case "PlannedRequest.items":
+		if e.ComplexityRoot.PlannedRequest.Items == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlannedRequest.Items(childComplexity), true
+	case "PlannedRequest.shippingCost":
+		if e.ComplexityRoot.PlannedRequest.ShippingCost == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlannedRequest.ShippingCost(childComplexity), true
+	case "PlannedRequest.source":
+		if e.ComplexityRoot.PlannedRequest.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlannedRequest.Source(childComplexity), true
+	case "PlannedRequest.totalCost":
+		if e.ComplexityRoot.PlannedRequest.TotalCost == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PlannedRequest.TotalCost(childComplexity), true
+
 	case "Query.fulfillmentLogs":
 		if e.ComplexityRoot.Query.FulfillmentLogs == nil {
 			break
@@ -1576,6 +1920,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.FulfillmentLogs(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.FulfillmentLogOrder), args["where"].(*ent.FulfillmentLogWhereInput)), true
+	case "Query.fulfillmentPreview":
+		if e.ComplexityRoot.Query.FulfillmentPreview == nil {
+			break
+		}
+
+		args, err := ec.field_Query_fulfillmentPreview_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.FulfillmentPreview(childComplexity, args["orderID"].(int), args["routingGroupID"].(*int)), true
 	case "Query.fulfillmentRequests":
 		if e.ComplexityRoot.Query.FulfillmentRequests == nil {
 			break
@@ -1672,6 +2027,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
 
+	case "Roadblock.code":
+		if e.ComplexityRoot.Roadblock.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Roadblock.Code(childComplexity), true
+	case "Roadblock.message":
+		if e.ComplexityRoot.Roadblock.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Roadblock.Message(childComplexity), true
+	case "Roadblock.sku":
+		if e.ComplexityRoot.Roadblock.Sku == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Roadblock.Sku(childComplexity), true
+	case "Roadblock.source":
+		if e.ComplexityRoot.Roadblock.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Roadblock.Source(childComplexity), true
+
 	case "RoutingGroup.allowLineSplit":
 		if e.ComplexityRoot.RoutingGroup.AllowLineSplit == nil {
 			break
@@ -1765,6 +2145,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RoutingGroupEdge.Node(childComplexity), true
 
+	case "RoutingGroupEvaluation.candidatesConsidered":
+		if e.ComplexityRoot.RoutingGroupEvaluation.CandidatesConsidered == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingGroupEvaluation.CandidatesConsidered(childComplexity), true
+	case "RoutingGroupEvaluation.eliminated":
+		if e.ComplexityRoot.RoutingGroupEvaluation.Eliminated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingGroupEvaluation.Eliminated(childComplexity), true
+	case "RoutingGroupEvaluation.plan":
+		if e.ComplexityRoot.RoutingGroupEvaluation.Plan == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingGroupEvaluation.Plan(childComplexity), true
+	case "RoutingGroupEvaluation.plansExplored":
+		if e.ComplexityRoot.RoutingGroupEvaluation.PlansExplored == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingGroupEvaluation.PlansExplored(childComplexity), true
+	case "RoutingGroupEvaluation.roadblocks":
+		if e.ComplexityRoot.RoutingGroupEvaluation.Roadblocks == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingGroupEvaluation.Roadblocks(childComplexity), true
+	case "RoutingGroupEvaluation.routingGroup":
+		if e.ComplexityRoot.RoutingGroupEvaluation.RoutingGroup == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingGroupEvaluation.RoutingGroup(childComplexity), true
+
 	case "RoutingGroupMember.eligible":
 		if e.ComplexityRoot.RoutingGroupMember.Eligible == nil {
 			break
@@ -1807,6 +2224,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RoutingGroupMember.SourceID(childComplexity), true
+
+	case "RoutingPlan.lowerBound":
+		if e.ComplexityRoot.RoutingPlan.LowerBound == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingPlan.LowerBound(childComplexity), true
+	case "RoutingPlan.optimal":
+		if e.ComplexityRoot.RoutingPlan.Optimal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingPlan.Optimal(childComplexity), true
+	case "RoutingPlan.requests":
+		if e.ComplexityRoot.RoutingPlan.Requests == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingPlan.Requests(childComplexity), true
+	case "RoutingPlan.totalCost":
+		if e.ComplexityRoot.RoutingPlan.TotalCost == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingPlan.TotalCost(childComplexity), true
 
 	case "Shipment.carrier":
 		if e.ComplexityRoot.Shipment.Carrier == nil {
@@ -2143,9 +2585,11 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("AccountSettingsInput", ec.unmarshalInputAccountSettingsInput),
 			graphql.NewInputUnmarshaler("AddressInput", ec.unmarshalInputAddressInput),
 			graphql.NewInputUnmarshaler("ConnectorInput", ec.unmarshalInputConnectorInput),
 			graphql.NewInputUnmarshaler("CreateApiKeyInput", ec.unmarshalInputCreateApiKeyInput),
+			graphql.NewInputUnmarshaler("CreateFulfillmentRequestInput", ec.unmarshalInputCreateFulfillmentRequestInput),
 			graphql.NewInputUnmarshaler("CreateRoutingGroupInput", ec.unmarshalInputCreateRoutingGroupInput),
 			graphql.NewInputUnmarshaler("CreateSourceInput", ec.unmarshalInputCreateSourceInput),
 			graphql.NewInputUnmarshaler("FulfillmentLogOrder", ec.unmarshalInputFulfillmentLogOrder),
@@ -2159,6 +2603,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("OrderLineInput", ec.unmarshalInputOrderLineInput),
 			graphql.NewInputUnmarshaler("OrderOrder", ec.unmarshalInputOrderOrder),
 			graphql.NewInputUnmarshaler("OrderWhereInput", ec.unmarshalInputOrderWhereInput),
+			graphql.NewInputUnmarshaler("PlannedItemInput", ec.unmarshalInputPlannedItemInput),
 			graphql.NewInputUnmarshaler("RoutingGroupMemberInput", ec.unmarshalInputRoutingGroupMemberInput),
 			graphql.NewInputUnmarshaler("RoutingGroupOrder", ec.unmarshalInputRoutingGroupOrder),
 			graphql.NewInputUnmarshaler("RoutingGroupWhereInput", ec.unmarshalInputRoutingGroupWhereInput),
@@ -2388,6 +2833,16 @@ extend type Mutation {
   revokeApiKey(id: ID!): ApiKey!
   "Sets the account's default strategy; omitted fields are left as they are."
   updateAccountStrategy(input: StrategyInput!): Account!
+}
+
+"Account-wide automation settings."
+input AccountSettingsInput {
+  "Generate fulfillment requests as soon as a paid or deferred order is imported."
+  generateOnImport: Boolean
+}
+
+extend type Mutation {
+  updateAccountSettings(input: AccountSettingsInput!): Account!
 }
 `, BuiltIn: false},
 	{Name: "../schema/ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
@@ -2649,6 +3104,10 @@ type FulfillmentRequest implements Node {
   canceledAt: Time
   voidedAt: Time
   shippedAt: Time
+  """
+  A void after the source had the request queues a cancellation notice to its connector.
+  """
+  cancellationNoticePending: Boolean!
   version: Int!
   order: Order!
   source: Source!
@@ -2681,7 +3140,7 @@ type FulfillmentRequest implements Node {
     """
     Ordering options for FulfillmentLogs returned from the connection.
     """
-    orderBy: FulfillmentLogOrder
+    orderBy: FulfillmentLogOrder = {direction:DESC,field:CREATED_AT}
 
     """
     Filtering options for FulfillmentLogs returned from the connection.
@@ -3119,6 +3578,11 @@ input FulfillmentRequestWhereInput {
   shippedAtIsNil: Boolean
   shippedAtNotNil: Boolean
   """
+  cancellation_notice_pending field predicates
+  """
+  cancellationNoticePending: Boolean
+  cancellationNoticePendingNEQ: Boolean
+  """
   version field predicates
   """
   version: Int
@@ -3425,7 +3889,7 @@ type Order implements Node {
     """
     Ordering options for FulfillmentLogs returned from the connection.
     """
-    orderBy: FulfillmentLogOrder
+    orderBy: FulfillmentLogOrder = {direction:DESC,field:CREATED_AT}
 
     """
     Filtering options for FulfillmentLogs returned from the connection.
@@ -4591,6 +5055,113 @@ input SourceWhereInput {
   hasFulfillmentRequestsWith: [FulfillmentRequestWhereInput!]
 }
 `, BuiltIn: false},
+	{Name: "../schema/fulfillment.graphql", Input: `# Fulfillment: routing preview (and, in later steps, the request lifecycle).
+
+extend type Query {
+  "How the order would be routed now. Writes nothing."
+  fulfillmentPreview(orderID: ID!, routingGroupID: ID): FulfillmentPreview!
+}
+
+type FulfillmentPreview {
+  order: Order!
+  canRoute: Boolean!
+  "The chosen plan, null when a roadblock stops routing."
+  plan: RoutingPlan
+  "Every routing group tried, in order."
+  groups: [RoutingGroupEvaluation!]!
+  roadblocks: [Roadblock!]!
+  warnings: [Roadblock!]!
+}
+
+type RoutingGroupEvaluation {
+  routingGroup: RoutingGroup!
+  plan: RoutingPlan
+  roadblocks: [Roadblock!]!
+  "How many candidate sources (eligible members, enabled, shipping to the order's country) the group offered."
+  candidatesConsidered: Int!
+  "How many search nodes the exact search visited for this group."
+  plansExplored: Int!
+  "For each rule of the group, the best alternative that rule eliminated."
+  eliminated: [EliminatedAlternative!]!
+}
+
+type EliminatedAlternative {
+  rule: RoutingRule!
+  plan: RoutingPlan!
+  "The alternative's total cost minus the chosen plan's: positive when the alternative would have cost more."
+  costDifference: Decimal!
+}
+
+type RoutingPlan {
+  totalCost: Decimal!
+  "False only when the search budget ran out; then lowerBound is the best cost still possible."
+  optimal: Boolean!
+  lowerBound: Decimal
+  requests: [PlannedRequest!]!
+}
+
+type PlannedRequest {
+  source: Source!
+  items: [PlannedItem!]!
+  itemCost: Decimal!
+  dropshipFee: Decimal!
+  shippingCost: Decimal!
+  totalCost: Decimal!
+}
+
+type PlannedItem {
+  orderLine: OrderLine!
+  sku: String!
+  quantity: Int!
+  unitCost: Decimal!
+}
+
+type Roadblock {
+  code: String!
+  message: String!
+  sku: String
+  source: Source
+}
+
+type GenerateResult {
+  order: Order!
+  fulfillmentRequests: [FulfillmentRequest!]!
+  "The routing decision the requests were made from, with its explanation."
+  preview: FulfillmentPreview!
+  "The id under which every log entry of this generation was written."
+  correlationID: String!
+}
+
+input PlannedItemInput {
+  orderLineID: ID!
+  quantity: Int!
+}
+
+input CreateFulfillmentRequestInput {
+  orderID: ID!
+  sourceID: ID!
+  "Omitted: every line's unallocated quantity."
+  items: [PlannedItemInput!]
+  "Reserve stock the source lacks (logged as a warning)."
+  allowOvercommit: Boolean = false
+}
+
+extend type Mutation {
+  "By hand: the chosen source, bypassing routing. Items default to every unallocated line."
+  createFulfillmentRequest(input: CreateFulfillmentRequestInput!): FulfillmentRequest!
+  "The full generation flow: route, attach, apply strategies, commit stock, log."
+  generateFulfillmentRequests(orderID: ID!, routingGroupID: ID): GenerateResult!
+  "Queue requests for the next send run; all or nothing."
+  processFulfillmentRequests(ids: [ID!]!): [FulfillmentRequest!]!
+  markFulfillmentRequestProcessed(id: ID!): FulfillmentRequest!
+  markFulfillmentRequestAcknowledged(id: ID!, confirmationNumber: String): FulfillmentRequest!
+  renumberFulfillmentRequest(id: ID!, number: String!): FulfillmentRequest!
+  voidFulfillmentRequest(id: ID!, reason: String!): FulfillmentRequest!
+  regenerateFulfillmentRequest(id: ID!, reason: String!, excludeSource: Boolean = false): GenerateResult!
+  "The source's own confirmation of a request it received (SOURCE keys, or ADMIN on a source's behalf)."
+  acknowledgeFulfillmentRequest(id: ID!, confirmationNumber: String): FulfillmentRequest!
+}
+`, BuiltIn: false},
 	{Name: "../schema/orders.graphql", Input: `# Orders: import, hold and release.
 
 input AddressInput {
@@ -4800,6 +5371,18 @@ func (ec *executionContext) childFields_CreatedApiKey(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type CreatedApiKey", field.Name)
 }
 
+func (ec *executionContext) childFields_EliminatedAlternative(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "rule":
+		return ec.fieldContext_EliminatedAlternative_rule(ctx, field)
+	case "plan":
+		return ec.fieldContext_EliminatedAlternative_plan(ctx, field)
+	case "costDifference":
+		return ec.fieldContext_EliminatedAlternative_costDifference(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EliminatedAlternative", field.Name)
+}
+
 func (ec *executionContext) childFields_FulfillmentLog(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -4850,6 +5433,24 @@ func (ec *executionContext) childFields_FulfillmentLogEdge(ctx context.Context, 
 		return ec.fieldContext_FulfillmentLogEdge_cursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type FulfillmentLogEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_FulfillmentPreview(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "order":
+		return ec.fieldContext_FulfillmentPreview_order(ctx, field)
+	case "canRoute":
+		return ec.fieldContext_FulfillmentPreview_canRoute(ctx, field)
+	case "plan":
+		return ec.fieldContext_FulfillmentPreview_plan(ctx, field)
+	case "groups":
+		return ec.fieldContext_FulfillmentPreview_groups(ctx, field)
+	case "roadblocks":
+		return ec.fieldContext_FulfillmentPreview_roadblocks(ctx, field)
+	case "warnings":
+		return ec.fieldContext_FulfillmentPreview_warnings(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FulfillmentPreview", field.Name)
 }
 
 func (ec *executionContext) childFields_FulfillmentRequest(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4910,6 +5511,8 @@ func (ec *executionContext) childFields_FulfillmentRequest(ctx context.Context, 
 		return ec.fieldContext_FulfillmentRequest_voidedAt(ctx, field)
 	case "shippedAt":
 		return ec.fieldContext_FulfillmentRequest_shippedAt(ctx, field)
+	case "cancellationNoticePending":
+		return ec.fieldContext_FulfillmentRequest_cancellationNoticePending(ctx, field)
 	case "version":
 		return ec.fieldContext_FulfillmentRequest_version(ctx, field)
 	case "order":
@@ -4980,6 +5583,20 @@ func (ec *executionContext) childFields_FulfillmentRequestItem(ctx context.Conte
 		return ec.fieldContext_FulfillmentRequestItem_orderLine(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type FulfillmentRequestItem", field.Name)
+}
+
+func (ec *executionContext) childFields_GenerateResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "order":
+		return ec.fieldContext_GenerateResult_order(ctx, field)
+	case "fulfillmentRequests":
+		return ec.fieldContext_GenerateResult_fulfillmentRequests(ctx, field)
+	case "preview":
+		return ec.fieldContext_GenerateResult_preview(ctx, field)
+	case "correlationID":
+		return ec.fieldContext_GenerateResult_correlationID(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GenerateResult", field.Name)
 }
 
 func (ec *executionContext) childFields_InventoryItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5138,6 +5755,52 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
 }
 
+func (ec *executionContext) childFields_PlannedItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "orderLine":
+		return ec.fieldContext_PlannedItem_orderLine(ctx, field)
+	case "sku":
+		return ec.fieldContext_PlannedItem_sku(ctx, field)
+	case "quantity":
+		return ec.fieldContext_PlannedItem_quantity(ctx, field)
+	case "unitCost":
+		return ec.fieldContext_PlannedItem_unitCost(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PlannedItem", field.Name)
+}
+
+func (ec *executionContext) childFields_PlannedRequest(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "source":
+		return ec.fieldContext_PlannedRequest_source(ctx, field)
+	case "items":
+		return ec.fieldContext_PlannedRequest_items(ctx, field)
+	case "itemCost":
+		return ec.fieldContext_PlannedRequest_itemCost(ctx, field)
+	case "dropshipFee":
+		return ec.fieldContext_PlannedRequest_dropshipFee(ctx, field)
+	case "shippingCost":
+		return ec.fieldContext_PlannedRequest_shippingCost(ctx, field)
+	case "totalCost":
+		return ec.fieldContext_PlannedRequest_totalCost(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PlannedRequest", field.Name)
+}
+
+func (ec *executionContext) childFields_Roadblock(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "code":
+		return ec.fieldContext_Roadblock_code(ctx, field)
+	case "message":
+		return ec.fieldContext_Roadblock_message(ctx, field)
+	case "sku":
+		return ec.fieldContext_Roadblock_sku(ctx, field)
+	case "source":
+		return ec.fieldContext_Roadblock_source(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Roadblock", field.Name)
+}
+
 func (ec *executionContext) childFields_RoutingGroup(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -5186,6 +5849,24 @@ func (ec *executionContext) childFields_RoutingGroupEdge(ctx context.Context, fi
 	return nil, fmt.Errorf("no field named %q was found under type RoutingGroupEdge", field.Name)
 }
 
+func (ec *executionContext) childFields_RoutingGroupEvaluation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "routingGroup":
+		return ec.fieldContext_RoutingGroupEvaluation_routingGroup(ctx, field)
+	case "plan":
+		return ec.fieldContext_RoutingGroupEvaluation_plan(ctx, field)
+	case "roadblocks":
+		return ec.fieldContext_RoutingGroupEvaluation_roadblocks(ctx, field)
+	case "candidatesConsidered":
+		return ec.fieldContext_RoutingGroupEvaluation_candidatesConsidered(ctx, field)
+	case "plansExplored":
+		return ec.fieldContext_RoutingGroupEvaluation_plansExplored(ctx, field)
+	case "eliminated":
+		return ec.fieldContext_RoutingGroupEvaluation_eliminated(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RoutingGroupEvaluation", field.Name)
+}
+
 func (ec *executionContext) childFields_RoutingGroupMember(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -5204,6 +5885,20 @@ func (ec *executionContext) childFields_RoutingGroupMember(ctx context.Context, 
 		return ec.fieldContext_RoutingGroupMember_source(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RoutingGroupMember", field.Name)
+}
+
+func (ec *executionContext) childFields_RoutingPlan(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "totalCost":
+		return ec.fieldContext_RoutingPlan_totalCost(ctx, field)
+	case "optimal":
+		return ec.fieldContext_RoutingPlan_optimal(ctx, field)
+	case "lowerBound":
+		return ec.fieldContext_RoutingPlan_lowerBound(ctx, field)
+	case "requests":
+		return ec.fieldContext_RoutingPlan_requests(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RoutingPlan", field.Name)
 }
 
 func (ec *executionContext) childFields_Shipment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5538,12 +6233,48 @@ func (ec *executionContext) field_FulfillmentRequest_logs_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_acknowledgeFulfillmentRequest_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "confirmationNumber",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["confirmationNumber"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createApiKey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (admin.CreateAPIKeyInput, error) {
 			return ec.unmarshalNCreateApiKeyInput2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋadminᚐCreateAPIKeyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createFulfillmentRequest_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (fulfillment.CreateInput, error) {
+			return ec.unmarshalNCreateFulfillmentRequestInput2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐCreateInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -5577,6 +6308,28 @@ func (ec *executionContext) field_Mutation_createSource_args(ctx context.Context
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_generateFulfillmentRequests_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "orderID",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderID"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "routingGroupID",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOID2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["routingGroupID"] = arg1
 	return args, nil
 }
 
@@ -5616,6 +6369,86 @@ func (ec *executionContext) field_Mutation_importOrder_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_markFulfillmentRequestAcknowledged_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "confirmationNumber",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["confirmationNumber"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_markFulfillmentRequestProcessed_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_processFulfillmentRequests_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ids",
+		func(ctx context.Context, v any) ([]int, error) {
+			return ec.unmarshalNID2ᚕintᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ids"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_regenerateFulfillmentRequest_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "excludeSource",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["excludeSource"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_releaseOrder_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5630,6 +6463,28 @@ func (ec *executionContext) field_Mutation_releaseOrder_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_renumberFulfillmentRequest_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "number",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["number"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_revokeApiKey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5641,6 +6496,20 @@ func (ec *executionContext) field_Mutation_revokeApiKey_args(ctx context.Context
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateAccountSettings_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (admin.AccountSettingsInput, error) {
+			return ec.unmarshalNAccountSettingsInput2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋadminᚐAccountSettingsInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -5721,6 +6590,28 @@ func (ec *executionContext) field_Mutation_upsertInventory_args(ctx context.Cont
 		return nil, err
 	}
 	args["items"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_voidFulfillmentRequest_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
 	return args, nil
 }
 
@@ -5897,6 +6788,28 @@ func (ec *executionContext) field_Query_fulfillmentLogs_args(ctx context.Context
 		return nil, err
 	}
 	args["where"] = arg5
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_fulfillmentPreview_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "orderID",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderID"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "routingGroupID",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOID2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["routingGroupID"] = arg1
 	return args, nil
 }
 
@@ -7183,6 +8096,84 @@ func (ec *executionContext) fieldContext_CreatedApiKey_secret(_ context.Context,
 	return graphql.NewScalarFieldContext("CreatedApiKey", field, false, false, "String")
 }
 
+func (ec *executionContext) _EliminatedAlternative_rule(ctx context.Context, field graphql.CollectedField, obj *fulfillment.EliminatedAlternative) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EliminatedAlternative_rule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rule, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v admin.RoutingRule) graphql.Marshaler {
+			return ec.marshalNRoutingRule2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋadminᚐRoutingRule(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EliminatedAlternative_rule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EliminatedAlternative", field, false, false, "RoutingRule")
+}
+
+func (ec *executionContext) _EliminatedAlternative_plan(ctx context.Context, field graphql.CollectedField, obj *fulfillment.EliminatedAlternative) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EliminatedAlternative_plan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Plan, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *fulfillment.Plan) graphql.Marshaler {
+			return ec.marshalNRoutingPlan2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐPlan(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EliminatedAlternative_plan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EliminatedAlternative",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RoutingPlan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EliminatedAlternative_costDifference(ctx context.Context, field graphql.CollectedField, obj *fulfillment.EliminatedAlternative) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EliminatedAlternative_costDifference(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CostDifference, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EliminatedAlternative_costDifference(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EliminatedAlternative", field, false, false, "Decimal")
+}
+
 func (ec *executionContext) _FulfillmentLog_id(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLog) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7617,6 +8608,189 @@ func (ec *executionContext) _FulfillmentLogEdge_cursor(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_FulfillmentLogEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("FulfillmentLogEdge", field, false, false, "Cursor")
+}
+
+func (ec *executionContext) _FulfillmentPreview_order(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Preview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FulfillmentPreview_order(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Order, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Order) graphql.Marshaler {
+			return ec.marshalNOrder2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐOrder(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FulfillmentPreview_order(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FulfillmentPreview",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Order(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FulfillmentPreview_canRoute(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Preview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FulfillmentPreview_canRoute(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CanRoute, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FulfillmentPreview_canRoute(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FulfillmentPreview", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _FulfillmentPreview_plan(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Preview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FulfillmentPreview_plan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Plan, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *fulfillment.Plan) graphql.Marshaler {
+			return ec.marshalORoutingPlan2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐPlan(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FulfillmentPreview_plan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FulfillmentPreview",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RoutingPlan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FulfillmentPreview_groups(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Preview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FulfillmentPreview_groups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Groups, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*fulfillment.GroupEvaluation) graphql.Marshaler {
+			return ec.marshalNRoutingGroupEvaluation2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐGroupEvaluationᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FulfillmentPreview_groups(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FulfillmentPreview",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RoutingGroupEvaluation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FulfillmentPreview_roadblocks(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Preview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FulfillmentPreview_roadblocks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Roadblocks, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*fulfillment.Roadblock) graphql.Marshaler {
+			return ec.marshalNRoadblock2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐRoadblockᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FulfillmentPreview_roadblocks(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FulfillmentPreview",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Roadblock(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FulfillmentPreview_warnings(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Preview) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FulfillmentPreview_warnings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Warnings, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*fulfillment.Roadblock) graphql.Marshaler {
+			return ec.marshalNRoadblock2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐRoadblockᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FulfillmentPreview_warnings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FulfillmentPreview",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Roadblock(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _FulfillmentRequest_id(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
@@ -8261,6 +9435,29 @@ func (ec *executionContext) _FulfillmentRequest_shippedAt(ctx context.Context, f
 }
 func (ec *executionContext) fieldContext_FulfillmentRequest_shippedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("FulfillmentRequest", field, false, false, "Time")
+}
+
+func (ec *executionContext) _FulfillmentRequest_cancellationNoticePending(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FulfillmentRequest_cancellationNoticePending(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CancellationNoticePending, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FulfillmentRequest_cancellationNoticePending(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FulfillmentRequest", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _FulfillmentRequest_version(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
@@ -8965,6 +10162,125 @@ func (ec *executionContext) fieldContext_FulfillmentRequestItem_orderLine(_ cont
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _GenerateResult_order(ctx context.Context, field graphql.CollectedField, obj *fulfillment.GenerateResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GenerateResult_order(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Order, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Order) graphql.Marshaler {
+			return ec.marshalNOrder2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐOrder(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GenerateResult_order(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GenerateResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Order(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GenerateResult_fulfillmentRequests(ctx context.Context, field graphql.CollectedField, obj *fulfillment.GenerateResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GenerateResult_fulfillmentRequests(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FulfillmentRequests, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.FulfillmentRequest) graphql.Marshaler {
+			return ec.marshalNFulfillmentRequest2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequestᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GenerateResult_fulfillmentRequests(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GenerateResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FulfillmentRequest(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GenerateResult_preview(ctx context.Context, field graphql.CollectedField, obj *fulfillment.GenerateResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GenerateResult_preview(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Preview, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *fulfillment.Preview) graphql.Marshaler {
+			return ec.marshalNFulfillmentPreview2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐPreview(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GenerateResult_preview(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GenerateResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FulfillmentPreview(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GenerateResult_correlationID(ctx context.Context, field graphql.CollectedField, obj *fulfillment.GenerateResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GenerateResult_correlationID(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CorrelationID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GenerateResult_correlationID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GenerateResult", field, false, false, "String")
 }
 
 func (ec *executionContext) _InventoryItem_id(ctx context.Context, field graphql.CollectedField, obj *ent.InventoryItem) (ret graphql.Marshaler) {
@@ -9694,6 +11010,446 @@ func (ec *executionContext) fieldContext_Mutation_updateAccountStrategy(ctx cont
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_updateAccountStrategy_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateAccountSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateAccountSettings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateAccountSettings(ctx, fc.Args["input"].(admin.AccountSettingsInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Account) graphql.Marshaler {
+			return ec.marshalNAccount2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐAccount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateAccountSettings(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Account(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateAccountSettings_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createFulfillmentRequest(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createFulfillmentRequest(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateFulfillmentRequest(ctx, fc.Args["input"].(fulfillment.CreateInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.FulfillmentRequest) graphql.Marshaler {
+			return ec.marshalNFulfillmentRequest2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createFulfillmentRequest(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FulfillmentRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createFulfillmentRequest_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_generateFulfillmentRequests(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_generateFulfillmentRequests(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().GenerateFulfillmentRequests(ctx, fc.Args["orderID"].(int), fc.Args["routingGroupID"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *fulfillment.GenerateResult) graphql.Marshaler {
+			return ec.marshalNGenerateResult2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐGenerateResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_generateFulfillmentRequests(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GenerateResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_generateFulfillmentRequests_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_processFulfillmentRequests(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_processFulfillmentRequests(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ProcessFulfillmentRequests(ctx, fc.Args["ids"].([]int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ent.FulfillmentRequest) graphql.Marshaler {
+			return ec.marshalNFulfillmentRequest2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequestᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_processFulfillmentRequests(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FulfillmentRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_processFulfillmentRequests_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_markFulfillmentRequestProcessed(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_markFulfillmentRequestProcessed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().MarkFulfillmentRequestProcessed(ctx, fc.Args["id"].(int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.FulfillmentRequest) graphql.Marshaler {
+			return ec.marshalNFulfillmentRequest2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_markFulfillmentRequestProcessed(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FulfillmentRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_markFulfillmentRequestProcessed_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_markFulfillmentRequestAcknowledged(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_markFulfillmentRequestAcknowledged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().MarkFulfillmentRequestAcknowledged(ctx, fc.Args["id"].(int), fc.Args["confirmationNumber"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.FulfillmentRequest) graphql.Marshaler {
+			return ec.marshalNFulfillmentRequest2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_markFulfillmentRequestAcknowledged(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FulfillmentRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_markFulfillmentRequestAcknowledged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_renumberFulfillmentRequest(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_renumberFulfillmentRequest(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RenumberFulfillmentRequest(ctx, fc.Args["id"].(int), fc.Args["number"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.FulfillmentRequest) graphql.Marshaler {
+			return ec.marshalNFulfillmentRequest2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_renumberFulfillmentRequest(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FulfillmentRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_renumberFulfillmentRequest_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_voidFulfillmentRequest(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_voidFulfillmentRequest(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().VoidFulfillmentRequest(ctx, fc.Args["id"].(int), fc.Args["reason"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.FulfillmentRequest) graphql.Marshaler {
+			return ec.marshalNFulfillmentRequest2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_voidFulfillmentRequest(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FulfillmentRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_voidFulfillmentRequest_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_regenerateFulfillmentRequest(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_regenerateFulfillmentRequest(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RegenerateFulfillmentRequest(ctx, fc.Args["id"].(int), fc.Args["reason"].(string), fc.Args["excludeSource"].(*bool))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *fulfillment.GenerateResult) graphql.Marshaler {
+			return ec.marshalNGenerateResult2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐGenerateResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_regenerateFulfillmentRequest(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GenerateResult(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_regenerateFulfillmentRequest_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_acknowledgeFulfillmentRequest(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_acknowledgeFulfillmentRequest(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AcknowledgeFulfillmentRequest(ctx, fc.Args["id"].(int), fc.Args["confirmationNumber"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.FulfillmentRequest) graphql.Marshaler {
+			return ec.marshalNFulfillmentRequest2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_acknowledgeFulfillmentRequest(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FulfillmentRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_acknowledgeFulfillmentRequest_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -10834,6 +12590,263 @@ func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, f
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _PlannedItem_orderLine(ctx context.Context, field graphql.CollectedField, obj *fulfillment.PlannedItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlannedItem_orderLine(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OrderLine, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.OrderLine) graphql.Marshaler {
+			return ec.marshalNOrderLine2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐOrderLine(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlannedItem_orderLine(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PlannedItem",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PlannedItem_sku(ctx context.Context, field graphql.CollectedField, obj *fulfillment.PlannedItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlannedItem_sku(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sku, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlannedItem_sku(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlannedItem", field, false, false, "String")
+}
+
+func (ec *executionContext) _PlannedItem_quantity(ctx context.Context, field graphql.CollectedField, obj *fulfillment.PlannedItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlannedItem_quantity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Quantity, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlannedItem_quantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlannedItem", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PlannedItem_unitCost(ctx context.Context, field graphql.CollectedField, obj *fulfillment.PlannedItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlannedItem_unitCost(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UnitCost, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlannedItem_unitCost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlannedItem", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _PlannedRequest_source(ctx context.Context, field graphql.CollectedField, obj *fulfillment.PlannedRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlannedRequest_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Source) graphql.Marshaler {
+			return ec.marshalNSource2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐSource(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlannedRequest_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PlannedRequest",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Source(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PlannedRequest_items(ctx context.Context, field graphql.CollectedField, obj *fulfillment.PlannedRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlannedRequest_items(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Items, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*fulfillment.PlannedItem) graphql.Marshaler {
+			return ec.marshalNPlannedItem2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐPlannedItemᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlannedRequest_items(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PlannedRequest",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PlannedItem(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PlannedRequest_itemCost(ctx context.Context, field graphql.CollectedField, obj *fulfillment.PlannedRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlannedRequest_itemCost(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ItemCost, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlannedRequest_itemCost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlannedRequest", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _PlannedRequest_dropshipFee(ctx context.Context, field graphql.CollectedField, obj *fulfillment.PlannedRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlannedRequest_dropshipFee(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DropshipFee, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlannedRequest_dropshipFee(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlannedRequest", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _PlannedRequest_shippingCost(ctx context.Context, field graphql.CollectedField, obj *fulfillment.PlannedRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlannedRequest_shippingCost(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ShippingCost, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlannedRequest_shippingCost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlannedRequest", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _PlannedRequest_totalCost(ctx context.Context, field graphql.CollectedField, obj *fulfillment.PlannedRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PlannedRequest_totalCost(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCost, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PlannedRequest_totalCost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PlannedRequest", field, false, false, "Decimal")
+}
+
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11262,6 +13275,50 @@ func (ec *executionContext) fieldContext_Query_viewer(_ context.Context, field g
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_fulfillmentPreview(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_fulfillmentPreview(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().FulfillmentPreview(ctx, fc.Args["orderID"].(int), fc.Args["routingGroupID"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *fulfillment.Preview) graphql.Marshaler {
+			return ec.marshalNFulfillmentPreview2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐPreview(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_fulfillmentPreview(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FulfillmentPreview(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_fulfillmentPreview_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11333,6 +13390,107 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___Schema(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Roadblock_code(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Roadblock) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Roadblock_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Roadblock_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Roadblock", field, false, false, "String")
+}
+
+func (ec *executionContext) _Roadblock_message(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Roadblock) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Roadblock_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Roadblock_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Roadblock", field, false, false, "String")
+}
+
+func (ec *executionContext) _Roadblock_sku(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Roadblock) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Roadblock_sku(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sku, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Roadblock_sku(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Roadblock", field, false, false, "String")
+}
+
+func (ec *executionContext) _Roadblock_source(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Roadblock) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Roadblock_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Source) graphql.Marshaler {
+			return ec.marshalOSource2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐSource(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Roadblock_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Roadblock",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Source(ctx, field)
 		},
 	}
 	return fc, nil
@@ -11719,6 +13877,180 @@ func (ec *executionContext) fieldContext_RoutingGroupEdge_cursor(_ context.Conte
 	return graphql.NewScalarFieldContext("RoutingGroupEdge", field, false, false, "Cursor")
 }
 
+func (ec *executionContext) _RoutingGroupEvaluation_routingGroup(ctx context.Context, field graphql.CollectedField, obj *fulfillment.GroupEvaluation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingGroupEvaluation_routingGroup(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RoutingGroup, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RoutingGroup) graphql.Marshaler {
+			return ec.marshalNRoutingGroup2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐRoutingGroup(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingGroupEvaluation_routingGroup(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RoutingGroupEvaluation",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RoutingGroup(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RoutingGroupEvaluation_plan(ctx context.Context, field graphql.CollectedField, obj *fulfillment.GroupEvaluation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingGroupEvaluation_plan(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Plan, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *fulfillment.Plan) graphql.Marshaler {
+			return ec.marshalORoutingPlan2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐPlan(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingGroupEvaluation_plan(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RoutingGroupEvaluation",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RoutingPlan(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RoutingGroupEvaluation_roadblocks(ctx context.Context, field graphql.CollectedField, obj *fulfillment.GroupEvaluation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingGroupEvaluation_roadblocks(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Roadblocks, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*fulfillment.Roadblock) graphql.Marshaler {
+			return ec.marshalNRoadblock2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐRoadblockᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingGroupEvaluation_roadblocks(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RoutingGroupEvaluation",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Roadblock(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RoutingGroupEvaluation_candidatesConsidered(ctx context.Context, field graphql.CollectedField, obj *fulfillment.GroupEvaluation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingGroupEvaluation_candidatesConsidered(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CandidatesConsidered, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingGroupEvaluation_candidatesConsidered(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingGroupEvaluation", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RoutingGroupEvaluation_plansExplored(ctx context.Context, field graphql.CollectedField, obj *fulfillment.GroupEvaluation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingGroupEvaluation_plansExplored(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PlansExplored, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingGroupEvaluation_plansExplored(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingGroupEvaluation", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RoutingGroupEvaluation_eliminated(ctx context.Context, field graphql.CollectedField, obj *fulfillment.GroupEvaluation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingGroupEvaluation_eliminated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Eliminated, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*fulfillment.EliminatedAlternative) graphql.Marshaler {
+			return ec.marshalNEliminatedAlternative2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐEliminatedAlternativeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingGroupEvaluation_eliminated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RoutingGroupEvaluation",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EliminatedAlternative(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _RoutingGroupMember_id(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroupMember) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11893,6 +14225,107 @@ func (ec *executionContext) fieldContext_RoutingGroupMember_source(_ context.Con
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Source(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RoutingPlan_totalCost(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Plan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingPlan_totalCost(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TotalCost, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
+			return ec.marshalNDecimal2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingPlan_totalCost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingPlan", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _RoutingPlan_optimal(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Plan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingPlan_optimal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Optimal, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingPlan_optimal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingPlan", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RoutingPlan_lowerBound(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Plan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingPlan_lowerBound(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LowerBound, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *money.Amount) graphql.Marshaler {
+			return ec.marshalODecimal2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋmoneyᚐAmount(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingPlan_lowerBound(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RoutingPlan", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _RoutingPlan_requests(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Plan) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingPlan_requests(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Requests, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*fulfillment.PlannedRequest) graphql.Marshaler {
+			return ec.marshalNPlannedRequest2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐPlannedRequestᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingPlan_requests(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RoutingPlan",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PlannedRequest(ctx, field)
 		},
 	}
 	return fc, nil
@@ -14307,6 +16740,48 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputAccountSettingsInput(ctx context.Context, obj any) (admin.AccountSettingsInput, error) {
+	var it admin.AccountSettingsInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"generateOnImport"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "generateOnImport":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("generateOnImport"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.GenerateOnImport = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAccountSettingsInput unmarshals raw into the AccountSettingsInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAccountSettingsInput(ctx context.Context, raw any) (admin.AccountSettingsInput, error) {
+	var out admin.AccountSettingsInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AccountSettingsInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputAddressInput(ctx context.Context, obj any) (address.Address, error) {
 	var it address.Address
 	if obj == nil {
@@ -14528,6 +17003,73 @@ func (ec *executionContext) unmarshalInputCreateApiKeyInput(ctx context.Context,
 func UnmarshalCreateApiKeyInput(ctx context.Context, raw any) (admin.CreateAPIKeyInput, error) {
 	var out admin.CreateAPIKeyInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateApiKeyInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateFulfillmentRequestInput(ctx context.Context, obj any) (fulfillment.CreateInput, error) {
+	var it fulfillment.CreateInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["allowOvercommit"]; !present {
+		asMap["allowOvercommit"] = false
+	}
+
+	fieldsInOrder := [...]string{"orderID", "sourceID", "items", "allowOvercommit"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "orderID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderID"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderID = data
+		case "sourceID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sourceID"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SourceID = data
+		case "items":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("items"))
+			data, err := ec.unmarshalOPlannedItemInput2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐPlannedItemInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Items = data
+		case "allowOvercommit":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("allowOvercommit"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AllowOvercommit = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateFulfillmentRequestInput unmarshals raw into the CreateFulfillmentRequestInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateFulfillmentRequestInput(ctx context.Context, raw any) (fulfillment.CreateInput, error) {
+	var out fulfillment.CreateInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateFulfillmentRequestInput", raw, &out)
 	return out, err
 }
 
@@ -15532,7 +18074,7 @@ func (ec *executionContext) unmarshalInputFulfillmentRequestWhereInput(ctx conte
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "number", "numberNEQ", "numberIn", "numberNotIn", "numberGT", "numberGTE", "numberLT", "numberLTE", "numberContains", "numberHasPrefix", "numberHasSuffix", "numberEqualFold", "numberContainsFold", "orderID", "orderIDNEQ", "orderIDIn", "orderIDNotIn", "sourceID", "sourceIDNEQ", "sourceIDIn", "sourceIDNotIn", "routingGroupID", "routingGroupIDNEQ", "routingGroupIDIn", "routingGroupIDNotIn", "routingGroupIDIsNil", "routingGroupIDNotNil", "origin", "originNEQ", "originIn", "originNotIn", "supersedesID", "supersedesIDNEQ", "supersedesIDIn", "supersedesIDNotIn", "supersedesIDIsNil", "supersedesIDNotNil", "status", "statusNEQ", "statusIn", "statusNotIn", "shipmentStatus", "shipmentStatusNEQ", "shipmentStatusIn", "shipmentStatusNotIn", "itemCost", "itemCostNEQ", "itemCostIn", "itemCostNotIn", "itemCostGT", "itemCostGTE", "itemCostLT", "itemCostLTE", "dropshipFee", "dropshipFeeNEQ", "dropshipFeeIn", "dropshipFeeNotIn", "dropshipFeeGT", "dropshipFeeGTE", "dropshipFeeLT", "dropshipFeeLTE", "shippingCost", "shippingCostNEQ", "shippingCostIn", "shippingCostNotIn", "shippingCostGT", "shippingCostGTE", "shippingCostLT", "shippingCostLTE", "totalCost", "totalCostNEQ", "totalCostIn", "totalCostNotIn", "totalCostGT", "totalCostGTE", "totalCostLT", "totalCostLTE", "confirmationNumber", "confirmationNumberNEQ", "confirmationNumberIn", "confirmationNumberNotIn", "confirmationNumberGT", "confirmationNumberGTE", "confirmationNumberLT", "confirmationNumberLTE", "confirmationNumberContains", "confirmationNumberHasPrefix", "confirmationNumberHasSuffix", "confirmationNumberIsNil", "confirmationNumberNotNil", "confirmationNumberEqualFold", "confirmationNumberContainsFold", "failureReason", "failureReasonNEQ", "failureReasonIn", "failureReasonNotIn", "failureReasonGT", "failureReasonGTE", "failureReasonLT", "failureReasonLTE", "failureReasonContains", "failureReasonHasPrefix", "failureReasonHasSuffix", "failureReasonIsNil", "failureReasonNotNil", "failureReasonEqualFold", "failureReasonContainsFold", "cancelReason", "cancelReasonNEQ", "cancelReasonIn", "cancelReasonNotIn", "cancelReasonGT", "cancelReasonGTE", "cancelReasonLT", "cancelReasonLTE", "cancelReasonContains", "cancelReasonHasPrefix", "cancelReasonHasSuffix", "cancelReasonIsNil", "cancelReasonNotNil", "cancelReasonEqualFold", "cancelReasonContainsFold", "voidReason", "voidReasonNEQ", "voidReasonIn", "voidReasonNotIn", "voidReasonGT", "voidReasonGTE", "voidReasonLT", "voidReasonLTE", "voidReasonContains", "voidReasonHasPrefix", "voidReasonHasSuffix", "voidReasonIsNil", "voidReasonNotNil", "voidReasonEqualFold", "voidReasonContainsFold", "attempts", "attemptsNEQ", "attemptsIn", "attemptsNotIn", "attemptsGT", "attemptsGTE", "attemptsLT", "attemptsLTE", "nextAttemptAt", "nextAttemptAtNEQ", "nextAttemptAtIn", "nextAttemptAtNotIn", "nextAttemptAtGT", "nextAttemptAtGTE", "nextAttemptAtLT", "nextAttemptAtLTE", "nextAttemptAtIsNil", "nextAttemptAtNotNil", "processingAt", "processingAtNEQ", "processingAtIn", "processingAtNotIn", "processingAtGT", "processingAtGTE", "processingAtLT", "processingAtLTE", "processingAtIsNil", "processingAtNotNil", "processedAt", "processedAtNEQ", "processedAtIn", "processedAtNotIn", "processedAtGT", "processedAtGTE", "processedAtLT", "processedAtLTE", "processedAtIsNil", "processedAtNotNil", "acknowledgedAt", "acknowledgedAtNEQ", "acknowledgedAtIn", "acknowledgedAtNotIn", "acknowledgedAtGT", "acknowledgedAtGTE", "acknowledgedAtLT", "acknowledgedAtLTE", "acknowledgedAtIsNil", "acknowledgedAtNotNil", "failedAt", "failedAtNEQ", "failedAtIn", "failedAtNotIn", "failedAtGT", "failedAtGTE", "failedAtLT", "failedAtLTE", "failedAtIsNil", "failedAtNotNil", "canceledAt", "canceledAtNEQ", "canceledAtIn", "canceledAtNotIn", "canceledAtGT", "canceledAtGTE", "canceledAtLT", "canceledAtLTE", "canceledAtIsNil", "canceledAtNotNil", "voidedAt", "voidedAtNEQ", "voidedAtIn", "voidedAtNotIn", "voidedAtGT", "voidedAtGTE", "voidedAtLT", "voidedAtLTE", "voidedAtIsNil", "voidedAtNotNil", "shippedAt", "shippedAtNEQ", "shippedAtIn", "shippedAtNotIn", "shippedAtGT", "shippedAtGTE", "shippedAtLT", "shippedAtLTE", "shippedAtIsNil", "shippedAtNotNil", "version", "versionNEQ", "versionIn", "versionNotIn", "versionGT", "versionGTE", "versionLT", "versionLTE", "hasOrder", "hasOrderWith", "hasSource", "hasSourceWith", "hasRoutingGroup", "hasRoutingGroupWith", "hasSupersedes", "hasSupersedesWith", "hasSupersededBy", "hasSupersededByWith", "hasShipments", "hasShipmentsWith", "hasLogs", "hasLogsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "number", "numberNEQ", "numberIn", "numberNotIn", "numberGT", "numberGTE", "numberLT", "numberLTE", "numberContains", "numberHasPrefix", "numberHasSuffix", "numberEqualFold", "numberContainsFold", "orderID", "orderIDNEQ", "orderIDIn", "orderIDNotIn", "sourceID", "sourceIDNEQ", "sourceIDIn", "sourceIDNotIn", "routingGroupID", "routingGroupIDNEQ", "routingGroupIDIn", "routingGroupIDNotIn", "routingGroupIDIsNil", "routingGroupIDNotNil", "origin", "originNEQ", "originIn", "originNotIn", "supersedesID", "supersedesIDNEQ", "supersedesIDIn", "supersedesIDNotIn", "supersedesIDIsNil", "supersedesIDNotNil", "status", "statusNEQ", "statusIn", "statusNotIn", "shipmentStatus", "shipmentStatusNEQ", "shipmentStatusIn", "shipmentStatusNotIn", "itemCost", "itemCostNEQ", "itemCostIn", "itemCostNotIn", "itemCostGT", "itemCostGTE", "itemCostLT", "itemCostLTE", "dropshipFee", "dropshipFeeNEQ", "dropshipFeeIn", "dropshipFeeNotIn", "dropshipFeeGT", "dropshipFeeGTE", "dropshipFeeLT", "dropshipFeeLTE", "shippingCost", "shippingCostNEQ", "shippingCostIn", "shippingCostNotIn", "shippingCostGT", "shippingCostGTE", "shippingCostLT", "shippingCostLTE", "totalCost", "totalCostNEQ", "totalCostIn", "totalCostNotIn", "totalCostGT", "totalCostGTE", "totalCostLT", "totalCostLTE", "confirmationNumber", "confirmationNumberNEQ", "confirmationNumberIn", "confirmationNumberNotIn", "confirmationNumberGT", "confirmationNumberGTE", "confirmationNumberLT", "confirmationNumberLTE", "confirmationNumberContains", "confirmationNumberHasPrefix", "confirmationNumberHasSuffix", "confirmationNumberIsNil", "confirmationNumberNotNil", "confirmationNumberEqualFold", "confirmationNumberContainsFold", "failureReason", "failureReasonNEQ", "failureReasonIn", "failureReasonNotIn", "failureReasonGT", "failureReasonGTE", "failureReasonLT", "failureReasonLTE", "failureReasonContains", "failureReasonHasPrefix", "failureReasonHasSuffix", "failureReasonIsNil", "failureReasonNotNil", "failureReasonEqualFold", "failureReasonContainsFold", "cancelReason", "cancelReasonNEQ", "cancelReasonIn", "cancelReasonNotIn", "cancelReasonGT", "cancelReasonGTE", "cancelReasonLT", "cancelReasonLTE", "cancelReasonContains", "cancelReasonHasPrefix", "cancelReasonHasSuffix", "cancelReasonIsNil", "cancelReasonNotNil", "cancelReasonEqualFold", "cancelReasonContainsFold", "voidReason", "voidReasonNEQ", "voidReasonIn", "voidReasonNotIn", "voidReasonGT", "voidReasonGTE", "voidReasonLT", "voidReasonLTE", "voidReasonContains", "voidReasonHasPrefix", "voidReasonHasSuffix", "voidReasonIsNil", "voidReasonNotNil", "voidReasonEqualFold", "voidReasonContainsFold", "attempts", "attemptsNEQ", "attemptsIn", "attemptsNotIn", "attemptsGT", "attemptsGTE", "attemptsLT", "attemptsLTE", "nextAttemptAt", "nextAttemptAtNEQ", "nextAttemptAtIn", "nextAttemptAtNotIn", "nextAttemptAtGT", "nextAttemptAtGTE", "nextAttemptAtLT", "nextAttemptAtLTE", "nextAttemptAtIsNil", "nextAttemptAtNotNil", "processingAt", "processingAtNEQ", "processingAtIn", "processingAtNotIn", "processingAtGT", "processingAtGTE", "processingAtLT", "processingAtLTE", "processingAtIsNil", "processingAtNotNil", "processedAt", "processedAtNEQ", "processedAtIn", "processedAtNotIn", "processedAtGT", "processedAtGTE", "processedAtLT", "processedAtLTE", "processedAtIsNil", "processedAtNotNil", "acknowledgedAt", "acknowledgedAtNEQ", "acknowledgedAtIn", "acknowledgedAtNotIn", "acknowledgedAtGT", "acknowledgedAtGTE", "acknowledgedAtLT", "acknowledgedAtLTE", "acknowledgedAtIsNil", "acknowledgedAtNotNil", "failedAt", "failedAtNEQ", "failedAtIn", "failedAtNotIn", "failedAtGT", "failedAtGTE", "failedAtLT", "failedAtLTE", "failedAtIsNil", "failedAtNotNil", "canceledAt", "canceledAtNEQ", "canceledAtIn", "canceledAtNotIn", "canceledAtGT", "canceledAtGTE", "canceledAtLT", "canceledAtLTE", "canceledAtIsNil", "canceledAtNotNil", "voidedAt", "voidedAtNEQ", "voidedAtIn", "voidedAtNotIn", "voidedAtGT", "voidedAtGTE", "voidedAtLT", "voidedAtLTE", "voidedAtIsNil", "voidedAtNotNil", "shippedAt", "shippedAtNEQ", "shippedAtIn", "shippedAtNotIn", "shippedAtGT", "shippedAtGTE", "shippedAtLT", "shippedAtLTE", "shippedAtIsNil", "shippedAtNotNil", "cancellationNoticePending", "cancellationNoticePendingNEQ", "version", "versionNEQ", "versionIn", "versionNotIn", "versionGT", "versionGTE", "versionLT", "versionLTE", "hasOrder", "hasOrderWith", "hasSource", "hasSourceWith", "hasRoutingGroup", "hasRoutingGroupWith", "hasSupersedes", "hasSupersedesWith", "hasSupersededBy", "hasSupersededByWith", "hasShipments", "hasShipmentsWith", "hasLogs", "hasLogsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -17303,6 +19845,20 @@ func (ec *executionContext) unmarshalInputFulfillmentRequestWhereInput(ctx conte
 				return it, err
 			}
 			it.ShippedAtNotNil = data
+		case "cancellationNoticePending":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cancellationNoticePending"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CancellationNoticePending = data
+		case "cancellationNoticePendingNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cancellationNoticePendingNEQ"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CancellationNoticePendingNEQ = data
 		case "version":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("version"))
 			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
@@ -19208,6 +21764,55 @@ func (ec *executionContext) unmarshalInputOrderWhereInput(ctx context.Context, o
 func UnmarshalOrderWhereInput(ctx context.Context, raw any) (ent.OrderWhereInput, error) {
 	var out ent.OrderWhereInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "OrderWhereInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputPlannedItemInput(ctx context.Context, obj any) (fulfillment.PlannedItemInput, error) {
+	var it fulfillment.PlannedItemInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"orderLineID", "quantity"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "orderLineID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderLineID"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderLineID = data
+		case "quantity":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("quantity"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Quantity = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPlannedItemInput unmarshals raw into the PlannedItemInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPlannedItemInput(ctx context.Context, raw any) (fulfillment.PlannedItemInput, error) {
+	var out fulfillment.PlannedItemInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PlannedItemInput", raw, &out)
 	return out, err
 }
 
@@ -21715,6 +24320,49 @@ func (ec *executionContext) _CreatedApiKey(ctx context.Context, sel ast.Selectio
 	return out
 }
 
+var eliminatedAlternativeImplementors = []string{"EliminatedAlternative"}
+
+func (ec *executionContext) _EliminatedAlternative(ctx context.Context, sel ast.SelectionSet, obj *fulfillment.EliminatedAlternative) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, eliminatedAlternativeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EliminatedAlternative")
+		case "rule":
+			out.Values[i] = ec._EliminatedAlternative_rule(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "plan":
+			out.Values[i] = ec._EliminatedAlternative_plan(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "costDifference":
+			out.Values[i] = ec._EliminatedAlternative_costDifference(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var fulfillmentLogImplementors = []string{"FulfillmentLog", "Node"}
 
 func (ec *executionContext) _FulfillmentLog(ctx context.Context, sel ast.SelectionSet, obj *ent.FulfillmentLog) graphql.Marshaler {
@@ -21886,6 +24534,64 @@ func (ec *executionContext) _FulfillmentLogEdge(ctx context.Context, sel ast.Sel
 	return out
 }
 
+var fulfillmentPreviewImplementors = []string{"FulfillmentPreview"}
+
+func (ec *executionContext) _FulfillmentPreview(ctx context.Context, sel ast.SelectionSet, obj *fulfillment.Preview) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, fulfillmentPreviewImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FulfillmentPreview")
+		case "order":
+			out.Values[i] = ec._FulfillmentPreview_order(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "canRoute":
+			out.Values[i] = ec._FulfillmentPreview_canRoute(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "plan":
+			out.Values[i] = ec._FulfillmentPreview_plan(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "groups":
+			out.Values[i] = ec._FulfillmentPreview_groups(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "roadblocks":
+			out.Values[i] = ec._FulfillmentPreview_roadblocks(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "warnings":
+			out.Values[i] = ec._FulfillmentPreview_warnings(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var fulfillmentRequestImplementors = []string{"FulfillmentRequest", "Node"}
 
 func (ec *executionContext) _FulfillmentRequest(ctx context.Context, sel ast.SelectionSet, obj *ent.FulfillmentRequest) graphql.Marshaler {
@@ -22035,6 +24741,11 @@ func (ec *executionContext) _FulfillmentRequest(ctx context.Context, sel ast.Sel
 		case "shippedAt":
 			out.Values[i] = ec._FulfillmentRequest_shippedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "cancellationNoticePending":
+			out.Values[i] = ec._FulfillmentRequest_cancellationNoticePending(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "version":
@@ -22256,6 +24967,54 @@ func (ec *executionContext) _FulfillmentRequestItem(ctx context.Context, sel ast
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._FulfillmentRequestItem_orderLine(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var generateResultImplementors = []string{"GenerateResult"}
+
+func (ec *executionContext) _GenerateResult(ctx context.Context, sel ast.SelectionSet, obj *fulfillment.GenerateResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, generateResultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GenerateResult")
+		case "order":
+			out.Values[i] = ec._GenerateResult_order(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "fulfillmentRequests":
+			out.Values[i] = ec._GenerateResult_fulfillmentRequests(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "preview":
+			out.Values[i] = ec._GenerateResult_preview(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "correlationID":
+			out.Values[i] = ec._GenerateResult_correlationID(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -22505,6 +25264,76 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "updateAccountStrategy":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_updateAccountStrategy(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateAccountSettings":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateAccountSettings(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createFulfillmentRequest":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createFulfillmentRequest(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "generateFulfillmentRequests":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_generateFulfillmentRequests(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "processFulfillmentRequests":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_processFulfillmentRequests(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "markFulfillmentRequestProcessed":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_markFulfillmentRequestProcessed(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "markFulfillmentRequestAcknowledged":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_markFulfillmentRequestAcknowledged(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "renumberFulfillmentRequest":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_renumberFulfillmentRequest(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "voidFulfillmentRequest":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_voidFulfillmentRequest(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "regenerateFulfillmentRequest":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_regenerateFulfillmentRequest(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "acknowledgeFulfillmentRequest":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_acknowledgeFulfillmentRequest(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -22887,6 +25716,112 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var plannedItemImplementors = []string{"PlannedItem"}
+
+func (ec *executionContext) _PlannedItem(ctx context.Context, sel ast.SelectionSet, obj *fulfillment.PlannedItem) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, plannedItemImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PlannedItem")
+		case "orderLine":
+			out.Values[i] = ec._PlannedItem_orderLine(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sku":
+			out.Values[i] = ec._PlannedItem_sku(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "quantity":
+			out.Values[i] = ec._PlannedItem_quantity(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unitCost":
+			out.Values[i] = ec._PlannedItem_unitCost(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var plannedRequestImplementors = []string{"PlannedRequest"}
+
+func (ec *executionContext) _PlannedRequest(ctx context.Context, sel ast.SelectionSet, obj *fulfillment.PlannedRequest) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, plannedRequestImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PlannedRequest")
+		case "source":
+			out.Values[i] = ec._PlannedRequest_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "items":
+			out.Values[i] = ec._PlannedRequest_items(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "itemCost":
+			out.Values[i] = ec._PlannedRequest_itemCost(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "dropshipFee":
+			out.Values[i] = ec._PlannedRequest_dropshipFee(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "shippingCost":
+			out.Values[i] = ec._PlannedRequest_shippingCost(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "totalCost":
+			out.Values[i] = ec._PlannedRequest_totalCost(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -22966,6 +25901,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_viewer(ctx, field)
 				})
+		case "fulfillmentPreview":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_fulfillmentPreview(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -22979,6 +25920,54 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var roadblockImplementors = []string{"Roadblock"}
+
+func (ec *executionContext) _Roadblock(ctx context.Context, sel ast.SelectionSet, obj *fulfillment.Roadblock) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, roadblockImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Roadblock")
+		case "code":
+			out.Values[i] = ec._Roadblock_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._Roadblock_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sku":
+			out.Values[i] = ec._Roadblock_sku(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "source":
+			out.Values[i] = ec._Roadblock_source(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -23158,6 +26147,64 @@ func (ec *executionContext) _RoutingGroupEdge(ctx context.Context, sel ast.Selec
 	return out
 }
 
+var routingGroupEvaluationImplementors = []string{"RoutingGroupEvaluation"}
+
+func (ec *executionContext) _RoutingGroupEvaluation(ctx context.Context, sel ast.SelectionSet, obj *fulfillment.GroupEvaluation) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, routingGroupEvaluationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RoutingGroupEvaluation")
+		case "routingGroup":
+			out.Values[i] = ec._RoutingGroupEvaluation_routingGroup(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "plan":
+			out.Values[i] = ec._RoutingGroupEvaluation_plan(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "roadblocks":
+			out.Values[i] = ec._RoutingGroupEvaluation_roadblocks(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "candidatesConsidered":
+			out.Values[i] = ec._RoutingGroupEvaluation_candidatesConsidered(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "plansExplored":
+			out.Values[i] = ec._RoutingGroupEvaluation_plansExplored(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "eliminated":
+			out.Values[i] = ec._RoutingGroupEvaluation_eliminated(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var routingGroupMemberImplementors = []string{"RoutingGroupMember", "Node"}
 
 func (ec *executionContext) _RoutingGroupMember(ctx context.Context, sel ast.SelectionSet, obj *ent.RoutingGroupMember) graphql.Marshaler {
@@ -23206,6 +26253,54 @@ func (ec *executionContext) _RoutingGroupMember(ctx context.Context, sel ast.Sel
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._RoutingGroupMember_source(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var routingPlanImplementors = []string{"RoutingPlan"}
+
+func (ec *executionContext) _RoutingPlan(ctx context.Context, sel ast.SelectionSet, obj *fulfillment.Plan) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, routingPlanImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RoutingPlan")
+		case "totalCost":
+			out.Values[i] = ec._RoutingPlan_totalCost(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "optimal":
+			out.Values[i] = ec._RoutingPlan_optimal(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lowerBound":
+			out.Values[i] = ec._RoutingPlan_lowerBound(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "requests":
+			out.Values[i] = ec._RoutingPlan_requests(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -24136,6 +27231,11 @@ func (ec *executionContext) marshalNAccount2ᚖgithubᚗcomᚋfrsvcᚋfulfillmen
 	return ec._Account(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNAccountSettingsInput2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋadminᚐAccountSettingsInput(ctx context.Context, v any) (admin.AccountSettingsInput, error) {
+	res, err := ec.unmarshalInputAccountSettingsInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNAddress2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋaddressᚐAddress(ctx context.Context, sel ast.SelectionSet, v address.Address) graphql.Marshaler {
 	return ec._Address(ctx, sel, &v)
 }
@@ -24200,6 +27300,11 @@ func (ec *executionContext) unmarshalNCreateApiKeyInput2githubᚗcomᚋfrsvcᚋf
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNCreateFulfillmentRequestInput2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐCreateInput(ctx context.Context, v any) (fulfillment.CreateInput, error) {
+	res, err := ec.unmarshalInputCreateFulfillmentRequestInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNCreateRoutingGroupInput2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋadminᚐCreateRoutingGroupInput(ctx context.Context, v any) (admin.CreateRoutingGroupInput, error) {
 	res, err := ec.unmarshalInputCreateRoutingGroupInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -24238,6 +27343,30 @@ func (ec *executionContext) marshalNDecimal2githubᚗcomᚋfrsvcᚋfulfillment�
 	return v
 }
 
+func (ec *executionContext) marshalNEliminatedAlternative2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐEliminatedAlternativeᚄ(ctx context.Context, sel ast.SelectionSet, v []*fulfillment.EliminatedAlternative) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNEliminatedAlternative2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐEliminatedAlternative(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNEliminatedAlternative2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐEliminatedAlternative(ctx context.Context, sel ast.SelectionSet, v *fulfillment.EliminatedAlternative) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "EliminatedAlternative!")
+		return graphql.Null
+	}
+	return ec._EliminatedAlternative(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNFileFormat2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋsourceᚐConnectorFormat(ctx context.Context, v any) (source.ConnectorFormat, error) {
 	var res source.ConnectorFormat
 	err := res.UnmarshalGQL(v)
@@ -24273,6 +27402,30 @@ func (ec *executionContext) marshalNFulfillmentLogOrderField2ᚖgithubᚗcomᚋf
 func (ec *executionContext) unmarshalNFulfillmentLogWhereInput2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentLogWhereInput(ctx context.Context, v any) (*ent.FulfillmentLogWhereInput, error) {
 	res, err := ec.unmarshalInputFulfillmentLogWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFulfillmentPreview2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐPreview(ctx context.Context, sel ast.SelectionSet, v *fulfillment.Preview) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FulfillmentPreview!")
+		return graphql.Null
+	}
+	return ec._FulfillmentPreview(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNFulfillmentRequest2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequestᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.FulfillmentRequest) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFulfillmentRequest2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequest(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNFulfillmentRequest2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequest(ctx context.Context, sel ast.SelectionSet, v *ent.FulfillmentRequest) graphql.Marshaler {
@@ -24336,6 +27489,14 @@ func (ec *executionContext) marshalNFulfillmentRequestStatus2githubᚗcomᚋfrsv
 func (ec *executionContext) unmarshalNFulfillmentRequestWhereInput2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequestWhereInput(ctx context.Context, v any) (*ent.FulfillmentRequestWhereInput, error) {
 	res, err := ec.unmarshalInputFulfillmentRequestWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNGenerateResult2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐGenerateResult(ctx context.Context, sel ast.SelectionSet, v *fulfillment.GenerateResult) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GenerateResult!")
+		return graphql.Null
+	}
+	return ec._GenerateResult(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNID2int(ctx context.Context, v any) (int, error) {
@@ -24606,6 +27767,83 @@ func (ec *executionContext) marshalNPaymentStatus2githubᚗcomᚋfrsvcᚋfulfill
 	return v
 }
 
+func (ec *executionContext) marshalNPlannedItem2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐPlannedItemᚄ(ctx context.Context, sel ast.SelectionSet, v []*fulfillment.PlannedItem) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPlannedItem2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐPlannedItem(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPlannedItem2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐPlannedItem(ctx context.Context, sel ast.SelectionSet, v *fulfillment.PlannedItem) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PlannedItem!")
+		return graphql.Null
+	}
+	return ec._PlannedItem(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPlannedItemInput2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐPlannedItemInput(ctx context.Context, v any) (*fulfillment.PlannedItemInput, error) {
+	res, err := ec.unmarshalInputPlannedItemInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPlannedRequest2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐPlannedRequestᚄ(ctx context.Context, sel ast.SelectionSet, v []*fulfillment.PlannedRequest) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPlannedRequest2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐPlannedRequest(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPlannedRequest2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐPlannedRequest(ctx context.Context, sel ast.SelectionSet, v *fulfillment.PlannedRequest) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PlannedRequest!")
+		return graphql.Null
+	}
+	return ec._PlannedRequest(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRoadblock2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐRoadblockᚄ(ctx context.Context, sel ast.SelectionSet, v []*fulfillment.Roadblock) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRoadblock2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐRoadblock(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRoadblock2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐRoadblock(ctx context.Context, sel ast.SelectionSet, v *fulfillment.Roadblock) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Roadblock!")
+		return graphql.Null
+	}
+	return ec._Roadblock(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNRoutingGroup2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐRoutingGroup(ctx context.Context, sel ast.SelectionSet, v *ent.RoutingGroup) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "RoutingGroup!")
@@ -24620,6 +27858,30 @@ func (ec *executionContext) marshalNRoutingGroupConnection2ᚖgithubᚗcomᚋfrs
 		return graphql.Null
 	}
 	return ec._RoutingGroupConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRoutingGroupEvaluation2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐGroupEvaluationᚄ(ctx context.Context, sel ast.SelectionSet, v []*fulfillment.GroupEvaluation) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRoutingGroupEvaluation2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐGroupEvaluation(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRoutingGroupEvaluation2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐGroupEvaluation(ctx context.Context, sel ast.SelectionSet, v *fulfillment.GroupEvaluation) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RoutingGroupEvaluation!")
+		return graphql.Null
+	}
+	return ec._RoutingGroupEvaluation(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNRoutingGroupMember2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐRoutingGroupMember(ctx context.Context, sel ast.SelectionSet, v *ent.RoutingGroupMember) graphql.Marshaler {
@@ -24666,6 +27928,14 @@ func (ec *executionContext) marshalNRoutingGroupOrderField2ᚖgithubᚗcomᚋfrs
 func (ec *executionContext) unmarshalNRoutingGroupWhereInput2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐRoutingGroupWhereInput(ctx context.Context, v any) (*ent.RoutingGroupWhereInput, error) {
 	res, err := ec.unmarshalInputRoutingGroupWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRoutingPlan2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐPlan(ctx context.Context, sel ast.SelectionSet, v *fulfillment.Plan) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RoutingPlan!")
+		return graphql.Null
+	}
+	return ec._RoutingPlan(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNRoutingRule2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋadminᚐRoutingRule(ctx context.Context, v any) (admin.RoutingRule, error) {
@@ -25918,6 +29188,23 @@ func (ec *executionContext) marshalOPaymentStatus2ᚖgithubᚗcomᚋfrsvcᚋfulf
 	return v
 }
 
+func (ec *executionContext) unmarshalOPlannedItemInput2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐPlannedItemInputᚄ(ctx context.Context, v any) ([]*fulfillment.PlannedItemInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*fulfillment.PlannedItemInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNPlannedItemInput2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐPlannedItemInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
 func (ec *executionContext) marshalORoutingGroup2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐRoutingGroup(ctx context.Context, sel ast.SelectionSet, v *ent.RoutingGroup) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -26012,6 +29299,13 @@ func (ec *executionContext) unmarshalORoutingGroupWhereInput2ᚖgithubᚗcomᚋf
 	}
 	res, err := ec.unmarshalInputRoutingGroupWhereInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalORoutingPlan2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐPlan(ctx context.Context, sel ast.SelectionSet, v *fulfillment.Plan) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RoutingPlan(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalORoutingRule2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋadminᚐRoutingRuleᚄ(ctx context.Context, v any) ([]admin.RoutingRule, error) {

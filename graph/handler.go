@@ -56,8 +56,13 @@ func NewHandler(r *Resolver, o Options) *handler.Server {
 // authorizeRootField refuses mutations the caller's role may not call, before
 // their resolver runs.
 func authorizeRootField(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+	// RootFieldContext.Object holds the field's name, not its parent type:
+	// tell a mutation by its operation.
 	fc := graphql.GetRootFieldContext(ctx)
-	if fc == nil || fc.Object != "Mutation" {
+	if fc == nil || !graphql.HasOperationContext(ctx) {
+		return next(ctx)
+	}
+	if op := graphql.GetOperationContext(ctx).Operation; op == nil || op.Operation != ast.Mutation {
 		return next(ctx)
 	}
 	p, ok := auth.FromContext(ctx)

@@ -6,22 +6,28 @@ package graph
 import (
 	"github.com/frsvc/fulfillment/ent"
 	"github.com/frsvc/fulfillment/internal/admin"
+	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/fulfillment"
 	"github.com/frsvc/fulfillment/internal/orders"
 )
 
 // Resolver holds the dependencies of every resolver. Tests and main build
 // it the same way, through New.
 type Resolver struct {
-	Client *ent.Client
-	Admin  *admin.Service
-	Orders *orders.Service
+	Client      *ent.Client
+	Admin       *admin.Service
+	Orders      *orders.Service
+	Fulfillment *fulfillment.Service
 }
 
-// New returns a resolver over one ent client.
-func New(client *ent.Client) *Resolver {
+// New returns a resolver over one store, with the use-case services built
+// around it. fs is the fulfillment service, shared with the rest of the
+// process (the send run, metrics hooks).
+func New(store *db.Store, fs *fulfillment.Service) *Resolver {
 	return &Resolver{
-		Client: client,
-		Admin:  &admin.Service{Client: client},
-		Orders: &orders.Service{Client: client},
+		Client:      store.Client,
+		Admin:       &admin.Service{Client: store.Client},
+		Orders:      &orders.Service{Client: store.Client, AfterImport: fs.GenerateOnImport},
+		Fulfillment: fs,
 	}
 }

@@ -83,6 +83,10 @@ const (
 	FieldVoidedAt = "voided_at"
 	// FieldShippedAt holds the string denoting the shipped_at field in the database.
 	FieldShippedAt = "shipped_at"
+	// FieldCommitsStock holds the string denoting the commits_stock field in the database.
+	FieldCommitsStock = "commits_stock"
+	// FieldCancellationNoticePending holds the string denoting the cancellation_notice_pending field in the database.
+	FieldCancellationNoticePending = "cancellation_notice_pending"
 	// FieldVersion holds the string denoting the version field in the database.
 	FieldVersion = "version"
 	// EdgeOrder holds the string denoting the order edge name in mutations.
@@ -189,6 +193,8 @@ var Columns = []string{
 	FieldCanceledAt,
 	FieldVoidedAt,
 	FieldShippedAt,
+	FieldCommitsStock,
+	FieldCancellationNoticePending,
 	FieldVersion,
 }
 
@@ -228,6 +234,10 @@ var (
 	DefaultTotalCost money.Amount
 	// DefaultAttempts holds the default value on creation for the "attempts" field.
 	DefaultAttempts int
+	// DefaultCommitsStock holds the default value on creation for the "commits_stock" field.
+	DefaultCommitsStock bool
+	// DefaultCancellationNoticePending holds the default value on creation for the "cancellation_notice_pending" field.
+	DefaultCancellationNoticePending bool
 	// DefaultVersion holds the default value on creation for the "version" field.
 	DefaultVersion int
 )
@@ -441,6 +451,16 @@ func ByVoidedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByShippedAt orders the results by the shipped_at field.
 func ByShippedAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldShippedAt, opts...).ToFunc()
+}
+
+// ByCommitsStock orders the results by the commits_stock field.
+func ByCommitsStock(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCommitsStock, opts...).ToFunc()
+}
+
+// ByCancellationNoticePending orders the results by the cancellation_notice_pending field.
+func ByCancellationNoticePending(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCancellationNoticePending, opts...).ToFunc()
 }
 
 // ByVersion orders the results by the version field.

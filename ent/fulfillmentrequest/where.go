@@ -197,6 +197,16 @@ func ShippedAt(v time.Time) predicate.FulfillmentRequest {
 	return predicate.FulfillmentRequest(sql.FieldEQ(FieldShippedAt, v))
 }
 
+// CommitsStock applies equality check predicate on the "commits_stock" field. It's identical to CommitsStockEQ.
+func CommitsStock(v bool) predicate.FulfillmentRequest {
+	return predicate.FulfillmentRequest(sql.FieldEQ(FieldCommitsStock, v))
+}
+
+// CancellationNoticePending applies equality check predicate on the "cancellation_notice_pending" field. It's identical to CancellationNoticePendingEQ.
+func CancellationNoticePending(v bool) predicate.FulfillmentRequest {
+	return predicate.FulfillmentRequest(sql.FieldEQ(FieldCancellationNoticePending, v))
+}
+
 // Version applies equality check predicate on the "version" field. It's identical to VersionEQ.
 func Version(v int) predicate.FulfillmentRequest {
 	return predicate.FulfillmentRequest(sql.FieldEQ(FieldVersion, v))
@@ -1630,6 +1640,26 @@ func ShippedAtIsNil() predicate.FulfillmentRequest {
 // ShippedAtNotNil applies the NotNil predicate on the "shipped_at" field.
 func ShippedAtNotNil() predicate.FulfillmentRequest {
 	return predicate.FulfillmentRequest(sql.FieldNotNull(FieldShippedAt))
+}
+
+// CommitsStockEQ applies the EQ predicate on the "commits_stock" field.
+func CommitsStockEQ(v bool) predicate.FulfillmentRequest {
+	return predicate.FulfillmentRequest(sql.FieldEQ(FieldCommitsStock, v))
+}
+
+// CommitsStockNEQ applies the NEQ predicate on the "commits_stock" field.
+func CommitsStockNEQ(v bool) predicate.FulfillmentRequest {
+	return predicate.FulfillmentRequest(sql.FieldNEQ(FieldCommitsStock, v))
+}
+
+// CancellationNoticePendingEQ applies the EQ predicate on the "cancellation_notice_pending" field.
+func CancellationNoticePendingEQ(v bool) predicate.FulfillmentRequest {
+	return predicate.FulfillmentRequest(sql.FieldEQ(FieldCancellationNoticePending, v))
+}
+
+// CancellationNoticePendingNEQ applies the NEQ predicate on the "cancellation_notice_pending" field.
+func CancellationNoticePendingNEQ(v bool) predicate.FulfillmentRequest {
+	return predicate.FulfillmentRequest(sql.FieldNEQ(FieldCancellationNoticePending, v))
 }
 
 // VersionEQ applies the EQ predicate on the "version" field.

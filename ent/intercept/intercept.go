@@ -13,6 +13,7 @@ import (
 	"github.com/frsvc/fulfillment/ent/fulfillmentlog"
 	"github.com/frsvc/fulfillment/ent/fulfillmentrequest"
 	"github.com/frsvc/fulfillment/ent/fulfillmentrequestitem"
+	"github.com/frsvc/fulfillment/ent/idempotencyrecord"
 	"github.com/frsvc/fulfillment/ent/inventoryitem"
 	"github.com/frsvc/fulfillment/ent/order"
 	"github.com/frsvc/fulfillment/ent/orderline"
@@ -213,6 +214,33 @@ func (f TraverseFulfillmentRequestItem) Traverse(ctx context.Context, q ent.Quer
 		return f(ctx, q)
 	}
 	return fmt.Errorf("unexpected query type %T. expect *ent.FulfillmentRequestItemQuery", q)
+}
+
+// The IdempotencyRecordFunc type is an adapter to allow the use of ordinary function as a Querier.
+type IdempotencyRecordFunc func(context.Context, *ent.IdempotencyRecordQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f IdempotencyRecordFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.IdempotencyRecordQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.IdempotencyRecordQuery", q)
+}
+
+// The TraverseIdempotencyRecord type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseIdempotencyRecord func(context.Context, *ent.IdempotencyRecordQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseIdempotencyRecord) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseIdempotencyRecord) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.IdempotencyRecordQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.IdempotencyRecordQuery", q)
 }
 
 // The InventoryItemFunc type is an adapter to allow the use of ordinary function as a Querier.
@@ -444,6 +472,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.FulfillmentRequestQuery, predicate.FulfillmentRequest, fulfillmentrequest.OrderOption]{typ: ent.TypeFulfillmentRequest, tq: q}, nil
 	case *ent.FulfillmentRequestItemQuery:
 		return &query[*ent.FulfillmentRequestItemQuery, predicate.FulfillmentRequestItem, fulfillmentrequestitem.OrderOption]{typ: ent.TypeFulfillmentRequestItem, tq: q}, nil
+	case *ent.IdempotencyRecordQuery:
+		return &query[*ent.IdempotencyRecordQuery, predicate.IdempotencyRecord, idempotencyrecord.OrderOption]{typ: ent.TypeIdempotencyRecord, tq: q}, nil
 	case *ent.InventoryItemQuery:
 		return &query[*ent.InventoryItemQuery, predicate.InventoryItem, inventoryitem.OrderOption]{typ: ent.TypeInventoryItem, tq: q}, nil
 	case *ent.OrderQuery:

@@ -157,6 +157,8 @@ var (
 		{Name: "canceled_at", Type: field.TypeTime, Nullable: true},
 		{Name: "voided_at", Type: field.TypeTime, Nullable: true},
 		{Name: "shipped_at", Type: field.TypeTime, Nullable: true},
+		{Name: "commits_stock", Type: field.TypeBool, Default: false},
+		{Name: "cancellation_notice_pending", Type: field.TypeBool, Default: false},
 		{Name: "version", Type: field.TypeInt, Default: 1},
 		{Name: "supersedes_id", Type: field.TypeInt, Nullable: true},
 		{Name: "order_id", Type: field.TypeInt},
@@ -171,25 +173,25 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "fulfillment_requests_fulfillment_requests_superseded_by",
-				Columns:    []*schema.Column{FulfillmentRequestsColumns[29]},
+				Columns:    []*schema.Column{FulfillmentRequestsColumns[31]},
 				RefColumns: []*schema.Column{FulfillmentRequestsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "fulfillment_requests_orders_fulfillment_requests",
-				Columns:    []*schema.Column{FulfillmentRequestsColumns[30]},
+				Columns:    []*schema.Column{FulfillmentRequestsColumns[32]},
 				RefColumns: []*schema.Column{OrdersColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
 			{
 				Symbol:     "fulfillment_requests_routing_groups_fulfillment_requests",
-				Columns:    []*schema.Column{FulfillmentRequestsColumns[31]},
+				Columns:    []*schema.Column{FulfillmentRequestsColumns[33]},
 				RefColumns: []*schema.Column{RoutingGroupsColumns[0]},
 				OnDelete:   schema.SetNull,
 			},
 			{
 				Symbol:     "fulfillment_requests_sources_fulfillment_requests",
-				Columns:    []*schema.Column{FulfillmentRequestsColumns[32]},
+				Columns:    []*schema.Column{FulfillmentRequestsColumns[34]},
 				RefColumns: []*schema.Column{SourcesColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -221,12 +223,12 @@ var (
 			{
 				Name:    "fulfillmentrequest_order_id",
 				Unique:  false,
-				Columns: []*schema.Column{FulfillmentRequestsColumns[30]},
+				Columns: []*schema.Column{FulfillmentRequestsColumns[32]},
 			},
 			{
 				Name:    "fulfillmentrequest_source_id_status",
 				Unique:  false,
-				Columns: []*schema.Column{FulfillmentRequestsColumns[32], FulfillmentRequestsColumns[7]},
+				Columns: []*schema.Column{FulfillmentRequestsColumns[34], FulfillmentRequestsColumns[7]},
 			},
 		},
 	}
@@ -277,6 +279,41 @@ var (
 				Name:    "fulfillmentrequestitem_order_line_id",
 				Unique:  false,
 				Columns: []*schema.Column{FulfillmentRequestItemsColumns[9]},
+			},
+		},
+	}
+	// IdempotencyRecordsColumns holds the columns for the "idempotency_records" table.
+	IdempotencyRecordsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "account_id", Type: field.TypeInt},
+		{Name: "key", Type: field.TypeString, Size: 255},
+		{Name: "request_hash", Type: field.TypeString},
+		{Name: "completed", Type: field.TypeBool, Default: false},
+		{Name: "status_code", Type: field.TypeInt, Default: 0},
+		{Name: "response", Type: field.TypeBytes, Nullable: true},
+		{Name: "created_at", Type: field.TypeTime},
+		{Name: "expires_at", Type: field.TypeTime},
+	}
+	// IdempotencyRecordsTable holds the schema information for the "idempotency_records" table.
+	IdempotencyRecordsTable = &schema.Table{
+		Name:       "idempotency_records",
+		Columns:    IdempotencyRecordsColumns,
+		PrimaryKey: []*schema.Column{IdempotencyRecordsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "idempotencyrecord_account_id",
+				Unique:  false,
+				Columns: []*schema.Column{IdempotencyRecordsColumns[1]},
+			},
+			{
+				Name:    "idempotencyrecord_account_id_key",
+				Unique:  true,
+				Columns: []*schema.Column{IdempotencyRecordsColumns[1], IdempotencyRecordsColumns[2]},
+			},
+			{
+				Name:    "idempotencyrecord_expires_at",
+				Unique:  false,
+				Columns: []*schema.Column{IdempotencyRecordsColumns[8]},
 			},
 		},
 	}
@@ -624,6 +661,7 @@ var (
 		FulfillmentLogsTable,
 		FulfillmentRequestsTable,
 		FulfillmentRequestItemsTable,
+		IdempotencyRecordsTable,
 		InventoryItemsTable,
 		OrdersTable,
 		OrderLinesTable,
@@ -659,6 +697,9 @@ func init() {
 	FulfillmentRequestItemsTable.ForeignKeys[1].RefTable = OrderLinesTable
 	FulfillmentRequestItemsTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(17179869184),
+	}
+	IdempotencyRecordsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(55834574848),
 	}
 	InventoryItemsTable.ForeignKeys[0].RefTable = SourcesTable
 	InventoryItemsTable.Annotation = &entsql.Annotation{

@@ -21,6 +21,9 @@ type FulfillmentRequest func(*sql.Selector)
 // FulfillmentRequestItem is the predicate function for fulfillmentrequestitem builders.
 type FulfillmentRequestItem func(*sql.Selector)
 
+// IdempotencyRecord is the predicate function for idempotencyrecord builders.
+type IdempotencyRecord func(*sql.Selector)
+
 // InventoryItem is the predicate function for inventoryitem builders.
 type InventoryItem func(*sql.Selector)
 

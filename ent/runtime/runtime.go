@@ -10,6 +10,7 @@ import (
 	"github.com/frsvc/fulfillment/ent/fulfillmentlog"
 	"github.com/frsvc/fulfillment/ent/fulfillmentrequest"
 	"github.com/frsvc/fulfillment/ent/fulfillmentrequestitem"
+	"github.com/frsvc/fulfillment/ent/idempotencyrecord"
 	"github.com/frsvc/fulfillment/ent/inventoryitem"
 	"github.com/frsvc/fulfillment/ent/order"
 	"github.com/frsvc/fulfillment/ent/orderline"
@@ -152,8 +153,16 @@ func init() {
 	fulfillmentrequestDescAttempts := fulfillmentrequestFields[17].Descriptor()
 	// fulfillmentrequest.DefaultAttempts holds the default value on creation for the attempts field.
 	fulfillmentrequest.DefaultAttempts = fulfillmentrequestDescAttempts.Default.(int)
+	// fulfillmentrequestDescCommitsStock is the schema descriptor for commits_stock field.
+	fulfillmentrequestDescCommitsStock := fulfillmentrequestFields[28].Descriptor()
+	// fulfillmentrequest.DefaultCommitsStock holds the default value on creation for the commits_stock field.
+	fulfillmentrequest.DefaultCommitsStock = fulfillmentrequestDescCommitsStock.Default.(bool)
+	// fulfillmentrequestDescCancellationNoticePending is the schema descriptor for cancellation_notice_pending field.
+	fulfillmentrequestDescCancellationNoticePending := fulfillmentrequestFields[29].Descriptor()
+	// fulfillmentrequest.DefaultCancellationNoticePending holds the default value on creation for the cancellation_notice_pending field.
+	fulfillmentrequest.DefaultCancellationNoticePending = fulfillmentrequestDescCancellationNoticePending.Default.(bool)
 	// fulfillmentrequestDescVersion is the schema descriptor for version field.
-	fulfillmentrequestDescVersion := fulfillmentrequestFields[28].Descriptor()
+	fulfillmentrequestDescVersion := fulfillmentrequestFields[30].Descriptor()
 	// fulfillmentrequest.DefaultVersion holds the default value on creation for the version field.
 	fulfillmentrequest.DefaultVersion = fulfillmentrequestDescVersion.Default.(int)
 	fulfillmentrequestitemMixin := schema.FulfillmentRequestItem{}.Mixin()
@@ -189,6 +198,29 @@ func init() {
 	fulfillmentrequestitem.DefaultCanceledQuantity = fulfillmentrequestitemDescCanceledQuantity.Default.(int)
 	// fulfillmentrequestitem.CanceledQuantityValidator is a validator for the "canceled_quantity" field. It is called by the builders before save.
 	fulfillmentrequestitem.CanceledQuantityValidator = fulfillmentrequestitemDescCanceledQuantity.Validators[0].(func(int) error)
+	idempotencyrecordMixin := schema.IdempotencyRecord{}.Mixin()
+	idempotencyrecordMixinHooks0 := idempotencyrecordMixin[0].Hooks()
+	idempotencyrecord.Hooks[0] = idempotencyrecordMixinHooks0[0]
+	idempotencyrecordMixinInters0 := idempotencyrecordMixin[0].Interceptors()
+	idempotencyrecord.Interceptors[0] = idempotencyrecordMixinInters0[0]
+	idempotencyrecordFields := schema.IdempotencyRecord{}.Fields()
+	_ = idempotencyrecordFields
+	// idempotencyrecordDescKey is the schema descriptor for key field.
+	idempotencyrecordDescKey := idempotencyrecordFields[0].Descriptor()
+	// idempotencyrecord.KeyValidator is a validator for the "key" field. It is called by the builders before save.
+	idempotencyrecord.KeyValidator = idempotencyrecordDescKey.Validators[0].(func(string) error)
+	// idempotencyrecordDescCompleted is the schema descriptor for completed field.
+	idempotencyrecordDescCompleted := idempotencyrecordFields[2].Descriptor()
+	// idempotencyrecord.DefaultCompleted holds the default value on creation for the completed field.
+	idempotencyrecord.DefaultCompleted = idempotencyrecordDescCompleted.Default.(bool)
+	// idempotencyrecordDescStatusCode is the schema descriptor for status_code field.
+	idempotencyrecordDescStatusCode := idempotencyrecordFields[3].Descriptor()
+	// idempotencyrecord.DefaultStatusCode holds the default value on creation for the status_code field.
+	idempotencyrecord.DefaultStatusCode = idempotencyrecordDescStatusCode.Default.(int)
+	// idempotencyrecordDescCreatedAt is the schema descriptor for created_at field.
+	idempotencyrecordDescCreatedAt := idempotencyrecordFields[5].Descriptor()
+	// idempotencyrecord.DefaultCreatedAt holds the default value on creation for the created_at field.
+	idempotencyrecord.DefaultCreatedAt = idempotencyrecordDescCreatedAt.Default.(func() time.Time)
 	inventoryitemMixin := schema.InventoryItem{}.Mixin()
 	inventoryitemMixinHooks0 := inventoryitemMixin[0].Hooks()
 	inventoryitem.Hooks[0] = inventoryitemMixinHooks0[0]

@@ -54,6 +54,10 @@ func (FulfillmentRequest) Fields() []ent.Field {
 		field.Time("canceled_at").Optional().Nillable(),
 		field.Time("voided_at").Optional().Nillable(),
 		field.Time("shipped_at").Optional().Nillable(),
+		field.Bool("commits_stock").Default(false).Immutable().Annotations(entgql.Skip()).
+			Comment("Whether the request reserved stock when made; release follows what was reserved."),
+		field.Bool("cancellation_notice_pending").Default(false).
+			Comment("A void after the source had the request queues a cancellation notice to its connector."),
 		field.Int("version").Default(1),
 	}
 }

@@ -658,3 +658,21 @@ func translate(err error, field, msg string) error {
 	}
 	return err
 }
+
+// AccountSettingsInput is updateAccountSettings' input.
+type AccountSettingsInput struct {
+	GenerateOnImport *bool
+}
+
+// UpdateAccountSettings sets the account's automation settings given.
+func (s *Service) UpdateAccountSettings(ctx context.Context, in AccountSettingsInput) (*ent.Account, error) {
+	id, ok := tenant.AccountID(ctx)
+	if !ok {
+		return nil, tenant.ErrMissing
+	}
+	u := s.Client.Account.UpdateOneID(id)
+	if in.GenerateOnImport != nil {
+		u.SetGenerateOnImport(*in.GenerateOnImport)
+	}
+	return u.Save(ctx)
+}

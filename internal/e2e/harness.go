@@ -7,10 +7,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/frsvc/fulfillment/internal/auth"
@@ -69,6 +71,8 @@ type Result struct {
 	Data   json.RawMessage `json:"data"`
 	Errors []Error         `json:"errors"`
 	Header http.Header
+	// Raw is the response body as received.
+	Raw []byte `json:"-"`
 }
 
 // Decode unmarshals data into v.
@@ -97,13 +101,26 @@ type Request struct {
 	Header map[string]string
 }
 
-// Do sends a POST /query with a JSON body.
+// Do sends a POST /query with a JSON body. Every answer is checked for
+// error hygiene (see CheckHygiene), so that every test guards it.
 func (e *Env) Do(r Request) *Result {
 	e.T.Helper()
+	res, err := e.Send(r)
+	if err != nil {
+		e.T.Fatal(err)
+	}
+	if err := CheckHygiene(res); err != nil {
+		e.T.Error(err)
+	}
+	return res
+}
+
+// Send is Do without a testing.TB: it may be called from any goroutine.
+func (e *Env) Send(r Request) (*Result, error) {
 	body, _ := json.Marshal(map[string]any{"query": r.Query, "variables": r.Variables})
 	req, err := http.NewRequest(http.MethodPost, e.Server.URL+"/query", bytes.NewReader(body))
 	if err != nil {
-		e.T.Fatal(err)
+		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if r.Key != "" {
@@ -114,15 +131,46 @@ func (e *Env) Do(r Request) *Result {
 	}
 	resp, err := e.Server.Client().Do(req)
 	if err != nil {
-		e.T.Fatal(err)
+		return nil, err
 	}
 	defer resp.Body.Close()
 	res := &Result{Status: resp.StatusCode, Header: resp.Header}
 	raw, _ := io.ReadAll(resp.Body)
+	res.Raw = raw
 	if err := json.Unmarshal(raw, res); err != nil {
-		e.T.Fatalf("response is not JSON (%d): %s", resp.StatusCode, raw)
+		return nil, fmt.Errorf("response is not JSON (%d): %s", resp.StatusCode, raw)
 	}
-	return res
+	return res, nil
+}
+
+// Codes of the public contract (API.md).
+var Codes = map[string]bool{
+	"UNAUTHENTICATED": true, "FORBIDDEN": true, "NOT_FOUND": true, "VALIDATION": true,
+	"INVALID_TRANSITION": true, "CONFLICT": true, "ROUTING_FAILED": true,
+	"IDEMPOTENCY_KEY_REUSED": true, "COMPLEXITY_LIMIT_EXCEEDED": true,
+	"RATE_LIMITED": true, "INTERNAL": true,
+}
+
+// leaks are fragments of SQL, driver, ORM and runtime text that must never
+// reach a client (compared case-insensitively).
+var leaks = []string{"sql", "pq:", "ent:", "constraint", "duplicate key", "violates",
+	"goroutine ", ".go:", "panic", "runtime error", "stack"}
+
+// CheckHygiene reports an error of res that carries no code of the contract
+// or whose text shows SQL, driver text or a stack trace.
+func CheckHygiene(res *Result) error {
+	for _, e := range res.Errors {
+		if !Codes[e.Code()] {
+			return fmt.Errorf("error %q has no contract code: %v", e.Message, e.Extensions)
+		}
+		text := strings.ToLower(e.Message + " " + fmt.Sprint(e.Extensions))
+		for _, l := range leaks {
+			if strings.Contains(text, l) {
+				return fmt.Errorf("error leaks %q to the client: %q %v", l, e.Message, e.Extensions)
+			}
+		}
+	}
+	return nil
 }
 
 // Query runs a request with the account's ADMIN key and fails the test on
@@ -142,4 +190,49 @@ func (e *Env) QueryAs(key, query string, vars map[string]any, out any) {
 	if out != nil {
 		res.Decode(e.T, out)
 	}
+}
+
+// WithT returns a copy of e that reports to t (for subtests).
+func (e *Env) WithT(t testing.TB) *Env {
+	c := *e
+	c.T = t
+	return &c
+}
+
+// Principal returns the principal of a key (its account id, key id, role).
+func (e *Env) Principal(key string) auth.Principal {
+	e.T.Helper()
+	p, err := (&auth.Authenticator{Client: e.Store.Client}).Authenticate(context.Background(), key)
+	if err != nil {
+		e.T.Fatalf("authenticate: %v", err)
+	}
+	return p
+}
+
+// Err returns the only error of res, failing the test unless there is
+// exactly one and its code is code.
+func (e *Env) Err(res *Result, code string) Error {
+	e.T.Helper()
+	if len(res.Errors) != 1 {
+		e.T.Fatalf("want one %s error, got %d: %+v (data %s)", code, len(res.Errors), res.Errors, res.Data)
+	}
+	if got := res.Errors[0].Code(); got != code {
+		e.T.Fatalf("want code %s, got %s: %+v", code, got, res.Errors[0])
+	}
+	return res.Errors[0]
+}
+
+// Field returns extensions.field of an error.
+func (e Error) Field() string { s, _ := e.Extensions["field"].(string); return s }
+
+// TotalCount runs `{ <conn> { totalCount } }` with key and returns the count.
+func (e *Env) TotalCount(key, conn string) int {
+	e.T.Helper()
+	var out map[string]struct{ TotalCount int }
+	e.QueryAs(key, "{ "+conn+" { totalCount } }", nil, &out)
+	c, ok := out[conn]
+	if !ok {
+		e.T.Fatalf("no %s in answer", conn)
+	}
+	return c.TotalCount
 }

@@ -21,6 +21,8 @@ import (
 	"github.com/frsvc/fulfillment/internal/apperr"
 	"github.com/frsvc/fulfillment/internal/auth"
 	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/fulfillment"
+	"github.com/frsvc/fulfillment/internal/idempotency"
 	"github.com/frsvc/fulfillment/internal/reqid"
 )
 
@@ -37,6 +39,8 @@ type Config struct {
 	Playground bool
 	// Introspection enables GraphQL schema introspection.
 	Introspection bool
+	// Fulfillment is the fulfillment service; nil makes one over Store.
+	Fulfillment *fulfillment.Service
 	// Registry receives the metrics; nil makes a fresh one.
 	Registry *prometheus.Registry
 }
@@ -52,11 +56,16 @@ func New(cfg Config) http.Handler {
 		reg = prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	}
-	gql := graph.NewHandler(graph.New(cfg.Store.Client), graph.Options{Logger: logger, Introspection: cfg.Introspection})
+	fs := cfg.Fulfillment
+	if fs == nil {
+		fs = &fulfillment.Service{Store: cfg.Store}
+	}
+	gql := graph.NewHandler(graph.New(cfg.Store, fs), graph.Options{Logger: logger, Introspection: cfg.Introspection})
 	authn := &auth.Authenticator{Client: cfg.Store.Client}
 
 	mux := http.NewServeMux()
-	mux.Handle("/query", authenticate(authn, http.MaxBytesHandler(gql, DefaultMaxBodyBytes)))
+	idem := &idempotency.Middleware{Client: cfg.Store.Client, Logger: logger}
+	mux.Handle("/query", authenticate(authn, http.MaxBytesHandler(idem.Wrap(gql), DefaultMaxBodyBytes)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

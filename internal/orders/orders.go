@@ -43,6 +43,10 @@ type ImportOrderInput struct {
 type Service struct {
 	Client *ent.Client
 	Now    func() time.Time
+	// AfterImport, when set, runs after a new order is committed (the
+	// generate-on-import automation). What it does is its own business: an
+	// import never fails because of it.
+	AfterImport func(ctx context.Context, o *ent.Order)
 }
 
 func (s *Service) now() time.Time {
@@ -55,8 +59,13 @@ func (s *Service) now() time.Time {
 // Import creates the order, or returns the existing one with the same
 // channel and order number untouched.
 func (s *Service) Import(ctx context.Context, in ImportOrderInput) (*ent.Order, error) {
-	o, _, err := s.importOrder(ctx, in)
-	return o, err
+	o, created, err := s.importOrder(ctx, in)
+	if err != nil || !created || s.AfterImport == nil {
+		return o, err
+	}
+	s.AfterImport(ctx, o)
+	// Read again: the automation may have allocated the order.
+	return s.Client.Order.Get(ctx, o.ID)
 }
 
 // importOrder is Import, also telling whether the order is new.

@@ -1,0 +1,177 @@
+package fulfillment
+
+import (
+	"context"
+	"time"
+
+	"github.com/frsvc/fulfillment/ent"
+	"github.com/frsvc/fulfillment/internal/admin"
+	"github.com/frsvc/fulfillment/internal/money"
+	"github.com/frsvc/fulfillment/internal/routing"
+)
+
+// Preview is how an order would be routed now (GraphQL FulfillmentPreview).
+type Preview struct {
+	Order      *ent.Order
+	CanRoute   bool
+	Plan       *Plan
+	Groups     []*GroupEvaluation
+	Roadblocks []*Roadblock
+	Warnings   []*Roadblock
+}
+
+// GroupEvaluation is one routing group tried.
+type GroupEvaluation struct {
+	RoutingGroup         *ent.RoutingGroup
+	Plan                 *Plan
+	Roadblocks           []*Roadblock
+	CandidatesConsidered int
+	PlansExplored        int
+	Eliminated           []*EliminatedAlternative
+}
+
+// EliminatedAlternative is the best plan a rule removed.
+type EliminatedAlternative struct {
+	Rule           admin.RoutingRule
+	Plan           *Plan
+	CostDifference money.Amount
+}
+
+// Plan is a routing plan.
+type Plan struct {
+	TotalCost  money.Amount
+	Optimal    bool
+	LowerBound *money.Amount
+	Requests   []*PlannedRequest
+}
+
+// PlannedRequest is one request a plan would create.
+type PlannedRequest struct {
+	Source       *ent.Source
+	Items        []*PlannedItem
+	ItemCost     money.Amount
+	DropshipFee  money.Amount
+	ShippingCost money.Amount
+	TotalCost    money.Amount
+}
+
+// PlannedItem is one line's share of a planned request.
+type PlannedItem struct {
+	OrderLine *ent.OrderLine
+	Sku       string
+	Quantity  int
+	UnitCost  money.Amount
+}
+
+// Roadblock is a reason routing cannot go on, or a warning.
+type Roadblock struct {
+	Code    string
+	Message string
+	Sku     *string
+	Source  *ent.Source
+}
+
+// Preview routes the order as it stands, writing nothing. routingGroupID
+// restricts routing to one group.
+func (s *Service) Preview(ctx context.Context, orderID int, routingGroupID *int) (*Preview, error) {
+	var snap *snapshot
+	err := s.Store.InReadTx(ctx, func(tx *ent.Tx) error {
+		var err error
+		snap, err = loadSnapshot(ctx, tx.Client(), orderID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	snap.unwrap()
+	if err := snap.checkGroup(routingGroupID); err != nil {
+		return nil, err
+	}
+	return snap.preview(s.route(ctx, snap, routingGroupID)), nil
+}
+
+// route runs the engine on the snapshot within the search budget.
+func (s *Service) route(ctx context.Context, snap *snapshot, routingGroupID *int) routing.Decision {
+	budget := s.Budget
+	if budget <= 0 {
+		budget = routing.DefaultBudget
+	}
+	ctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	opts := routing.Options{}
+	if routingGroupID != nil {
+		opts.GroupID = *routingGroupID
+	}
+	start := time.Now()
+	d := routing.Route(ctx, snap.input, opts)
+	if s.ObserveRouting != nil {
+		s.ObserveRouting(time.Since(start))
+	}
+	return d
+}
+
+// preview maps an engine decision onto the snapshot's entities.
+func (snap *snapshot) preview(d routing.Decision) *Preview {
+	p := &Preview{
+		Order:      snap.order,
+		CanRoute:   d.CanRoute,
+		Plan:       snap.plan(d.Plan),
+		Roadblocks: snap.roadblocks(d.Roadblocks),
+		Warnings:   snap.roadblocks(d.Warnings),
+		Groups:     make([]*GroupEvaluation, 0, len(d.Groups)),
+	}
+	for _, g := range d.Groups {
+		ev := &GroupEvaluation{
+			RoutingGroup:         snap.groups[g.GroupID],
+			Plan:                 snap.plan(g.Plan),
+			Roadblocks:           snap.roadblocks(g.Roadblocks),
+			CandidatesConsidered: g.CandidatesConsidered,
+			PlansExplored:        g.PlansExplored,
+		}
+		for _, e := range g.Eliminated {
+			ev.Eliminated = append(ev.Eliminated, &EliminatedAlternative{
+				Rule: admin.RoutingRule(e.Rule), Plan: snap.plan(&e.Plan), CostDifference: e.CostDifference,
+			})
+		}
+		p.Groups = append(p.Groups, ev)
+	}
+	return p
+}
+
+func (snap *snapshot) plan(rp *routing.Plan) *Plan {
+	if rp == nil {
+		return nil
+	}
+	p := &Plan{TotalCost: rp.TotalCost, Optimal: rp.Optimal}
+	if !rp.Optimal {
+		lb := rp.LowerBound
+		p.LowerBound = &lb
+	}
+	for _, r := range rp.Requests {
+		pr := &PlannedRequest{
+			Source: snap.sources[r.SourceID], ItemCost: r.ItemCost, DropshipFee: r.DropshipFee,
+			ShippingCost: r.ShippingCost, TotalCost: r.TotalCost,
+		}
+		for _, it := range r.Items {
+			pr.Items = append(pr.Items, &PlannedItem{OrderLine: snap.lines[it.LineID], Sku: it.SKU, Quantity: it.Quantity, UnitCost: it.UnitCost})
+		}
+		p.Requests = append(p.Requests, pr)
+	}
+	return p
+}
+
+func (snap *snapshot) roadblocks(rs []routing.Roadblock) []*Roadblock {
+	out := make([]*Roadblock, 0, len(rs))
+	for _, r := range rs {
+		rb := &Roadblock{Code: r.Code, Message: r.Message}
+		if r.SKU != "" {
+			sku := r.SKU
+			rb.Sku = &sku
+		}
+		if r.SourceID != 0 {
+			rb.Source = snap.sources[r.SourceID]
+		}
+		out = append(out, rb)
+	}
+	return out
+}

@@ -1,0 +1,245 @@
+package fulfillment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"entgo.io/ent/dialect/sql"
+
+	"github.com/frsvc/fulfillment/ent"
+	"github.com/frsvc/fulfillment/ent/fulfillmentrequest"
+	"github.com/frsvc/fulfillment/ent/inventoryitem"
+	"github.com/frsvc/fulfillment/ent/order"
+	"github.com/frsvc/fulfillment/ent/orderline"
+	"github.com/frsvc/fulfillment/internal/apperr"
+	"github.com/frsvc/fulfillment/internal/auth"
+	"github.com/frsvc/fulfillment/internal/frstatus"
+	"github.com/frsvc/fulfillment/internal/trail"
+)
+
+// lockOrder reads an order for an operation that changes its ledger. On
+// PostgreSQL the row stays locked to the end of the transaction, so two such
+// operations on one order run one after the other; SQLite's single writer
+// (transactions begin IMMEDIATE) gives the same order without row locks.
+func (s *Service) lockOrder(ctx context.Context, tx *ent.Tx, id int) (*ent.Order, error) {
+	q := tx.Order.Query().Where(order.ID(id))
+	if s.Store.Postgres() {
+		q.ForUpdate()
+	}
+	o, err := q.Only(ctx)
+	if ent.IsNotFound(err) {
+		return nil, apperr.Missing("order", id)
+	}
+	return o, err
+}
+
+// getFR reads a request the caller may see: a SOURCE key sees only its
+// source's requests, and anything else is simply not found.
+func (s *Service) getFR(ctx context.Context, tx *ent.Tx, id int) (*ent.FulfillmentRequest, error) {
+	fr, err := tx.FulfillmentRequest.Get(ctx, id)
+	if ent.IsNotFound(err) {
+		return nil, apperr.Missing("fulfillment request", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if p, ok := auth.FromContext(ctx); ok && p.Role == auth.RoleSource && (p.SourceID == nil || *p.SourceID != fr.SourceID) {
+		return nil, apperr.Missing("fulfillment request", id)
+	}
+	return fr, nil
+}
+
+// change is one status move of a request.
+type change struct {
+	event  frstatus.Event
+	to     frstatus.Status
+	reason string
+	// operator moves are refused while a send run holds the request.
+	operator bool
+	// set adds the move's own fields.
+	set func(*ent.FulfillmentRequestUpdate)
+	// data adds to the log entry.
+	data map[string]any
+}
+
+// transition is the one function every status change goes through: it checks
+// the move against the table, updates guarded by the version read (so a
+// concurrent change turns into CONFLICT, never a lost update), bumps the
+// version, stamps the status's timestamp and writes the log entry.
+func (s *Service) transition(ctx context.Context, tx *ent.Tx, w *trail.Writer, fr *ent.FulfillmentRequest, c change) (*ent.FulfillmentRequest, error) {
+	if err := frstatus.Check(c.event, fr.Status, c.to); err != nil {
+		return nil, transitionError(err)
+	}
+	now := s.now()
+	if c.operator && fr.Status == frstatus.Processing && fr.LeaseExpiresAt != nil && fr.LeaseExpiresAt.After(now) {
+		return nil, apperr.Clash("fulfillment request %s is being sent right now; try again once the send run is done", fr.Number)
+	}
+	u := tx.FulfillmentRequest.Update().
+		Where(fulfillmentrequest.ID(fr.ID), fulfillmentrequest.Version(fr.Version)).
+		SetStatus(c.to).AddVersion(1)
+	stamp(u, c.to, now)
+	if c.set != nil {
+		c.set(u)
+	}
+	n, err := u.Save(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, apperr.Clash("fulfillment request %s changed meanwhile; reload and try again", fr.Number)
+	}
+	data := map[string]any{"from": string(fr.Status), "to": string(c.to), "event": string(c.event), "version": fr.Version + 1}
+	if c.reason != "" {
+		data["reason"] = c.reason
+	}
+	for k, v := range c.data {
+		data[k] = v
+	}
+	msg := fmt.Sprintf("Fulfillment request %s moved from %s to %s.", fr.Number, fr.Status, c.to)
+	if c.reason != "" {
+		msg = fmt.Sprintf("Fulfillment request %s moved from %s to %s: %s", fr.Number, fr.Status, c.to, c.reason)
+	}
+	level := trail.Info
+	if c.to == frstatus.Failed {
+		level = trail.Warn
+	}
+	if err := w.Write(ctx, tx.FulfillmentLog, trail.Entry{OrderID: fr.OrderID, FRID: fr.ID, Stage: "transition", Level: level, Message: msg, Data: data}); err != nil {
+		return nil, err
+	}
+	if s.ObserveTransition != nil {
+		s.ObserveTransition(fr.Status, c.to)
+	}
+	return tx.FulfillmentRequest.Get(ctx, fr.ID)
+}
+
+func stamp(u *ent.FulfillmentRequestUpdate, to frstatus.Status, now time.Time) {
+	switch to {
+	case frstatus.Processing:
+		u.SetProcessingAt(now).SetNextAttemptAt(now)
+	case frstatus.Processed:
+		u.SetProcessedAt(now)
+	case frstatus.Acknowledged:
+		u.SetAcknowledgedAt(now)
+	case frstatus.Failed:
+		u.SetFailedAt(now)
+	case frstatus.Canceled:
+		u.SetCanceledAt(now)
+	case frstatus.Voided:
+		u.SetVoidedAt(now)
+	}
+}
+
+func transitionError(err error) error {
+	var te *frstatus.TransitionError
+	if errors.As(err, &te) {
+		e := apperr.Transition(string(te.From), string(te.To))
+		e.Message = fmt.Sprintf("a fulfillment request in %s cannot move to %s (%s)", te.From, te.To, te.Event)
+		e.Err = err
+		return e
+	}
+	return err
+}
+
+// ledger is a change to an order line's quantities.
+type ledger struct {
+	unallocated, allocated, shipped, killed int
+}
+
+// moveLine applies d to a line, guarded so that no quantity goes below zero:
+// quantity = unallocated + allocated + shipped + killed holds because every
+// delta sums to zero.
+func moveLine(ctx context.Context, tx *ent.Tx, lineID int, d ledger) error {
+	if d.unallocated+d.allocated+d.shipped+d.killed != 0 {
+		return fmt.Errorf("ledger delta %+v does not balance", d)
+	}
+	n, err := tx.OrderLine.Update().Where(
+		orderline.ID(lineID),
+		orderline.UnallocatedQuantityGTE(-d.unallocated),
+		orderline.AllocatedQuantityGTE(-d.allocated),
+		orderline.ShippedQuantityGTE(-d.shipped),
+		orderline.KilledQuantityGTE(-d.killed),
+	).
+		AddUnallocatedQuantity(d.unallocated).AddAllocatedQuantity(d.allocated).
+		AddShippedQuantity(d.shipped).AddKilledQuantity(d.killed).
+		Save(ctx)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return apperr.Clash("order line %d changed meanwhile; reload and try again", lineID)
+	}
+	return nil
+}
+
+// refreshOrder recomputes an order's derived allocation and shipment status
+// from its lines.
+func refreshOrder(ctx context.Context, tx *ent.Tx, orderID int) error {
+	lines, err := tx.OrderLine.Query().Where(orderline.OrderID(orderID)).All(ctx)
+	if err != nil {
+		return err
+	}
+	var qty, unalloc, shipped, killed int
+	for _, l := range lines {
+		qty += l.Quantity
+		unalloc += l.UnallocatedQuantity
+		shipped += l.ShippedQuantity
+		killed += l.KilledQuantity
+	}
+	live := qty - killed
+	alloc := order.AllocationStatusPARTIALLY_ALLOCATED
+	ship := order.ShipmentStatusPARTIALLY_SHIPPED
+	switch {
+	case live == 0:
+		alloc, ship = order.AllocationStatusCANCELED, order.ShipmentStatusCANCELED
+	default:
+		switch unalloc {
+		case live:
+			alloc = order.AllocationStatusUNALLOCATED
+		case 0:
+			alloc = order.AllocationStatusALLOCATED
+		}
+		switch shipped {
+		case 0:
+			ship = order.ShipmentStatusUNSHIPPED
+		case live:
+			ship = order.ShipmentStatusSHIPPED
+		}
+	}
+	return tx.Order.UpdateOneID(orderID).SetAllocationStatus(alloc).SetShipmentStatus(ship).Exec(ctx)
+}
+
+// commitStock reserves qty of a SKU at a source. Unless overcommit is
+// allowed, the update is guarded so that available never goes negative; a
+// lost race shows as ok == false.
+func commitStock(ctx context.Context, tx *ent.Tx, sourceID int, sku string, qty int, overcommit bool) (ok bool, err error) {
+	u := tx.InventoryItem.Update().Where(inventoryitem.SourceID(sourceID), inventoryitem.Sku(sku))
+	if !overcommit {
+		u.Where(func(sel *sql.Selector) {
+			sel.Where(sql.ExprP(fmt.Sprintf("%s - %s >= ?", sel.C(inventoryitem.FieldQuantity), sel.C(inventoryitem.FieldCommitted)), qty))
+		})
+	}
+	n, err := u.AddCommitted(qty).Save(ctx)
+	if err != nil || n > 0 || !overcommit {
+		return n > 0, err
+	}
+	// Overcommitting a SKU the source never reported: track the reservation
+	// on a zero-quantity row so that release has something to release.
+	return true, tx.InventoryItem.Create().SetSourceID(sourceID).SetSku(sku).SetQuantity(0).SetCommitted(qty).Exec(ctx)
+}
+
+// releaseStock gives back qty of a reservation. It never drives committed
+// below zero, even if the row was reset meanwhile.
+func releaseStock(ctx context.Context, tx *ent.Tx, sourceID int, sku string, qty int) error {
+	if qty <= 0 {
+		return nil
+	}
+	n, err := tx.InventoryItem.Update().
+		Where(inventoryitem.SourceID(sourceID), inventoryitem.Sku(sku), inventoryitem.CommittedGTE(qty)).
+		AddCommitted(-qty).Save(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	return tx.InventoryItem.Update().Where(inventoryitem.SourceID(sourceID), inventoryitem.Sku(sku)).SetCommitted(0).Exec(ctx)
+}

@@ -1,0 +1,210 @@
+// Package idempotency makes a mutation request safe to retry: a request
+// carrying an Idempotency-Key header runs once per account and key; a repeat
+// with the same request gets the first answer again and does nothing more; a
+// different request under the same key answers IDEMPOTENCY_KEY_REUSED; while
+// the first is still running, a duplicate answers CONFLICT, so two
+// concurrent requests with one key never both execute. Keys are kept 24
+// hours.
+package idempotency
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/parser"
+
+	"github.com/frsvc/fulfillment/ent"
+	"github.com/frsvc/fulfillment/ent/idempotencyrecord"
+	"github.com/frsvc/fulfillment/internal/apperr"
+)
+
+// Header is the request header carrying the key.
+const Header = "Idempotency-Key"
+
+// ReplayedHeader marks an answer replayed from the store.
+const ReplayedHeader = "Idempotent-Replayed"
+
+// Retention is how long a key is remembered.
+const Retention = 24 * time.Hour
+
+// MaxKeyLength bounds a key.
+const MaxKeyLength = 255
+
+// Middleware wraps the GraphQL handler. It must run after authentication:
+// keys are per account.
+type Middleware struct {
+	Client *ent.Client
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+func (m *Middleware) now() time.Time {
+	if m.Now != nil {
+		return m.Now()
+	}
+	return time.Now()
+}
+
+type gqlRequest struct {
+	Query         string         `json:"query"`
+	OperationName string         `json:"operationName,omitempty"`
+	Variables     map[string]any `json:"variables,omitempty"`
+}
+
+// Wrap returns next guarded by idempotency keys.
+func (m *Middleware) Wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key := r.Header.Get(Header)
+		if key == "" || r.Method != http.MethodPost {
+			next.ServeHTTP(w, r)
+			return
+		}
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			// Too large or broken: let the GraphQL handler answer it.
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			next.ServeHTTP(w, r)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var req gqlRequest
+		if json.Unmarshal(body, &req) != nil || !isMutation(req) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if len(key) > MaxKeyLength {
+			writeError(w, http.StatusBadRequest, apperr.Validation, "the Idempotency-Key header must be at most 255 characters")
+			return
+		}
+		m.serve(w, r, next, key, hash(req))
+	})
+}
+
+func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Handler, key, reqHash string) {
+	ctx := r.Context()
+	rec, err := m.claim(ctx, key, reqHash)
+	if err != nil {
+		m.Logger.ErrorContext(ctx, "idempotency store", "error", err.Error())
+		writeError(w, http.StatusInternalServerError, apperr.Internal, "internal error")
+		return
+	}
+	if rec != nil {
+		switch {
+		case rec.RequestHash != reqHash:
+			writeError(w, http.StatusUnprocessableEntity, apperr.IdempotencyKeyReused, "this Idempotency-Key was used with a different request")
+		case !rec.Completed:
+			writeError(w, http.StatusConflict, apperr.Conflict, "a request with this Idempotency-Key is still in progress")
+		default:
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set(ReplayedHeader, "true")
+			w.WriteHeader(rec.StatusCode)
+			_, _ = w.Write(rec.Response)
+		}
+		return
+	}
+	buf := &recorder{header: http.Header{}, status: http.StatusOK}
+	next.ServeHTTP(buf, r)
+	for k, v := range buf.header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(buf.status)
+	_, _ = w.Write(buf.body.Bytes())
+	// The request ran; remember its answer, detached from the client's
+	// context so that a disconnect cannot leave the key pending.
+	sctx := context.WithoutCancel(ctx)
+	if buf.status >= 500 || hasInternalError(buf.body.Bytes()) {
+		// A failure of ours is not an answer worth replaying: free the key.
+		_, err = m.Client.IdempotencyRecord.Delete().
+			Where(idempotencyrecord.Key(key), idempotencyrecord.Completed(false)).Exec(sctx)
+	} else {
+		err = m.Client.IdempotencyRecord.Update().
+			Where(idempotencyrecord.Key(key), idempotencyrecord.Completed(false)).
+			SetCompleted(true).SetStatusCode(buf.status).SetResponse(buf.body.Bytes()).Exec(sctx)
+	}
+	if err != nil {
+		m.Logger.ErrorContext(ctx, "idempotency store", "error", err.Error())
+	}
+}
+
+// claim inserts a pending record for the key. It returns nil when this
+// request now owns the key, or the existing record when another does.
+func (m *Middleware) claim(ctx context.Context, key, reqHash string) (*ent.IdempotencyRecord, error) {
+	now := m.now()
+	for attempt := 0; attempt < 2; attempt++ {
+		err := m.Client.IdempotencyRecord.Create().SetKey(key).SetRequestHash(reqHash).
+			SetCreatedAt(now).SetExpiresAt(now.Add(Retention)).Exec(ctx)
+		if err == nil {
+			return nil, nil
+		}
+		if !ent.IsConstraintError(err) {
+			return nil, err
+		}
+		rec, err := m.Client.IdempotencyRecord.Query().Where(idempotencyrecord.Key(key)).Only(ctx)
+		if ent.IsNotFound(err) {
+			continue // freed meanwhile: claim again
+		}
+		if err != nil {
+			return nil, err
+		}
+		if rec.ExpiresAt.After(now) {
+			return rec, nil
+		}
+		// Expired: forget it, and every other expired key of the account.
+		if _, err := m.Client.IdempotencyRecord.Delete().Where(idempotencyrecord.ExpiresAtLT(now)).Exec(ctx); err != nil {
+			return nil, err
+		}
+	}
+	return nil, apperr.Clash("could not claim the Idempotency-Key; try again")
+}
+
+func isMutation(req gqlRequest) bool {
+	doc, err := parser.ParseQuery(&ast.Source{Input: req.Query})
+	if err != nil {
+		return false
+	}
+	for _, op := range doc.Operations {
+		if req.OperationName == "" || op.Name == req.OperationName {
+			return op.Operation == ast.Mutation
+		}
+	}
+	return false
+}
+
+// hash identifies a request by its query, operation and variables, with
+// JSON's key order normalised.
+func hash(req gqlRequest) string {
+	b, _ := json.Marshal(req)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func hasInternalError(body []byte) bool {
+	return bytes.Contains(body, []byte(`"code":"INTERNAL"`))
+}
+
+func writeError(w http.ResponseWriter, status int, code apperr.Code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"errors": []map[string]any{{
+		"message": msg, "extensions": map[string]any{"code": string(code)},
+	}}})
+}
+
+// recorder buffers an answer so that it can be stored before it is sent.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header         { return r.header }
+func (r *recorder) WriteHeader(code int)        { r.status = code }
+func (r *recorder) Write(b []byte) (int, error) { return r.body.Write(b) }
