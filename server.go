@@ -25,7 +25,9 @@ import (
 	"github.com/frsvc/fulfillment/internal/auth"
 	"github.com/frsvc/fulfillment/internal/db"
 	"github.com/frsvc/fulfillment/internal/demo"
+	"github.com/frsvc/fulfillment/internal/fulfillment"
 	"github.com/frsvc/fulfillment/internal/httpapi"
+	"github.com/frsvc/fulfillment/internal/sender"
 	"github.com/frsvc/fulfillment/internal/tenant"
 )
 
@@ -181,6 +183,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 
+	fs := &fulfillment.Service{Store: store}
+	runner := &sender.Runner{Store: store, Fulfillment: fs, Logger: logger, Lease: cfg.SendLease}
+
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
@@ -189,6 +194,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Handler: httpapi.New(httpapi.Config{
 			Store: store, Logger: logger, CORSOrigins: cfg.CORSOrigins,
 			Playground: cfg.Playground, Introspection: cfg.Introspection,
+			Fulfillment: fs, Sender: runner,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -206,6 +212,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	fmt.Fprintln(stdout)
 
+	loopCtx, stopLoop := context.WithCancel(ctx)
+	defer stopLoop()
+	loopDone := make(chan struct{})
+	go func() {
+		defer close(loopDone)
+		runner.Loop(loopCtx, cfg.SendInterval, tenant.WithSystem)
+	}()
+
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -213,11 +227,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	case <-ctx.Done():
 	}
+	// Stop taking work, finish what is in flight (requests and the send
+	// run's current batch) within the grace period, then close the store.
 	logger.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	stopLoop()
+	shutdownErr := srv.Shutdown(sctx)
+	select {
+	case <-loopDone:
+	case <-sctx.Done():
+		logger.Warn("the send run did not finish its batch in time; its leases will expire and be taken over")
+	}
+	if shutdownErr != nil {
+		return fmt.Errorf("shutdown: %w", shutdownErr)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/frsvc/fulfillment/ent"
 	"github.com/frsvc/fulfillment/internal/fulfillment"
+	"github.com/frsvc/fulfillment/internal/sender"
 )
 
 // CreateFulfillmentRequest is the resolver for the createFulfillmentRequest field.
@@ -55,6 +56,22 @@ func (r *mutationResolver) RegenerateFulfillmentRequest(ctx context.Context, id 
 // AcknowledgeFulfillmentRequest is the resolver for the acknowledgeFulfillmentRequest field.
 func (r *mutationResolver) AcknowledgeFulfillmentRequest(ctx context.Context, id int, confirmationNumber *string) (*ent.FulfillmentRequest, error) {
 	return r.Fulfillment.Acknowledge(ctx, id, confirmationNumber)
+}
+
+// RunSendFulfillmentRequests is the resolver for the runSendFulfillmentRequests field.
+func (r *mutationResolver) RunSendFulfillmentRequests(ctx context.Context) (*sender.Result, error) {
+	res, err := r.Sender.RunOnce(ctx)
+	return &res, err
+}
+
+// CancelFulfillmentRequest is the resolver for the cancelFulfillmentRequest field.
+func (r *mutationResolver) CancelFulfillmentRequest(ctx context.Context, id int, reason string, items []*fulfillment.CancelItemInput) (*ent.FulfillmentRequest, error) {
+	return r.Fulfillment.Cancel(ctx, id, reason, items)
+}
+
+// CreateShipment is the resolver for the createShipment field.
+func (r *mutationResolver) CreateShipment(ctx context.Context, input fulfillment.CreateShipmentInput) (*ent.Shipment, error) {
+	return r.Fulfillment.Ship(ctx, input)
 }
 
 // FulfillmentPreview is the resolver for the fulfillmentPreview field.

@@ -27,6 +27,7 @@ import (
 	"github.com/frsvc/fulfillment/internal/fulfillment"
 	"github.com/frsvc/fulfillment/internal/money"
 	"github.com/frsvc/fulfillment/internal/orders"
+	"github.com/frsvc/fulfillment/internal/sender"
 	gqlparser "github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 )
@@ -240,9 +241,11 @@ type ComplexityRoot struct {
 
 	Mutation struct {
 		AcknowledgeFulfillmentRequest      func(childComplexity int, id int, confirmationNumber *string) int
+		CancelFulfillmentRequest           func(childComplexity int, id int, reason string, items []*fulfillment.CancelItemInput) int
 		CreateAPIKey                       func(childComplexity int, input admin.CreateAPIKeyInput) int
 		CreateFulfillmentRequest           func(childComplexity int, input fulfillment.CreateInput) int
 		CreateRoutingGroup                 func(childComplexity int, input admin.CreateRoutingGroupInput) int
+		CreateShipment                     func(childComplexity int, input fulfillment.CreateShipmentInput) int
 		CreateSource                       func(childComplexity int, input admin.CreateSourceInput) int
 		GenerateFulfillmentRequests        func(childComplexity int, orderID int, routingGroupID *int) int
 		HoldOrder                          func(childComplexity int, id int, reason string) int
@@ -254,6 +257,7 @@ type ComplexityRoot struct {
 		ReleaseOrder                       func(childComplexity int, id int) int
 		RenumberFulfillmentRequest         func(childComplexity int, id int, number string) int
 		RevokeAPIKey                       func(childComplexity int, id int) int
+		RunSendFulfillmentRequests         func(childComplexity int) int
 		UpdateAccountSettings              func(childComplexity int, input admin.AccountSettingsInput) int
 		UpdateAccountStrategy              func(childComplexity int, input admin.StrategyInput) int
 		UpdateRoutingGroup                 func(childComplexity int, id int, input admin.UpdateRoutingGroupInput) int
@@ -403,6 +407,14 @@ type ComplexityRoot struct {
 		TotalCost  func(childComplexity int) int
 	}
 
+	SendRunResult struct {
+		Acknowledged func(childComplexity int) int
+		Claimed      func(childComplexity int) int
+		Failed       func(childComplexity int) int
+		Processed    func(childComplexity int) int
+		Retried      func(childComplexity int) int
+	}
+
 	Shipment struct {
 		Carrier              func(childComplexity int) int
 		CreatedAt            func(childComplexity int) int
@@ -514,6 +526,9 @@ type MutationResolver interface {
 	VoidFulfillmentRequest(ctx context.Context, id int, reason string) (*ent.FulfillmentRequest, error)
 	RegenerateFulfillmentRequest(ctx context.Context, id int, reason string, excludeSource *bool) (*fulfillment.GenerateResult, error)
 	AcknowledgeFulfillmentRequest(ctx context.Context, id int, confirmationNumber *string) (*ent.FulfillmentRequest, error)
+	RunSendFulfillmentRequests(ctx context.Context) (*sender.Result, error)
+	CancelFulfillmentRequest(ctx context.Context, id int, reason string, items []*fulfillment.CancelItemInput) (*ent.FulfillmentRequest, error)
+	CreateShipment(ctx context.Context, input fulfillment.CreateShipmentInput) (*ent.Shipment, error)
 	ImportOrder(ctx context.Context, input orders.ImportOrderInput) (*ent.Order, error)
 	HoldOrder(ctx context.Context, id int, reason string) (*ent.Order, error)
 	ReleaseOrder(ctx context.Context, id int) (*ent.Order, error)
@@ -1377,6 +1392,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AcknowledgeFulfillmentRequest(childComplexity, args["id"].(int), args["confirmationNumber"].(*string)), true
+	case "Mutation.cancelFulfillmentRequest":
+		if e.ComplexityRoot.Mutation.CancelFulfillmentRequest == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelFulfillmentRequest_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelFulfillmentRequest(childComplexity, args["id"].(int), args["reason"].(string), args["items"].([]*fulfillment.CancelItemInput)), true
 	case "Mutation.createApiKey":
 		if e.ComplexityRoot.Mutation.CreateAPIKey == nil {
 			break
@@ -1410,6 +1436,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateRoutingGroup(childComplexity, args["input"].(admin.CreateRoutingGroupInput)), true
+	case "Mutation.createShipment":
+		if e.ComplexityRoot.Mutation.CreateShipment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_createShipment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreateShipment(childComplexity, args["input"].(fulfillment.CreateShipmentInput)), true
 	case "Mutation.createSource":
 		if e.ComplexityRoot.Mutation.CreateSource == nil {
 			break
@@ -1531,6 +1568,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeAPIKey(childComplexity, args["id"].(int)), true
+	case "Mutation.runSendFulfillmentRequests":
+		if e.ComplexityRoot.Mutation.RunSendFulfillmentRequests == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.RunSendFulfillmentRequests(childComplexity), true
 	case "Mutation.updateAccountSettings":
 		if e.ComplexityRoot.Mutation.UpdateAccountSettings == nil {
 			break
@@ -2250,6 +2293,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RoutingPlan.TotalCost(childComplexity), true
 
+	case "SendRunResult.acknowledged":
+		if e.ComplexityRoot.SendRunResult.Acknowledged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendRunResult.Acknowledged(childComplexity), true
+	case "SendRunResult.claimed":
+		if e.ComplexityRoot.SendRunResult.Claimed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendRunResult.Claimed(childComplexity), true
+	case "SendRunResult.failed":
+		if e.ComplexityRoot.SendRunResult.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendRunResult.Failed(childComplexity), true
+	case "SendRunResult.processed":
+		if e.ComplexityRoot.SendRunResult.Processed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendRunResult.Processed(childComplexity), true
+	case "SendRunResult.retried":
+		if e.ComplexityRoot.SendRunResult.Retried == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendRunResult.Retried(childComplexity), true
+
 	case "Shipment.carrier":
 		if e.ComplexityRoot.Shipment.Carrier == nil {
 			break
@@ -2587,10 +2661,12 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("AccountSettingsInput", ec.unmarshalInputAccountSettingsInput),
 			graphql.NewInputUnmarshaler("AddressInput", ec.unmarshalInputAddressInput),
+			graphql.NewInputUnmarshaler("CancelItemInput", ec.unmarshalInputCancelItemInput),
 			graphql.NewInputUnmarshaler("ConnectorInput", ec.unmarshalInputConnectorInput),
 			graphql.NewInputUnmarshaler("CreateApiKeyInput", ec.unmarshalInputCreateApiKeyInput),
 			graphql.NewInputUnmarshaler("CreateFulfillmentRequestInput", ec.unmarshalInputCreateFulfillmentRequestInput),
 			graphql.NewInputUnmarshaler("CreateRoutingGroupInput", ec.unmarshalInputCreateRoutingGroupInput),
+			graphql.NewInputUnmarshaler("CreateShipmentInput", ec.unmarshalInputCreateShipmentInput),
 			graphql.NewInputUnmarshaler("CreateSourceInput", ec.unmarshalInputCreateSourceInput),
 			graphql.NewInputUnmarshaler("FulfillmentLogOrder", ec.unmarshalInputFulfillmentLogOrder),
 			graphql.NewInputUnmarshaler("FulfillmentLogWhereInput", ec.unmarshalInputFulfillmentLogWhereInput),
@@ -2607,6 +2683,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RoutingGroupMemberInput", ec.unmarshalInputRoutingGroupMemberInput),
 			graphql.NewInputUnmarshaler("RoutingGroupOrder", ec.unmarshalInputRoutingGroupOrder),
 			graphql.NewInputUnmarshaler("RoutingGroupWhereInput", ec.unmarshalInputRoutingGroupWhereInput),
+			graphql.NewInputUnmarshaler("ShipmentItemInput", ec.unmarshalInputShipmentItemInput),
 			graphql.NewInputUnmarshaler("ShipmentOrder", ec.unmarshalInputShipmentOrder),
 			graphql.NewInputUnmarshaler("ShipmentWhereInput", ec.unmarshalInputShipmentWhereInput),
 			graphql.NewInputUnmarshaler("SourceOrder", ec.unmarshalInputSourceOrder),
@@ -5161,6 +5238,51 @@ extend type Mutation {
   "The source's own confirmation of a request it received (SOURCE keys, or ADMIN on a source's behalf)."
   acknowledgeFulfillmentRequest(id: ID!, confirmationNumber: String): FulfillmentRequest!
 }
+
+type SendRunResult {
+  claimed: Int!
+  processed: Int!
+  acknowledged: Int!
+  failed: Int!
+  retried: Int!
+}
+
+enum CancelMode {
+  "The quantity goes back to its order line as unallocated and can be routed again."
+  FILL
+  "The quantity is canceled on its order line."
+  KILL
+}
+
+input CancelItemInput {
+  fulfillmentRequestItemID: ID!
+  quantity: Int!
+  mode: CancelMode!
+}
+
+input ShipmentItemInput {
+  fulfillmentRequestItemID: ID!
+  quantity: Int!
+}
+
+input CreateShipmentInput {
+  fulfillmentRequestID: ID!
+  "Unique per account."
+  trackingNumber: String!
+  carrier: String
+  method: String
+  "Omitted: now."
+  shippedAt: Time
+  items: [ShipmentItemInput!]!
+}
+
+extend type Mutation {
+  "Run the send run now for the caller's account and wait for it."
+  runSendFulfillmentRequests: SendRunResult!
+  "The source cancels a request it received. Every unshipped quantity is canceled; items say FILL or KILL per item, and what they leave out is FILL."
+  cancelFulfillmentRequest(id: ID!, reason: String!, items: [CancelItemInput!]): FulfillmentRequest!
+  createShipment(input: CreateShipmentInput!): Shipment!
+}
 `, BuiltIn: false},
 	{Name: "../schema/orders.graphql", Input: `# Orders: import, hold and release.
 
@@ -5901,6 +6023,22 @@ func (ec *executionContext) childFields_RoutingPlan(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type RoutingPlan", field.Name)
 }
 
+func (ec *executionContext) childFields_SendRunResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "claimed":
+		return ec.fieldContext_SendRunResult_claimed(ctx, field)
+	case "processed":
+		return ec.fieldContext_SendRunResult_processed(ctx, field)
+	case "acknowledged":
+		return ec.fieldContext_SendRunResult_acknowledged(ctx, field)
+	case "failed":
+		return ec.fieldContext_SendRunResult_failed(ctx, field)
+	case "retried":
+		return ec.fieldContext_SendRunResult_retried(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SendRunResult", field.Name)
+}
+
 func (ec *executionContext) childFields_Shipment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -6255,6 +6393,36 @@ func (ec *executionContext) field_Mutation_acknowledgeFulfillmentRequest_args(ct
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_cancelFulfillmentRequest_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "items",
+		func(ctx context.Context, v any) ([]*fulfillment.CancelItemInput, error) {
+			return ec.unmarshalOCancelItemInput2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐCancelItemInputᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["items"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createApiKey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -6289,6 +6457,20 @@ func (ec *executionContext) field_Mutation_createRoutingGroup_args(ctx context.C
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (admin.CreateRoutingGroupInput, error) {
 			return ec.unmarshalNCreateRoutingGroupInput2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋadminᚐCreateRoutingGroupInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_createShipment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (fulfillment.CreateShipmentInput, error) {
+			return ec.unmarshalNCreateShipmentInput2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐCreateShipmentInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -11456,6 +11638,126 @@ func (ec *executionContext) fieldContext_Mutation_acknowledgeFulfillmentRequest(
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_runSendFulfillmentRequests(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_runSendFulfillmentRequests(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().RunSendFulfillmentRequests(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *sender.Result) graphql.Marshaler {
+			return ec.marshalNSendRunResult2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋsenderᚐResult(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_runSendFulfillmentRequests(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SendRunResult(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancelFulfillmentRequest(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelFulfillmentRequest(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelFulfillmentRequest(ctx, fc.Args["id"].(int), fc.Args["reason"].(string), fc.Args["items"].([]*fulfillment.CancelItemInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.FulfillmentRequest) graphql.Marshaler {
+			return ec.marshalNFulfillmentRequest2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequest(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelFulfillmentRequest(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FulfillmentRequest(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelFulfillmentRequest_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_createShipment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_createShipment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreateShipment(ctx, fc.Args["input"].(fulfillment.CreateShipmentInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Shipment) graphql.Marshaler {
+			return ec.marshalNShipment2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐShipment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_createShipment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Shipment(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_createShipment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_importOrder(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14331,6 +14633,121 @@ func (ec *executionContext) fieldContext_RoutingPlan_requests(_ context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _SendRunResult_claimed(ctx context.Context, field graphql.CollectedField, obj *sender.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendRunResult_claimed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Claimed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SendRunResult_claimed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SendRunResult", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SendRunResult_processed(ctx context.Context, field graphql.CollectedField, obj *sender.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendRunResult_processed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Processed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SendRunResult_processed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SendRunResult", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SendRunResult_acknowledged(ctx context.Context, field graphql.CollectedField, obj *sender.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendRunResult_acknowledged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Acknowledged, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SendRunResult_acknowledged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SendRunResult", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SendRunResult_failed(ctx context.Context, field graphql.CollectedField, obj *sender.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendRunResult_failed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Failed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SendRunResult_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SendRunResult", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SendRunResult_retried(ctx context.Context, field graphql.CollectedField, obj *sender.Result) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendRunResult_retried(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Retried, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SendRunResult_retried(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SendRunResult", field, false, false, "Int")
+}
+
 func (ec *executionContext) _Shipment_id(ctx context.Context, field graphql.CollectedField, obj *ent.Shipment) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -16866,6 +17283,62 @@ func UnmarshalAddressInput(ctx context.Context, raw any) (address.Address, error
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCancelItemInput(ctx context.Context, obj any) (fulfillment.CancelItemInput, error) {
+	var it fulfillment.CancelItemInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"fulfillmentRequestItemID", "quantity", "mode"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "fulfillmentRequestItemID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fulfillmentRequestItemID"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FulfillmentRequestItemID = data
+		case "quantity":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("quantity"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Quantity = data
+		case "mode":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("mode"))
+			data, err := ec.unmarshalNCancelMode2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐCancelMode(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Mode = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCancelItemInput unmarshals raw into the CancelItemInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCancelItemInput(ctx context.Context, raw any) (fulfillment.CancelItemInput, error) {
+	var out fulfillment.CancelItemInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CancelItemInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputConnectorInput(ctx context.Context, obj any) (admin.ConnectorInput, error) {
 	var it admin.ConnectorInput
 	if obj == nil {
@@ -17161,6 +17634,83 @@ func (ec *executionContext) unmarshalInputCreateRoutingGroupInput(ctx context.Co
 func UnmarshalCreateRoutingGroupInput(ctx context.Context, raw any) (admin.CreateRoutingGroupInput, error) {
 	var out admin.CreateRoutingGroupInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateRoutingGroupInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreateShipmentInput(ctx context.Context, obj any) (fulfillment.CreateShipmentInput, error) {
+	var it fulfillment.CreateShipmentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"fulfillmentRequestID", "trackingNumber", "carrier", "method", "shippedAt", "items"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "fulfillmentRequestID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fulfillmentRequestID"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FulfillmentRequestID = data
+		case "trackingNumber":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trackingNumber"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrackingNumber = data
+		case "carrier":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("carrier"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Carrier = data
+		case "method":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("method"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Method = data
+		case "shippedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("shippedAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ShippedAt = data
+		case "items":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("items"))
+			data, err := ec.unmarshalNShipmentItemInput2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐShipmentItemInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Items = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreateShipmentInput unmarshals raw into the CreateShipmentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreateShipmentInput(ctx context.Context, raw any) (fulfillment.CreateShipmentInput, error) {
+	var out fulfillment.CreateShipmentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateShipmentInput", raw, &out)
 	return out, err
 }
 
@@ -22328,6 +22878,55 @@ func UnmarshalRoutingGroupWhereInput(ctx context.Context, raw any) (ent.RoutingG
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputShipmentItemInput(ctx context.Context, obj any) (fulfillment.ShipmentItemInput, error) {
+	var it fulfillment.ShipmentItemInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"fulfillmentRequestItemID", "quantity"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "fulfillmentRequestItemID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fulfillmentRequestItemID"))
+			data, err := ec.unmarshalNID2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FulfillmentRequestItemID = data
+		case "quantity":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("quantity"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Quantity = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalShipmentItemInput unmarshals raw into the ShipmentItemInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalShipmentItemInput(ctx context.Context, raw any) (fulfillment.ShipmentItemInput, error) {
+	var out fulfillment.ShipmentItemInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ShipmentItemInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputShipmentOrder(ctx context.Context, obj any) (ent.ShipmentOrder, error) {
 	var it ent.ShipmentOrder
 	if obj == nil {
@@ -25338,6 +25937,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "runSendFulfillmentRequests":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_runSendFulfillmentRequests(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelFulfillmentRequest":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelFulfillmentRequest(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createShipment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_createShipment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "importOrder":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_importOrder(ctx, field)
@@ -26318,6 +26938,59 @@ func (ec *executionContext) _RoutingPlan(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var sendRunResultImplementors = []string{"SendRunResult"}
+
+func (ec *executionContext) _SendRunResult(ctx context.Context, sel ast.SelectionSet, obj *sender.Result) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sendRunResultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SendRunResult")
+		case "claimed":
+			out.Values[i] = ec._SendRunResult_claimed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "processed":
+			out.Values[i] = ec._SendRunResult_processed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "acknowledged":
+			out.Values[i] = ec._SendRunResult_acknowledged(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failed":
+			out.Values[i] = ec._SendRunResult_failed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "retried":
+			out.Values[i] = ec._SendRunResult_retried(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var shipmentImplementors = []string{"Shipment", "Node"}
 
 func (ec *executionContext) _Shipment(ctx context.Context, sel ast.SelectionSet, obj *ent.Shipment) graphql.Marshaler {
@@ -27277,6 +27950,21 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) unmarshalNCancelItemInput2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐCancelItemInput(ctx context.Context, v any) (*fulfillment.CancelItemInput, error) {
+	res, err := ec.unmarshalInputCancelItemInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCancelMode2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐCancelMode(ctx context.Context, v any) (fulfillment.CancelMode, error) {
+	var res fulfillment.CancelMode
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCancelMode2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐCancelMode(ctx context.Context, sel ast.SelectionSet, v fulfillment.CancelMode) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNConnector2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋadminᚐConnector(ctx context.Context, sel ast.SelectionSet, v *admin.Connector) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Connector!")
@@ -27307,6 +27995,11 @@ func (ec *executionContext) unmarshalNCreateFulfillmentRequestInput2githubᚗcom
 
 func (ec *executionContext) unmarshalNCreateRoutingGroupInput2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋadminᚐCreateRoutingGroupInput(ctx context.Context, v any) (admin.CreateRoutingGroupInput, error) {
 	res, err := ec.unmarshalInputCreateRoutingGroupInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCreateShipmentInput2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐCreateShipmentInput(ctx context.Context, v any) (fulfillment.CreateShipmentInput, error) {
+	res, err := ec.unmarshalInputCreateShipmentInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -27978,6 +28671,14 @@ func (ec *executionContext) marshalNRoutingRule2ᚕgithubᚗcomᚋfrsvcᚋfulfil
 	return ret
 }
 
+func (ec *executionContext) marshalNSendRunResult2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋsenderᚐResult(ctx context.Context, sel ast.SelectionSet, v *sender.Result) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SendRunResult!")
+		return graphql.Null
+	}
+	return ec._SendRunResult(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNShipment2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐShipment(ctx context.Context, sel ast.SelectionSet, v *ent.Shipment) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Shipment!")
@@ -28000,6 +28701,25 @@ func (ec *executionContext) marshalNShipmentItem2ᚖgithubᚗcomᚋfrsvcᚋfulfi
 		return graphql.Null
 	}
 	return ec._ShipmentItem(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNShipmentItemInput2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐShipmentItemInputᚄ(ctx context.Context, v any) ([]*fulfillment.ShipmentItemInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*fulfillment.ShipmentItemInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNShipmentItemInput2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐShipmentItemInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNShipmentItemInput2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐShipmentItemInput(ctx context.Context, v any) (*fulfillment.ShipmentItemInput, error) {
+	res, err := ec.unmarshalInputShipmentItemInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNShipmentOrderField2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐShipmentOrderField(ctx context.Context, v any) (*ent.ShipmentOrderField, error) {
@@ -28303,6 +29023,23 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	_ = ctx
 	res := graphql.MarshalBoolean(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOCancelItemInput2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐCancelItemInputᚄ(ctx context.Context, v any) ([]*fulfillment.CancelItemInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*fulfillment.CancelItemInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCancelItemInput2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐCancelItemInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) unmarshalOConnectorInput2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋadminᚐConnectorInput(ctx context.Context, v any) (*admin.ConnectorInput, error) {

@@ -50,11 +50,12 @@ func NewHandler(r *Resolver, o Options) *handler.Server {
 	})
 	srv.AroundRootFields(authorizeRootField)
 	srv.AroundFields(classifyMiddleware)
+	srv.AroundFields(partnerFields)
 	return srv
 }
 
-// authorizeRootField refuses mutations the caller's role may not call, before
-// their resolver runs.
+// authorizeRootField refuses root fields the caller's role may not use,
+// before their resolver runs.
 func authorizeRootField(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
 	// RootFieldContext.Object holds the field's name, not its parent type:
 	// tell a mutation by its operation.
@@ -62,7 +63,8 @@ func authorizeRootField(ctx context.Context, next graphql.RootResolver) graphql.
 	if fc == nil || !graphql.HasOperationContext(ctx) {
 		return next(ctx)
 	}
-	if op := graphql.GetOperationContext(ctx).Operation; op == nil || op.Operation != ast.Mutation {
+	op := graphql.GetOperationContext(ctx).Operation
+	if op == nil {
 		return next(ctx)
 	}
 	p, ok := auth.FromContext(ctx)
@@ -70,9 +72,30 @@ func authorizeRootField(ctx context.Context, next graphql.RootResolver) graphql.
 		graphql.AddError(ctx, auth.ErrUnauthenticated)
 		return graphql.Null
 	}
-	if err := auth.AuthorizeMutation(p, fc.Field.Name); err != nil {
+	var err error
+	switch op.Operation {
+	case ast.Mutation:
+		err = auth.AuthorizeMutation(p, fc.Field.Name)
+	case ast.Query:
+		err = auth.AuthorizeQuery(p, fc.Field.Name)
+	}
+	if err != nil {
 		graphql.AddError(ctx, err)
 		return graphql.Null
+	}
+	return next(ctx)
+}
+
+// partnerFields guards the fields a SOURCE key reaches through its own
+// requests: of an order it sees what it needs to ship, not the merchant's
+// prices, other requests or logs.
+func partnerFields(ctx context.Context, next graphql.Resolver) (any, error) {
+	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Object == "Order" {
+		if p, ok := auth.FromContext(ctx); ok {
+			if err := auth.AuthorizeOrderField(p, fc.Field.Name); err != nil {
+				return nil, err
+			}
+		}
 	}
 	return next(ctx)
 }

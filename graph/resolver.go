@@ -9,6 +9,7 @@ import (
 	"github.com/frsvc/fulfillment/internal/db"
 	"github.com/frsvc/fulfillment/internal/fulfillment"
 	"github.com/frsvc/fulfillment/internal/orders"
+	"github.com/frsvc/fulfillment/internal/sender"
 )
 
 // Resolver holds the dependencies of every resolver. Tests and main build
@@ -18,13 +19,15 @@ type Resolver struct {
 	Admin       *admin.Service
 	Orders      *orders.Service
 	Fulfillment *fulfillment.Service
+	Sender      *sender.Runner
 }
 
 // New returns a resolver over one store, with the use-case services built
 // around it. fs is the fulfillment service, shared with the rest of the
 // process (the send run, metrics hooks).
-func New(store *db.Store, fs *fulfillment.Service) *Resolver {
+func New(store *db.Store, fs *fulfillment.Service, sr *sender.Runner) *Resolver {
 	return &Resolver{
+		Sender:      sr,
 		Client:      store.Client,
 		Admin:       &admin.Service{Client: store.Client},
 		Orders:      &orders.Service{Client: store.Client, AfterImport: fs.GenerateOnImport},

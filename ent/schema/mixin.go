@@ -73,8 +73,45 @@ func tenantFilter(column string) ent.Interceptor {
 			return err
 		}
 		w.WhereP(sql.FieldEQ(column, id))
+		if sourceID, ok := tenant.SourceID(ctx); ok {
+			w.WhereP(partnerScope(w.Type(), sourceID))
+		}
 		return nil
 	})
+}
+
+// partnerScope narrows a SOURCE key's reads to what concerns its own
+// source's requests. A type without a scope here is invisible to partners:
+// adding an entity cannot leak it by default.
+func partnerScope(typ string, sourceID int) func(*sql.Selector) {
+	frsOfSource := func() *sql.Selector {
+		return sql.Select("id").From(sql.Table("fulfillment_requests")).Where(sql.EQ("source_id", sourceID))
+	}
+	ordersOfSource := func() *sql.Selector {
+		return sql.Select("order_id").From(sql.Table("fulfillment_requests")).Where(sql.EQ("source_id", sourceID))
+	}
+	switch typ {
+	case "Account":
+		return func(*sql.Selector) {}
+	case "Source":
+		return func(s *sql.Selector) { s.Where(sql.EQ(s.C("id"), sourceID)) }
+	case "ApiKey", "FulfillmentRequest":
+		return func(s *sql.Selector) { s.Where(sql.EQ(s.C("source_id"), sourceID)) }
+	case "FulfillmentRequestItem", "Shipment":
+		return func(s *sql.Selector) { s.Where(sql.In(s.C("fulfillment_request_id"), frsOfSource())) }
+	case "ShipmentItem":
+		return func(s *sql.Selector) {
+			s.Where(sql.In(s.C("shipment_id"),
+				sql.Select("id").From(sql.Table("shipments")).Where(sql.In("fulfillment_request_id", frsOfSource()))))
+		}
+	case "Order":
+		return func(s *sql.Selector) { s.Where(sql.In(s.C("id"), ordersOfSource())) }
+	case "OrderLine":
+		return func(s *sql.Selector) { s.Where(sql.In(s.C("order_id"), ordersOfSource())) }
+	case "IdempotencyRecord":
+		return func(*sql.Selector) {}
+	}
+	return func(s *sql.Selector) { s.Where(sql.False()) }
 }
 
 // tenantHook stamps creates with the caller's account and confines updates

@@ -54,7 +54,11 @@ type principalKey struct{}
 
 // WithPrincipal returns ctx carrying p and confined to p's account.
 func WithPrincipal(ctx context.Context, p Principal) context.Context {
-	return tenant.WithAccount(context.WithValue(ctx, principalKey{}, p), p.AccountID)
+	ctx = tenant.WithAccount(context.WithValue(ctx, principalKey{}, p), p.AccountID)
+	if p.Role == RoleSource && p.SourceID != nil {
+		ctx = tenant.WithSource(ctx, *p.SourceID)
+	}
+	return ctx
 }
 
 // FromContext returns the principal of the request.
@@ -200,4 +204,33 @@ func AuthorizeMutation(p Principal, field string) error {
 	default:
 		return apperr.Deny("a %s key may not call %s", p.Role, field)
 	}
+}
+
+// sourceQueries are the only root queries a SOURCE key may use; what they
+// return is narrowed to its source in the data layer.
+var sourceQueries = map[string]bool{
+	"viewer": true, "fulfillmentRequests": true, "shipments": true, "node": true, "nodes": true,
+	"__typename": true, "__schema": true, "__type": true,
+}
+
+// AuthorizeQuery decides whether p may use the root query field.
+func AuthorizeQuery(p Principal, field string) error {
+	if p.Role == RoleSource && !sourceQueries[field] {
+		return apperr.Deny("a SOURCE key may not query %s", field)
+	}
+	return nil
+}
+
+// sourceOrderFields are the fields of an order a SOURCE key may read.
+var sourceOrderFields = map[string]bool{
+	"id": true, "orderNumber": true, "referenceNumber": true, "channel": true,
+	"shipTo": true, "orderedAt": true, "createdAt": true, "__typename": true,
+}
+
+// AuthorizeOrderField decides whether p may read the Order field.
+func AuthorizeOrderField(p Principal, field string) error {
+	if p.Role == RoleSource && !sourceOrderFields[field] {
+		return apperr.Deny("a SOURCE key may not read Order.%s", field)
+	}
+	return nil
 }

@@ -174,4 +174,3 @@ func costOf(src *ent.Source, items []newItem) costs {
 	c.total = c.item + c.fee + c.shipping
 	return c
 }
-

@@ -180,25 +180,26 @@ func refreshOrder(ctx context.Context, tx *ent.Tx, orderID int) error {
 	if err != nil {
 		return err
 	}
-	var qty, unalloc, shipped, killed int
+	var qty, unalloc, alloc, shipped, killed int
 	for _, l := range lines {
 		qty += l.Quantity
 		unalloc += l.UnallocatedQuantity
+		alloc += l.AllocatedQuantity
 		shipped += l.ShippedQuantity
 		killed += l.KilledQuantity
 	}
 	live := qty - killed
-	alloc := order.AllocationStatusPARTIALLY_ALLOCATED
+	allocation := order.AllocationStatusPARTIALLY_ALLOCATED
 	ship := order.ShipmentStatusPARTIALLY_SHIPPED
 	switch {
 	case live == 0:
-		alloc, ship = order.AllocationStatusCANCELED, order.ShipmentStatusCANCELED
+		allocation, ship = order.AllocationStatusCANCELED, order.ShipmentStatusCANCELED
 	default:
 		switch unalloc {
 		case live:
-			alloc = order.AllocationStatusUNALLOCATED
+			allocation = order.AllocationStatusUNALLOCATED
 		case 0:
-			alloc = order.AllocationStatusALLOCATED
+			allocation = order.AllocationStatusALLOCATED
 		}
 		switch shipped {
 		case 0:
@@ -207,7 +208,24 @@ func refreshOrder(ctx context.Context, tx *ent.Tx, orderID int) error {
 			ship = order.ShipmentStatusSHIPPED
 		}
 	}
-	return tx.Order.UpdateOneID(orderID).SetAllocationStatus(alloc).SetShipmentStatus(ship).Exec(ctx)
+	u := tx.Order.UpdateOneID(orderID).SetAllocationStatus(allocation).SetShipmentStatus(ship)
+	// An open order with nothing left to route or ship is done: CANCELED
+	// when every unit was killed, CLOSED otherwise.
+	if unalloc+alloc == 0 {
+		u.Where(order.StatusEQ(order.StatusOPEN))
+		if live == 0 {
+			u.SetStatus(order.StatusCANCELED)
+		} else {
+			u.SetStatus(order.StatusCLOSED)
+		}
+		err := u.Exec(ctx)
+		if ent.IsNotFound(err) {
+			// Not open (on hold, say): keep its status, update the rest.
+			return tx.Order.UpdateOneID(orderID).SetAllocationStatus(allocation).SetShipmentStatus(ship).Exec(ctx)
+		}
+		return err
+	}
+	return u.Exec(ctx)
 }
 
 // commitStock reserves qty of a SKU at a source. Unless overcommit is

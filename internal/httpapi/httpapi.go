@@ -24,6 +24,7 @@ import (
 	"github.com/frsvc/fulfillment/internal/fulfillment"
 	"github.com/frsvc/fulfillment/internal/idempotency"
 	"github.com/frsvc/fulfillment/internal/reqid"
+	"github.com/frsvc/fulfillment/internal/sender"
 )
 
 // DefaultMaxBodyBytes bounds a request body.
@@ -41,6 +42,8 @@ type Config struct {
 	Introspection bool
 	// Fulfillment is the fulfillment service; nil makes one over Store.
 	Fulfillment *fulfillment.Service
+	// Sender is the send run behind runSendFulfillmentRequests; nil makes one.
+	Sender *sender.Runner
 	// Registry receives the metrics; nil makes a fresh one.
 	Registry *prometheus.Registry
 }
@@ -60,7 +63,11 @@ func New(cfg Config) http.Handler {
 	if fs == nil {
 		fs = &fulfillment.Service{Store: cfg.Store}
 	}
-	gql := graph.NewHandler(graph.New(cfg.Store, fs), graph.Options{Logger: logger, Introspection: cfg.Introspection})
+	sr := cfg.Sender
+	if sr == nil {
+		sr = &sender.Runner{Store: cfg.Store, Fulfillment: fs, Logger: logger}
+	}
+	gql := graph.NewHandler(graph.New(cfg.Store, fs, sr), graph.Options{Logger: logger, Introspection: cfg.Introspection})
 	authn := &auth.Authenticator{Client: cfg.Store.Client}
 
 	mux := http.NewServeMux()

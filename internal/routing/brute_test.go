@@ -450,9 +450,9 @@ func randomSnapshot(r *rand.Rand) (Snapshot, Options) {
 		s.Sources = append(s.Sources, src)
 	}
 	skus := []string{"A", "B", "C", "D"}[:1+r.Intn(4)]
-	stockRange := 10 // plenty: mostly single-source plans
+	stockRange := 12 // plenty: mostly single-source plans
 	if r.Intn(2) == 0 {
-		stockRange = 5 // scarce: several sources needed
+		stockRange = 7 // scarce: several sources needed
 	}
 	for _, src := range s.Sources {
 		for _, sku := range skus {
@@ -607,7 +607,7 @@ func TestMatchesBruteForce(t *testing.T) {
 	stats := map[string]int{}
 	for done := 0; done < n; {
 		s, o := randomSnapshot(r)
-		if enumerationSize(s) > 50000 {
+		if enumerationSize(s) > 200000 {
 			continue
 		}
 		done++

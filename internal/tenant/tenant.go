@@ -41,3 +41,17 @@ func IsSystem(ctx context.Context) bool {
 	v, _ := ctx.Value(systemKey{}).(bool)
 	return v
 }
+
+type sourceKey struct{}
+
+// WithSource narrows a context further to one source of the account: a
+// partner's view, which sees only what concerns its own requests.
+func WithSource(ctx context.Context, sourceID int) context.Context {
+	return context.WithValue(ctx, sourceKey{}, sourceID)
+}
+
+// SourceID returns the source a context is narrowed to.
+func SourceID(ctx context.Context) (int, bool) {
+	id, ok := ctx.Value(sourceKey{}).(int)
+	return id, ok
+}

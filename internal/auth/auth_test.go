@@ -1,0 +1,191 @@
+package auth_test
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/frsvc/fulfillment/ent/apikey"
+	"github.com/frsvc/fulfillment/internal/apperr"
+	"github.com/frsvc/fulfillment/internal/auth"
+	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/tenant"
+	"github.com/frsvc/fulfillment/internal/testdb"
+)
+
+func TestBearerToken(t *testing.T) {
+	for _, c := range []struct{ header, want string }{
+		{"Bearer frk_abc", "frk_abc"},
+		{"bearer frk_abc", "frk_abc"},
+		{"BEARER   frk_abc  ", "frk_abc"},
+		{"  Bearer frk_abc", "frk_abc"},
+		{"Bearer", ""},
+		{"Bearer ", ""},
+		{"Basic frk_abc", ""},
+		{"frk_abc", ""},
+		{"", ""},
+	} {
+		if got := auth.BearerToken(c.header); got != c.want {
+			t.Errorf("BearerToken(%q) = %q, want %q", c.header, got, c.want)
+		}
+	}
+}
+
+func TestSecrets(t *testing.T) {
+	re := regexp.MustCompile(`^frk_[a-z2-7]{52}$`)
+	seen := map[string]bool{}
+	for range 20 {
+		s, err := auth.NewSecret()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !re.MatchString(s) {
+			t.Fatalf("secret %q", s)
+		}
+		if seen[s] {
+			t.Fatalf("secret %q repeated", s)
+		}
+		seen[s] = true
+		h := auth.Hash(s)
+		if len(h) != 64 || h == s || auth.Hash(s) != h {
+			t.Fatalf("hash %q of %q", h, s)
+		}
+		p := auth.DisplayPrefix(s)
+		if p != s[:10] {
+			t.Fatalf("prefix %q of %q", p, s)
+		}
+	}
+	// A short secret (BOOTSTRAP_API_KEY can be anything) never shows whole.
+	if p := auth.DisplayPrefix("frk_abcd"); p == "frk_abcd" || len(p) > 4 {
+		t.Errorf("prefix of a short secret = %q", p)
+	}
+}
+
+func TestAuthorizeMutation(t *testing.T) {
+	src := 7
+	admin := auth.Principal{Role: auth.RoleAdmin}
+	source := auth.Principal{Role: auth.RoleSource, SourceID: &src}
+	readOnly := auth.Principal{Role: auth.RoleReadOnly}
+	partner := []string{"acknowledgeFulfillmentRequest", "cancelFulfillmentRequest", "createShipment"}
+	operator := []string{"createSource", "updateSource", "upsertInventory", "createRoutingGroup", "updateRoutingGroup",
+		"createApiKey", "revokeApiKey", "updateAccountStrategy", "importOrder", "holdOrder", "releaseOrder",
+		"createFulfillmentRequest", "generateFulfillmentRequests", "voidFulfillmentRequest", "someFutureMutation"}
+	for _, m := range append(append([]string{}, partner...), operator...) {
+		if err := auth.AuthorizeMutation(admin, m); err != nil {
+			t.Errorf("ADMIN %s: %v", m, err)
+		}
+		if err := auth.AuthorizeMutation(readOnly, m); apperr.CodeOf(err) != apperr.Forbidden {
+			t.Errorf("READ_ONLY %s: %v, want FORBIDDEN", m, err)
+		}
+	}
+	for _, m := range partner {
+		if err := auth.AuthorizeMutation(source, m); err != nil {
+			t.Errorf("SOURCE %s: %v", m, err)
+		}
+	}
+	for _, m := range operator {
+		if err := auth.AuthorizeMutation(source, m); apperr.CodeOf(err) != apperr.Forbidden {
+			t.Errorf("SOURCE %s: %v, want FORBIDDEN", m, err)
+		}
+	}
+	// An unknown role may do nothing.
+	if err := auth.AuthorizeMutation(auth.Principal{Role: "ROOT"}, "importOrder"); apperr.CodeOf(err) != apperr.Forbidden {
+		t.Errorf("unknown role: %v", err)
+	}
+}
+
+func TestPrincipalContext(t *testing.T) {
+	p := auth.Principal{AccountID: 3, KeyID: 9, KeyName: "ops", Role: auth.RoleAdmin}
+	ctx := auth.WithPrincipal(context.Background(), p)
+	got, ok := auth.FromContext(ctx)
+	if !ok || got.AccountID != 3 || got.KeyID != 9 {
+		t.Fatalf("FromContext = %+v, %v", got, ok)
+	}
+	if id, ok := tenant.AccountID(ctx); !ok || id != 3 {
+		t.Errorf("tenant = %d, %v", id, ok)
+	}
+	if a := auth.Actor(ctx); a != "apikey:9:ops" {
+		t.Errorf("Actor = %q", a)
+	}
+	if a := auth.Actor(context.Background()); a != "system" {
+		t.Errorf("Actor without principal = %q", a)
+	}
+	if _, ok := auth.FromContext(context.Background()); ok {
+		t.Error("principal from an empty context")
+	}
+}
+
+func TestAuthenticate(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, s *db.Store) {
+		ctx := context.Background()
+		a := &auth.Authenticator{Client: s.Client}
+		acc, secret, err := auth.CreateAccount(ctx, s.Client, "Acme", "")
+		testdb.Must(t, err)
+		p, err := a.Authenticate(ctx, secret)
+		testdb.Must(t, err)
+		if p.AccountID != acc.ID || p.Role != auth.RoleAdmin || p.SourceID != nil || p.KeyName != "first admin key" {
+			t.Errorf("principal = %+v", p)
+		}
+		for _, bad := range []string{"", "frk_unknown", secret + "x", secret[:len(secret)-1], auth.Hash(secret)} {
+			if _, err := a.Authenticate(ctx, bad); !errors.Is(err, auth.ErrUnauthenticated) {
+				t.Errorf("Authenticate(%q) = %v, want ErrUnauthenticated", bad, err)
+			}
+		}
+		// Revoked: the same error as unknown.
+		sys := tenant.WithSystem(ctx)
+		testdb.Must(t, s.Client.ApiKey.UpdateOneID(p.KeyID).SetRevokedAt(time.Now()).Exec(sys))
+		if _, err := a.Authenticate(ctx, secret); !errors.Is(err, auth.ErrUnauthenticated) {
+			t.Errorf("revoked key: %v", err)
+		}
+		// The secret is stored only as its hash.
+		k, err := s.Client.ApiKey.Get(sys, p.KeyID)
+		testdb.Must(t, err)
+		if k.Hash != auth.Hash(secret) || k.Prefix != auth.DisplayPrefix(secret) {
+			t.Errorf("stored key = %+v", k)
+		}
+		if _, _, err := auth.CreateAccount(ctx, s.Client, "  ", ""); apperr.CodeOf(err) != apperr.Validation {
+			t.Errorf("blank account name: %v", err)
+		}
+	})
+}
+
+func TestBootstrap(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, s *db.Store) {
+		ctx := context.Background()
+		sys := tenant.WithSystem(ctx)
+		const given = "frk_given_by_the_operator_0123456789"
+		got, err := auth.Bootstrap(ctx, s.Client, given)
+		testdb.Must(t, err)
+		if got != given {
+			t.Fatalf("Bootstrap returned %q", got)
+		}
+		p, err := (&auth.Authenticator{Client: s.Client}).Authenticate(ctx, given)
+		testdb.Must(t, err)
+		if p.Role != auth.RoleAdmin {
+			t.Errorf("role = %s", p.Role)
+		}
+		for _, again := range []string{given, "", "frk_other"} {
+			got, err := auth.Bootstrap(ctx, s.Client, again)
+			testdb.Must(t, err)
+			if got != "" {
+				t.Errorf("second Bootstrap(%q) made key %q", again, got)
+			}
+		}
+		if n, err := s.Client.Account.Query().Count(sys); err != nil || n != 1 {
+			t.Errorf("accounts = %d, %v", n, err)
+		}
+		if n, err := s.Client.ApiKey.Query().Where(apikey.RoleEQ(auth.RoleAdmin)).Count(sys); err != nil || n != 1 {
+			t.Errorf("admin keys = %d, %v", n, err)
+		}
+	})
+	// On an empty database without a given key, a random one is made.
+	testdb.Each(t, func(t *testing.T, s *db.Store) {
+		got, err := auth.Bootstrap(context.Background(), s.Client, "")
+		testdb.Must(t, err)
+		if !regexp.MustCompile(`^frk_[a-z2-7]{52}$`).MatchString(got) {
+			t.Errorf("random bootstrap key %q", got)
+		}
+	})
+}
