@@ -74,6 +74,9 @@ func errorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 				gerr.Extensions["field"] = f
 			}
 			gerr.Extensions["code"] = string(apperr.Validation)
+			if strings.Contains(gerr.Message, "token limit") {
+				gerr.Extensions["code"] = string(apperr.ComplexityLimitExceeded)
+			}
 			return gerr
 		}
 		ext := map[string]any{"code": string(ae.Code)}

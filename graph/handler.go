@@ -8,7 +8,6 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
-	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
 
@@ -21,6 +20,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Introspection enables schema introspection (off in production unless asked for).
 	Introspection bool
+	// Production turns off field suggestions in validation errors, which
+	// would otherwise describe the schema to a caller who cannot introspect.
+	Production bool
+	// Limits bound an operation's cost.
+	Limits Limits
 }
 
 // NewSchema returns the executable schema over r.
@@ -39,10 +43,14 @@ func NewHandler(r *Resolver, o Options) *handler.Server {
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	limits := o.Limits.withDefaults()
+	srv.SetQueryCache(newPagingCache(1000))
+	srv.SetParserTokenLimit(limits.Tokens)
+	srv.SetDisableSuggestion(o.Production)
 	if o.Introspection {
 		srv.Use(extension.Introspection{})
 	}
+	srv.Use(limitsExtension{limits: limits})
 	srv.SetErrorPresenter(errorPresenter(logger))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		logger.ErrorContext(ctx, "panic in resolver", "panic", fmt.Sprint(p))

@@ -46,10 +46,43 @@ type Config struct {
 	Sender *sender.Runner
 	// Registry receives the metrics; nil makes a fresh one.
 	Registry *prometheus.Registry
+	// Production turns off field suggestions.
+	Production bool
+	// Limits bound an operation's cost (graph.Limits defaults when zero).
+	Limits graph.Limits
+	// MaxBodyBytes bounds a request body (DefaultMaxBodyBytes when zero).
+	MaxBodyBytes int64
+	// RequestTimeout bounds one request (DefaultRequestTimeout when zero).
+	RequestTimeout time.Duration
+	// MaxInFlight caps concurrent GraphQL requests (DefaultMaxInFlight when zero).
+	MaxInFlight int
+	// RateLimit is the per-key request rate per second (DefaultRateLimit
+	// when zero; negative turns the limit off) and RateBurst its bucket size.
+	RateLimit float64
+	RateBurst int
+}
+
+func (c *Config) defaults() {
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.MaxInFlight <= 0 {
+		c.MaxInFlight = DefaultMaxInFlight
+	}
+	if c.RateLimit == 0 {
+		c.RateLimit = DefaultRateLimit
+	}
+	if c.RateBurst <= 0 {
+		c.RateBurst = DefaultRateBurst
+	}
 }
 
 // New returns the service's HTTP handler.
 func New(cfg Config) http.Handler {
+	cfg.defaults()
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.Default()
@@ -67,12 +100,22 @@ func New(cfg Config) http.Handler {
 	if sr == nil {
 		sr = &sender.Runner{Store: cfg.Store, Fulfillment: fs, Logger: logger}
 	}
-	gql := graph.NewHandler(graph.New(cfg.Store, fs, sr), graph.Options{Logger: logger, Introspection: cfg.Introspection})
+	gql := graph.NewHandler(graph.New(cfg.Store, fs, sr), graph.Options{
+		Logger: logger, Introspection: cfg.Introspection, Production: cfg.Production, Limits: cfg.Limits,
+	})
 	authn := &auth.Authenticator{Client: cfg.Store.Client}
 
 	mux := http.NewServeMux()
 	idem := &idempotency.Middleware{Client: cfg.Store.Client, Logger: logger}
-	mux.Handle("/query", authenticate(authn, http.MaxBytesHandler(idem.Wrap(gql), DefaultMaxBodyBytes)))
+	var perKey http.Handler = idem.Wrap(gql)
+	if cfg.RateLimit > 0 {
+		perKey = newKeyLimiter(cfg.RateLimit, cfg.RateBurst).wrap(perKey)
+	}
+	// Outside in: cap concurrency, bound time, refuse cross-site and
+	// non-JSON bodies, bound the body, authenticate, rate-limit per key,
+	// replay idempotent mutations, run GraphQL.
+	mux.Handle("/query", inFlight(cfg.MaxInFlight, timeout(cfg.RequestTimeout,
+		crossSite(cfg.CORSOrigins, limitBody(cfg.MaxBodyBytes, authenticate(authn, perKey))))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

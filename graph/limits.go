@@ -1,0 +1,225 @@
+package graph
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/frsvc/fulfillment/internal/apperr"
+)
+
+// Limits bound what one operation may cost. Zero fields take the defaults.
+type Limits struct {
+	// Complexity is the most an operation may cost: every field costs 1
+	// plus its children, and a connection costs its page size times its
+	// children.
+	Complexity int
+	// Depth is the deepest selection nesting allowed.
+	Depth int
+	// Aliases is the most aliased fields an operation may have.
+	Aliases int
+	// Tokens is the parser's token limit (CVE-2023-49559).
+	Tokens int
+}
+
+// The defaults.
+const (
+	DefaultComplexity = 10000
+	DefaultDepth      = 15
+	DefaultAliases    = 30
+	DefaultTokens     = 10000
+	// DefaultPage is the page a connection gets without first or last.
+	DefaultPage = 50
+	// MaxPage is the largest first or last allowed.
+	MaxPage = 100
+)
+
+func (l Limits) withDefaults() Limits {
+	if l.Complexity <= 0 {
+		l.Complexity = DefaultComplexity
+	}
+	if l.Depth <= 0 {
+		l.Depth = DefaultDepth
+	}
+	if l.Aliases <= 0 {
+		l.Aliases = DefaultAliases
+	}
+	if l.Tokens <= 0 {
+		l.Tokens = DefaultTokens
+	}
+	return l
+}
+
+// limitsExtension checks every operation against the limits before any
+// resolver runs.
+type limitsExtension struct{ limits Limits }
+
+var (
+	_ graphql.HandlerExtension        = limitsExtension{}
+	_ graphql.OperationContextMutator = limitsExtension{}
+)
+
+func (limitsExtension) ExtensionName() string                   { return "Limits" }
+func (limitsExtension) Validate(graphql.ExecutableSchema) error { return nil }
+func (e limitsExtension) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	w := &walker{doc: oc.Doc, vars: oc.Variables, limits: e.limits}
+	cost := w.selection(oc.Operation.SelectionSet, 1)
+	if w.err != nil {
+		return w.err
+	}
+	if w.aliases > e.limits.Aliases {
+		return limitError("the operation has %d aliases; at most %d are allowed", w.aliases, e.limits.Aliases)
+	}
+	if cost > e.limits.Complexity {
+		return limitError("the operation has complexity %d, above the limit of %d: ask for smaller pages or fewer fields", cost, e.limits.Complexity)
+	}
+	return nil
+}
+
+func limitError(format string, args ...any) *gqlerror.Error {
+	ae := &apperr.Error{Code: apperr.ComplexityLimitExceeded, Message: fmt.Sprintf(format, args...)}
+	return &gqlerror.Error{Message: ae.Message, Err: ae}
+}
+
+type walker struct {
+	doc     *ast.QueryDocument
+	vars    map[string]any
+	limits  Limits
+	aliases int
+	err     *gqlerror.Error
+}
+
+// selection returns the cost of a selection set at a depth.
+func (w *walker) selection(set ast.SelectionSet, depth int) int {
+	if w.err != nil {
+		return 0
+	}
+	if depth > w.limits.Depth {
+		w.err = limitError("the operation is nested deeper than %d levels", w.limits.Depth)
+		return 0
+	}
+	cost := 0
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			cost = saturate(cost, w.field(s, depth))
+		case *ast.InlineFragment:
+			cost = saturate(cost, w.selection(s.SelectionSet, depth))
+		case *ast.FragmentSpread:
+			if f := w.doc.Fragments.ForName(s.Name); f != nil {
+				cost = saturate(cost, w.selection(f.SelectionSet, depth))
+			}
+		}
+	}
+	return cost
+}
+
+func (w *walker) field(f *ast.Field, depth int) int {
+	if f.Alias != "" && f.Alias != f.Name {
+		w.aliases++
+	}
+	if strings.HasPrefix(f.Name, "__") && f.Name != "__typename" {
+		// Introspection is bounded by the schema; production turns it off.
+		return 1
+	}
+	children := w.selection(f.SelectionSet, depth+1)
+	mult := 1
+	if isConnection(f) {
+		args := f.ArgumentMap(w.vars)
+		page := DefaultPage
+		if args["first"] == nil && args["last"] == nil && (f.Arguments.ForName("first") != nil || f.Arguments.ForName("last") != nil) {
+			// Present but null through a variable: the cache could not page it.
+			ae := &apperr.Error{Code: apperr.Validation, Field: "first", Message: "first or last must not be null"}
+			w.err = &gqlerror.Error{Message: ae.Message, Err: ae}
+			return 0
+		}
+		for _, name := range []string{"first", "last"} {
+			v, ok := args[name].(int64)
+			if !ok {
+				continue
+			}
+			if v < 0 || v > MaxPage {
+				ae := &apperr.Error{Code: apperr.Validation, Field: name, Message: fmt.Sprintf("%s must be between 0 and %d", name, MaxPage)}
+				w.err = &gqlerror.Error{Message: ae.Message, Err: ae, Path: ast.Path{ast.PathName(f.Alias)}}
+				return 0
+			}
+			page = int(v)
+		}
+		mult = max(page, 1)
+	} else if f.Name == "nodes" {
+		if ids, ok := f.ArgumentMap(w.vars)["ids"].([]any); ok {
+			mult = max(len(ids), 1)
+		}
+	}
+	return saturate(1, mul(mult, children))
+}
+
+func isConnection(f *ast.Field) bool {
+	d := f.Definition
+	return d != nil && d.Arguments.ForName("first") != nil && d.Arguments.ForName("last") != nil
+}
+
+// saturate adds without overflowing, so that a hostile query cannot wrap
+// its cost around to a small number.
+func saturate(a, b int) int {
+	if s := a + b; s >= a {
+		return s
+	}
+	return int(^uint(0) >> 1)
+}
+
+func mul(a, b int) int {
+	if a == 0 || b == 0 {
+		return 0
+	}
+	if p := a * b; p/a == b {
+		return p
+	}
+	return int(^uint(0) >> 1)
+}
+
+// pagingCache is the parsed-query cache. A document enters it once, right
+// after parsing and validation and before anyone else can see it; that is
+// when connections asked for without first or last get first: DefaultPage,
+// so that the resolvers and entgql's eager loading agree on the page and
+// nothing ever loads a whole table.
+type pagingCache struct {
+	*lru.LRU[*ast.QueryDocument]
+}
+
+func newPagingCache(size int) pagingCache {
+	return pagingCache{lru.New[*ast.QueryDocument](size)}
+}
+
+// Add pages the document's connections, then caches it.
+func (c pagingCache) Add(ctx context.Context, key string, doc *ast.QueryDocument) {
+	for _, op := range doc.Operations {
+		addDefaultPage(op.SelectionSet)
+	}
+	for _, f := range doc.Fragments {
+		addDefaultPage(f.SelectionSet)
+	}
+	c.LRU.Add(ctx, key, doc)
+}
+
+func addDefaultPage(set ast.SelectionSet) {
+	for _, sel := range set {
+		switch s := sel.(type) {
+		case *ast.Field:
+			if isConnection(s) && s.Arguments.ForName("first") == nil && s.Arguments.ForName("last") == nil {
+				s.Arguments = append(s.Arguments, &ast.Argument{
+					Name:  "first",
+					Value: &ast.Value{Kind: ast.IntValue, Raw: fmt.Sprint(DefaultPage), Position: s.Position},
+				})
+			}
+			addDefaultPage(s.SelectionSet)
+		case *ast.InlineFragment:
+			addDefaultPage(s.SelectionSet)
+		}
+	}
+}

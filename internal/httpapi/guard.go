@@ -1,0 +1,198 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/frsvc/fulfillment/internal/apperr"
+	"github.com/frsvc/fulfillment/internal/auth"
+)
+
+// The HTTP guards' defaults.
+const (
+	DefaultRequestTimeout = 30 * time.Second
+	DefaultMaxInFlight    = 256
+	DefaultRateLimit      = 50  // requests per second per key
+	DefaultRateBurst      = 100 // requests a key may send at once
+)
+
+// errorBody writes a GraphQL-shaped error answer.
+func errorBody(w http.ResponseWriter, status int, code apperr.Code, msg string, ext map[string]any) {
+	e := map[string]any{"code": string(code)}
+	for k, v := range ext {
+		e[k] = v
+	}
+	writeJSON(w, status, map[string]any{"errors": []map[string]any{{"message": msg, "extensions": e}}})
+}
+
+// limitBody reads the whole body under max bytes, answering 413 when it is
+// larger, so that nothing downstream parses an oversized request.
+func limitBody(max int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body == nil || r.Method == http.MethodGet || r.Method == http.MethodOptions {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if r.ContentLength > max {
+			errorBody(w, http.StatusRequestEntityTooLarge, apperr.Validation, "the request body is larger than "+strconv.FormatInt(max, 10)+" bytes", nil)
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			errorBody(w, http.StatusRequestEntityTooLarge, apperr.Validation, "the request body is larger than "+strconv.FormatInt(max, 10)+" bytes", nil)
+			return
+		}
+		if err != nil {
+			errorBody(w, http.StatusBadRequest, apperr.Validation, "the request body could not be read", nil)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		next.ServeHTTP(w, r)
+	})
+}
+
+// crossSite keeps browsers' cross-site requests away from GraphQL: a request
+// from an origin that is not the server's own nor on the CORS allowlist is
+// refused, and so is any POST whose body is not application/json (forms,
+// text and multipart bodies are what a cross-site page can send without a
+// preflight). GET runs queries only (gqlgen's GET transport refuses
+// mutations).
+func crossSite(allowed []string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet, http.MethodOptions:
+		case http.MethodPost:
+			mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+			if err != nil || mt != "application/json" {
+				errorBody(w, http.StatusUnsupportedMediaType, apperr.Validation, "POST bodies must be application/json", nil)
+				return
+			}
+		default:
+			w.Header().Set("Allow", "GET, POST, OPTIONS")
+			errorBody(w, http.StatusMethodNotAllowed, apperr.Validation, "use GET for queries or POST with application/json", nil)
+			return
+		}
+		if r.Method != http.MethodOptions && !originAllowed(r, allowed) {
+			errorBody(w, http.StatusForbidden, apperr.Forbidden, "cross-site requests from this origin are not allowed", nil)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// originAllowed accepts requests with no browser origin (servers, scripts),
+// same-origin requests and exact allowlisted origins.
+func originAllowed(r *http.Request, allowed []string) bool {
+	origin := r.Header.Get("Origin")
+	site := r.Header.Get("Sec-Fetch-Site")
+	if origin == "" {
+		return site == "" || site == "same-origin" || site == "none"
+	}
+	if slices.Contains(allowed, origin) {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	return u.Host == r.Host && (site == "" || site == "same-origin")
+}
+
+// timeout bounds one request's execution.
+func timeout(d time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// inFlight caps concurrent requests; beyond the cap a request is answered
+// 503 at once rather than queued behind the others.
+func inFlight(n int, next http.Handler) http.Handler {
+	sem := make(chan struct{}, n)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case sem <- struct{}{}:
+			defer func() { <-sem }()
+			next.ServeHTTP(w, r)
+		default:
+			w.Header().Set("Retry-After", "1")
+			errorBody(w, http.StatusServiceUnavailable, apperr.RateLimited, "the server is busy; try again in a moment", map[string]any{"retryAfterSeconds": 1})
+		}
+	})
+}
+
+// keyLimiter is a token bucket per API key, so that one partner cannot
+// starve the rest.
+type keyLimiter struct {
+	limit rate.Limit
+	burst int
+	mu    sync.Mutex
+	keys  map[int]*limiterEntry
+	calls int
+}
+
+type limiterEntry struct {
+	l    *rate.Limiter
+	seen time.Time
+}
+
+func newKeyLimiter(perSecond float64, burst int) *keyLimiter {
+	return &keyLimiter{limit: rate.Limit(perSecond), burst: burst, keys: map[int]*limiterEntry{}}
+}
+
+func (k *keyLimiter) get(key int, now time.Time) *rate.Limiter {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.calls++
+	if k.calls%1024 == 0 {
+		// Forget keys idle long enough for their bucket to be full again.
+		for id, e := range k.keys {
+			if now.Sub(e.seen) > 10*time.Minute {
+				delete(k.keys, id)
+			}
+		}
+	}
+	e, ok := k.keys[key]
+	if !ok {
+		e = &limiterEntry{l: rate.NewLimiter(k.limit, k.burst)}
+		k.keys[key] = e
+	}
+	e.seen = now
+	return e.l
+}
+
+// wrap answers RATE_LIMITED (HTTP 429 with Retry-After) when the caller's
+// key has no token left. It runs after authentication.
+func (k *keyLimiter) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := auth.FromContext(r.Context())
+		if !ok {
+			next.ServeHTTP(w, r)
+			return
+		}
+		now := time.Now()
+		res := k.get(p.KeyID, now).ReserveN(now, 1)
+		if delay := res.DelayFrom(now); !res.OK() || delay > 0 {
+			res.CancelAt(now)
+			secs := int(delay.Seconds()) + 1
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			errorBody(w, http.StatusTooManyRequests, apperr.RateLimited, "too many requests for this API key; slow down", map[string]any{"retryAfterSeconds": secs})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
