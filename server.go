@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/frsvc/fulfillment/graph"
 	"github.com/frsvc/fulfillment/internal/auth"
 	"github.com/frsvc/fulfillment/internal/db"
 	"github.com/frsvc/fulfillment/internal/demo"
@@ -53,6 +54,9 @@ type config struct {
 	Playground    bool
 	Introspection bool
 	ShutdownGrace time.Duration
+	Complexity    int
+	RateLimit     float64
+	RateBurst     int
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -73,6 +77,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	production := fs.String("production", envOr("PRODUCTION", "false"), "production mode: introspection and playground off unless enabled (PRODUCTION)")
 	playground := fs.String("playground", getenv("PLAYGROUND"), "serve GraphiQL at / (PLAYGROUND; default: on unless production)")
 	introspection := fs.String("introspection", getenv("INTROSPECTION"), "allow schema introspection (INTROSPECTION; default: on unless production)")
+	complexity := fs.String("complexity-limit", envOr("COMPLEXITY_LIMIT", "10000"), "the most an operation may cost (COMPLEXITY_LIMIT)")
+	rateLimit := fs.String("rate-limit", envOr("RATE_LIMIT", "50"), "requests per second per API key, 0 = off (RATE_LIMIT)")
+	rateBurst := fs.String("rate-burst", envOr("RATE_BURST", "100"), "requests an API key may send at once (RATE_BURST)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -101,6 +108,15 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if cfg.CORSOrigins, err = parseOrigins(*origins); err != nil {
 		return cfg, err
+	}
+	if cfg.Complexity, err = strconv.Atoi(*complexity); err != nil || cfg.Complexity < 1 {
+		return cfg, fmt.Errorf("--complexity-limit: %q is not a positive whole number", *complexity)
+	}
+	if cfg.RateLimit, err = strconv.ParseFloat(*rateLimit, 64); err != nil || cfg.RateLimit < 0 {
+		return cfg, fmt.Errorf("--rate-limit: %q is not a rate such as 50", *rateLimit)
+	}
+	if cfg.RateBurst, err = strconv.Atoi(*rateBurst); err != nil || cfg.RateBurst < 1 {
+		return cfg, fmt.Errorf("--rate-burst: %q is not a positive whole number", *rateBurst)
 	}
 	return cfg, nil
 }
@@ -194,7 +210,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Handler: httpapi.New(httpapi.Config{
 			Store: store, Logger: logger, CORSOrigins: cfg.CORSOrigins,
 			Playground: cfg.Playground, Introspection: cfg.Introspection,
-			Fulfillment: fs, Sender: runner,
+			Fulfillment: fs, Sender: runner, Production: cfg.Production,
+			Limits: graph.Limits{Complexity: cfg.Complexity}, RateLimit: rateOrOff(cfg.RateLimit), RateBurst: cfg.RateBurst,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -243,6 +260,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("shutdown: %w", shutdownErr)
 	}
 	return nil
+}
+
+// rateOrOff maps the flag's 0 (off) to the handler's negative (off).
+func rateOrOff(r float64) float64 {
+	if r == 0 {
+		return -1
+	}
+	return r
 }
 
 func displayAddr(a net.Addr) string {
