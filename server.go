@@ -22,13 +22,17 @@ import (
 	"syscall"
 	"time"
 
+	"entgo.io/ent/dialect"
+
 	"github.com/frsvc/fulfillment/graph"
 	"github.com/frsvc/fulfillment/internal/auth"
 	"github.com/frsvc/fulfillment/internal/db"
 	"github.com/frsvc/fulfillment/internal/demo"
 	"github.com/frsvc/fulfillment/internal/fulfillment"
 	"github.com/frsvc/fulfillment/internal/httpapi"
+	"github.com/frsvc/fulfillment/internal/metrics"
 	"github.com/frsvc/fulfillment/internal/sender"
+	"github.com/frsvc/fulfillment/internal/sqlcount"
 	"github.com/frsvc/fulfillment/internal/tenant"
 )
 
@@ -172,7 +176,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
 
-	store, err := db.Open(cfg.DatabaseURL, db.Config{})
+	m := metrics.New()
+	store, err := db.Open(cfg.DatabaseURL, db.Config{WrapDriver: func(d dialect.Driver) dialect.Driver {
+		c := sqlcount.Wrap(d)
+		c.OnStatement = m.CountStatement
+		return c
+	}})
 	if err != nil {
 		return err
 	}
@@ -199,7 +208,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 
-	fs := &fulfillment.Service{Store: store}
+	fs := &fulfillment.Service{Store: store, ObserveRouting: m.ObserveRouting,
+		ObserveTransition: m.ObserveTransition, ObserveSend: m.ObserveSend}
 	runner := &sender.Runner{Store: store, Fulfillment: fs, Logger: logger, Lease: cfg.SendLease}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -210,7 +220,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Handler: httpapi.New(httpapi.Config{
 			Store: store, Logger: logger, CORSOrigins: cfg.CORSOrigins,
 			Playground: cfg.Playground, Introspection: cfg.Introspection,
-			Fulfillment: fs, Sender: runner, Production: cfg.Production,
+			Fulfillment: fs, Sender: runner, Production: cfg.Production, Metrics: m,
 			Limits: graph.Limits{Complexity: cfg.Complexity}, RateLimit: rateOrOff(cfg.RateLimit), RateBurst: cfg.RateBurst,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,

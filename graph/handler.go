@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -25,6 +26,9 @@ type Options struct {
 	Production bool
 	// Limits bound an operation's cost.
 	Limits Limits
+	// ObserveOperation, when set, hears of every operation: its label
+	// (type and first root field, bounded by the schema), outcome and time.
+	ObserveOperation func(operation string, ok bool, d time.Duration)
 }
 
 // NewSchema returns the executable schema over r.
@@ -56,6 +60,9 @@ func NewHandler(r *Resolver, o Options) *handler.Server {
 		logger.ErrorContext(ctx, "panic in resolver", "panic", fmt.Sprint(p))
 		return &apperr.Error{Code: apperr.Internal, Message: "internal error", Err: fmt.Errorf("panic: %v", p)}
 	})
+	if o.ObserveOperation != nil {
+		srv.AroundOperations(observeOperation(o.ObserveOperation))
+	}
 	srv.AroundRootFields(authorizeRootField)
 	srv.AroundFields(classifyMiddleware)
 	srv.AroundFields(partnerFields)
@@ -106,4 +113,36 @@ func partnerFields(ctx context.Context, next graphql.Resolver) (any, error) {
 		}
 	}
 	return next(ctx)
+}
+
+// observeOperation times each operation from the start of execution to its
+// last response.
+func observeOperation(observe func(string, bool, time.Duration)) graphql.OperationMiddleware {
+	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		start := time.Now()
+		label := operationLabel(graphql.GetOperationContext(ctx))
+		h := next(ctx)
+		return func(ctx context.Context) *graphql.Response {
+			resp := h(ctx)
+			if resp != nil {
+				observe(label, len(resp.Errors) == 0, time.Since(start))
+			}
+			return resp
+		}
+	}
+}
+
+// operationLabel names an operation by its type and first root field, such
+// as "mutation.importOrder": a caller-chosen operation name would make the
+// label set unbounded.
+func operationLabel(oc *graphql.OperationContext) string {
+	if oc == nil || oc.Operation == nil {
+		return "unknown"
+	}
+	for _, sel := range oc.Operation.SelectionSet {
+		if f, ok := sel.(*ast.Field); ok && f.Definition != nil {
+			return string(oc.Operation.Operation) + "." + f.Name
+		}
+	}
+	return string(oc.Operation.Operation)
 }

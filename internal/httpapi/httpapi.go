@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/playground"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/cors"
 
@@ -23,6 +21,7 @@ import (
 	"github.com/frsvc/fulfillment/internal/db"
 	"github.com/frsvc/fulfillment/internal/fulfillment"
 	"github.com/frsvc/fulfillment/internal/idempotency"
+	"github.com/frsvc/fulfillment/internal/metrics"
 	"github.com/frsvc/fulfillment/internal/reqid"
 	"github.com/frsvc/fulfillment/internal/sender"
 )
@@ -44,8 +43,8 @@ type Config struct {
 	Fulfillment *fulfillment.Service
 	// Sender is the send run behind runSendFulfillmentRequests; nil makes one.
 	Sender *sender.Runner
-	// Registry receives the metrics; nil makes a fresh one.
-	Registry *prometheus.Registry
+	// Metrics receives the service's metrics; nil makes a fresh set.
+	Metrics *metrics.Metrics
 	// Production turns off field suggestions.
 	Production bool
 	// Limits bound an operation's cost (graph.Limits defaults when zero).
@@ -87,14 +86,14 @@ func New(cfg Config) http.Handler {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	reg := cfg.Registry
-	if reg == nil {
-		reg = prometheus.NewRegistry()
-		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m := cfg.Metrics
+	if m == nil {
+		m = metrics.New()
 	}
 	fs := cfg.Fulfillment
 	if fs == nil {
-		fs = &fulfillment.Service{Store: cfg.Store}
+		fs = &fulfillment.Service{Store: cfg.Store, ObserveRouting: m.ObserveRouting,
+			ObserveTransition: m.ObserveTransition, ObserveSend: m.ObserveSend}
 	}
 	sr := cfg.Sender
 	if sr == nil {
@@ -102,6 +101,7 @@ func New(cfg Config) http.Handler {
 	}
 	gql := graph.NewHandler(graph.New(cfg.Store, fs, sr), graph.Options{
 		Logger: logger, Introspection: cfg.Introspection, Production: cfg.Production, Limits: cfg.Limits,
+		ObserveOperation: m.ObserveOperation,
 	})
 	authn := &auth.Authenticator{Client: cfg.Store.Client}
 
@@ -129,7 +129,7 @@ func New(cfg Config) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
 	if cfg.Playground {
 		mux.Handle("GET /{$}", playground.Handler("Fulfillment requests", "/query",
 			playground.WithGraphiqlUiHeaders(map[string]string{"Authorization": "Bearer <paste the API key printed at start-up>"}),
