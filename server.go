@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
@@ -78,9 +79,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	sendInterval := fs.String("send-interval", envOr("SEND_INTERVAL", "30s"), "send-run period, 0 = off (SEND_INTERVAL)")
 	sendLease := fs.String("send-lease", envOr("SEND_LEASE", "60s"), "how long a send run's claim on a request lasts (SEND_LEASE)")
 	origins := fs.String("cors-origins", getenv("CORS_ORIGINS"), "comma-separated exact origins allowed by CORS (CORS_ORIGINS)")
-	production := fs.String("production", envOr("PRODUCTION", "false"), "production mode: introspection and playground off unless enabled (PRODUCTION)")
-	playground := fs.String("playground", getenv("PLAYGROUND"), "serve GraphiQL at / (PLAYGROUND; default: on unless production)")
-	introspection := fs.String("introspection", getenv("INTROSPECTION"), "allow schema introspection (INTROSPECTION; default: on unless production)")
+	production := &boolFlag{value: getenv("PRODUCTION")}
+	playground := &boolFlag{value: getenv("PLAYGROUND")}
+	introspection := &boolFlag{value: getenv("INTROSPECTION")}
+	fs.Var(production, "production", "production mode: introspection and playground off unless enabled (PRODUCTION)")
+	fs.Var(playground, "playground", "serve GraphiQL at / (PLAYGROUND; default: on unless production)")
+	fs.Var(introspection, "introspection", "allow schema introspection (INTROSPECTION; default: on unless production)")
 	complexity := fs.String("complexity-limit", envOr("COMPLEXITY_LIMIT", "10000"), "the most an operation may cost (COMPLEXITY_LIMIT)")
 	rateLimit := fs.String("rate-limit", envOr("RATE_LIMIT", "50"), "requests per second per API key, 0 = off (RATE_LIMIT)")
 	rateBurst := fs.String("rate-burst", envOr("RATE_BURST", "100"), "requests an API key may send at once (RATE_BURST)")
@@ -101,13 +105,13 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if cfg.SendLease <= 0 {
 		return cfg, errors.New("--send-lease must be positive")
 	}
-	if cfg.Production, err = parseBool("production", *production, false); err != nil {
+	if cfg.Production, err = parseBool("production", production.value, false); err != nil {
 		return cfg, err
 	}
-	if cfg.Playground, err = parseBool("playground", *playground, !cfg.Production); err != nil {
+	if cfg.Playground, err = parseBool("playground", playground.value, !cfg.Production); err != nil {
 		return cfg, err
 	}
-	if cfg.Introspection, err = parseBool("introspection", *introspection, !cfg.Production); err != nil {
+	if cfg.Introspection, err = parseBool("introspection", introspection.value, !cfg.Production); err != nil {
 		return cfg, err
 	}
 	if cfg.CORSOrigins, err = parseOrigins(*origins); err != nil {
@@ -136,6 +140,15 @@ func parseDuration(name, v string) (time.Duration, error) {
 	return d, nil
 }
 
+// boolFlag is a boolean flag that may be given bare (--production), with a
+// value (--production=false), or not at all, in which case its environment
+// variable's value, or the default, stands.
+type boolFlag struct{ value string }
+
+func (b *boolFlag) String() string     { return b.value }
+func (b *boolFlag) Set(v string) error { b.value = v; return nil }
+func (b *boolFlag) IsBoolFlag() bool   { return true }
+
 func parseBool(name, v string, def bool) (bool, error) {
 	if v == "" {
 		return def, nil
@@ -157,12 +170,29 @@ func parseOrigins(v string) ([]string, error) {
 			continue
 		}
 		if strings.ContainsAny(o, "*?") || o == "null" || strings.Count(o, "/") != 2 ||
-			!(strings.HasPrefix(o, "http://") || strings.HasPrefix(o, "https://")) || strings.HasSuffix(o, "/") {
+			!(strings.HasPrefix(o, "http://") || strings.HasPrefix(o, "https://")) || strings.HasSuffix(o, "/") ||
+			!isOrigin(o) {
 			return nil, fmt.Errorf("--cors-origins: %q is not an exact origin such as https://ops.example.com", o)
 		}
 		out = append(out, o)
 	}
 	return out, nil
+}
+
+// isOrigin reports whether o is scheme://host[:port] and nothing else: no
+// userinfo, fragment or stray character, a host, a numeric port.
+func isOrigin(o string) bool {
+	u, err := url.Parse(o)
+	if err != nil || u.Hostname() == "" || u.User != nil || u.Fragment != "" || u.Opaque != "" ||
+		strings.ContainsAny(o, " \t#@") {
+		return false
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return false
+		}
+	}
+	return u.Scheme+"://"+u.Host == o
 }
 
 // run is the whole program, with its inputs passed in so tests can drive it.

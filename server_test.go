@@ -55,7 +55,7 @@ func TestParseConfig(t *testing.T) {
 				t.Errorf("from flags = %+v", c)
 			}
 		}},
-		{"flags win over env", []string{"--addr", ":7001", "--send-lease", "10s", "--production", "false"},
+		{"flags win over env", []string{"--addr", ":7001", "--send-lease", "10s", "--production=false"},
 			map[string]string{"ADDR": ":9999", "SEND_LEASE": "5m", "PRODUCTION": "true"}, func(t *testing.T, c config) {
 				if c.Addr != ":7001" || c.SendLease != 10*time.Second || c.Production {
 					t.Errorf("flags over env = %+v", c)
@@ -66,7 +66,7 @@ func TestParseConfig(t *testing.T) {
 				t.Errorf("production = %+v", c)
 			}
 		}},
-		{"production with explicit enables", []string{"--introspection", "true"}, map[string]string{"PRODUCTION": "1", "PLAYGROUND": "true"}, func(t *testing.T, c config) {
+		{"production with explicit enables", []string{"--introspection=true"}, map[string]string{"PRODUCTION": "1", "PLAYGROUND": "true"}, func(t *testing.T, c config) {
 			if !c.Production || !c.Playground || !c.Introspection {
 				t.Errorf("production, enabled = %+v", c)
 			}

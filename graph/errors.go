@@ -45,7 +45,7 @@ func classify(err error) *apperr.Error {
 // that the presenter can tell the domain's errors from the GraphQL layer's
 // own (parse, validation, input coercion), which carry no *apperr.Error.
 func classifyMiddleware(ctx context.Context, next graphql.Resolver) (any, error) {
-	res, err := next(ctx)
+	res, err := next(context.WithValue(ctx, inResolverKey{}, graphql.GetFieldContext(ctx)))
 	if err != nil {
 		return res, classify(err)
 	}
@@ -64,6 +64,11 @@ func errorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 			// (entgql's nodes(ids:), one per id it cannot show), so it
 			// skipped classifyMiddleware.
 			ae = &apperr.Error{Code: apperr.NotFound, Message: gerr.Message, Err: err}
+		}
+		if ae == nil && addedByResolver(ctx) {
+			// Any other error a resolver added (nodes(ids:) passes on the
+			// driver's): typed like a returned one, so never shown raw.
+			ae = classify(err)
 		}
 		if ae == nil {
 			// From the GraphQL layer: about the request's shape, safe to show.
@@ -97,6 +102,17 @@ func errorPresenter(logger *slog.Logger) graphql.ErrorPresenterFunc {
 		}
 		return &gqlerror.Error{Message: msg, Path: gerr.Path, Locations: gerr.Locations, Extensions: ext}
 	}
+}
+
+// inResolverKey marks the context a resolver runs with, holding its field.
+type inResolverKey struct{}
+
+// addedByResolver reports whether an error was added while a resolver ran,
+// rather than by the GraphQL layer (coercion of the field's arguments
+// happens before, and a child field's has a field context of its own).
+func addedByResolver(ctx context.Context) bool {
+	fc, _ := ctx.Value(inResolverKey{}).(*graphql.FieldContext)
+	return fc != nil && fc == graphql.GetFieldContext(ctx)
 }
 
 // isNotFound reports an ent not-found error, or entgql's node-not-found

@@ -90,8 +90,10 @@ func (s *Service) UpdateSource(ctx context.Context, id int, in UpdateSourceInput
 		if err != nil {
 			return err
 		}
-		// An update of an HTTP connector may omit the secret to keep it.
-		keepSecret := in.Connector != nil && in.Connector.Secret == nil && cur.ConnectorSecret != ""
+		// An update of an HTTP connector may omit the secret to keep it; any
+		// other kind has no secret at all.
+		keepSecret := in.Connector != nil && in.Connector.Kind == source.ConnectorKindHTTP &&
+			in.Connector.Secret == nil && cur.ConnectorSecret != ""
 		if err := checkSourceCommon(in.DropshipFee, in.ShippingBaseCost, in.ShippingPerUnitCost, in.ShipsTo, in.Strategy, in.Connector, keepSecret); err != nil {
 			return err
 		}
@@ -117,10 +119,18 @@ func (s *Service) UpdateSource(ctx context.Context, id int, in UpdateSourceInput
 		}
 		applyCosts(u.Mutation(), in.DropshipFee, in.ShippingBaseCost, in.ShippingPerUnitCost)
 		if in.Strategy != nil {
+			// Clear only what is not set: a column both cleared and set is
+			// assigned twice in one UPDATE, which PostgreSQL refuses.
 			m := u.Mutation()
-			m.ClearStrategyNumberTemplate()
-			m.ClearStrategyMaxNumberLength()
-			m.ClearStrategyAutoProcess()
+			if in.Strategy.NumberTemplate == nil {
+				m.ClearStrategyNumberTemplate()
+			}
+			if in.Strategy.MaxNumberLength == nil {
+				m.ClearStrategyMaxNumberLength()
+			}
+			if in.Strategy.AutoProcess == nil {
+				m.ClearStrategyAutoProcess()
+			}
 			applyStrategy(m, in.Strategy)
 		}
 		if in.Connector != nil {
@@ -291,7 +301,7 @@ func applyConnector(m *ent.SourceMutation, c *ConnectorInput) {
 	if c.URL != nil {
 		m.SetConnectorURL(*c.URL)
 	}
-	if c.Secret != nil {
+	if c.Secret != nil && c.Kind == source.ConnectorKindHTTP {
 		m.SetConnectorSecret(*c.Secret)
 	}
 	if c.TimeoutSeconds != nil {

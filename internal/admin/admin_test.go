@@ -128,7 +128,7 @@ func TestSources(t *testing.T) {
 		}
 
 		// An HTTP connector keeps its secret when an update omits it, and
-		// switching to FILE clears the URL and the secret.
+		// switching to FILE clears the URL.
 		h, err := svc.CreateSource(ctx, admin.CreateSourceInput{Name: "Partner", Code: "HTTP",
 			Connector: &admin.ConnectorInput{Kind: source.ConnectorKindHTTP, URL: ptr("https://p.example.com/fr"), Secret: ptr("0123456789abcdef")}})
 		testdb.Must(t, err)
@@ -142,7 +142,7 @@ func TestSources(t *testing.T) {
 		}
 		h, err = svc.UpdateSource(ctx, h.ID, admin.UpdateSourceInput{Connector: &admin.ConnectorInput{Kind: source.ConnectorKindFILE, Directory: ptr(" /var/drop ")}})
 		testdb.Must(t, err)
-		if h.ConnectorKind != source.ConnectorKindFILE || h.ConnectorURL != "" || h.ConnectorSecret != "" || h.ConnectorDirectory != "/var/drop" {
+		if h.ConnectorKind != source.ConnectorKindFILE || h.ConnectorURL != "" || h.ConnectorDirectory != "/var/drop" {
 			t.Errorf("after switch to FILE: %+v", h)
 		}
 		// Code changes: to a taken code refused, to its own code fine.

@@ -234,3 +234,48 @@ func AuthorizeOrderField(p Principal, field string) error {
 	}
 	return nil
 }
+
+// sourceOrderLineFields are the fields of an order line a SOURCE key may
+// read: what to ship, not the merchant's price or the line's ledger, which
+// tells of the other sources' shares of it.
+var sourceOrderLineFields = map[string]bool{
+	"id": true, "orderID": true, "position": true, "sku": true, "title": true, "quantity": true,
+	"order": true, "fulfillmentRequestItems": true, "__typename": true,
+}
+
+// AuthorizeOrderLineField decides whether p may read the OrderLine field.
+func AuthorizeOrderLineField(p Principal, field string) error {
+	if p.Role == RoleSource && !sourceOrderLineFields[field] {
+		return apperr.Deny("a SOURCE key may not read OrderLine.%s", field)
+	}
+	return nil
+}
+
+// AuthorizeFilter decides whether p may filter with where, the raw value of
+// a where argument. A SOURCE key may not filter through relations (has…,
+// has…With): those run as sub-queries outside the partner's scope, so they
+// would answer questions about what it may not read (another source's
+// requests on a shared order, an order's status, the logs).
+func AuthorizeFilter(p Principal, where any) error {
+	if p.Role != RoleSource {
+		return nil
+	}
+	switch v := where.(type) {
+	case map[string]any:
+		for k, sub := range v {
+			if strings.HasPrefix(k, "has") {
+				return apperr.Deny("a SOURCE key may not filter by %s", k)
+			}
+			if err := AuthorizeFilter(p, sub); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, sub := range v {
+			if err := AuthorizeFilter(p, sub); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

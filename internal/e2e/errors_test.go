@@ -15,6 +15,7 @@ import (
 // no SQL, driver text or stack trace. (Every answer of every test is also
 // checked by CheckHygiene in Do.)
 func TestErrorHygiene(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, s *db.Store) {
 		e := New(t, s)
 		o := e.importOrder(e.AdminKey, orderInput("E-1"))
@@ -36,6 +37,8 @@ func TestErrorHygiene(t *testing.T) {
 			{"id not a number", `{ node(id: "abc") { id } }`, nil, "VALIDATION", ""},
 			{"decimal as number", `mutation($in: ImportOrderInput!) { importOrder(input: $in) { id } }`,
 				map[string]any{"in": orderInput("E-2", map[string]any{"sku": "A", "quantity": 1, "unitPrice": 9.99})}, "VALIDATION", "input.lines[0].unitPrice"},
+			{"bad scalar in an argument", `{ orders(where: {createdAtGT: "yesterday"}) { totalCount } }`, nil, "VALIDATION", ""},
+			{"bad scalar in a nested argument", `{ orders { edges { node { logs(where: {createdAtGT: "yesterday"}) { totalCount } } } } }`, nil, "VALIDATION", ""},
 			{"SQL in a string is data", `query($n: String) { orders(where: {orderNumber: $n}) { totalCount } }`,
 				map[string]any{"n": "1' OR '1'='1"}, "", ""},
 			{"unknown id", `{ node(id: 999999) { id } }`, nil, "NOT_FOUND", ""},
@@ -64,6 +67,17 @@ func TestErrorHygiene(t *testing.T) {
 		if n := e.TotalCount(e.AdminKey, "orders"); n != 1 {
 			t.Fatalf("orders = %d", n)
 		}
+
+		var logs struct {
+			FulfillmentLogs struct {
+				Edges []struct{ Node struct{ ID string } }
+			}
+		}
+		e.Query(`{ fulfillmentLogs { edges { node { id } } } }`, nil, &logs)
+		if len(logs.FulfillmentLogs.Edges) == 0 {
+			t.Fatal("no log")
+		}
+		logID := logs.FulfillmentLogs.Edges[0].Node.ID
 
 		// A database failure inside a resolver: the table is gone.
 		drop := "DROP TABLE fulfillment_logs"
@@ -95,6 +109,19 @@ func TestErrorHygiene(t *testing.T) {
 				}
 			}
 		}
+		// nodes(ids:) adds its errors instead of returning them: the same
+		// hygiene, and the ids it could read are still answered.
+		res := e.Do(Request{Key: e.AdminKey, Query: `query($ids: [ID!]!) { nodes(ids: $ids) { id } }`,
+			Variables: map[string]any{"ids": []string{logID, o.ID}}})
+		var nodes struct{ Nodes []*struct{ ID string } }
+		res.Decode(t, &nodes)
+		if len(nodes.Nodes) != 2 || nodes.Nodes[0] != nil || nodes.Nodes[1] == nil || nodes.Nodes[1].ID != o.ID {
+			t.Errorf("nodes = %s", res.Data)
+		}
+		if er := e.Err(res, "INTERNAL"); er.Extensions["requestId"] == nil || er.Extensions["field"] != nil {
+			t.Errorf("nodes error = %+v", er)
+		}
+
 		// The import's transaction rolled back with its log.
 		if n := e.TotalCount(e.AdminKey, "orders"); n != 1 {
 			t.Errorf("failed import left an order: %d", n)
@@ -102,7 +129,7 @@ func TestErrorHygiene(t *testing.T) {
 
 		// Authentication itself failing on the database: 500, INTERNAL, no detail.
 		testdb.Must(t, s.DB.Close())
-		res := e.Do(Request{Key: e.AdminKey, Query: `{ viewer { role } }`})
+		res = e.Do(Request{Key: e.AdminKey, Query: `{ viewer { role } }`})
 		if res.Status != http.StatusInternalServerError {
 			t.Errorf("status %d, want 500", res.Status)
 		}

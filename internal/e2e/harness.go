@@ -32,13 +32,23 @@ type Env struct {
 // ADMIN key.
 func New(t testing.TB, store *db.Store) *Env {
 	t.Helper()
-	h := httpapi.New(httpapi.Config{
+	return NewWith(t, store, nil)
+}
+
+// NewWith is New with the handler's configuration adjusted by configure
+// (limits, for instance) before the server starts.
+func NewWith(t testing.TB, store *db.Store, configure func(*httpapi.Config)) *Env {
+	t.Helper()
+	cfg := httpapi.Config{
 		Store:         store,
 		Logger:        slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		Playground:    true,
 		Introspection: true,
-	})
-	srv := httptest.NewServer(h)
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	srv := httptest.NewServer(httpapi.New(cfg))
 	t.Cleanup(srv.Close)
 	e := &Env{T: t, Store: store, Server: srv}
 	e.AdminKey = e.NewAccount("Test account")

@@ -12,6 +12,7 @@ import (
 // TestAccountIsolation gives account A data of every kind and checks that
 // account B sees none of it, cannot read it by id and cannot change it.
 func TestAccountIsolation(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, s *db.Store) {
 		e := New(t, s)
 		a := e.AdminKey

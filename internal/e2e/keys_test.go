@@ -36,6 +36,7 @@ func (e *Env) createKey(input map[string]any) createdKey {
 // TestAPIKeys covers key creation (secret shown once, never its hash),
 // roles, revocation and the viewer.
 func TestAPIKeys(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, s *db.Store) {
 		e := New(t, s)
 		src := e.createSource(e.AdminKey, "SRC")

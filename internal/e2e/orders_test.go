@@ -12,6 +12,7 @@ import (
 // TestImportOrderReadBack imports an order and reads it back through the
 // orders connection (with lines and logs) and through node(id:).
 func TestImportOrderReadBack(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, s *db.Store) {
 		e := New(t, s)
 		in := orderInput("1001")
@@ -126,6 +127,7 @@ func TestImportOrderReadBack(t *testing.T) {
 // TestImportOrderIdempotent imports the same channel+orderNumber again, in
 // sequence and concurrently: one order, one id, one import log.
 func TestImportOrderIdempotent(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, s *db.Store) {
 		e := New(t, s)
 		first := e.importOrder(e.AdminKey, orderInput("A-1"))
@@ -215,6 +217,7 @@ func TestImportOrderIdempotent(t *testing.T) {
 // TestHoldRelease walks an order through hold and release, with the refusals
 // and the log entries of each change.
 func TestHoldRelease(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, s *db.Store) {
 		e := New(t, s)
 		o := e.importOrder(e.AdminKey, orderInput("H-1"))

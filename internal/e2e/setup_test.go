@@ -16,6 +16,7 @@ import (
 // unit cost in place, keeps what is committed, and available is quantity −
 // committed. Decimals travel as strings with at least two places.
 func TestUpsertInventory(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, s *db.Store) {
 		e := New(t, s)
 		src := e.createSource(e.AdminKey, "WH")
@@ -145,6 +146,7 @@ func cmpString(a, b string) int {
 // TestRoutingGroups covers the default group (exactly one at every step),
 // members replaced on update, and rules kept in order.
 func TestRoutingGroups(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, s *db.Store) {
 		e := New(t, s)
 		s1 := e.createSource(e.AdminKey, "S1")

@@ -24,6 +24,7 @@ type fixture struct {
 // mutation: each answers VALIDATION naming the field at fault, and nothing at
 // all is written (counts through the API before and after are equal).
 func TestValidationRefusals(t *testing.T) {
+	t.Parallel()
 	good := func(sku string) map[string]any { return map[string]any{"sku": sku, "quantity": 1, "unitPrice": "5.00"} }
 	withLines := func(bad map[string]any) func(fixture) map[string]any {
 		return func(fixture) map[string]any {
@@ -150,6 +151,7 @@ func TestValidationRefusals(t *testing.T) {
 // TestUpsertInventoryAtomic checks that a refused batch leaves earlier stock
 // as it was: the good items of a refused batch are not written either.
 func TestUpsertInventoryAtomic(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, s *db.Store) {
 		e := New(t, s)
 		src := e.createSource(e.AdminKey, "WH")

@@ -111,11 +111,12 @@ func New(cfg Config) http.Handler {
 	if cfg.RateLimit > 0 {
 		perKey = newKeyLimiter(cfg.RateLimit, cfg.RateBurst).wrap(perKey)
 	}
-	// Outside in: cap concurrency, bound time, refuse cross-site and
-	// non-JSON bodies, bound the body, authenticate, rate-limit per key,
-	// replay idempotent mutations, run GraphQL.
-	mux.Handle("/query", inFlight(cfg.MaxInFlight, timeout(cfg.RequestTimeout,
-		crossSite(cfg.CORSOrigins, limitBody(cfg.MaxBodyBytes, authenticate(authn, perKey))))))
+	// Outside in: negotiate the response media type (406 when the Accept
+	// header allows no GraphQL response type), cap concurrency, bound time,
+	// refuse cross-site and non-JSON bodies, bound the body, authenticate,
+	// rate-limit per key, replay idempotent mutations, run GraphQL.
+	mux.Handle("/query", negotiate(inFlight(cfg.MaxInFlight, timeout(cfg.RequestTimeout,
+		crossSite(cfg.CORSOrigins, limitBody(cfg.MaxBodyBytes, authenticate(authn, logger, perKey)))))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -147,8 +148,9 @@ func New(cfg Config) http.Handler {
 }
 
 // authenticate resolves the bearer key before GraphQL runs. A failure is
-// answered in GraphQL's own error format with code UNAUTHENTICATED.
-func authenticate(a *auth.Authenticator, next http.Handler) http.Handler {
+// answered 401 in GraphQL's own error format with code UNAUTHENTICATED (and
+// the negotiated Content-Type, set by negotiate).
+func authenticate(a *auth.Authenticator, logger *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodOptions {
 			next.ServeHTTP(w, r)
@@ -160,7 +162,7 @@ func authenticate(a *auth.Authenticator, next http.Handler) http.Handler {
 			status := http.StatusUnauthorized
 			if apperr.CodeOf(err) != apperr.Unauthenticated {
 				code, msg, status = apperr.Internal, "internal error", http.StatusInternalServerError
-				slog.ErrorContext(r.Context(), "authentication failed", "request_id", reqid.From(r.Context()), "error", err.Error())
+				logger.ErrorContext(r.Context(), "authentication failed", "request_id", reqid.From(r.Context()), "error", err.Error())
 			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="fulfillment"`)
 			writeJSON(w, status, map[string]any{"errors": []map[string]any{{

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"entgo.io/ent/dialect"
@@ -61,7 +62,7 @@ func Open(t testing.TB, kind string, o Options) *db.Store {
 	var rawURL string
 	switch kind {
 	case SQLite:
-		rawURL = "file:" + filepath.Join(t.TempDir(), "test.db")
+		rawURL = sqliteURL(t)
 	case Postgres:
 		rawURL = createPostgres(t)
 	default:
@@ -93,7 +94,13 @@ func URL(t testing.TB, kind string) string {
 	if kind == Postgres {
 		return createPostgres(t)
 	}
-	return "file:" + filepath.Join(t.TempDir(), "test.db")
+	return sqliteURL(t)
+}
+
+// sqliteURL names a file in the test's temporary directory, escaped: a
+// subtest's name can hold '#', which would end a file: URL's path.
+func sqliteURL(t testing.TB) string {
+	return "file:" + strings.ReplaceAll(filepath.Join(t.TempDir(), "test.db"), "#", "%23")
 }
 
 func createPostgres(t testing.TB) string {
