@@ -14,6 +14,7 @@ import (
 
 	"github.com/frsvc/fulfillment/internal/apperr"
 	"github.com/frsvc/fulfillment/internal/auth"
+	"github.com/frsvc/fulfillment/internal/gqlhttp"
 )
 
 // Options tune the GraphQL handler.
@@ -44,10 +45,13 @@ func NewHandler(r *Resolver, o Options) *handler.Server {
 		logger = slog.Default()
 	}
 	srv := handler.New(NewSchema(r))
-	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
 	limits := o.Limits.withDefaults()
+	// GraphQL over HTTP as its specification asks (see package gqlhttp):
+	// GET for queries, POST with JSON, Accept negotiation between
+	// application/graphql-response+json and application/json and the status
+	// codes of each, in place of gqlgen's GET and POST transports.
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(gqlhttp.Transport{TokenLimit: limits.Tokens})
 	srv.SetQueryCache(newPagingCache(1000))
 	srv.SetParserTokenLimit(limits.Tokens)
 	srv.SetDisableSuggestion(o.Production)
@@ -103,14 +107,30 @@ func authorizeRootField(ctx context.Context, next graphql.RootResolver) graphql.
 
 // partnerFields guards the fields a SOURCE key reaches through its own
 // requests: of an order it sees what it needs to ship, not the merchant's
-// prices, other requests or logs.
+// prices, other requests or logs; and its filters may not reach through
+// relations past its scope.
 func partnerFields(ctx context.Context, next graphql.Resolver) (any, error) {
-	if fc := graphql.GetFieldContext(ctx); fc != nil && fc.Object == "Order" {
-		if p, ok := auth.FromContext(ctx); ok {
-			if err := auth.AuthorizeOrderField(p, fc.Field.Name); err != nil {
-				return nil, err
-			}
-		}
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return next(ctx)
+	}
+	p, ok := auth.FromContext(ctx)
+	if !ok || p.Role != auth.RoleSource {
+		return next(ctx)
+	}
+	var err error
+	switch fc.Object {
+	case "Order":
+		err = auth.AuthorizeOrderField(p, fc.Field.Name)
+	case "OrderLine":
+		err = auth.AuthorizeOrderLineField(p, fc.Field.Name)
+	}
+	if err == nil && fc.Field.Field != nil && fc.Field.Arguments.ForName("where") != nil && graphql.HasOperationContext(ctx) {
+		args := fc.Field.ArgumentMap(graphql.GetOperationContext(ctx).Variables)
+		err = auth.AuthorizeFilter(p, args["where"])
+	}
+	if err != nil {
+		return nil, err
 	}
 	return next(ctx)
 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -67,16 +68,20 @@ func limitBody(max int64, next http.Handler) http.Handler {
 // from an origin that is not the server's own nor on the CORS allowlist is
 // refused, and so is any POST whose body is not application/json (forms,
 // text and multipart bodies are what a cross-site page can send without a
-// preflight). GET runs queries only (gqlgen's GET transport refuses
-// mutations).
+// preflight), with or without a charset parameter, which must then be UTF-8.
+// GET runs queries only (the GraphQL transport answers a mutation 405).
 func crossSite(allowed []string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.Method {
 		case http.MethodGet, http.MethodOptions:
 		case http.MethodPost:
-			mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+			mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 			if err != nil || mt != "application/json" {
 				errorBody(w, http.StatusUnsupportedMediaType, apperr.Validation, "POST bodies must be application/json", nil)
+				return
+			}
+			if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") && !strings.EqualFold(cs, "utf8") {
+				errorBody(w, http.StatusUnsupportedMediaType, apperr.Validation, "POST bodies must be encoded in UTF-8", nil)
 				return
 			}
 		default:
