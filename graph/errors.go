@@ -13,6 +13,7 @@ import (
 
 	"github.com/frsvc/fulfillment/ent"
 	"github.com/frsvc/fulfillment/internal/apperr"
+	"github.com/frsvc/fulfillment/internal/auth"
 	"github.com/frsvc/fulfillment/internal/reqid"
 	"github.com/frsvc/fulfillment/internal/tenant"
 )
@@ -44,8 +45,27 @@ func classify(err error) *apperr.Error {
 // classifyMiddleware types every resolver error at the resolver boundary, so
 // that the presenter can tell the domain's errors from the GraphQL layer's
 // own (parse, validation, input coercion), which carry no *apperr.Error.
+//
+// It runs around each of the thousands of fields of a page, so it does as
+// little as it can: a plain struct field cannot fail and passes straight
+// through with no context added; only an Order field asks who the caller is
+// (partners see a few of them).
 func classifyMiddleware(ctx context.Context, next graphql.Resolver) (any, error) {
-	res, err := next(context.WithValue(ctx, inResolverKey{}, graphql.GetFieldContext(ctx)))
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil {
+		return next(ctx)
+	}
+	if fc.Object == "Order" {
+		if p, ok := auth.FromContext(ctx); ok {
+			if err := auth.AuthorizeOrderField(p, fc.Field.Name); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if !fc.IsMethod && !fc.IsResolver {
+		return next(ctx)
+	}
+	res, err := next(context.WithValue(ctx, inResolverKey{}, fc))
 	if err != nil {
 		return res, classify(err)
 	}
