@@ -6,7 +6,7 @@ GO ?= go
 TESTFLAGS ?=
 GENERATED := ent schema graph client
 
-.PHONY: generate check-generated build run test lint bench
+.PHONY: generate check-generated build run test lint bench bench-load
 
 generate:
 	$(GO) generate ./...
@@ -31,3 +31,9 @@ lint:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 100x ./internal/routing/
+
+# Load benchmark: the nested orders page, GraphQL vs a raw-SQL baseline, on
+# SQLite and PostgreSQL (127.0.0.1:5432); prints a markdown table. Not part of
+# `make test`. Flags: make bench-load LOADTEST_FLAGS="-db sqlite -quick".
+bench-load:
+	$(GO) run ./internal/loadtest $(LOADTEST_FLAGS)

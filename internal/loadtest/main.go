@@ -1,0 +1,539 @@
+// Command loadtest is the service's load benchmark (make bench-load). For
+// each database it seeds a fresh data set, serves the real HTTP handler and a
+// hand-written raw-SQL baseline of the same page on loopback ports in this
+// process, checks that both answer the same, then drives both with an open
+// model (constant arrival rates, latency from the scheduled send time) and a
+// closed loop, and prints a markdown table: throughput at saturation, p50 and
+// p99 at fixed rates, and ours/baseline ratios against the goals.
+//
+//	go run ./internal/loadtest [-db sqlite|postgres|both] [-orders 2000] [-step 5s] [-quick] …
+//
+// The whole run takes about four to five minutes on two cores; -quick (or
+// shorter -step and -closed) cuts it to about two.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"entgo.io/ent/dialect"
+
+	"github.com/frsvc/fulfillment/graph"
+	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/httpapi"
+	"github.com/frsvc/fulfillment/internal/metrics"
+	"github.com/frsvc/fulfillment/internal/sqlcount"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(1)
+	}
+}
+
+// options are the command's flags.
+type options struct {
+	DB             string
+	Orders         int
+	PGURL          string
+	Rates          []float64 // fixed rates for p50/p99
+	Search         []float64 // saturation search: fractions of the closed-loop throughput
+	Step           time.Duration
+	Closed         time.Duration
+	Warmup         time.Duration
+	Clients        int
+	MaxOutstanding int
+	Timeout        time.Duration
+	P99Bound       time.Duration
+	CPUProfile     string
+	Refine         int
+}
+
+func parseOptions(args []string, stderr io.Writer) (options, error) {
+	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := options{}
+	fs.StringVar(&o.DB, "db", "both", "database: sqlite, postgres or both")
+	fs.IntVar(&o.Orders, "orders", 2000, "orders to seed")
+	fs.StringVar(&o.PGURL, "pg-url", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable",
+		"PostgreSQL server to create the throwaway database on")
+	rates := fs.String("rates", "10,25,50,100", "fixed arrival rates (req/s) at which p50 and p99 are compared")
+	search := fs.String("search", "0.7,0.9,1.1", "saturation search: arrival rates as fractions of the closed-loop throughput")
+	fs.IntVar(&o.Refine, "refine", 2, "saturation search: extra rates tried to narrow the saturation point down")
+	fs.DurationVar(&o.Step, "step", 5*time.Second, "how long each arrival rate is offered")
+	fs.DurationVar(&o.Closed, "closed", 5*time.Second, "how long the closed-loop run lasts")
+	fs.DurationVar(&o.Warmup, "warmup", time.Second, "closed-loop warm-up before measuring each server")
+	fs.IntVar(&o.Clients, "clients", 16, "closed-loop concurrent clients")
+	fs.IntVar(&o.MaxOutstanding, "max-outstanding", 2000, "open loop: requests in flight before further ones are dropped (counted as failed)")
+	fs.DurationVar(&o.Timeout, "timeout", 10*time.Second, "per-request client timeout (bounds each step's drain)")
+	fs.DurationVar(&o.P99Bound, "p99", time.Second, "a rate counts as sustained only with p99 below this")
+	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole process during our closed-loop run to FILE.<db>.pprof")
+	quick := fs.Bool("quick", false, "short run: -orders 500 -step 2s -closed 2s -warmup 300ms -search 0.8,1.1 -refine 1")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *quick {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["orders"] {
+			o.Orders = 500
+		}
+		if !set["step"] {
+			o.Step = 2 * time.Second
+		}
+		if !set["closed"] {
+			o.Closed = 2 * time.Second
+		}
+		if !set["warmup"] {
+			o.Warmup = 300 * time.Millisecond
+		}
+		if !set["search"] {
+			*search = "0.8,1.1"
+		}
+		if !set["refine"] {
+			o.Refine = 1
+		}
+	}
+	switch o.DB {
+	case "sqlite", "postgres", "both":
+	default:
+		return o, fmt.Errorf("-db: %q is not sqlite, postgres or both", o.DB)
+	}
+	if o.Orders < 1 {
+		return o, errors.New("-orders must be positive")
+	}
+	var err error
+	if o.Rates, err = parseFloats(*rates); err != nil {
+		return o, fmt.Errorf("-rates: %w", err)
+	}
+	if o.Search, err = parseFloats(*search); err != nil {
+		return o, fmt.Errorf("-search: %w", err)
+	}
+	if o.Step <= 0 || o.Closed <= 0 || o.Clients < 1 || o.MaxOutstanding < 1 || o.Timeout <= 0 {
+		return o, errors.New("-step, -closed, -timeout, -clients and -max-outstanding must be positive")
+	}
+	return o, nil
+}
+
+func parseFloats(s string) ([]float64, error) {
+	var out []float64
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		v, err := strconv.ParseFloat(f, 64)
+		if err != nil || v <= 0 {
+			return nil, fmt.Errorf("%q is not a positive number", f)
+		}
+		out = append(out, v)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseOptions(args, stderr)
+	if err != nil {
+		return err
+	}
+	logf := func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
+	// The service logs a few things through the default logger (such as a
+	// key lookup cut short by a client that gave up): formatted, then
+	// dropped, like its access log here.
+	defer slog.SetDefault(slog.Default())
+	slog.SetDefault(slog.New(slog.NewJSONHandler(io.Discard, nil)))
+	kinds := []string{o.DB}
+	if o.DB == "both" {
+		kinds = []string{"sqlite", "postgres"}
+	}
+	started := time.Now()
+	logf("load test: %s, %d orders, steps of %s, closed loop %s × %d clients, GOMAXPROCS %d",
+		strings.Join(kinds, " and "), o.Orders, o.Step, o.Closed, o.Clients, runtime.GOMAXPROCS(0))
+	var reports []dbReport
+	var errs []error
+	for _, kind := range kinds {
+		if ctx.Err() != nil {
+			break
+		}
+		r, err := runDatabase(ctx, kind, o, logf)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", kind, err))
+			logf("%s: %v", kind, err)
+			continue
+		}
+		reports = append(reports, r)
+	}
+	writeReport(stdout, o, reports, time.Since(started))
+	if ctx.Err() != nil {
+		errs = append(errs, ctx.Err())
+	}
+	return errors.Join(errs...)
+}
+
+// env is one seeded database with both servers running over it.
+type env struct {
+	kind   string
+	seed   seeded
+	stmts  *sqlcount.Driver // counts the service's SQL statements
+	ours   target
+	base   target
+	closeF []func()
+}
+
+func (e *env) close() {
+	for i := len(e.closeF) - 1; i >= 0; i-- {
+		e.closeF[i]()
+	}
+}
+
+// setup creates and seeds a fresh database of the kind and starts both
+// servers on loopback ports.
+func setup(ctx context.Context, kind string, orders int, pgURL string, logf func(string, ...any)) (_ *env, err error) {
+	e := &env{kind: kind}
+	defer func() {
+		if err != nil {
+			e.close()
+		}
+	}()
+	var rawURL string
+	switch kind {
+	case "sqlite":
+		dir, err := os.MkdirTemp("", "loadtest-")
+		if err != nil {
+			return nil, err
+		}
+		e.closeF = append(e.closeF, func() { _ = os.RemoveAll(dir) })
+		rawURL = "file:" + filepath.Join(dir, "loadtest.db")
+	case "postgres":
+		u, drop, err := createPostgres(ctx, pgURL)
+		if err != nil {
+			return nil, err
+		}
+		e.closeF = append(e.closeF, drop)
+		rawURL = u
+	default:
+		return nil, fmt.Errorf("unknown database %q", kind)
+	}
+
+	// Ours: opened as server.go does, with the statement-counting driver
+	// feeding the metrics.
+	m := metrics.New()
+	store, err := db.Open(rawURL, db.Config{WrapDriver: func(d dialect.Driver) dialect.Driver {
+		c := sqlcount.Wrap(d)
+		c.OnStatement = m.CountStatement
+		e.stmts = c
+		return c
+	}})
+	if err != nil {
+		return nil, err
+	}
+	e.closeF = append(e.closeF, func() { _ = store.Close() })
+	if err := store.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	if e.seed, err = seed(ctx, store, orders); err != nil {
+		return nil, fmt.Errorf("seed: %w", err)
+	}
+	logf("%s: seeded %s", kind, e.seed)
+
+	// The baseline gets its own pool, opened by the same rules (DSN,
+	// pragmas, pool size) as the service's.
+	baseStore, err := db.Open(rawURL, db.Config{})
+	if err != nil {
+		return nil, err
+	}
+	e.closeF = append(e.closeF, func() { _ = baseStore.Close() })
+
+	ourHandler := httpapi.New(httpapi.Config{
+		Store:     store,
+		Logger:    slog.New(slog.NewJSONHandler(io.Discard, nil)), // the access log is formatted, then discarded
+		Metrics:   m,
+		Limits:    graph.Limits{Complexity: 100000},
+		RateLimit: -1,
+	})
+	oursURL, err := serve(ourHandler, &e.closeF)
+	if err != nil {
+		return nil, err
+	}
+	baseURL, err := serve(&baseline{db: baseStore.DB, postgres: baseStore.Postgres(), accountID: e.seed.AccountID}, &e.closeF)
+	if err != nil {
+		return nil, err
+	}
+	body, _ := json.Marshal(map[string]string{"query": pageQuery})
+	e.ours = target{name: "ours", url: oursURL + "/query", method: http.MethodPost, body: body, key: e.seed.Key}
+	e.base = target{name: "baseline", url: baseURL + "/orders", method: http.MethodGet}
+	return e, nil
+}
+
+// serve starts h on a loopback port.
+func serve(h http.Handler, closers *[]func()) (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 120 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	*closers = append(*closers, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+	})
+	return "http://" + ln.Addr().String(), nil
+}
+
+// createPostgres creates a throwaway database on the server and returns its
+// URL and a function that drops it.
+func createPostgres(ctx context.Context, base string) (string, func(), error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", nil, fmt.Errorf("-pg-url: %w", err)
+	}
+	admin, err := sql.Open("postgres", base)
+	if err != nil {
+		return "", nil, err
+	}
+	defer admin.Close()
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := "loadtest_" + hex.EncodeToString(b)
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", nil, fmt.Errorf("create database on %s: %w", u.Redacted(), err)
+	}
+	drop := func() {
+		a, err := sql.Open("postgres", base)
+		if err != nil {
+			return
+		}
+		defer a.Close()
+		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := a.ExecContext(dctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			fmt.Fprintf(os.Stderr, "loadtest: drop database %s: %v\n", name, err)
+		}
+	}
+	u.Path = "/" + name
+	return u.String(), drop, nil
+}
+
+// serverReport is one server's runs.
+type serverReport struct {
+	Closed     stepResult
+	Steps      []stepResult
+	Saturation float64 // highest sustained rate, 0 when none was
+	SatBounded bool    // a higher rate was tried and failed
+}
+
+// dbReport is one database's runs.
+type dbReport struct {
+	Kind      string
+	Seed      seeded
+	Page      pageSummary
+	PageBytes int
+	// Statements is how many SQL statements the service sent for one page
+	// (the baseline sends baselineStatements).
+	Statements int64
+	Ours       serverReport
+	Base       serverReport
+}
+
+func runDatabase(ctx context.Context, kind string, o options, logf func(string, ...any)) (dbReport, error) {
+	e, err := setup(ctx, kind, o.Orders, o.PGURL, logf)
+	if err != nil {
+		return dbReport{}, err
+	}
+	defer e.close()
+	c := newClient(o.Timeout, o.MaxOutstanding)
+	defer c.CloseIdleConnections()
+	rep := dbReport{Kind: kind, Seed: e.seed}
+	e.stmts.Reset()
+	if rep.Page, rep.PageBytes, err = checkSame(ctx, c, e.ours, e.base); err != nil {
+		return rep, fmt.Errorf("correctness check: %w", err)
+	}
+	rep.Statements = e.stmts.Count()
+	logf("%s: correctness check passed: both pages hold %s (%d bytes); the service sent %d SQL statements",
+		kind, rep.Page, rep.PageBytes, rep.Statements)
+	lo := loadOptions{MaxOutstanding: o.MaxOutstanding, P99Bound: o.P99Bound}
+	for _, t := range []target{e.ours, e.base} {
+		sr, err := loadServer(ctx, c, t, kind, o, lo, logf)
+		if err != nil {
+			return rep, err
+		}
+		if t.name == "ours" {
+			rep.Ours = sr
+		} else {
+			rep.Base = sr
+		}
+		c.CloseIdleConnections()
+	}
+	return rep, nil
+}
+
+// loadServer warms a server up, measures its closed-loop throughput, then
+// offers it the fixed rates and the saturation search's rates in ascending
+// order. Search rates above the first rate that is not sustained are
+// skipped; fixed rates always run, since they are compared at equal load.
+// Up to -refine more rates then narrow the saturation point down.
+func loadServer(ctx context.Context, c *http.Client, t target, kind string, o options, lo loadOptions, logf func(string, ...any)) (serverReport, error) {
+	var sr serverReport
+	if o.Warmup > 0 {
+		closedLoop(ctx, c, t, min(o.Clients, 4), o.Warmup, lo)
+	}
+	if o.CPUProfile != "" && t.name == "ours" {
+		f, err := os.Create(o.CPUProfile + "." + kind + ".pprof")
+		if err != nil {
+			return sr, err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return sr, err
+		}
+		sr.Closed = closedLoop(ctx, c, t, o.Clients, o.Closed, lo)
+		pprof.StopCPUProfile()
+		f.Close()
+	} else {
+		sr.Closed = closedLoop(ctx, c, t, o.Clients, o.Closed, lo)
+	}
+	logf("%s %s: closed loop, %d clients: %s", kind, t.name, o.Clients, describe(sr.Closed))
+	if ctx.Err() != nil {
+		return sr, ctx.Err()
+	}
+
+	type step struct {
+		rate  float64
+		fixed bool
+	}
+	var steps []step
+	for _, r := range o.Rates {
+		steps = append(steps, step{r, true})
+	}
+	for _, f := range o.Search {
+		r := niceRate(f * sr.Closed.Achieved)
+		if r <= 0 || slices.ContainsFunc(steps, func(s step) bool { return math.Abs(s.rate-r) <= 0.05*r }) {
+			continue
+		}
+		steps = append(steps, step{r, false})
+	}
+	slices.SortFunc(steps, func(a, b step) int { return int(math.Copysign(1, a.rate-b.rate)) })
+	failedAt := math.Inf(1)
+	tried := func(r float64) bool {
+		return slices.ContainsFunc(sr.Steps, func(s stepResult) bool { return math.Abs(s.Rate-r) <= 0.02*r })
+	}
+	offer := func(rate float64) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		res := openLoop(ctx, c, t, rate, o.Step, lo)
+		sr.Steps = append(sr.Steps, res)
+		logf("%s %s: %s", kind, t.name, describe(res))
+		if res.Pass {
+			sr.Saturation = max(sr.Saturation, rate)
+		} else {
+			failedAt = min(failedAt, rate)
+		}
+		c.CloseIdleConnections()
+		return nil
+	}
+	for _, s := range steps {
+		if !s.fixed && s.rate > failedAt {
+			continue
+		}
+		if err := offer(s.rate); err != nil {
+			return sr, err
+		}
+	}
+	// Narrow the saturation point down: above the highest sustained rate
+	// when nothing above it failed, below the lowest rate tried when
+	// nothing was sustained, else between the two.
+	for range o.Refine {
+		sat, fail := sr.Saturation, math.Inf(1)
+		lowest := math.Inf(1)
+		for _, s := range sr.Steps {
+			lowest = min(lowest, s.Rate)
+			if !s.Pass && s.Rate > sat {
+				fail = min(fail, s.Rate)
+			}
+		}
+		var next float64
+		switch {
+		case sat == 0:
+			next = niceRate(lowest / 2)
+		case math.IsInf(fail, 1):
+			next = niceRate(sat * 1.25)
+		case fail/sat > 1.15:
+			next = niceRate(math.Sqrt(sat * fail))
+		}
+		if next <= 0 || tried(next) {
+			break
+		}
+		if err := offer(next); err != nil {
+			return sr, err
+		}
+	}
+	for _, s := range sr.Steps {
+		if !s.Pass && s.Rate > sr.Saturation {
+			sr.SatBounded = true
+		}
+	}
+	return sr, nil
+}
+
+// niceRate rounds a rate to two significant digits and to whole req/s
+// (0 below 1 req/s).
+func niceRate(r float64) float64 {
+	if r < 1 {
+		return 0
+	}
+	if r < 100 {
+		return math.Round(r)
+	}
+	mag := math.Pow(10, math.Floor(math.Log10(r))-1)
+	return math.Round(r/mag) * mag
+}
+
+func describe(r stepResult) string {
+	what := fmt.Sprintf("open loop %g req/s for %s", r.Rate, r.Duration)
+	if r.Rate == 0 {
+		what = r.Duration.String()
+	}
+	s := fmt.Sprintf("%s: %d ok of %d, %d failed, %d dropped, achieved %.1f req/s, p50 %s p90 %s p99 %s max %s",
+		what, r.OK, r.Sent, r.Failed, r.Dropped, r.Achieved, ms(r.P50), ms(r.P90), ms(r.P99), ms(r.Max))
+	if r.Rate > 0 {
+		if r.Pass {
+			s += " — sustained"
+		} else {
+			s += " — NOT sustained"
+		}
+	}
+	if r.FirstErr != "" {
+		s += "; first error: " + r.FirstErr
+	}
+	return s
+}
