@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -109,8 +110,16 @@ func sqliteDSN(u string) string {
 	return base + "?" + q.Encode()
 }
 
+// migrateMu serializes Migrate within a process: ent's migration writes to
+// the package-level table descriptions of ent/migrate (column and index
+// links), so two migrations at once, as parallel tests each on its own
+// database run them, race on those and can crash on a concurrent map write.
+var migrateMu sync.Mutex
+
 // Migrate creates or upgrades the schema.
 func (s *Store) Migrate(ctx context.Context) error {
+	migrateMu.Lock()
+	defer migrateMu.Unlock()
 	if err := s.Client.Schema.Create(ctx); err != nil {
 		return fmt.Errorf("migrate schema: %w", err)
 	}

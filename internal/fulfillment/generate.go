@@ -225,18 +225,20 @@ func (s *Service) createFR(ctx context.Context, tx *ent.Tx, w *trail.Writer, n n
 	number := numbering.Render(st.NumberTemplate, numbering.Fields{
 		Order: n.order.OrderNumber, Ref: n.order.ReferenceNumber, Sequence: n.sequence, Source: n.source.Code,
 	})
+	// A clash is checked first, whatever the length: only DUPLICATE_NUMBER
+	// requests may share a number (the unique index exempts them alone), so
+	// a too-long number that is also taken must park as a duplicate, or the
+	// insert would fail on the index and the whole operation with it.
+	used, err := numberTaken(ctx, tx, number, 0)
+	if err != nil {
+		return nil, err
+	}
 	var problem frstatus.Status
 	switch {
+	case used || n.taken[number]:
+		problem = frstatus.DuplicateNumber
 	case st.MaxNumberLength > 0 && len(number) > st.MaxNumberLength:
 		problem = frstatus.NumberTooLong
-	default:
-		used, err := numberTaken(ctx, tx, number, 0)
-		if err != nil {
-			return nil, err
-		}
-		if used || n.taken[number] {
-			problem = frstatus.DuplicateNumber
-		}
 	}
 	if problem != frstatus.DuplicateNumber {
 		n.taken[number] = true

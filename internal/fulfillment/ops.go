@@ -202,9 +202,28 @@ func (s *Service) void(ctx context.Context, tx *ent.Tx, w *trail.Writer, fr *ent
 	}
 	shipped := 0
 	released := map[string]int{}
-	out, err := s.transition(ctx, tx, w, fr, change{event: frstatus.Void, to: frstatus.Voided, operator: true, reason: reason,
+	// A DUPLICATE_NUMBER request shares its number with the request that
+	// holds it, which only that status may do (the unique index exempts it
+	// alone). Voided, it gives the number up for a unique one derived from
+	// it; the log keeps the number it had.
+	var data map[string]any
+	renamed := ""
+	if fr.Status == frstatus.DuplicateNumber {
+		used, err := numberTaken(ctx, tx, fr.Number, fr.ID)
+		if err != nil {
+			return nil, err
+		}
+		if used {
+			renamed = fmt.Sprintf("%s~void-%d", fr.Number, fr.ID)
+			data = map[string]any{"oldNumber": fr.Number, "number": renamed}
+		}
+	}
+	out, err := s.transition(ctx, tx, w, fr, change{event: frstatus.Void, to: frstatus.Voided, operator: true, reason: reason, data: data,
 		set: func(u *ent.FulfillmentRequestUpdate) {
 			u.SetVoidReason(reason)
+			if renamed != "" {
+				u.SetNumber(renamed)
+			}
 			if reached {
 				u.SetCancellationNoticePending(true).SetNextAttemptAt(s.now()).SetAttempts(0)
 			}

@@ -26,7 +26,14 @@ import (
 func (s *Service) lockOrder(ctx context.Context, tx *ent.Tx, id int) (*ent.Order, error) {
 	q := tx.Order.Query().Where(order.ID(id))
 	if s.Store.Postgres() {
-		q.ForUpdate()
+		// FOR NO KEY UPDATE, not FOR UPDATE: it serializes the operations
+		// that lock an order just the same, but does not block the KEY SHARE
+		// lock that inserting a row referencing the order takes (a log
+		// entry's foreign key check). With FOR UPDATE, an operation that
+		// updated a request and then logged (process, mark, the send run)
+		// deadlocked against one that locked the order and then updated
+		// that request (void, cancel).
+		q.Unique(false).Modify(func(sel *sql.Selector) { sel.For(sql.LockNoKeyUpdate) })
 	}
 	o, err := q.Only(ctx)
 	if ent.IsNotFound(err) {
@@ -234,8 +241,13 @@ func refreshOrder(ctx context.Context, tx *ent.Tx, orderID int) error {
 func commitStock(ctx context.Context, tx *ent.Tx, sourceID int, sku string, qty int, overcommit bool) (ok bool, err error) {
 	u := tx.InventoryItem.Update().Where(inventoryitem.SourceID(sourceID), inventoryitem.Sku(sku))
 	if !overcommit {
+		// Built with Arg, not a raw "?": PostgreSQL needs its own $n
+		// placeholders, which only the builder writes.
 		u.Where(func(sel *sql.Selector) {
-			sel.Where(sql.ExprP(fmt.Sprintf("%s - %s >= ?", sel.C(inventoryitem.FieldQuantity), sel.C(inventoryitem.FieldCommitted)), qty))
+			sel.Where(sql.P(func(b *sql.Builder) {
+				b.Ident(sel.C(inventoryitem.FieldQuantity)).WriteString(" - ").
+					Ident(sel.C(inventoryitem.FieldCommitted)).WriteString(" >= ").Arg(qty)
+			}))
 		})
 	}
 	n, err := u.AddCommitted(qty).Save(ctx)

@@ -1,7 +1,8 @@
 // Package idempotency makes a mutation request safe to retry: a request
 // carrying an Idempotency-Key header runs once per account and key; a repeat
-// with the same request gets the first answer again and does nothing more; a
-// different request under the same key answers IDEMPOTENCY_KEY_REUSED; while
+// with the same request from the same API key gets the first answer again
+// and does nothing more; a different request (or the same one from another
+// API key) under the same key answers IDEMPOTENCY_KEY_REUSED; while
 // the first is still running, a duplicate answers CONFLICT, so two
 // concurrent requests with one key never both execute. Keys are kept 24
 // hours.
@@ -24,6 +25,7 @@ import (
 	"github.com/frsvc/fulfillment/ent"
 	"github.com/frsvc/fulfillment/ent/idempotencyrecord"
 	"github.com/frsvc/fulfillment/internal/apperr"
+	"github.com/frsvc/fulfillment/internal/auth"
 )
 
 // Header is the request header carrying the key.
@@ -84,7 +86,13 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 			writeError(w, http.StatusBadRequest, apperr.Validation, "the Idempotency-Key header must be at most 255 characters")
 			return
 		}
-		m.serve(w, r, next, key, hash(req))
+		// The caller is part of the request: an answer is replayed only to
+		// the API key that was first given it. Otherwise another key of the
+		// account (a SOURCE key, say) could send an operator's request again
+		// under the operator's Idempotency-Key and be handed the answer
+		// without its own role ever being checked.
+		p, _ := auth.FromContext(r.Context())
+		m.serve(w, r, next, key, hash(req, p.KeyID))
 	})
 }
 
@@ -178,10 +186,13 @@ func isMutation(req gqlRequest) bool {
 	return false
 }
 
-// hash identifies a request by its query, operation and variables, with
-// JSON's key order normalised.
-func hash(req gqlRequest) string {
-	b, _ := json.Marshal(req)
+// hash identifies a request by the API key that sent it, its query,
+// operation and variables, with JSON's key order normalised.
+func hash(req gqlRequest, apiKeyID int) string {
+	b, _ := json.Marshal(struct {
+		APIKey int `json:"apiKey"`
+		gqlRequest
+	}{apiKeyID, req})
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
