@@ -346,11 +346,22 @@ func bruteBest(ps []*bfPlan, rules []Rule) *bfPlan {
 // enumeratePlans lists every assignment of the lines' quantities to the
 // candidates within stock, each as a plan with its cost.
 func enumeratePlans(cands []bfCand, lines []bfLine, split bool, avail map[string]int, unit map[string]money.Amount) []*bfPlan {
-	left := map[string]int{}
-	for _, c := range cands {
-		for _, l := range lines {
-			k := fmt.Sprint(c.id, "/", l.sku)
-			left[k] = avail[k]
+	// Stock and prices per (candidate, line); lines of one SKU share a
+	// stock counter.
+	left := map[string]*int{}
+	stock := make([][]*int, len(cands))
+	price := make([][]money.Amount, len(cands))
+	for c, cd := range cands {
+		stock[c] = make([]*int, len(lines))
+		price[c] = make([]money.Amount, len(lines))
+		for l, ln := range lines {
+			k := fmt.Sprint(cd.id, "/", ln.sku)
+			if left[k] == nil {
+				v := avail[k]
+				left[k] = &v
+			}
+			stock[c][l] = left[k]
+			price[c][l] = unit[k]
 		}
 	}
 	x := make([][]int, len(lines))
@@ -362,7 +373,7 @@ func enumeratePlans(cands []bfCand, lines []bfLine, split bool, avail map[string
 	var part func(l, c, rem int)
 	line = func(l int) {
 		if l == len(lines) {
-			out = append(out, brutePlan(cands, lines, x, unit))
+			out = append(out, brutePlan(cands, price, x))
 			return
 		}
 		if split {
@@ -370,13 +381,12 @@ func enumeratePlans(cands []bfCand, lines []bfLine, split bool, avail map[string
 			return
 		}
 		for c := range cands {
-			k := fmt.Sprint(cands[c].id, "/", lines[l].sku)
-			if left[k] >= lines[l].qty {
-				left[k] -= lines[l].qty
+			if st := stock[c][l]; *st >= lines[l].qty {
+				*st -= lines[l].qty
 				x[l][c] = lines[l].qty
 				line(l + 1)
 				x[l][c] = 0
-				left[k] += lines[l].qty
+				*st += lines[l].qty
 			}
 		}
 	}
@@ -387,30 +397,30 @@ func enumeratePlans(cands []bfCand, lines []bfLine, split bool, avail map[string
 			}
 			return
 		}
-		k := fmt.Sprint(cands[c].id, "/", lines[l].sku)
-		for q := 0; q <= rem && q <= left[k]; q++ {
-			left[k] -= q
+		st := stock[c][l]
+		for q := 0; q <= rem && q <= *st; q++ {
+			*st -= q
 			x[l][c] = q
 			part(l, c+1, rem-q)
 			x[l][c] = 0
-			left[k] += q
+			*st += q
 		}
 	}
 	line(0)
 	return out
 }
 
-func brutePlan(cands []bfCand, lines []bfLine, x [][]int, unit map[string]money.Amount) *bfPlan {
+func brutePlan(cands []bfCand, price [][]money.Amount, x [][]int) *bfPlan {
 	p := &bfPlan{x: make([][]int, len(x))}
 	for l := range x {
 		p.x[l] = append([]int(nil), x[l]...)
 	}
 	for c, cd := range cands {
 		units := 0
-		for l, ln := range lines {
+		for l := range x {
 			if q := x[l][c]; q > 0 {
 				units += q
-				p.cost += unit[fmt.Sprint(cd.id, "/", ln.sku)].Mul(q)
+				p.cost += price[c][l].Mul(q)
 			}
 		}
 		if units > 0 {
@@ -548,6 +558,47 @@ func randomSnapshot(r *rand.Rand) (Snapshot, Options) {
 	return s, o
 }
 
+// focusedSnapshot makes a small instance that always reaches the search:
+// one or two groups whose sources all ship to the order, tight stock, shared
+// SKUs, cheap ties and rules in random order, SOURCE_PRIORITY included often.
+func focusedSnapshot(r *rand.Rand) (Snapshot, Options) {
+	var s Snapshot
+	s.Order = Order{Status: "OPEN", PaymentStatus: "PAID", Country: "US"}
+	nSrc := 2 + r.Intn(5)
+	skus := []string{"A", "B", "C"}[:1+r.Intn(3)]
+	for x, id := range r.Perm(30)[:nSrc] {
+		src := Source{ID: id + 1, Enabled: true, DropshipFee: money.Amount(r.Intn(3)) * 5000,
+			ShippingBaseCost: money.Amount(r.Intn(3)) * 5000, ShippingPerUnitCost: money.Amount(r.Intn(2)) * 5000}
+		if x == 0 && r.Intn(10) == 0 {
+			src.ShippingBaseCost = -10000
+		}
+		s.Sources = append(s.Sources, src)
+		for _, sku := range skus {
+			if r.Intn(5) > 0 {
+				s.Inventory = append(s.Inventory, Stock{SourceID: id + 1, SKU: sku, Available: r.Intn(7),
+					UnitCost: money.Amount(1+r.Intn(3)) * 10000})
+			}
+		}
+	}
+	for l := 0; l < 2+r.Intn(4); l++ {
+		s.Order.Lines = append(s.Order.Lines, Line{ID: 100 + l, SKU: skus[r.Intn(len(skus))], Unallocated: 1 + r.Intn(3)})
+	}
+	all := []Rule{SingleRequestPreferred, FewestRequests, LowestCost, SourcePriority, SourcePriority, SingleRequestRequired}
+	for gi := 0; gi < 1+r.Intn(2); gi++ {
+		g := Group{ID: gi + 1, Position: gi, IsDefault: gi == 1, AllowLineSplit: r.Intn(2) == 0}
+		for _, x := range r.Perm(len(all))[:r.Intn(4)] {
+			if all[x] != SingleRequestRequired || r.Intn(4) == 0 {
+				g.Rules = append(g.Rules, all[x])
+			}
+		}
+		for _, src := range s.Sources {
+			g.Members = append(g.Members, Member{SourceID: src.ID, Priority: 1 + r.Intn(3), Eligible: r.Intn(12) > 0})
+		}
+		s.Groups = append(s.Groups, g)
+	}
+	return s, Options{}
+}
+
 // enumerationSize bounds the number of assignments the brute force visits:
 // per line, the members that have enough of its SKU.
 func enumerationSize(s Snapshot) int {
@@ -607,7 +658,10 @@ func TestMatchesBruteForce(t *testing.T) {
 	stats := map[string]int{}
 	for done := 0; done < n; {
 		s, o := randomSnapshot(r)
-		if enumerationSize(s) > 200000 {
+		if done%2 == 1 {
+			s, o = focusedSnapshot(r)
+		}
+		if enumerationSize(s) > 50000 {
 			continue
 		}
 		done++
@@ -737,3 +791,148 @@ func samePlan(p *Plan, w *bfPlan, g bfGroup) string {
 	return ""
 }
 
+// TestTinyBudget cuts the search short with a deterministic node budget: the
+// answer must still be a valid plan, never claimed optimal without proof, and
+// its LowerBound must really be a lower bound on the best plan's cost.
+func TestTinyBudget(t *testing.T) {
+	r := rand.New(rand.NewSource(7))
+	cut, checked := 0, 0
+	for checked < 600 {
+		s, _ := focusedSnapshot(r)
+		if enumerationSize(s) > 50000 {
+			continue
+		}
+		rules := [][]Rule{{LowestCost}, nil, {SourcePriority}, {FewestRequests, LowestCost}}[checked%4]
+		for x := range s.Groups {
+			s.Groups[x].Rules = rules
+		}
+		want := bruteRoute(s, Options{})
+		if want.groupID == 0 {
+			continue
+		}
+		checked++
+		var best *bfPlan
+		for _, g := range want.groups {
+			if g.plan != nil {
+				best = g.plan
+			}
+		}
+		for _, maxNodes := range []int{1, 2, 3, 5, 8, 13, 40} {
+			d := Route(context.Background(), s, Options{MaxNodes: maxNodes})
+			if d.Plan == nil {
+				t.Fatalf("MaxNodes %d: no plan: %+v", maxNodes, d.Roadblocks)
+			}
+			checkPlanInvariants(t, s, d)
+			wg := want.groups[len(want.groups)-1]
+			ev := d.Groups[len(d.Groups)-1]
+			for _, e := range ev.Eliminated {
+				for _, we := range wg.elim {
+					if we.rule != e.Rule {
+						continue
+					}
+					if e.Plan.Optimal {
+						if msg := samePlan(&e.Plan, we.plan, wg); msg != "" {
+							t.Fatalf("MaxNodes %d: eliminated %s claims optimal but %s", maxNodes, e.Rule, msg)
+						}
+					} else if e.Plan.LowerBound > we.plan.cost {
+						t.Fatalf("MaxNodes %d: eliminated %s lower bound %v above %v", maxNodes, e.Rule, e.Plan.LowerBound, we.plan.cost)
+					}
+				}
+			}
+			if d.Plan.Optimal {
+				if d.GroupID != want.groupID {
+					t.Fatalf("MaxNodes %d: optimal plan in group %d, want %d", maxNodes, d.GroupID, want.groupID)
+				}
+				if msg := samePlan(d.Plan, wg.plan, wg); msg != "" {
+					t.Fatalf("MaxNodes %d: claims optimal but %s", maxNodes, msg)
+				}
+				continue
+			}
+			cut++
+			if d.GroupID == want.groupID && d.Plan.LowerBound > best.cost {
+				t.Fatalf("MaxNodes %d: lower bound %v above the best plan's cost %v", maxNodes, d.Plan.LowerBound, best.cost)
+			}
+			if d.Plan.LowerBound > d.Plan.TotalCost {
+				t.Fatalf("MaxNodes %d: lower bound %v above the plan's own cost %v", maxNodes, d.Plan.LowerBound, d.Plan.TotalCost)
+			}
+			if rules != nil && rules[0] == LowestCost && d.GroupID == want.groupID && d.Plan.TotalCost < best.cost {
+				t.Fatalf("MaxNodes %d: cost %v below the optimum %v", maxNodes, d.Plan.TotalCost, best.cost)
+			}
+		}
+	}
+	if cut == 0 {
+		t.Fatal("no search was cut short; the test proves nothing")
+	}
+	t.Logf("%d instances, %d answers cut short by the node budget", checked, cut)
+}
+
+// checkPlanInvariants: the decision is consistent, and its plans (chosen
+// and eliminated) cover every line exactly, within stock.
+func checkPlanInvariants(t *testing.T, s Snapshot, d Decision) {
+	t.Helper()
+	if d.CanRoute != (d.Plan != nil) || d.CanRoute == (len(d.Roadblocks) > 0) {
+		t.Fatalf("CanRoute %v, plan %v, roadblocks %v", d.CanRoute, d.Plan != nil, d.Roadblocks)
+	}
+	if d.Plan == nil {
+		return
+	}
+	checkPlan(t, s, d.Plan)
+	for _, ev := range d.Groups {
+		for _, e := range ev.Eliminated {
+			checkPlan(t, s, &e.Plan)
+			if e.CostDifference != e.Plan.TotalCost-d.Plan.TotalCost {
+				t.Fatalf("cost difference %v", e.CostDifference)
+			}
+		}
+	}
+}
+
+func checkPlan(t *testing.T, s Snapshot, p *Plan) {
+	t.Helper()
+	if p.LowerBound > p.TotalCost || p.Optimal && p.LowerBound != p.TotalCost {
+		t.Fatalf("lower bound %v, cost %v, optimal %v", p.LowerBound, p.TotalCost, p.Optimal)
+	}
+	for x := 1; x < len(p.Requests); x++ {
+		if p.Requests[x-1].SourceID >= p.Requests[x].SourceID {
+			t.Fatalf("requests not sorted by source ID")
+		}
+	}
+	avail := map[string]int{}
+	for _, st := range s.Inventory {
+		avail[fmt.Sprint(st.SourceID, "/", st.SKU)] += max(st.Available, 0)
+	}
+	got := map[int]int{}
+	var total money.Amount
+	for _, rq := range p.Requests {
+		var items money.Amount
+		for _, it := range rq.Items {
+			got[it.LineID] += it.Quantity
+			avail[fmt.Sprint(rq.SourceID, "/", it.SKU)] -= it.Quantity
+			items += it.UnitCost.Mul(it.Quantity)
+			if it.Quantity <= 0 {
+				t.Fatalf("item with quantity %d", it.Quantity)
+			}
+		}
+		if len(rq.Items) == 0 || items != rq.ItemCost || rq.ItemCost+rq.DropshipFee+rq.ShippingCost != rq.TotalCost {
+			t.Fatalf("request %+v does not add up", rq)
+		}
+		total += rq.TotalCost
+	}
+	if total != p.TotalCost {
+		t.Fatalf("plan total %v, requests %v", p.TotalCost, total)
+	}
+	for k, v := range avail {
+		if v < 0 {
+			t.Fatalf("stock %s overdrawn by %d", k, -v)
+		}
+	}
+	want := map[int]int{} // line IDs may repeat in fuzzed input
+	for _, l := range s.Order.Lines {
+		want[l.ID] += max(l.Unallocated, 0)
+	}
+	for _, l := range s.Order.Lines {
+		if got[l.ID] != want[l.ID] {
+			t.Fatalf("line %d gets %d, wants %d", l.ID, got[l.ID], want[l.ID])
+		}
+	}
+}

@@ -36,9 +36,10 @@
 // Subtrees are pruned with a lower bound on every key at once: the number of
 // sources still needed to cover the demand, the lexicographically smallest
 // priority and ID lists any superset can have, and for the cost a dual-ascent
-// bound of the facility-location relaxation (Erlenkotter), whose slacks also
-// close sources that cannot take part in a better plan and choose the next
-// source to branch on. See search.go.
+// bound (Erlenkotter) of the facility-location relaxation, in which a source
+// holding only part of a line may serve only that fraction of it. The dual
+// slacks also close sources that cannot take part in a better plan, pick the
+// next source to branch on and suggest good plans early. See search.go.
 //
 // When the budget runs out the best plan found so far is returned with
 // Optimal=false and LowerBound, a proven lower bound on the cost of the true

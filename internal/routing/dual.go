@@ -11,26 +11,32 @@ const (
 
 // daRes is a dual-ascent solution of the facility-location relaxation:
 // sources are facilities with their fixed cost (zero for open ones: already
-// paid), lines are customers that may be served by any source able to take
-// them at q × unit cost. Capacities and "whole line" are dropped, so this
-// bounds the split and the no-split problems alike.
+// paid), lines are customers served in fractions z_ij by sources able to take
+// them, at C_ij = q_j × unit cost per whole line. With splitting, a source
+// holding a < q_j units can serve at most the fraction α_ij = a/q_j of the
+// line: z_ij ≤ α_ij·y_i. Stock shared between lines of a SKU is not modelled,
+// so this bounds the split and the no-split problems alike.
 //
-// Any plan using a set U with open ⊆ U ⊆ open ∪ free costs at least
-// base + Σ_{i ∈ U∖open} slack[i]: with duals v_j and slack_i = f_i −
-// Σ_j max(0, v_j − c_ij) ≥ 0, LP duality gives Σ_j v_j ≤ Σ_j c_{σ(j)j} +
-// Σ_{i∈U} (f_i − slack_i). So slack[i] is also the least extra cost of any
-// plan that adds source i.
+// The LP dual is: max Σ_j v_j − Σ_ij α_ij·u_ij subject to v_j ≤ C_ij + w_ij +
+// u_ij and Σ_j α_ij·w_ij ≤ f_i, with w, u ≥ 0. For any plan using a set U with
+// open ⊆ U ⊆ open ∪ free, weak duality gives
+// cost ≥ base + Σ_{i ∈ U∖open} slack_i, slack_i = f_i − Σ_j α_ij·w_ij ≥ 0,
+// so slack[i] is also the least extra cost of any plan that adds source i.
 type daRes struct {
 	ok    bool
-	base  money.Amount // fixed costs of open sources + negative free ones + Σ v
+	base  money.Amount // fixed costs of open sources + negative free ones + dual value
 	v     []money.Amount
 	slack []money.Amount // per candidate; meaningful for free ones
 }
 
 // dualAscent is Erlenkotter's procedure: raise each line's dual one cost level
-// at a time, round-robin, until every line is blocked by a source without
-// slack. A negative fixed cost is taken out up front (it can only lower a
-// plan's cost) so that the facility costs in the relaxation are ≥ 0.
+// at a time, round-robin, until every line is blocked. Raising v_j by δ must be
+// paid for at every covering source (C_ij ≤ v_j): from its slack at rate α_ij
+// while it lasts, then from the objective at rate α_ij (u). A line is blocked
+// once the exhausted covering sources can together serve all of it. Rounding
+// is always towards a smaller bound (slack spent and objective lost round up),
+// so the bound stays exact in integers. A negative fixed cost is taken out up
+// front (it can only lower a plan's cost) so that facility costs are ≥ 0.
 func (p *problem) dualAscent(st []int8) daRes {
 	N, m := len(p.cands), len(p.lines)
 	r := daRes{ok: true, v: make([]money.Amount, m), slack: make([]money.Amount, N)}
@@ -64,20 +70,33 @@ func (p *problem) dualAscent(st []int8) daRes {
 		}
 		ptr[j] = t
 	}
+	var lost money.Amount // Σ α·u
 	for changed := true; changed; {
 		changed = false
-		for j := range p.lines {
+		for j, l := range p.lines {
 			if stuck[j] {
 				continue
 			}
 			o := p.opts[j]
+			q := money.Amount(l.qty)
+			var held money.Amount // units the exhausted covering sources can take
 			delta := maxAmount
 			for t := 0; t < ptr[j]; t++ {
-				if i := o[t].i; st[i] != stClosed && r.slack[i] < delta {
-					delta = r.slack[i]
+				i := o[t].i
+				if st[i] == stClosed {
+					continue
+				}
+				a := money.Amount(min(p.cap[i][l.sku], l.qty))
+				switch sl := r.slack[i]; {
+				case sl == 0:
+					held += a
+				case a == q:
+					delta = min(delta, sl)
+				default:
+					delta = min(delta, sl*q/a)
 				}
 			}
-			if delta <= 0 {
+			if held >= q {
 				stuck[j] = true
 				continue
 			}
@@ -91,19 +110,29 @@ func (p *problem) dualAscent(st []int8) daRes {
 					inc, reach = gap, true
 				}
 			}
+			if inc == maxAmount {
+				stuck[j] = true // cannot be served at all; the search sees it too
+				continue
+			}
 			for x := 0; x < ptr[j]; x++ {
-				if i := o[x].i; st[i] != stClosed {
-					r.slack[i] -= inc
+				i := o[x].i
+				if st[i] == stClosed || r.slack[i] == 0 {
+					continue
 				}
+				a := money.Amount(min(p.cap[i][l.sku], l.qty))
+				if inc == 0 && a < q && r.slack[i]*q < a {
+					r.slack[i] = 0 // too little left to pay for one more step
+					continue
+				}
+				r.slack[i] -= (inc*a + q - 1) / q
 			}
 			r.v[j] += inc
+			lost += (inc*held + q - 1) / q
 			if reach {
 				for t < len(o) && o[t].cost <= r.v[j] {
 					t++
 				}
 				ptr[j] = t
-			} else {
-				stuck[j] = true
 			}
 			changed = true
 		}
@@ -111,5 +140,6 @@ func (p *problem) dualAscent(st []int8) daRes {
 	for _, v := range r.v {
 		r.base += v
 	}
+	r.base -= lost
 	return r
 }

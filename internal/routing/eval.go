@@ -76,7 +76,7 @@ func (c *evalCache) get(U []int, allowDom bool) (*evalRes, bool) {
 
 // level2 is the cheapest cost above t among U's plans (t is U's cheapest).
 func (c *evalCache) level2(U []int, t money.Amount) (money.Amount, bool, bool) {
-	k := c.key(U) + "|" + string(rune(0)) + itoa(int64(t))
+	k := c.key(U) + "|" + itoa(int64(t))
 	if r, ok := c.l2[k]; ok {
 		return r.cost, r.ok, true
 	}
@@ -122,15 +122,14 @@ func (p *problem) relaxed(U []int) *evalRes {
 			return r
 		}
 		cost = v
-		for k := range f {
-			for u, q := range f[k] {
-				if q > 0 {
-					used[u] = true
-				}
+		for x, q := range f {
+			if q > 0 {
+				used[x%len(U)] = true
 			}
 		}
 	} else {
-		load := map[[2]int]int{}
+		K := len(p.skus)
+		load := make([]int, len(U)*K)
 		conflict := false
 		for j, l := range p.lines {
 			bu, bc := -1, money.Amount(0)
@@ -146,9 +145,8 @@ func (p *problem) relaxed(U []int) *evalRes {
 			}
 			used[bu] = true
 			cost += bc
-			key := [2]int{bu, l.sku}
-			load[key] += l.qty
-			if load[key] > p.cap[U[bu]][l.sku] {
+			load[bu*K+l.sku] += l.qty
+			if load[bu*K+l.sku] > p.cap[U[bu]][l.sku] {
 				conflict = true
 			}
 		}
@@ -178,39 +176,48 @@ func (p *problem) relaxed(U []int) *evalRes {
 
 // splitGreedy fills each SKU's demand from U's sources in order of unit cost
 // (then ID): with linear costs and one demand per SKU this is optimal when
-// sources may stay empty. f is [sku][position in U].
-func (p *problem) splitGreedy(U []int) ([][]int, money.Amount, bool) {
-	f := make([][]int, len(p.skus))
+// sources may stay empty. f[k*len(U)+u] is SKU k's quantity at U[u]; f is
+// scratch memory, valid until the next call (the search calls this for every
+// set it evaluates, and allocating each time dominated its memory traffic).
+func (p *problem) splitGreedy(U []int) ([]int, money.Amount, bool) {
+	nU := len(U)
+	if n := len(p.skus) * nU; cap(p.fbuf) < n {
+		p.fbuf = make([]int, n)
+	}
+	f := p.fbuf[:len(p.skus)*nU]
+	clear(f)
 	var cost money.Amount
-	ord := make([]int, 0, len(U))
+	ord := p.ord[:0]
 	for k, d := range p.demand {
-		f[k] = make([]int, len(U))
+		rank := p.rank[k]
 		ord = ord[:0]
 		for u, i := range U {
-			if p.cap[i][k] > 0 {
-				ord = append(ord, u)
+			if p.cap[i][k] == 0 {
+				continue
 			}
+			x := len(ord)
+			ord = append(ord, u)
+			for x > 0 && rank[U[ord[x-1]]] > rank[i] {
+				ord[x] = ord[x-1]
+				x--
+			}
+			ord[x] = u
 		}
-		sort.Slice(ord, func(a, b int) bool {
-			ca, cb := p.c[U[ord[a]]][k], p.c[U[ord[b]]][k]
-			if ca != cb {
-				return ca < cb
-			}
-			return ord[a] < ord[b]
-		})
 		for _, u := range ord {
 			if d == 0 {
 				break
 			}
 			q := min(d, p.cap[U[u]][k])
-			f[k][u] = q
+			f[k*nU+u] = q
 			d -= q
 			cost += p.c[U[u]][k].Mul(q)
 		}
 		if d > 0 {
+			p.ord = ord
 			return nil, 0, false
 		}
 	}
+	p.ord = ord
 	return f, cost, true
 }
 
@@ -241,10 +248,8 @@ func (p *problem) splitExact(U []int) (money.Amount, bool) {
 	}
 	K, nU := len(p.skus), len(U)
 	tot := make([]int, nU)
-	for k := range f {
-		for u, q := range f[k] {
-			tot[u] += q
-		}
+	for x, q := range f {
+		tot[x%nU] += q
 	}
 	z := make([]int, nU)     // first unit, 0 or 1
 	overT := make([]int, nU) // units beyond the first
@@ -285,10 +290,10 @@ func (p *problem) splitExact(U []int) (money.Amount, bool) {
 				}
 				for k := 0; k < K; k++ {
 					c := int64(p.c[i][k])
-					if f[k][u] > 0 {
+					if f[k*nU+u] > 0 {
 						relax(su, k, -c)
 					}
-					if f[k][u] < p.cap[i][k] {
+					if f[k*nU+u] < p.cap[i][k] {
 						relax(k, su, c)
 					}
 				}
@@ -310,11 +315,11 @@ func (p *problem) splitExact(U []int) (money.Amount, bool) {
 			case v == Z: // a's first unit
 				z[a-K] = 1
 			case v < K: // source a gives up a unit of SKU v
-				f[v][a-K]--
+				f[v*nU+a-K]--
 			case a == T: // source v gives up a unit beyond its first
 				overT[v-K]--
 			default: // source v receives a unit of SKU a
-				f[a][v-K]++
+				f[a*nU+v-K]++
 			}
 		}
 	}

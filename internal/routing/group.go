@@ -9,8 +9,8 @@ import (
 
 // evaluateGroup runs one group: candidates, stock, the search, the plan and
 // the explanation of what each rule eliminated.
-func evaluateGroup(w *world, g *Group, bud *budget) GroupEvaluation {
-	ev := GroupEvaluation{GroupID: g.ID}
+func evaluateGroup(w *world, g *Group, bud *budget) (ev GroupEvaluation) {
+	ev.GroupID = g.ID
 	p := buildProblem(w, g)
 	ev.CandidatesConsidered = len(p.cands)
 	label := groupLabel(g)
@@ -72,7 +72,7 @@ func evaluateGroup(w *world, g *Group, bud *budget) GroupEvaluation {
 		ev.Roadblocks = []Roadblock{singleUnavailable}
 		return ev
 	}
-	plan := p.buildPlan(s.bestSet, s.best.cost)
+	plan := p.buildPlan(s.bestSet, s.best.cost, nil)
 	if plan == nil {
 		ev.Roadblocks = []Roadblock{{Code: CodeBudgetExhausted, GroupID: g.ID,
 			Message: fmt.Sprintf("The routing search for %s could not finish the plan in time; try again or route by hand.", label)}}
@@ -85,9 +85,12 @@ func evaluateGroup(w *world, g *Group, bud *budget) GroupEvaluation {
 	var known compSet
 	for x, r := range g.Rules {
 		c := comps[x]
-		if c == compNone || known.implies(c) {
-			known = known.with(c)
+		if c == compNone {
 			continue
+		}
+		if known.implies(c) {
+			known = known.with(c)
+			continue // it cannot remove anything the rules before it kept
 		}
 		es := newSearcher(p, buildOrder(known, comps[x+1:]), cons{eq: known, gt: c, ref: s.best}, bud, cache)
 		es.run()
@@ -96,7 +99,7 @@ func evaluateGroup(w *world, g *Group, bud *budget) GroupEvaluation {
 		if !es.have {
 			continue
 		}
-		alt := p.buildPlan(es.bestSet, es.best.cost)
+		alt := p.buildPlan(es.bestSet, es.best.cost, bud)
 		if alt == nil {
 			continue
 		}
@@ -119,8 +122,10 @@ func capitalize(s string) string {
 // the assignment order — line by line in order-line order, each line's
 // quantities by source ID ascending, a larger quantity at the lower ID first.
 // level is U's cheapest cost, or (for an eliminated alternative under
-// LOWEST_COST) the next level above it.
-func (p *problem) buildPlan(U []int, level money.Amount) *Plan {
+// LOWEST_COST) the next level above it. The second case costs many flow
+// solves on a large set, so it draws on the budget (bud) and gives up (nil)
+// when that runs out; the chosen plan itself never needs it.
+func (p *problem) buildPlan(U []int, level money.Amount, bud *budget) *Plan {
 	x := make([][]int, len(p.lines))
 	if p.split {
 		sn := p.splitNet(U, nil)
@@ -142,7 +147,7 @@ func (p *problem) buildPlan(U []int, level money.Amount) *Plan {
 					}
 				}
 			}
-		} else if x = p.splitAtLevel(U, level, cmin); x == nil {
+		} else if x = p.splitAtLevel(U, level, cmin, bud); x == nil {
 			return nil
 		}
 	} else {
@@ -166,7 +171,7 @@ func (p *problem) buildPlan(U []int, level money.Amount) *Plan {
 // one by one in canonical order, largest first, keeping a value when some
 // completion still costs exactly level: the completion's cheapest cost is
 // level, or it is cmin and its next level is level (nothing lies between).
-func (p *problem) splitAtLevel(U []int, level, cmin money.Amount) [][]int {
+func (p *problem) splitAtLevel(U []int, level, cmin money.Amount, bud *budget) [][]int {
 	m, nU := len(p.lines), len(U)
 	fixed := make([][]int, m)
 	for l := range fixed {
@@ -186,14 +191,17 @@ func (p *problem) splitAtLevel(U []int, level, cmin money.Amount) [][]int {
 			for v := min(left, p.cap[i][ln.sku]); v >= 0 && !ok; v-- {
 				fixed[l][u] = v
 				sn := p.splitNet(U, fixed)
-				if !sn.g.solve(nil) {
+				if !sn.g.solve(bud) {
+					if bud != nil && bud.out {
+						return nil
+					}
 					continue
 				}
 				c := money.Amount(sn.g.total()) + fu
 				if c == level {
 					ok = true
 				} else if c == cmin {
-					d, has := sn.g.minPositiveCycle(nil)
+					d, has := sn.g.minPositiveCycle(bud)
 					ok = has && c+money.Amount(d) == level
 				}
 			}

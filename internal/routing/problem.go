@@ -31,6 +31,9 @@ type problem struct {
 	cov     [][]int // [cand][item]
 	covNeed []int
 	qtySum  int
+	rank    [][]int // [sku][cand]: position by (unit cost + shipping, ID)
+	ord     []int   // scratch for splitGreedy
+	fbuf    []int   // scratch for splitGreedy
 }
 
 type pline struct {
@@ -137,6 +140,18 @@ func buildProblem(w *world, g *Group) *problem {
 			}
 			return x.i < y.i
 		})
+	}
+	p.rank = make([][]int, K)
+	byCost := make([]int, len(p.cands))
+	for k := range p.skus {
+		for i := range byCost {
+			byCost[i] = i
+		}
+		sort.SliceStable(byCost, func(a, b int) bool { return p.c[byCost[a]][k] < p.c[byCost[b]][k] })
+		p.rank[k] = make([]int, len(p.cands))
+		for r, i := range byCost {
+			p.rank[k][i] = r
+		}
 	}
 	if p.split {
 		p.covNeed = p.demand

@@ -29,15 +29,18 @@ const (
 
 // Roadblock codes: each stops routing, for the order or for one group.
 const (
-	CodeOrderOnHold             = "ORDER_ON_HOLD"
-	CodeOrderCanceled           = "ORDER_CANCELED"
-	CodeOrderClosed             = "ORDER_CLOSED"
-	CodeOrderNotPaid            = "ORDER_NOT_PAID"
-	CodeNothingToRoute          = "NOTHING_TO_ROUTE"
-	CodeSKUNotManaged           = "SKU_NOT_MANAGED"
-	CodeNoRoutingGroup          = "NO_ROUTING_GROUP"
-	CodeNoEligibleSource        = "NO_ELIGIBLE_SOURCE"
-	CodeOutOfStock              = "OUT_OF_STOCK"
+	CodeOrderOnHold      = "ORDER_ON_HOLD"
+	CodeOrderCanceled    = "ORDER_CANCELED"
+	CodeOrderClosed      = "ORDER_CLOSED"
+	CodeOrderNotPaid     = "ORDER_NOT_PAID"
+	CodeNothingToRoute   = "NOTHING_TO_ROUTE"
+	CodeSKUNotManaged    = "SKU_NOT_MANAGED"
+	CodeNoRoutingGroup   = "NO_ROUTING_GROUP"
+	CodeNoEligibleSource = "NO_ELIGIBLE_SOURCE"
+	CodeOutOfStock       = "OUT_OF_STOCK"
+	// CodeSingleSourceUnavailable: SINGLE_REQUEST_REQUIRED found no one-source
+	// plan among those the rules before it kept. (If the budget ran out
+	// before that was settled, the best plan found decides.)
 	CodeSingleSourceUnavailable = "SINGLE_SOURCE_UNAVAILABLE"
 	// CodeBudgetExhausted is reported only when the budget ran out before the
 	// engine found any plan for a group in which plans exist; in practice the
@@ -159,12 +162,13 @@ type GroupEvaluation struct {
 	// enabled and ships to the order's country. Whether they carry the SKUs
 	// does not matter here.
 	CandidatesConsidered int
-	// PlansExplored is the number of source sets for which the engine worked
-	// out the best assignment exactly (each is one complete plan weighed
-	// against the best so far), in the main search and in the searches for
-	// Eliminated. Sets ruled out by bounds are not counted; see SearchNodes.
+	// PlansExplored is the number of distinct source sets whose best
+	// assignment the engine evaluated, each a complete plan weighed against
+	// the best so far, in the main search and in the searches for Eliminated.
+	// Sets ruled out by bounds before evaluation are not counted.
 	PlansExplored int
-	// SearchNodes is the number of branch-and-bound nodes visited.
+	// SearchNodes is the number of branch-and-bound nodes visited (a node
+	// decides one source in or out); it shows how hard the proof was.
 	SearchNodes int
 	// Eliminated holds, for each rule of the group (in order) that removed at
 	// least one plan, the best plan it removed.
@@ -181,7 +185,12 @@ type GroupEvaluation struct {
 // The alternative comes from a constrained run of the same exact search, under
 // the same budget as the main search; if the budget ran out during that run,
 // Plan.Optimal is false, and if it ran out before any alternative was found,
-// the entry is left out. Its cost is usually close to the main search's.
+// the entry is left out. Usually it costs a fraction of the main search. The
+// expensive case is a rule whose removed plans are ranked by the number of
+// sources first (FEWEST_REQUESTS with nothing after it ranks them by the
+// tie-breaks: the cheapest plan with one source more than the chosen one),
+// which on orders of dozens of lines and hundreds of sources can take the
+// better part of a second.
 type Elimination struct {
 	Rule           Rule
 	Plan           Plan

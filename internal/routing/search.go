@@ -25,8 +25,10 @@ import (
 //     (this is what makes a search led by the number of sources fast);
 //   - "fixing": a free source whose forced inclusion already loses is closed
 //     for the whole subtree, using the dual-ascent slack as its extra cost;
-//   - a primal heuristic at each node (the sources without slack in the dual
-//     solution) keeps the incumbent good early.
+//   - a good incumbent early: before the search, single sources, the sources
+//     the cheapest relaxed assignment uses and a drop/add local search; at
+//     each node of a cost-led search, the sources the dual solution has no
+//     slack left for.
 type searcher struct {
 	p         *problem
 	order     []comp
@@ -166,11 +168,9 @@ func (s *searcher) heuristics() {
 	used := map[int]bool{}
 	if p.split {
 		if f, _, ok := p.splitGreedy(p.act); ok {
-			for k := range f {
-				for u, q := range f[k] {
-					if q > 0 {
-						used[p.act[u]] = true
-					}
+			for x, q := range f {
+				if q > 0 {
+					used[p.act[x%len(p.act)]] = true
 				}
 			}
 		}
@@ -200,28 +200,64 @@ func (s *searcher) heuristics() {
 		sort.Ints(U)
 		s.consider(U)
 	}
-	// Drop sources from the best set while that improves it.
-	for round := 0; s.have && round < 2*len(s.bestSet); round++ {
-		improved := false
+	if s.cons.eq == 0 && s.cons.gt == compNone {
+		s.localSearch()
+	}
+}
+
+// localSearch improves the incumbent by dropping or adding one source at a
+// time (first improvement) until none helps or its allowance of
+// evaluations is spent. A good incumbent early is what lets the bounds prune.
+func (s *searcher) localSearch() {
+	p := s.p
+	allowance := 4*len(p.act) + 20
+	try := func(U []int) bool {
+		allowance--
+		before := s.bestSet
+		s.consider(U)
+		return len(s.bestSet) != len(before) || len(before) > 0 && &s.bestSet[0] != &before[0]
+	}
+	for s.have && allowance > 0 && !s.bud.out {
 		cur := s.bestSet
-		for x := range cur {
-			if len(cur) == 1 {
+		in := make(map[int]bool, len(cur))
+		for _, i := range cur {
+			in[i] = true
+		}
+		improved := false
+		for x := 0; x < len(cur) && len(cur) > 1 && !improved; x++ {
+			improved = try(without(cur, x))
+		}
+		for _, i := range p.act {
+			if improved || allowance <= 0 {
 				break
 			}
-			U := append(append([]int(nil), cur[:x]...), cur[x+1:]...)
-			s.consider(U)
-			if s.bud.out {
-				return
-			}
-			if &s.bestSet[0] != &cur[0] {
-				improved = true
-				break
+			if !in[i] {
+				improved = try(withOne(cur, i))
 			}
 		}
 		if !improved {
-			break
+			return
 		}
 	}
+}
+
+func without(U []int, x int) []int {
+	return append(append(make([]int, 0, len(U)-1), U[:x]...), U[x+1:]...)
+}
+
+func withOne(U []int, i int) []int {
+	out := make([]int, 0, len(U)+1)
+	for _, x := range U {
+		if i >= 0 && i < x {
+			out = append(out, i)
+			i = -1
+		}
+		out = append(out, x)
+	}
+	if i >= 0 {
+		out = append(out, i)
+	}
+	return out
 }
 
 func setOf(m map[int]bool) []int {
@@ -452,11 +488,30 @@ func (s *searcher) primal(nd *nodeData) {
 	}
 	p := s.p
 	used := map[int]bool{}
-	for j := range p.lines {
-		for _, o := range p.opts[j] {
-			if st := s.st[o.i]; st == stOpen || st == stFree && da.slack[o.i] == 0 {
-				used[o.i] = true
-				break
+	if p.split {
+		// Stock matters: fill greedily from the suggested sources.
+		var H []int
+		for i, st := range s.st {
+			if st == stOpen || st == stFree && da.slack[i] == 0 {
+				H = append(H, i)
+			}
+		}
+		f, _, ok := p.splitGreedy(H)
+		if !ok {
+			return
+		}
+		for x, q := range f {
+			if q > 0 {
+				used[H[x%len(H)]] = true
+			}
+		}
+	} else {
+		for j := range p.lines {
+			for _, o := range p.opts[j] {
+				if st := s.st[o.i]; st == stOpen || st == stFree && da.slack[o.i] == 0 {
+					used[o.i] = true
+					break
+				}
 			}
 		}
 	}
@@ -489,7 +544,7 @@ func (s *searcher) prune(nd *nodeData, forced, e int) bool {
 		if c.eq.has(compInd) && (c.ref.ind == 0 && nmin >= 2 || c.ref.ind == 1 && nmax < 2) {
 			return true
 		}
-		if c.gt == compInd && nmax < 2 || c.gt == compN && nmax <= c.ref.n {
+		if c.gt == compInd && (nmax < 2 || c.ref.ind == 1) || c.gt == compN && nmax <= c.ref.n {
 			return true
 		}
 		if c.eq.has(compPrio) && (!s.prioFits(forced) || cmpVec(s.prioLB(nd, forced, e), c.ref.prio) > 0) {
