@@ -48,16 +48,24 @@ func classify(err error) *apperr.Error {
 //
 // It runs around each of the thousands of fields of a page, so it does as
 // little as it can: a plain struct field cannot fail and passes straight
-// through with no context added; only an Order field asks who the caller is
-// (partners see a few of them).
+// through with no context added; only an Order or OrderLine field asks who
+// the caller is (partners see a few of them), and only a field with a where
+// argument has it checked (partners may not filter through relations).
 func classifyMiddleware(ctx context.Context, next graphql.Resolver) (any, error) {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil {
 		return next(ctx)
 	}
-	if fc.Object == "Order" {
+	switch fc.Object {
+	case "Order":
 		if p, ok := auth.FromContext(ctx); ok {
 			if err := auth.AuthorizeOrderField(p, fc.Field.Name); err != nil {
+				return nil, err
+			}
+		}
+	case "OrderLine":
+		if p, ok := auth.FromContext(ctx); ok {
+			if err := auth.AuthorizeOrderLineField(p, fc.Field.Name); err != nil {
 				return nil, err
 			}
 		}
@@ -65,11 +73,28 @@ func classifyMiddleware(ctx context.Context, next graphql.Resolver) (any, error)
 	if !fc.IsMethod && !fc.IsResolver {
 		return next(ctx)
 	}
+	if err := authorizeFilter(ctx, fc); err != nil {
+		return nil, err
+	}
 	res, err := next(context.WithValue(ctx, inResolverKey{}, fc))
 	if err != nil {
 		return res, classify(err)
 	}
 	return res, nil
+}
+
+// authorizeFilter refuses a SOURCE key's where argument that filters
+// through relations (see auth.AuthorizeFilter). Only fields with arguments
+// pay for the look.
+func authorizeFilter(ctx context.Context, fc *graphql.FieldContext) error {
+	if fc.Field.Field == nil || len(fc.Field.Arguments) == 0 || fc.Field.Arguments.ForName("where") == nil {
+		return nil
+	}
+	p, ok := auth.FromContext(ctx)
+	if !ok || p.Role != auth.RoleSource || !graphql.HasOperationContext(ctx) {
+		return nil
+	}
+	return auth.AuthorizeFilter(p, fc.Field.ArgumentMap(graphql.GetOperationContext(ctx).Variables)["where"])
 }
 
 // errorPresenter gives every error one of the contract's codes. Internal

@@ -107,7 +107,12 @@ func partnerScope(typ string, sourceID int) func(*sql.Selector) {
 	case "Order":
 		return func(s *sql.Selector) { s.Where(sql.In(s.C("id"), ordersOfSource())) }
 	case "OrderLine":
-		return func(s *sql.Selector) { s.Where(sql.In(s.C("order_id"), ordersOfSource())) }
+		// Only the lines the source's requests carry: on an order shared
+		// with other sources, their lines are theirs.
+		return func(s *sql.Selector) {
+			s.Where(sql.In(s.C("id"),
+				sql.Select("order_line_id").From(sql.Table("fulfillment_request_items")).Where(sql.In("fulfillment_request_id", frsOfSource()))))
+		}
 	case "IdempotencyRecord":
 		return func(*sql.Selector) {}
 	}

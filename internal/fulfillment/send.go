@@ -48,7 +48,10 @@ func (s *Service) RecordSend(ctx context.Context, frID int, a SendAttempt) error
 		if fr.LeaseHolder == nil || *fr.LeaseHolder != a.Lease {
 			return ErrLeaseLost
 		}
+		// The send loop runs with the system context, which names no
+		// account: the log entries take the request's.
 		w := trail.New()
+		w.AccountID = fr.AccountID
 		attempt := fr.Attempts + 1
 		maxAttempts := max(fr.Edges.Source.ConnectorMaxAttempts, 1)
 		stage, what := "send", "Delivery"

@@ -77,7 +77,12 @@ func (r *Runner) deliverHTTP(ctx context.Context, src *ent.Source, doc Document,
 	req.Header.Set("Idempotency-Key", idemKey)
 	req.Header.Set("Fulfillment-Signature", Sign(src.ConnectorSecret, body))
 	req.Header.Set("User-Agent", "fulfillment-service/1")
-	resp, err := r.client().Do(req)
+	// Redirects are not followed: on 301, 302 and 303 Go's client would
+	// turn the POST into a GET without the document and take the answer to
+	// that as a delivery.
+	client := *r.client()
+	client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := client.Do(req)
 	if err != nil {
 		reason := "network error"
 		if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
@@ -101,6 +106,9 @@ func (r *Runner) deliverHTTP(ctx context.Context, src *ent.Source, doc Document,
 		} else {
 			out.Kind = Delivered
 		}
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		out.Kind, out.Reason = Rejected, fmt.Sprintf("HTTP %d: the connector URL redirects to %q; point the connector there",
+			resp.StatusCode, resp.Header.Get("Location"))
 	case resp.StatusCode == http.StatusRequestTimeout, resp.StatusCode == http.StatusTooManyRequests, resp.StatusCode >= 500:
 		out.Kind, out.Reason = Retry, fmt.Sprintf("HTTP %d", resp.StatusCode)
 	default:

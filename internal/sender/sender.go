@@ -173,6 +173,8 @@ type claimed struct {
 	fr     *ent.FulfillmentRequest
 	notice bool
 	lease  string
+	// expires is when the claim runs out.
+	expires time.Time
 }
 
 // due selects requests to send and voided requests with a notice to send,
@@ -220,7 +222,7 @@ func (r *Runner) claim(ctx context.Context) ([]claimed, error) {
 	}
 	out := make([]claimed, len(frs))
 	for i, fr := range frs {
-		out[i] = claimed{fr: fr, notice: fr.Status == frstatus.Voided, lease: token}
+		out[i] = claimed{fr: fr, notice: fr.Status == frstatus.Voided, lease: token, expires: now.Add(r.Lease)}
 	}
 	return out, nil
 }
@@ -263,6 +265,13 @@ func (r *Runner) send(ctx context.Context, batch []claimed) Result {
 
 func (r *Runner) sendOne(ctx context.Context, c claimed) Result {
 	fr := c.fr
+	// A slow source can hold up its later requests of the batch past the
+	// lease. Such a request is no longer ours: another run may have taken
+	// it, or an operator voided it meanwhile. Leave it to the next claim.
+	if !r.now().Before(c.expires) {
+		r.Logger.Warn("send lease ran out before delivery; left for the next run", "fulfillment_request", fr.ID)
+		return Result{}
+	}
 	key := IdempotencyKey(fr.ID)
 	if c.notice {
 		key += "-cancel"

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/e2e"
+	"github.com/frsvc/fulfillment/internal/testdb"
+)
+
+// TestRun runs the example against the real service (httpapi behind an
+// httptest server, fresh database): it must acknowledge and ship the
+// source's PROCESSED requests, and only those.
+func TestRun(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, s *db.Store) {
+		env := e2e.New(t, s)
+		q := func(query string, vars map[string]any, out any) {
+			t.Helper()
+			env.Query(query, vars, out)
+		}
+		source := func(code string) string {
+			var out struct{ CreateSource struct{ ID string } }
+			q(`mutation($c: String!) { createSource(input: {name: $c, code: $c}) { id } }`, map[string]any{"c": code}, &out)
+			q(`mutation($s: ID!) { upsertInventory(sourceID: $s, items: [{sku: "SKU-A", quantity: 100, unitCost: "1"}, {sku: "SKU-B", quantity: 100, unitCost: "2"}]) { id } }`,
+				map[string]any{"s": out.CreateSource.ID}, nil)
+			return out.CreateSource.ID
+		}
+		mine, other := source("MINE"), source("OTHER")
+		var orders int
+		request := func(sourceID string, processed bool) string {
+			orders++
+			var o struct{ ImportOrder struct{ ID string } }
+			q(`mutation($n: String!) { importOrder(input: {channel: "web", orderNumber: $n, paymentStatus: PAID,
+				shipTo: {name: "Ada", line1: "1 Main St", city: "Springfield", postalCode: "12345", country: "US"},
+				lines: [{sku: "SKU-A", quantity: 2, unitPrice: "10"}, {sku: "SKU-B", quantity: 1, unitPrice: "20"}]}) { id } }`,
+				map[string]any{"n": "W-" + string(rune('0'+orders))}, &o)
+			var fr struct{ CreateFulfillmentRequest struct{ ID string } }
+			q(`mutation($o: ID!, $s: ID!) { createFulfillmentRequest(input: {orderID: $o, sourceID: $s}) { id } }`,
+				map[string]any{"o": o.ImportOrder.ID, "s": sourceID}, &fr)
+			if processed {
+				q(`mutation($id: ID!) { markFulfillmentRequestProcessed(id: $id) { id } }`, map[string]any{"id": fr.CreateFulfillmentRequest.ID}, nil)
+			}
+			return fr.CreateFulfillmentRequest.ID
+		}
+		todo1, todo2 := request(mine, true), request(mine, true)
+		waiting := request(mine, false) // UNPROCESSED: not for the source yet
+		others := request(other, true)  // another source's
+		// One already partly shipped by an operator: only the rest is shipped.
+		var items struct {
+			Node struct{ Items []struct{ ID, Sku string } }
+		}
+		q(`query($id: ID!) { node(id: $id) { ... on FulfillmentRequest { items { id sku } } } }`, map[string]any{"id": todo2}, &items)
+		for _, it := range items.Node.Items {
+			if it.Sku == "SKU-A" {
+				q(`mutation($fr: ID!, $it: ID!) { createShipment(input: {fulfillmentRequestID: $fr, trackingNumber: "OP-1",
+					items: [{fulfillmentRequestItemID: $it, quantity: 1}]}) { id } }`, map[string]any{"fr": todo2, "it": it.ID}, nil)
+			}
+		}
+		var key struct{ CreateApiKey struct{ Secret string } }
+		q(`mutation($s: ID!) { createApiKey(input: {name: "warehouse", role: SOURCE, sourceID: $s}) { secret } }`, map[string]any{"s": mine}, &key)
+		cfg := Config{BaseURL: env.Server.URL, Key: key.CreateApiKey.Secret, Carrier: "DHL", TrackingPrefix: "DHL-", HTTPClient: env.Server.Client()}
+
+		var out strings.Builder
+		dry := cfg
+		dry.DryRun, dry.PageSize = true, 1 // one request a page: the paging is exercised too
+		sum, err := run(context.Background(), dry, &out)
+		if err != nil || sum != (Summary{Found: 2}) || !strings.Contains(out.String(), "W-1-1 (order W-1") || !strings.Contains(out.String(), "W-2-1 (order W-2") {
+			t.Fatalf("dry run: %+v, %v\n%s", sum, err, out.String())
+		}
+		out.Reset()
+		sum, err = run(context.Background(), cfg, &out)
+		if err != nil || sum != (Summary{Found: 2, Acknowledged: 2, Shipped: 2}) {
+			t.Fatalf("run: %+v, %v\n%s", sum, err, out.String())
+		}
+		t.Logf("output:\n%s", out.String())
+		if !strings.Contains(out.String(), "Signed in as source MINE") || !strings.Contains(out.String(), "shipped with DHL DHL-W-1-1: SHIPPED") {
+			t.Errorf("output:\n%s", out.String())
+		}
+
+		type view struct {
+			Status, ShipmentStatus string
+			ConfirmationNumber     *string
+			Items                  []struct{ Quantity, ShippedQuantity int }
+			Shipments              []struct{ TrackingNumber, Carrier string }
+		}
+		get := func(id string) view {
+			var v struct{ Node view }
+			q(`query($id: ID!) { node(id: $id) { ... on FulfillmentRequest { status shipmentStatus confirmationNumber
+				items { quantity shippedQuantity } shipments { trackingNumber carrier } } } }`, map[string]any{"id": id}, &v)
+			return v.Node
+		}
+		for _, id := range []string{todo1, todo2} {
+			v := get(id)
+			if v.Status != "ACKNOWLEDGED" || v.ShipmentStatus != "SHIPPED" || v.ConfirmationNumber == nil || !strings.HasPrefix(*v.ConfirmationNumber, "MINE-W-") {
+				t.Errorf("request %s: %+v", id, v)
+			}
+			for _, it := range v.Items {
+				if it.ShippedQuantity != it.Quantity {
+					t.Errorf("request %s: item shipped %d of %d", id, it.ShippedQuantity, it.Quantity)
+				}
+			}
+		}
+		if v := get(todo2); len(v.Shipments) != 2 {
+			t.Errorf("partly shipped request: shipments %+v", v.Shipments)
+		}
+		if v := get(waiting); v.Status != "UNPROCESSED" || v.ShipmentStatus != "AWAITING_SHIPMENT" {
+			t.Errorf("UNPROCESSED request touched: %+v", v)
+		}
+		if v := get(others); v.Status != "PROCESSED" || v.ShipmentStatus != "AWAITING_SHIPMENT" {
+			t.Errorf("another source's request touched: %+v", v)
+		}
+
+		// Nothing left the second time.
+		sum, err = run(context.Background(), cfg, io.Discard)
+		if err != nil || sum != (Summary{}) {
+			t.Errorf("second run: %+v, %v", sum, err)
+		}
+
+		// A wrong key, and a key that is not a SOURCE key.
+		bad := cfg
+		bad.Key = "frk_nope"
+		var gqlErr *Error
+		if _, err := run(context.Background(), bad, io.Discard); !errors.As(err, &gqlErr) || gqlErr.Code != "UNAUTHENTICATED" {
+			t.Errorf("wrong key: %v", err)
+		}
+		admin := cfg
+		admin.Key = env.AdminKey
+		if _, err := run(context.Background(), admin, io.Discard); err == nil || !strings.Contains(err.Error(), "SOURCE key") {
+			t.Errorf("ADMIN key: %v", err)
+		}
+	})
+}
+
+func TestParseConfig(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	c, err := parseConfig(nil, env(map[string]string{"FULFILLMENT_URL": "https://f.example/", "FULFILLMENT_SOURCE_KEY": "frk_x"}), io.Discard)
+	if err != nil || c.BaseURL != "https://f.example" || c.Key != "frk_x" || c.Carrier != "UPS" || c.TrackingPrefix != "TRK-" || c.DryRun {
+		t.Errorf("from the environment: %+v, %v", c, err)
+	}
+	c, err = parseConfig([]string{"-url", "http://h:1", "-key", "frk_y", "-carrier", "DPD", "-dry-run"},
+		env(map[string]string{"FULFILLMENT_URL": "https://f.example", "FULFILLMENT_SOURCE_KEY": "frk_x"}), io.Discard)
+	if err != nil || c.BaseURL != "http://h:1" || c.Key != "frk_y" || c.Carrier != "DPD" || !c.DryRun {
+		t.Errorf("flags over the environment: %+v, %v", c, err)
+	}
+	if _, err := parseConfig(nil, env(nil), io.Discard); err == nil {
+		t.Error("no key: no error")
+	}
+	if _, err := parseConfig([]string{"-key", "k", "extra"}, env(nil), io.Discard); err == nil {
+		t.Error("stray argument: no error")
+	}
+}

@@ -1,0 +1,137 @@
+package sender_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/frsvc/fulfillment/ent/fulfillmentlog"
+	"github.com/frsvc/fulfillment/ent/fulfillmentrequest"
+	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/frstatus"
+	"github.com/frsvc/fulfillment/internal/testdb"
+)
+
+// TestTwoServerProcesses runs the real binary twice on one PostgreSQL
+// database, each with its own send loop, and checks that together they
+// deliver every due request exactly once: the lease works across
+// processes, not only across goroutines.
+func TestTwoServerProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and starts the server binary")
+	}
+	url := testdb.URL(t, testdb.Postgres) // skips without TEST_DATABASE_URL
+	bin := filepath.Join(t.TempDir(), "fulfillment")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = filepath.Join("..", "..")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	store, err := db.Open(url, db.Config{})
+	testdb.Must(t, err)
+	t.Cleanup(func() { _ = store.Close() })
+	testdb.Must(t, store.Migrate(context.Background()))
+	const n = 300
+	rcv := newCounter(t)
+	b := newBulk(t, store, 8, rcv.srv.URL)
+	b.seed(t, n)
+
+	for i := range 2 {
+		startProcess(t, bin, url, i)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		left, err := store.Client.FulfillmentRequest.Query().Where(fulfillmentrequest.StatusEQ(frstatus.Processing)).Count(b.ctx)
+		testdb.Must(t, err)
+		if left == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests still PROCESSING after a minute", left)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	keys := rcv.snapshot()
+	if len(keys) != n {
+		t.Errorf("%d keys delivered, want %d", len(keys), n)
+	}
+	for k, c := range keys {
+		if c != 1 {
+			t.Errorf("%s delivered %d times", k, c)
+		}
+	}
+	done, err := store.Client.FulfillmentRequest.Query().
+		Where(fulfillmentrequest.StatusIn(frstatus.Processed, frstatus.Acknowledged), fulfillmentrequest.Attempts(1),
+			fulfillmentrequest.LeaseHolderIsNil()).Count(b.ctx)
+	testdb.Must(t, err)
+	logs, err := store.Client.FulfillmentLog.Query().Where(fulfillmentlog.Stage("send")).Count(b.ctx)
+	testdb.Must(t, err)
+	if done != n || logs != n {
+		t.Errorf("%d requests delivered once and released, %d send logs; want %d of each", done, logs, n)
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for a process's output and the test.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// startProcess starts the server binary with a fast send loop and stops it
+// (SIGINT, as an operator would) when the test ends.
+func startProcess(t *testing.T, bin, url string, i int) {
+	t.Helper()
+	out := &lockedBuffer{}
+	cmd := exec.Command(bin, "--addr", "127.0.0.1:0", "--database-url", url,
+		"--send-interval", "50ms", "--send-lease", "30s")
+	cmd.Env = append(os.Environ(), "BOOTSTRAP_API_KEY=frk_two_processes_test_key_"+string(rune('a'+i)))
+	cmd.Stdout, cmd.Stderr = out, out
+	testdb.Must(t, cmd.Start())
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGINT)
+		select {
+		case <-exited:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		if t.Failed() {
+			t.Logf("process %d output:\n%s", i, out.String())
+		}
+	})
+	serving := regexp.MustCompile(`Serving GraphQL at http://\S+/query`)
+	deadline := time.Now().Add(30 * time.Second)
+	for !serving.MatchString(out.String()) {
+		select {
+		case err := <-exited:
+			t.Fatalf("process %d exited before serving: %v\n%s", i, err, out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("process %d is not serving after 30s:\n%s", i, out.String())
+		}
+	}
+}
