@@ -164,7 +164,7 @@ var Codes = map[string]bool{
 // leaks are fragments of SQL, driver, ORM and runtime text that must never
 // reach a client (compared case-insensitively).
 var leaks = []string{"sql", "pq:", "ent:", "constraint", "duplicate key", "violates",
-	"goroutine ", ".go:", "panic", "runtime error", "stack"}
+	"goroutine ", ".go:", "panic", "runtime error", "stack trace"}
 
 // CheckHygiene reports an error of res that carries no code of the contract
 // or whose text shows SQL, driver text or a stack trace.

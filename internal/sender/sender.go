@@ -276,7 +276,12 @@ func (r *Runner) sendOne(ctx context.Context, c claimed) Result {
 	if c.notice {
 		key += "-cancel"
 	}
-	out := r.deliver(ctx, fr.Edges.Source, newDocument(fr, c.notice), key)
+	// The delivery must end while the lease still holds, or another run
+	// could claim the request and send it a second time meanwhile: bound it
+	// by what is left of the lease, less a margin to record the outcome.
+	dctx, cancel := context.WithTimeout(ctx, c.expires.Sub(r.now())-leaseMargin(r.Lease))
+	out := r.deliver(dctx, fr.Edges.Source, newDocument(fr, c.notice), key)
+	cancel()
 	if r.AfterDeliver != nil && !r.AfterDeliver(fr.ID) {
 		return Result{}
 	}
@@ -321,6 +326,11 @@ func (r *Runner) backoff(attempt int) time.Duration {
 	}
 	half := d / 2
 	return half + time.Duration(mrand.Int64N(int64(half)+1))
+}
+
+// leaseMargin is the part of a lease kept for writing the outcome.
+func leaseMargin(lease time.Duration) time.Duration {
+	return min(lease/10, 5*time.Second)
 }
 
 // IdempotencyKey is the stable key a request is delivered under, the same on
