@@ -3536,6 +3536,73 @@ func (v *ListFulfillmentRequestsResponse) GetFulfillmentRequests() ListFulfillme
 	return v.FulfillmentRequests
 }
 
+// ListSourceFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnection includes the requested fields of the GraphQL type FulfillmentRequestConnection.
+// The GraphQL type's documentation follows.
+//
+// A connection to a list of items.
+type ListSourceFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnection struct {
+	// Information to aid in pagination.
+	PageInfo ListSourceFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnectionPageInfo `json:"pageInfo"`
+	// A list of edges.
+	Edges []*ListSourceFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnectionEdgesFulfillmentRequestEdge `json:"edges"`
+}
+
+// GetPageInfo returns ListSourceFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnection.PageInfo, and is useful for accessing the field via an interface.
+func (v *ListSourceFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnection) GetPageInfo() ListSourceFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnectionPageInfo {
+	return v.PageInfo
+}
+
+// GetEdges returns ListSourceFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnection.Edges, and is useful for accessing the field via an interface.
+func (v *ListSourceFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnection) GetEdges() []*ListSourceFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnectionEdgesFulfillmentRequestEdge {
+	return v.Edges
+}
+
+// ListSourceFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnectionEdgesFulfillmentRequestEdge includes the requested fields of the GraphQL type FulfillmentRequestEdge.
+// The GraphQL type's documentation follows.
+//
+// An edge in a connection.
+type ListSourceFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnectionEdgesFulfillmentRequestEdge struct {
+	// The item at the end of the edge.
+	Node *SourceFulfillmentRequestFields `json:"node"`
+}
+
+// GetNode returns ListSourceFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnectionEdgesFulfillmentRequestEdge.Node, and is useful for accessing the field via an interface.
+func (v *ListSourceFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnectionEdgesFulfillmentRequestEdge) GetNode() *SourceFulfillmentRequestFields {
+	return v.Node
+}
+
+// ListSourceFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnectionPageInfo includes the requested fields of the GraphQL type PageInfo.
+// The GraphQL type's documentation follows.
+//
+// Information about pagination in a connection.
+// https://relay.dev/graphql/connections.htm#sec-undefined.PageInfo
+type ListSourceFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnectionPageInfo struct {
+	// When paginating forwards, are there more items?
+	HasNextPage bool `json:"hasNextPage"`
+	// When paginating forwards, the cursor to continue.
+	EndCursor *string `json:"endCursor"`
+}
+
+// GetHasNextPage returns ListSourceFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnectionPageInfo.HasNextPage, and is useful for accessing the field via an interface.
+func (v *ListSourceFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnectionPageInfo) GetHasNextPage() bool {
+	return v.HasNextPage
+}
+
+// GetEndCursor returns ListSourceFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnectionPageInfo.EndCursor, and is useful for accessing the field via an interface.
+func (v *ListSourceFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnectionPageInfo) GetEndCursor() *string {
+	return v.EndCursor
+}
+
+// ListSourceFulfillmentRequestsResponse is returned by ListSourceFulfillmentRequests on success.
+type ListSourceFulfillmentRequestsResponse struct {
+	FulfillmentRequests ListSourceFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnection `json:"fulfillmentRequests"`
+}
+
+// GetFulfillmentRequests returns ListSourceFulfillmentRequestsResponse.FulfillmentRequests, and is useful for accessing the field via an interface.
+func (v *ListSourceFulfillmentRequestsResponse) GetFulfillmentRequests() ListSourceFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnection {
+	return v.FulfillmentRequests
+}
+
 // LogLevel is enum for the field level
 type LogLevel string
 
@@ -5297,6 +5364,118 @@ func (v *ShipmentWhereInput) GetHasFulfillmentRequestWith() []FulfillmentRequest
 	return v.HasFulfillmentRequestWith
 }
 
+// A fulfillment request as its source sees it. An item's quantity still to
+// ship is quantity - shippedQuantity - canceledQuantity.
+type SourceFulfillmentRequestFields struct {
+	Id             string                                                      `json:"id"`
+	Number         string                                                      `json:"number"`
+	Status         FulfillmentRequestStatus                                    `json:"status"`
+	ShipmentStatus ShipmentStatus                                              `json:"shipmentStatus"`
+	Order          SourceFulfillmentRequestFieldsOrder                         `json:"order"`
+	Items          []SourceFulfillmentRequestFieldsItemsFulfillmentRequestItem `json:"items"`
+}
+
+// GetId returns SourceFulfillmentRequestFields.Id, and is useful for accessing the field via an interface.
+func (v *SourceFulfillmentRequestFields) GetId() string { return v.Id }
+
+// GetNumber returns SourceFulfillmentRequestFields.Number, and is useful for accessing the field via an interface.
+func (v *SourceFulfillmentRequestFields) GetNumber() string { return v.Number }
+
+// GetStatus returns SourceFulfillmentRequestFields.Status, and is useful for accessing the field via an interface.
+func (v *SourceFulfillmentRequestFields) GetStatus() FulfillmentRequestStatus { return v.Status }
+
+// GetShipmentStatus returns SourceFulfillmentRequestFields.ShipmentStatus, and is useful for accessing the field via an interface.
+func (v *SourceFulfillmentRequestFields) GetShipmentStatus() ShipmentStatus { return v.ShipmentStatus }
+
+// GetOrder returns SourceFulfillmentRequestFields.Order, and is useful for accessing the field via an interface.
+func (v *SourceFulfillmentRequestFields) GetOrder() SourceFulfillmentRequestFieldsOrder {
+	return v.Order
+}
+
+// GetItems returns SourceFulfillmentRequestFields.Items, and is useful for accessing the field via an interface.
+func (v *SourceFulfillmentRequestFields) GetItems() []SourceFulfillmentRequestFieldsItemsFulfillmentRequestItem {
+	return v.Items
+}
+
+// SourceFulfillmentRequestFieldsItemsFulfillmentRequestItem includes the requested fields of the GraphQL type FulfillmentRequestItem.
+type SourceFulfillmentRequestFieldsItemsFulfillmentRequestItem struct {
+	Id               string `json:"id"`
+	Sku              string `json:"sku"`
+	Quantity         int    `json:"quantity"`
+	ShippedQuantity  int    `json:"shippedQuantity"`
+	CanceledQuantity int    `json:"canceledQuantity"`
+}
+
+// GetId returns SourceFulfillmentRequestFieldsItemsFulfillmentRequestItem.Id, and is useful for accessing the field via an interface.
+func (v *SourceFulfillmentRequestFieldsItemsFulfillmentRequestItem) GetId() string { return v.Id }
+
+// GetSku returns SourceFulfillmentRequestFieldsItemsFulfillmentRequestItem.Sku, and is useful for accessing the field via an interface.
+func (v *SourceFulfillmentRequestFieldsItemsFulfillmentRequestItem) GetSku() string { return v.Sku }
+
+// GetQuantity returns SourceFulfillmentRequestFieldsItemsFulfillmentRequestItem.Quantity, and is useful for accessing the field via an interface.
+func (v *SourceFulfillmentRequestFieldsItemsFulfillmentRequestItem) GetQuantity() int {
+	return v.Quantity
+}
+
+// GetShippedQuantity returns SourceFulfillmentRequestFieldsItemsFulfillmentRequestItem.ShippedQuantity, and is useful for accessing the field via an interface.
+func (v *SourceFulfillmentRequestFieldsItemsFulfillmentRequestItem) GetShippedQuantity() int {
+	return v.ShippedQuantity
+}
+
+// GetCanceledQuantity returns SourceFulfillmentRequestFieldsItemsFulfillmentRequestItem.CanceledQuantity, and is useful for accessing the field via an interface.
+func (v *SourceFulfillmentRequestFieldsItemsFulfillmentRequestItem) GetCanceledQuantity() int {
+	return v.CanceledQuantity
+}
+
+// SourceFulfillmentRequestFieldsOrder includes the requested fields of the GraphQL type Order.
+type SourceFulfillmentRequestFieldsOrder struct {
+	OrderNumber string                                           `json:"orderNumber"`
+	ShipTo      SourceFulfillmentRequestFieldsOrderShipToAddress `json:"shipTo"`
+}
+
+// GetOrderNumber returns SourceFulfillmentRequestFieldsOrder.OrderNumber, and is useful for accessing the field via an interface.
+func (v *SourceFulfillmentRequestFieldsOrder) GetOrderNumber() string { return v.OrderNumber }
+
+// GetShipTo returns SourceFulfillmentRequestFieldsOrder.ShipTo, and is useful for accessing the field via an interface.
+func (v *SourceFulfillmentRequestFieldsOrder) GetShipTo() SourceFulfillmentRequestFieldsOrderShipToAddress {
+	return v.ShipTo
+}
+
+// SourceFulfillmentRequestFieldsOrderShipToAddress includes the requested fields of the GraphQL type Address.
+type SourceFulfillmentRequestFieldsOrderShipToAddress struct {
+	Name       *string `json:"name"`
+	Line1      string  `json:"line1"`
+	Line2      *string `json:"line2"`
+	City       string  `json:"city"`
+	Region     *string `json:"region"`
+	PostalCode string  `json:"postalCode"`
+	// ISO 3166-1 alpha-2.
+	Country string `json:"country"`
+}
+
+// GetName returns SourceFulfillmentRequestFieldsOrderShipToAddress.Name, and is useful for accessing the field via an interface.
+func (v *SourceFulfillmentRequestFieldsOrderShipToAddress) GetName() *string { return v.Name }
+
+// GetLine1 returns SourceFulfillmentRequestFieldsOrderShipToAddress.Line1, and is useful for accessing the field via an interface.
+func (v *SourceFulfillmentRequestFieldsOrderShipToAddress) GetLine1() string { return v.Line1 }
+
+// GetLine2 returns SourceFulfillmentRequestFieldsOrderShipToAddress.Line2, and is useful for accessing the field via an interface.
+func (v *SourceFulfillmentRequestFieldsOrderShipToAddress) GetLine2() *string { return v.Line2 }
+
+// GetCity returns SourceFulfillmentRequestFieldsOrderShipToAddress.City, and is useful for accessing the field via an interface.
+func (v *SourceFulfillmentRequestFieldsOrderShipToAddress) GetCity() string { return v.City }
+
+// GetRegion returns SourceFulfillmentRequestFieldsOrderShipToAddress.Region, and is useful for accessing the field via an interface.
+func (v *SourceFulfillmentRequestFieldsOrderShipToAddress) GetRegion() *string { return v.Region }
+
+// GetPostalCode returns SourceFulfillmentRequestFieldsOrderShipToAddress.PostalCode, and is useful for accessing the field via an interface.
+func (v *SourceFulfillmentRequestFieldsOrderShipToAddress) GetPostalCode() string {
+	return v.PostalCode
+}
+
+// GetCountry returns SourceFulfillmentRequestFieldsOrderShipToAddress.Country, and is useful for accessing the field via an interface.
+func (v *SourceFulfillmentRequestFieldsOrderShipToAddress) GetCountry() string { return v.Country }
+
 // SourceWhereInput is used for filtering Source objects.
 // Input was generated by ent.
 type SourceWhereInput struct {
@@ -5943,6 +6122,22 @@ func (v *__ListFulfillmentRequestsInput) GetAfter() *string { return v.After }
 
 // GetOrderBy returns __ListFulfillmentRequestsInput.OrderBy, and is useful for accessing the field via an interface.
 func (v *__ListFulfillmentRequestsInput) GetOrderBy() *FulfillmentRequestOrder { return v.OrderBy }
+
+// __ListSourceFulfillmentRequestsInput is used internally by genqlient
+type __ListSourceFulfillmentRequestsInput struct {
+	Status FulfillmentRequestStatus `json:"status"`
+	First  int                      `json:"first"`
+	After  *string                  `json:"after,omitempty"`
+}
+
+// GetStatus returns __ListSourceFulfillmentRequestsInput.Status, and is useful for accessing the field via an interface.
+func (v *__ListSourceFulfillmentRequestsInput) GetStatus() FulfillmentRequestStatus { return v.Status }
+
+// GetFirst returns __ListSourceFulfillmentRequestsInput.First, and is useful for accessing the field via an interface.
+func (v *__ListSourceFulfillmentRequestsInput) GetFirst() int { return v.First }
+
+// GetAfter returns __ListSourceFulfillmentRequestsInput.After, and is useful for accessing the field via an interface.
+func (v *__ListSourceFulfillmentRequestsInput) GetAfter() *string { return v.After }
 
 // __ProcessFulfillmentRequestsInput is used internally by genqlient
 type __ProcessFulfillmentRequestsInput struct {
@@ -6880,6 +7075,81 @@ func ListFulfillmentRequests(
 	}
 
 	data_ = &ListFulfillmentRequestsResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
+// The query executed by ListSourceFulfillmentRequests.
+const ListSourceFulfillmentRequests_Operation = `
+query ListSourceFulfillmentRequests ($status: FulfillmentRequestStatus!, $first: Int!, $after: Cursor) {
+	fulfillmentRequests(where: {status:$status}, first: $first, after: $after, orderBy: {field:NUMBER,direction:ASC}) {
+		pageInfo {
+			hasNextPage
+			endCursor
+		}
+		edges {
+			node {
+				... SourceFulfillmentRequestFields
+			}
+		}
+	}
+}
+fragment SourceFulfillmentRequestFields on FulfillmentRequest {
+	id
+	number
+	status
+	shipmentStatus
+	order {
+		orderNumber
+		shipTo {
+			name
+			line1
+			line2
+			city
+			region
+			postalCode
+			country
+		}
+	}
+	items {
+		id
+		sku
+		quantity
+		shippedQuantity
+		canceledQuantity
+	}
+}
+`
+
+// A page of the source's own fulfillment requests in one status, by number,
+// with what it takes to ship them: the order's number and ship-to, and each
+// item's quantities. Page with first (at most 100) and after, the previous
+// page's pageInfo.endCursor (nil for the first page).
+func ListSourceFulfillmentRequests(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	status FulfillmentRequestStatus,
+	first int,
+	after *string,
+) (data_ *ListSourceFulfillmentRequestsResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "ListSourceFulfillmentRequests",
+		Query:  ListSourceFulfillmentRequests_Operation,
+		Variables: &__ListSourceFulfillmentRequestsInput{
+			Status: status,
+			First:  first,
+			After:  after,
+		},
+	}
+
+	data_ = &ListSourceFulfillmentRequestsResponse{}
 	resp_ := &graphql.Response{Data: data_}
 
 	err_ = client_.MakeRequest(

@@ -9,8 +9,10 @@
 // carrier's tracking number once the parcel leaves; here both happen at once
 // and the tracking number is made up from a prefix and the request's number.
 //
-// It uses only net/http and encoding/json, so that the GraphQL calls are in
-// plain sight:
+// It talks to the service through the typed client of package client
+// (github.com/frsvc/fulfillment/client): every call is a Go function
+// generated from a GraphQL operation of client/operations, with Go types for
+// its variables and answer.
 //
 //	go run ./examples/partner -url http://localhost:8080 -key "$SOURCE_KEY"
 //
@@ -18,9 +20,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -30,6 +30,10 @@ import (
 	"os/signal"
 	"strings"
 	"time"
+
+	"github.com/Khan/genqlient/graphql"
+
+	"github.com/frsvc/fulfillment/client"
 )
 
 func main() {
@@ -66,7 +70,8 @@ type Config struct {
 	Timeout time.Duration
 	// PageSize is how many requests to read a page; 0 means 50.
 	PageSize int
-	// HTTPClient is the client to use; nil means http.DefaultClient.
+	// HTTPClient is the client to send through (for its transport, say);
+	// nil means a plain http.Client. Timeout, when set, replaces its own.
 	HTTPClient *http.Client
 }
 
@@ -105,50 +110,23 @@ type Summary struct {
 	Found, Acknowledged, Shipped, Failed int
 }
 
-// Request is what the example reads of a fulfillment request.
-type Request struct {
-	ID     string `json:"id"`
-	Number string `json:"number"`
-	Status string `json:"status"`
-	Order  struct {
-		OrderNumber string `json:"orderNumber"`
-		ShipTo      struct {
-			Name       string `json:"name"`
-			Line1      string `json:"line1"`
-			City       string `json:"city"`
-			PostalCode string `json:"postalCode"`
-			Country    string `json:"country"`
-		} `json:"shipTo"`
-	} `json:"order"`
-	Items []struct {
-		ID               string `json:"id"`
-		SKU              string `json:"sku"`
-		Quantity         int    `json:"quantity"`
-		ShippedQuantity  int    `json:"shippedQuantity"`
-		CanceledQuantity int    `json:"canceledQuantity"`
-	} `json:"items"`
-}
+// Request is what the example reads of a fulfillment request: the fragment
+// SourceFulfillmentRequestFields of client/operations/partner.graphql.
+type Request = client.SourceFulfillmentRequestFields
 
 // run lists the source's PROCESSED requests, then acknowledges and ships
 // each. A request that fails is reported and skipped; run then returns an
-// error after trying the others.
+// error after trying the others. Errors the service answered carry its
+// code: client.ErrorCode(err).
 func run(ctx context.Context, cfg Config, out io.Writer) (Summary, error) {
-	c := &client{base: cfg.BaseURL, key: cfg.Key, http: cfg.HTTPClient, timeout: cfg.Timeout}
+	c := newClient(cfg)
 	var sum Summary
 
-	var v struct {
-		Viewer struct {
-			Role   string `json:"role"`
-			Source *struct {
-				Code string `json:"code"`
-				Name string `json:"name"`
-			} `json:"source"`
-		} `json:"viewer"`
+	v, err := client.Viewer(ctx, c)
+	if err != nil {
+		return sum, explain(err)
 	}
-	if err := c.do(ctx, `query { viewer { role source { code name } } }`, nil, "", &v); err != nil {
-		return sum, err
-	}
-	if v.Viewer.Role != "SOURCE" || v.Viewer.Source == nil {
+	if v.Viewer.Role != client.ApiKeyRoleSource || v.Viewer.Source == nil {
 		return sum, fmt.Errorf("the key is a %s key: use the SOURCE key of your source", v.Viewer.Role)
 	}
 	src := v.Viewer.Source
@@ -156,15 +134,16 @@ func run(ctx context.Context, cfg Config, out io.Writer) (Summary, error) {
 
 	// Read the whole list first: acknowledging a request takes it out of
 	// the PROCESSED filter, which would shift the pages under our feet.
-	todo, err := c.processed(ctx, cfg.PageSize)
+	todo, err := processed(ctx, c, cfg.PageSize)
 	if err != nil {
 		return sum, err
 	}
 	sum.Found = len(todo)
 	fmt.Fprintf(out, "%d fulfillment request(s) to handle.\n", len(todo))
 	for _, fr := range todo {
+		to := fr.Order.ShipTo
 		fmt.Fprintf(out, "%s (order %s, to %s, %s %s): %d item(s)\n", fr.Number, fr.Order.OrderNumber,
-			fr.Order.ShipTo.Name, fr.Order.ShipTo.PostalCode, fr.Order.ShipTo.Country, len(fr.Items))
+			deref(to.Name), to.PostalCode, to.Country, len(fr.Items))
 		if cfg.DryRun {
 			continue
 		}
@@ -179,179 +158,127 @@ func run(ctx context.Context, cfg Config, out io.Writer) (Summary, error) {
 	return sum, nil
 }
 
-const processedQuery = `query($first: Int!, $after: Cursor) {
-  fulfillmentRequests(first: $first, after: $after, where: {status: PROCESSED}, orderBy: {field: NUMBER, direction: ASC}) {
-    pageInfo { hasNextPage endCursor }
-    edges { node {
-      id number status
-      order { orderNumber shipTo { name line1 city postalCode country } }
-      items { id sku quantity shippedQuantity canceledQuantity }
-    } }
-  }
-}`
+// newClient returns the typed client of the service for cfg: every request
+// carries the key as a bearer token and is bounded by cfg.Timeout.
+func newClient(cfg Config) graphql.Client {
+	var hc http.Client
+	if cfg.HTTPClient != nil {
+		hc = *cfg.HTTPClient
+	}
+	if cfg.Timeout > 0 {
+		hc.Timeout = cfg.Timeout
+	}
+	return client.New(cfg.BaseURL, cfg.Key, client.WithHTTPClient(&hc))
+}
 
-// processed pages through the source's PROCESSED requests.
-func (c *client) processed(ctx context.Context, pageSize int) ([]Request, error) {
+// processed pages through the source's PROCESSED requests. A SOURCE key
+// sees only its own source's requests, so there is no source filter.
+func processed(ctx context.Context, c graphql.Client, pageSize int) ([]Request, error) {
 	if pageSize <= 0 {
 		pageSize = 50
 	}
 	var all []Request
-	var after any
+	var after *string // nil: the first page
 	for {
-		var page struct {
-			FulfillmentRequests struct {
-				PageInfo struct {
-					HasNextPage bool   `json:"hasNextPage"`
-					EndCursor   string `json:"endCursor"`
-				} `json:"pageInfo"`
-				Edges []struct {
-					Node Request `json:"node"`
-				} `json:"edges"`
-			} `json:"fulfillmentRequests"`
+		res, err := client.ListSourceFulfillmentRequests(ctx, c, client.FulfillmentRequestStatusProcessed, pageSize, after)
+		if err != nil {
+			return nil, explain(err)
 		}
-		if err := c.do(ctx, processedQuery, map[string]any{"first": pageSize, "after": after}, "", &page); err != nil {
-			return nil, err
+		page := res.FulfillmentRequests
+		for _, e := range page.Edges {
+			if e.Node != nil {
+				all = append(all, *e.Node)
+			}
 		}
-		for _, e := range page.FulfillmentRequests.Edges {
-			all = append(all, e.Node)
-		}
-		if !page.FulfillmentRequests.PageInfo.HasNextPage {
+		if !page.PageInfo.HasNextPage {
 			return all, nil
 		}
-		after = page.FulfillmentRequests.PageInfo.EndCursor
+		if page.PageInfo.EndCursor == nil {
+			return nil, errors.New("the service announced another page without a cursor")
+		}
+		after = page.PageInfo.EndCursor
 	}
 }
 
-// handle acknowledges one request and ships what is left of it. Each call
-// carries an Idempotency-Key, so that running the example again after a
-// dropped answer does not act twice.
-func handle(ctx context.Context, c *client, cfg Config, source string, fr Request, sum *Summary, out io.Writer) error {
-	var ack struct {
-		AcknowledgeFulfillmentRequest struct {
-			Status             string `json:"status"`
-			ConfirmationNumber string `json:"confirmationNumber"`
-		} `json:"acknowledgeFulfillmentRequest"`
-	}
-	err := c.do(ctx, `mutation($id: ID!, $confirmation: String) {
-  acknowledgeFulfillmentRequest(id: $id, confirmationNumber: $confirmation) { status confirmationNumber } }`,
-		map[string]any{"id": fr.ID, "confirmation": source + "-" + fr.Number},
-		fmt.Sprintf("partner-%s-ack-%s", source, fr.ID), &ack)
+// handle acknowledges one request and ships what is left of it. Each
+// mutation carries an Idempotency-Key made of the source and the request's
+// id, the same on every run: sending it again (after a dropped answer, say)
+// returns the first answer and does nothing twice.
+func handle(ctx context.Context, c graphql.Client, cfg Config, source string, fr Request, sum *Summary, out io.Writer) error {
+	confirmation := source + "-" + fr.Number
+	ack, err := client.AcknowledgeFulfillmentRequest(
+		client.WithIdempotencyKey(ctx, idempotencyKey(source, "ack", fr.Id)), c, fr.Id, &confirmation)
 	if err != nil {
-		return fmt.Errorf("acknowledge: %w", err)
+		return fmt.Errorf("acknowledge: %w", explain(err))
 	}
 	sum.Acknowledged++
-	fmt.Fprintf(out, "  acknowledged as %s\n", ack.AcknowledgeFulfillmentRequest.ConfirmationNumber)
+	fmt.Fprintf(out, "  acknowledged as %s\n", deref(ack.AcknowledgeFulfillmentRequest.ConfirmationNumber))
 
-	var items []map[string]any
+	input := client.CreateShipmentInput{
+		FulfillmentRequestID: fr.Id,
+		TrackingNumber:       cfg.TrackingPrefix + fr.Number,
+		Carrier:              &cfg.Carrier,
+	}
 	for _, it := range fr.Items {
 		if left := it.Quantity - it.ShippedQuantity - it.CanceledQuantity; left > 0 {
-			items = append(items, map[string]any{"fulfillmentRequestItemID": it.ID, "quantity": left})
+			input.Items = append(input.Items, client.ShipmentItemInput{FulfillmentRequestItemID: it.Id, Quantity: left})
 		}
 	}
-	if len(items) == 0 {
+	if len(input.Items) == 0 {
 		fmt.Fprintln(out, "  nothing left to ship")
 		return nil
 	}
-	tracking := cfg.TrackingPrefix + fr.Number
-	var ship struct {
-		CreateShipment struct {
-			TrackingNumber     string `json:"trackingNumber"`
-			FulfillmentRequest struct {
-				ShipmentStatus string `json:"shipmentStatus"`
-			} `json:"fulfillmentRequest"`
-		} `json:"createShipment"`
-	}
-	err = c.do(ctx, `mutation($input: CreateShipmentInput!) {
-  createShipment(input: $input) { trackingNumber fulfillmentRequest { shipmentStatus } } }`,
-		map[string]any{"input": map[string]any{
-			"fulfillmentRequestID": fr.ID, "trackingNumber": tracking, "carrier": cfg.Carrier, "items": items,
-		}}, fmt.Sprintf("partner-%s-ship-%s", source, fr.ID), &ship)
+	ship, err := client.CreateShipment(
+		client.WithIdempotencyKey(ctx, idempotencyKey(source, "ship", fr.Id)), c, input)
 	if err != nil {
-		return fmt.Errorf("ship: %w", err)
+		return fmt.Errorf("ship: %w", explain(err))
 	}
 	sum.Shipped++
-	fmt.Fprintf(out, "  shipped with %s %s: %s\n", cfg.Carrier, ship.CreateShipment.TrackingNumber,
+	fmt.Fprintf(out, "  shipped with %s %s: %s\n", deref(ship.CreateShipment.Carrier), ship.CreateShipment.TrackingNumber,
 		ship.CreateShipment.FulfillmentRequest.ShipmentStatus)
 	return nil
 }
 
-// client is the smallest GraphQL client that does the job.
-type client struct {
-	base    string
-	key     string
-	http    *http.Client
-	timeout time.Duration
+// idempotencyKey is the Idempotency-Key of one step (ack, ship) of a
+// request: partner-<source>-<step>-<id>.
+func idempotencyKey(source, step, id string) string {
+	return fmt.Sprintf("partner-%s-%s-%s", source, step, id)
 }
 
-// Error is an error the service answered, with its extensions.code
-// (UNAUTHENTICATED, FORBIDDEN, NOT_FOUND, VALIDATION, INVALID_TRANSITION, …).
-type Error struct {
-	Code    string
-	Message string
-	Field   string
+// explain words an error the service answered as its code and message,
+// "VALIDATION: tracking number … is already used (trackingNumber)", rather
+// than as the raw answer; client.ErrorCode and errors.As still see through
+// it. Other errors (network, timeout) are returned as they are.
+func explain(err error) error {
+	list := client.Errors(err)
+	if len(list) == 0 {
+		return err
+	}
+	msg := strings.TrimSpace(list[0].Message)
+	var httpErr *graphql.HTTPError
+	if code := client.ErrorCode(err); code != "" {
+		msg = code + ": " + msg
+	} else if errors.As(err, &httpErr) { // not a GraphQL answer: a wrong -url, a proxy
+		msg = fmt.Sprintf("HTTP %d: %.200s", httpErr.StatusCode, msg)
+	}
+	if field, ok := list[0].Extensions["field"].(string); ok && field != "" {
+		msg += " (" + field + ")"
+	}
+	return &serviceError{msg: msg, err: err}
 }
 
-func (e *Error) Error() string {
-	if e.Field != "" {
-		return fmt.Sprintf("%s: %s (%s)", e.Code, e.Message, e.Field)
-	}
-	return e.Code + ": " + e.Message
+type serviceError struct {
+	msg string
+	err error
 }
 
-// do posts one operation and decodes its data into out. idemKey, when not
-// empty, is sent as the Idempotency-Key header.
-func (c *client) do(ctx context.Context, query string, vars map[string]any, idemKey string, out any) error {
-	if c.timeout > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, c.timeout)
-		defer cancel()
+func (e *serviceError) Error() string { return e.msg }
+func (e *serviceError) Unwrap() error { return e.err }
+
+// deref returns *s, or "" for nil (a nullable field the service left out).
+func deref(s *string) string {
+	if s == nil {
+		return ""
 	}
-	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
-	if err != nil {
-		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/query", bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	req.Header.Set("Authorization", "Bearer "+c.key)
-	if idemKey != "" {
-		req.Header.Set("Idempotency-Key", idemKey)
-	}
-	hc := c.http
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 10<<20))
-	if err != nil {
-		return err
-	}
-	var res struct {
-		Data   json.RawMessage `json:"data"`
-		Errors []struct {
-			Message    string `json:"message"`
-			Extensions struct {
-				Code  string `json:"code"`
-				Field string `json:"field"`
-			} `json:"extensions"`
-		} `json:"errors"`
-	}
-	if err := json.Unmarshal(raw, &res); err != nil {
-		return fmt.Errorf("HTTP %d, not a GraphQL answer: %.200s", resp.StatusCode, raw)
-	}
-	if len(res.Errors) > 0 {
-		e := res.Errors[0]
-		return &Error{Code: e.Extensions.Code, Message: e.Message, Field: e.Extensions.Field}
-	}
-	if out == nil {
-		return nil
-	}
-	return json.Unmarshal(res.Data, out)
+	return *s
 }

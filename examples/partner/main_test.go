@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"io"
+	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/frsvc/fulfillment/client"
 	"github.com/frsvc/fulfillment/internal/db"
 	"github.com/frsvc/fulfillment/internal/e2e"
 	"github.com/frsvc/fulfillment/internal/testdb"
@@ -14,7 +17,9 @@ import (
 
 // TestRun runs the example against the real service (httpapi behind an
 // httptest server, fresh database): it must acknowledge and ship the
-// source's PROCESSED requests, and only those.
+// source's PROCESSED requests, and only those, each mutation under its
+// Idempotency-Key, so that sending a request's mutations again does nothing
+// twice.
 func TestRun(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, s *db.Store) {
 		env := e2e.New(t, s)
@@ -62,7 +67,9 @@ func TestRun(t *testing.T) {
 		}
 		var key struct{ CreateApiKey struct{ Secret string } }
 		q(`mutation($s: ID!) { createApiKey(input: {name: "warehouse", role: SOURCE, sourceID: $s}) { secret } }`, map[string]any{"s": mine}, &key)
-		cfg := Config{BaseURL: env.Server.URL, Key: key.CreateApiKey.Secret, Carrier: "DHL", TrackingPrefix: "DHL-", HTTPClient: env.Server.Client()}
+		rec := &recorder{next: env.Server.Client().Transport}
+		cfg := Config{BaseURL: env.Server.URL, Key: key.CreateApiKey.Secret, Carrier: "DHL", TrackingPrefix: "DHL-",
+			HTTPClient: &http.Client{Transport: rec}}
 
 		var out strings.Builder
 		dry := cfg
@@ -71,6 +78,16 @@ func TestRun(t *testing.T) {
 		if err != nil || sum != (Summary{Found: 2}) || !strings.Contains(out.String(), "W-1-1 (order W-1") || !strings.Contains(out.String(), "W-2-1 (order W-2") {
 			t.Fatalf("dry run: %+v, %v\n%s", sum, err, out.String())
 		}
+		if keys, _ := rec.take(); slices.ContainsFunc(keys, func(k string) bool { return k != "" }) {
+			t.Errorf("the dry run sent Idempotency-Keys %q", keys)
+		}
+		// What the run will read: kept to send the same mutations again below.
+		snapshot, err := processed(context.Background(), newClient(cfg), 0)
+		if err != nil || len(snapshot) != 2 || snapshot[0].Id != todo1 || snapshot[1].Id != todo2 {
+			t.Fatalf("processed: %+v, %v", snapshot, err)
+		}
+		rec.take()
+
 		out.Reset()
 		sum, err = run(context.Background(), cfg, &out)
 		if err != nil || sum != (Summary{Found: 2, Acknowledged: 2, Shipped: 2}) {
@@ -79,6 +96,15 @@ func TestRun(t *testing.T) {
 		t.Logf("output:\n%s", out.String())
 		if !strings.Contains(out.String(), "Signed in as source MINE") || !strings.Contains(out.String(), "shipped with DHL DHL-W-1-1: SHIPPED") {
 			t.Errorf("output:\n%s", out.String())
+		}
+		// The viewer and the list without a key; each mutation with its own,
+		// made of the source and the request.
+		keys, replayed := rec.take()
+		wantKeys := []string{"", "",
+			"partner-MINE-ack-" + todo1, "partner-MINE-ship-" + todo1,
+			"partner-MINE-ack-" + todo2, "partner-MINE-ship-" + todo2}
+		if !slices.Equal(keys, wantKeys) || slices.Contains(replayed, true) {
+			t.Errorf("Idempotency-Keys sent %q (replayed %v), want %q", keys, replayed, wantKeys)
 		}
 
 		type view struct {
@@ -107,6 +133,26 @@ func TestRun(t *testing.T) {
 		if v := get(todo2); len(v.Shipments) != 2 {
 			t.Errorf("partly shipped request: shipments %+v", v.Shipments)
 		}
+
+		// A retry after the answers were lost: the same mutations under the
+		// same keys are answered from the first time and change nothing.
+		c := newClient(cfg)
+		for _, fr := range snapshot {
+			var again Summary
+			out.Reset()
+			if err := handle(context.Background(), c, cfg, "MINE", fr, &again, &out); err != nil || again != (Summary{Acknowledged: 1, Shipped: 1}) {
+				t.Errorf("%s sent again: %+v, %v\n%s", fr.Number, again, err, out.String())
+			}
+		}
+		if _, replayed := rec.take(); !slices.Equal(replayed, []bool{true, true, true, true}) {
+			t.Errorf("sent again: replayed %v, want every answer replayed", replayed)
+		}
+		if v := get(todo1); len(v.Shipments) != 1 {
+			t.Errorf("request shipped twice: shipments %+v", v.Shipments)
+		}
+		if v := get(todo2); len(v.Shipments) != 2 {
+			t.Errorf("partly shipped request shipped again: shipments %+v", v.Shipments)
+		}
 		if v := get(waiting); v.Status != "UNPROCESSED" || v.ShipmentStatus != "AWAITING_SHIPMENT" {
 			t.Errorf("UNPROCESSED request touched: %+v", v)
 		}
@@ -123,8 +169,7 @@ func TestRun(t *testing.T) {
 		// A wrong key, and a key that is not a SOURCE key.
 		bad := cfg
 		bad.Key = "frk_nope"
-		var gqlErr *Error
-		if _, err := run(context.Background(), bad, io.Discard); !errors.As(err, &gqlErr) || gqlErr.Code != "UNAUTHENTICATED" {
+		if _, err := run(context.Background(), bad, io.Discard); client.ErrorCode(err) != "UNAUTHENTICATED" {
 			t.Errorf("wrong key: %v", err)
 		}
 		admin := cfg
@@ -152,4 +197,31 @@ func TestParseConfig(t *testing.T) {
 	if _, err := parseConfig([]string{"-key", "k", "extra"}, env(nil), io.Discard); err == nil {
 		t.Error("stray argument: no error")
 	}
+}
+
+// recorder notes the Idempotency-Key of each request the example sends and
+// whether the service replayed its answer.
+type recorder struct {
+	next     http.RoundTripper
+	mu       sync.Mutex
+	keys     []string
+	replayed []bool
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := r.next.RoundTrip(req)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.keys = append(r.keys, req.Header.Get(client.IdempotencyKeyHeader))
+	r.replayed = append(r.replayed, err == nil && resp.Header.Get("Idempotent-Replayed") == "true")
+	return resp, err
+}
+
+// take returns what was noted since the last take.
+func (r *recorder) take() (keys []string, replayed []bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	keys, replayed = r.keys, r.replayed
+	r.keys, r.replayed = nil, nil
+	return keys, replayed
 }
