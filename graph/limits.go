@@ -2,8 +2,10 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
-	"strings"
+	"math"
+	"strconv"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
@@ -123,11 +125,13 @@ func (w *walker) field(f *ast.Field, depth int) int {
 	if f.Alias != "" && f.Alias != f.Name {
 		w.aliases++
 	}
-	if strings.HasPrefix(f.Name, "__") && f.Name != "__typename" {
-		// Introspection is bounded by the schema; production turns it off.
-		return 1
+	// Introspection is walked like the rest: __Type.fields → __Field.type →
+	// __Type.fields … nests without end, and each level multiplies the answer.
+	children := 0
+	if len(f.SelectionSet) > 0 {
+		// A leaf has no selection set and adds no level.
+		children = w.selection(f.SelectionSet, depth+1)
 	}
-	children := w.selection(f.SelectionSet, depth+1)
 	mult := 1
 	if isConnection(f) {
 		args := f.ArgumentMap(w.vars)
@@ -139,11 +143,11 @@ func (w *walker) field(f *ast.Field, depth int) int {
 			return 0
 		}
 		for _, name := range []string{"first", "last"} {
-			v, ok := args[name].(int64)
-			if !ok {
+			if args[name] == nil {
 				continue
 			}
-			if v < 0 || v > MaxPage {
+			v, ok := pageSize(args[name])
+			if !ok || v < 0 || v > MaxPage {
 				ae := &apperr.Error{Code: apperr.Validation, Field: name, Message: fmt.Sprintf("%s must be between 0 and %d", name, MaxPage)}
 				w.err = &gqlerror.Error{Message: ae.Message, Err: ae, Path: ast.Path{ast.PathName(f.Alias)}}
 				return 0
@@ -157,6 +161,29 @@ func (w *walker) field(f *ast.Field, depth int) int {
 		}
 	}
 	return saturate(1, mul(mult, children))
+}
+
+// pageSize reads first or last as the resolvers will: gqlgen's Int takes
+// an int64 (a literal, a JSON number) but also a numeric string, which a
+// variable of type Int may hold.
+func pageSize(v any) (int64, bool) {
+	switch n := v.(type) {
+	case int64:
+		return n, true
+	case int:
+		return int64(n), true
+	case json.Number:
+		i, err := n.Int64()
+		return i, err == nil
+	case string:
+		i, err := strconv.ParseInt(n, 10, 64)
+		return i, err == nil
+	case float64:
+		if n == math.Trunc(n) && math.Abs(n) <= 1<<53 {
+			return int64(n), true
+		}
+	}
+	return 0, false
 }
 
 func isConnection(f *ast.Field) bool {

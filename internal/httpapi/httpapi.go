@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/playground"
@@ -137,7 +138,9 @@ func New(cfg Config) http.Handler {
 			playground.WithStoragePrefix("fulfillment")))
 	}
 	c := cors.New(cors.Options{
-		AllowedOrigins:   cfg.CORSOrigins,
+		// Exact, case-sensitive matches only: rs/cors's own list compares
+		// without regard to case, which the cross-site guard does not.
+		AllowOriginFunc:  func(origin string) bool { return slices.Contains(cfg.CORSOrigins, origin) },
 		AllowedMethods:   []string{http.MethodGet, http.MethodPost},
 		AllowedHeaders:   []string{"Authorization", "Content-Type", "Idempotency-Key"},
 		ExposedHeaders:   []string{reqid.Header},

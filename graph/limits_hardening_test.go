@@ -1,0 +1,113 @@
+package graph
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+
+	"github.com/vektah/gqlparser/v2"
+
+	"github.com/frsvc/fulfillment/internal/apperr"
+)
+
+// TestLimitsWalkCost checks the walker's arithmetic on known documents, by
+// the rule: a field costs 1 plus its children; a connection costs 1 plus its
+// page (first, last, else 50) times its children; nodes(ids:) 1 plus the
+// number of ids times its children. Fragments and inline fragments add no
+// cost and no level; a leaf adds no level.
+func TestLimitsWalkCost(t *testing.T) {
+	schema := NewSchema(&Resolver{}).Schema()
+	cases := []struct {
+		name    string
+		query   string
+		vars    map[string]any
+		cost    int
+		aliases int
+	}{
+		{"leaf", `{ __typename }`, nil, 1, 0},
+		{"viewer", `{ viewer { role account { name } } }`, nil, 1 + 1 + (1 + 1), 0},
+		{"connection", `{ orders(first: 3) { totalCount edges { node { id } } } }`, nil, 1 + 3*(1+(1+(1+1))), 0},
+		{"default page", `{ orders { totalCount } }`, nil, 1 + 50*1, 0},
+		{"first 0 counts a page of 1", `{ orders(first: 0) { totalCount } }`, nil, 1 + 1, 0},
+		{"last", `{ orders(last: 7) { totalCount } }`, nil, 1 + 7, 0},
+		{"variable page", `query($n: Int) { orders(first: $n) { totalCount } }`, map[string]any{"n": int64(9)}, 1 + 9, 0},
+		{"string variable page", `query($n: Int) { orders(first: $n) { totalCount } }`, map[string]any{"n": "9"}, 1 + 9, 0},
+		{"json.Number variable page", `query($n: Int) { orders(first: $n) { totalCount } }`, map[string]any{"n": json.Number("9")}, 1 + 9, 0},
+		{"nested connections", `{ orders(first: 10) { edges { node { fulfillmentRequests(first: 5) { edges { node { number } } } } } } }`,
+			nil, 1 + 10*(1+(1+(1+5*(1+(1+1))))), 0},
+		{"nodes", `{ nodes(ids: [1, 2, 3]) { id } }`, nil, 1 + 3*1, 0},
+		{"fragment and inline fragment", `{ ...Q } fragment Q on Query { orders(first: 2) { ... on OrderConnection { totalCount } } }`, nil, 1 + 2*1, 0},
+		{"aliases", `{ a: viewer { r: role role } b: orders(first: 1) { totalCount } }`, nil, (1 + 2) + (1 + 1), 3},
+		{"introspection", `{ __schema { types { name } } }`, nil, 1 + (1 + 1), 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			doc, err := gqlparser.LoadQuery(schema, c.query)
+			if err != nil {
+				t.Fatalf("load: %v", err)
+			}
+			w := &walker{doc: doc, vars: c.vars, limits: Limits{}.withDefaults()}
+			cost := w.selection(doc.Operations[0].SelectionSet, 1)
+			if w.err != nil {
+				t.Fatalf("refused: %v", w.err)
+			}
+			if cost != c.cost || w.aliases != c.aliases {
+				t.Errorf("cost %d, aliases %d; want %d, %d", cost, w.aliases, c.cost, c.aliases)
+			}
+		})
+	}
+}
+
+// TestLimitsWalkDepth: Depth is the most fields on one path.
+func TestLimitsWalkDepth(t *testing.T) {
+	schema := NewSchema(&Resolver{}).Schema()
+	for _, c := range []struct {
+		query string
+		depth int // the query's depth
+	}{
+		{`{ __typename }`, 1},
+		{`{ viewer { role } }`, 2},
+		{`{ viewer { account { name } } }`, 3},
+		{`{ ...F } fragment F on Query { viewer { ... on Viewer { account { name } } } }`, 3},
+		{`{ __schema { types { fields { type { ofType { name } } } } } }`, 6},
+	} {
+		doc, err := gqlparser.LoadQuery(schema, c.query)
+		if err != nil {
+			t.Fatalf("%s: %v", c.query, err)
+		}
+		for _, limit := range []int{c.depth - 1, c.depth, c.depth + 1} {
+			if limit < 1 {
+				continue
+			}
+			w := &walker{doc: doc, limits: Limits{Depth: limit}.withDefaults()}
+			w.selection(doc.Operations[0].SelectionSet, 1)
+			refused := w.err != nil
+			if refused != (limit < c.depth) {
+				t.Errorf("%s (depth %d) with Depth %d: refused %v (%v)", c.query, c.depth, limit, refused, w.err)
+			}
+			var ae *apperr.Error
+			if refused && (!errors.As(w.err, &ae) || ae.Code != apperr.ComplexityLimitExceeded) {
+				t.Errorf("refusal %v is not COMPLEXITY_LIMIT_EXCEEDED", w.err)
+			}
+		}
+	}
+}
+
+// TestLimitsPageSize: first and last are read as gqlgen will read them, and
+// anything gqlgen would take is range-checked.
+func TestLimitsPageSize(t *testing.T) {
+	for _, c := range []struct {
+		v  any
+		n  int64
+		ok bool
+	}{
+		{int64(5), 5, true}, {5, 5, true}, {json.Number("101"), 101, true}, {"101", 101, true}, {"-1", -1, true},
+		{float64(3), 3, true}, {1.5, 0, false}, {"x", 0, false}, {json.Number("1e2"), 0, false}, {true, 0, false},
+		{"99999999999999999999", 0, false},
+	} {
+		n, ok := pageSize(c.v)
+		if ok != c.ok || (ok && n != c.n) {
+			t.Errorf("pageSize(%#v) = %d, %v; want %d, %v", c.v, n, ok, c.n, c.ok)
+		}
+	}
+}

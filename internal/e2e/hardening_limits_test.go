@@ -1,0 +1,597 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/lexer"
+
+	"github.com/frsvc/fulfillment/ent"
+	"github.com/frsvc/fulfillment/ent/fulfillmentrequest"
+	"github.com/frsvc/fulfillment/ent/order"
+	"github.com/frsvc/fulfillment/graph"
+	"github.com/frsvc/fulfillment/internal/address"
+	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/httpapi"
+	"github.com/frsvc/fulfillment/internal/tenant"
+	"github.com/frsvc/fulfillment/internal/testdb"
+)
+
+// hdLimit is one operation at, under or over a limit.
+type hdLimit struct {
+	name  string
+	env   *hdEnv
+	query string
+	vars  map[string]any
+	// code is the refusal expected ("" when the operation must run).
+	code  string
+	field string
+}
+
+// mutation reports whether the case imports an order (it then takes $in).
+func (c hdLimit) mutation() bool { return strings.HasPrefix(strings.TrimSpace(c.query), "mutation") }
+
+// hdComplexityQuery costs 9902+r by the rule (see TestHardeningLimits).
+func hdComplexityQuery(r int) string {
+	return fmt.Sprintf(`{ orders(first: 99) { edges { node { fulfillmentRequests(first: 97) { totalCount } } } }
+  inventoryItems(first: %d) { totalCount } }`, r)
+}
+
+// hdComplexityMutation costs 9998+x by the rule, x ≤ 3.
+func hdComplexityMutation(x int) string {
+	fields := []string{"id", "orderNumber", "channel"}[:x]
+	return fmt.Sprintf(`mutation($in: ImportOrderInput!) { importOrder(input: $in) { %s
+  fulfillmentRequests(first: 98) { edges { node { logs(first: 99) { totalCount } } } } } }`, strings.Join(fields, " "))
+}
+
+// hdDeep is an operation whose longest path has exactly depth fields, the
+// last a __typename. The query walks orders → edges → node and then
+// Order.fulfillmentRequests → edges → node → order → … ; the mutation starts
+// at importOrder.
+func hdDeep(depth int, mutation bool) string {
+	path := []string{"orders(first: 1)", "edges", "node"}
+	head := "{ "
+	if mutation {
+		path, head = []string{"importOrder(input: $in)"}, "mutation($in: ImportOrderInput!) { "
+	}
+	cycle := []string{"fulfillmentRequests(first: 1)", "edges", "node", "order"}
+	for i := 0; len(path) < depth-1; i++ {
+		path = append(path, cycle[i%len(cycle)])
+	}
+	path = path[:depth-1]
+	return head + strings.Join(path, " { ") + " { __typename" + strings.Repeat(" }", len(path)) + " }"
+}
+
+// hdDeepFragment is hdDeep(depth, false) with everything below the first
+// order in a named fragment.
+func hdDeepFragment(depth int) string {
+	cycle := []string{"fulfillmentRequests(first: 1)", "edges", "node", "order"}
+	var path []string
+	for i := 0; len(path) < depth-4; i++ {
+		path = append(path, cycle[i%len(cycle)])
+	}
+	frag := "fragment Deep on Order { " + strings.Join(path, " { ") + " { __typename" + strings.Repeat(" }", len(path)) + " }"
+	return "{ orders(first: 1) { edges { node { ...Deep } } } } " + frag
+}
+
+// hdDeepIntrospection nests ofType k times below __schema.types.fields.type:
+// its depth is 5+k.
+func hdDeepIntrospection(k int) string {
+	return "{ __schema { types { fields { type { " + strings.Repeat("ofType { ", k) + "name" + strings.Repeat(" }", k) + " } } } } }"
+}
+
+// hdAliases is a query or an importOrder with n aliased fields.
+func hdAliases(n int, mutation bool) string {
+	var b strings.Builder
+	field := "role"
+	if mutation {
+		field = "id"
+	}
+	for i := range n {
+		fmt.Fprintf(&b, " a%d: %s", i, field)
+	}
+	if mutation {
+		return "mutation($in: ImportOrderInput!) { importOrder(input: $in) { id" + b.String() + " } }"
+	}
+	return "{ viewer {" + b.String() + " } }"
+}
+
+// hdTokens counts a document's tokens as the parser's limit does: every
+// lexer token but the end, comments included.
+func hdTokens(t testing.TB, doc string) int {
+	t.Helper()
+	lx := lexer.New(&ast.Source{Input: doc})
+	n := 0
+	for {
+		tok, err := lx.ReadToken()
+		if err != nil {
+			t.Fatalf("lex: %v", err)
+		}
+		if tok.Kind == lexer.EOF {
+			return n
+		}
+		n++
+	}
+}
+
+// hdPadTokens appends comment lines (one token each) until doc has exactly n tokens.
+func hdPadTokens(t testing.TB, doc string, n int) string {
+	t.Helper()
+	have := hdTokens(t, doc)
+	if have > n {
+		t.Fatalf("document already has %d tokens, more than %d", have, n)
+	}
+	doc += strings.Repeat("\n#", n-have)
+	if got := hdTokens(t, doc); got != n {
+		t.Fatalf("padded document has %d tokens, want %d", got, n)
+	}
+	return doc
+}
+
+// hdListTokens is a query with exactly n tokens, padded with real ones: the
+// strings of a where filter.
+func hdListTokens(t testing.TB, n int) string {
+	t.Helper()
+	build := func(k int) string {
+		return `{ orders(first: 1, where: {orderNumberIn: [` + strings.Repeat(`"x" `, k) + `]}) { totalCount } }`
+	}
+	k := n - hdTokens(t, build(0))
+	doc := build(k)
+	if got := hdTokens(t, doc); got != n {
+		t.Fatalf("list document has %d tokens, want %d", got, n)
+	}
+	return doc
+}
+
+// TestHardeningLimits runs every operation limit at, just under and just
+// over its bound and checks the code of each refusal, that no operation ran
+// (the operation histogram did not move) and that a refused importOrder
+// wrote no order.
+//
+// Costs by the rule (a field costs 1 plus its children; a connection costs
+// 1 plus its page times its children):
+//
+//	{ orders(first: 99) { edges { node { fulfillmentRequests(first: 97) { totalCount } } } } inventoryItems(first: r) { totalCount } }
+//	  fulfillmentRequests = 1 + 97·1 = 98, node = 99, edges = 100, orders = 1 + 99·100 = 9901
+//	  inventoryItems = 1 + r: 9999, 10000, 10001 for r = 97, 98, 99.
+//	importOrder(input: $in) { <x scalar fields> fulfillmentRequests(first: 98) { edges { node { logs(first: 99) { totalCount } } } } }
+//	  logs = 100, node = 101, edges = 102, fulfillmentRequests = 1 + 98·102 = 9997,
+//	  importOrder = 1 + x + 9997: 9999, 10000, 10001 for x = 1, 2, 3.
+//	{ orders(first: n) { totalCount } } = n + 1;  { orders { totalCount } } = 1 + 50 (the default page).
+//	importOrder(input: $in) { id fulfillmentRequests(first: n) { totalCount } } = n + 3.
+func TestHardeningLimits(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, s *db.Store) {
+		def := hdNew(t, s, httpapi.Config{Introspection: true})
+		small := hdNew(t, s, httpapi.Config{Limits: graph.Limits{Complexity: 21}})
+		const over, refusedPage = "COMPLEXITY_LIMIT_EXCEEDED", "VALIDATION"
+		cases := []hdLimit{
+			// Complexity, default limit 10000.
+			{name: "complexity 9999", env: def, query: hdComplexityQuery(97)},
+			{name: "complexity 10000", env: def, query: hdComplexityQuery(98)},
+			{name: "complexity 10001", env: def, query: hdComplexityQuery(99), code: over},
+			{name: "mutation complexity 9999", env: def, query: hdComplexityMutation(1)},
+			{name: "mutation complexity 10000", env: def, query: hdComplexityMutation(2)},
+			{name: "mutation complexity 10001", env: def, query: hdComplexityMutation(3), code: over},
+			// Complexity, a handler with Limits.Complexity 21.
+			{name: "small complexity 20", env: small, query: `{ orders(first: 19) { totalCount } }`},
+			{name: "small complexity 21", env: small, query: `{ orders(first: 20) { totalCount } }`},
+			{name: "small complexity 22", env: small, query: `{ orders(first: 21) { totalCount } }`, code: over},
+			{name: "small complexity default page 51", env: small, query: `{ orders { totalCount } }`, code: over},
+			{name: "small complexity via variable 22", env: small, query: `query($n: Int) { orders(first: $n) { totalCount } }`, vars: map[string]any{"n": 21}, code: over},
+			{name: "small mutation complexity 20", env: small, query: `mutation($in: ImportOrderInput!) { importOrder(input: $in) { id fulfillmentRequests(first: 17) { totalCount } } }`},
+			{name: "small mutation complexity 21", env: small, query: `mutation($in: ImportOrderInput!) { importOrder(input: $in) { id fulfillmentRequests(first: 18) { totalCount } } }`},
+			{name: "small mutation complexity 22", env: small, query: `mutation($in: ImportOrderInput!) { importOrder(input: $in) { id fulfillmentRequests(first: 19) { totalCount } } }`, code: over},
+
+			// Depth, default 15: the number of fields on the longest path.
+			{name: "depth 14", env: def, query: hdDeep(14, false)},
+			{name: "depth 15", env: def, query: hdDeep(15, false)},
+			{name: "depth 16", env: def, query: hdDeep(16, false), code: over},
+			{name: "depth 16 through a fragment", env: def, query: hdDeepFragment(16), code: over},
+			{name: "depth 15 through a fragment", env: def, query: hdDeepFragment(15)},
+			{name: "mutation depth 15", env: def, query: hdDeep(15, true)},
+			{name: "mutation depth 16", env: def, query: hdDeep(16, true), code: over},
+			{name: "introspection depth 15", env: def, query: hdDeepIntrospection(10)},
+			{name: "introspection depth 16", env: def, query: hdDeepIntrospection(11), code: over},
+			{name: "GraphiQL's introspection query", env: def, query: hdIntrospectionQuery},
+
+			// Aliases, default 30.
+			{name: "aliases 29", env: def, query: hdAliases(29, false)},
+			{name: "aliases 30", env: def, query: hdAliases(30, false)},
+			{name: "aliases 31", env: def, query: hdAliases(31, false), code: over},
+			{name: "mutation aliases 30", env: def, query: hdAliases(30, true)},
+			{name: "mutation aliases 31", env: def, query: hdAliases(31, true), code: over},
+
+			// Parser tokens, default 10000.
+			{name: "tokens 9999", env: def, query: hdPadTokens(t, `{ viewer { role } }`, 9999)},
+			{name: "tokens 10000", env: def, query: hdPadTokens(t, `{ viewer { role } }`, 10000)},
+			{name: "tokens 10001", env: def, query: hdPadTokens(t, `{ viewer { role } }`, 10001), code: over},
+			{name: "list tokens 10000", env: def, query: hdListTokens(t, 10000)},
+			{name: "list tokens 10001", env: def, query: hdListTokens(t, 10001), code: over},
+			{name: "mutation tokens 10000", env: def, query: hdPadTokens(t, `mutation($in: ImportOrderInput!) { importOrder(input: $in) { id } }`, 10000)},
+			{name: "mutation tokens 10001", env: def, query: hdPadTokens(t, `mutation($in: ImportOrderInput!) { importOrder(input: $in) { id } }`, 10001), code: over},
+
+			// first / last: 0..100.
+			{name: "first 100", env: def, query: `{ orders(first: 100) { totalCount } }`},
+			{name: "first 0", env: def, query: `{ orders(first: 0) { totalCount } }`},
+			{name: "first 101", env: def, query: `{ orders(first: 101) { totalCount } }`, code: refusedPage, field: "first"},
+			{name: "first -1", env: def, query: `{ orders(first: -1) { totalCount } }`, code: refusedPage, field: "first"},
+			{name: "last 100", env: def, query: `{ orders(last: 100) { totalCount } }`},
+			{name: "last 101", env: def, query: `{ orders(last: 101) { totalCount } }`, code: refusedPage, field: "last"},
+			{name: "last -1", env: def, query: `{ orders(last: -1) { totalCount } }`, code: refusedPage, field: "last"},
+			{name: "first 100 variable", env: def, query: `query($n: Int) { orders(first: $n) { totalCount } }`, vars: map[string]any{"n": 100}},
+			{name: "first 101 variable", env: def, query: `query($n: Int) { orders(first: $n) { totalCount } }`, vars: map[string]any{"n": 101}, code: refusedPage, field: "first"},
+			{name: "first -1 variable", env: def, query: `query($n: Int) { orders(first: $n) { totalCount } }`, vars: map[string]any{"n": -1}, code: refusedPage, field: "first"},
+			{name: "first 101 as a string variable", env: def, query: `query($n: Int) { orders(first: $n) { totalCount } }`, vars: map[string]any{"n": "101"}, code: refusedPage, field: "first"},
+			{name: "first 1000000 as a string variable", env: def, query: `query($n: Int) { orders(first: $n) { totalCount } }`, vars: map[string]any{"n": "1000000"}, code: refusedPage, field: "first"},
+			{name: "last 101 as a string variable", env: def, query: `query($n: Int) { orders(last: $n) { totalCount } }`, vars: map[string]any{"n": "101"}, code: refusedPage, field: "last"},
+			{name: "first 100 as a string variable", env: def, query: `query($n: Int) { orders(first: $n) { totalCount } }`, vars: map[string]any{"n": "100"}},
+			{name: "first null variable", env: def, query: `query($n: Int) { orders(first: $n) { totalCount } }`, vars: map[string]any{"n": nil}, code: refusedPage, field: "first"},
+			{name: "nested first 101", env: def, query: `{ orders(first: 1) { edges { node { fulfillmentRequests(first: 101) { totalCount } } } } }`, code: refusedPage, field: "first"},
+			{name: "nested last -1", env: def, query: `{ orders(first: 1) { edges { node { logs(last: -1) { totalCount } } } } }`, code: refusedPage, field: "last"},
+			{name: "mutation first 100", env: def, query: `mutation($in: ImportOrderInput!) { importOrder(input: $in) { id fulfillmentRequests(first: 100) { totalCount } } }`},
+			{name: "mutation first 101", env: def, query: `mutation($in: ImportOrderInput!) { importOrder(input: $in) { id fulfillmentRequests(first: 101) { totalCount } } }`, code: refusedPage, field: "first"},
+			{name: "mutation last -1", env: def, query: `mutation($in: ImportOrderInput!) { importOrder(input: $in) { id logs(last: -1) { totalCount } } }`, code: refusedPage, field: "last"},
+		}
+		for i, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				h := c.env.with(t)
+				vars := c.vars
+				if c.mutation() {
+					vars = map[string]any{"in": hdOrderInput(fmt.Sprintf("LIM-%d", i))}
+				}
+				ops, orders := h.operations(), hdOrders(t, s)
+				res := h.Do(Request{Key: h.AdminKey, Query: c.query, Variables: vars})
+				ranOps, nowOrders := h.operations()-ops, hdOrders(t, s)
+				if c.code == "" {
+					if len(res.Errors) > 0 {
+						t.Fatalf("refused (HTTP %d): %+v", res.Status, res.Errors)
+					}
+					if ranOps != 1 {
+						t.Errorf("%d operations ran, want 1", ranOps)
+					}
+					if want := orders + btoi(c.mutation()); nowOrders != want {
+						t.Errorf("orders %d → %d, want %d", orders, nowOrders, want)
+					}
+					return
+				}
+				er := h.Err(res, c.code)
+				if c.field != "" && er.Field() != c.field {
+					t.Errorf("field = %q, want %q (%q)", er.Field(), c.field, er.Message)
+				}
+				if res.Status >= 500 {
+					t.Errorf("HTTP %d", res.Status)
+				}
+				if len(res.Data) != 0 && string(res.Data) != "null" {
+					t.Errorf("data = %s, want none", res.Data)
+				}
+				if ranOps != 0 {
+					t.Errorf("the refused operation ran (%d operations observed)", ranOps)
+				}
+				if nowOrders != orders {
+					t.Errorf("orders %d → %d after a refusal", orders, nowOrders)
+				}
+			})
+		}
+	})
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// hdIntrospectionQuery is graphql-js's getIntrospectionQuery() (v16), what
+// GraphiQL sends: the depth limit must leave it working.
+const hdIntrospectionQuery = `query IntrospectionQuery {
+  __schema {
+    queryType { name } mutationType { name } subscriptionType { name }
+    types { ...FullType }
+    directives { name description locations args { ...InputValue } }
+  }
+}
+fragment FullType on __Type {
+  kind name description
+  fields(includeDeprecated: true) { name description args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason }
+  inputFields { ...InputValue }
+  interfaces { ...TypeRef }
+  enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+  possibleTypes { ...TypeRef }
+}
+fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+fragment TypeRef on __Type {
+  kind name
+  ofType { kind name ofType { kind name ofType { kind name ofType { kind name
+    ofType { kind name ofType { kind name ofType { kind name } } } } } } }
+}`
+
+// TestHardeningDefaultPage seeds more than a page and reads connections
+// without first or last: each gets first: 50, at the root, nested and
+// through a fragment.
+func TestHardeningDefaultPage(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, s *db.Store) {
+		h := hdNew(t, s, httpapi.Config{})
+		ctx := tenant.WithAccount(context.Background(), h.Principal(h.AdminKey).AccountID)
+		const n = 60
+		src, err := s.Client.Source.Create().SetName("Page source").SetCode("PAGE").Save(ctx)
+		testdb.Must(t, err)
+		ob := make([]*ent.OrderCreate, n)
+		for i := range ob {
+			ob[i] = s.Client.Order.Create().SetChannel("web").SetOrderNumber(fmt.Sprintf("P-%03d", i)).
+				SetPaymentStatus(order.PaymentStatusPAID).SetOrderedAt(time.Now()).SetShipToCountry("US").
+				SetShipTo(address.Address{Line1: "1 Main", City: "X", PostalCode: "1", Country: "US"})
+		}
+		orders, err := s.Client.Order.CreateBulk(ob...).Save(ctx)
+		testdb.Must(t, err)
+		fb := make([]*ent.FulfillmentRequestCreate, n)
+		for i := range fb {
+			fb[i] = s.Client.FulfillmentRequest.Create().SetNumber(fmt.Sprintf("P-000-%d", i+1)).SetSequence(i + 1).
+				SetOrderID(orders[0].ID).SetSourceID(src.ID).SetOrigin(fulfillmentrequest.OriginCREATED)
+		}
+		testdb.Must(t, s.Client.FulfillmentRequest.CreateBulk(fb...).Exec(ctx))
+
+		type page struct {
+			TotalCount int
+			Edges      []struct{ Cursor string }
+			PageInfo   struct {
+				HasNextPage bool
+				EndCursor   string
+			}
+		}
+		var root struct{ Orders page }
+		h.Query(`{ orders { totalCount edges { cursor } pageInfo { hasNextPage endCursor } } }`, nil, &root)
+		if got := root.Orders; got.TotalCount != n || len(got.Edges) != graph.DefaultPage || !got.PageInfo.HasNextPage {
+			t.Fatalf("orders without first: totalCount %d, %d edges, hasNextPage %v; want %d, %d, true",
+				got.TotalCount, len(got.Edges), got.PageInfo.HasNextPage, n, graph.DefaultPage)
+		}
+		var rest struct{ Orders page }
+		h.Query(`query($after: Cursor) { orders(after: $after) { edges { cursor } pageInfo { hasNextPage } } }`,
+			map[string]any{"after": root.Orders.PageInfo.EndCursor}, &rest)
+		if len(rest.Orders.Edges) != n-graph.DefaultPage || rest.Orders.PageInfo.HasNextPage {
+			t.Errorf("second page: %d edges, hasNextPage %v", len(rest.Orders.Edges), rest.Orders.PageInfo.HasNextPage)
+		}
+
+		var nested struct {
+			Orders struct {
+				Edges []struct {
+					Node struct{ FulfillmentRequests page }
+				}
+			}
+		}
+		h.Query(`{ orders(first: 1, where: {orderNumber: "P-000"}) { edges { node {
+			fulfillmentRequests { totalCount edges { cursor } pageInfo { hasNextPage } } } } } }`, nil, &nested)
+		if len(nested.Orders.Edges) != 1 {
+			t.Fatalf("nested: %+v", nested)
+		}
+		if got := nested.Orders.Edges[0].Node.FulfillmentRequests; got.TotalCount != n || len(got.Edges) != graph.DefaultPage || !got.PageInfo.HasNextPage {
+			t.Errorf("Order.fulfillmentRequests without first: totalCount %d, %d edges; want %d, %d", got.TotalCount, len(got.Edges), n, graph.DefaultPage)
+		}
+
+		var frag struct {
+			Orders      page
+			Source      struct{ FulfillmentRequests page }
+			SourcesConn struct {
+				Edges []struct {
+					Node struct{ FulfillmentRequests page }
+				}
+			} `json:"sources"`
+		}
+		h.Query(`query { ...Root } fragment Root on Query {
+			orders { edges { cursor } }
+			sources { edges { node { ...Src } } } }
+			fragment Src on Source { fulfillmentRequests { edges { cursor } } }`, nil, &frag)
+		if len(frag.Orders.Edges) != graph.DefaultPage {
+			t.Errorf("orders through a fragment: %d edges, want %d", len(frag.Orders.Edges), graph.DefaultPage)
+		}
+		if len(frag.SourcesConn.Edges) != 1 || len(frag.SourcesConn.Edges[0].Node.FulfillmentRequests.Edges) != graph.DefaultPage {
+			t.Errorf("Source.fulfillmentRequests through a fragment: %+v", frag.SourcesConn)
+		}
+	})
+}
+
+// TestHardeningBodyLimit sends bodies of exactly 1 MiB (accepted) and one
+// byte more (413, with and without a Content-Length), a mutation among them.
+func TestHardeningBodyLimit(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, s *db.Store) {
+		h := hdNew(t, s, httpapi.Config{})
+		pad := func(body []byte, size int) []byte {
+			if len(body) > size {
+				t.Fatalf("body of %d bytes already", len(body))
+			}
+			return append(body, bytes.Repeat([]byte(" "), size-len(body))...)
+		}
+		headers := map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + h.AdminKey}
+		const limit = httpapi.DefaultMaxBodyBytes
+		query := hdBody(`{ viewer { role } }`, nil)
+		mutation := func(n string) []byte {
+			return hdBody(`mutation($in: ImportOrderInput!) { importOrder(input: $in) { id } }`, map[string]any{"in": hdOrderInput(n)})
+		}
+		cases := []struct {
+			name    string
+			body    []byte
+			chunked bool
+			status  int
+			orders  int
+		}{
+			{"query 1 MiB - 1", pad(query, limit-1), false, http.StatusOK, 0},
+			{"query 1 MiB", pad(query, limit), false, http.StatusOK, 0},
+			{"query 1 MiB + 1", pad(query, limit+1), false, http.StatusRequestEntityTooLarge, 0},
+			{"query 1 MiB chunked", pad(query, limit), true, http.StatusOK, 0},
+			{"query 1 MiB + 1 chunked", pad(query, limit+1), true, http.StatusRequestEntityTooLarge, 0},
+			{"query 4 MiB chunked", pad(query, 4*limit), true, http.StatusRequestEntityTooLarge, 0},
+			{"mutation 1 MiB", pad(mutation("BODY-1"), limit), false, http.StatusOK, 1},
+			{"mutation 1 MiB + 1", pad(mutation("BODY-2"), limit+1), false, http.StatusRequestEntityTooLarge, 0},
+			{"mutation 1 MiB + 1 chunked", pad(mutation("BODY-3"), limit+1), true, http.StatusRequestEntityTooLarge, 0},
+		}
+		for _, c := range cases {
+			t.Run(c.name, func(t *testing.T) {
+				h := h.with(t)
+				before, ops := hdOrders(t, s), h.operations()
+				var body io.Reader = bytes.NewReader(c.body)
+				if c.chunked {
+					body = io.MultiReader(body) // no length known: sent chunked
+				}
+				resp := h.raw(http.MethodPost, "/query", headers, body)
+				res := resp.result()
+				if resp.Status != c.status {
+					t.Fatalf("HTTP %d, want %d: %s", resp.Status, c.status, resp.Body)
+				}
+				if res == nil {
+					t.Fatalf("answer is not JSON: %q", resp.Body)
+				}
+				if err := CheckHygiene(res); err != nil {
+					t.Error(err)
+				}
+				if c.status == http.StatusOK {
+					if len(res.Errors) > 0 {
+						t.Errorf("errors: %+v", res.Errors)
+					}
+				} else {
+					h.Err(res, "VALIDATION")
+					if n := h.operations() - ops; n != 0 {
+						t.Errorf("%d operations ran", n)
+					}
+				}
+				if got := hdOrders(t, s) - before; got != c.orders {
+					t.Errorf("%d orders written, want %d", got, c.orders)
+				}
+			})
+		}
+	})
+}
+
+// TestHardeningListCap: upsertInventory takes at most 1000 items a call.
+func TestHardeningListCap(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, s *db.Store) {
+		h := hdNew(t, s, httpapi.Config{})
+		var src struct{ CreateSource struct{ ID string } }
+		h.Query(`mutation { createSource(input: {name: "Cap", code: "CAP"}) { id } }`, nil, &src)
+		inventory := func() int {
+			n, err := s.Client.InventoryItem.Query().Count(tenant.WithSystem(context.Background()))
+			testdb.Must(t, err)
+			return n
+		}
+		for _, c := range []struct {
+			n     int
+			code  string
+			total int
+		}{{999, "", 999}, {1000, "", 1000}, {1001, "VALIDATION", 1000}} {
+			t.Run(fmt.Sprint(c.n), func(t *testing.T) {
+				h := h.with(t)
+				res := h.Do(Request{Key: h.AdminKey, Query: `mutation($s: ID!, $items: [InventoryInput!]!) {
+					upsertInventory(sourceID: $s, items: $items) { id } }`,
+					Variables: map[string]any{"s": src.CreateSource.ID, "items": items(c.n)}})
+				if c.code == "" {
+					if len(res.Errors) > 0 {
+						t.Fatalf("errors: %+v", res.Errors)
+					}
+				} else if f := h.Err(res, c.code).Field(); f != "items" {
+					t.Errorf("field = %q, want items", f)
+				}
+				if got := inventory(); got != c.total {
+					t.Errorf("%d inventory items, want %d", got, c.total)
+				}
+			})
+		}
+	})
+}
+
+// TestHardeningTimeout bounds a request by RequestTimeout. The slow
+// operation is runSendFulfillmentRequests ("run the send run now and wait
+// for it") delivering to a partner endpoint that does not answer for 20 s:
+// with a 300 ms request timeout the request must end well before that, the
+// delivery counted as a retry, and the server must go on answering.
+func TestHardeningTimeout(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, s *db.Store) {
+		var hits atomic.Int32
+		release := make(chan struct{})
+		partner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hits.Add(1)
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			case <-time.After(20 * time.Second):
+			}
+		}))
+		t.Cleanup(partner.Close)
+		t.Cleanup(func() { close(release) })
+		const timeout = 300 * time.Millisecond
+		h := hdNew(t, s, httpapi.Config{RequestTimeout: timeout})
+		frID := hdProcessingFR(h, "SLOW", partner.URL, "whsec_timeout_0123456789")
+
+		start := time.Now()
+		res := h.Do(Request{Key: h.AdminKey, Query: `mutation { runSendFulfillmentRequests { claimed processed failed retried } }`})
+		took := time.Since(start)
+		if hits.Load() != 1 {
+			t.Fatalf("the partner was called %d times", hits.Load())
+		}
+		if took < timeout || took > timeout+5*time.Second {
+			t.Fatalf("the request took %s with a %s timeout and a partner that hangs for 20 s", took, timeout)
+		}
+		t.Logf("runSendFulfillmentRequests ended after %s: HTTP %d, errors [%s], data %s", took, res.Status, hdCodes(res), res.Data)
+		if res.Status != http.StatusOK {
+			t.Errorf("HTTP %d", res.Status)
+		}
+		// Either the send run reports the delivery as a retry, or the
+		// operation failed as a whole: INTERNAL, without detail.
+		if len(res.Errors) > 0 {
+			h.Err(res, "INTERNAL")
+		} else {
+			var out struct {
+				RunSendFulfillmentRequests struct{ Claimed, Retried int }
+			}
+			res.Decode(t, &out)
+			if out.RunSendFulfillmentRequests.Claimed != 1 || out.RunSendFulfillmentRequests.Retried != 1 {
+				t.Errorf("send run = %+v, want claimed 1, retried 1", out.RunSendFulfillmentRequests)
+			}
+		}
+		var fr struct {
+			Node struct{ Status string }
+		}
+		h.Query(`query($id: ID!) { node(id: $id) { ... on FulfillmentRequest { status } } }`, map[string]any{"id": frID}, &fr)
+		if fr.Node.Status != "PROCESSING" {
+			t.Errorf("status after a timed-out delivery = %s, want PROCESSING (to be retried)", fr.Node.Status)
+		}
+	})
+}
+
+// hdProcessingFR creates a source with an HTTP connector to url signed with
+// secret, an order, and a fulfillment request at that source, processed so
+// that the send run takes it; it returns the request's id.
+func hdProcessingFR(h *hdEnv, code, url, secret string) string {
+	h.T.Helper()
+	var src struct{ CreateSource struct{ ID string } }
+	h.Query(`mutation($in: CreateSourceInput!) { createSource(input: $in) { id } }`, map[string]any{"in": map[string]any{
+		"name": "Partner " + code, "code": code, "commitStock": false,
+		"connector": map[string]any{"kind": "HTTP", "url": url, "secret": secret, "timeoutSeconds": 30, "maxAttempts": 5},
+	}}, &src)
+	var o struct{ ImportOrder struct{ ID string } }
+	h.Query(`mutation($in: ImportOrderInput!) { importOrder(input: $in) { id } }`, map[string]any{"in": hdOrderInput("FR-" + code)}, &o)
+	var fr struct{ CreateFulfillmentRequest struct{ ID string } }
+	h.Query(`mutation($in: CreateFulfillmentRequestInput!) { createFulfillmentRequest(input: $in) { id } }`, map[string]any{"in": map[string]any{
+		"orderID": o.ImportOrder.ID, "sourceID": src.CreateSource.ID, "allowOvercommit": true,
+	}}, &fr)
+	var p struct {
+		ProcessFulfillmentRequests []struct{ ID, Status string }
+	}
+	h.Query(`mutation($id: ID!) { processFulfillmentRequests(ids: [$id]) { id status } }`, map[string]any{"id": fr.CreateFulfillmentRequest.ID}, &p)
+	if len(p.ProcessFulfillmentRequests) != 1 || p.ProcessFulfillmentRequests[0].Status != "PROCESSING" {
+		h.T.Fatalf("process: %+v", p)
+	}
+	return fr.CreateFulfillmentRequest.ID
+}

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/tenant"
+	"github.com/frsvc/fulfillment/internal/testdb"
+)
+
+// hdBuf is a bytes.Buffer safe for run()'s goroutines and the test.
+type hdBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *hdBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *hdBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func hdGetenv(vars map[string]string) func(string) string {
+	return func(k string) string { return vars[k] }
+}
+
+// TestGracefulShutdown starts the real server with run(), puts several
+// importOrder requests in flight (each has sent half its body when the
+// context is canceled), then lets them finish: the server stops accepting
+// connections at once, every in-flight request completes with 200 and its
+// order, and run() returns nil once they are done.
+func TestGracefulShutdown(t *testing.T) {
+	t.Parallel()
+	for _, kind := range testdb.Kinds(t) {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			url := "file:" + filepath.Join(t.TempDir(), "x.db")
+			if kind == testdb.Postgres {
+				url = testdb.URL(t, kind)
+			}
+			const key = "frk_shutdown_test_key_0123456789abcdefghij"
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			stdout, stderr := &hdBuf{}, &hdBuf{}
+			done := make(chan error, 1)
+			go func() {
+				done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--database-url", url, "--send-interval", "0"},
+					hdGetenv(map[string]string{"BOOTSTRAP_API_KEY": key}), stdout, stderr)
+			}()
+			re := regexp.MustCompile(`Serving GraphQL at http://(\S+)/query`)
+			var addr string
+			for deadline := time.Now().Add(20 * time.Second); addr == ""; {
+				if m := re.FindStringSubmatch(stdout.String()); m != nil {
+					addr = m[1]
+					break
+				}
+				select {
+				case err := <-done:
+					t.Fatalf("run returned before serving: %v\nstdout %s\nstderr %s", err, stdout, stderr)
+				case <-time.After(10 * time.Millisecond):
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("no Serving line: %q", stdout.String())
+				}
+			}
+			// No keep-alive: an idle connection is Shutdown's to close, and a
+			// request the client sent on one would be cut off with it.
+			client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
+			defer client.CloseIdleConnections()
+
+			// A first request, to know the server answers (its connection
+			// is idle afterwards: Shutdown closes it).
+			post := func(body io.Reader) (int, string, error) {
+				req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/query", body)
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer "+key)
+				resp, err := client.Do(req)
+				if err != nil {
+					return 0, "", err
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				return resp.StatusCode, string(b), nil
+			}
+			if status, body, err := post(strings.NewReader(`{"query":"{ viewer { role } }"}`)); err != nil || status != http.StatusOK {
+				t.Fatalf("first request: %d %s %v", status, body, err)
+			}
+
+			const inFlight = 5
+			type result struct {
+				status int
+				body   string
+				err    error
+			}
+			results := make(chan result, inFlight)
+			writers := make([]*io.PipeWriter, inFlight)
+			rests := make([][]byte, inFlight)
+			for i := range inFlight {
+				body, _ := json.Marshal(map[string]any{
+					"query": `mutation($in: ImportOrderInput!) { importOrder(input: $in) { id orderNumber } }`,
+					"variables": map[string]any{"in": map[string]any{
+						"channel": "web", "orderNumber": fmt.Sprintf("SHUT-%d", i), "paymentStatus": "PAID",
+						"shipTo": map[string]any{"line1": "1 Main St", "city": "Springfield", "postalCode": "12345", "country": "US"},
+						"lines":  []any{map[string]any{"sku": "A", "quantity": 1, "unitPrice": "1.00"}},
+					}},
+				})
+				// 64 KiB, so that the first half leaves the client's buffers and
+				// the server is reading the body when the shutdown starts.
+				body = append(body, bytes.Repeat([]byte(" "), 64<<10-len(body))...)
+				pr, pw := io.Pipe()
+				writers[i], rests[i] = pw, body[len(body)/2:]
+				go func() {
+					status, b, err := post(pr)
+					results <- result{status, b, err}
+				}()
+				if _, err := pw.Write(body[:len(body)/2]); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			// The listener accepts in order: once a later connection has been
+			// served, the server holds every connection of the requests above
+			// (a connection still in the listen backlog would be reset by the
+			// listener's close, before the server ever saw it).
+			if resp, err := client.Get("http://" + addr + "/healthz"); err != nil || resp.StatusCode != http.StatusOK {
+				t.Fatalf("/healthz: %v %v", resp, err)
+			} else {
+				resp.Body.Close()
+			}
+
+			// Shut down while every request has half a body sent.
+			cancel()
+			for deadline := time.Now().Add(10 * time.Second); ; {
+				c, err := net.DialTimeout("tcp", addr, time.Second)
+				if err != nil {
+					break // the listener is closed: shutdown is under way
+				}
+				c.Close()
+				if time.Now().After(deadline) {
+					t.Fatal("the server still accepts connections 10 s after the cancel")
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			select {
+			case err := <-done:
+				t.Fatalf("run returned (%v) with %d requests in flight", err, inFlight)
+			case <-time.After(100 * time.Millisecond):
+			}
+
+			for i, pw := range writers {
+				if _, err := pw.Write(rests[i]); err != nil {
+					t.Errorf("request %d: the rest of the body: %v", i, err)
+				}
+				pw.Close()
+			}
+			numbers := map[string]bool{}
+			for range inFlight {
+				r := <-results
+				if r.err != nil || r.status != http.StatusOK {
+					t.Errorf("in-flight request: HTTP %d %s %v", r.status, r.body, r.err)
+					continue
+				}
+				var out struct {
+					Data struct {
+						ImportOrder struct{ ID, OrderNumber string }
+					}
+					Errors []any
+				}
+				if err := json.Unmarshal([]byte(r.body), &out); err != nil || len(out.Errors) > 0 || out.Data.ImportOrder.ID == "" {
+					t.Errorf("in-flight request: %s", r.body)
+				}
+				numbers[out.Data.ImportOrder.OrderNumber] = true
+			}
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("run returned %v", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("run did not return after the in-flight requests ended")
+			}
+			if !strings.Contains(stderr.String(), "shutting down") {
+				t.Errorf("no shutdown in the log: %s", stderr)
+			}
+
+			// Every in-flight order was committed before the store closed.
+			store, err := db.Open(url, db.Config{})
+			testdb.Must(t, err)
+			defer store.Close()
+			n, err := store.Client.Order.Query().Count(tenant.WithSystem(context.Background()))
+			testdb.Must(t, err)
+			if n != inFlight || len(numbers) != inFlight {
+				t.Errorf("%d orders in the database, %d distinct answered; want %d", n, len(numbers), inFlight)
+			}
+		})
+	}
+}
