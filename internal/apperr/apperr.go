@@ -48,22 +48,6 @@ func (e *Error) Error() string {
 // Unwrap returns the underlying cause.
 func (e *Error) Unwrap() error { return e.Err }
 
-// Is matches another *Error by code, so errors.Is(err, apperr.ErrNotFound) works.
-func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	return ok && t.Message == "" && t.Code == e.Code
-}
-
-// Sentinels for errors.Is; they match any *Error of the same code.
-var (
-	ErrNotFound     = &Error{Code: NotFound}
-	ErrValidation   = &Error{Code: Validation}
-	ErrForbidden    = &Error{Code: Forbidden}
-	ErrConflict     = &Error{Code: Conflict}
-	ErrUnauthorized = &Error{Code: Unauthenticated}
-	ErrTransition   = &Error{Code: InvalidTransition}
-)
-
 // CodeOf returns the code of err, or Internal when it carries none.
 func CodeOf(err error) Code {
 	var e *Error

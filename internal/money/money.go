@@ -24,9 +24,6 @@ const unit = 10000
 // Amount is an exact amount of money in ten-thousandths of a currency unit.
 type Amount int64
 
-// Zero is the zero amount.
-const Zero Amount = 0
-
 // ErrTooPrecise is returned by Parse for a value with more than Scale decimals.
 var ErrTooPrecise = errors.New("at most 4 decimal places are allowed")
 
