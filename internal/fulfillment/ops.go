@@ -176,15 +176,8 @@ func (s *Service) Void(ctx context.Context, id int, reason string) (*ent.Fulfill
 	}
 	var out *ent.FulfillmentRequest
 	err := db.InTx(ctx, s.Store.Client, func(tx *ent.Tx) error {
-		fr, err := s.getFR(ctx, tx, id)
+		fr, err := s.lockFR(ctx, tx, id)
 		if err != nil {
-			return err
-		}
-		if _, err := s.lockOrder(ctx, tx, fr.OrderID); err != nil {
-			return err
-		}
-		// Read again under the order lock: the request may have moved.
-		if fr, err = s.getFR(ctx, tx, id); err != nil {
 			return err
 		}
 		out, err = s.void(ctx, tx, trail.New(), fr, reason)

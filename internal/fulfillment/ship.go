@@ -70,14 +70,8 @@ func (s *Service) Cancel(ctx context.Context, id int, reason string, items []*Ca
 	}
 	var out *ent.FulfillmentRequest
 	err := db.InTx(ctx, s.Store.Client, func(tx *ent.Tx) error {
-		fr, err := s.getFR(ctx, tx, id)
+		fr, err := s.lockFR(ctx, tx, id)
 		if err != nil {
-			return err
-		}
-		if _, err := s.lockOrder(ctx, tx, fr.OrderID); err != nil {
-			return err
-		}
-		if fr, err = s.getFR(ctx, tx, id); err != nil {
 			return err
 		}
 		if err := frstatus.Check(frstatus.Cancel, fr.Status, frstatus.Canceled); err != nil {
@@ -181,14 +175,8 @@ func (s *Service) Ship(ctx context.Context, in CreateShipmentInput) (*ent.Shipme
 	}
 	var out *ent.Shipment
 	err := db.InTx(ctx, s.Store.Client, func(tx *ent.Tx) error {
-		fr, err := s.getFR(ctx, tx, in.FulfillmentRequestID)
+		fr, err := s.lockFR(ctx, tx, in.FulfillmentRequestID)
 		if err != nil {
-			return err
-		}
-		if _, err := s.lockOrder(ctx, tx, fr.OrderID); err != nil {
-			return err
-		}
-		if fr, err = s.getFR(ctx, tx, in.FulfillmentRequestID); err != nil {
 			return err
 		}
 		if fr.Status != frstatus.Processed && fr.Status != frstatus.Acknowledged {

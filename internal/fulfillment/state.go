@@ -58,6 +58,20 @@ func (s *Service) getFR(ctx context.Context, tx *ent.Tx, id int) (*ent.Fulfillme
 	return fr, nil
 }
 
+// lockFR reads a request for an operation that also changes its order's
+// ledger: it locks the order first, then reads the request again under that
+// lock, since it may have moved between the two reads.
+func (s *Service) lockFR(ctx context.Context, tx *ent.Tx, id int) (*ent.FulfillmentRequest, error) {
+	fr, err := s.getFR(ctx, tx, id)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.lockOrder(ctx, tx, fr.OrderID); err != nil {
+		return nil, err
+	}
+	return s.getFR(ctx, tx, id)
+}
+
 // change is one status move of a request.
 type change struct {
 	event  frstatus.Event
