@@ -117,6 +117,15 @@ func (w *walker) selection(set ast.SelectionSet, depth int) int {
 				cost = saturate(cost, w.selection(f.SelectionSet, depth))
 			}
 		}
+		// Stop at once when over: nested fragment spreads can double the
+		// work at every level, and a hostile document must not make the
+		// check itself expensive.
+		if cost > w.limits.Complexity && w.err == nil {
+			w.err = limitError("the operation's complexity is above the limit of %d: ask for smaller pages or fewer fields", w.limits.Complexity)
+		}
+		if w.err != nil {
+			return cost
+		}
 	}
 	return cost
 }

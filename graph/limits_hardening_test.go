@@ -3,6 +3,8 @@ package graph
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/vektah/gqlparser/v2"
@@ -110,4 +112,36 @@ func TestLimitsPageSize(t *testing.T) {
 			t.Errorf("pageSize(%#v) = %d, %v; want %d, %v", c.v, n, ok, c.n, c.ok)
 		}
 	}
+}
+
+// TestLimitsWalkStopsOnFragmentBlowUp: each fragment spreads the next one
+// twice, so the document is tiny but its cost doubles at every level. The
+// walk must stop as soon as the cost passes the limit: walking every
+// expansion of 40 levels would not end in any reasonable time.
+func TestLimitsWalkStopsOnFragmentBlowUp(t *testing.T) {
+	schema := NewSchema(&Resolver{}).Schema()
+	const levels = 40
+	var b strings.Builder
+	b.WriteString("{ ...F0 }\n")
+	for i := 0; i < levels; i++ {
+		fmt.Fprintf(&b, "fragment F%d on Query { ...F%d ...F%d }\n", i, i+1, i+1)
+	}
+	fmt.Fprintf(&b, "fragment F%d on Query { __typename }\n", levels)
+	doc, err := gqlparser.LoadQuery(schema, b.String())
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	w := &walker{doc: doc, limits: Limits{}.withDefaults()}
+	w.selection(doc.Operations[0].SelectionSet, 1)
+	if w.err == nil || apperrCode(w.err) != "COMPLEXITY_LIMIT_EXCEEDED" {
+		t.Fatalf("err = %v, want COMPLEXITY_LIMIT_EXCEEDED", w.err)
+	}
+}
+
+func apperrCode(err error) string {
+	var ae *apperr.Error
+	if errors.As(err, &ae) {
+		return string(ae.Code)
+	}
+	return ""
 }

@@ -55,8 +55,14 @@ type principalKey struct{}
 // WithPrincipal returns ctx carrying p and confined to p's account.
 func WithPrincipal(ctx context.Context, p Principal) context.Context {
 	ctx = tenant.WithAccount(context.WithValue(ctx, principalKey{}, p), p.AccountID)
-	if p.Role == RoleSource && p.SourceID != nil {
-		ctx = tenant.WithSource(ctx, *p.SourceID)
+	if p.Role == RoleSource {
+		// A SOURCE key always reads through its source's scope; one without
+		// a source (never created, but never trusted either) sees nothing.
+		source := 0
+		if p.SourceID != nil {
+			source = *p.SourceID
+		}
+		ctx = tenant.WithSource(ctx, source)
 	}
 	return ctx
 }

@@ -213,7 +213,9 @@ func (s *Service) void(ctx context.Context, tx *ent.Tx, w *trail.Writer, fr *ent
 	}
 	out, err := s.transition(ctx, tx, w, fr, change{event: frstatus.Void, to: frstatus.Voided, operator: true, reason: reason, data: data,
 		set: func(u *ent.FulfillmentRequestUpdate) {
-			u.SetVoidReason(reason)
+			// A run whose lease ran out may still report late: with the lease
+			// gone its outcome is dropped as lease lost.
+			u.SetVoidReason(reason).ClearLeaseHolder().ClearLeaseExpiresAt()
 			if renamed != "" {
 				u.SetNumber(renamed)
 			}

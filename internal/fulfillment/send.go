@@ -8,6 +8,7 @@ import (
 
 	"github.com/frsvc/fulfillment/ent"
 	"github.com/frsvc/fulfillment/ent/fulfillmentrequest"
+	"github.com/frsvc/fulfillment/internal/apperr"
 	"github.com/frsvc/fulfillment/internal/db"
 	"github.com/frsvc/fulfillment/internal/frstatus"
 	"github.com/frsvc/fulfillment/internal/trail"
@@ -83,9 +84,13 @@ func (s *Service) RecordSend(ctx context.Context, frID int, a SendAttempt) error
 		if s.ObserveSend != nil {
 			s.ObserveSend(a.Connector, a.Outcome)
 		}
+		// Every write is guarded by the lease too: a run whose lease ran out
+		// and was taken over between the read above and the write must not
+		// overwrite the newer claim.
+		ours := fulfillmentrequest.LeaseHolder(a.Lease)
 		release := func(u *ent.FulfillmentRequestUpdate) { u.ClearLeaseHolder().ClearLeaseExpiresAt().SetAttempts(attempt) }
 		if a.Notice {
-			u := tx.FulfillmentRequest.Update().Where(fulfillmentrequest.ID(fr.ID), fulfillmentrequest.Version(fr.Version)).AddVersion(1)
+			u := tx.FulfillmentRequest.Update().Where(fulfillmentrequest.ID(fr.ID), fulfillmentrequest.Version(fr.Version), ours).AddVersion(1)
 			release(u)
 			switch {
 			case a.Outcome == "retry" && !exhausted:
@@ -101,7 +106,7 @@ func (s *Service) RecordSend(ctx context.Context, frID int, a SendAttempt) error
 			}
 			return expectOne(u.Save(ctx))
 		}
-		c := change{set: release}
+		c := change{set: release, guard: ours}
 		switch {
 		case a.Outcome == "delivered":
 			c.event, c.to = frstatus.Delivered, frstatus.Processed
@@ -114,7 +119,7 @@ func (s *Service) RecordSend(ctx context.Context, frID int, a SendAttempt) error
 				}
 			}
 		case a.Outcome == "retry" && !exhausted:
-			u := tx.FulfillmentRequest.Update().Where(fulfillmentrequest.ID(fr.ID), fulfillmentrequest.Version(fr.Version)).
+			u := tx.FulfillmentRequest.Update().Where(fulfillmentrequest.ID(fr.ID), fulfillmentrequest.Version(fr.Version), ours).
 				AddVersion(1).SetNextAttemptAt(a.NextAttempt)
 			release(u)
 			return expectOne(u.Save(ctx))
@@ -127,6 +132,9 @@ func (s *Service) RecordSend(ctx context.Context, frID int, a SendAttempt) error
 			c.set = func(u *ent.FulfillmentRequestUpdate) { release(u); u.SetFailureReason(reason) }
 		}
 		_, err = s.transition(ctx, tx, w, fr, c)
+		if apperr.CodeOf(err) == apperr.Conflict {
+			return ErrLeaseLost // the guarded update found the lease taken over
+		}
 		return err
 	})
 }

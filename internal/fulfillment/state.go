@@ -13,9 +13,11 @@ import (
 	"github.com/frsvc/fulfillment/ent/inventoryitem"
 	"github.com/frsvc/fulfillment/ent/order"
 	"github.com/frsvc/fulfillment/ent/orderline"
+	"github.com/frsvc/fulfillment/ent/predicate"
 	"github.com/frsvc/fulfillment/internal/apperr"
 	"github.com/frsvc/fulfillment/internal/auth"
 	"github.com/frsvc/fulfillment/internal/frstatus"
+	"github.com/frsvc/fulfillment/internal/tenant"
 	"github.com/frsvc/fulfillment/internal/trail"
 )
 
@@ -83,6 +85,9 @@ type change struct {
 	set func(*ent.FulfillmentRequestUpdate)
 	// data adds to the log entry.
 	data map[string]any
+	// guard, when set, must also hold for the update to apply (the send
+	// run's lease).
+	guard predicate.FulfillmentRequest
 }
 
 // transition is the one function every status change goes through: it checks
@@ -101,6 +106,9 @@ func (s *Service) transition(ctx context.Context, tx *ent.Tx, w *trail.Writer, f
 		Where(fulfillmentrequest.ID(fr.ID), fulfillmentrequest.Version(fr.Version)).
 		SetStatus(c.to).AddVersion(1)
 	stamp(u, c.to, now)
+	if c.guard != nil {
+		u.Where(c.guard)
+	}
 	if c.set != nil {
 		c.set(u)
 	}
@@ -197,6 +205,9 @@ func moveLine(ctx context.Context, tx *ent.Tx, lineID int, d ledger) error {
 // refreshOrder recomputes an order's derived allocation and shipment status
 // from its lines.
 func refreshOrder(ctx context.Context, tx *ent.Tx, orderID int) error {
+	// Every line counts, also when a partner's shipment or cancellation
+	// triggered this: its own view would see only its lines.
+	ctx = tenant.WithoutSource(ctx)
 	lines, err := tx.OrderLine.Query().Where(orderline.OrderID(orderID)).All(ctx)
 	if err != nil {
 		return err

@@ -120,16 +120,23 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	}
 	buf := &recorder{header: http.Header{}, status: http.StatusOK}
 	next.ServeHTTP(buf, r)
-	for k, v := range buf.header {
-		w.Header()[k] = v
-	}
-	w.WriteHeader(buf.status)
-	_, _ = w.Write(buf.body.Bytes())
-	// The request ran; remember its answer, detached from the client's
-	// context so that a disconnect cannot leave the key pending.
+	// The request ran; remember its answer before sending it, so that a
+	// client retrying the moment it has the answer gets a replay, and
+	// detached from the client's context so that a disconnect cannot leave
+	// the key pending.
+	defer func() {
+		for k, v := range buf.header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(buf.status)
+		_, _ = w.Write(buf.body.Bytes())
+	}()
 	sctx := context.WithoutCancel(ctx)
 	if buf.status >= 500 || hasInternalError(buf.body.Bytes()) {
 		// A failure of ours is not an answer worth replaying: free the key.
+		// (A document of several mutations whose later one failed this way
+		// runs its earlier ones again on a retry: send one mutation per
+		// request when it matters.)
 		_, err = m.Client.IdempotencyRecord.Delete().
 			Where(idempotencyrecord.Key(key), idempotencyrecord.Completed(false)).Exec(sctx)
 	} else {

@@ -140,7 +140,9 @@ func (r *Runner) Loop(ctx context.Context, interval time.Duration, systemCtx fun
 			return
 		case <-t.C:
 		}
-		if _, err := r.RunOnce(systemCtx(context.WithoutCancel(ctx))); err != nil {
+		// The batch in flight finishes even when ctx ends meanwhile, but
+		// no further batch is claimed after that.
+		if _, err := r.run(systemCtx(context.WithoutCancel(ctx)), ctx.Done()); err != nil {
 			r.Logger.Error("send run", "error", err.Error())
 		}
 	}
@@ -150,11 +152,21 @@ func (r *Runner) Loop(ctx context.Context, interval time.Duration, systemCtx fun
 // the counts. With a context confined to one account it sends only that
 // account's requests (the tenant filter applies to the claim).
 func (r *Runner) RunOnce(ctx context.Context) (Result, error) {
+	return r.run(ctx, nil)
+}
+
+// run is RunOnce that stops claiming new batches once stop is closed.
+func (r *Runner) run(ctx context.Context, stop <-chan struct{}) (Result, error) {
 	r.init()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var total Result
 	for {
+		select {
+		case <-stop:
+			return total, nil
+		default:
+		}
 		batch, err := r.claim(ctx)
 		if err != nil {
 			return total, err
@@ -268,7 +280,7 @@ func (r *Runner) sendOne(ctx context.Context, c claimed) Result {
 	// A slow source can hold up its later requests of the batch past the
 	// lease. Such a request is no longer ours: another run may have taken
 	// it, or an operator voided it meanwhile. Leave it to the next claim.
-	if !r.now().Before(c.expires) {
+	if !r.now().Before(c.expires.Add(-leaseMargin(r.Lease))) {
 		r.Logger.Warn("send lease ran out before delivery; left for the next run", "fulfillment_request", fr.ID)
 		return Result{}
 	}

@@ -50,6 +50,14 @@ func WithSource(ctx context.Context, sourceID int) context.Context {
 	return context.WithValue(ctx, sourceKey{}, sourceID)
 }
 
+// WithoutSource lifts a partner's narrowing for the service's own
+// bookkeeping inside an operation the partner may perform (recomputing an
+// order's status needs all of its lines, not only the partner's). The
+// account confinement stays.
+func WithoutSource(ctx context.Context) context.Context {
+	return context.WithValue(ctx, sourceKey{}, nil)
+}
+
 // SourceID returns the source a context is narrowed to.
 func SourceID(ctx context.Context) (int, bool) {
 	id, ok := ctx.Value(sourceKey{}).(int)
