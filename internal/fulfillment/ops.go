@@ -244,10 +244,8 @@ func (s *Service) void(ctx context.Context, tx *ent.Tx, w *trail.Writer, fr *ent
 	}
 	entries := []trail.Entry{}
 	if fr.CommitsStock && len(released) > 0 {
-		for _, sku := range sortedKeys(released) {
-			if err := releaseStock(ctx, tx, fr.SourceID, sku, released[sku]); err != nil {
-				return nil, err
-			}
+		if err := releaseAll(ctx, tx, fr, released); err != nil {
+			return nil, err
 		}
 		entries = append(entries, trail.Entry{OrderID: fr.OrderID, FRID: fr.ID, Stage: "stock",
 			Message: "Released the reservation of the unshipped quantity.", Data: map[string]any{"released": released}})

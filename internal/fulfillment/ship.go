@@ -132,12 +132,8 @@ func (s *Service) Cancel(ctx context.Context, id int, reason string, items []*Ca
 		if err != nil {
 			return err
 		}
-		if fr.CommitsStock {
-			for _, sku := range sortedKeys(released) {
-				if err := releaseStock(ctx, tx, fr.SourceID, sku, released[sku]); err != nil {
-					return err
-				}
-			}
+		if err := releaseAll(ctx, tx, fr, released); err != nil {
+			return err
 		}
 		return refreshOrder(ctx, tx, fr.OrderID)
 	})
@@ -259,12 +255,8 @@ func (s *Service) Ship(ctx context.Context, in CreateShipmentInput) (*ent.Shipme
 		} else if n == 0 {
 			return apperr.Clash("fulfillment request %s changed meanwhile; reload and try again", fr.Number)
 		}
-		if fr.CommitsStock {
-			for _, sku := range sortedKeys(released) {
-				if err := releaseStock(ctx, tx, fr.SourceID, sku, released[sku]); err != nil {
-					return err
-				}
-			}
+		if err := releaseAll(ctx, tx, fr, released); err != nil {
+			return err
 		}
 		if err := trail.New().Write(ctx, tx.FulfillmentLog, trail.Entry{OrderID: fr.OrderID, FRID: fr.ID, Stage: "shipment",
 			Message: fmt.Sprintf("Shipment %s of %d units for %s; the request is now %s.", tracking, units, fr.Number, status),

@@ -284,6 +284,21 @@ func commitStock(ctx context.Context, tx *ent.Tx, sourceID int, sku string, qty 
 	return true, tx.InventoryItem.Create().SetSourceID(sourceID).SetSku(sku).SetQuantity(0).SetCommitted(qty).Exec(ctx)
 }
 
+// releaseAll gives back a request's reservations of the quantities per SKU,
+// if it reserved stock at all; SKUs go in a fixed order so that concurrent
+// releases lock rows in the same order.
+func releaseAll(ctx context.Context, tx *ent.Tx, fr *ent.FulfillmentRequest, qty map[string]int) error {
+	if !fr.CommitsStock {
+		return nil
+	}
+	for _, sku := range sortedKeys(qty) {
+		if err := releaseStock(ctx, tx, fr.SourceID, sku, qty[sku]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // releaseStock gives back qty of a reservation. It never drives committed
 // below zero, even if the row was reset meanwhile.
 func releaseStock(ctx context.Context, tx *ent.Tx, sourceID int, sku string, qty int) error {
