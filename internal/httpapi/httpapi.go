@@ -168,9 +168,7 @@ func authenticate(a *auth.Authenticator, logger *slog.Logger, next http.Handler)
 				logger.ErrorContext(r.Context(), "authentication failed", "request_id", reqid.From(r.Context()), "error", err.Error())
 			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="fulfillment"`)
-			writeJSON(w, status, map[string]any{"errors": []map[string]any{{
-				"message": msg, "extensions": map[string]any{"code": string(code)},
-			}}})
+			errorBody(w, status, code, msg, nil)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
