@@ -3603,6 +3603,73 @@ func (v *ListSourceFulfillmentRequestsResponse) GetFulfillmentRequests() ListSou
 	return v.FulfillmentRequests
 }
 
+// ListSourceFulfillmentRequestsToHandleFulfillmentRequestsFulfillmentRequestConnection includes the requested fields of the GraphQL type FulfillmentRequestConnection.
+// The GraphQL type's documentation follows.
+//
+// A connection to a list of items.
+type ListSourceFulfillmentRequestsToHandleFulfillmentRequestsFulfillmentRequestConnection struct {
+	// Information to aid in pagination.
+	PageInfo ListSourceFulfillmentRequestsToHandleFulfillmentRequestsFulfillmentRequestConnectionPageInfo `json:"pageInfo"`
+	// A list of edges.
+	Edges []*ListSourceFulfillmentRequestsToHandleFulfillmentRequestsFulfillmentRequestConnectionEdgesFulfillmentRequestEdge `json:"edges"`
+}
+
+// GetPageInfo returns ListSourceFulfillmentRequestsToHandleFulfillmentRequestsFulfillmentRequestConnection.PageInfo, and is useful for accessing the field via an interface.
+func (v *ListSourceFulfillmentRequestsToHandleFulfillmentRequestsFulfillmentRequestConnection) GetPageInfo() ListSourceFulfillmentRequestsToHandleFulfillmentRequestsFulfillmentRequestConnectionPageInfo {
+	return v.PageInfo
+}
+
+// GetEdges returns ListSourceFulfillmentRequestsToHandleFulfillmentRequestsFulfillmentRequestConnection.Edges, and is useful for accessing the field via an interface.
+func (v *ListSourceFulfillmentRequestsToHandleFulfillmentRequestsFulfillmentRequestConnection) GetEdges() []*ListSourceFulfillmentRequestsToHandleFulfillmentRequestsFulfillmentRequestConnectionEdgesFulfillmentRequestEdge {
+	return v.Edges
+}
+
+// ListSourceFulfillmentRequestsToHandleFulfillmentRequestsFulfillmentRequestConnectionEdgesFulfillmentRequestEdge includes the requested fields of the GraphQL type FulfillmentRequestEdge.
+// The GraphQL type's documentation follows.
+//
+// An edge in a connection.
+type ListSourceFulfillmentRequestsToHandleFulfillmentRequestsFulfillmentRequestConnectionEdgesFulfillmentRequestEdge struct {
+	// The item at the end of the edge.
+	Node *SourceFulfillmentRequestFields `json:"node"`
+}
+
+// GetNode returns ListSourceFulfillmentRequestsToHandleFulfillmentRequestsFulfillmentRequestConnectionEdgesFulfillmentRequestEdge.Node, and is useful for accessing the field via an interface.
+func (v *ListSourceFulfillmentRequestsToHandleFulfillmentRequestsFulfillmentRequestConnectionEdgesFulfillmentRequestEdge) GetNode() *SourceFulfillmentRequestFields {
+	return v.Node
+}
+
+// ListSourceFulfillmentRequestsToHandleFulfillmentRequestsFulfillmentRequestConnectionPageInfo includes the requested fields of the GraphQL type PageInfo.
+// The GraphQL type's documentation follows.
+//
+// Information about pagination in a connection.
+// https://relay.dev/graphql/connections.htm#sec-undefined.PageInfo
+type ListSourceFulfillmentRequestsToHandleFulfillmentRequestsFulfillmentRequestConnectionPageInfo struct {
+	// When paginating forwards, are there more items?
+	HasNextPage bool `json:"hasNextPage"`
+	// When paginating forwards, the cursor to continue.
+	EndCursor *string `json:"endCursor"`
+}
+
+// GetHasNextPage returns ListSourceFulfillmentRequestsToHandleFulfillmentRequestsFulfillmentRequestConnectionPageInfo.HasNextPage, and is useful for accessing the field via an interface.
+func (v *ListSourceFulfillmentRequestsToHandleFulfillmentRequestsFulfillmentRequestConnectionPageInfo) GetHasNextPage() bool {
+	return v.HasNextPage
+}
+
+// GetEndCursor returns ListSourceFulfillmentRequestsToHandleFulfillmentRequestsFulfillmentRequestConnectionPageInfo.EndCursor, and is useful for accessing the field via an interface.
+func (v *ListSourceFulfillmentRequestsToHandleFulfillmentRequestsFulfillmentRequestConnectionPageInfo) GetEndCursor() *string {
+	return v.EndCursor
+}
+
+// ListSourceFulfillmentRequestsToHandleResponse is returned by ListSourceFulfillmentRequestsToHandle on success.
+type ListSourceFulfillmentRequestsToHandleResponse struct {
+	FulfillmentRequests ListSourceFulfillmentRequestsToHandleFulfillmentRequestsFulfillmentRequestConnection `json:"fulfillmentRequests"`
+}
+
+// GetFulfillmentRequests returns ListSourceFulfillmentRequestsToHandleResponse.FulfillmentRequests, and is useful for accessing the field via an interface.
+func (v *ListSourceFulfillmentRequestsToHandleResponse) GetFulfillmentRequests() ListSourceFulfillmentRequestsToHandleFulfillmentRequestsFulfillmentRequestConnection {
+	return v.FulfillmentRequests
+}
+
 // LogLevel is enum for the field level
 type LogLevel string
 
@@ -6139,6 +6206,18 @@ func (v *__ListSourceFulfillmentRequestsInput) GetFirst() int { return v.First }
 // GetAfter returns __ListSourceFulfillmentRequestsInput.After, and is useful for accessing the field via an interface.
 func (v *__ListSourceFulfillmentRequestsInput) GetAfter() *string { return v.After }
 
+// __ListSourceFulfillmentRequestsToHandleInput is used internally by genqlient
+type __ListSourceFulfillmentRequestsToHandleInput struct {
+	First int     `json:"first"`
+	After *string `json:"after,omitempty"`
+}
+
+// GetFirst returns __ListSourceFulfillmentRequestsToHandleInput.First, and is useful for accessing the field via an interface.
+func (v *__ListSourceFulfillmentRequestsToHandleInput) GetFirst() int { return v.First }
+
+// GetAfter returns __ListSourceFulfillmentRequestsToHandleInput.After, and is useful for accessing the field via an interface.
+func (v *__ListSourceFulfillmentRequestsToHandleInput) GetAfter() *string { return v.After }
+
 // __ProcessFulfillmentRequestsInput is used internally by genqlient
 type __ProcessFulfillmentRequestsInput struct {
 	Ids []string `json:"ids"`
@@ -7150,6 +7229,81 @@ func ListSourceFulfillmentRequests(
 	}
 
 	data_ = &ListSourceFulfillmentRequestsResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
+// The query executed by ListSourceFulfillmentRequestsToHandle.
+const ListSourceFulfillmentRequestsToHandle_Operation = `
+query ListSourceFulfillmentRequestsToHandle ($first: Int!, $after: Cursor) {
+	fulfillmentRequests(where: {or:[{status:PROCESSED},{status:ACKNOWLEDGED,shipmentStatusIn:[AWAITING_SHIPMENT,PARTIALLY_SHIPPED]}]}, first: $first, after: $after, orderBy: {field:NUMBER,direction:ASC}) {
+		pageInfo {
+			hasNextPage
+			endCursor
+		}
+		edges {
+			node {
+				... SourceFulfillmentRequestFields
+			}
+		}
+	}
+}
+fragment SourceFulfillmentRequestFields on FulfillmentRequest {
+	id
+	number
+	status
+	shipmentStatus
+	order {
+		orderNumber
+		shipTo {
+			name
+			line1
+			line2
+			city
+			region
+			postalCode
+			country
+		}
+	}
+	items {
+		id
+		sku
+		quantity
+		shippedQuantity
+		canceledQuantity
+	}
+}
+`
+
+// A page of the source's own fulfillment requests still to handle, by
+// number: those delivered and not yet confirmed (status PROCESSED), and those
+// acknowledged but not yet shipped in full (status ACKNOWLEDGED, shipment
+// status AWAITING_SHIPMENT or PARTIALLY_SHIPPED), which a partner left
+// between acknowledging and shipping them (a crash, say). Paged as
+// ListSourceFulfillmentRequests.
+func ListSourceFulfillmentRequestsToHandle(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	first int,
+	after *string,
+) (data_ *ListSourceFulfillmentRequestsToHandleResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "ListSourceFulfillmentRequestsToHandle",
+		Query:  ListSourceFulfillmentRequestsToHandle_Operation,
+		Variables: &__ListSourceFulfillmentRequestsToHandleInput{
+			First: first,
+			After: after,
+		},
+	}
+
+	data_ = &ListSourceFulfillmentRequestsToHandleResponse{}
 	resp_ := &graphql.Response{Data: data_}
 
 	err_ = client_.MakeRequest(

@@ -2,7 +2,10 @@
 // fulfills orders through the fulfillment service's partner API. With the
 // SOURCE API key the merchant gave it, it lists the source's fulfillment
 // requests that were delivered but not yet confirmed (status PROCESSED),
-// acknowledges each one and ships it in full.
+// acknowledges each one and ships it in full. It also picks up the requests
+// it acknowledged but did not ship in full (status ACKNOWLEDGED, something
+// left to ship: a run that died between the two steps) and ships them
+// without acknowledging them again.
 //
 // A real integration would hand each request to its warehouse, acknowledge
 // it once the warehouse accepts it, and create the shipment with the
@@ -108,14 +111,19 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (C
 // Summary counts what a run did.
 type Summary struct {
 	Found, Acknowledged, Shipped, Failed int
+	// Resumed counts the requests found already ACKNOWLEDGED (by an
+	// earlier run that stopped before shipping them): they are shipped
+	// without being acknowledged again.
+	Resumed int
 }
 
 // Request is what the example reads of a fulfillment request: the fragment
 // SourceFulfillmentRequestFields of client/operations/partner.graphql.
 type Request = client.SourceFulfillmentRequestFields
 
-// run lists the source's PROCESSED requests, then acknowledges and ships
-// each. A request that fails is reported and skipped; run then returns an
+// run lists the source's requests to handle (see pending), then
+// acknowledges each PROCESSED one and ships what is left of every one. A
+// request that fails is reported and skipped; run then returns an
 // error after trying the others. Errors the service answered carry its
 // code: client.ErrorCode(err).
 func run(ctx context.Context, cfg Config, out io.Writer) (Summary, error) {
@@ -132,9 +140,10 @@ func run(ctx context.Context, cfg Config, out io.Writer) (Summary, error) {
 	src := v.Viewer.Source
 	fmt.Fprintf(out, "Signed in as source %s (%s).\n", src.Code, src.Name)
 
-	// Read the whole list first: acknowledging a request takes it out of
-	// the PROCESSED filter, which would shift the pages under our feet.
-	todo, err := processed(ctx, c, cfg.PageSize)
+	// Read the whole list first: acknowledging and shipping a request
+	// moves it in or out of the filter, which would shift the pages under
+	// our feet.
+	todo, err := pending(ctx, c, cfg.PageSize)
 	if err != nil {
 		return sum, err
 	}
@@ -171,24 +180,34 @@ func newClient(cfg Config) graphql.Client {
 	return client.New(cfg.BaseURL, cfg.Key, client.WithHTTPClient(&hc))
 }
 
-// processed pages through the source's PROCESSED requests. A SOURCE key
-// sees only its own source's requests, so there is no source filter.
-func processed(ctx context.Context, c graphql.Client, pageSize int) ([]Request, error) {
+// pending pages through the source's requests to handle: the PROCESSED
+// ones, to acknowledge and ship, and the ACKNOWLEDGED ones with something
+// left to ship (shipment status AWAITING_SHIPMENT or PARTIALLY_SHIPPED), to
+// ship: those an earlier run acknowledged and then died before shipping. A
+// SOURCE key sees only its own source's requests, so there is no source
+// filter.
+func pending(ctx context.Context, c graphql.Client, pageSize int) ([]Request, error) {
 	if pageSize <= 0 {
 		pageSize = 50
 	}
 	var all []Request
 	var after *string // nil: the first page
 	for {
-		res, err := client.ListSourceFulfillmentRequests(ctx, c, client.FulfillmentRequestStatusProcessed, pageSize, after)
+		res, err := client.ListSourceFulfillmentRequestsToHandle(ctx, c, pageSize, after)
 		if err != nil {
 			return nil, explain(err)
 		}
 		page := res.FulfillmentRequests
 		for _, e := range page.Edges {
-			if e.Node != nil {
-				all = append(all, *e.Node)
+			if e == nil || e.Node == nil {
+				continue
 			}
+			// The filter already says so; an ACKNOWLEDGED request with
+			// nothing left per item is not ours to touch all the same.
+			if e.Node.Status == client.FulfillmentRequestStatusAcknowledged && len(left(*e.Node)) == 0 {
+				continue
+			}
+			all = append(all, *e.Node)
 		}
 		if !page.PageInfo.HasNextPage {
 			return all, nil
@@ -200,29 +219,31 @@ func processed(ctx context.Context, c graphql.Client, pageSize int) ([]Request, 
 	}
 }
 
-// handle acknowledges one request and ships what is left of it. Each
+// handle acknowledges one request, unless it is ACKNOWLEDGED already (an
+// earlier run died before shipping it), and ships what is left of it. Each
 // mutation carries an Idempotency-Key made of the source and the request's
 // id, the same on every run: sending it again (after a dropped answer, say)
 // returns the first answer and does nothing twice.
 func handle(ctx context.Context, c graphql.Client, cfg Config, source string, fr Request, sum *Summary, out io.Writer) error {
-	confirmation := source + "-" + fr.Number
-	ack, err := client.AcknowledgeFulfillmentRequest(
-		client.WithIdempotencyKey(ctx, idempotencyKey(source, "ack", fr.Id)), c, fr.Id, &confirmation)
-	if err != nil {
-		return fmt.Errorf("acknowledge: %w", explain(err))
+	if fr.Status == client.FulfillmentRequestStatusAcknowledged {
+		sum.Resumed++
+		fmt.Fprintln(out, "  acknowledged already: shipping what is left")
+	} else {
+		confirmation := source + "-" + fr.Number
+		ack, err := client.AcknowledgeFulfillmentRequest(
+			client.WithIdempotencyKey(ctx, idempotencyKey(source, "ack", fr.Id)), c, fr.Id, &confirmation)
+		if err != nil {
+			return fmt.Errorf("acknowledge: %w", explain(err))
+		}
+		sum.Acknowledged++
+		fmt.Fprintf(out, "  acknowledged as %s\n", deref(ack.AcknowledgeFulfillmentRequest.ConfirmationNumber))
 	}
-	sum.Acknowledged++
-	fmt.Fprintf(out, "  acknowledged as %s\n", deref(ack.AcknowledgeFulfillmentRequest.ConfirmationNumber))
 
 	input := client.CreateShipmentInput{
 		FulfillmentRequestID: fr.Id,
 		TrackingNumber:       cfg.TrackingPrefix + fr.Number,
 		Carrier:              &cfg.Carrier,
-	}
-	for _, it := range fr.Items {
-		if left := it.Quantity - it.ShippedQuantity - it.CanceledQuantity; left > 0 {
-			input.Items = append(input.Items, client.ShipmentItemInput{FulfillmentRequestItemID: it.Id, Quantity: left})
-		}
+		Items:                left(fr),
 	}
 	if len(input.Items) == 0 {
 		fmt.Fprintln(out, "  nothing left to ship")
@@ -237,6 +258,18 @@ func handle(ctx context.Context, c graphql.Client, cfg Config, source string, fr
 	fmt.Fprintf(out, "  shipped with %s %s: %s\n", deref(ship.CreateShipment.Carrier), ship.CreateShipment.TrackingNumber,
 		ship.CreateShipment.FulfillmentRequest.ShipmentStatus)
 	return nil
+}
+
+// left is what is left to ship of each item of fr (quantity - shipped -
+// canceled), leaving out the items with nothing left.
+func left(fr Request) []client.ShipmentItemInput {
+	var items []client.ShipmentItemInput
+	for _, it := range fr.Items {
+		if n := it.Quantity - it.ShippedQuantity - it.CanceledQuantity; n > 0 {
+			items = append(items, client.ShipmentItemInput{FulfillmentRequestItemID: it.Id, Quantity: n})
+		}
+	}
+	return items
 }
 
 // idempotencyKey is the Idempotency-Key of one step (ack, ship) of a

@@ -82,7 +82,7 @@ func TestRun(t *testing.T) {
 			t.Errorf("the dry run sent Idempotency-Keys %q", keys)
 		}
 		// What the run will read: kept to send the same mutations again below.
-		snapshot, err := processed(context.Background(), newClient(cfg), 0)
+		snapshot, err := pending(context.Background(), newClient(cfg), 0)
 		if err != nil || len(snapshot) != 2 || snapshot[0].Id != todo1 || snapshot[1].Id != todo2 {
 			t.Fatalf("processed: %+v, %v", snapshot, err)
 		}
@@ -176,6 +176,108 @@ func TestRun(t *testing.T) {
 		admin.Key = env.AdminKey
 		if _, err := run(context.Background(), admin, io.Discard); err == nil || !strings.Contains(err.Error(), "SOURCE key") {
 			t.Errorf("ADMIN key: %v", err)
+		}
+	})
+}
+
+// TestResumeAfterCrash runs the example after a run that died between
+// acknowledging a request and shipping it: the request is ACKNOWLEDGED with
+// everything left to ship. The example must ship it, without acknowledging
+// it again, under the same Idempotency-Key as ever, and exactly once.
+func TestResumeAfterCrash(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, s *db.Store) {
+		env := e2e.New(t, s)
+		q := func(query string, vars map[string]any, out any) {
+			t.Helper()
+			env.Query(query, vars, out)
+		}
+		var src struct{ CreateSource struct{ ID string } }
+		q(`mutation { createSource(input: {name: "MINE", code: "MINE"}) { id } }`, nil, &src)
+		mine := src.CreateSource.ID
+		q(`mutation($s: ID!) { upsertInventory(sourceID: $s, items: [{sku: "SKU-A", quantity: 100, unitCost: "1"}, {sku: "SKU-B", quantity: 100, unitCost: "2"}]) { id } }`,
+			map[string]any{"s": mine}, nil)
+		request := func(number string) string {
+			var o struct{ ImportOrder struct{ ID string } }
+			q(`mutation($n: String!) { importOrder(input: {channel: "web", orderNumber: $n, paymentStatus: PAID,
+				shipTo: {name: "Ada", line1: "1 Main St", city: "Springfield", postalCode: "12345", country: "US"},
+				lines: [{sku: "SKU-A", quantity: 2, unitPrice: "10"}, {sku: "SKU-B", quantity: 1, unitPrice: "20"}]}) { id } }`,
+				map[string]any{"n": number}, &o)
+			var fr struct{ CreateFulfillmentRequest struct{ ID string } }
+			q(`mutation($o: ID!, $s: ID!) { createFulfillmentRequest(input: {orderID: $o, sourceID: $s}) { id } }`,
+				map[string]any{"o": o.ImportOrder.ID, "s": mine}, &fr)
+			q(`mutation($id: ID!) { markFulfillmentRequestProcessed(id: $id) { id } }`, map[string]any{"id": fr.CreateFulfillmentRequest.ID}, nil)
+			return fr.CreateFulfillmentRequest.ID
+		}
+		crashed, fresh := request("W-1"), request("W-2")
+		var key struct{ CreateApiKey struct{ Secret string } }
+		q(`mutation($s: ID!) { createApiKey(input: {name: "warehouse", role: SOURCE, sourceID: $s}) { secret } }`, map[string]any{"s": mine}, &key)
+		rec := &recorder{next: env.Server.Client().Transport}
+		cfg := Config{BaseURL: env.Server.URL, Key: key.CreateApiKey.Secret, Carrier: "DHL", TrackingPrefix: "DHL-",
+			HTTPClient: &http.Client{Transport: rec}}
+
+		// The run that died: it acknowledged W-1-1, as the example does,
+		// and stopped before shipping it.
+		confirmation := "MINE-W-1-1"
+		if _, err := client.AcknowledgeFulfillmentRequest(
+			client.WithIdempotencyKey(context.Background(), idempotencyKey("MINE", "ack", crashed)),
+			newClient(cfg), crashed, &confirmation); err != nil {
+			t.Fatalf("acknowledge by hand: %v", err)
+		}
+		rec.take()
+
+		var out strings.Builder
+		dry := cfg
+		dry.DryRun, dry.PageSize = true, 1
+		sum, err := run(context.Background(), dry, &out)
+		if err != nil || sum != (Summary{Found: 2}) || !strings.Contains(out.String(), "W-1-1 (order W-1") {
+			t.Fatalf("dry run: %+v, %v\n%s", sum, err, out.String())
+		}
+		rec.take()
+
+		out.Reset()
+		sum, err = run(context.Background(), cfg, &out)
+		if err != nil || sum != (Summary{Found: 2, Acknowledged: 1, Resumed: 1, Shipped: 2}) {
+			t.Fatalf("run: %+v, %v\n%s", sum, err, out.String())
+		}
+		t.Logf("output:\n%s", out.String())
+		if !strings.Contains(out.String(), "shipped with DHL DHL-W-1-1: SHIPPED") {
+			t.Errorf("output:\n%s", out.String())
+		}
+		// No second acknowledge of W-1-1: only its shipment, under its key.
+		keys, replayed := rec.take()
+		wantKeys := []string{"", "",
+			"partner-MINE-ship-" + crashed,
+			"partner-MINE-ack-" + fresh, "partner-MINE-ship-" + fresh}
+		if !slices.Equal(keys, wantKeys) || slices.Contains(replayed, true) {
+			t.Errorf("Idempotency-Keys sent %q (replayed %v), want %q", keys, replayed, wantKeys)
+		}
+
+		var v struct {
+			Node struct {
+				Status, ShipmentStatus string
+				ConfirmationNumber     *string
+				Items                  []struct{ Quantity, ShippedQuantity int }
+				Shipments              []struct{ TrackingNumber, Carrier string }
+			}
+		}
+		q(`query($id: ID!) { node(id: $id) { ... on FulfillmentRequest { status shipmentStatus confirmationNumber
+			items { quantity shippedQuantity } shipments { trackingNumber carrier } } } }`, map[string]any{"id": crashed}, &v)
+		fr := v.Node
+		if fr.Status != "ACKNOWLEDGED" || fr.ShipmentStatus != "SHIPPED" || fr.ConfirmationNumber == nil || *fr.ConfirmationNumber != confirmation {
+			t.Errorf("resumed request: %+v", fr)
+		}
+		if len(fr.Shipments) != 1 || fr.Shipments[0].TrackingNumber != "DHL-W-1-1" || fr.Shipments[0].Carrier != "DHL" {
+			t.Errorf("resumed request: shipments %+v, want exactly one", fr.Shipments)
+		}
+		for _, it := range fr.Items {
+			if it.ShippedQuantity != it.Quantity {
+				t.Errorf("resumed request: item shipped %d of %d", it.ShippedQuantity, it.Quantity)
+			}
+		}
+
+		// Nothing left the second time.
+		if sum, err := run(context.Background(), cfg, io.Discard); err != nil || sum != (Summary{}) {
+			t.Errorf("second run: %+v, %v", sum, err)
 		}
 	})
 }
