@@ -4,7 +4,7 @@
 package main
 
 //go:generate go run ./ent/entc.go
-//go:generate go run github.com/99designs/gqlgen generate
+//go:generate go run ./graph/gqlgen.go
 
 import (
 	"context"
@@ -30,6 +30,7 @@ import (
 	"github.com/frsvc/fulfillment/internal/db"
 	"github.com/frsvc/fulfillment/internal/demo"
 	"github.com/frsvc/fulfillment/internal/fulfillment"
+	"github.com/frsvc/fulfillment/internal/gctune"
 	"github.com/frsvc/fulfillment/internal/httpapi"
 	"github.com/frsvc/fulfillment/internal/metrics"
 	"github.com/frsvc/fulfillment/internal/sender"
@@ -205,6 +206,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	gcPercent, _ := gctune.Apply(getenv)
 
 	m := metrics.New()
 	store, err := db.Open(cfg.DatabaseURL, db.Config{WrapDriver: func(d dialect.Driver) dialect.Driver {
@@ -262,7 +264,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	url := "http://" + displayAddr(ln.Addr())
 	logger.Info("listening", "addr", ln.Addr().String(), "database", store.Dialect,
-		"playground", cfg.Playground, "introspection", cfg.Introspection, "send_interval", cfg.SendInterval.String())
+		"playground", cfg.Playground, "introspection", cfg.Introspection, "send_interval", cfg.SendInterval.String(), "gogc", gcPercent)
 	fmt.Fprintf(stdout, "Serving GraphQL at %s/query", url)
 	if cfg.Playground {
 		fmt.Fprintf(stdout, " and the playground at %s/", url)

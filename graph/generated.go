@@ -7516,7 +7516,7 @@ func (ec *executionContext) field___Type_fields_args(ctx context.Context, rawArg
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _Account_id(ctx context.Context, field graphql.CollectedField, obj *ent.Account) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -7539,7 +7539,7 @@ func (ec *executionContext) fieldContext_Account_id(_ context.Context, field gra
 }
 
 func (ec *executionContext) _Account_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Account) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -7562,7 +7562,7 @@ func (ec *executionContext) fieldContext_Account_createdAt(_ context.Context, fi
 }
 
 func (ec *executionContext) _Account_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Account) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -7585,7 +7585,7 @@ func (ec *executionContext) fieldContext_Account_updatedAt(_ context.Context, fi
 }
 
 func (ec *executionContext) _Account_name(ctx context.Context, field graphql.CollectedField, obj *ent.Account) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -7608,7 +7608,7 @@ func (ec *executionContext) fieldContext_Account_name(_ context.Context, field g
 }
 
 func (ec *executionContext) _Account_currency(ctx context.Context, field graphql.CollectedField, obj *ent.Account) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -7631,7 +7631,7 @@ func (ec *executionContext) fieldContext_Account_currency(_ context.Context, fie
 }
 
 func (ec *executionContext) _Account_generateOnImport(ctx context.Context, field graphql.CollectedField, obj *ent.Account) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -7654,7 +7654,7 @@ func (ec *executionContext) fieldContext_Account_generateOnImport(_ context.Cont
 }
 
 func (ec *executionContext) _Account_strategy(ctx context.Context, field graphql.CollectedField, obj *ent.Account) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -7686,7 +7686,7 @@ func (ec *executionContext) fieldContext_Account_strategy(_ context.Context, fie
 }
 
 func (ec *executionContext) _Address_name(ctx context.Context, field graphql.CollectedField, obj *address.Address) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -7709,7 +7709,7 @@ func (ec *executionContext) fieldContext_Address_name(_ context.Context, field g
 }
 
 func (ec *executionContext) _Address_line1(ctx context.Context, field graphql.CollectedField, obj *address.Address) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -7732,7 +7732,7 @@ func (ec *executionContext) fieldContext_Address_line1(_ context.Context, field 
 }
 
 func (ec *executionContext) _Address_line2(ctx context.Context, field graphql.CollectedField, obj *address.Address) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -7755,7 +7755,7 @@ func (ec *executionContext) fieldContext_Address_line2(_ context.Context, field 
 }
 
 func (ec *executionContext) _Address_city(ctx context.Context, field graphql.CollectedField, obj *address.Address) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -7778,7 +7778,7 @@ func (ec *executionContext) fieldContext_Address_city(_ context.Context, field g
 }
 
 func (ec *executionContext) _Address_region(ctx context.Context, field graphql.CollectedField, obj *address.Address) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -7801,7 +7801,7 @@ func (ec *executionContext) fieldContext_Address_region(_ context.Context, field
 }
 
 func (ec *executionContext) _Address_postalCode(ctx context.Context, field graphql.CollectedField, obj *address.Address) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -7824,7 +7824,7 @@ func (ec *executionContext) fieldContext_Address_postalCode(_ context.Context, f
 }
 
 func (ec *executionContext) _Address_country(ctx context.Context, field graphql.CollectedField, obj *address.Address) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -7847,7 +7847,7 @@ func (ec *executionContext) fieldContext_Address_country(_ context.Context, fiel
 }
 
 func (ec *executionContext) _ApiKey_id(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -7870,7 +7870,7 @@ func (ec *executionContext) fieldContext_ApiKey_id(_ context.Context, field grap
 }
 
 func (ec *executionContext) _ApiKey_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -7893,7 +7893,7 @@ func (ec *executionContext) fieldContext_ApiKey_createdAt(_ context.Context, fie
 }
 
 func (ec *executionContext) _ApiKey_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -7916,7 +7916,7 @@ func (ec *executionContext) fieldContext_ApiKey_updatedAt(_ context.Context, fie
 }
 
 func (ec *executionContext) _ApiKey_name(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -7939,7 +7939,7 @@ func (ec *executionContext) fieldContext_ApiKey_name(_ context.Context, field gr
 }
 
 func (ec *executionContext) _ApiKey_role(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -7962,7 +7962,7 @@ func (ec *executionContext) fieldContext_ApiKey_role(_ context.Context, field gr
 }
 
 func (ec *executionContext) _ApiKey_sourceID(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -7985,7 +7985,7 @@ func (ec *executionContext) fieldContext_ApiKey_sourceID(_ context.Context, fiel
 }
 
 func (ec *executionContext) _ApiKey_prefix(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8008,7 +8008,7 @@ func (ec *executionContext) fieldContext_ApiKey_prefix(_ context.Context, field 
 }
 
 func (ec *executionContext) _ApiKey_revokedAt(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8031,7 +8031,7 @@ func (ec *executionContext) fieldContext_ApiKey_revokedAt(_ context.Context, fie
 }
 
 func (ec *executionContext) _ApiKey_source(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8063,7 +8063,7 @@ func (ec *executionContext) fieldContext_ApiKey_source(_ context.Context, field 
 }
 
 func (ec *executionContext) _Connector_kind(ctx context.Context, field graphql.CollectedField, obj *admin.Connector) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8086,7 +8086,7 @@ func (ec *executionContext) fieldContext_Connector_kind(_ context.Context, field
 }
 
 func (ec *executionContext) _Connector_url(ctx context.Context, field graphql.CollectedField, obj *admin.Connector) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8109,7 +8109,7 @@ func (ec *executionContext) fieldContext_Connector_url(_ context.Context, field 
 }
 
 func (ec *executionContext) _Connector_hasSecret(ctx context.Context, field graphql.CollectedField, obj *admin.Connector) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8132,7 +8132,7 @@ func (ec *executionContext) fieldContext_Connector_hasSecret(_ context.Context, 
 }
 
 func (ec *executionContext) _Connector_timeoutSeconds(ctx context.Context, field graphql.CollectedField, obj *admin.Connector) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8155,7 +8155,7 @@ func (ec *executionContext) fieldContext_Connector_timeoutSeconds(_ context.Cont
 }
 
 func (ec *executionContext) _Connector_directory(ctx context.Context, field graphql.CollectedField, obj *admin.Connector) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8178,7 +8178,7 @@ func (ec *executionContext) fieldContext_Connector_directory(_ context.Context, 
 }
 
 func (ec *executionContext) _Connector_format(ctx context.Context, field graphql.CollectedField, obj *admin.Connector) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8201,7 +8201,7 @@ func (ec *executionContext) fieldContext_Connector_format(_ context.Context, fie
 }
 
 func (ec *executionContext) _Connector_maxAttempts(ctx context.Context, field graphql.CollectedField, obj *admin.Connector) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8224,7 +8224,7 @@ func (ec *executionContext) fieldContext_Connector_maxAttempts(_ context.Context
 }
 
 func (ec *executionContext) _CreatedApiKey_apiKey(ctx context.Context, field graphql.CollectedField, obj *admin.CreatedAPIKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8256,7 +8256,7 @@ func (ec *executionContext) fieldContext_CreatedApiKey_apiKey(_ context.Context,
 }
 
 func (ec *executionContext) _CreatedApiKey_secret(ctx context.Context, field graphql.CollectedField, obj *admin.CreatedAPIKey) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8279,7 +8279,7 @@ func (ec *executionContext) fieldContext_CreatedApiKey_secret(_ context.Context,
 }
 
 func (ec *executionContext) _EliminatedAlternative_rule(ctx context.Context, field graphql.CollectedField, obj *fulfillment.EliminatedAlternative) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8302,7 +8302,7 @@ func (ec *executionContext) fieldContext_EliminatedAlternative_rule(_ context.Co
 }
 
 func (ec *executionContext) _EliminatedAlternative_plan(ctx context.Context, field graphql.CollectedField, obj *fulfillment.EliminatedAlternative) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8334,7 +8334,7 @@ func (ec *executionContext) fieldContext_EliminatedAlternative_plan(_ context.Co
 }
 
 func (ec *executionContext) _EliminatedAlternative_costDifference(ctx context.Context, field graphql.CollectedField, obj *fulfillment.EliminatedAlternative) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8357,7 +8357,7 @@ func (ec *executionContext) fieldContext_EliminatedAlternative_costDifference(_ 
 }
 
 func (ec *executionContext) _FulfillmentLog_id(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLog) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8380,7 +8380,7 @@ func (ec *executionContext) fieldContext_FulfillmentLog_id(_ context.Context, fi
 }
 
 func (ec *executionContext) _FulfillmentLog_orderID(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLog) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8403,7 +8403,7 @@ func (ec *executionContext) fieldContext_FulfillmentLog_orderID(_ context.Contex
 }
 
 func (ec *executionContext) _FulfillmentLog_fulfillmentRequestID(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLog) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8426,7 +8426,7 @@ func (ec *executionContext) fieldContext_FulfillmentLog_fulfillmentRequestID(_ c
 }
 
 func (ec *executionContext) _FulfillmentLog_correlationID(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLog) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8449,7 +8449,7 @@ func (ec *executionContext) fieldContext_FulfillmentLog_correlationID(_ context.
 }
 
 func (ec *executionContext) _FulfillmentLog_stage(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLog) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8472,7 +8472,7 @@ func (ec *executionContext) fieldContext_FulfillmentLog_stage(_ context.Context,
 }
 
 func (ec *executionContext) _FulfillmentLog_level(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLog) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8495,7 +8495,7 @@ func (ec *executionContext) fieldContext_FulfillmentLog_level(_ context.Context,
 }
 
 func (ec *executionContext) _FulfillmentLog_message(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLog) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8518,7 +8518,7 @@ func (ec *executionContext) fieldContext_FulfillmentLog_message(_ context.Contex
 }
 
 func (ec *executionContext) _FulfillmentLog_data(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLog) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8541,7 +8541,7 @@ func (ec *executionContext) fieldContext_FulfillmentLog_data(_ context.Context, 
 }
 
 func (ec *executionContext) _FulfillmentLog_actor(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLog) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8564,7 +8564,7 @@ func (ec *executionContext) fieldContext_FulfillmentLog_actor(_ context.Context,
 }
 
 func (ec *executionContext) _FulfillmentLog_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLog) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8587,7 +8587,7 @@ func (ec *executionContext) fieldContext_FulfillmentLog_createdAt(_ context.Cont
 }
 
 func (ec *executionContext) _FulfillmentLog_order(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLog) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8619,7 +8619,7 @@ func (ec *executionContext) fieldContext_FulfillmentLog_order(_ context.Context,
 }
 
 func (ec *executionContext) _FulfillmentLog_fulfillmentRequest(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLog) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8651,7 +8651,7 @@ func (ec *executionContext) fieldContext_FulfillmentLog_fulfillmentRequest(_ con
 }
 
 func (ec *executionContext) _FulfillmentLogConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLogConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8683,7 +8683,7 @@ func (ec *executionContext) fieldContext_FulfillmentLogConnection_edges(_ contex
 }
 
 func (ec *executionContext) _FulfillmentLogConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLogConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8715,7 +8715,7 @@ func (ec *executionContext) fieldContext_FulfillmentLogConnection_pageInfo(_ con
 }
 
 func (ec *executionContext) _FulfillmentLogConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLogConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8738,7 +8738,7 @@ func (ec *executionContext) fieldContext_FulfillmentLogConnection_totalCount(_ c
 }
 
 func (ec *executionContext) _FulfillmentLogEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLogEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8770,7 +8770,7 @@ func (ec *executionContext) fieldContext_FulfillmentLogEdge_node(_ context.Conte
 }
 
 func (ec *executionContext) _FulfillmentLogEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLogEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8793,7 +8793,7 @@ func (ec *executionContext) fieldContext_FulfillmentLogEdge_cursor(_ context.Con
 }
 
 func (ec *executionContext) _FulfillmentPreview_order(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Preview) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8825,7 +8825,7 @@ func (ec *executionContext) fieldContext_FulfillmentPreview_order(_ context.Cont
 }
 
 func (ec *executionContext) _FulfillmentPreview_canRoute(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Preview) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8848,7 +8848,7 @@ func (ec *executionContext) fieldContext_FulfillmentPreview_canRoute(_ context.C
 }
 
 func (ec *executionContext) _FulfillmentPreview_plan(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Preview) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8880,7 +8880,7 @@ func (ec *executionContext) fieldContext_FulfillmentPreview_plan(_ context.Conte
 }
 
 func (ec *executionContext) _FulfillmentPreview_groups(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Preview) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8912,7 +8912,7 @@ func (ec *executionContext) fieldContext_FulfillmentPreview_groups(_ context.Con
 }
 
 func (ec *executionContext) _FulfillmentPreview_roadblocks(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Preview) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8944,7 +8944,7 @@ func (ec *executionContext) fieldContext_FulfillmentPreview_roadblocks(_ context
 }
 
 func (ec *executionContext) _FulfillmentPreview_warnings(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Preview) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8976,7 +8976,7 @@ func (ec *executionContext) fieldContext_FulfillmentPreview_warnings(_ context.C
 }
 
 func (ec *executionContext) _FulfillmentRequest_id(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -8999,7 +8999,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_id(_ context.Context
 }
 
 func (ec *executionContext) _FulfillmentRequest_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9022,7 +9022,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_createdAt(_ context.
 }
 
 func (ec *executionContext) _FulfillmentRequest_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9045,7 +9045,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_updatedAt(_ context.
 }
 
 func (ec *executionContext) _FulfillmentRequest_number(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9068,7 +9068,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_number(_ context.Con
 }
 
 func (ec *executionContext) _FulfillmentRequest_orderID(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9091,7 +9091,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_orderID(_ context.Co
 }
 
 func (ec *executionContext) _FulfillmentRequest_sourceID(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9114,7 +9114,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_sourceID(_ context.C
 }
 
 func (ec *executionContext) _FulfillmentRequest_routingGroupID(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9137,7 +9137,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_routingGroupID(_ con
 }
 
 func (ec *executionContext) _FulfillmentRequest_origin(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9160,7 +9160,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_origin(_ context.Con
 }
 
 func (ec *executionContext) _FulfillmentRequest_supersedesID(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9183,7 +9183,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_supersedesID(_ conte
 }
 
 func (ec *executionContext) _FulfillmentRequest_status(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9206,7 +9206,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_status(_ context.Con
 }
 
 func (ec *executionContext) _FulfillmentRequest_shipmentStatus(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9229,7 +9229,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_shipmentStatus(_ con
 }
 
 func (ec *executionContext) _FulfillmentRequest_itemCost(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9252,7 +9252,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_itemCost(_ context.C
 }
 
 func (ec *executionContext) _FulfillmentRequest_dropshipFee(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9275,7 +9275,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_dropshipFee(_ contex
 }
 
 func (ec *executionContext) _FulfillmentRequest_shippingCost(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9298,7 +9298,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_shippingCost(_ conte
 }
 
 func (ec *executionContext) _FulfillmentRequest_totalCost(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9321,7 +9321,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_totalCost(_ context.
 }
 
 func (ec *executionContext) _FulfillmentRequest_confirmationNumber(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9344,7 +9344,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_confirmationNumber(_
 }
 
 func (ec *executionContext) _FulfillmentRequest_failureReason(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9367,7 +9367,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_failureReason(_ cont
 }
 
 func (ec *executionContext) _FulfillmentRequest_cancelReason(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9390,7 +9390,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_cancelReason(_ conte
 }
 
 func (ec *executionContext) _FulfillmentRequest_voidReason(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9413,7 +9413,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_voidReason(_ context
 }
 
 func (ec *executionContext) _FulfillmentRequest_attempts(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9436,7 +9436,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_attempts(_ context.C
 }
 
 func (ec *executionContext) _FulfillmentRequest_nextAttemptAt(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9459,7 +9459,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_nextAttemptAt(_ cont
 }
 
 func (ec *executionContext) _FulfillmentRequest_processingAt(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9482,7 +9482,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_processingAt(_ conte
 }
 
 func (ec *executionContext) _FulfillmentRequest_processedAt(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9505,7 +9505,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_processedAt(_ contex
 }
 
 func (ec *executionContext) _FulfillmentRequest_acknowledgedAt(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9528,7 +9528,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_acknowledgedAt(_ con
 }
 
 func (ec *executionContext) _FulfillmentRequest_failedAt(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9551,7 +9551,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_failedAt(_ context.C
 }
 
 func (ec *executionContext) _FulfillmentRequest_canceledAt(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9574,7 +9574,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_canceledAt(_ context
 }
 
 func (ec *executionContext) _FulfillmentRequest_voidedAt(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9597,7 +9597,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_voidedAt(_ context.C
 }
 
 func (ec *executionContext) _FulfillmentRequest_shippedAt(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9620,7 +9620,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_shippedAt(_ context.
 }
 
 func (ec *executionContext) _FulfillmentRequest_cancellationNoticePending(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9643,7 +9643,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_cancellationNoticePe
 }
 
 func (ec *executionContext) _FulfillmentRequest_version(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9666,7 +9666,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_version(_ context.Co
 }
 
 func (ec *executionContext) _FulfillmentRequest_order(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9698,7 +9698,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_order(_ context.Cont
 }
 
 func (ec *executionContext) _FulfillmentRequest_source(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9730,7 +9730,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_source(_ context.Con
 }
 
 func (ec *executionContext) _FulfillmentRequest_routingGroup(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9762,7 +9762,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_routingGroup(_ conte
 }
 
 func (ec *executionContext) _FulfillmentRequest_supersedes(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9794,7 +9794,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_supersedes(_ context
 }
 
 func (ec *executionContext) _FulfillmentRequest_supersededBy(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9826,7 +9826,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_supersededBy(_ conte
 }
 
 func (ec *executionContext) _FulfillmentRequest_items(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9858,7 +9858,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_items(_ context.Cont
 }
 
 func (ec *executionContext) _FulfillmentRequest_shipments(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9890,7 +9890,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_shipments(_ context.
 }
 
 func (ec *executionContext) _FulfillmentRequest_logs(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9934,7 +9934,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_logs(ctx context.Con
 }
 
 func (ec *executionContext) _FulfillmentRequestConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9966,7 +9966,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequestConnection_edges(_ co
 }
 
 func (ec *executionContext) _FulfillmentRequestConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -9998,7 +9998,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequestConnection_pageInfo(_
 }
 
 func (ec *executionContext) _FulfillmentRequestConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10021,7 +10021,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequestConnection_totalCount
 }
 
 func (ec *executionContext) _FulfillmentRequestEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10053,7 +10053,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequestEdge_node(_ context.C
 }
 
 func (ec *executionContext) _FulfillmentRequestEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10076,7 +10076,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequestEdge_cursor(_ context
 }
 
 func (ec *executionContext) _FulfillmentRequestItem_id(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestItem) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10099,7 +10099,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequestItem_id(_ context.Con
 }
 
 func (ec *executionContext) _FulfillmentRequestItem_fulfillmentRequestID(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestItem) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10122,7 +10122,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequestItem_fulfillmentReque
 }
 
 func (ec *executionContext) _FulfillmentRequestItem_orderLineID(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestItem) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10145,7 +10145,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequestItem_orderLineID(_ co
 }
 
 func (ec *executionContext) _FulfillmentRequestItem_sku(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestItem) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10168,7 +10168,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequestItem_sku(_ context.Co
 }
 
 func (ec *executionContext) _FulfillmentRequestItem_quantity(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestItem) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10191,7 +10191,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequestItem_quantity(_ conte
 }
 
 func (ec *executionContext) _FulfillmentRequestItem_unitCost(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestItem) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10214,7 +10214,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequestItem_unitCost(_ conte
 }
 
 func (ec *executionContext) _FulfillmentRequestItem_acknowledgedQuantity(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestItem) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10237,7 +10237,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequestItem_acknowledgedQuan
 }
 
 func (ec *executionContext) _FulfillmentRequestItem_shippedQuantity(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestItem) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10260,7 +10260,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequestItem_shippedQuantity(
 }
 
 func (ec *executionContext) _FulfillmentRequestItem_canceledQuantity(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestItem) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10283,7 +10283,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequestItem_canceledQuantity
 }
 
 func (ec *executionContext) _FulfillmentRequestItem_fulfillmentRequest(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestItem) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10315,7 +10315,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequestItem_fulfillmentReque
 }
 
 func (ec *executionContext) _FulfillmentRequestItem_orderLine(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestItem) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10347,7 +10347,7 @@ func (ec *executionContext) fieldContext_FulfillmentRequestItem_orderLine(_ cont
 }
 
 func (ec *executionContext) _GenerateResult_order(ctx context.Context, field graphql.CollectedField, obj *fulfillment.GenerateResult) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10379,7 +10379,7 @@ func (ec *executionContext) fieldContext_GenerateResult_order(_ context.Context,
 }
 
 func (ec *executionContext) _GenerateResult_fulfillmentRequests(ctx context.Context, field graphql.CollectedField, obj *fulfillment.GenerateResult) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10411,7 +10411,7 @@ func (ec *executionContext) fieldContext_GenerateResult_fulfillmentRequests(_ co
 }
 
 func (ec *executionContext) _GenerateResult_preview(ctx context.Context, field graphql.CollectedField, obj *fulfillment.GenerateResult) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10443,7 +10443,7 @@ func (ec *executionContext) fieldContext_GenerateResult_preview(_ context.Contex
 }
 
 func (ec *executionContext) _GenerateResult_correlationID(ctx context.Context, field graphql.CollectedField, obj *fulfillment.GenerateResult) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10466,7 +10466,7 @@ func (ec *executionContext) fieldContext_GenerateResult_correlationID(_ context.
 }
 
 func (ec *executionContext) _InventoryItem_id(ctx context.Context, field graphql.CollectedField, obj *ent.InventoryItem) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10489,7 +10489,7 @@ func (ec *executionContext) fieldContext_InventoryItem_id(_ context.Context, fie
 }
 
 func (ec *executionContext) _InventoryItem_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.InventoryItem) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10512,7 +10512,7 @@ func (ec *executionContext) fieldContext_InventoryItem_createdAt(_ context.Conte
 }
 
 func (ec *executionContext) _InventoryItem_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.InventoryItem) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10535,7 +10535,7 @@ func (ec *executionContext) fieldContext_InventoryItem_updatedAt(_ context.Conte
 }
 
 func (ec *executionContext) _InventoryItem_sourceID(ctx context.Context, field graphql.CollectedField, obj *ent.InventoryItem) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10558,7 +10558,7 @@ func (ec *executionContext) fieldContext_InventoryItem_sourceID(_ context.Contex
 }
 
 func (ec *executionContext) _InventoryItem_sku(ctx context.Context, field graphql.CollectedField, obj *ent.InventoryItem) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10581,7 +10581,7 @@ func (ec *executionContext) fieldContext_InventoryItem_sku(_ context.Context, fi
 }
 
 func (ec *executionContext) _InventoryItem_quantity(ctx context.Context, field graphql.CollectedField, obj *ent.InventoryItem) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10604,7 +10604,7 @@ func (ec *executionContext) fieldContext_InventoryItem_quantity(_ context.Contex
 }
 
 func (ec *executionContext) _InventoryItem_committed(ctx context.Context, field graphql.CollectedField, obj *ent.InventoryItem) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10627,7 +10627,7 @@ func (ec *executionContext) fieldContext_InventoryItem_committed(_ context.Conte
 }
 
 func (ec *executionContext) _InventoryItem_unitCost(ctx context.Context, field graphql.CollectedField, obj *ent.InventoryItem) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10650,7 +10650,7 @@ func (ec *executionContext) fieldContext_InventoryItem_unitCost(_ context.Contex
 }
 
 func (ec *executionContext) _InventoryItem_source(ctx context.Context, field graphql.CollectedField, obj *ent.InventoryItem) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10682,7 +10682,7 @@ func (ec *executionContext) fieldContext_InventoryItem_source(_ context.Context,
 }
 
 func (ec *executionContext) _InventoryItem_available(ctx context.Context, field graphql.CollectedField, obj *ent.InventoryItem) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10705,7 +10705,7 @@ func (ec *executionContext) fieldContext_InventoryItem_available(_ context.Conte
 }
 
 func (ec *executionContext) _InventoryItemConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.InventoryItemConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10737,7 +10737,7 @@ func (ec *executionContext) fieldContext_InventoryItemConnection_edges(_ context
 }
 
 func (ec *executionContext) _InventoryItemConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.InventoryItemConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10769,7 +10769,7 @@ func (ec *executionContext) fieldContext_InventoryItemConnection_pageInfo(_ cont
 }
 
 func (ec *executionContext) _InventoryItemConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.InventoryItemConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10792,7 +10792,7 @@ func (ec *executionContext) fieldContext_InventoryItemConnection_totalCount(_ co
 }
 
 func (ec *executionContext) _InventoryItemEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.InventoryItemEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10824,7 +10824,7 @@ func (ec *executionContext) fieldContext_InventoryItemEdge_node(_ context.Contex
 }
 
 func (ec *executionContext) _InventoryItemEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.InventoryItemEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10847,7 +10847,7 @@ func (ec *executionContext) fieldContext_InventoryItemEdge_cursor(_ context.Cont
 }
 
 func (ec *executionContext) _Mutation_createRoutingGroup(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10891,7 +10891,7 @@ func (ec *executionContext) fieldContext_Mutation_createRoutingGroup(ctx context
 }
 
 func (ec *executionContext) _Mutation_updateRoutingGroup(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10935,7 +10935,7 @@ func (ec *executionContext) fieldContext_Mutation_updateRoutingGroup(ctx context
 }
 
 func (ec *executionContext) _Mutation_createSource(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -10979,7 +10979,7 @@ func (ec *executionContext) fieldContext_Mutation_createSource(ctx context.Conte
 }
 
 func (ec *executionContext) _Mutation_updateSource(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11023,7 +11023,7 @@ func (ec *executionContext) fieldContext_Mutation_updateSource(ctx context.Conte
 }
 
 func (ec *executionContext) _Mutation_upsertInventory(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11067,7 +11067,7 @@ func (ec *executionContext) fieldContext_Mutation_upsertInventory(ctx context.Co
 }
 
 func (ec *executionContext) _Mutation_createApiKey(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11111,7 +11111,7 @@ func (ec *executionContext) fieldContext_Mutation_createApiKey(ctx context.Conte
 }
 
 func (ec *executionContext) _Mutation_revokeApiKey(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11155,7 +11155,7 @@ func (ec *executionContext) fieldContext_Mutation_revokeApiKey(ctx context.Conte
 }
 
 func (ec *executionContext) _Mutation_updateAccountStrategy(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11199,7 +11199,7 @@ func (ec *executionContext) fieldContext_Mutation_updateAccountStrategy(ctx cont
 }
 
 func (ec *executionContext) _Mutation_updateAccountSettings(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11243,7 +11243,7 @@ func (ec *executionContext) fieldContext_Mutation_updateAccountSettings(ctx cont
 }
 
 func (ec *executionContext) _Mutation_createFulfillmentRequest(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11287,7 +11287,7 @@ func (ec *executionContext) fieldContext_Mutation_createFulfillmentRequest(ctx c
 }
 
 func (ec *executionContext) _Mutation_generateFulfillmentRequests(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11331,7 +11331,7 @@ func (ec *executionContext) fieldContext_Mutation_generateFulfillmentRequests(ct
 }
 
 func (ec *executionContext) _Mutation_processFulfillmentRequests(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11375,7 +11375,7 @@ func (ec *executionContext) fieldContext_Mutation_processFulfillmentRequests(ctx
 }
 
 func (ec *executionContext) _Mutation_markFulfillmentRequestProcessed(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11419,7 +11419,7 @@ func (ec *executionContext) fieldContext_Mutation_markFulfillmentRequestProcesse
 }
 
 func (ec *executionContext) _Mutation_markFulfillmentRequestAcknowledged(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11463,7 +11463,7 @@ func (ec *executionContext) fieldContext_Mutation_markFulfillmentRequestAcknowle
 }
 
 func (ec *executionContext) _Mutation_renumberFulfillmentRequest(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11507,7 +11507,7 @@ func (ec *executionContext) fieldContext_Mutation_renumberFulfillmentRequest(ctx
 }
 
 func (ec *executionContext) _Mutation_voidFulfillmentRequest(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11551,7 +11551,7 @@ func (ec *executionContext) fieldContext_Mutation_voidFulfillmentRequest(ctx con
 }
 
 func (ec *executionContext) _Mutation_regenerateFulfillmentRequest(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11595,7 +11595,7 @@ func (ec *executionContext) fieldContext_Mutation_regenerateFulfillmentRequest(c
 }
 
 func (ec *executionContext) _Mutation_acknowledgeFulfillmentRequest(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11639,7 +11639,7 @@ func (ec *executionContext) fieldContext_Mutation_acknowledgeFulfillmentRequest(
 }
 
 func (ec *executionContext) _Mutation_runSendFulfillmentRequests(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11671,7 +11671,7 @@ func (ec *executionContext) fieldContext_Mutation_runSendFulfillmentRequests(_ c
 }
 
 func (ec *executionContext) _Mutation_cancelFulfillmentRequest(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11715,7 +11715,7 @@ func (ec *executionContext) fieldContext_Mutation_cancelFulfillmentRequest(ctx c
 }
 
 func (ec *executionContext) _Mutation_createShipment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11759,7 +11759,7 @@ func (ec *executionContext) fieldContext_Mutation_createShipment(ctx context.Con
 }
 
 func (ec *executionContext) _Mutation_importOrder(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11803,7 +11803,7 @@ func (ec *executionContext) fieldContext_Mutation_importOrder(ctx context.Contex
 }
 
 func (ec *executionContext) _Mutation_holdOrder(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11847,7 +11847,7 @@ func (ec *executionContext) fieldContext_Mutation_holdOrder(ctx context.Context,
 }
 
 func (ec *executionContext) _Mutation_releaseOrder(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11891,7 +11891,7 @@ func (ec *executionContext) fieldContext_Mutation_releaseOrder(ctx context.Conte
 }
 
 func (ec *executionContext) _Order_id(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11914,7 +11914,7 @@ func (ec *executionContext) fieldContext_Order_id(_ context.Context, field graph
 }
 
 func (ec *executionContext) _Order_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11937,7 +11937,7 @@ func (ec *executionContext) fieldContext_Order_createdAt(_ context.Context, fiel
 }
 
 func (ec *executionContext) _Order_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11960,7 +11960,7 @@ func (ec *executionContext) fieldContext_Order_updatedAt(_ context.Context, fiel
 }
 
 func (ec *executionContext) _Order_channel(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -11983,7 +11983,7 @@ func (ec *executionContext) fieldContext_Order_channel(_ context.Context, field 
 }
 
 func (ec *executionContext) _Order_orderNumber(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12006,7 +12006,7 @@ func (ec *executionContext) fieldContext_Order_orderNumber(_ context.Context, fi
 }
 
 func (ec *executionContext) _Order_referenceNumber(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12029,7 +12029,7 @@ func (ec *executionContext) fieldContext_Order_referenceNumber(_ context.Context
 }
 
 func (ec *executionContext) _Order_paymentStatus(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12052,7 +12052,7 @@ func (ec *executionContext) fieldContext_Order_paymentStatus(_ context.Context, 
 }
 
 func (ec *executionContext) _Order_status(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12075,7 +12075,7 @@ func (ec *executionContext) fieldContext_Order_status(_ context.Context, field g
 }
 
 func (ec *executionContext) _Order_holdReason(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12098,7 +12098,7 @@ func (ec *executionContext) fieldContext_Order_holdReason(_ context.Context, fie
 }
 
 func (ec *executionContext) _Order_shipTo(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12130,7 +12130,7 @@ func (ec *executionContext) fieldContext_Order_shipTo(_ context.Context, field g
 }
 
 func (ec *executionContext) _Order_shipToCountry(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12153,7 +12153,7 @@ func (ec *executionContext) fieldContext_Order_shipToCountry(_ context.Context, 
 }
 
 func (ec *executionContext) _Order_orderedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12176,7 +12176,7 @@ func (ec *executionContext) fieldContext_Order_orderedAt(_ context.Context, fiel
 }
 
 func (ec *executionContext) _Order_allocationStatus(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12199,7 +12199,7 @@ func (ec *executionContext) fieldContext_Order_allocationStatus(_ context.Contex
 }
 
 func (ec *executionContext) _Order_shipmentStatus(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12222,7 +12222,7 @@ func (ec *executionContext) fieldContext_Order_shipmentStatus(_ context.Context,
 }
 
 func (ec *executionContext) _Order_lines(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12254,7 +12254,7 @@ func (ec *executionContext) fieldContext_Order_lines(_ context.Context, field gr
 }
 
 func (ec *executionContext) _Order_fulfillmentRequests(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12298,7 +12298,7 @@ func (ec *executionContext) fieldContext_Order_fulfillmentRequests(ctx context.C
 }
 
 func (ec *executionContext) _Order_logs(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12342,7 +12342,7 @@ func (ec *executionContext) fieldContext_Order_logs(ctx context.Context, field g
 }
 
 func (ec *executionContext) _OrderConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.OrderConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12374,7 +12374,7 @@ func (ec *executionContext) fieldContext_OrderConnection_edges(_ context.Context
 }
 
 func (ec *executionContext) _OrderConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.OrderConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12406,7 +12406,7 @@ func (ec *executionContext) fieldContext_OrderConnection_pageInfo(_ context.Cont
 }
 
 func (ec *executionContext) _OrderConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.OrderConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12429,7 +12429,7 @@ func (ec *executionContext) fieldContext_OrderConnection_totalCount(_ context.Co
 }
 
 func (ec *executionContext) _OrderEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.OrderEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12461,7 +12461,7 @@ func (ec *executionContext) fieldContext_OrderEdge_node(_ context.Context, field
 }
 
 func (ec *executionContext) _OrderEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.OrderEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12484,7 +12484,7 @@ func (ec *executionContext) fieldContext_OrderEdge_cursor(_ context.Context, fie
 }
 
 func (ec *executionContext) _OrderLine_id(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12507,7 +12507,7 @@ func (ec *executionContext) fieldContext_OrderLine_id(_ context.Context, field g
 }
 
 func (ec *executionContext) _OrderLine_orderID(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12530,7 +12530,7 @@ func (ec *executionContext) fieldContext_OrderLine_orderID(_ context.Context, fi
 }
 
 func (ec *executionContext) _OrderLine_position(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12553,7 +12553,7 @@ func (ec *executionContext) fieldContext_OrderLine_position(_ context.Context, f
 }
 
 func (ec *executionContext) _OrderLine_sku(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12576,7 +12576,7 @@ func (ec *executionContext) fieldContext_OrderLine_sku(_ context.Context, field 
 }
 
 func (ec *executionContext) _OrderLine_title(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12599,7 +12599,7 @@ func (ec *executionContext) fieldContext_OrderLine_title(_ context.Context, fiel
 }
 
 func (ec *executionContext) _OrderLine_quantity(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12622,7 +12622,7 @@ func (ec *executionContext) fieldContext_OrderLine_quantity(_ context.Context, f
 }
 
 func (ec *executionContext) _OrderLine_unitPrice(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12645,7 +12645,7 @@ func (ec *executionContext) fieldContext_OrderLine_unitPrice(_ context.Context, 
 }
 
 func (ec *executionContext) _OrderLine_unallocatedQuantity(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12668,7 +12668,7 @@ func (ec *executionContext) fieldContext_OrderLine_unallocatedQuantity(_ context
 }
 
 func (ec *executionContext) _OrderLine_allocatedQuantity(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12691,7 +12691,7 @@ func (ec *executionContext) fieldContext_OrderLine_allocatedQuantity(_ context.C
 }
 
 func (ec *executionContext) _OrderLine_shippedQuantity(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12714,7 +12714,7 @@ func (ec *executionContext) fieldContext_OrderLine_shippedQuantity(_ context.Con
 }
 
 func (ec *executionContext) _OrderLine_killedQuantity(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12737,7 +12737,7 @@ func (ec *executionContext) fieldContext_OrderLine_killedQuantity(_ context.Cont
 }
 
 func (ec *executionContext) _OrderLine_order(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12769,7 +12769,7 @@ func (ec *executionContext) fieldContext_OrderLine_order(_ context.Context, fiel
 }
 
 func (ec *executionContext) _OrderLine_fulfillmentRequestItems(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12801,7 +12801,7 @@ func (ec *executionContext) fieldContext_OrderLine_fulfillmentRequestItems(_ con
 }
 
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12824,7 +12824,7 @@ func (ec *executionContext) fieldContext_PageInfo_hasNextPage(_ context.Context,
 }
 
 func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12847,7 +12847,7 @@ func (ec *executionContext) fieldContext_PageInfo_hasPreviousPage(_ context.Cont
 }
 
 func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12870,7 +12870,7 @@ func (ec *executionContext) fieldContext_PageInfo_startCursor(_ context.Context,
 }
 
 func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12893,7 +12893,7 @@ func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, f
 }
 
 func (ec *executionContext) _PlannedItem_orderLine(ctx context.Context, field graphql.CollectedField, obj *fulfillment.PlannedItem) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12925,7 +12925,7 @@ func (ec *executionContext) fieldContext_PlannedItem_orderLine(_ context.Context
 }
 
 func (ec *executionContext) _PlannedItem_sku(ctx context.Context, field graphql.CollectedField, obj *fulfillment.PlannedItem) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12948,7 +12948,7 @@ func (ec *executionContext) fieldContext_PlannedItem_sku(_ context.Context, fiel
 }
 
 func (ec *executionContext) _PlannedItem_quantity(ctx context.Context, field graphql.CollectedField, obj *fulfillment.PlannedItem) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12971,7 +12971,7 @@ func (ec *executionContext) fieldContext_PlannedItem_quantity(_ context.Context,
 }
 
 func (ec *executionContext) _PlannedItem_unitCost(ctx context.Context, field graphql.CollectedField, obj *fulfillment.PlannedItem) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -12994,7 +12994,7 @@ func (ec *executionContext) fieldContext_PlannedItem_unitCost(_ context.Context,
 }
 
 func (ec *executionContext) _PlannedRequest_source(ctx context.Context, field graphql.CollectedField, obj *fulfillment.PlannedRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13026,7 +13026,7 @@ func (ec *executionContext) fieldContext_PlannedRequest_source(_ context.Context
 }
 
 func (ec *executionContext) _PlannedRequest_items(ctx context.Context, field graphql.CollectedField, obj *fulfillment.PlannedRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13058,7 +13058,7 @@ func (ec *executionContext) fieldContext_PlannedRequest_items(_ context.Context,
 }
 
 func (ec *executionContext) _PlannedRequest_itemCost(ctx context.Context, field graphql.CollectedField, obj *fulfillment.PlannedRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13081,7 +13081,7 @@ func (ec *executionContext) fieldContext_PlannedRequest_itemCost(_ context.Conte
 }
 
 func (ec *executionContext) _PlannedRequest_dropshipFee(ctx context.Context, field graphql.CollectedField, obj *fulfillment.PlannedRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13104,7 +13104,7 @@ func (ec *executionContext) fieldContext_PlannedRequest_dropshipFee(_ context.Co
 }
 
 func (ec *executionContext) _PlannedRequest_shippingCost(ctx context.Context, field graphql.CollectedField, obj *fulfillment.PlannedRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13127,7 +13127,7 @@ func (ec *executionContext) fieldContext_PlannedRequest_shippingCost(_ context.C
 }
 
 func (ec *executionContext) _PlannedRequest_totalCost(ctx context.Context, field graphql.CollectedField, obj *fulfillment.PlannedRequest) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13150,7 +13150,7 @@ func (ec *executionContext) fieldContext_PlannedRequest_totalCost(_ context.Cont
 }
 
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13194,7 +13194,7 @@ func (ec *executionContext) fieldContext_Query_node(ctx context.Context, field g
 }
 
 func (ec *executionContext) _Query_nodes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13238,7 +13238,7 @@ func (ec *executionContext) fieldContext_Query_nodes(ctx context.Context, field 
 }
 
 func (ec *executionContext) _Query_fulfillmentLogs(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13282,7 +13282,7 @@ func (ec *executionContext) fieldContext_Query_fulfillmentLogs(ctx context.Conte
 }
 
 func (ec *executionContext) _Query_fulfillmentRequests(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13326,7 +13326,7 @@ func (ec *executionContext) fieldContext_Query_fulfillmentRequests(ctx context.C
 }
 
 func (ec *executionContext) _Query_inventoryItems(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13370,7 +13370,7 @@ func (ec *executionContext) fieldContext_Query_inventoryItems(ctx context.Contex
 }
 
 func (ec *executionContext) _Query_orders(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13414,7 +13414,7 @@ func (ec *executionContext) fieldContext_Query_orders(ctx context.Context, field
 }
 
 func (ec *executionContext) _Query_routingGroups(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13458,7 +13458,7 @@ func (ec *executionContext) fieldContext_Query_routingGroups(ctx context.Context
 }
 
 func (ec *executionContext) _Query_shipments(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13502,7 +13502,7 @@ func (ec *executionContext) fieldContext_Query_shipments(ctx context.Context, fi
 }
 
 func (ec *executionContext) _Query_sources(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13546,7 +13546,7 @@ func (ec *executionContext) fieldContext_Query_sources(ctx context.Context, fiel
 }
 
 func (ec *executionContext) _Query_viewer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13578,7 +13578,7 @@ func (ec *executionContext) fieldContext_Query_viewer(_ context.Context, field g
 }
 
 func (ec *executionContext) _Query_fulfillmentPreview(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13622,7 +13622,7 @@ func (ec *executionContext) fieldContext_Query_fulfillmentPreview(ctx context.Co
 }
 
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13666,7 +13666,7 @@ func (ec *executionContext) fieldContext_Query___type(ctx context.Context, field
 }
 
 func (ec *executionContext) _Query___schema(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13698,7 +13698,7 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 }
 
 func (ec *executionContext) _Roadblock_code(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Roadblock) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13721,7 +13721,7 @@ func (ec *executionContext) fieldContext_Roadblock_code(_ context.Context, field
 }
 
 func (ec *executionContext) _Roadblock_message(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Roadblock) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13744,7 +13744,7 @@ func (ec *executionContext) fieldContext_Roadblock_message(_ context.Context, fi
 }
 
 func (ec *executionContext) _Roadblock_sku(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Roadblock) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13767,7 +13767,7 @@ func (ec *executionContext) fieldContext_Roadblock_sku(_ context.Context, field 
 }
 
 func (ec *executionContext) _Roadblock_source(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Roadblock) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13799,7 +13799,7 @@ func (ec *executionContext) fieldContext_Roadblock_source(_ context.Context, fie
 }
 
 func (ec *executionContext) _RoutingGroup_id(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroup) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13822,7 +13822,7 @@ func (ec *executionContext) fieldContext_RoutingGroup_id(_ context.Context, fiel
 }
 
 func (ec *executionContext) _RoutingGroup_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroup) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13845,7 +13845,7 @@ func (ec *executionContext) fieldContext_RoutingGroup_createdAt(_ context.Contex
 }
 
 func (ec *executionContext) _RoutingGroup_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroup) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13868,7 +13868,7 @@ func (ec *executionContext) fieldContext_RoutingGroup_updatedAt(_ context.Contex
 }
 
 func (ec *executionContext) _RoutingGroup_name(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroup) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13891,7 +13891,7 @@ func (ec *executionContext) fieldContext_RoutingGroup_name(_ context.Context, fi
 }
 
 func (ec *executionContext) _RoutingGroup_position(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroup) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13914,7 +13914,7 @@ func (ec *executionContext) fieldContext_RoutingGroup_position(_ context.Context
 }
 
 func (ec *executionContext) _RoutingGroup_isDefault(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroup) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13937,7 +13937,7 @@ func (ec *executionContext) fieldContext_RoutingGroup_isDefault(_ context.Contex
 }
 
 func (ec *executionContext) _RoutingGroup_shipToCountries(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroup) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13960,7 +13960,7 @@ func (ec *executionContext) fieldContext_RoutingGroup_shipToCountries(_ context.
 }
 
 func (ec *executionContext) _RoutingGroup_allowLineSplit(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroup) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -13983,7 +13983,7 @@ func (ec *executionContext) fieldContext_RoutingGroup_allowLineSplit(_ context.C
 }
 
 func (ec *executionContext) _RoutingGroup_members(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroup) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14015,7 +14015,7 @@ func (ec *executionContext) fieldContext_RoutingGroup_members(_ context.Context,
 }
 
 func (ec *executionContext) _RoutingGroup_rules(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroup) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14038,7 +14038,7 @@ func (ec *executionContext) fieldContext_RoutingGroup_rules(_ context.Context, f
 }
 
 func (ec *executionContext) _RoutingGroupConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroupConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14070,7 +14070,7 @@ func (ec *executionContext) fieldContext_RoutingGroupConnection_edges(_ context.
 }
 
 func (ec *executionContext) _RoutingGroupConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroupConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14102,7 +14102,7 @@ func (ec *executionContext) fieldContext_RoutingGroupConnection_pageInfo(_ conte
 }
 
 func (ec *executionContext) _RoutingGroupConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroupConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14125,7 +14125,7 @@ func (ec *executionContext) fieldContext_RoutingGroupConnection_totalCount(_ con
 }
 
 func (ec *executionContext) _RoutingGroupEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroupEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14157,7 +14157,7 @@ func (ec *executionContext) fieldContext_RoutingGroupEdge_node(_ context.Context
 }
 
 func (ec *executionContext) _RoutingGroupEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroupEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14180,7 +14180,7 @@ func (ec *executionContext) fieldContext_RoutingGroupEdge_cursor(_ context.Conte
 }
 
 func (ec *executionContext) _RoutingGroupEvaluation_routingGroup(ctx context.Context, field graphql.CollectedField, obj *fulfillment.GroupEvaluation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14212,7 +14212,7 @@ func (ec *executionContext) fieldContext_RoutingGroupEvaluation_routingGroup(_ c
 }
 
 func (ec *executionContext) _RoutingGroupEvaluation_plan(ctx context.Context, field graphql.CollectedField, obj *fulfillment.GroupEvaluation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14244,7 +14244,7 @@ func (ec *executionContext) fieldContext_RoutingGroupEvaluation_plan(_ context.C
 }
 
 func (ec *executionContext) _RoutingGroupEvaluation_roadblocks(ctx context.Context, field graphql.CollectedField, obj *fulfillment.GroupEvaluation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14276,7 +14276,7 @@ func (ec *executionContext) fieldContext_RoutingGroupEvaluation_roadblocks(_ con
 }
 
 func (ec *executionContext) _RoutingGroupEvaluation_candidatesConsidered(ctx context.Context, field graphql.CollectedField, obj *fulfillment.GroupEvaluation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14299,7 +14299,7 @@ func (ec *executionContext) fieldContext_RoutingGroupEvaluation_candidatesConsid
 }
 
 func (ec *executionContext) _RoutingGroupEvaluation_plansExplored(ctx context.Context, field graphql.CollectedField, obj *fulfillment.GroupEvaluation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14322,7 +14322,7 @@ func (ec *executionContext) fieldContext_RoutingGroupEvaluation_plansExplored(_ 
 }
 
 func (ec *executionContext) _RoutingGroupEvaluation_eliminated(ctx context.Context, field graphql.CollectedField, obj *fulfillment.GroupEvaluation) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14354,7 +14354,7 @@ func (ec *executionContext) fieldContext_RoutingGroupEvaluation_eliminated(_ con
 }
 
 func (ec *executionContext) _RoutingGroupMember_id(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroupMember) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14377,7 +14377,7 @@ func (ec *executionContext) fieldContext_RoutingGroupMember_id(_ context.Context
 }
 
 func (ec *executionContext) _RoutingGroupMember_groupID(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroupMember) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14400,7 +14400,7 @@ func (ec *executionContext) fieldContext_RoutingGroupMember_groupID(_ context.Co
 }
 
 func (ec *executionContext) _RoutingGroupMember_sourceID(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroupMember) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14423,7 +14423,7 @@ func (ec *executionContext) fieldContext_RoutingGroupMember_sourceID(_ context.C
 }
 
 func (ec *executionContext) _RoutingGroupMember_priority(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroupMember) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14446,7 +14446,7 @@ func (ec *executionContext) fieldContext_RoutingGroupMember_priority(_ context.C
 }
 
 func (ec *executionContext) _RoutingGroupMember_eligible(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroupMember) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14469,7 +14469,7 @@ func (ec *executionContext) fieldContext_RoutingGroupMember_eligible(_ context.C
 }
 
 func (ec *executionContext) _RoutingGroupMember_group(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroupMember) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14501,7 +14501,7 @@ func (ec *executionContext) fieldContext_RoutingGroupMember_group(_ context.Cont
 }
 
 func (ec *executionContext) _RoutingGroupMember_source(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroupMember) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14533,7 +14533,7 @@ func (ec *executionContext) fieldContext_RoutingGroupMember_source(_ context.Con
 }
 
 func (ec *executionContext) _RoutingPlan_totalCost(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Plan) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14556,7 +14556,7 @@ func (ec *executionContext) fieldContext_RoutingPlan_totalCost(_ context.Context
 }
 
 func (ec *executionContext) _RoutingPlan_optimal(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Plan) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14579,7 +14579,7 @@ func (ec *executionContext) fieldContext_RoutingPlan_optimal(_ context.Context, 
 }
 
 func (ec *executionContext) _RoutingPlan_lowerBound(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Plan) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14602,7 +14602,7 @@ func (ec *executionContext) fieldContext_RoutingPlan_lowerBound(_ context.Contex
 }
 
 func (ec *executionContext) _RoutingPlan_requests(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Plan) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14634,7 +14634,7 @@ func (ec *executionContext) fieldContext_RoutingPlan_requests(_ context.Context,
 }
 
 func (ec *executionContext) _SendRunResult_claimed(ctx context.Context, field graphql.CollectedField, obj *sender.Result) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14657,7 +14657,7 @@ func (ec *executionContext) fieldContext_SendRunResult_claimed(_ context.Context
 }
 
 func (ec *executionContext) _SendRunResult_processed(ctx context.Context, field graphql.CollectedField, obj *sender.Result) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14680,7 +14680,7 @@ func (ec *executionContext) fieldContext_SendRunResult_processed(_ context.Conte
 }
 
 func (ec *executionContext) _SendRunResult_acknowledged(ctx context.Context, field graphql.CollectedField, obj *sender.Result) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14703,7 +14703,7 @@ func (ec *executionContext) fieldContext_SendRunResult_acknowledged(_ context.Co
 }
 
 func (ec *executionContext) _SendRunResult_failed(ctx context.Context, field graphql.CollectedField, obj *sender.Result) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14726,7 +14726,7 @@ func (ec *executionContext) fieldContext_SendRunResult_failed(_ context.Context,
 }
 
 func (ec *executionContext) _SendRunResult_retried(ctx context.Context, field graphql.CollectedField, obj *sender.Result) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14749,7 +14749,7 @@ func (ec *executionContext) fieldContext_SendRunResult_retried(_ context.Context
 }
 
 func (ec *executionContext) _Shipment_id(ctx context.Context, field graphql.CollectedField, obj *ent.Shipment) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14772,7 +14772,7 @@ func (ec *executionContext) fieldContext_Shipment_id(_ context.Context, field gr
 }
 
 func (ec *executionContext) _Shipment_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Shipment) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14795,7 +14795,7 @@ func (ec *executionContext) fieldContext_Shipment_createdAt(_ context.Context, f
 }
 
 func (ec *executionContext) _Shipment_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Shipment) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14818,7 +14818,7 @@ func (ec *executionContext) fieldContext_Shipment_updatedAt(_ context.Context, f
 }
 
 func (ec *executionContext) _Shipment_fulfillmentRequestID(ctx context.Context, field graphql.CollectedField, obj *ent.Shipment) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14841,7 +14841,7 @@ func (ec *executionContext) fieldContext_Shipment_fulfillmentRequestID(_ context
 }
 
 func (ec *executionContext) _Shipment_trackingNumber(ctx context.Context, field graphql.CollectedField, obj *ent.Shipment) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14864,7 +14864,7 @@ func (ec *executionContext) fieldContext_Shipment_trackingNumber(_ context.Conte
 }
 
 func (ec *executionContext) _Shipment_carrier(ctx context.Context, field graphql.CollectedField, obj *ent.Shipment) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14887,7 +14887,7 @@ func (ec *executionContext) fieldContext_Shipment_carrier(_ context.Context, fie
 }
 
 func (ec *executionContext) _Shipment_method(ctx context.Context, field graphql.CollectedField, obj *ent.Shipment) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14910,7 +14910,7 @@ func (ec *executionContext) fieldContext_Shipment_method(_ context.Context, fiel
 }
 
 func (ec *executionContext) _Shipment_shippedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Shipment) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14933,7 +14933,7 @@ func (ec *executionContext) fieldContext_Shipment_shippedAt(_ context.Context, f
 }
 
 func (ec *executionContext) _Shipment_fulfillmentRequest(ctx context.Context, field graphql.CollectedField, obj *ent.Shipment) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14965,7 +14965,7 @@ func (ec *executionContext) fieldContext_Shipment_fulfillmentRequest(_ context.C
 }
 
 func (ec *executionContext) _Shipment_items(ctx context.Context, field graphql.CollectedField, obj *ent.Shipment) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -14997,7 +14997,7 @@ func (ec *executionContext) fieldContext_Shipment_items(_ context.Context, field
 }
 
 func (ec *executionContext) _ShipmentConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.ShipmentConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15029,7 +15029,7 @@ func (ec *executionContext) fieldContext_ShipmentConnection_edges(_ context.Cont
 }
 
 func (ec *executionContext) _ShipmentConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.ShipmentConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15061,7 +15061,7 @@ func (ec *executionContext) fieldContext_ShipmentConnection_pageInfo(_ context.C
 }
 
 func (ec *executionContext) _ShipmentConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ShipmentConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15084,7 +15084,7 @@ func (ec *executionContext) fieldContext_ShipmentConnection_totalCount(_ context
 }
 
 func (ec *executionContext) _ShipmentEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ShipmentEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15116,7 +15116,7 @@ func (ec *executionContext) fieldContext_ShipmentEdge_node(_ context.Context, fi
 }
 
 func (ec *executionContext) _ShipmentEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.ShipmentEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15139,7 +15139,7 @@ func (ec *executionContext) fieldContext_ShipmentEdge_cursor(_ context.Context, 
 }
 
 func (ec *executionContext) _ShipmentItem_id(ctx context.Context, field graphql.CollectedField, obj *ent.ShipmentItem) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15162,7 +15162,7 @@ func (ec *executionContext) fieldContext_ShipmentItem_id(_ context.Context, fiel
 }
 
 func (ec *executionContext) _ShipmentItem_shipmentID(ctx context.Context, field graphql.CollectedField, obj *ent.ShipmentItem) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15185,7 +15185,7 @@ func (ec *executionContext) fieldContext_ShipmentItem_shipmentID(_ context.Conte
 }
 
 func (ec *executionContext) _ShipmentItem_fulfillmentRequestItemID(ctx context.Context, field graphql.CollectedField, obj *ent.ShipmentItem) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15208,7 +15208,7 @@ func (ec *executionContext) fieldContext_ShipmentItem_fulfillmentRequestItemID(_
 }
 
 func (ec *executionContext) _ShipmentItem_quantity(ctx context.Context, field graphql.CollectedField, obj *ent.ShipmentItem) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15231,7 +15231,7 @@ func (ec *executionContext) fieldContext_ShipmentItem_quantity(_ context.Context
 }
 
 func (ec *executionContext) _ShipmentItem_shipment(ctx context.Context, field graphql.CollectedField, obj *ent.ShipmentItem) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15263,7 +15263,7 @@ func (ec *executionContext) fieldContext_ShipmentItem_shipment(_ context.Context
 }
 
 func (ec *executionContext) _ShipmentItem_fulfillmentRequestItem(ctx context.Context, field graphql.CollectedField, obj *ent.ShipmentItem) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15295,7 +15295,7 @@ func (ec *executionContext) fieldContext_ShipmentItem_fulfillmentRequestItem(_ c
 }
 
 func (ec *executionContext) _Source_id(ctx context.Context, field graphql.CollectedField, obj *ent.Source) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15318,7 +15318,7 @@ func (ec *executionContext) fieldContext_Source_id(_ context.Context, field grap
 }
 
 func (ec *executionContext) _Source_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Source) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15341,7 +15341,7 @@ func (ec *executionContext) fieldContext_Source_createdAt(_ context.Context, fie
 }
 
 func (ec *executionContext) _Source_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Source) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15364,7 +15364,7 @@ func (ec *executionContext) fieldContext_Source_updatedAt(_ context.Context, fie
 }
 
 func (ec *executionContext) _Source_name(ctx context.Context, field graphql.CollectedField, obj *ent.Source) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15387,7 +15387,7 @@ func (ec *executionContext) fieldContext_Source_name(_ context.Context, field gr
 }
 
 func (ec *executionContext) _Source_code(ctx context.Context, field graphql.CollectedField, obj *ent.Source) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15410,7 +15410,7 @@ func (ec *executionContext) fieldContext_Source_code(_ context.Context, field gr
 }
 
 func (ec *executionContext) _Source_enabled(ctx context.Context, field graphql.CollectedField, obj *ent.Source) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15433,7 +15433,7 @@ func (ec *executionContext) fieldContext_Source_enabled(_ context.Context, field
 }
 
 func (ec *executionContext) _Source_dropshipFee(ctx context.Context, field graphql.CollectedField, obj *ent.Source) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15456,7 +15456,7 @@ func (ec *executionContext) fieldContext_Source_dropshipFee(_ context.Context, f
 }
 
 func (ec *executionContext) _Source_shippingBaseCost(ctx context.Context, field graphql.CollectedField, obj *ent.Source) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15479,7 +15479,7 @@ func (ec *executionContext) fieldContext_Source_shippingBaseCost(_ context.Conte
 }
 
 func (ec *executionContext) _Source_shippingPerUnitCost(ctx context.Context, field graphql.CollectedField, obj *ent.Source) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15502,7 +15502,7 @@ func (ec *executionContext) fieldContext_Source_shippingPerUnitCost(_ context.Co
 }
 
 func (ec *executionContext) _Source_shipsTo(ctx context.Context, field graphql.CollectedField, obj *ent.Source) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15525,7 +15525,7 @@ func (ec *executionContext) fieldContext_Source_shipsTo(_ context.Context, field
 }
 
 func (ec *executionContext) _Source_commitStock(ctx context.Context, field graphql.CollectedField, obj *ent.Source) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15548,7 +15548,7 @@ func (ec *executionContext) fieldContext_Source_commitStock(_ context.Context, f
 }
 
 func (ec *executionContext) _Source_inventoryItems(ctx context.Context, field graphql.CollectedField, obj *ent.Source) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15592,7 +15592,7 @@ func (ec *executionContext) fieldContext_Source_inventoryItems(ctx context.Conte
 }
 
 func (ec *executionContext) _Source_fulfillmentRequests(ctx context.Context, field graphql.CollectedField, obj *ent.Source) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15636,7 +15636,7 @@ func (ec *executionContext) fieldContext_Source_fulfillmentRequests(ctx context.
 }
 
 func (ec *executionContext) _Source_strategy(ctx context.Context, field graphql.CollectedField, obj *ent.Source) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15668,7 +15668,7 @@ func (ec *executionContext) fieldContext_Source_strategy(_ context.Context, fiel
 }
 
 func (ec *executionContext) _Source_connector(ctx context.Context, field graphql.CollectedField, obj *ent.Source) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15700,7 +15700,7 @@ func (ec *executionContext) fieldContext_Source_connector(_ context.Context, fie
 }
 
 func (ec *executionContext) _SourceConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.SourceConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15732,7 +15732,7 @@ func (ec *executionContext) fieldContext_SourceConnection_edges(_ context.Contex
 }
 
 func (ec *executionContext) _SourceConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *ent.SourceConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15764,7 +15764,7 @@ func (ec *executionContext) fieldContext_SourceConnection_pageInfo(_ context.Con
 }
 
 func (ec *executionContext) _SourceConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.SourceConnection) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15787,7 +15787,7 @@ func (ec *executionContext) fieldContext_SourceConnection_totalCount(_ context.C
 }
 
 func (ec *executionContext) _SourceEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.SourceEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15819,7 +15819,7 @@ func (ec *executionContext) fieldContext_SourceEdge_node(_ context.Context, fiel
 }
 
 func (ec *executionContext) _SourceEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *ent.SourceEdge) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15842,7 +15842,7 @@ func (ec *executionContext) fieldContext_SourceEdge_cursor(_ context.Context, fi
 }
 
 func (ec *executionContext) _Strategy_numberTemplate(ctx context.Context, field graphql.CollectedField, obj *admin.Strategy) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15865,7 +15865,7 @@ func (ec *executionContext) fieldContext_Strategy_numberTemplate(_ context.Conte
 }
 
 func (ec *executionContext) _Strategy_maxNumberLength(ctx context.Context, field graphql.CollectedField, obj *admin.Strategy) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15888,7 +15888,7 @@ func (ec *executionContext) fieldContext_Strategy_maxNumberLength(_ context.Cont
 }
 
 func (ec *executionContext) _Strategy_autoProcess(ctx context.Context, field graphql.CollectedField, obj *admin.Strategy) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15911,7 +15911,7 @@ func (ec *executionContext) fieldContext_Strategy_autoProcess(_ context.Context,
 }
 
 func (ec *executionContext) _StrategyOverride_numberTemplate(ctx context.Context, field graphql.CollectedField, obj *admin.StrategyInput) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15934,7 +15934,7 @@ func (ec *executionContext) fieldContext_StrategyOverride_numberTemplate(_ conte
 }
 
 func (ec *executionContext) _StrategyOverride_maxNumberLength(ctx context.Context, field graphql.CollectedField, obj *admin.StrategyInput) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15957,7 +15957,7 @@ func (ec *executionContext) fieldContext_StrategyOverride_maxNumberLength(_ cont
 }
 
 func (ec *executionContext) _StrategyOverride_autoProcess(ctx context.Context, field graphql.CollectedField, obj *admin.StrategyInput) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -15980,7 +15980,7 @@ func (ec *executionContext) fieldContext_StrategyOverride_autoProcess(_ context.
 }
 
 func (ec *executionContext) _Viewer_account(ctx context.Context, field graphql.CollectedField, obj *admin.Viewer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16012,7 +16012,7 @@ func (ec *executionContext) fieldContext_Viewer_account(_ context.Context, field
 }
 
 func (ec *executionContext) _Viewer_role(ctx context.Context, field graphql.CollectedField, obj *admin.Viewer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16035,7 +16035,7 @@ func (ec *executionContext) fieldContext_Viewer_role(_ context.Context, field gr
 }
 
 func (ec *executionContext) _Viewer_apiKey(ctx context.Context, field graphql.CollectedField, obj *admin.Viewer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16067,7 +16067,7 @@ func (ec *executionContext) fieldContext_Viewer_apiKey(_ context.Context, field 
 }
 
 func (ec *executionContext) _Viewer_source(ctx context.Context, field graphql.CollectedField, obj *admin.Viewer) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16099,7 +16099,7 @@ func (ec *executionContext) fieldContext_Viewer_source(_ context.Context, field 
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16122,7 +16122,7 @@ func (ec *executionContext) fieldContext___Directive_name(_ context.Context, fie
 }
 
 func (ec *executionContext) ___Directive_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16145,7 +16145,7 @@ func (ec *executionContext) fieldContext___Directive_description(_ context.Conte
 }
 
 func (ec *executionContext) ___Directive_isRepeatable(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16168,7 +16168,7 @@ func (ec *executionContext) fieldContext___Directive_isRepeatable(_ context.Cont
 }
 
 func (ec *executionContext) ___Directive_locations(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16191,7 +16191,7 @@ func (ec *executionContext) fieldContext___Directive_locations(_ context.Context
 }
 
 func (ec *executionContext) ___Directive_args(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16234,7 +16234,7 @@ func (ec *executionContext) fieldContext___Directive_args(ctx context.Context, f
 }
 
 func (ec *executionContext) ___EnumValue_name(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16257,7 +16257,7 @@ func (ec *executionContext) fieldContext___EnumValue_name(_ context.Context, fie
 }
 
 func (ec *executionContext) ___EnumValue_description(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16280,7 +16280,7 @@ func (ec *executionContext) fieldContext___EnumValue_description(_ context.Conte
 }
 
 func (ec *executionContext) ___EnumValue_isDeprecated(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16303,7 +16303,7 @@ func (ec *executionContext) fieldContext___EnumValue_isDeprecated(_ context.Cont
 }
 
 func (ec *executionContext) ___EnumValue_deprecationReason(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16326,7 +16326,7 @@ func (ec *executionContext) fieldContext___EnumValue_deprecationReason(_ context
 }
 
 func (ec *executionContext) ___Field_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16349,7 +16349,7 @@ func (ec *executionContext) fieldContext___Field_name(_ context.Context, field g
 }
 
 func (ec *executionContext) ___Field_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16372,7 +16372,7 @@ func (ec *executionContext) fieldContext___Field_description(_ context.Context, 
 }
 
 func (ec *executionContext) ___Field_args(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16415,7 +16415,7 @@ func (ec *executionContext) fieldContext___Field_args(ctx context.Context, field
 }
 
 func (ec *executionContext) ___Field_type(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16447,7 +16447,7 @@ func (ec *executionContext) fieldContext___Field_type(_ context.Context, field g
 }
 
 func (ec *executionContext) ___Field_isDeprecated(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16470,7 +16470,7 @@ func (ec *executionContext) fieldContext___Field_isDeprecated(_ context.Context,
 }
 
 func (ec *executionContext) ___Field_deprecationReason(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16493,7 +16493,7 @@ func (ec *executionContext) fieldContext___Field_deprecationReason(_ context.Con
 }
 
 func (ec *executionContext) ___InputValue_name(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16516,7 +16516,7 @@ func (ec *executionContext) fieldContext___InputValue_name(_ context.Context, fi
 }
 
 func (ec *executionContext) ___InputValue_description(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16539,7 +16539,7 @@ func (ec *executionContext) fieldContext___InputValue_description(_ context.Cont
 }
 
 func (ec *executionContext) ___InputValue_type(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16571,7 +16571,7 @@ func (ec *executionContext) fieldContext___InputValue_type(_ context.Context, fi
 }
 
 func (ec *executionContext) ___InputValue_defaultValue(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16594,7 +16594,7 @@ func (ec *executionContext) fieldContext___InputValue_defaultValue(_ context.Con
 }
 
 func (ec *executionContext) ___InputValue_isDeprecated(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16617,7 +16617,7 @@ func (ec *executionContext) fieldContext___InputValue_isDeprecated(_ context.Con
 }
 
 func (ec *executionContext) ___InputValue_deprecationReason(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16640,7 +16640,7 @@ func (ec *executionContext) fieldContext___InputValue_deprecationReason(_ contex
 }
 
 func (ec *executionContext) ___Schema_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16663,7 +16663,7 @@ func (ec *executionContext) fieldContext___Schema_description(_ context.Context,
 }
 
 func (ec *executionContext) ___Schema_types(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16695,7 +16695,7 @@ func (ec *executionContext) fieldContext___Schema_types(_ context.Context, field
 }
 
 func (ec *executionContext) ___Schema_queryType(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16727,7 +16727,7 @@ func (ec *executionContext) fieldContext___Schema_queryType(_ context.Context, f
 }
 
 func (ec *executionContext) ___Schema_mutationType(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16759,7 +16759,7 @@ func (ec *executionContext) fieldContext___Schema_mutationType(_ context.Context
 }
 
 func (ec *executionContext) ___Schema_subscriptionType(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16791,7 +16791,7 @@ func (ec *executionContext) fieldContext___Schema_subscriptionType(_ context.Con
 }
 
 func (ec *executionContext) ___Schema_directives(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16823,7 +16823,7 @@ func (ec *executionContext) fieldContext___Schema_directives(_ context.Context, 
 }
 
 func (ec *executionContext) ___Type_kind(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16846,7 +16846,7 @@ func (ec *executionContext) fieldContext___Type_kind(_ context.Context, field gr
 }
 
 func (ec *executionContext) ___Type_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16869,7 +16869,7 @@ func (ec *executionContext) fieldContext___Type_name(_ context.Context, field gr
 }
 
 func (ec *executionContext) ___Type_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16892,7 +16892,7 @@ func (ec *executionContext) fieldContext___Type_description(_ context.Context, f
 }
 
 func (ec *executionContext) ___Type_specifiedByURL(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16915,7 +16915,7 @@ func (ec *executionContext) fieldContext___Type_specifiedByURL(_ context.Context
 }
 
 func (ec *executionContext) ___Type_fields(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16959,7 +16959,7 @@ func (ec *executionContext) fieldContext___Type_fields(ctx context.Context, fiel
 }
 
 func (ec *executionContext) ___Type_interfaces(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -16991,7 +16991,7 @@ func (ec *executionContext) fieldContext___Type_interfaces(_ context.Context, fi
 }
 
 func (ec *executionContext) ___Type_possibleTypes(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17023,7 +17023,7 @@ func (ec *executionContext) fieldContext___Type_possibleTypes(_ context.Context,
 }
 
 func (ec *executionContext) ___Type_enumValues(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17067,7 +17067,7 @@ func (ec *executionContext) fieldContext___Type_enumValues(ctx context.Context, 
 }
 
 func (ec *executionContext) ___Type_inputFields(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17099,7 +17099,7 @@ func (ec *executionContext) fieldContext___Type_inputFields(_ context.Context, f
 }
 
 func (ec *executionContext) ___Type_ofType(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -17131,7 +17131,7 @@ func (ec *executionContext) fieldContext___Type_ofType(_ context.Context, field 
 }
 
 func (ec *executionContext) ___Type_isOneOf(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
-	return graphql.ResolveField(
+	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
 		field,
@@ -24623,7 +24623,7 @@ func (ec *executionContext) _Account(ctx context.Context, sel ast.SelectionSet, 
 	fields := graphql.CollectFields(ec.OperationContext, sel, accountImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -24631,39 +24631,38 @@ func (ec *executionContext) _Account(ctx context.Context, sel ast.SelectionSet, 
 		case "id":
 			out.Values[i] = ec._Account_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "createdAt":
 			out.Values[i] = ec._Account_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "updatedAt":
 			out.Values[i] = ec._Account_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "name":
 			out.Values[i] = ec._Account_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "currency":
 			out.Values[i] = ec._Account_currency(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "generateOnImport":
 			out.Values[i] = ec._Account_generateOnImport(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "strategy":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Account_strategy(ctx, field, obj)
-				})
+			out.Values[i] = ec._Account_strategy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -24678,7 +24677,7 @@ func (ec *executionContext) _Account(ctx context.Context, sel ast.SelectionSet, 
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var addressImplementors = []string{"Address"}
@@ -24687,7 +24686,7 @@ func (ec *executionContext) _Address(ctx context.Context, sel ast.SelectionSet, 
 	fields := graphql.CollectFields(ec.OperationContext, sel, addressImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -24741,7 +24740,7 @@ func (ec *executionContext) _Address(ctx context.Context, sel ast.SelectionSet, 
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var apiKeyImplementors = []string{"ApiKey", "Node"}
@@ -24750,7 +24749,7 @@ func (ec *executionContext) _ApiKey(ctx context.Context, sel ast.SelectionSet, o
 	fields := graphql.CollectFields(ec.OperationContext, sel, apiKeyImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -24758,49 +24757,48 @@ func (ec *executionContext) _ApiKey(ctx context.Context, sel ast.SelectionSet, o
 		case "id":
 			out.Values[i] = ec._ApiKey_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "createdAt":
 			out.Values[i] = ec._ApiKey_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "updatedAt":
 			out.Values[i] = ec._ApiKey_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "name":
 			out.Values[i] = ec._ApiKey_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "role":
 			out.Values[i] = ec._ApiKey_role(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "sourceID":
 			out.Values[i] = ec._ApiKey_sourceID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "prefix":
 			out.Values[i] = ec._ApiKey_prefix(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "revokedAt":
 			out.Values[i] = ec._ApiKey_revokedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "source":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._ApiKey_source(ctx, field, obj)
-				})
+			out.Values[i] = ec._ApiKey_source(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -24815,7 +24813,7 @@ func (ec *executionContext) _ApiKey(ctx context.Context, sel ast.SelectionSet, o
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var connectorImplementors = []string{"Connector"}
@@ -24824,7 +24822,7 @@ func (ec *executionContext) _Connector(ctx context.Context, sel ast.SelectionSet
 	fields := graphql.CollectFields(ec.OperationContext, sel, connectorImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -24878,7 +24876,7 @@ func (ec *executionContext) _Connector(ctx context.Context, sel ast.SelectionSet
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var createdApiKeyImplementors = []string{"CreatedApiKey"}
@@ -24887,7 +24885,7 @@ func (ec *executionContext) _CreatedApiKey(ctx context.Context, sel ast.Selectio
 	fields := graphql.CollectFields(ec.OperationContext, sel, createdApiKeyImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -24916,7 +24914,7 @@ func (ec *executionContext) _CreatedApiKey(ctx context.Context, sel ast.Selectio
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var eliminatedAlternativeImplementors = []string{"EliminatedAlternative"}
@@ -24925,7 +24923,7 @@ func (ec *executionContext) _EliminatedAlternative(ctx context.Context, sel ast.
 	fields := graphql.CollectFields(ec.OperationContext, sel, eliminatedAlternativeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -24959,7 +24957,7 @@ func (ec *executionContext) _EliminatedAlternative(ctx context.Context, sel ast.
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var fulfillmentLogImplementors = []string{"FulfillmentLog", "Node"}
@@ -24968,7 +24966,7 @@ func (ec *executionContext) _FulfillmentLog(ctx context.Context, sel ast.Selecti
 	fields := graphql.CollectFields(ec.OperationContext, sel, fulfillmentLogImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -24976,65 +24974,63 @@ func (ec *executionContext) _FulfillmentLog(ctx context.Context, sel ast.Selecti
 		case "id":
 			out.Values[i] = ec._FulfillmentLog_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "orderID":
 			out.Values[i] = ec._FulfillmentLog_orderID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "fulfillmentRequestID":
 			out.Values[i] = ec._FulfillmentLog_fulfillmentRequestID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "correlationID":
 			out.Values[i] = ec._FulfillmentLog_correlationID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "stage":
 			out.Values[i] = ec._FulfillmentLog_stage(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "level":
 			out.Values[i] = ec._FulfillmentLog_level(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "message":
 			out.Values[i] = ec._FulfillmentLog_message(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "data":
 			out.Values[i] = ec._FulfillmentLog_data(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "actor":
 			out.Values[i] = ec._FulfillmentLog_actor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "createdAt":
 			out.Values[i] = ec._FulfillmentLog_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "order":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._FulfillmentLog_order(ctx, field, obj)
-				})
+			out.Values[i] = ec._FulfillmentLog_order(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "fulfillmentRequest":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._FulfillmentLog_fulfillmentRequest(ctx, field, obj)
-				})
+			out.Values[i] = ec._FulfillmentLog_fulfillmentRequest(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -25049,7 +25045,7 @@ func (ec *executionContext) _FulfillmentLog(ctx context.Context, sel ast.Selecti
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var fulfillmentLogConnectionImplementors = []string{"FulfillmentLogConnection"}
@@ -25058,7 +25054,7 @@ func (ec *executionContext) _FulfillmentLogConnection(ctx context.Context, sel a
 	fields := graphql.CollectFields(ec.OperationContext, sel, fulfillmentLogConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -25092,7 +25088,7 @@ func (ec *executionContext) _FulfillmentLogConnection(ctx context.Context, sel a
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var fulfillmentLogEdgeImplementors = []string{"FulfillmentLogEdge"}
@@ -25101,7 +25097,7 @@ func (ec *executionContext) _FulfillmentLogEdge(ctx context.Context, sel ast.Sel
 	fields := graphql.CollectFields(ec.OperationContext, sel, fulfillmentLogEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -25130,7 +25126,7 @@ func (ec *executionContext) _FulfillmentLogEdge(ctx context.Context, sel ast.Sel
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var fulfillmentPreviewImplementors = []string{"FulfillmentPreview"}
@@ -25139,7 +25135,7 @@ func (ec *executionContext) _FulfillmentPreview(ctx context.Context, sel ast.Sel
 	fields := graphql.CollectFields(ec.OperationContext, sel, fulfillmentPreviewImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -25188,7 +25184,7 @@ func (ec *executionContext) _FulfillmentPreview(ctx context.Context, sel ast.Sel
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var fulfillmentRequestImplementors = []string{"FulfillmentRequest", "Node"}
@@ -25197,7 +25193,7 @@ func (ec *executionContext) _FulfillmentRequest(ctx context.Context, sel ast.Sel
 	fields := graphql.CollectFields(ec.OperationContext, sel, fulfillmentRequestImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -25205,201 +25201,193 @@ func (ec *executionContext) _FulfillmentRequest(ctx context.Context, sel ast.Sel
 		case "id":
 			out.Values[i] = ec._FulfillmentRequest_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "createdAt":
 			out.Values[i] = ec._FulfillmentRequest_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "updatedAt":
 			out.Values[i] = ec._FulfillmentRequest_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "number":
 			out.Values[i] = ec._FulfillmentRequest_number(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "orderID":
 			out.Values[i] = ec._FulfillmentRequest_orderID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "sourceID":
 			out.Values[i] = ec._FulfillmentRequest_sourceID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "routingGroupID":
 			out.Values[i] = ec._FulfillmentRequest_routingGroupID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "origin":
 			out.Values[i] = ec._FulfillmentRequest_origin(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "supersedesID":
 			out.Values[i] = ec._FulfillmentRequest_supersedesID(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "status":
 			out.Values[i] = ec._FulfillmentRequest_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "shipmentStatus":
 			out.Values[i] = ec._FulfillmentRequest_shipmentStatus(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "itemCost":
 			out.Values[i] = ec._FulfillmentRequest_itemCost(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "dropshipFee":
 			out.Values[i] = ec._FulfillmentRequest_dropshipFee(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "shippingCost":
 			out.Values[i] = ec._FulfillmentRequest_shippingCost(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "totalCost":
 			out.Values[i] = ec._FulfillmentRequest_totalCost(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "confirmationNumber":
 			out.Values[i] = ec._FulfillmentRequest_confirmationNumber(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "failureReason":
 			out.Values[i] = ec._FulfillmentRequest_failureReason(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "cancelReason":
 			out.Values[i] = ec._FulfillmentRequest_cancelReason(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "voidReason":
 			out.Values[i] = ec._FulfillmentRequest_voidReason(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "attempts":
 			out.Values[i] = ec._FulfillmentRequest_attempts(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "nextAttemptAt":
 			out.Values[i] = ec._FulfillmentRequest_nextAttemptAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "processingAt":
 			out.Values[i] = ec._FulfillmentRequest_processingAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "processedAt":
 			out.Values[i] = ec._FulfillmentRequest_processedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "acknowledgedAt":
 			out.Values[i] = ec._FulfillmentRequest_acknowledgedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "failedAt":
 			out.Values[i] = ec._FulfillmentRequest_failedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "canceledAt":
 			out.Values[i] = ec._FulfillmentRequest_canceledAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "voidedAt":
 			out.Values[i] = ec._FulfillmentRequest_voidedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "shippedAt":
 			out.Values[i] = ec._FulfillmentRequest_shippedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "cancellationNoticePending":
 			out.Values[i] = ec._FulfillmentRequest_cancellationNoticePending(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "version":
 			out.Values[i] = ec._FulfillmentRequest_version(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "order":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._FulfillmentRequest_order(ctx, field, obj)
-				})
+			out.Values[i] = ec._FulfillmentRequest_order(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "source":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._FulfillmentRequest_source(ctx, field, obj)
-				})
+			out.Values[i] = ec._FulfillmentRequest_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "routingGroup":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._FulfillmentRequest_routingGroup(ctx, field, obj)
-				})
+			out.Values[i] = ec._FulfillmentRequest_routingGroup(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "supersedes":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._FulfillmentRequest_supersedes(ctx, field, obj)
-				})
+			out.Values[i] = ec._FulfillmentRequest_supersedes(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "supersededBy":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._FulfillmentRequest_supersededBy(ctx, field, obj)
-				})
+			out.Values[i] = ec._FulfillmentRequest_supersededBy(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "items":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._FulfillmentRequest_items(ctx, field, obj)
-				})
+			out.Values[i] = ec._FulfillmentRequest_items(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "shipments":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._FulfillmentRequest_shipments(ctx, field, obj)
-				})
+			out.Values[i] = ec._FulfillmentRequest_shipments(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "logs":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._FulfillmentRequest_logs(ctx, field, obj)
-				})
+			out.Values[i] = ec._FulfillmentRequest_logs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -25414,7 +25402,7 @@ func (ec *executionContext) _FulfillmentRequest(ctx context.Context, sel ast.Sel
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var fulfillmentRequestConnectionImplementors = []string{"FulfillmentRequestConnection"}
@@ -25423,7 +25411,7 @@ func (ec *executionContext) _FulfillmentRequestConnection(ctx context.Context, s
 	fields := graphql.CollectFields(ec.OperationContext, sel, fulfillmentRequestConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -25457,7 +25445,7 @@ func (ec *executionContext) _FulfillmentRequestConnection(ctx context.Context, s
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var fulfillmentRequestEdgeImplementors = []string{"FulfillmentRequestEdge"}
@@ -25466,7 +25454,7 @@ func (ec *executionContext) _FulfillmentRequestEdge(ctx context.Context, sel ast
 	fields := graphql.CollectFields(ec.OperationContext, sel, fulfillmentRequestEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -25495,7 +25483,7 @@ func (ec *executionContext) _FulfillmentRequestEdge(ctx context.Context, sel ast
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var fulfillmentRequestItemImplementors = []string{"FulfillmentRequestItem", "Node"}
@@ -25504,7 +25492,7 @@ func (ec *executionContext) _FulfillmentRequestItem(ctx context.Context, sel ast
 	fields := graphql.CollectFields(ec.OperationContext, sel, fulfillmentRequestItemImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -25512,60 +25500,58 @@ func (ec *executionContext) _FulfillmentRequestItem(ctx context.Context, sel ast
 		case "id":
 			out.Values[i] = ec._FulfillmentRequestItem_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "fulfillmentRequestID":
 			out.Values[i] = ec._FulfillmentRequestItem_fulfillmentRequestID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "orderLineID":
 			out.Values[i] = ec._FulfillmentRequestItem_orderLineID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "sku":
 			out.Values[i] = ec._FulfillmentRequestItem_sku(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "quantity":
 			out.Values[i] = ec._FulfillmentRequestItem_quantity(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "unitCost":
 			out.Values[i] = ec._FulfillmentRequestItem_unitCost(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "acknowledgedQuantity":
 			out.Values[i] = ec._FulfillmentRequestItem_acknowledgedQuantity(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "shippedQuantity":
 			out.Values[i] = ec._FulfillmentRequestItem_shippedQuantity(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "canceledQuantity":
 			out.Values[i] = ec._FulfillmentRequestItem_canceledQuantity(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "fulfillmentRequest":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._FulfillmentRequestItem_fulfillmentRequest(ctx, field, obj)
-				})
+			out.Values[i] = ec._FulfillmentRequestItem_fulfillmentRequest(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "orderLine":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._FulfillmentRequestItem_orderLine(ctx, field, obj)
-				})
+			out.Values[i] = ec._FulfillmentRequestItem_orderLine(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -25580,7 +25566,7 @@ func (ec *executionContext) _FulfillmentRequestItem(ctx context.Context, sel ast
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var generateResultImplementors = []string{"GenerateResult"}
@@ -25589,7 +25575,7 @@ func (ec *executionContext) _GenerateResult(ctx context.Context, sel ast.Selecti
 	fields := graphql.CollectFields(ec.OperationContext, sel, generateResultImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -25628,7 +25614,7 @@ func (ec *executionContext) _GenerateResult(ctx context.Context, sel ast.Selecti
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var inventoryItemImplementors = []string{"InventoryItem", "Node"}
@@ -25637,7 +25623,7 @@ func (ec *executionContext) _InventoryItem(ctx context.Context, sel ast.Selectio
 	fields := graphql.CollectFields(ec.OperationContext, sel, inventoryItemImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -25645,55 +25631,53 @@ func (ec *executionContext) _InventoryItem(ctx context.Context, sel ast.Selectio
 		case "id":
 			out.Values[i] = ec._InventoryItem_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "createdAt":
 			out.Values[i] = ec._InventoryItem_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "updatedAt":
 			out.Values[i] = ec._InventoryItem_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "sourceID":
 			out.Values[i] = ec._InventoryItem_sourceID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "sku":
 			out.Values[i] = ec._InventoryItem_sku(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "quantity":
 			out.Values[i] = ec._InventoryItem_quantity(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "committed":
 			out.Values[i] = ec._InventoryItem_committed(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "unitCost":
 			out.Values[i] = ec._InventoryItem_unitCost(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "source":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._InventoryItem_source(ctx, field, obj)
-				})
+			out.Values[i] = ec._InventoryItem_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "available":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._InventoryItem_available(ctx, field, obj)
-				})
+			out.Values[i] = ec._InventoryItem_available(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -25708,7 +25692,7 @@ func (ec *executionContext) _InventoryItem(ctx context.Context, sel ast.Selectio
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var inventoryItemConnectionImplementors = []string{"InventoryItemConnection"}
@@ -25717,7 +25701,7 @@ func (ec *executionContext) _InventoryItemConnection(ctx context.Context, sel as
 	fields := graphql.CollectFields(ec.OperationContext, sel, inventoryItemConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -25751,7 +25735,7 @@ func (ec *executionContext) _InventoryItemConnection(ctx context.Context, sel as
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var inventoryItemEdgeImplementors = []string{"InventoryItemEdge"}
@@ -25760,7 +25744,7 @@ func (ec *executionContext) _InventoryItemEdge(ctx context.Context, sel ast.Sele
 	fields := graphql.CollectFields(ec.OperationContext, sel, inventoryItemEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -25789,7 +25773,7 @@ func (ec *executionContext) _InventoryItemEdge(ctx context.Context, sel ast.Sele
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var mutationImplementors = []string{"Mutation"}
@@ -25801,7 +25785,7 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 	})
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		innerCtx := graphql.WithRootFieldContext(ctx, &graphql.RootFieldContext{
 			Object: field.Name,
@@ -25993,7 +25977,7 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var orderImplementors = []string{"Order", "Node"}
@@ -26002,7 +25986,7 @@ func (ec *executionContext) _Order(ctx context.Context, sel ast.SelectionSet, ob
 	fields := graphql.CollectFields(ec.OperationContext, sel, orderImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -26010,91 +25994,88 @@ func (ec *executionContext) _Order(ctx context.Context, sel ast.SelectionSet, ob
 		case "id":
 			out.Values[i] = ec._Order_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "createdAt":
 			out.Values[i] = ec._Order_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "updatedAt":
 			out.Values[i] = ec._Order_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "channel":
 			out.Values[i] = ec._Order_channel(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "orderNumber":
 			out.Values[i] = ec._Order_orderNumber(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "referenceNumber":
 			out.Values[i] = ec._Order_referenceNumber(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "paymentStatus":
 			out.Values[i] = ec._Order_paymentStatus(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "status":
 			out.Values[i] = ec._Order_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "holdReason":
 			out.Values[i] = ec._Order_holdReason(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "shipTo":
 			out.Values[i] = ec._Order_shipTo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "shipToCountry":
 			out.Values[i] = ec._Order_shipToCountry(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "orderedAt":
 			out.Values[i] = ec._Order_orderedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "allocationStatus":
 			out.Values[i] = ec._Order_allocationStatus(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "shipmentStatus":
 			out.Values[i] = ec._Order_shipmentStatus(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "lines":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Order_lines(ctx, field, obj)
-				})
+			out.Values[i] = ec._Order_lines(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "fulfillmentRequests":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Order_fulfillmentRequests(ctx, field, obj)
-				})
+			out.Values[i] = ec._Order_fulfillmentRequests(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "logs":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Order_logs(ctx, field, obj)
-				})
+			out.Values[i] = ec._Order_logs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -26109,7 +26090,7 @@ func (ec *executionContext) _Order(ctx context.Context, sel ast.SelectionSet, ob
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var orderConnectionImplementors = []string{"OrderConnection"}
@@ -26118,7 +26099,7 @@ func (ec *executionContext) _OrderConnection(ctx context.Context, sel ast.Select
 	fields := graphql.CollectFields(ec.OperationContext, sel, orderConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -26152,7 +26133,7 @@ func (ec *executionContext) _OrderConnection(ctx context.Context, sel ast.Select
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var orderEdgeImplementors = []string{"OrderEdge"}
@@ -26161,7 +26142,7 @@ func (ec *executionContext) _OrderEdge(ctx context.Context, sel ast.SelectionSet
 	fields := graphql.CollectFields(ec.OperationContext, sel, orderEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -26190,7 +26171,7 @@ func (ec *executionContext) _OrderEdge(ctx context.Context, sel ast.SelectionSet
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var orderLineImplementors = []string{"OrderLine", "Node"}
@@ -26199,7 +26180,7 @@ func (ec *executionContext) _OrderLine(ctx context.Context, sel ast.SelectionSet
 	fields := graphql.CollectFields(ec.OperationContext, sel, orderLineImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -26207,70 +26188,68 @@ func (ec *executionContext) _OrderLine(ctx context.Context, sel ast.SelectionSet
 		case "id":
 			out.Values[i] = ec._OrderLine_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "orderID":
 			out.Values[i] = ec._OrderLine_orderID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "position":
 			out.Values[i] = ec._OrderLine_position(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "sku":
 			out.Values[i] = ec._OrderLine_sku(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "title":
 			out.Values[i] = ec._OrderLine_title(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "quantity":
 			out.Values[i] = ec._OrderLine_quantity(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "unitPrice":
 			out.Values[i] = ec._OrderLine_unitPrice(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "unallocatedQuantity":
 			out.Values[i] = ec._OrderLine_unallocatedQuantity(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "allocatedQuantity":
 			out.Values[i] = ec._OrderLine_allocatedQuantity(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "shippedQuantity":
 			out.Values[i] = ec._OrderLine_shippedQuantity(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "killedQuantity":
 			out.Values[i] = ec._OrderLine_killedQuantity(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "order":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._OrderLine_order(ctx, field, obj)
-				})
+			out.Values[i] = ec._OrderLine_order(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "fulfillmentRequestItems":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._OrderLine_fulfillmentRequestItems(ctx, field, obj)
-				})
+			out.Values[i] = ec._OrderLine_fulfillmentRequestItems(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -26285,7 +26264,7 @@ func (ec *executionContext) _OrderLine(ctx context.Context, sel ast.SelectionSet
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var pageInfoImplementors = []string{"PageInfo"}
@@ -26294,7 +26273,7 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 	fields := graphql.CollectFields(ec.OperationContext, sel, pageInfoImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -26333,7 +26312,7 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var plannedItemImplementors = []string{"PlannedItem"}
@@ -26342,7 +26321,7 @@ func (ec *executionContext) _PlannedItem(ctx context.Context, sel ast.SelectionS
 	fields := graphql.CollectFields(ec.OperationContext, sel, plannedItemImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -26381,7 +26360,7 @@ func (ec *executionContext) _PlannedItem(ctx context.Context, sel ast.SelectionS
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var plannedRequestImplementors = []string{"PlannedRequest"}
@@ -26390,7 +26369,7 @@ func (ec *executionContext) _PlannedRequest(ctx context.Context, sel ast.Selecti
 	fields := graphql.CollectFields(ec.OperationContext, sel, plannedRequestImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -26439,7 +26418,7 @@ func (ec *executionContext) _PlannedRequest(ctx context.Context, sel ast.Selecti
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var queryImplementors = []string{"Query"}
@@ -26451,7 +26430,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 	})
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		innerCtx := graphql.WithRootFieldContext(ctx, &graphql.RootFieldContext{
 			Object: field.Name,
@@ -26462,84 +26441,95 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Query")
 		case "node":
-			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Query_node(ctx, field)
-				})
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Query_node(ctx, field)
+			})
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "nodes":
-			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Query_nodes(ctx, field)
-				})
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Query_nodes(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "fulfillmentLogs":
-			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Query_fulfillmentLogs(ctx, field)
-				})
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Query_fulfillmentLogs(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "fulfillmentRequests":
-			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Query_fulfillmentRequests(ctx, field)
-				})
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Query_fulfillmentRequests(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "inventoryItems":
-			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Query_inventoryItems(ctx, field)
-				})
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Query_inventoryItems(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "orders":
-			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Query_orders(ctx, field)
-				})
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Query_orders(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "routingGroups":
-			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Query_routingGroups(ctx, field)
-				})
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Query_routingGroups(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "shipments":
-			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Query_shipments(ctx, field)
-				})
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Query_shipments(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "sources":
-			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Query_sources(ctx, field)
-				})
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Query_sources(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "viewer":
-			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Query_viewer(ctx, field)
-				})
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Query_viewer(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "fulfillmentPreview":
-			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Query_fulfillmentPreview(ctx, field)
-				})
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Query_fulfillmentPreview(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
 			})
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "__schema":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___schema(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -26555,7 +26545,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var roadblockImplementors = []string{"Roadblock"}
@@ -26564,7 +26554,7 @@ func (ec *executionContext) _Roadblock(ctx context.Context, sel ast.SelectionSet
 	fields := graphql.CollectFields(ec.OperationContext, sel, roadblockImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -26603,7 +26593,7 @@ func (ec *executionContext) _Roadblock(ctx context.Context, sel ast.SelectionSet
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var routingGroupImplementors = []string{"RoutingGroup", "Node"}
@@ -26612,7 +26602,7 @@ func (ec *executionContext) _RoutingGroup(ctx context.Context, sel ast.Selection
 	fields := graphql.CollectFields(ec.OperationContext, sel, routingGroupImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -26620,55 +26610,53 @@ func (ec *executionContext) _RoutingGroup(ctx context.Context, sel ast.Selection
 		case "id":
 			out.Values[i] = ec._RoutingGroup_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "createdAt":
 			out.Values[i] = ec._RoutingGroup_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "updatedAt":
 			out.Values[i] = ec._RoutingGroup_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "name":
 			out.Values[i] = ec._RoutingGroup_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "position":
 			out.Values[i] = ec._RoutingGroup_position(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "isDefault":
 			out.Values[i] = ec._RoutingGroup_isDefault(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "shipToCountries":
 			out.Values[i] = ec._RoutingGroup_shipToCountries(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "allowLineSplit":
 			out.Values[i] = ec._RoutingGroup_allowLineSplit(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "members":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._RoutingGroup_members(ctx, field, obj)
-				})
+			out.Values[i] = ec._RoutingGroup_members(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "rules":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._RoutingGroup_rules(ctx, field, obj)
-				})
+			out.Values[i] = ec._RoutingGroup_rules(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -26683,7 +26671,7 @@ func (ec *executionContext) _RoutingGroup(ctx context.Context, sel ast.Selection
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var routingGroupConnectionImplementors = []string{"RoutingGroupConnection"}
@@ -26692,7 +26680,7 @@ func (ec *executionContext) _RoutingGroupConnection(ctx context.Context, sel ast
 	fields := graphql.CollectFields(ec.OperationContext, sel, routingGroupConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -26726,7 +26714,7 @@ func (ec *executionContext) _RoutingGroupConnection(ctx context.Context, sel ast
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var routingGroupEdgeImplementors = []string{"RoutingGroupEdge"}
@@ -26735,7 +26723,7 @@ func (ec *executionContext) _RoutingGroupEdge(ctx context.Context, sel ast.Selec
 	fields := graphql.CollectFields(ec.OperationContext, sel, routingGroupEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -26764,7 +26752,7 @@ func (ec *executionContext) _RoutingGroupEdge(ctx context.Context, sel ast.Selec
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var routingGroupEvaluationImplementors = []string{"RoutingGroupEvaluation"}
@@ -26773,7 +26761,7 @@ func (ec *executionContext) _RoutingGroupEvaluation(ctx context.Context, sel ast
 	fields := graphql.CollectFields(ec.OperationContext, sel, routingGroupEvaluationImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -26822,7 +26810,7 @@ func (ec *executionContext) _RoutingGroupEvaluation(ctx context.Context, sel ast
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var routingGroupMemberImplementors = []string{"RoutingGroupMember", "Node"}
@@ -26831,7 +26819,7 @@ func (ec *executionContext) _RoutingGroupMember(ctx context.Context, sel ast.Sel
 	fields := graphql.CollectFields(ec.OperationContext, sel, routingGroupMemberImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -26839,40 +26827,38 @@ func (ec *executionContext) _RoutingGroupMember(ctx context.Context, sel ast.Sel
 		case "id":
 			out.Values[i] = ec._RoutingGroupMember_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "groupID":
 			out.Values[i] = ec._RoutingGroupMember_groupID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "sourceID":
 			out.Values[i] = ec._RoutingGroupMember_sourceID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "priority":
 			out.Values[i] = ec._RoutingGroupMember_priority(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "eligible":
 			out.Values[i] = ec._RoutingGroupMember_eligible(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "group":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._RoutingGroupMember_group(ctx, field, obj)
-				})
+			out.Values[i] = ec._RoutingGroupMember_group(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "source":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._RoutingGroupMember_source(ctx, field, obj)
-				})
+			out.Values[i] = ec._RoutingGroupMember_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -26887,7 +26873,7 @@ func (ec *executionContext) _RoutingGroupMember(ctx context.Context, sel ast.Sel
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var routingPlanImplementors = []string{"RoutingPlan"}
@@ -26896,7 +26882,7 @@ func (ec *executionContext) _RoutingPlan(ctx context.Context, sel ast.SelectionS
 	fields := graphql.CollectFields(ec.OperationContext, sel, routingPlanImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -26935,7 +26921,7 @@ func (ec *executionContext) _RoutingPlan(ctx context.Context, sel ast.SelectionS
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var sendRunResultImplementors = []string{"SendRunResult"}
@@ -26944,7 +26930,7 @@ func (ec *executionContext) _SendRunResult(ctx context.Context, sel ast.Selectio
 	fields := graphql.CollectFields(ec.OperationContext, sel, sendRunResultImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -26988,7 +26974,7 @@ func (ec *executionContext) _SendRunResult(ctx context.Context, sel ast.Selectio
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var shipmentImplementors = []string{"Shipment", "Node"}
@@ -26997,7 +26983,7 @@ func (ec *executionContext) _Shipment(ctx context.Context, sel ast.SelectionSet,
 	fields := graphql.CollectFields(ec.OperationContext, sel, shipmentImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -27005,55 +26991,53 @@ func (ec *executionContext) _Shipment(ctx context.Context, sel ast.SelectionSet,
 		case "id":
 			out.Values[i] = ec._Shipment_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "createdAt":
 			out.Values[i] = ec._Shipment_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "updatedAt":
 			out.Values[i] = ec._Shipment_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "fulfillmentRequestID":
 			out.Values[i] = ec._Shipment_fulfillmentRequestID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "trackingNumber":
 			out.Values[i] = ec._Shipment_trackingNumber(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "carrier":
 			out.Values[i] = ec._Shipment_carrier(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "method":
 			out.Values[i] = ec._Shipment_method(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "shippedAt":
 			out.Values[i] = ec._Shipment_shippedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "fulfillmentRequest":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Shipment_fulfillmentRequest(ctx, field, obj)
-				})
+			out.Values[i] = ec._Shipment_fulfillmentRequest(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "items":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Shipment_items(ctx, field, obj)
-				})
+			out.Values[i] = ec._Shipment_items(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -27068,7 +27052,7 @@ func (ec *executionContext) _Shipment(ctx context.Context, sel ast.SelectionSet,
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var shipmentConnectionImplementors = []string{"ShipmentConnection"}
@@ -27077,7 +27061,7 @@ func (ec *executionContext) _ShipmentConnection(ctx context.Context, sel ast.Sel
 	fields := graphql.CollectFields(ec.OperationContext, sel, shipmentConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -27111,7 +27095,7 @@ func (ec *executionContext) _ShipmentConnection(ctx context.Context, sel ast.Sel
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var shipmentEdgeImplementors = []string{"ShipmentEdge"}
@@ -27120,7 +27104,7 @@ func (ec *executionContext) _ShipmentEdge(ctx context.Context, sel ast.Selection
 	fields := graphql.CollectFields(ec.OperationContext, sel, shipmentEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -27149,7 +27133,7 @@ func (ec *executionContext) _ShipmentEdge(ctx context.Context, sel ast.Selection
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var shipmentItemImplementors = []string{"ShipmentItem", "Node"}
@@ -27158,7 +27142,7 @@ func (ec *executionContext) _ShipmentItem(ctx context.Context, sel ast.Selection
 	fields := graphql.CollectFields(ec.OperationContext, sel, shipmentItemImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -27166,35 +27150,33 @@ func (ec *executionContext) _ShipmentItem(ctx context.Context, sel ast.Selection
 		case "id":
 			out.Values[i] = ec._ShipmentItem_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "shipmentID":
 			out.Values[i] = ec._ShipmentItem_shipmentID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "fulfillmentRequestItemID":
 			out.Values[i] = ec._ShipmentItem_fulfillmentRequestItemID(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "quantity":
 			out.Values[i] = ec._ShipmentItem_quantity(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "shipment":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._ShipmentItem_shipment(ctx, field, obj)
-				})
+			out.Values[i] = ec._ShipmentItem_shipment(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "fulfillmentRequestItem":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._ShipmentItem_fulfillmentRequestItem(ctx, field, obj)
-				})
+			out.Values[i] = ec._ShipmentItem_fulfillmentRequestItem(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -27209,7 +27191,7 @@ func (ec *executionContext) _ShipmentItem(ctx context.Context, sel ast.Selection
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var sourceImplementors = []string{"Source", "Node"}
@@ -27218,7 +27200,7 @@ func (ec *executionContext) _Source(ctx context.Context, sel ast.SelectionSet, o
 	fields := graphql.CollectFields(ec.OperationContext, sel, sourceImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -27226,82 +27208,78 @@ func (ec *executionContext) _Source(ctx context.Context, sel ast.SelectionSet, o
 		case "id":
 			out.Values[i] = ec._Source_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "createdAt":
 			out.Values[i] = ec._Source_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "updatedAt":
 			out.Values[i] = ec._Source_updatedAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "name":
 			out.Values[i] = ec._Source_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "code":
 			out.Values[i] = ec._Source_code(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "enabled":
 			out.Values[i] = ec._Source_enabled(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "dropshipFee":
 			out.Values[i] = ec._Source_dropshipFee(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "shippingBaseCost":
 			out.Values[i] = ec._Source_shippingBaseCost(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "shippingPerUnitCost":
 			out.Values[i] = ec._Source_shippingPerUnitCost(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "shipsTo":
 			out.Values[i] = ec._Source_shipsTo(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "commitStock":
 			out.Values[i] = ec._Source_commitStock(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
+				out.Invalids++
 			}
 		case "inventoryItems":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Source_inventoryItems(ctx, field, obj)
-				})
+			out.Values[i] = ec._Source_inventoryItems(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "fulfillmentRequests":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Source_fulfillmentRequests(ctx, field, obj)
-				})
+			out.Values[i] = ec._Source_fulfillmentRequests(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "strategy":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Source_strategy(ctx, field, obj)
-				})
+			out.Values[i] = ec._Source_strategy(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "connector":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._Source_connector(ctx, field, obj)
-				})
+			out.Values[i] = ec._Source_connector(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -27316,7 +27294,7 @@ func (ec *executionContext) _Source(ctx context.Context, sel ast.SelectionSet, o
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var sourceConnectionImplementors = []string{"SourceConnection"}
@@ -27325,7 +27303,7 @@ func (ec *executionContext) _SourceConnection(ctx context.Context, sel ast.Selec
 	fields := graphql.CollectFields(ec.OperationContext, sel, sourceConnectionImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -27359,7 +27337,7 @@ func (ec *executionContext) _SourceConnection(ctx context.Context, sel ast.Selec
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var sourceEdgeImplementors = []string{"SourceEdge"}
@@ -27368,7 +27346,7 @@ func (ec *executionContext) _SourceEdge(ctx context.Context, sel ast.SelectionSe
 	fields := graphql.CollectFields(ec.OperationContext, sel, sourceEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -27397,7 +27375,7 @@ func (ec *executionContext) _SourceEdge(ctx context.Context, sel ast.SelectionSe
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var strategyImplementors = []string{"Strategy"}
@@ -27406,7 +27384,7 @@ func (ec *executionContext) _Strategy(ctx context.Context, sel ast.SelectionSet,
 	fields := graphql.CollectFields(ec.OperationContext, sel, strategyImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -27440,7 +27418,7 @@ func (ec *executionContext) _Strategy(ctx context.Context, sel ast.SelectionSet,
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var strategyOverrideImplementors = []string{"StrategyOverride"}
@@ -27449,7 +27427,7 @@ func (ec *executionContext) _StrategyOverride(ctx context.Context, sel ast.Selec
 	fields := graphql.CollectFields(ec.OperationContext, sel, strategyOverrideImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -27483,7 +27461,7 @@ func (ec *executionContext) _StrategyOverride(ctx context.Context, sel ast.Selec
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var viewerImplementors = []string{"Viewer"}
@@ -27492,7 +27470,7 @@ func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, o
 	fields := graphql.CollectFields(ec.OperationContext, sel, viewerImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -27531,7 +27509,7 @@ func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, o
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var __DirectiveImplementors = []string{"__Directive"}
@@ -27540,7 +27518,7 @@ func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionS
 	fields := graphql.CollectFields(ec.OperationContext, sel, __DirectiveImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -27584,7 +27562,7 @@ func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionS
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var __EnumValueImplementors = []string{"__EnumValue"}
@@ -27593,7 +27571,7 @@ func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionS
 	fields := graphql.CollectFields(ec.OperationContext, sel, __EnumValueImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -27632,7 +27610,7 @@ func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionS
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var __FieldImplementors = []string{"__Field"}
@@ -27641,7 +27619,7 @@ func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, 
 	fields := graphql.CollectFields(ec.OperationContext, sel, __FieldImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -27690,7 +27668,7 @@ func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, 
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var __InputValueImplementors = []string{"__InputValue"}
@@ -27699,7 +27677,7 @@ func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.Selection
 	fields := graphql.CollectFields(ec.OperationContext, sel, __InputValueImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -27748,7 +27726,7 @@ func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.Selection
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var __SchemaImplementors = []string{"__Schema"}
@@ -27757,7 +27735,7 @@ func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet,
 	fields := graphql.CollectFields(ec.OperationContext, sel, __SchemaImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -27806,7 +27784,7 @@ func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet,
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 var __TypeImplementors = []string{"__Type"}
@@ -27815,7 +27793,7 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 	fields := graphql.CollectFields(ec.OperationContext, sel, __TypeImplementors)
 
 	out := graphql.NewFieldSet(fields)
-	deferred := graphql.NewDeferredGroup(ctx)
+	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
@@ -27889,7 +27867,7 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return out
+	return objectFields{fields: fields, values: out.Values}
 }
 
 // endregion **************************** object.gotpl ****************************
@@ -28037,7 +28015,7 @@ func (ec *executionContext) marshalNDecimal2githubᚗcomᚋfrsvcᚋfulfillment�
 }
 
 func (ec *executionContext) marshalNEliminatedAlternative2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐEliminatedAlternativeᚄ(ctx context.Context, sel ast.SelectionSet, v []*fulfillment.EliminatedAlternative) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNEliminatedAlternative2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐEliminatedAlternative(ctx, sel, v[i])
@@ -28106,7 +28084,7 @@ func (ec *executionContext) marshalNFulfillmentPreview2ᚖgithubᚗcomᚋfrsvc�
 }
 
 func (ec *executionContext) marshalNFulfillmentRequest2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequestᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.FulfillmentRequest) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNFulfillmentRequest2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequest(ctx, sel, v[i])
@@ -28274,7 +28252,7 @@ func (ec *executionContext) unmarshalNInventoryInput2ᚖgithubᚗcomᚋfrsvcᚋf
 }
 
 func (ec *executionContext) marshalNInventoryItem2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐInventoryItemᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.InventoryItem) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNInventoryItem2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐInventoryItem(ctx, sel, v[i])
@@ -28335,7 +28313,7 @@ func (ec *executionContext) marshalNLogLevel2githubᚗcomᚋfrsvcᚋfulfillment�
 }
 
 func (ec *executionContext) marshalNNode2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐNoder(ctx context.Context, sel ast.SelectionSet, v []ent.Noder) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalONode2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐNoder(ctx, sel, v[i])
@@ -28461,7 +28439,7 @@ func (ec *executionContext) marshalNPaymentStatus2githubᚗcomᚋfrsvcᚋfulfill
 }
 
 func (ec *executionContext) marshalNPlannedItem2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐPlannedItemᚄ(ctx context.Context, sel ast.SelectionSet, v []*fulfillment.PlannedItem) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNPlannedItem2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐPlannedItem(ctx, sel, v[i])
@@ -28490,7 +28468,7 @@ func (ec *executionContext) unmarshalNPlannedItemInput2ᚖgithubᚗcomᚋfrsvc�
 }
 
 func (ec *executionContext) marshalNPlannedRequest2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐPlannedRequestᚄ(ctx context.Context, sel ast.SelectionSet, v []*fulfillment.PlannedRequest) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNPlannedRequest2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐPlannedRequest(ctx, sel, v[i])
@@ -28514,7 +28492,7 @@ func (ec *executionContext) marshalNPlannedRequest2ᚖgithubᚗcomᚋfrsvcᚋful
 }
 
 func (ec *executionContext) marshalNRoadblock2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐRoadblockᚄ(ctx context.Context, sel ast.SelectionSet, v []*fulfillment.Roadblock) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNRoadblock2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐRoadblock(ctx, sel, v[i])
@@ -28554,7 +28532,7 @@ func (ec *executionContext) marshalNRoutingGroupConnection2ᚖgithubᚗcomᚋfrs
 }
 
 func (ec *executionContext) marshalNRoutingGroupEvaluation2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐGroupEvaluationᚄ(ctx context.Context, sel ast.SelectionSet, v []*fulfillment.GroupEvaluation) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNRoutingGroupEvaluation2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐGroupEvaluation(ctx, sel, v[i])
@@ -28656,7 +28634,7 @@ func (ec *executionContext) unmarshalNRoutingRule2ᚕgithubᚗcomᚋfrsvcᚋfulf
 }
 
 func (ec *executionContext) marshalNRoutingRule2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋadminᚐRoutingRuleᚄ(ctx context.Context, sel ast.SelectionSet, v []admin.RoutingRule) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNRoutingRule2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋadminᚐRoutingRule(ctx, sel, v[i])
@@ -28858,7 +28836,7 @@ func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlge
 }
 
 func (ec *executionContext) marshalN__Directive2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirectiveᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.Directive) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx, sel, v[i])
@@ -28902,7 +28880,7 @@ func (ec *executionContext) unmarshalN__DirectiveLocation2ᚕstringᚄ(ctx conte
 }
 
 func (ec *executionContext) marshalN__DirectiveLocation2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__DirectiveLocation2string(ctx, sel, v[i])
@@ -28930,7 +28908,7 @@ func (ec *executionContext) marshalN__InputValue2githubᚗcomᚋ99designsᚋgqlg
 }
 
 func (ec *executionContext) marshalN__InputValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.InputValue) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__InputValue2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValue(ctx, sel, v[i])
@@ -28958,7 +28936,7 @@ func (ec *executionContext) marshalN__Type2githubᚗcomᚋ99designsᚋgqlgenᚋg
 }
 
 func (ec *executionContext) marshalN__Type2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.Type) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__Type2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx, sel, v[i])
@@ -29144,7 +29122,7 @@ func (ec *executionContext) marshalOFulfillmentLogEdge2ᚕᚖgithubᚗcomᚋfrsv
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOFulfillmentLogEdge2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentLogEdge(ctx, sel, v[i])
@@ -29197,7 +29175,7 @@ func (ec *executionContext) marshalOFulfillmentRequest2ᚕᚖgithubᚗcomᚋfrsv
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNFulfillmentRequest2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequest(ctx, sel, v[i])
@@ -29223,7 +29201,7 @@ func (ec *executionContext) marshalOFulfillmentRequestEdge2ᚕᚖgithubᚗcomᚋ
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOFulfillmentRequestEdge2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequestEdge(ctx, sel, v[i])
@@ -29243,7 +29221,7 @@ func (ec *executionContext) marshalOFulfillmentRequestItem2ᚕᚖgithubᚗcomᚋ
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNFulfillmentRequestItem2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequestItem(ctx, sel, v[i])
@@ -29287,7 +29265,7 @@ func (ec *executionContext) marshalOFulfillmentRequestOrigin2ᚕgithubᚗcomᚋf
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNFulfillmentRequestOrigin2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋfulfillmentrequestᚐOrigin(ctx, sel, v[i])
@@ -29339,7 +29317,7 @@ func (ec *executionContext) marshalOFulfillmentRequestStatus2ᚕgithubᚗcomᚋf
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNFulfillmentRequestStatus2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfrstatusᚐStatus(ctx, sel, v[i])
@@ -29512,7 +29490,7 @@ func (ec *executionContext) marshalOInventoryItemEdge2ᚕᚖgithubᚗcomᚋfrsvc
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOInventoryItemEdge2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐInventoryItemEdge(ctx, sel, v[i])
@@ -29582,7 +29560,7 @@ func (ec *executionContext) marshalOLogLevel2ᚕgithubᚗcomᚋfrsvcᚋfulfillme
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNLogLevel2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋfulfillmentlogᚐLevel(ctx, sel, v[i])
@@ -29666,7 +29644,7 @@ func (ec *executionContext) marshalOOrderAllocationStatus2ᚕgithubᚗcomᚋfrsv
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNOrderAllocationStatus2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋorderᚐAllocationStatus(ctx, sel, v[i])
@@ -29701,7 +29679,7 @@ func (ec *executionContext) marshalOOrderEdge2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfi
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOOrderEdge2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐOrderEdge(ctx, sel, v[i])
@@ -29721,7 +29699,7 @@ func (ec *executionContext) marshalOOrderLine2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfi
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNOrderLine2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐOrderLine(ctx, sel, v[i])
@@ -29765,7 +29743,7 @@ func (ec *executionContext) marshalOOrderShipmentStatus2ᚕgithubᚗcomᚋfrsvc�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNOrderShipmentStatus2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋorderᚐShipmentStatus(ctx, sel, v[i])
@@ -29817,7 +29795,7 @@ func (ec *executionContext) marshalOOrderStatus2ᚕgithubᚗcomᚋfrsvcᚋfulfil
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNOrderStatus2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋorderᚐStatus(ctx, sel, v[i])
@@ -29894,7 +29872,7 @@ func (ec *executionContext) marshalOPaymentStatus2ᚕgithubᚗcomᚋfrsvcᚋfulf
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNPaymentStatus2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋorderᚐPaymentStatus(ctx, sel, v[i])
@@ -29953,7 +29931,7 @@ func (ec *executionContext) marshalORoutingGroupEdge2ᚕᚖgithubᚗcomᚋfrsvc�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalORoutingGroupEdge2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐRoutingGroupEdge(ctx, sel, v[i])
@@ -29973,7 +29951,7 @@ func (ec *executionContext) marshalORoutingGroupMember2ᚕᚖgithubᚗcomᚋfrsv
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNRoutingGroupMember2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐRoutingGroupMember(ctx, sel, v[i])
@@ -30066,7 +30044,7 @@ func (ec *executionContext) marshalORoutingRule2ᚕgithubᚗcomᚋfrsvcᚋfulfil
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNRoutingRule2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋadminᚐRoutingRule(ctx, sel, v[i])
@@ -30085,7 +30063,7 @@ func (ec *executionContext) marshalOShipment2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfil
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNShipment2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐShipment(ctx, sel, v[i])
@@ -30111,7 +30089,7 @@ func (ec *executionContext) marshalOShipmentEdge2ᚕᚖgithubᚗcomᚋfrsvcᚋfu
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOShipmentEdge2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐShipmentEdge(ctx, sel, v[i])
@@ -30131,7 +30109,7 @@ func (ec *executionContext) marshalOShipmentItem2ᚕᚖgithubᚗcomᚋfrsvcᚋfu
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNShipmentItem2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐShipmentItem(ctx, sel, v[i])
@@ -30175,7 +30153,7 @@ func (ec *executionContext) marshalOShipmentStatus2ᚕgithubᚗcomᚋfrsvcᚋful
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNShipmentStatus2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfrstatusᚐShipmentStatus(ctx, sel, v[i])
@@ -30242,7 +30220,7 @@ func (ec *executionContext) marshalOSourceEdge2ᚕᚖgithubᚗcomᚋfrsvcᚋfulf
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalOSourceEdge2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐSourceEdge(ctx, sel, v[i])
@@ -30421,7 +30399,7 @@ func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgq
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__EnumValue2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValue(ctx, sel, v[i])
@@ -30440,7 +30418,7 @@ func (ec *executionContext) marshalO__Field2ᚕgithubᚗcomᚋ99designsᚋgqlgen
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__Field2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐField(ctx, sel, v[i])
@@ -30459,7 +30437,7 @@ func (ec *executionContext) marshalO__InputValue2ᚕgithubᚗcomᚋ99designsᚋg
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__InputValue2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValue(ctx, sel, v[i])
@@ -30478,7 +30456,7 @@ func (ec *executionContext) marshalO__Type2ᚕgithubᚗcomᚋ99designsᚋgqlgen�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__Type2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx, sel, v[i])

@@ -42,6 +42,7 @@ import (
 
 	"github.com/frsvc/fulfillment/graph"
 	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/gctune"
 	"github.com/frsvc/fulfillment/internal/httpapi"
 	"github.com/frsvc/fulfillment/internal/metrics"
 	"github.com/frsvc/fulfillment/internal/sqlcount"
@@ -72,6 +73,7 @@ type options struct {
 	P99Bound       time.Duration
 	CPUProfile     string
 	Refine         int
+	GCPercent      int // the collector's pace in force (gctune)
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
@@ -175,8 +177,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		kinds = []string{"sqlite", "postgres"}
 	}
 	started := time.Now()
-	logf("load test: %s, %d orders, steps of %s, closed loop %s × %d clients, GOMAXPROCS %d",
-		strings.Join(kinds, " and "), o.Orders, o.Step, o.Closed, o.Clients, runtime.GOMAXPROCS(0))
+	// The collector's pace as the server sets it (server.go): one process
+	// holds both servers and the load generator, so all three share it.
+	gcPercent, _ := gctune.Apply(os.Getenv)
+	o.GCPercent = gcPercent
+	logf("load test: %s, %d orders, steps of %s, closed loop %s × %d clients, GOMAXPROCS %d, GOGC %d",
+		strings.Join(kinds, " and "), o.Orders, o.Step, o.Closed, o.Clients, runtime.GOMAXPROCS(0), gcPercent)
 	var reports []dbReport
 	var errs []error
 	for _, kind := range kinds {

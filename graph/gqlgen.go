@@ -1,0 +1,89 @@
+//go:build ignore
+
+// Command gqlgen generates the GraphQL executor (graph/generated.go), the
+// models and the resolver stubs from gqlgen.yml, as `gqlgen generate` does,
+// with one difference: every field of every object resolves in order on the
+// request's goroutine instead of on a goroutine of its own, and with less
+// wrapping per field.
+//
+// gqlgen starts a goroutine for each element of a list of objects and for
+// each resolver or context-taking method of an object after the first,
+// computes a @defer path and allocates a map for each object it marshals, and
+// wraps each field's result twice. A page of this API holds thousands of
+// fields whose data entgql has already loaded in a few batched queries (see
+// TestNoNPlusOne), so that machinery is pure cost: it dominated the CPU and
+// allocation profile of the load benchmark's page (goroutine start-up, stack
+// growth, garbage collection). Batching, not parallelism, keeps nested pages
+// cheap.
+//
+// The means, each checked here so that a gqlgen upgrade that changes the
+// generated code fails loudly instead of silently:
+//   - a plugin marks every object DisableConcurrency (as gqlgen itself does
+//     for Mutation), so object fields resolve inline, @defer included;
+//   - exact rewrites of the generated executor point list marshalling, the
+//     deferred group, field resolution and the object's value at the
+//     equivalents in graph/inorder.go, which keep gqlgen's behaviour (field
+//     contexts, middleware, panic recovery, error paths, null propagation).
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"log"
+	"os"
+
+	"github.com/99designs/gqlgen/api"
+	"github.com/99designs/gqlgen/codegen"
+	"github.com/99designs/gqlgen/codegen/config"
+)
+
+// inOrder is the gqlgen plugin that turns off per-field concurrency.
+type inOrder struct{}
+
+func (inOrder) Name() string { return "inorder" }
+
+func (inOrder) GenerateCode(data *codegen.Data) error {
+	for _, o := range data.Objects {
+		o.DisableConcurrency = true
+	}
+	return nil
+}
+
+// rewrites are the exact replacements made in the generated executor, each
+// of which must match at least once.
+var rewrites = []struct{ from, to string }{
+	{"graphql.MarshalSliceConcurrently(", "marshalSliceInOrder("},
+	{"graphql.NewDeferredGroup(ctx)", "noDeferredGroup(ctx)"},
+	{"graphql.ResolveField(", "resolveFieldInOrder("},
+	{"\treturn out\n}", "\treturn objectFields{fields: fields, values: out.Values}\n}"},
+}
+
+func main() {
+	cfg, err := config.LoadConfigFromDefaultLocations()
+	if err != nil {
+		log.Fatalf("gqlgen: load config: %v", err)
+	}
+	if err := api.Generate(cfg, api.AddPlugin(inOrder{})); err != nil {
+		log.Fatalf("gqlgen: %v", err)
+	}
+	path := cfg.Exec.Filename
+	src, err := os.ReadFile(path)
+	if err != nil {
+		log.Fatalf("gqlgen: %v", err)
+	}
+	for _, r := range rewrites {
+		if !bytes.Contains(src, []byte(r.from)) {
+			log.Fatalf("gqlgen: %s no longer contains %q: check graph/inorder.go against this gqlgen version", path, r.from)
+		}
+		src = bytes.ReplaceAll(src, []byte(r.from), []byte(r.to))
+	}
+	for _, banned := range []string{"ResolveConcurrently(", "ResolveRootConcurrently(", "go func("} {
+		if bytes.Contains(src, []byte(banned)) {
+			log.Fatalf("gqlgen: %s still calls %q: fields would not resolve in order", path, banned)
+		}
+	}
+	if err := os.WriteFile(path, src, 0o644); err != nil {
+		log.Fatalf("gqlgen: %v", err)
+	}
+	fmt.Fprintf(os.Stderr, "gqlgen: %s generated, fields resolve in order\n", path)
+}

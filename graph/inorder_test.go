@@ -1,0 +1,69 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+)
+
+func TestMarshalSliceInOrder(t *testing.T) {
+	ctx := graphql.WithResponseContext(context.Background(), graphql.DefaultErrorPresenter,
+		func(_ context.Context, p any) error { return fmt.Errorf("panic: %v", p) })
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{Field: graphql.CollectedField{Field: &ast.Field{Alias: "items", Name: "items"}}})
+	var order []int
+	got := marshalSliceInOrder(ctx, 4, 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		order = append(order, i)
+		if fc := graphql.GetFieldContext(ctx); fc.Index == nil || *fc.Index != i {
+			t.Errorf("element %d: field context index %v", i, fc.Index)
+		}
+		if i == 2 {
+			panic("boom")
+		}
+		return graphql.MarshalInt(i * 10)
+	})
+	var buf bytes.Buffer
+	got.MarshalGQL(&buf)
+	if buf.String() != "[0,10,null,30]" {
+		t.Fatalf("marshalled %s, want [0,10,null,30]", buf.String())
+	}
+	if fmt.Sprint(order) != "[0 1 2 3]" {
+		t.Fatalf("elements ran in order %v", order)
+	}
+	errs := graphql.GetErrors(ctx)
+	if len(errs) != 1 || errs[0].Path.String() != "items[2]" {
+		t.Fatalf("errors %v, want one at items[2]", errs)
+	}
+
+	// Without the panic handler a panic goes up to the caller (gqlgen's
+	// contract for omit_panic_handler).
+	defer func() {
+		if recover() == nil {
+			t.Fatal("omitPanicHandler: the panic was swallowed")
+		}
+	}()
+	marshalSliceInOrder(ctx, 2, 0, true, func(ctx context.Context, i int) graphql.Marshaler { panic("boom") })
+}
+
+func TestObjectFields(t *testing.T) {
+	field := func(alias string) graphql.CollectedField {
+		return graphql.CollectedField{Field: &ast.Field{Alias: alias, Name: alias}}
+	}
+	o := objectFields{
+		fields: []graphql.CollectedField{field("id"), field("sku"), field("id"), field("quantity")},
+		values: []graphql.Marshaler{graphql.MarshalString("1"), graphql.MarshalString("A-\"1\""), graphql.MarshalString("dup"), graphql.MarshalInt(3)},
+	}
+	var buf bytes.Buffer
+	o.MarshalGQL(&buf)
+	if want := `{"id":"1","sku":"A-\"1\"","quantity":3}`; buf.String() != want {
+		t.Fatalf("marshalled %s, want %s", buf.String(), want)
+	}
+	buf.Reset()
+	objectFields{}.MarshalGQL(&buf)
+	if buf.String() != "{}" {
+		t.Fatalf("empty object marshalled %s", buf.String())
+	}
+}

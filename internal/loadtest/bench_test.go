@@ -1,0 +1,38 @@
+package main
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// BenchmarkPage serves the benchmark's nested page once per iteration from
+// each server over loopback, one request at a time, on a seeded SQLite
+// database: the CPU and allocation cost of one page, without the load
+// generator's queueing. The load test (make bench-load) is the throughput
+// figure; this one is for profiling (-cpuprofile, -memprofile).
+//
+//	go test -run '^$' -bench Page -benchmem ./internal/loadtest/
+func BenchmarkPage(b *testing.B) {
+	ctx := context.Background()
+	e, err := setup(ctx, "sqlite", 500, "", b.Logf)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.close()
+	c := newClient(10*time.Second, 4)
+	defer c.CloseIdleConnections()
+	if _, _, err := checkSame(ctx, c, e.ours, e.base); err != nil {
+		b.Fatal(err)
+	}
+	for _, t := range []target{e.ours, e.base} {
+		b.Run(t.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := t.do(ctx, c); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
