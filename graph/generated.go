@@ -24622,7 +24622,7 @@ var accountImplementors = []string{"Account", "Node"}
 func (ec *executionContext) _Account(ctx context.Context, sel ast.SelectionSet, obj *ent.Account) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, accountImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -24677,7 +24677,7 @@ func (ec *executionContext) _Account(ctx context.Context, sel ast.SelectionSet, 
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var addressImplementors = []string{"Address"}
@@ -24685,7 +24685,7 @@ var addressImplementors = []string{"Address"}
 func (ec *executionContext) _Address(ctx context.Context, sel ast.SelectionSet, obj *address.Address) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, addressImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -24740,7 +24740,7 @@ func (ec *executionContext) _Address(ctx context.Context, sel ast.SelectionSet, 
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var apiKeyImplementors = []string{"ApiKey", "Node"}
@@ -24748,7 +24748,7 @@ var apiKeyImplementors = []string{"ApiKey", "Node"}
 func (ec *executionContext) _ApiKey(ctx context.Context, sel ast.SelectionSet, obj *ent.ApiKey) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, apiKeyImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -24813,7 +24813,7 @@ func (ec *executionContext) _ApiKey(ctx context.Context, sel ast.SelectionSet, o
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var connectorImplementors = []string{"Connector"}
@@ -24821,7 +24821,7 @@ var connectorImplementors = []string{"Connector"}
 func (ec *executionContext) _Connector(ctx context.Context, sel ast.SelectionSet, obj *admin.Connector) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, connectorImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -24876,7 +24876,7 @@ func (ec *executionContext) _Connector(ctx context.Context, sel ast.SelectionSet
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var createdApiKeyImplementors = []string{"CreatedApiKey"}
@@ -24884,7 +24884,7 @@ var createdApiKeyImplementors = []string{"CreatedApiKey"}
 func (ec *executionContext) _CreatedApiKey(ctx context.Context, sel ast.SelectionSet, obj *admin.CreatedAPIKey) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, createdApiKeyImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -24914,7 +24914,7 @@ func (ec *executionContext) _CreatedApiKey(ctx context.Context, sel ast.Selectio
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var eliminatedAlternativeImplementors = []string{"EliminatedAlternative"}
@@ -24922,7 +24922,7 @@ var eliminatedAlternativeImplementors = []string{"EliminatedAlternative"}
 func (ec *executionContext) _EliminatedAlternative(ctx context.Context, sel ast.SelectionSet, obj *fulfillment.EliminatedAlternative) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, eliminatedAlternativeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -24957,7 +24957,7 @@ func (ec *executionContext) _EliminatedAlternative(ctx context.Context, sel ast.
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var fulfillmentLogImplementors = []string{"FulfillmentLog", "Node"}
@@ -24965,7 +24965,7 @@ var fulfillmentLogImplementors = []string{"FulfillmentLog", "Node"}
 func (ec *executionContext) _FulfillmentLog(ctx context.Context, sel ast.SelectionSet, obj *ent.FulfillmentLog) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, fulfillmentLogImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -25045,7 +25045,7 @@ func (ec *executionContext) _FulfillmentLog(ctx context.Context, sel ast.Selecti
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var fulfillmentLogConnectionImplementors = []string{"FulfillmentLogConnection"}
@@ -25053,7 +25053,7 @@ var fulfillmentLogConnectionImplementors = []string{"FulfillmentLogConnection"}
 func (ec *executionContext) _FulfillmentLogConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.FulfillmentLogConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, fulfillmentLogConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -25088,7 +25088,7 @@ func (ec *executionContext) _FulfillmentLogConnection(ctx context.Context, sel a
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var fulfillmentLogEdgeImplementors = []string{"FulfillmentLogEdge"}
@@ -25096,7 +25096,7 @@ var fulfillmentLogEdgeImplementors = []string{"FulfillmentLogEdge"}
 func (ec *executionContext) _FulfillmentLogEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.FulfillmentLogEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, fulfillmentLogEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -25126,7 +25126,7 @@ func (ec *executionContext) _FulfillmentLogEdge(ctx context.Context, sel ast.Sel
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var fulfillmentPreviewImplementors = []string{"FulfillmentPreview"}
@@ -25134,7 +25134,7 @@ var fulfillmentPreviewImplementors = []string{"FulfillmentPreview"}
 func (ec *executionContext) _FulfillmentPreview(ctx context.Context, sel ast.SelectionSet, obj *fulfillment.Preview) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, fulfillmentPreviewImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -25184,7 +25184,7 @@ func (ec *executionContext) _FulfillmentPreview(ctx context.Context, sel ast.Sel
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var fulfillmentRequestImplementors = []string{"FulfillmentRequest", "Node"}
@@ -25192,7 +25192,7 @@ var fulfillmentRequestImplementors = []string{"FulfillmentRequest", "Node"}
 func (ec *executionContext) _FulfillmentRequest(ctx context.Context, sel ast.SelectionSet, obj *ent.FulfillmentRequest) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, fulfillmentRequestImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -25402,7 +25402,7 @@ func (ec *executionContext) _FulfillmentRequest(ctx context.Context, sel ast.Sel
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var fulfillmentRequestConnectionImplementors = []string{"FulfillmentRequestConnection"}
@@ -25410,7 +25410,7 @@ var fulfillmentRequestConnectionImplementors = []string{"FulfillmentRequestConne
 func (ec *executionContext) _FulfillmentRequestConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.FulfillmentRequestConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, fulfillmentRequestConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -25445,7 +25445,7 @@ func (ec *executionContext) _FulfillmentRequestConnection(ctx context.Context, s
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var fulfillmentRequestEdgeImplementors = []string{"FulfillmentRequestEdge"}
@@ -25453,7 +25453,7 @@ var fulfillmentRequestEdgeImplementors = []string{"FulfillmentRequestEdge"}
 func (ec *executionContext) _FulfillmentRequestEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.FulfillmentRequestEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, fulfillmentRequestEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -25483,7 +25483,7 @@ func (ec *executionContext) _FulfillmentRequestEdge(ctx context.Context, sel ast
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var fulfillmentRequestItemImplementors = []string{"FulfillmentRequestItem", "Node"}
@@ -25491,7 +25491,7 @@ var fulfillmentRequestItemImplementors = []string{"FulfillmentRequestItem", "Nod
 func (ec *executionContext) _FulfillmentRequestItem(ctx context.Context, sel ast.SelectionSet, obj *ent.FulfillmentRequestItem) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, fulfillmentRequestItemImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -25566,7 +25566,7 @@ func (ec *executionContext) _FulfillmentRequestItem(ctx context.Context, sel ast
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var generateResultImplementors = []string{"GenerateResult"}
@@ -25574,7 +25574,7 @@ var generateResultImplementors = []string{"GenerateResult"}
 func (ec *executionContext) _GenerateResult(ctx context.Context, sel ast.SelectionSet, obj *fulfillment.GenerateResult) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, generateResultImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -25614,7 +25614,7 @@ func (ec *executionContext) _GenerateResult(ctx context.Context, sel ast.Selecti
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var inventoryItemImplementors = []string{"InventoryItem", "Node"}
@@ -25622,7 +25622,7 @@ var inventoryItemImplementors = []string{"InventoryItem", "Node"}
 func (ec *executionContext) _InventoryItem(ctx context.Context, sel ast.SelectionSet, obj *ent.InventoryItem) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, inventoryItemImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -25692,7 +25692,7 @@ func (ec *executionContext) _InventoryItem(ctx context.Context, sel ast.Selectio
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var inventoryItemConnectionImplementors = []string{"InventoryItemConnection"}
@@ -25700,7 +25700,7 @@ var inventoryItemConnectionImplementors = []string{"InventoryItemConnection"}
 func (ec *executionContext) _InventoryItemConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.InventoryItemConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, inventoryItemConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -25735,7 +25735,7 @@ func (ec *executionContext) _InventoryItemConnection(ctx context.Context, sel as
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var inventoryItemEdgeImplementors = []string{"InventoryItemEdge"}
@@ -25743,7 +25743,7 @@ var inventoryItemEdgeImplementors = []string{"InventoryItemEdge"}
 func (ec *executionContext) _InventoryItemEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.InventoryItemEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, inventoryItemEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -25773,7 +25773,7 @@ func (ec *executionContext) _InventoryItemEdge(ctx context.Context, sel ast.Sele
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var mutationImplementors = []string{"Mutation"}
@@ -25784,7 +25784,7 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		Object: "Mutation",
 	})
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		innerCtx := graphql.WithRootFieldContext(ctx, &graphql.RootFieldContext{
@@ -25977,7 +25977,7 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var orderImplementors = []string{"Order", "Node"}
@@ -25985,7 +25985,7 @@ var orderImplementors = []string{"Order", "Node"}
 func (ec *executionContext) _Order(ctx context.Context, sel ast.SelectionSet, obj *ent.Order) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, orderImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -26090,7 +26090,7 @@ func (ec *executionContext) _Order(ctx context.Context, sel ast.SelectionSet, ob
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var orderConnectionImplementors = []string{"OrderConnection"}
@@ -26098,7 +26098,7 @@ var orderConnectionImplementors = []string{"OrderConnection"}
 func (ec *executionContext) _OrderConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.OrderConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, orderConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -26133,7 +26133,7 @@ func (ec *executionContext) _OrderConnection(ctx context.Context, sel ast.Select
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var orderEdgeImplementors = []string{"OrderEdge"}
@@ -26141,7 +26141,7 @@ var orderEdgeImplementors = []string{"OrderEdge"}
 func (ec *executionContext) _OrderEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.OrderEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, orderEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -26171,7 +26171,7 @@ func (ec *executionContext) _OrderEdge(ctx context.Context, sel ast.SelectionSet
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var orderLineImplementors = []string{"OrderLine", "Node"}
@@ -26179,7 +26179,7 @@ var orderLineImplementors = []string{"OrderLine", "Node"}
 func (ec *executionContext) _OrderLine(ctx context.Context, sel ast.SelectionSet, obj *ent.OrderLine) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, orderLineImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -26264,7 +26264,7 @@ func (ec *executionContext) _OrderLine(ctx context.Context, sel ast.SelectionSet
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var pageInfoImplementors = []string{"PageInfo"}
@@ -26272,7 +26272,7 @@ var pageInfoImplementors = []string{"PageInfo"}
 func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *entgql.PageInfo[int]) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, pageInfoImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -26312,7 +26312,7 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var plannedItemImplementors = []string{"PlannedItem"}
@@ -26320,7 +26320,7 @@ var plannedItemImplementors = []string{"PlannedItem"}
 func (ec *executionContext) _PlannedItem(ctx context.Context, sel ast.SelectionSet, obj *fulfillment.PlannedItem) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, plannedItemImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -26360,7 +26360,7 @@ func (ec *executionContext) _PlannedItem(ctx context.Context, sel ast.SelectionS
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var plannedRequestImplementors = []string{"PlannedRequest"}
@@ -26368,7 +26368,7 @@ var plannedRequestImplementors = []string{"PlannedRequest"}
 func (ec *executionContext) _PlannedRequest(ctx context.Context, sel ast.SelectionSet, obj *fulfillment.PlannedRequest) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, plannedRequestImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -26418,7 +26418,7 @@ func (ec *executionContext) _PlannedRequest(ctx context.Context, sel ast.Selecti
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var queryImplementors = []string{"Query"}
@@ -26429,7 +26429,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 		Object: "Query",
 	})
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		innerCtx := graphql.WithRootFieldContext(ctx, &graphql.RootFieldContext{
@@ -26545,7 +26545,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var roadblockImplementors = []string{"Roadblock"}
@@ -26553,7 +26553,7 @@ var roadblockImplementors = []string{"Roadblock"}
 func (ec *executionContext) _Roadblock(ctx context.Context, sel ast.SelectionSet, obj *fulfillment.Roadblock) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, roadblockImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -26593,7 +26593,7 @@ func (ec *executionContext) _Roadblock(ctx context.Context, sel ast.SelectionSet
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var routingGroupImplementors = []string{"RoutingGroup", "Node"}
@@ -26601,7 +26601,7 @@ var routingGroupImplementors = []string{"RoutingGroup", "Node"}
 func (ec *executionContext) _RoutingGroup(ctx context.Context, sel ast.SelectionSet, obj *ent.RoutingGroup) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, routingGroupImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -26671,7 +26671,7 @@ func (ec *executionContext) _RoutingGroup(ctx context.Context, sel ast.Selection
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var routingGroupConnectionImplementors = []string{"RoutingGroupConnection"}
@@ -26679,7 +26679,7 @@ var routingGroupConnectionImplementors = []string{"RoutingGroupConnection"}
 func (ec *executionContext) _RoutingGroupConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.RoutingGroupConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, routingGroupConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -26714,7 +26714,7 @@ func (ec *executionContext) _RoutingGroupConnection(ctx context.Context, sel ast
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var routingGroupEdgeImplementors = []string{"RoutingGroupEdge"}
@@ -26722,7 +26722,7 @@ var routingGroupEdgeImplementors = []string{"RoutingGroupEdge"}
 func (ec *executionContext) _RoutingGroupEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.RoutingGroupEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, routingGroupEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -26752,7 +26752,7 @@ func (ec *executionContext) _RoutingGroupEdge(ctx context.Context, sel ast.Selec
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var routingGroupEvaluationImplementors = []string{"RoutingGroupEvaluation"}
@@ -26760,7 +26760,7 @@ var routingGroupEvaluationImplementors = []string{"RoutingGroupEvaluation"}
 func (ec *executionContext) _RoutingGroupEvaluation(ctx context.Context, sel ast.SelectionSet, obj *fulfillment.GroupEvaluation) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, routingGroupEvaluationImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -26810,7 +26810,7 @@ func (ec *executionContext) _RoutingGroupEvaluation(ctx context.Context, sel ast
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var routingGroupMemberImplementors = []string{"RoutingGroupMember", "Node"}
@@ -26818,7 +26818,7 @@ var routingGroupMemberImplementors = []string{"RoutingGroupMember", "Node"}
 func (ec *executionContext) _RoutingGroupMember(ctx context.Context, sel ast.SelectionSet, obj *ent.RoutingGroupMember) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, routingGroupMemberImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -26873,7 +26873,7 @@ func (ec *executionContext) _RoutingGroupMember(ctx context.Context, sel ast.Sel
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var routingPlanImplementors = []string{"RoutingPlan"}
@@ -26881,7 +26881,7 @@ var routingPlanImplementors = []string{"RoutingPlan"}
 func (ec *executionContext) _RoutingPlan(ctx context.Context, sel ast.SelectionSet, obj *fulfillment.Plan) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, routingPlanImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -26921,7 +26921,7 @@ func (ec *executionContext) _RoutingPlan(ctx context.Context, sel ast.SelectionS
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var sendRunResultImplementors = []string{"SendRunResult"}
@@ -26929,7 +26929,7 @@ var sendRunResultImplementors = []string{"SendRunResult"}
 func (ec *executionContext) _SendRunResult(ctx context.Context, sel ast.SelectionSet, obj *sender.Result) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, sendRunResultImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -26974,7 +26974,7 @@ func (ec *executionContext) _SendRunResult(ctx context.Context, sel ast.Selectio
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var shipmentImplementors = []string{"Shipment", "Node"}
@@ -26982,7 +26982,7 @@ var shipmentImplementors = []string{"Shipment", "Node"}
 func (ec *executionContext) _Shipment(ctx context.Context, sel ast.SelectionSet, obj *ent.Shipment) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, shipmentImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -27052,7 +27052,7 @@ func (ec *executionContext) _Shipment(ctx context.Context, sel ast.SelectionSet,
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var shipmentConnectionImplementors = []string{"ShipmentConnection"}
@@ -27060,7 +27060,7 @@ var shipmentConnectionImplementors = []string{"ShipmentConnection"}
 func (ec *executionContext) _ShipmentConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.ShipmentConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, shipmentConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -27095,7 +27095,7 @@ func (ec *executionContext) _ShipmentConnection(ctx context.Context, sel ast.Sel
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var shipmentEdgeImplementors = []string{"ShipmentEdge"}
@@ -27103,7 +27103,7 @@ var shipmentEdgeImplementors = []string{"ShipmentEdge"}
 func (ec *executionContext) _ShipmentEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.ShipmentEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, shipmentEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -27133,7 +27133,7 @@ func (ec *executionContext) _ShipmentEdge(ctx context.Context, sel ast.Selection
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var shipmentItemImplementors = []string{"ShipmentItem", "Node"}
@@ -27141,7 +27141,7 @@ var shipmentItemImplementors = []string{"ShipmentItem", "Node"}
 func (ec *executionContext) _ShipmentItem(ctx context.Context, sel ast.SelectionSet, obj *ent.ShipmentItem) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, shipmentItemImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -27191,7 +27191,7 @@ func (ec *executionContext) _ShipmentItem(ctx context.Context, sel ast.Selection
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var sourceImplementors = []string{"Source", "Node"}
@@ -27199,7 +27199,7 @@ var sourceImplementors = []string{"Source", "Node"}
 func (ec *executionContext) _Source(ctx context.Context, sel ast.SelectionSet, obj *ent.Source) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, sourceImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -27294,7 +27294,7 @@ func (ec *executionContext) _Source(ctx context.Context, sel ast.SelectionSet, o
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var sourceConnectionImplementors = []string{"SourceConnection"}
@@ -27302,7 +27302,7 @@ var sourceConnectionImplementors = []string{"SourceConnection"}
 func (ec *executionContext) _SourceConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.SourceConnection) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, sourceConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -27337,7 +27337,7 @@ func (ec *executionContext) _SourceConnection(ctx context.Context, sel ast.Selec
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var sourceEdgeImplementors = []string{"SourceEdge"}
@@ -27345,7 +27345,7 @@ var sourceEdgeImplementors = []string{"SourceEdge"}
 func (ec *executionContext) _SourceEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.SourceEdge) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, sourceEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -27375,7 +27375,7 @@ func (ec *executionContext) _SourceEdge(ctx context.Context, sel ast.SelectionSe
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var strategyImplementors = []string{"Strategy"}
@@ -27383,7 +27383,7 @@ var strategyImplementors = []string{"Strategy"}
 func (ec *executionContext) _Strategy(ctx context.Context, sel ast.SelectionSet, obj *admin.Strategy) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, strategyImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -27418,7 +27418,7 @@ func (ec *executionContext) _Strategy(ctx context.Context, sel ast.SelectionSet,
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var strategyOverrideImplementors = []string{"StrategyOverride"}
@@ -27426,7 +27426,7 @@ var strategyOverrideImplementors = []string{"StrategyOverride"}
 func (ec *executionContext) _StrategyOverride(ctx context.Context, sel ast.SelectionSet, obj *admin.StrategyInput) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, strategyOverrideImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -27461,7 +27461,7 @@ func (ec *executionContext) _StrategyOverride(ctx context.Context, sel ast.Selec
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var viewerImplementors = []string{"Viewer"}
@@ -27469,7 +27469,7 @@ var viewerImplementors = []string{"Viewer"}
 func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, obj *admin.Viewer) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, viewerImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -27509,7 +27509,7 @@ func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, o
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var __DirectiveImplementors = []string{"__Directive"}
@@ -27517,7 +27517,7 @@ var __DirectiveImplementors = []string{"__Directive"}
 func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionSet, obj *introspection.Directive) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, __DirectiveImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -27562,7 +27562,7 @@ func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionS
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var __EnumValueImplementors = []string{"__EnumValue"}
@@ -27570,7 +27570,7 @@ var __EnumValueImplementors = []string{"__EnumValue"}
 func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionSet, obj *introspection.EnumValue) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, __EnumValueImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -27610,7 +27610,7 @@ func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionS
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var __FieldImplementors = []string{"__Field"}
@@ -27618,7 +27618,7 @@ var __FieldImplementors = []string{"__Field"}
 func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, obj *introspection.Field) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, __FieldImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -27668,7 +27668,7 @@ func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, 
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var __InputValueImplementors = []string{"__InputValue"}
@@ -27676,7 +27676,7 @@ var __InputValueImplementors = []string{"__InputValue"}
 func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.SelectionSet, obj *introspection.InputValue) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, __InputValueImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -27726,7 +27726,7 @@ func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.Selection
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var __SchemaImplementors = []string{"__Schema"}
@@ -27734,7 +27734,7 @@ var __SchemaImplementors = []string{"__Schema"}
 func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet, obj *introspection.Schema) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, __SchemaImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -27784,7 +27784,7 @@ func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet,
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 var __TypeImplementors = []string{"__Type"}
@@ -27792,7 +27792,7 @@ var __TypeImplementors = []string{"__Type"}
 func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, obj *introspection.Type) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, __TypeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -27867,7 +27867,7 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 		ec.ProcessDeferredGroup(deferred)
 	}
 
-	return objectFields{fields: fields, values: out.Values}
+	return out
 }
 
 // endregion **************************** object.gotpl ****************************

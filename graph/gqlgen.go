@@ -21,7 +21,7 @@
 //   - a plugin marks every object DisableConcurrency (as gqlgen itself does
 //     for Mutation), so object fields resolve inline, @defer included;
 //   - exact rewrites of the generated executor point list marshalling, the
-//     deferred group, field resolution and the object's value at the
+//     deferred group, field resolution and the object's field set at the
 //     equivalents in graph/inorder.go, which keep gqlgen's behaviour (field
 //     contexts, middleware, panic recovery, error paths, null propagation).
 package main
@@ -55,7 +55,7 @@ var rewrites = []struct{ from, to string }{
 	{"graphql.MarshalSliceConcurrently(", "marshalSliceInOrder("},
 	{"graphql.NewDeferredGroup(ctx)", "noDeferredGroup(ctx)"},
 	{"graphql.ResolveField(", "resolveFieldInOrder("},
-	{"\treturn out\n}", "\treturn objectFields{fields: fields, values: out.Values}\n}"},
+	{"graphql.NewFieldSet(fields)", "newObjectFields(fields)"},
 }
 
 func main() {

@@ -52,17 +52,31 @@ func TestObjectFields(t *testing.T) {
 	field := func(alias string) graphql.CollectedField {
 		return graphql.CollectedField{Field: &ast.Field{Alias: alias, Name: alias}}
 	}
-	o := objectFields{
-		fields: []graphql.CollectedField{field("id"), field("sku"), field("id"), field("quantity")},
-		values: []graphql.Marshaler{graphql.MarshalString("1"), graphql.MarshalString("A-\"1\""), graphql.MarshalString("dup"), graphql.MarshalInt(3)},
-	}
+	o := newObjectFields([]graphql.CollectedField{field("id"), field("sku"), field("id"), field("quantity")})
+	copy(o.Values, []graphql.Marshaler{graphql.MarshalString("1"), graphql.MarshalString("A-\"1\""), graphql.MarshalString("dup"), graphql.MarshalInt(3)})
 	var buf bytes.Buffer
 	o.MarshalGQL(&buf)
 	if want := `{"id":"1","sku":"A-\"1\"","quantity":3}`; buf.String() != want {
 		t.Fatalf("marshalled %s, want %s", buf.String(), want)
 	}
+
+	// More fields than fit inline.
+	var many []graphql.CollectedField
+	for i := range 10 {
+		many = append(many, field(fmt.Sprintf("f%d", i)))
+	}
+	o = newObjectFields(many)
+	for i := range o.Values {
+		o.Values[i] = graphql.MarshalInt(i)
+	}
 	buf.Reset()
-	objectFields{}.MarshalGQL(&buf)
+	o.MarshalGQL(&buf)
+	if want := `{"f0":0,"f1":1,"f2":2,"f3":3,"f4":4,"f5":5,"f6":6,"f7":7,"f8":8,"f9":9}`; buf.String() != want {
+		t.Fatalf("marshalled %s, want %s", buf.String(), want)
+	}
+
+	buf.Reset()
+	newObjectFields(nil).MarshalGQL(&buf)
 	if buf.String() != "{}" {
 		t.Fatalf("empty object marshalled %s", buf.String())
 	}

@@ -234,7 +234,62 @@ func (t Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Graph
 	}
 	// The operation ran: data is present (null at worst), and the answer is
 	// 200 under both media types.
-	write(w, mediaType, http.StatusOK, resp)
+	b, err := encodeResponse(resp)
+	if err != nil {
+		writeBytes(w, mediaType, http.StatusInternalServerError, internalErrorBody)
+		return
+	}
+	writeBytes(w, mediaType, http.StatusOK, b)
+}
+
+// encodeResponse is json.Marshal(resp) but for data, which gqlgen has
+// already written as JSON and which is copied as it is: json.Marshal would
+// scan and copy the whole of it once more to check and compact it (and
+// escape <, > and & in its strings, which JSON does not need). A nested page
+// is most of the answer.
+func encodeResponse(resp *graphql.Response) ([]byte, error) {
+	var b bytes.Buffer
+	b.Grow(len(resp.Data) + 256)
+	b.WriteByte('{')
+	field := func(name string, v any) error {
+		j, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		b.WriteString(`,"` + name + `":`)
+		b.Write(j)
+		return nil
+	}
+	if len(resp.Errors) > 0 {
+		j, err := json.Marshal(resp.Errors)
+		if err != nil {
+			return nil, err
+		}
+		b.WriteString(`"errors":`)
+		b.Write(j)
+		b.WriteByte(',')
+	}
+	b.WriteString(`"data":`)
+	if len(resp.Data) == 0 {
+		b.WriteString("null")
+	} else {
+		b.Write(resp.Data)
+	}
+	var err error
+	if resp.Label != "" {
+		err = errors.Join(err, field("label", resp.Label))
+	}
+	if len(resp.Path) > 0 {
+		err = errors.Join(err, field("path", resp.Path))
+	}
+	if resp.HasNext != nil {
+		err = errors.Join(err, field("hasNext", *resp.HasNext))
+	}
+	if len(resp.Extensions) > 0 {
+		err = errors.Join(err, field("extensions", resp.Extensions))
+	}
+	b.WriteByte('}')
+	return b.Bytes(), err
 }
 
 const mutationOverGET = "GET runs queries only: send mutations with POST"
@@ -382,9 +437,15 @@ func requestError(resp *graphql.Response) requestErrorBody {
 func write(w http.ResponseWriter, mediaType string, status int, body any) {
 	b, err := json.Marshal(body)
 	if err != nil {
-		status = http.StatusInternalServerError
-		b = []byte(`{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}`)
+		status, b = http.StatusInternalServerError, internalErrorBody
 	}
+	writeBytes(w, mediaType, status, b)
+}
+
+// internalErrorBody answers a response that could not be encoded.
+var internalErrorBody = []byte(`{"errors":[{"message":"internal error","extensions":{"code":"INTERNAL"}}]}`)
+
+func writeBytes(w http.ResponseWriter, mediaType string, status int, b []byte) {
 	w.Header().Set("Content-Type", ContentType(mediaType))
 	w.WriteHeader(status)
 	_, _ = w.Write(b)

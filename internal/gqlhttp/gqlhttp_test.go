@@ -1,9 +1,14 @@
 package gqlhttp
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
+	"reflect"
 	"testing"
 
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
@@ -72,6 +77,42 @@ func TestRequestErrorStatus(t *testing.T) {
 		}
 		if got := RequestErrorStatus(MediaTypeJSON, list(c.code)); got != c.json {
 			t.Errorf("%s under %s: %d, want %d", c.code, MediaTypeJSON, got, c.json)
+		}
+	}
+}
+
+// TestEncodeResponse: encodeResponse writes what json.Marshal writes, as
+// JSON values, with data copied as gqlgen wrote it.
+func TestEncodeResponse(t *testing.T) {
+	yes := true
+	cases := []*graphql.Response{
+		{Data: json.RawMessage(`{"orders":{"edges":[{"node":{"id":"1","note":"<b>&</b>","n":[1,2.5,null]}}]}}`)},
+		{},
+		{Errors: gqlerror.List{{Message: `bad "thing" <x>`, Path: ast.Path{ast.PathName("a"), ast.PathIndex(2)},
+			Extensions: map[string]any{"code": "FORBIDDEN", "data": nil}}}, Data: json.RawMessage(`{"a":[null,null,null]}`)},
+		{Errors: gqlerror.List{{Message: "x"}}},
+		{Data: json.RawMessage(`{}`), Label: "l", Path: ast.Path{ast.PathName("p")}, HasNext: &yes,
+			Extensions: map[string]any{"cost": 12}},
+	}
+	for i, resp := range cases {
+		got, err := encodeResponse(resp)
+		if err != nil {
+			t.Fatalf("case %d: %v", i, err)
+		}
+		want, err := json.Marshal(resp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var g, w any
+		if err := json.Unmarshal(got, &g); err != nil {
+			t.Fatalf("case %d: %s is not JSON: %v", i, got, err)
+		}
+		_ = json.Unmarshal(want, &w)
+		if !reflect.DeepEqual(g, w) {
+			t.Errorf("case %d:\n got %s\nwant %s", i, got, want)
+		}
+		if len(resp.Data) > 0 && !bytes.Contains(got, resp.Data) {
+			t.Errorf("case %d: %s does not hold data as written", i, got)
 		}
 	}
 }
