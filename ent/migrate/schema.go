@@ -111,14 +111,14 @@ var (
 				Columns: []*schema.Column{FulfillmentLogsColumns[1], FulfillmentLogsColumns[8]},
 			},
 			{
-				Name:    "fulfillmentlog_order_id_created_at",
+				Name:    "fulfillmentlog_account_id_order_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{FulfillmentLogsColumns[10], FulfillmentLogsColumns[8]},
+				Columns: []*schema.Column{FulfillmentLogsColumns[1], FulfillmentLogsColumns[10], FulfillmentLogsColumns[8]},
 			},
 			{
-				Name:    "fulfillmentlog_fulfillment_request_id_created_at",
+				Name:    "fulfillmentlog_account_id_fulfillment_request_id_created_at",
 				Unique:  false,
-				Columns: []*schema.Column{FulfillmentLogsColumns[9], FulfillmentLogsColumns[8]},
+				Columns: []*schema.Column{FulfillmentLogsColumns[1], FulfillmentLogsColumns[9], FulfillmentLogsColumns[8]},
 			},
 			{
 				Name:    "fulfillmentlog_correlation_id",
@@ -230,6 +230,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{FulfillmentRequestsColumns[34], FulfillmentRequestsColumns[7]},
 			},
+			{
+				Name:    "fulfillmentrequest_account_id_order_id",
+				Unique:  false,
+				Columns: []*schema.Column{FulfillmentRequestsColumns[1], FulfillmentRequestsColumns[32]},
+			},
 		},
 	}
 	// FulfillmentRequestItemsColumns holds the columns for the "fulfillment_request_items" table.
@@ -279,6 +284,11 @@ var (
 				Name:    "fulfillmentrequestitem_order_line_id",
 				Unique:  false,
 				Columns: []*schema.Column{FulfillmentRequestItemsColumns[9]},
+			},
+			{
+				Name:    "fulfillmentrequestitem_account_id_fulfillment_request_id",
+				Unique:  false,
+				Columns: []*schema.Column{FulfillmentRequestItemsColumns[1], FulfillmentRequestItemsColumns[8]},
 			},
 		},
 	}
@@ -357,6 +367,11 @@ var (
 				Name:    "inventoryitem_account_id_sku",
 				Unique:  false,
 				Columns: []*schema.Column{InventoryItemsColumns[1], InventoryItemsColumns[4]},
+			},
+			{
+				Name:    "inventoryitem_account_id_source_id",
+				Unique:  false,
+				Columns: []*schema.Column{InventoryItemsColumns[1], InventoryItemsColumns[8]},
 			},
 		},
 	}
@@ -445,6 +460,11 @@ var (
 				Name:    "orderline_order_id_position",
 				Unique:  true,
 				Columns: []*schema.Column{OrderLinesColumns[11], OrderLinesColumns[2]},
+			},
+			{
+				Name:    "orderline_account_id_order_id",
+				Unique:  false,
+				Columns: []*schema.Column{OrderLinesColumns[1], OrderLinesColumns[11]},
 			},
 		},
 	}
@@ -564,6 +584,11 @@ var (
 				Unique:  false,
 				Columns: []*schema.Column{ShipmentsColumns[8]},
 			},
+			{
+				Name:    "shipment_account_id_fulfillment_request_id",
+				Unique:  false,
+				Columns: []*schema.Column{ShipmentsColumns[1], ShipmentsColumns[8]},
+			},
 		},
 	}
 	// ShipmentItemsColumns holds the columns for the "shipment_items" table.
@@ -608,6 +633,11 @@ var (
 				Name:    "shipmentitem_fulfillment_request_item_id",
 				Unique:  false,
 				Columns: []*schema.Column{ShipmentItemsColumns[3]},
+			},
+			{
+				Name:    "shipmentitem_account_id_shipment_id",
+				Unique:  false,
+				Columns: []*schema.Column{ShipmentItemsColumns[1], ShipmentItemsColumns[4]},
 			},
 		},
 	}

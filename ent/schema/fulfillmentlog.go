@@ -50,8 +50,12 @@ func (FulfillmentLog) Edges() []ent.Edge {
 func (FulfillmentLog) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("account_id", "created_at"),
-		index.Fields("order_id", "created_at"),
-		index.Fields("fulfillment_request_id", "created_at"),
+		// Edges are loaded for a page of parents with "<fk> IN (…) AND
+		// account_id = ?" (the tenant filter): an index that leads with
+		// account_id and holds the foreign key serves both terms, where the
+		// mixin's account_id index alone would scan the whole account.
+		index.Fields("account_id", "order_id", "created_at"),
+		index.Fields("account_id", "fulfillment_request_id", "created_at"),
 		index.Fields("correlation_id"),
 	}
 }

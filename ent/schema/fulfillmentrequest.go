@@ -86,6 +86,11 @@ func (FulfillmentRequest) Indexes() []ent.Index {
 		index.Fields("status", "next_attempt_at"),
 		index.Fields("order_id"),
 		index.Fields("source_id", "status"),
+		// Edges are loaded for a page of parents with "<fk> IN (…) AND
+		// account_id = ?" (the tenant filter): an index that leads with
+		// account_id and holds the foreign key serves both terms, where the
+		// mixin's account_id index alone would scan the whole account.
+		index.Fields("account_id", "order_id"),
 	}
 }
 
@@ -127,7 +132,12 @@ func (FulfillmentRequestItem) Edges() []ent.Edge {
 
 // Indexes of FulfillmentRequestItem.
 func (FulfillmentRequestItem) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("fulfillment_request_id"), index.Fields("order_line_id")}
+	return []ent.Index{
+		index.Fields("fulfillment_request_id"),
+		index.Fields("order_line_id"),
+		// The page of a request's items: see FulfillmentRequest's indexes.
+		index.Fields("account_id", "fulfillment_request_id"),
+	}
 }
 
 // Annotations of FulfillmentRequestItem.

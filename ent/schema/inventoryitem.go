@@ -41,6 +41,8 @@ func (InventoryItem) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("source_id", "sku").Unique(),
 		index.Fields("account_id", "sku"),
+		// A source's inventory loaded for a page of sources.
+		index.Fields("account_id", "source_id"),
 	}
 }
 

@@ -102,7 +102,12 @@ func (OrderLine) Edges() []ent.Edge {
 
 // Indexes of OrderLine.
 func (OrderLine) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("order_id", "position").Unique()}
+	return []ent.Index{
+		index.Fields("order_id", "position").Unique(),
+		// An order's lines loaded for a page of orders: see
+		// FulfillmentRequest's indexes.
+		index.Fields("account_id", "order_id"),
+	}
 }
 
 // Annotations of OrderLine.

@@ -41,6 +41,9 @@ func (Shipment) Indexes() []ent.Index {
 	return []ent.Index{
 		index.Fields("account_id", "tracking_number").Unique(),
 		index.Fields("fulfillment_request_id"),
+		// A request's shipments loaded for a page of requests: see
+		// FulfillmentRequest's indexes.
+		index.Fields("account_id", "fulfillment_request_id"),
 	}
 }
 
@@ -76,7 +79,12 @@ func (ShipmentItem) Edges() []ent.Edge {
 
 // Indexes of ShipmentItem.
 func (ShipmentItem) Indexes() []ent.Index {
-	return []ent.Index{index.Fields("shipment_id"), index.Fields("fulfillment_request_item_id")}
+	return []ent.Index{
+		index.Fields("shipment_id"),
+		index.Fields("fulfillment_request_item_id"),
+		// A shipment's items loaded for a page of shipments.
+		index.Fields("account_id", "shipment_id"),
+	}
 }
 
 // Annotations of ShipmentItem.

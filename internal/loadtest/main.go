@@ -73,6 +73,7 @@ type options struct {
 	P99Bound       time.Duration
 	CPUProfile     string
 	Refine         int
+	MinSamples     int // fixed rates run at least this many requests
 	GCPercent      int // the collector's pace in force (gctune)
 }
 
@@ -88,6 +89,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	search := fs.String("search", "0.7,0.9,1.1", "saturation search: arrival rates as fractions of the closed-loop throughput")
 	fs.IntVar(&o.Refine, "refine", 2, "saturation search: extra rates tried to narrow the saturation point down")
 	fs.DurationVar(&o.Step, "step", 5*time.Second, "how long each arrival rate is offered")
+	fs.IntVar(&o.MinSamples, "min-samples", 500, "fixed rates run at least this many requests (longer than -step at low rates), so that p99 is not the largest of a few dozen")
 	fs.DurationVar(&o.Closed, "closed", 5*time.Second, "how long the closed-loop run lasts")
 	fs.DurationVar(&o.Warmup, "warmup", time.Second, "closed-loop warm-up before measuring each server")
 	fs.IntVar(&o.Clients, "clients", 16, "closed-loop concurrent clients")
@@ -95,7 +97,7 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Second, "per-request client timeout (bounds each step's drain)")
 	fs.DurationVar(&o.P99Bound, "p99", time.Second, "a rate counts as sustained only with p99 below this")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole process during our closed-loop run to FILE.<db>.pprof")
-	quick := fs.Bool("quick", false, "short run: -orders 500 -step 2s -closed 2s -warmup 300ms -search 0.8,1.1 -refine 1")
+	quick := fs.Bool("quick", false, "short run: -orders 500 -step 2s -closed 2s -warmup 300ms -search 0.8,1.1 -refine 1 -min-samples 100")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -122,6 +124,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		}
 		if !set["refine"] {
 			o.Refine = 1
+		}
+		if !set["min-samples"] {
+			o.MinSamples = 100
 		}
 	}
 	switch o.DB {
@@ -269,6 +274,15 @@ func setup(ctx context.Context, kind string, orders int, pgURL string, logf func
 		return nil, fmt.Errorf("seed: %w", err)
 	}
 	logf("%s: seeded %s", kind, e.seed)
+	if kind == "postgres" {
+		// Planner statistics for the bulk load, as autovacuum's autoanalyze
+		// gathers them within a minute of it: the steady state a server
+		// runs in. (SQLite keeps none unless asked; its plans come from the
+		// indexes alone.)
+		if _, err := store.DB.ExecContext(ctx, "ANALYZE"); err != nil {
+			return nil, fmt.Errorf("analyze: %w", err)
+		}
+	}
 
 	// The baseline gets its own pool, opened by the same rules (DSN,
 	// pragmas, pool size) as the service's.
@@ -452,11 +466,11 @@ func loadServer(ctx context.Context, c *http.Client, t target, kind string, o op
 	tried := func(r float64) bool {
 		return slices.ContainsFunc(sr.Steps, func(s stepResult) bool { return math.Abs(s.Rate-r) <= 0.02*r })
 	}
-	offer := func(rate float64) error {
+	offer := func(rate float64, d time.Duration) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		res := openLoop(ctx, c, t, rate, o.Step, lo)
+		res := openLoop(ctx, c, t, rate, d, lo)
 		sr.Steps = append(sr.Steps, res)
 		logf("%s %s: %s", kind, t.name, describe(res))
 		if res.Pass {
@@ -471,7 +485,11 @@ func loadServer(ctx context.Context, c *http.Client, t target, kind string, o op
 		if !s.fixed && s.rate > failedAt {
 			continue
 		}
-		if err := offer(s.rate); err != nil {
+		d := o.Step
+		if s.fixed {
+			d = max(d, time.Duration(float64(o.MinSamples)/s.rate*float64(time.Second)))
+		}
+		if err := offer(s.rate, d); err != nil {
 			return sr, err
 		}
 	}
@@ -499,7 +517,7 @@ func loadServer(ctx context.Context, c *http.Client, t target, kind string, o op
 		if next <= 0 || tried(next) {
 			break
 		}
-		if err := offer(next); err != nil {
+		if err := offer(next, o.Step); err != nil {
 			return sr, err
 		}
 	}

@@ -54,10 +54,10 @@ func writeReport(w io.Writer, o options, reports []dbReport, took time.Duration)
 	p("")
 	p("Query: `%s`", pageQuery)
 	p("")
-	p("Open model: constant arrival rates for %s each, latency from the scheduled send time; a rate is *sustained* when "+
+	p("Open model: constant arrival rates for %s each (the fixed rates for at least %d requests), latency from the scheduled send time; a rate is *sustained* when "+
 		"achieved ≥ 95%% of offered and p99 < %s (failures count as infinitely slow). Closed loop: %d clients for %s. "+
 		"Load generator, both servers and (for SQLite) the database engine share this process; GOMAXPROCS %d, GOGC %d, %s/%s. Total time %s.",
-		o.Step, o.P99Bound, o.Clients, o.Closed, runtime.GOMAXPROCS(0), o.GCPercent, runtime.GOOS, runtime.GOARCH, took.Round(time.Second))
+		o.Step, o.MinSamples, o.P99Bound, o.Clients, o.Closed, runtime.GOMAXPROCS(0), o.GCPercent, runtime.GOOS, runtime.GOARCH, took.Round(time.Second))
 	for _, r := range reports {
 		name := map[string]string{"sqlite": "SQLite", "postgres": "PostgreSQL"}[r.Kind]
 		p("")
