@@ -79,6 +79,9 @@ func resolveFieldInOrder[T any](
 	if err != nil {
 		return graphql.Null
 	}
+	if len(field.Selections) == 0 && middlewareChain == nil && !fc.IsMethod && !fc.IsResolver {
+		return resolveLeaf(graphql.WithFieldContext(ctx, fc), oc, fc, field, fieldResolver, marshal, recoverFromPanic, nonNull)
+	}
 	call := &fieldCall{ctx: graphql.WithFieldContext(ctx, fc), resolve: fieldResolver}
 	if recoverFromPanic {
 		defer func() {
@@ -94,6 +97,59 @@ func resolveFieldInOrder[T any](
 	}
 	resTmp, err := oc.ResolverMiddleware(call.ctx, next)
 	ctx = call.ctx
+	if err != nil {
+		oc.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
+		if fc.NonNull && !nonNull {
+			return graphql.RequiredNull
+		}
+		return graphql.Null
+	}
+	if resTmp == nil {
+		if nonNull || fc.NonNull {
+			graphql.AddInvalidNullError(ctx, "")
+		}
+		if fc.NonNull && !nonNull {
+			return graphql.RequiredNull
+		}
+		return graphql.Null
+	}
+	if res, ok := resTmp.(T); ok {
+		fc.Result = resTmp
+		return marshal(ctx, field.Selections, res)
+	}
+	if res, ok := resTmp.(graphql.Marshaler); ok {
+		fc.Result = res
+		return res
+	}
+	var t T
+	oc.Errorf(ctx, `unexpected type %T from middleware/directive chain, should be %T`, resTmp, t)
+	return graphql.Null
+}
+
+// resolveLeaf is resolveFieldInOrder for a leaf (a scalar or enum: no
+// selections) that reads a struct field of its object: no resolver, no
+// method, no directives. The operation's field middleware still runs around
+// it; what it saves is keeping the context the middleware hands the
+// resolver, which only a field's children could use, and a leaf has none.
+func resolveLeaf[T any](
+	ctx context.Context,
+	oc *graphql.OperationContext,
+	fc *graphql.FieldContext,
+	field graphql.CollectedField,
+	fieldResolver func(ctx context.Context) (any, error),
+	marshal func(ctx context.Context, sel ast.SelectionSet, v T) graphql.Marshaler,
+	recoverFromPanic bool,
+	nonNull bool,
+) (ret graphql.Marshaler) {
+	if recoverFromPanic {
+		defer func() {
+			if r := recover(); r != nil {
+				oc.Error(ctx, oc.Recover(ctx, r))
+				ret = graphql.Null
+			}
+		}()
+	}
+	resTmp, err := oc.ResolverMiddleware(ctx, fieldResolver)
 	if err != nil {
 		oc.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
 		if fc.NonNull && !nonNull {

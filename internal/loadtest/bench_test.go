@@ -2,8 +2,12 @@ package main
 
 import (
 	"context"
+	"os"
+	"runtime/debug"
 	"testing"
 	"time"
+
+	"github.com/frsvc/fulfillment/internal/gctune"
 )
 
 // BenchmarkPage serves the benchmark's nested page once per iteration from
@@ -14,6 +18,10 @@ import (
 //
 //	go test -run '^$' -bench Page -benchmem ./internal/loadtest/
 func BenchmarkPage(b *testing.B) {
+	// The collector's pace the server runs with (GOGC=400 unless set).
+	if _, fromEnv := gctune.Apply(os.Getenv); !fromEnv {
+		defer debug.SetGCPercent(100)
+	}
 	ctx := context.Background()
 	e, err := setup(ctx, "sqlite", 500, "", b.Logf)
 	if err != nil {
