@@ -8,8 +8,8 @@
 //
 //	go run ./internal/loadtest [-db sqlite|postgres|both] [-orders 2000] [-step 5s] [-quick] …
 //
-// The whole run takes about four to five minutes on two cores; -quick (or
-// shorter -step and -closed) cuts it to about two.
+// The whole run takes about eight minutes on two cores (each fixed rate runs
+// for at least -min-samples requests); -quick cuts it to about one.
 package main
 
 import (
