@@ -96,34 +96,7 @@ func resolveFieldInOrder[T any](
 		next = middlewareChain(call.ctx, next)
 	}
 	resTmp, err := oc.ResolverMiddleware(call.ctx, next)
-	ctx = call.ctx
-	if err != nil {
-		oc.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
-		if fc.NonNull && !nonNull {
-			return graphql.RequiredNull
-		}
-		return graphql.Null
-	}
-	if resTmp == nil {
-		if nonNull || fc.NonNull {
-			graphql.AddInvalidNullError(ctx, "")
-		}
-		if fc.NonNull && !nonNull {
-			return graphql.RequiredNull
-		}
-		return graphql.Null
-	}
-	if res, ok := resTmp.(T); ok {
-		fc.Result = resTmp
-		return marshal(ctx, field.Selections, res)
-	}
-	if res, ok := resTmp.(graphql.Marshaler); ok {
-		fc.Result = res
-		return res
-	}
-	var t T
-	oc.Errorf(ctx, `unexpected type %T from middleware/directive chain, should be %T`, resTmp, t)
-	return graphql.Null
+	return fieldResult(call.ctx, oc, fc, field, resTmp, err, marshal, nonNull)
 }
 
 // resolveLeaf is resolveFieldInOrder for a leaf (a scalar or enum: no
@@ -150,6 +123,23 @@ func resolveLeaf[T any](
 		}()
 	}
 	resTmp, err := oc.ResolverMiddleware(ctx, fieldResolver)
+	return fieldResult(ctx, oc, fc, field, resTmp, err, marshal, nonNull)
+}
+
+// fieldResult turns what a field's resolver (through the middleware)
+// answered into its value, as gqlgen does: an error reported on the field's
+// path, null checked against the field's type, the result marshalled under
+// ctx.
+func fieldResult[T any](
+	ctx context.Context,
+	oc *graphql.OperationContext,
+	fc *graphql.FieldContext,
+	field graphql.CollectedField,
+	resTmp any,
+	err error,
+	marshal func(ctx context.Context, sel ast.SelectionSet, v T) graphql.Marshaler,
+	nonNull bool,
+) graphql.Marshaler {
 	if err != nil {
 		oc.Error(ctx, graphql.AddFieldLocationToError(ctx, err))
 		if fc.NonNull && !nonNull {
