@@ -119,7 +119,10 @@ func (a *Authenticator) Authenticate(ctx context.Context, secret string) (Princi
 		return Principal{}, ErrUnauthenticated
 	}
 	hash := Hash(secret)
-	k, err := a.Client.ApiKey.Query().Where(apikey.Hash(hash)).Only(tenant.WithSystem(ctx))
+	// Only the columns a principal needs: the lookup runs on every request.
+	k, err := a.Client.ApiKey.Query().Where(apikey.Hash(hash)).
+		Select(apikey.FieldAccountID, apikey.FieldName, apikey.FieldRole, apikey.FieldSourceID, apikey.FieldHash, apikey.FieldRevokedAt).
+		Only(tenant.WithSystem(ctx))
 	if ent.IsNotFound(err) {
 		return Principal{}, ErrUnauthenticated
 	}
