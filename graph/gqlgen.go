@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"strings"
 
 	"github.com/99designs/gqlgen/api"
 	"github.com/99designs/gqlgen/codegen"
@@ -49,13 +50,15 @@ func (inOrder) GenerateCode(data *codegen.Data) error {
 	return nil
 }
 
-// rewrites are the exact replacements made in the generated executor, each
-// of which must match at least once.
+// rewrites are the exact replacements made in the generated executor,
+// anchored to the generated statements (so that schema text embedded in the
+// file is never touched); each must match, and as often as the other
+// generated code says it should (one per object, one per list type).
 var rewrites = []struct{ from, to string }{
-	{"graphql.MarshalSliceConcurrently(", "marshalSliceInOrder("},
-	{"graphql.NewDeferredGroup(ctx)", "noDeferredGroup(ctx)"},
-	{"graphql.ResolveField(", "resolveFieldInOrder("},
-	{"graphql.NewFieldSet(fields)", "newObjectFields(fields)"},
+	{"\tret := graphql.MarshalSliceConcurrently(", "\tret := marshalSliceInOrder("},
+	{"\tdeferred := graphql.NewDeferredGroup(ctx)\n", "\tdeferred := noDeferredGroup(ctx)\n"},
+	{"\treturn graphql.ResolveField(", "\treturn resolveFieldInOrder("},
+	{"\tout := graphql.NewFieldSet(fields)\n", "\tout := newObjectFields(fields)\n"},
 }
 
 func main() {
@@ -71,11 +74,23 @@ func main() {
 	if err != nil {
 		log.Fatalf("gqlgen: %v", err)
 	}
+	objects := bytes.Count(src, []byte("\tfields := graphql.CollectFields("))
 	for _, r := range rewrites {
-		if !bytes.Contains(src, []byte(r.from)) {
+		n := bytes.Count(src, []byte(r.from))
+		if n == 0 {
 			log.Fatalf("gqlgen: %s no longer contains %q: check graph/inorder.go against this gqlgen version", path, r.from)
 		}
+		if strings.Contains(r.from, "fields)") || strings.Contains(r.from, "Deferred") {
+			if n != objects {
+				log.Fatalf("gqlgen: %q occurs %d times for %d objects: check graph/inorder.go against this gqlgen version", r.from, n, objects)
+			}
+		}
 		src = bytes.ReplaceAll(src, []byte(r.from), []byte(r.to))
+	}
+	for _, left := range []string{"graphql.MarshalSliceConcurrently(", "graphql.NewDeferredGroup(", "graphql.ResolveField(", "graphql.NewFieldSet("} {
+		if bytes.Contains(src, []byte(left)) {
+			log.Fatalf("gqlgen: %s still calls %s in a form the rewrites do not know", path, left)
+		}
 	}
 	for _, banned := range []string{"ResolveConcurrently(", "ResolveRootConcurrently(", "go func("} {
 		if bytes.Contains(src, []byte(banned)) {

@@ -84,9 +84,6 @@ func resolveFieldInOrder[T any](
 	if err != nil {
 		return graphql.Null
 	}
-	if len(field.Selections) == 0 && middlewareChain == nil && !fc.IsMethod && !fc.IsResolver {
-		return resolveLeaf(graphql.WithFieldContext(ctx, fc), oc, fc, field, fieldResolver, marshal, recoverFromPanic, nonNull)
-	}
 	call := &fieldCall{ctx: graphql.WithFieldContext(ctx, fc), resolve: fieldResolver}
 	if recoverFromPanic {
 		defer func() {
@@ -102,33 +99,6 @@ func resolveFieldInOrder[T any](
 	}
 	resTmp, err := oc.ResolverMiddleware(call.ctx, next)
 	return fieldResult(call.ctx, oc, fc, field, resTmp, err, marshal, nonNull)
-}
-
-// resolveLeaf is resolveFieldInOrder for a leaf (a scalar or enum: no
-// selections) that reads a struct field of its object: no resolver, no
-// method, no directives. The operation's field middleware still runs around
-// it; what it saves is keeping the context the middleware hands the
-// resolver, which only a field's children could use, and a leaf has none.
-func resolveLeaf[T any](
-	ctx context.Context,
-	oc *graphql.OperationContext,
-	fc *graphql.FieldContext,
-	field graphql.CollectedField,
-	fieldResolver func(ctx context.Context) (any, error),
-	marshal func(ctx context.Context, sel ast.SelectionSet, v T) graphql.Marshaler,
-	recoverFromPanic bool,
-	nonNull bool,
-) (ret graphql.Marshaler) {
-	if recoverFromPanic {
-		defer func() {
-			if r := recover(); r != nil {
-				oc.Error(ctx, oc.Recover(ctx, r))
-				ret = graphql.Null
-			}
-		}()
-	}
-	resTmp, err := oc.ResolverMiddleware(ctx, fieldResolver)
-	return fieldResult(ctx, oc, fc, field, resTmp, err, marshal, nonNull)
 }
 
 // fieldResult turns what a field's resolver (through the middleware)

@@ -1,9 +1,9 @@
 package admin
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
 )
 
 // RoutingRule is the GraphQL RoutingRule enum; the routing engine has the
@@ -33,7 +33,10 @@ func (r RoutingRule) Valid() bool {
 }
 
 // MarshalGQL writes the enum value.
-func (r RoutingRule) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(r))) }
+func (r RoutingRule) MarshalGQL(w io.Writer) {
+	b, _ := json.Marshal(string(r)) // JSON quoting: strconv.Quote's Go escapes are not JSON
+	_, _ = w.Write(b)
+}
 
 // UnmarshalGQL reads the enum value.
 func (r *RoutingRule) UnmarshalGQL(v any) error {

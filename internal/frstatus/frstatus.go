@@ -4,9 +4,9 @@
 package frstatus
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
 )
 
 // Status is the life-cycle status of a fulfillment request.
@@ -63,7 +63,7 @@ func (ShipmentStatus) Values() []string {
 func (s ShipmentStatus) String() string { return string(s) }
 
 // MarshalGQL writes the enum value for GraphQL.
-func (s Status) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(s))) }
+func (s Status) MarshalGQL(w io.Writer) { writeJSONString(w, string(s)) }
 
 // UnmarshalGQL reads a GraphQL enum value.
 func (s *Status) UnmarshalGQL(v any) error {
@@ -81,7 +81,7 @@ func (s *Status) UnmarshalGQL(v any) error {
 }
 
 // MarshalGQL writes the enum value for GraphQL.
-func (s ShipmentStatus) MarshalGQL(w io.Writer) { _, _ = io.WriteString(w, strconv.Quote(string(s))) }
+func (s ShipmentStatus) MarshalGQL(w io.Writer) { writeJSONString(w, string(s)) }
 
 // UnmarshalGQL reads a GraphQL enum value.
 func (s *ShipmentStatus) UnmarshalGQL(v any) error {
@@ -96,4 +96,11 @@ func (s *ShipmentStatus) UnmarshalGQL(v any) error {
 		}
 	}
 	return fmt.Errorf("%q is not a valid ShipmentStatus", str)
+}
+
+// writeJSONString writes s as a JSON string (strconv.Quote's Go escapes are
+// not JSON).
+func writeJSONString(w io.Writer, s string) {
+	b, _ := json.Marshal(s)
+	_, _ = w.Write(b)
 }
