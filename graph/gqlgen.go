@@ -31,7 +31,6 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"strings"
 
 	"github.com/99designs/gqlgen/api"
 	"github.com/99designs/gqlgen/codegen"
@@ -52,13 +51,17 @@ func (inOrder) GenerateCode(data *codegen.Data) error {
 
 // rewrites are the exact replacements made in the generated executor,
 // anchored to the generated statements (so that schema text embedded in the
-// file is never touched); each must match, and as often as the other
-// generated code says it should (one per object, one per list type).
-var rewrites = []struct{ from, to string }{
-	{"\tret := graphql.MarshalSliceConcurrently(", "\tret := marshalSliceInOrder("},
-	{"\tdeferred := graphql.NewDeferredGroup(ctx)\n", "\tdeferred := noDeferredGroup(ctx)\n"},
-	{"\treturn graphql.ResolveField(", "\treturn resolveFieldInOrder("},
-	{"\tout := graphql.NewFieldSet(fields)\n", "\tout := newObjectFields(fields)\n"},
+// file is never touched). Each must match, those generated once per object
+// exactly once per object, and no other call of the replaced gqlgen
+// function may be left.
+var rewrites = []struct {
+	call, from, to string
+	perObject      bool
+}{
+	{"graphql.MarshalSliceConcurrently(", "\tret := graphql.MarshalSliceConcurrently(", "\tret := marshalSliceInOrder(", false},
+	{"graphql.NewDeferredGroup(", "\tdeferred := graphql.NewDeferredGroup(ctx)\n", "\tdeferred := noDeferredGroup(ctx)\n", true},
+	{"graphql.ResolveField(", "\treturn graphql.ResolveField(", "\treturn resolveFieldInOrder(", false},
+	{"graphql.NewFieldSet(", "\tout := graphql.NewFieldSet(fields)\n", "\tout := newObjectFields(fields)\n", true},
 }
 
 func main() {
@@ -77,19 +80,12 @@ func main() {
 	objects := bytes.Count(src, []byte("\tfields := graphql.CollectFields("))
 	for _, r := range rewrites {
 		n := bytes.Count(src, []byte(r.from))
-		if n == 0 {
-			log.Fatalf("gqlgen: %s no longer contains %q: check graph/inorder.go against this gqlgen version", path, r.from)
-		}
-		if strings.Contains(r.from, "fields)") || strings.Contains(r.from, "Deferred") {
-			if n != objects {
-				log.Fatalf("gqlgen: %q occurs %d times for %d objects: check graph/inorder.go against this gqlgen version", r.from, n, objects)
-			}
+		if n == 0 || r.perObject && n != objects {
+			log.Fatalf("gqlgen: %q occurs %d times for %d objects: check graph/inorder.go against this gqlgen version", r.from, n, objects)
 		}
 		src = bytes.ReplaceAll(src, []byte(r.from), []byte(r.to))
-	}
-	for _, left := range []string{"graphql.MarshalSliceConcurrently(", "graphql.NewDeferredGroup(", "graphql.ResolveField(", "graphql.NewFieldSet("} {
-		if bytes.Contains(src, []byte(left)) {
-			log.Fatalf("gqlgen: %s still calls %s in a form the rewrites do not know", path, left)
+		if bytes.Contains(src, []byte(r.call)) {
+			log.Fatalf("gqlgen: %s still calls %s in a form the rewrites do not know", path, r.call)
 		}
 	}
 	for _, banned := range []string{"ResolveConcurrently(", "ResolveRootConcurrently(", "go func("} {
