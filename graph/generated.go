@@ -7535,7 +7535,7 @@ func (ec *executionContext) _Account_id(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_Account_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Account", field, false, false, "ID")
+	return newScalarFieldContext("Account", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Account_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Account) (ret graphql.Marshaler) {
@@ -7558,7 +7558,7 @@ func (ec *executionContext) _Account_createdAt(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Account_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Account", field, false, false, "Time")
+	return newScalarFieldContext("Account", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Account_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Account) (ret graphql.Marshaler) {
@@ -7581,7 +7581,7 @@ func (ec *executionContext) _Account_updatedAt(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Account_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Account", field, false, false, "Time")
+	return newScalarFieldContext("Account", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Account_name(ctx context.Context, field graphql.CollectedField, obj *ent.Account) (ret graphql.Marshaler) {
@@ -7604,7 +7604,7 @@ func (ec *executionContext) _Account_name(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Account_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Account", field, false, false, "String")
+	return newScalarFieldContext("Account", field, false, false, "String")
 }
 
 func (ec *executionContext) _Account_currency(ctx context.Context, field graphql.CollectedField, obj *ent.Account) (ret graphql.Marshaler) {
@@ -7627,7 +7627,7 @@ func (ec *executionContext) _Account_currency(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Account_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Account", field, false, false, "String")
+	return newScalarFieldContext("Account", field, false, false, "String")
 }
 
 func (ec *executionContext) _Account_generateOnImport(ctx context.Context, field graphql.CollectedField, obj *ent.Account) (ret graphql.Marshaler) {
@@ -7650,7 +7650,7 @@ func (ec *executionContext) _Account_generateOnImport(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_Account_generateOnImport(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Account", field, false, false, "Boolean")
+	return newScalarFieldContext("Account", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Account_strategy(ctx context.Context, field graphql.CollectedField, obj *ent.Account) (ret graphql.Marshaler) {
@@ -7705,7 +7705,7 @@ func (ec *executionContext) _Address_name(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Address_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Address", field, false, false, "String")
+	return newScalarFieldContext("Address", field, false, false, "String")
 }
 
 func (ec *executionContext) _Address_line1(ctx context.Context, field graphql.CollectedField, obj *address.Address) (ret graphql.Marshaler) {
@@ -7728,7 +7728,7 @@ func (ec *executionContext) _Address_line1(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Address_line1(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Address", field, false, false, "String")
+	return newScalarFieldContext("Address", field, false, false, "String")
 }
 
 func (ec *executionContext) _Address_line2(ctx context.Context, field graphql.CollectedField, obj *address.Address) (ret graphql.Marshaler) {
@@ -7751,7 +7751,7 @@ func (ec *executionContext) _Address_line2(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Address_line2(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Address", field, false, false, "String")
+	return newScalarFieldContext("Address", field, false, false, "String")
 }
 
 func (ec *executionContext) _Address_city(ctx context.Context, field graphql.CollectedField, obj *address.Address) (ret graphql.Marshaler) {
@@ -7774,7 +7774,7 @@ func (ec *executionContext) _Address_city(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Address_city(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Address", field, false, false, "String")
+	return newScalarFieldContext("Address", field, false, false, "String")
 }
 
 func (ec *executionContext) _Address_region(ctx context.Context, field graphql.CollectedField, obj *address.Address) (ret graphql.Marshaler) {
@@ -7797,7 +7797,7 @@ func (ec *executionContext) _Address_region(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Address_region(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Address", field, false, false, "String")
+	return newScalarFieldContext("Address", field, false, false, "String")
 }
 
 func (ec *executionContext) _Address_postalCode(ctx context.Context, field graphql.CollectedField, obj *address.Address) (ret graphql.Marshaler) {
@@ -7820,7 +7820,7 @@ func (ec *executionContext) _Address_postalCode(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Address_postalCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Address", field, false, false, "String")
+	return newScalarFieldContext("Address", field, false, false, "String")
 }
 
 func (ec *executionContext) _Address_country(ctx context.Context, field graphql.CollectedField, obj *address.Address) (ret graphql.Marshaler) {
@@ -7843,7 +7843,7 @@ func (ec *executionContext) _Address_country(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Address_country(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Address", field, false, false, "String")
+	return newScalarFieldContext("Address", field, false, false, "String")
 }
 
 func (ec *executionContext) _ApiKey_id(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKey) (ret graphql.Marshaler) {
@@ -7866,7 +7866,7 @@ func (ec *executionContext) _ApiKey_id(ctx context.Context, field graphql.Collec
 	)
 }
 func (ec *executionContext) fieldContext_ApiKey_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKey", field, false, false, "ID")
+	return newScalarFieldContext("ApiKey", field, false, false, "ID")
 }
 
 func (ec *executionContext) _ApiKey_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKey) (ret graphql.Marshaler) {
@@ -7889,7 +7889,7 @@ func (ec *executionContext) _ApiKey_createdAt(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_ApiKey_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKey", field, false, false, "Time")
+	return newScalarFieldContext("ApiKey", field, false, false, "Time")
 }
 
 func (ec *executionContext) _ApiKey_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKey) (ret graphql.Marshaler) {
@@ -7912,7 +7912,7 @@ func (ec *executionContext) _ApiKey_updatedAt(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_ApiKey_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKey", field, false, false, "Time")
+	return newScalarFieldContext("ApiKey", field, false, false, "Time")
 }
 
 func (ec *executionContext) _ApiKey_name(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKey) (ret graphql.Marshaler) {
@@ -7935,7 +7935,7 @@ func (ec *executionContext) _ApiKey_name(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_ApiKey_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKey", field, false, false, "String")
+	return newScalarFieldContext("ApiKey", field, false, false, "String")
 }
 
 func (ec *executionContext) _ApiKey_role(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKey) (ret graphql.Marshaler) {
@@ -7958,7 +7958,7 @@ func (ec *executionContext) _ApiKey_role(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_ApiKey_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKey", field, false, false, "ApiKeyRole")
+	return newScalarFieldContext("ApiKey", field, false, false, "ApiKeyRole")
 }
 
 func (ec *executionContext) _ApiKey_sourceID(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKey) (ret graphql.Marshaler) {
@@ -7981,7 +7981,7 @@ func (ec *executionContext) _ApiKey_sourceID(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_ApiKey_sourceID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKey", field, false, false, "ID")
+	return newScalarFieldContext("ApiKey", field, false, false, "ID")
 }
 
 func (ec *executionContext) _ApiKey_prefix(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKey) (ret graphql.Marshaler) {
@@ -8004,7 +8004,7 @@ func (ec *executionContext) _ApiKey_prefix(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_ApiKey_prefix(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKey", field, false, false, "String")
+	return newScalarFieldContext("ApiKey", field, false, false, "String")
 }
 
 func (ec *executionContext) _ApiKey_revokedAt(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKey) (ret graphql.Marshaler) {
@@ -8027,7 +8027,7 @@ func (ec *executionContext) _ApiKey_revokedAt(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_ApiKey_revokedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ApiKey", field, false, false, "Time")
+	return newScalarFieldContext("ApiKey", field, false, false, "Time")
 }
 
 func (ec *executionContext) _ApiKey_source(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKey) (ret graphql.Marshaler) {
@@ -8082,7 +8082,7 @@ func (ec *executionContext) _Connector_kind(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Connector_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Connector", field, false, false, "ConnectorKind")
+	return newScalarFieldContext("Connector", field, false, false, "ConnectorKind")
 }
 
 func (ec *executionContext) _Connector_url(ctx context.Context, field graphql.CollectedField, obj *admin.Connector) (ret graphql.Marshaler) {
@@ -8105,7 +8105,7 @@ func (ec *executionContext) _Connector_url(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Connector_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Connector", field, false, false, "String")
+	return newScalarFieldContext("Connector", field, false, false, "String")
 }
 
 func (ec *executionContext) _Connector_hasSecret(ctx context.Context, field graphql.CollectedField, obj *admin.Connector) (ret graphql.Marshaler) {
@@ -8128,7 +8128,7 @@ func (ec *executionContext) _Connector_hasSecret(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Connector_hasSecret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Connector", field, false, false, "Boolean")
+	return newScalarFieldContext("Connector", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Connector_timeoutSeconds(ctx context.Context, field graphql.CollectedField, obj *admin.Connector) (ret graphql.Marshaler) {
@@ -8151,7 +8151,7 @@ func (ec *executionContext) _Connector_timeoutSeconds(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_Connector_timeoutSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Connector", field, false, false, "Int")
+	return newScalarFieldContext("Connector", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Connector_directory(ctx context.Context, field graphql.CollectedField, obj *admin.Connector) (ret graphql.Marshaler) {
@@ -8174,7 +8174,7 @@ func (ec *executionContext) _Connector_directory(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Connector_directory(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Connector", field, false, false, "String")
+	return newScalarFieldContext("Connector", field, false, false, "String")
 }
 
 func (ec *executionContext) _Connector_format(ctx context.Context, field graphql.CollectedField, obj *admin.Connector) (ret graphql.Marshaler) {
@@ -8197,7 +8197,7 @@ func (ec *executionContext) _Connector_format(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Connector_format(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Connector", field, false, false, "FileFormat")
+	return newScalarFieldContext("Connector", field, false, false, "FileFormat")
 }
 
 func (ec *executionContext) _Connector_maxAttempts(ctx context.Context, field graphql.CollectedField, obj *admin.Connector) (ret graphql.Marshaler) {
@@ -8220,7 +8220,7 @@ func (ec *executionContext) _Connector_maxAttempts(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Connector_maxAttempts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Connector", field, false, false, "Int")
+	return newScalarFieldContext("Connector", field, false, false, "Int")
 }
 
 func (ec *executionContext) _CreatedApiKey_apiKey(ctx context.Context, field graphql.CollectedField, obj *admin.CreatedAPIKey) (ret graphql.Marshaler) {
@@ -8275,7 +8275,7 @@ func (ec *executionContext) _CreatedApiKey_secret(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_CreatedApiKey_secret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("CreatedApiKey", field, false, false, "String")
+	return newScalarFieldContext("CreatedApiKey", field, false, false, "String")
 }
 
 func (ec *executionContext) _EliminatedAlternative_rule(ctx context.Context, field graphql.CollectedField, obj *fulfillment.EliminatedAlternative) (ret graphql.Marshaler) {
@@ -8298,7 +8298,7 @@ func (ec *executionContext) _EliminatedAlternative_rule(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_EliminatedAlternative_rule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("EliminatedAlternative", field, false, false, "RoutingRule")
+	return newScalarFieldContext("EliminatedAlternative", field, false, false, "RoutingRule")
 }
 
 func (ec *executionContext) _EliminatedAlternative_plan(ctx context.Context, field graphql.CollectedField, obj *fulfillment.EliminatedAlternative) (ret graphql.Marshaler) {
@@ -8353,7 +8353,7 @@ func (ec *executionContext) _EliminatedAlternative_costDifference(ctx context.Co
 	)
 }
 func (ec *executionContext) fieldContext_EliminatedAlternative_costDifference(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("EliminatedAlternative", field, false, false, "Decimal")
+	return newScalarFieldContext("EliminatedAlternative", field, false, false, "Decimal")
 }
 
 func (ec *executionContext) _FulfillmentLog_id(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLog) (ret graphql.Marshaler) {
@@ -8376,7 +8376,7 @@ func (ec *executionContext) _FulfillmentLog_id(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentLog_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentLog", field, false, false, "ID")
+	return newScalarFieldContext("FulfillmentLog", field, false, false, "ID")
 }
 
 func (ec *executionContext) _FulfillmentLog_orderID(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLog) (ret graphql.Marshaler) {
@@ -8399,7 +8399,7 @@ func (ec *executionContext) _FulfillmentLog_orderID(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentLog_orderID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentLog", field, false, false, "ID")
+	return newScalarFieldContext("FulfillmentLog", field, false, false, "ID")
 }
 
 func (ec *executionContext) _FulfillmentLog_fulfillmentRequestID(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLog) (ret graphql.Marshaler) {
@@ -8422,7 +8422,7 @@ func (ec *executionContext) _FulfillmentLog_fulfillmentRequestID(ctx context.Con
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentLog_fulfillmentRequestID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentLog", field, false, false, "ID")
+	return newScalarFieldContext("FulfillmentLog", field, false, false, "ID")
 }
 
 func (ec *executionContext) _FulfillmentLog_correlationID(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLog) (ret graphql.Marshaler) {
@@ -8445,7 +8445,7 @@ func (ec *executionContext) _FulfillmentLog_correlationID(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentLog_correlationID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentLog", field, false, false, "String")
+	return newScalarFieldContext("FulfillmentLog", field, false, false, "String")
 }
 
 func (ec *executionContext) _FulfillmentLog_stage(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLog) (ret graphql.Marshaler) {
@@ -8468,7 +8468,7 @@ func (ec *executionContext) _FulfillmentLog_stage(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentLog_stage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentLog", field, false, false, "String")
+	return newScalarFieldContext("FulfillmentLog", field, false, false, "String")
 }
 
 func (ec *executionContext) _FulfillmentLog_level(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLog) (ret graphql.Marshaler) {
@@ -8491,7 +8491,7 @@ func (ec *executionContext) _FulfillmentLog_level(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentLog_level(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentLog", field, false, false, "LogLevel")
+	return newScalarFieldContext("FulfillmentLog", field, false, false, "LogLevel")
 }
 
 func (ec *executionContext) _FulfillmentLog_message(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLog) (ret graphql.Marshaler) {
@@ -8514,7 +8514,7 @@ func (ec *executionContext) _FulfillmentLog_message(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentLog_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentLog", field, false, false, "String")
+	return newScalarFieldContext("FulfillmentLog", field, false, false, "String")
 }
 
 func (ec *executionContext) _FulfillmentLog_data(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLog) (ret graphql.Marshaler) {
@@ -8537,7 +8537,7 @@ func (ec *executionContext) _FulfillmentLog_data(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentLog_data(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentLog", field, false, false, "Map")
+	return newScalarFieldContext("FulfillmentLog", field, false, false, "Map")
 }
 
 func (ec *executionContext) _FulfillmentLog_actor(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLog) (ret graphql.Marshaler) {
@@ -8560,7 +8560,7 @@ func (ec *executionContext) _FulfillmentLog_actor(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentLog_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentLog", field, false, false, "String")
+	return newScalarFieldContext("FulfillmentLog", field, false, false, "String")
 }
 
 func (ec *executionContext) _FulfillmentLog_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLog) (ret graphql.Marshaler) {
@@ -8583,7 +8583,7 @@ func (ec *executionContext) _FulfillmentLog_createdAt(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentLog_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentLog", field, false, false, "Time")
+	return newScalarFieldContext("FulfillmentLog", field, false, false, "Time")
 }
 
 func (ec *executionContext) _FulfillmentLog_order(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLog) (ret graphql.Marshaler) {
@@ -8734,7 +8734,7 @@ func (ec *executionContext) _FulfillmentLogConnection_totalCount(ctx context.Con
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentLogConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentLogConnection", field, false, false, "Int")
+	return newScalarFieldContext("FulfillmentLogConnection", field, false, false, "Int")
 }
 
 func (ec *executionContext) _FulfillmentLogEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLogEdge) (ret graphql.Marshaler) {
@@ -8789,7 +8789,7 @@ func (ec *executionContext) _FulfillmentLogEdge_cursor(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentLogEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentLogEdge", field, false, false, "Cursor")
+	return newScalarFieldContext("FulfillmentLogEdge", field, false, false, "Cursor")
 }
 
 func (ec *executionContext) _FulfillmentPreview_order(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Preview) (ret graphql.Marshaler) {
@@ -8844,7 +8844,7 @@ func (ec *executionContext) _FulfillmentPreview_canRoute(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentPreview_canRoute(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentPreview", field, false, false, "Boolean")
+	return newScalarFieldContext("FulfillmentPreview", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _FulfillmentPreview_plan(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Preview) (ret graphql.Marshaler) {
@@ -8995,7 +8995,7 @@ func (ec *executionContext) _FulfillmentRequest_id(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequest_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequest", field, false, false, "ID")
+	return newScalarFieldContext("FulfillmentRequest", field, false, false, "ID")
 }
 
 func (ec *executionContext) _FulfillmentRequest_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
@@ -9018,7 +9018,7 @@ func (ec *executionContext) _FulfillmentRequest_createdAt(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequest_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequest", field, false, false, "Time")
+	return newScalarFieldContext("FulfillmentRequest", field, false, false, "Time")
 }
 
 func (ec *executionContext) _FulfillmentRequest_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
@@ -9041,7 +9041,7 @@ func (ec *executionContext) _FulfillmentRequest_updatedAt(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequest_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequest", field, false, false, "Time")
+	return newScalarFieldContext("FulfillmentRequest", field, false, false, "Time")
 }
 
 func (ec *executionContext) _FulfillmentRequest_number(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
@@ -9064,7 +9064,7 @@ func (ec *executionContext) _FulfillmentRequest_number(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequest_number(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequest", field, false, false, "String")
+	return newScalarFieldContext("FulfillmentRequest", field, false, false, "String")
 }
 
 func (ec *executionContext) _FulfillmentRequest_orderID(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
@@ -9087,7 +9087,7 @@ func (ec *executionContext) _FulfillmentRequest_orderID(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequest_orderID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequest", field, false, false, "ID")
+	return newScalarFieldContext("FulfillmentRequest", field, false, false, "ID")
 }
 
 func (ec *executionContext) _FulfillmentRequest_sourceID(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
@@ -9110,7 +9110,7 @@ func (ec *executionContext) _FulfillmentRequest_sourceID(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequest_sourceID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequest", field, false, false, "ID")
+	return newScalarFieldContext("FulfillmentRequest", field, false, false, "ID")
 }
 
 func (ec *executionContext) _FulfillmentRequest_routingGroupID(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
@@ -9133,7 +9133,7 @@ func (ec *executionContext) _FulfillmentRequest_routingGroupID(ctx context.Conte
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequest_routingGroupID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequest", field, false, false, "ID")
+	return newScalarFieldContext("FulfillmentRequest", field, false, false, "ID")
 }
 
 func (ec *executionContext) _FulfillmentRequest_origin(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
@@ -9156,7 +9156,7 @@ func (ec *executionContext) _FulfillmentRequest_origin(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequest_origin(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequest", field, false, false, "FulfillmentRequestOrigin")
+	return newScalarFieldContext("FulfillmentRequest", field, false, false, "FulfillmentRequestOrigin")
 }
 
 func (ec *executionContext) _FulfillmentRequest_supersedesID(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
@@ -9179,7 +9179,7 @@ func (ec *executionContext) _FulfillmentRequest_supersedesID(ctx context.Context
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequest_supersedesID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequest", field, false, false, "ID")
+	return newScalarFieldContext("FulfillmentRequest", field, false, false, "ID")
 }
 
 func (ec *executionContext) _FulfillmentRequest_status(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
@@ -9202,7 +9202,7 @@ func (ec *executionContext) _FulfillmentRequest_status(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequest_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequest", field, false, false, "FulfillmentRequestStatus")
+	return newScalarFieldContext("FulfillmentRequest", field, false, false, "FulfillmentRequestStatus")
 }
 
 func (ec *executionContext) _FulfillmentRequest_shipmentStatus(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
@@ -9225,7 +9225,7 @@ func (ec *executionContext) _FulfillmentRequest_shipmentStatus(ctx context.Conte
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequest_shipmentStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequest", field, false, false, "ShipmentStatus")
+	return newScalarFieldContext("FulfillmentRequest", field, false, false, "ShipmentStatus")
 }
 
 func (ec *executionContext) _FulfillmentRequest_itemCost(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
@@ -9248,7 +9248,7 @@ func (ec *executionContext) _FulfillmentRequest_itemCost(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequest_itemCost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequest", field, false, false, "Decimal")
+	return newScalarFieldContext("FulfillmentRequest", field, false, false, "Decimal")
 }
 
 func (ec *executionContext) _FulfillmentRequest_dropshipFee(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
@@ -9271,7 +9271,7 @@ func (ec *executionContext) _FulfillmentRequest_dropshipFee(ctx context.Context,
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequest_dropshipFee(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequest", field, false, false, "Decimal")
+	return newScalarFieldContext("FulfillmentRequest", field, false, false, "Decimal")
 }
 
 func (ec *executionContext) _FulfillmentRequest_shippingCost(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
@@ -9294,7 +9294,7 @@ func (ec *executionContext) _FulfillmentRequest_shippingCost(ctx context.Context
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequest_shippingCost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequest", field, false, false, "Decimal")
+	return newScalarFieldContext("FulfillmentRequest", field, false, false, "Decimal")
 }
 
 func (ec *executionContext) _FulfillmentRequest_totalCost(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
@@ -9317,7 +9317,7 @@ func (ec *executionContext) _FulfillmentRequest_totalCost(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequest_totalCost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequest", field, false, false, "Decimal")
+	return newScalarFieldContext("FulfillmentRequest", field, false, false, "Decimal")
 }
 
 func (ec *executionContext) _FulfillmentRequest_confirmationNumber(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
@@ -9340,7 +9340,7 @@ func (ec *executionContext) _FulfillmentRequest_confirmationNumber(ctx context.C
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequest_confirmationNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequest", field, false, false, "String")
+	return newScalarFieldContext("FulfillmentRequest", field, false, false, "String")
 }
 
 func (ec *executionContext) _FulfillmentRequest_failureReason(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
@@ -9363,7 +9363,7 @@ func (ec *executionContext) _FulfillmentRequest_failureReason(ctx context.Contex
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequest_failureReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequest", field, false, false, "String")
+	return newScalarFieldContext("FulfillmentRequest", field, false, false, "String")
 }
 
 func (ec *executionContext) _FulfillmentRequest_cancelReason(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
@@ -9386,7 +9386,7 @@ func (ec *executionContext) _FulfillmentRequest_cancelReason(ctx context.Context
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequest_cancelReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequest", field, false, false, "String")
+	return newScalarFieldContext("FulfillmentRequest", field, false, false, "String")
 }
 
 func (ec *executionContext) _FulfillmentRequest_voidReason(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
@@ -9409,7 +9409,7 @@ func (ec *executionContext) _FulfillmentRequest_voidReason(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequest_voidReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequest", field, false, false, "String")
+	return newScalarFieldContext("FulfillmentRequest", field, false, false, "String")
 }
 
 func (ec *executionContext) _FulfillmentRequest_attempts(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
@@ -9432,7 +9432,7 @@ func (ec *executionContext) _FulfillmentRequest_attempts(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequest_attempts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequest", field, false, false, "Int")
+	return newScalarFieldContext("FulfillmentRequest", field, false, false, "Int")
 }
 
 func (ec *executionContext) _FulfillmentRequest_nextAttemptAt(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
@@ -9455,7 +9455,7 @@ func (ec *executionContext) _FulfillmentRequest_nextAttemptAt(ctx context.Contex
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequest_nextAttemptAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequest", field, false, false, "Time")
+	return newScalarFieldContext("FulfillmentRequest", field, false, false, "Time")
 }
 
 func (ec *executionContext) _FulfillmentRequest_processingAt(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
@@ -9478,7 +9478,7 @@ func (ec *executionContext) _FulfillmentRequest_processingAt(ctx context.Context
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequest_processingAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequest", field, false, false, "Time")
+	return newScalarFieldContext("FulfillmentRequest", field, false, false, "Time")
 }
 
 func (ec *executionContext) _FulfillmentRequest_processedAt(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
@@ -9501,7 +9501,7 @@ func (ec *executionContext) _FulfillmentRequest_processedAt(ctx context.Context,
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequest_processedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequest", field, false, false, "Time")
+	return newScalarFieldContext("FulfillmentRequest", field, false, false, "Time")
 }
 
 func (ec *executionContext) _FulfillmentRequest_acknowledgedAt(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
@@ -9524,7 +9524,7 @@ func (ec *executionContext) _FulfillmentRequest_acknowledgedAt(ctx context.Conte
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequest_acknowledgedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequest", field, false, false, "Time")
+	return newScalarFieldContext("FulfillmentRequest", field, false, false, "Time")
 }
 
 func (ec *executionContext) _FulfillmentRequest_failedAt(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
@@ -9547,7 +9547,7 @@ func (ec *executionContext) _FulfillmentRequest_failedAt(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequest_failedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequest", field, false, false, "Time")
+	return newScalarFieldContext("FulfillmentRequest", field, false, false, "Time")
 }
 
 func (ec *executionContext) _FulfillmentRequest_canceledAt(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
@@ -9570,7 +9570,7 @@ func (ec *executionContext) _FulfillmentRequest_canceledAt(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequest_canceledAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequest", field, false, false, "Time")
+	return newScalarFieldContext("FulfillmentRequest", field, false, false, "Time")
 }
 
 func (ec *executionContext) _FulfillmentRequest_voidedAt(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
@@ -9593,7 +9593,7 @@ func (ec *executionContext) _FulfillmentRequest_voidedAt(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequest_voidedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequest", field, false, false, "Time")
+	return newScalarFieldContext("FulfillmentRequest", field, false, false, "Time")
 }
 
 func (ec *executionContext) _FulfillmentRequest_shippedAt(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
@@ -9616,7 +9616,7 @@ func (ec *executionContext) _FulfillmentRequest_shippedAt(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequest_shippedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequest", field, false, false, "Time")
+	return newScalarFieldContext("FulfillmentRequest", field, false, false, "Time")
 }
 
 func (ec *executionContext) _FulfillmentRequest_cancellationNoticePending(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
@@ -9639,7 +9639,7 @@ func (ec *executionContext) _FulfillmentRequest_cancellationNoticePending(ctx co
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequest_cancellationNoticePending(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequest", field, false, false, "Boolean")
+	return newScalarFieldContext("FulfillmentRequest", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _FulfillmentRequest_version(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
@@ -9662,7 +9662,7 @@ func (ec *executionContext) _FulfillmentRequest_version(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequest_version(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequest", field, false, false, "Int")
+	return newScalarFieldContext("FulfillmentRequest", field, false, false, "Int")
 }
 
 func (ec *executionContext) _FulfillmentRequest_order(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
@@ -10017,7 +10017,7 @@ func (ec *executionContext) _FulfillmentRequestConnection_totalCount(ctx context
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequestConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequestConnection", field, false, false, "Int")
+	return newScalarFieldContext("FulfillmentRequestConnection", field, false, false, "Int")
 }
 
 func (ec *executionContext) _FulfillmentRequestEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestEdge) (ret graphql.Marshaler) {
@@ -10072,7 +10072,7 @@ func (ec *executionContext) _FulfillmentRequestEdge_cursor(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequestEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequestEdge", field, false, false, "Cursor")
+	return newScalarFieldContext("FulfillmentRequestEdge", field, false, false, "Cursor")
 }
 
 func (ec *executionContext) _FulfillmentRequestItem_id(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestItem) (ret graphql.Marshaler) {
@@ -10095,7 +10095,7 @@ func (ec *executionContext) _FulfillmentRequestItem_id(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequestItem_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequestItem", field, false, false, "ID")
+	return newScalarFieldContext("FulfillmentRequestItem", field, false, false, "ID")
 }
 
 func (ec *executionContext) _FulfillmentRequestItem_fulfillmentRequestID(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestItem) (ret graphql.Marshaler) {
@@ -10118,7 +10118,7 @@ func (ec *executionContext) _FulfillmentRequestItem_fulfillmentRequestID(ctx con
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequestItem_fulfillmentRequestID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequestItem", field, false, false, "ID")
+	return newScalarFieldContext("FulfillmentRequestItem", field, false, false, "ID")
 }
 
 func (ec *executionContext) _FulfillmentRequestItem_orderLineID(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestItem) (ret graphql.Marshaler) {
@@ -10141,7 +10141,7 @@ func (ec *executionContext) _FulfillmentRequestItem_orderLineID(ctx context.Cont
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequestItem_orderLineID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequestItem", field, false, false, "ID")
+	return newScalarFieldContext("FulfillmentRequestItem", field, false, false, "ID")
 }
 
 func (ec *executionContext) _FulfillmentRequestItem_sku(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestItem) (ret graphql.Marshaler) {
@@ -10164,7 +10164,7 @@ func (ec *executionContext) _FulfillmentRequestItem_sku(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequestItem_sku(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequestItem", field, false, false, "String")
+	return newScalarFieldContext("FulfillmentRequestItem", field, false, false, "String")
 }
 
 func (ec *executionContext) _FulfillmentRequestItem_quantity(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestItem) (ret graphql.Marshaler) {
@@ -10187,7 +10187,7 @@ func (ec *executionContext) _FulfillmentRequestItem_quantity(ctx context.Context
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequestItem_quantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequestItem", field, false, false, "Int")
+	return newScalarFieldContext("FulfillmentRequestItem", field, false, false, "Int")
 }
 
 func (ec *executionContext) _FulfillmentRequestItem_unitCost(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestItem) (ret graphql.Marshaler) {
@@ -10210,7 +10210,7 @@ func (ec *executionContext) _FulfillmentRequestItem_unitCost(ctx context.Context
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequestItem_unitCost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequestItem", field, false, false, "Decimal")
+	return newScalarFieldContext("FulfillmentRequestItem", field, false, false, "Decimal")
 }
 
 func (ec *executionContext) _FulfillmentRequestItem_acknowledgedQuantity(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestItem) (ret graphql.Marshaler) {
@@ -10233,7 +10233,7 @@ func (ec *executionContext) _FulfillmentRequestItem_acknowledgedQuantity(ctx con
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequestItem_acknowledgedQuantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequestItem", field, false, false, "Int")
+	return newScalarFieldContext("FulfillmentRequestItem", field, false, false, "Int")
 }
 
 func (ec *executionContext) _FulfillmentRequestItem_shippedQuantity(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestItem) (ret graphql.Marshaler) {
@@ -10256,7 +10256,7 @@ func (ec *executionContext) _FulfillmentRequestItem_shippedQuantity(ctx context.
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequestItem_shippedQuantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequestItem", field, false, false, "Int")
+	return newScalarFieldContext("FulfillmentRequestItem", field, false, false, "Int")
 }
 
 func (ec *executionContext) _FulfillmentRequestItem_canceledQuantity(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestItem) (ret graphql.Marshaler) {
@@ -10279,7 +10279,7 @@ func (ec *executionContext) _FulfillmentRequestItem_canceledQuantity(ctx context
 	)
 }
 func (ec *executionContext) fieldContext_FulfillmentRequestItem_canceledQuantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("FulfillmentRequestItem", field, false, false, "Int")
+	return newScalarFieldContext("FulfillmentRequestItem", field, false, false, "Int")
 }
 
 func (ec *executionContext) _FulfillmentRequestItem_fulfillmentRequest(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestItem) (ret graphql.Marshaler) {
@@ -10462,7 +10462,7 @@ func (ec *executionContext) _GenerateResult_correlationID(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_GenerateResult_correlationID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("GenerateResult", field, false, false, "String")
+	return newScalarFieldContext("GenerateResult", field, false, false, "String")
 }
 
 func (ec *executionContext) _InventoryItem_id(ctx context.Context, field graphql.CollectedField, obj *ent.InventoryItem) (ret graphql.Marshaler) {
@@ -10485,7 +10485,7 @@ func (ec *executionContext) _InventoryItem_id(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_InventoryItem_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("InventoryItem", field, false, false, "ID")
+	return newScalarFieldContext("InventoryItem", field, false, false, "ID")
 }
 
 func (ec *executionContext) _InventoryItem_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.InventoryItem) (ret graphql.Marshaler) {
@@ -10508,7 +10508,7 @@ func (ec *executionContext) _InventoryItem_createdAt(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_InventoryItem_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("InventoryItem", field, false, false, "Time")
+	return newScalarFieldContext("InventoryItem", field, false, false, "Time")
 }
 
 func (ec *executionContext) _InventoryItem_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.InventoryItem) (ret graphql.Marshaler) {
@@ -10531,7 +10531,7 @@ func (ec *executionContext) _InventoryItem_updatedAt(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_InventoryItem_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("InventoryItem", field, false, false, "Time")
+	return newScalarFieldContext("InventoryItem", field, false, false, "Time")
 }
 
 func (ec *executionContext) _InventoryItem_sourceID(ctx context.Context, field graphql.CollectedField, obj *ent.InventoryItem) (ret graphql.Marshaler) {
@@ -10554,7 +10554,7 @@ func (ec *executionContext) _InventoryItem_sourceID(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_InventoryItem_sourceID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("InventoryItem", field, false, false, "ID")
+	return newScalarFieldContext("InventoryItem", field, false, false, "ID")
 }
 
 func (ec *executionContext) _InventoryItem_sku(ctx context.Context, field graphql.CollectedField, obj *ent.InventoryItem) (ret graphql.Marshaler) {
@@ -10577,7 +10577,7 @@ func (ec *executionContext) _InventoryItem_sku(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_InventoryItem_sku(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("InventoryItem", field, false, false, "String")
+	return newScalarFieldContext("InventoryItem", field, false, false, "String")
 }
 
 func (ec *executionContext) _InventoryItem_quantity(ctx context.Context, field graphql.CollectedField, obj *ent.InventoryItem) (ret graphql.Marshaler) {
@@ -10600,7 +10600,7 @@ func (ec *executionContext) _InventoryItem_quantity(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_InventoryItem_quantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("InventoryItem", field, false, false, "Int")
+	return newScalarFieldContext("InventoryItem", field, false, false, "Int")
 }
 
 func (ec *executionContext) _InventoryItem_committed(ctx context.Context, field graphql.CollectedField, obj *ent.InventoryItem) (ret graphql.Marshaler) {
@@ -10623,7 +10623,7 @@ func (ec *executionContext) _InventoryItem_committed(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_InventoryItem_committed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("InventoryItem", field, false, false, "Int")
+	return newScalarFieldContext("InventoryItem", field, false, false, "Int")
 }
 
 func (ec *executionContext) _InventoryItem_unitCost(ctx context.Context, field graphql.CollectedField, obj *ent.InventoryItem) (ret graphql.Marshaler) {
@@ -10646,7 +10646,7 @@ func (ec *executionContext) _InventoryItem_unitCost(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_InventoryItem_unitCost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("InventoryItem", field, false, false, "Decimal")
+	return newScalarFieldContext("InventoryItem", field, false, false, "Decimal")
 }
 
 func (ec *executionContext) _InventoryItem_source(ctx context.Context, field graphql.CollectedField, obj *ent.InventoryItem) (ret graphql.Marshaler) {
@@ -10701,7 +10701,7 @@ func (ec *executionContext) _InventoryItem_available(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_InventoryItem_available(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("InventoryItem", field, true, true, "Int")
+	return newScalarFieldContext("InventoryItem", field, true, true, "Int")
 }
 
 func (ec *executionContext) _InventoryItemConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.InventoryItemConnection) (ret graphql.Marshaler) {
@@ -10788,7 +10788,7 @@ func (ec *executionContext) _InventoryItemConnection_totalCount(ctx context.Cont
 	)
 }
 func (ec *executionContext) fieldContext_InventoryItemConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("InventoryItemConnection", field, false, false, "Int")
+	return newScalarFieldContext("InventoryItemConnection", field, false, false, "Int")
 }
 
 func (ec *executionContext) _InventoryItemEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.InventoryItemEdge) (ret graphql.Marshaler) {
@@ -10843,7 +10843,7 @@ func (ec *executionContext) _InventoryItemEdge_cursor(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_InventoryItemEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("InventoryItemEdge", field, false, false, "Cursor")
+	return newScalarFieldContext("InventoryItemEdge", field, false, false, "Cursor")
 }
 
 func (ec *executionContext) _Mutation_createRoutingGroup(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -11910,7 +11910,7 @@ func (ec *executionContext) _Order_id(ctx context.Context, field graphql.Collect
 	)
 }
 func (ec *executionContext) fieldContext_Order_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Order", field, false, false, "ID")
+	return newScalarFieldContext("Order", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Order_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
@@ -11933,7 +11933,7 @@ func (ec *executionContext) _Order_createdAt(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Order_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Order", field, false, false, "Time")
+	return newScalarFieldContext("Order", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Order_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
@@ -11956,7 +11956,7 @@ func (ec *executionContext) _Order_updatedAt(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Order_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Order", field, false, false, "Time")
+	return newScalarFieldContext("Order", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Order_channel(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
@@ -11979,7 +11979,7 @@ func (ec *executionContext) _Order_channel(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Order_channel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Order", field, false, false, "String")
+	return newScalarFieldContext("Order", field, false, false, "String")
 }
 
 func (ec *executionContext) _Order_orderNumber(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
@@ -12002,7 +12002,7 @@ func (ec *executionContext) _Order_orderNumber(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Order_orderNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Order", field, false, false, "String")
+	return newScalarFieldContext("Order", field, false, false, "String")
 }
 
 func (ec *executionContext) _Order_referenceNumber(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
@@ -12025,7 +12025,7 @@ func (ec *executionContext) _Order_referenceNumber(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Order_referenceNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Order", field, false, false, "String")
+	return newScalarFieldContext("Order", field, false, false, "String")
 }
 
 func (ec *executionContext) _Order_paymentStatus(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
@@ -12048,7 +12048,7 @@ func (ec *executionContext) _Order_paymentStatus(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Order_paymentStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Order", field, false, false, "PaymentStatus")
+	return newScalarFieldContext("Order", field, false, false, "PaymentStatus")
 }
 
 func (ec *executionContext) _Order_status(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
@@ -12071,7 +12071,7 @@ func (ec *executionContext) _Order_status(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Order_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Order", field, false, false, "OrderStatus")
+	return newScalarFieldContext("Order", field, false, false, "OrderStatus")
 }
 
 func (ec *executionContext) _Order_holdReason(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
@@ -12094,7 +12094,7 @@ func (ec *executionContext) _Order_holdReason(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Order_holdReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Order", field, false, false, "String")
+	return newScalarFieldContext("Order", field, false, false, "String")
 }
 
 func (ec *executionContext) _Order_shipTo(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
@@ -12149,7 +12149,7 @@ func (ec *executionContext) _Order_shipToCountry(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Order_shipToCountry(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Order", field, false, false, "String")
+	return newScalarFieldContext("Order", field, false, false, "String")
 }
 
 func (ec *executionContext) _Order_orderedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
@@ -12172,7 +12172,7 @@ func (ec *executionContext) _Order_orderedAt(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Order_orderedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Order", field, false, false, "Time")
+	return newScalarFieldContext("Order", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Order_allocationStatus(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
@@ -12195,7 +12195,7 @@ func (ec *executionContext) _Order_allocationStatus(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_Order_allocationStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Order", field, false, false, "OrderAllocationStatus")
+	return newScalarFieldContext("Order", field, false, false, "OrderAllocationStatus")
 }
 
 func (ec *executionContext) _Order_shipmentStatus(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
@@ -12218,7 +12218,7 @@ func (ec *executionContext) _Order_shipmentStatus(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Order_shipmentStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Order", field, false, false, "OrderShipmentStatus")
+	return newScalarFieldContext("Order", field, false, false, "OrderShipmentStatus")
 }
 
 func (ec *executionContext) _Order_lines(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
@@ -12425,7 +12425,7 @@ func (ec *executionContext) _OrderConnection_totalCount(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_OrderConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("OrderConnection", field, false, false, "Int")
+	return newScalarFieldContext("OrderConnection", field, false, false, "Int")
 }
 
 func (ec *executionContext) _OrderEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.OrderEdge) (ret graphql.Marshaler) {
@@ -12480,7 +12480,7 @@ func (ec *executionContext) _OrderEdge_cursor(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_OrderEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("OrderEdge", field, false, false, "Cursor")
+	return newScalarFieldContext("OrderEdge", field, false, false, "Cursor")
 }
 
 func (ec *executionContext) _OrderLine_id(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
@@ -12503,7 +12503,7 @@ func (ec *executionContext) _OrderLine_id(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_OrderLine_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("OrderLine", field, false, false, "ID")
+	return newScalarFieldContext("OrderLine", field, false, false, "ID")
 }
 
 func (ec *executionContext) _OrderLine_orderID(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
@@ -12526,7 +12526,7 @@ func (ec *executionContext) _OrderLine_orderID(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_OrderLine_orderID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("OrderLine", field, false, false, "ID")
+	return newScalarFieldContext("OrderLine", field, false, false, "ID")
 }
 
 func (ec *executionContext) _OrderLine_position(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
@@ -12549,7 +12549,7 @@ func (ec *executionContext) _OrderLine_position(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_OrderLine_position(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("OrderLine", field, false, false, "Int")
+	return newScalarFieldContext("OrderLine", field, false, false, "Int")
 }
 
 func (ec *executionContext) _OrderLine_sku(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
@@ -12572,7 +12572,7 @@ func (ec *executionContext) _OrderLine_sku(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_OrderLine_sku(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("OrderLine", field, false, false, "String")
+	return newScalarFieldContext("OrderLine", field, false, false, "String")
 }
 
 func (ec *executionContext) _OrderLine_title(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
@@ -12595,7 +12595,7 @@ func (ec *executionContext) _OrderLine_title(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_OrderLine_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("OrderLine", field, false, false, "String")
+	return newScalarFieldContext("OrderLine", field, false, false, "String")
 }
 
 func (ec *executionContext) _OrderLine_quantity(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
@@ -12618,7 +12618,7 @@ func (ec *executionContext) _OrderLine_quantity(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_OrderLine_quantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("OrderLine", field, false, false, "Int")
+	return newScalarFieldContext("OrderLine", field, false, false, "Int")
 }
 
 func (ec *executionContext) _OrderLine_unitPrice(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
@@ -12641,7 +12641,7 @@ func (ec *executionContext) _OrderLine_unitPrice(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_OrderLine_unitPrice(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("OrderLine", field, false, false, "Decimal")
+	return newScalarFieldContext("OrderLine", field, false, false, "Decimal")
 }
 
 func (ec *executionContext) _OrderLine_unallocatedQuantity(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
@@ -12664,7 +12664,7 @@ func (ec *executionContext) _OrderLine_unallocatedQuantity(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext_OrderLine_unallocatedQuantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("OrderLine", field, false, false, "Int")
+	return newScalarFieldContext("OrderLine", field, false, false, "Int")
 }
 
 func (ec *executionContext) _OrderLine_allocatedQuantity(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
@@ -12687,7 +12687,7 @@ func (ec *executionContext) _OrderLine_allocatedQuantity(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_OrderLine_allocatedQuantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("OrderLine", field, false, false, "Int")
+	return newScalarFieldContext("OrderLine", field, false, false, "Int")
 }
 
 func (ec *executionContext) _OrderLine_shippedQuantity(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
@@ -12710,7 +12710,7 @@ func (ec *executionContext) _OrderLine_shippedQuantity(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_OrderLine_shippedQuantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("OrderLine", field, false, false, "Int")
+	return newScalarFieldContext("OrderLine", field, false, false, "Int")
 }
 
 func (ec *executionContext) _OrderLine_killedQuantity(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
@@ -12733,7 +12733,7 @@ func (ec *executionContext) _OrderLine_killedQuantity(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_OrderLine_killedQuantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("OrderLine", field, false, false, "Int")
+	return newScalarFieldContext("OrderLine", field, false, false, "Int")
 }
 
 func (ec *executionContext) _OrderLine_order(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
@@ -12820,7 +12820,7 @@ func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_PageInfo_hasNextPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Boolean")
+	return newScalarFieldContext("PageInfo", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) (ret graphql.Marshaler) {
@@ -12843,7 +12843,7 @@ func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_PageInfo_hasPreviousPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Boolean")
+	return newScalarFieldContext("PageInfo", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) (ret graphql.Marshaler) {
@@ -12866,7 +12866,7 @@ func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_PageInfo_startCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Cursor")
+	return newScalarFieldContext("PageInfo", field, false, false, "Cursor")
 }
 
 func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *entgql.PageInfo[int]) (ret graphql.Marshaler) {
@@ -12889,7 +12889,7 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Cursor")
+	return newScalarFieldContext("PageInfo", field, false, false, "Cursor")
 }
 
 func (ec *executionContext) _PlannedItem_orderLine(ctx context.Context, field graphql.CollectedField, obj *fulfillment.PlannedItem) (ret graphql.Marshaler) {
@@ -12944,7 +12944,7 @@ func (ec *executionContext) _PlannedItem_sku(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_PlannedItem_sku(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PlannedItem", field, false, false, "String")
+	return newScalarFieldContext("PlannedItem", field, false, false, "String")
 }
 
 func (ec *executionContext) _PlannedItem_quantity(ctx context.Context, field graphql.CollectedField, obj *fulfillment.PlannedItem) (ret graphql.Marshaler) {
@@ -12967,7 +12967,7 @@ func (ec *executionContext) _PlannedItem_quantity(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_PlannedItem_quantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PlannedItem", field, false, false, "Int")
+	return newScalarFieldContext("PlannedItem", field, false, false, "Int")
 }
 
 func (ec *executionContext) _PlannedItem_unitCost(ctx context.Context, field graphql.CollectedField, obj *fulfillment.PlannedItem) (ret graphql.Marshaler) {
@@ -12990,7 +12990,7 @@ func (ec *executionContext) _PlannedItem_unitCost(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_PlannedItem_unitCost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PlannedItem", field, false, false, "Decimal")
+	return newScalarFieldContext("PlannedItem", field, false, false, "Decimal")
 }
 
 func (ec *executionContext) _PlannedRequest_source(ctx context.Context, field graphql.CollectedField, obj *fulfillment.PlannedRequest) (ret graphql.Marshaler) {
@@ -13077,7 +13077,7 @@ func (ec *executionContext) _PlannedRequest_itemCost(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_PlannedRequest_itemCost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PlannedRequest", field, false, false, "Decimal")
+	return newScalarFieldContext("PlannedRequest", field, false, false, "Decimal")
 }
 
 func (ec *executionContext) _PlannedRequest_dropshipFee(ctx context.Context, field graphql.CollectedField, obj *fulfillment.PlannedRequest) (ret graphql.Marshaler) {
@@ -13100,7 +13100,7 @@ func (ec *executionContext) _PlannedRequest_dropshipFee(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_PlannedRequest_dropshipFee(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PlannedRequest", field, false, false, "Decimal")
+	return newScalarFieldContext("PlannedRequest", field, false, false, "Decimal")
 }
 
 func (ec *executionContext) _PlannedRequest_shippingCost(ctx context.Context, field graphql.CollectedField, obj *fulfillment.PlannedRequest) (ret graphql.Marshaler) {
@@ -13123,7 +13123,7 @@ func (ec *executionContext) _PlannedRequest_shippingCost(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_PlannedRequest_shippingCost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PlannedRequest", field, false, false, "Decimal")
+	return newScalarFieldContext("PlannedRequest", field, false, false, "Decimal")
 }
 
 func (ec *executionContext) _PlannedRequest_totalCost(ctx context.Context, field graphql.CollectedField, obj *fulfillment.PlannedRequest) (ret graphql.Marshaler) {
@@ -13146,7 +13146,7 @@ func (ec *executionContext) _PlannedRequest_totalCost(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_PlannedRequest_totalCost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("PlannedRequest", field, false, false, "Decimal")
+	return newScalarFieldContext("PlannedRequest", field, false, false, "Decimal")
 }
 
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -13717,7 +13717,7 @@ func (ec *executionContext) _Roadblock_code(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Roadblock_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Roadblock", field, false, false, "String")
+	return newScalarFieldContext("Roadblock", field, false, false, "String")
 }
 
 func (ec *executionContext) _Roadblock_message(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Roadblock) (ret graphql.Marshaler) {
@@ -13740,7 +13740,7 @@ func (ec *executionContext) _Roadblock_message(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_Roadblock_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Roadblock", field, false, false, "String")
+	return newScalarFieldContext("Roadblock", field, false, false, "String")
 }
 
 func (ec *executionContext) _Roadblock_sku(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Roadblock) (ret graphql.Marshaler) {
@@ -13763,7 +13763,7 @@ func (ec *executionContext) _Roadblock_sku(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Roadblock_sku(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Roadblock", field, false, false, "String")
+	return newScalarFieldContext("Roadblock", field, false, false, "String")
 }
 
 func (ec *executionContext) _Roadblock_source(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Roadblock) (ret graphql.Marshaler) {
@@ -13818,7 +13818,7 @@ func (ec *executionContext) _RoutingGroup_id(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_RoutingGroup_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RoutingGroup", field, false, false, "ID")
+	return newScalarFieldContext("RoutingGroup", field, false, false, "ID")
 }
 
 func (ec *executionContext) _RoutingGroup_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroup) (ret graphql.Marshaler) {
@@ -13841,7 +13841,7 @@ func (ec *executionContext) _RoutingGroup_createdAt(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_RoutingGroup_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RoutingGroup", field, false, false, "Time")
+	return newScalarFieldContext("RoutingGroup", field, false, false, "Time")
 }
 
 func (ec *executionContext) _RoutingGroup_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroup) (ret graphql.Marshaler) {
@@ -13864,7 +13864,7 @@ func (ec *executionContext) _RoutingGroup_updatedAt(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_RoutingGroup_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RoutingGroup", field, false, false, "Time")
+	return newScalarFieldContext("RoutingGroup", field, false, false, "Time")
 }
 
 func (ec *executionContext) _RoutingGroup_name(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroup) (ret graphql.Marshaler) {
@@ -13887,7 +13887,7 @@ func (ec *executionContext) _RoutingGroup_name(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_RoutingGroup_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RoutingGroup", field, false, false, "String")
+	return newScalarFieldContext("RoutingGroup", field, false, false, "String")
 }
 
 func (ec *executionContext) _RoutingGroup_position(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroup) (ret graphql.Marshaler) {
@@ -13910,7 +13910,7 @@ func (ec *executionContext) _RoutingGroup_position(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_RoutingGroup_position(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RoutingGroup", field, false, false, "Int")
+	return newScalarFieldContext("RoutingGroup", field, false, false, "Int")
 }
 
 func (ec *executionContext) _RoutingGroup_isDefault(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroup) (ret graphql.Marshaler) {
@@ -13933,7 +13933,7 @@ func (ec *executionContext) _RoutingGroup_isDefault(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_RoutingGroup_isDefault(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RoutingGroup", field, false, false, "Boolean")
+	return newScalarFieldContext("RoutingGroup", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _RoutingGroup_shipToCountries(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroup) (ret graphql.Marshaler) {
@@ -13956,7 +13956,7 @@ func (ec *executionContext) _RoutingGroup_shipToCountries(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_RoutingGroup_shipToCountries(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RoutingGroup", field, false, false, "String")
+	return newScalarFieldContext("RoutingGroup", field, false, false, "String")
 }
 
 func (ec *executionContext) _RoutingGroup_allowLineSplit(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroup) (ret graphql.Marshaler) {
@@ -13979,7 +13979,7 @@ func (ec *executionContext) _RoutingGroup_allowLineSplit(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_RoutingGroup_allowLineSplit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RoutingGroup", field, false, false, "Boolean")
+	return newScalarFieldContext("RoutingGroup", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _RoutingGroup_members(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroup) (ret graphql.Marshaler) {
@@ -14034,7 +14034,7 @@ func (ec *executionContext) _RoutingGroup_rules(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_RoutingGroup_rules(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RoutingGroup", field, true, true, "RoutingRule")
+	return newScalarFieldContext("RoutingGroup", field, true, true, "RoutingRule")
 }
 
 func (ec *executionContext) _RoutingGroupConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroupConnection) (ret graphql.Marshaler) {
@@ -14121,7 +14121,7 @@ func (ec *executionContext) _RoutingGroupConnection_totalCount(ctx context.Conte
 	)
 }
 func (ec *executionContext) fieldContext_RoutingGroupConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RoutingGroupConnection", field, false, false, "Int")
+	return newScalarFieldContext("RoutingGroupConnection", field, false, false, "Int")
 }
 
 func (ec *executionContext) _RoutingGroupEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroupEdge) (ret graphql.Marshaler) {
@@ -14176,7 +14176,7 @@ func (ec *executionContext) _RoutingGroupEdge_cursor(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_RoutingGroupEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RoutingGroupEdge", field, false, false, "Cursor")
+	return newScalarFieldContext("RoutingGroupEdge", field, false, false, "Cursor")
 }
 
 func (ec *executionContext) _RoutingGroupEvaluation_routingGroup(ctx context.Context, field graphql.CollectedField, obj *fulfillment.GroupEvaluation) (ret graphql.Marshaler) {
@@ -14295,7 +14295,7 @@ func (ec *executionContext) _RoutingGroupEvaluation_candidatesConsidered(ctx con
 	)
 }
 func (ec *executionContext) fieldContext_RoutingGroupEvaluation_candidatesConsidered(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RoutingGroupEvaluation", field, false, false, "Int")
+	return newScalarFieldContext("RoutingGroupEvaluation", field, false, false, "Int")
 }
 
 func (ec *executionContext) _RoutingGroupEvaluation_plansExplored(ctx context.Context, field graphql.CollectedField, obj *fulfillment.GroupEvaluation) (ret graphql.Marshaler) {
@@ -14318,7 +14318,7 @@ func (ec *executionContext) _RoutingGroupEvaluation_plansExplored(ctx context.Co
 	)
 }
 func (ec *executionContext) fieldContext_RoutingGroupEvaluation_plansExplored(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RoutingGroupEvaluation", field, false, false, "Int")
+	return newScalarFieldContext("RoutingGroupEvaluation", field, false, false, "Int")
 }
 
 func (ec *executionContext) _RoutingGroupEvaluation_eliminated(ctx context.Context, field graphql.CollectedField, obj *fulfillment.GroupEvaluation) (ret graphql.Marshaler) {
@@ -14373,7 +14373,7 @@ func (ec *executionContext) _RoutingGroupMember_id(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_RoutingGroupMember_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RoutingGroupMember", field, false, false, "ID")
+	return newScalarFieldContext("RoutingGroupMember", field, false, false, "ID")
 }
 
 func (ec *executionContext) _RoutingGroupMember_groupID(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroupMember) (ret graphql.Marshaler) {
@@ -14396,7 +14396,7 @@ func (ec *executionContext) _RoutingGroupMember_groupID(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_RoutingGroupMember_groupID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RoutingGroupMember", field, false, false, "ID")
+	return newScalarFieldContext("RoutingGroupMember", field, false, false, "ID")
 }
 
 func (ec *executionContext) _RoutingGroupMember_sourceID(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroupMember) (ret graphql.Marshaler) {
@@ -14419,7 +14419,7 @@ func (ec *executionContext) _RoutingGroupMember_sourceID(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_RoutingGroupMember_sourceID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RoutingGroupMember", field, false, false, "ID")
+	return newScalarFieldContext("RoutingGroupMember", field, false, false, "ID")
 }
 
 func (ec *executionContext) _RoutingGroupMember_priority(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroupMember) (ret graphql.Marshaler) {
@@ -14442,7 +14442,7 @@ func (ec *executionContext) _RoutingGroupMember_priority(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_RoutingGroupMember_priority(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RoutingGroupMember", field, false, false, "Int")
+	return newScalarFieldContext("RoutingGroupMember", field, false, false, "Int")
 }
 
 func (ec *executionContext) _RoutingGroupMember_eligible(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroupMember) (ret graphql.Marshaler) {
@@ -14465,7 +14465,7 @@ func (ec *executionContext) _RoutingGroupMember_eligible(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_RoutingGroupMember_eligible(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RoutingGroupMember", field, false, false, "Boolean")
+	return newScalarFieldContext("RoutingGroupMember", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _RoutingGroupMember_group(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroupMember) (ret graphql.Marshaler) {
@@ -14552,7 +14552,7 @@ func (ec *executionContext) _RoutingPlan_totalCost(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_RoutingPlan_totalCost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RoutingPlan", field, false, false, "Decimal")
+	return newScalarFieldContext("RoutingPlan", field, false, false, "Decimal")
 }
 
 func (ec *executionContext) _RoutingPlan_optimal(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Plan) (ret graphql.Marshaler) {
@@ -14575,7 +14575,7 @@ func (ec *executionContext) _RoutingPlan_optimal(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_RoutingPlan_optimal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RoutingPlan", field, false, false, "Boolean")
+	return newScalarFieldContext("RoutingPlan", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _RoutingPlan_lowerBound(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Plan) (ret graphql.Marshaler) {
@@ -14598,7 +14598,7 @@ func (ec *executionContext) _RoutingPlan_lowerBound(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_RoutingPlan_lowerBound(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RoutingPlan", field, false, false, "Decimal")
+	return newScalarFieldContext("RoutingPlan", field, false, false, "Decimal")
 }
 
 func (ec *executionContext) _RoutingPlan_requests(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Plan) (ret graphql.Marshaler) {
@@ -14653,7 +14653,7 @@ func (ec *executionContext) _SendRunResult_claimed(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_SendRunResult_claimed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SendRunResult", field, false, false, "Int")
+	return newScalarFieldContext("SendRunResult", field, false, false, "Int")
 }
 
 func (ec *executionContext) _SendRunResult_processed(ctx context.Context, field graphql.CollectedField, obj *sender.Result) (ret graphql.Marshaler) {
@@ -14676,7 +14676,7 @@ func (ec *executionContext) _SendRunResult_processed(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_SendRunResult_processed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SendRunResult", field, false, false, "Int")
+	return newScalarFieldContext("SendRunResult", field, false, false, "Int")
 }
 
 func (ec *executionContext) _SendRunResult_acknowledged(ctx context.Context, field graphql.CollectedField, obj *sender.Result) (ret graphql.Marshaler) {
@@ -14699,7 +14699,7 @@ func (ec *executionContext) _SendRunResult_acknowledged(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_SendRunResult_acknowledged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SendRunResult", field, false, false, "Int")
+	return newScalarFieldContext("SendRunResult", field, false, false, "Int")
 }
 
 func (ec *executionContext) _SendRunResult_failed(ctx context.Context, field graphql.CollectedField, obj *sender.Result) (ret graphql.Marshaler) {
@@ -14722,7 +14722,7 @@ func (ec *executionContext) _SendRunResult_failed(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_SendRunResult_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SendRunResult", field, false, false, "Int")
+	return newScalarFieldContext("SendRunResult", field, false, false, "Int")
 }
 
 func (ec *executionContext) _SendRunResult_retried(ctx context.Context, field graphql.CollectedField, obj *sender.Result) (ret graphql.Marshaler) {
@@ -14745,7 +14745,7 @@ func (ec *executionContext) _SendRunResult_retried(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_SendRunResult_retried(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SendRunResult", field, false, false, "Int")
+	return newScalarFieldContext("SendRunResult", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Shipment_id(ctx context.Context, field graphql.CollectedField, obj *ent.Shipment) (ret graphql.Marshaler) {
@@ -14768,7 +14768,7 @@ func (ec *executionContext) _Shipment_id(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Shipment_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Shipment", field, false, false, "ID")
+	return newScalarFieldContext("Shipment", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Shipment_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Shipment) (ret graphql.Marshaler) {
@@ -14791,7 +14791,7 @@ func (ec *executionContext) _Shipment_createdAt(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Shipment_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Shipment", field, false, false, "Time")
+	return newScalarFieldContext("Shipment", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Shipment_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Shipment) (ret graphql.Marshaler) {
@@ -14814,7 +14814,7 @@ func (ec *executionContext) _Shipment_updatedAt(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Shipment_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Shipment", field, false, false, "Time")
+	return newScalarFieldContext("Shipment", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Shipment_fulfillmentRequestID(ctx context.Context, field graphql.CollectedField, obj *ent.Shipment) (ret graphql.Marshaler) {
@@ -14837,7 +14837,7 @@ func (ec *executionContext) _Shipment_fulfillmentRequestID(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext_Shipment_fulfillmentRequestID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Shipment", field, false, false, "ID")
+	return newScalarFieldContext("Shipment", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Shipment_trackingNumber(ctx context.Context, field graphql.CollectedField, obj *ent.Shipment) (ret graphql.Marshaler) {
@@ -14860,7 +14860,7 @@ func (ec *executionContext) _Shipment_trackingNumber(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_Shipment_trackingNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Shipment", field, false, false, "String")
+	return newScalarFieldContext("Shipment", field, false, false, "String")
 }
 
 func (ec *executionContext) _Shipment_carrier(ctx context.Context, field graphql.CollectedField, obj *ent.Shipment) (ret graphql.Marshaler) {
@@ -14883,7 +14883,7 @@ func (ec *executionContext) _Shipment_carrier(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Shipment_carrier(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Shipment", field, false, false, "String")
+	return newScalarFieldContext("Shipment", field, false, false, "String")
 }
 
 func (ec *executionContext) _Shipment_method(ctx context.Context, field graphql.CollectedField, obj *ent.Shipment) (ret graphql.Marshaler) {
@@ -14906,7 +14906,7 @@ func (ec *executionContext) _Shipment_method(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Shipment_method(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Shipment", field, false, false, "String")
+	return newScalarFieldContext("Shipment", field, false, false, "String")
 }
 
 func (ec *executionContext) _Shipment_shippedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Shipment) (ret graphql.Marshaler) {
@@ -14929,7 +14929,7 @@ func (ec *executionContext) _Shipment_shippedAt(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Shipment_shippedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Shipment", field, false, false, "Time")
+	return newScalarFieldContext("Shipment", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Shipment_fulfillmentRequest(ctx context.Context, field graphql.CollectedField, obj *ent.Shipment) (ret graphql.Marshaler) {
@@ -15080,7 +15080,7 @@ func (ec *executionContext) _ShipmentConnection_totalCount(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext_ShipmentConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ShipmentConnection", field, false, false, "Int")
+	return newScalarFieldContext("ShipmentConnection", field, false, false, "Int")
 }
 
 func (ec *executionContext) _ShipmentEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.ShipmentEdge) (ret graphql.Marshaler) {
@@ -15135,7 +15135,7 @@ func (ec *executionContext) _ShipmentEdge_cursor(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_ShipmentEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ShipmentEdge", field, false, false, "Cursor")
+	return newScalarFieldContext("ShipmentEdge", field, false, false, "Cursor")
 }
 
 func (ec *executionContext) _ShipmentItem_id(ctx context.Context, field graphql.CollectedField, obj *ent.ShipmentItem) (ret graphql.Marshaler) {
@@ -15158,7 +15158,7 @@ func (ec *executionContext) _ShipmentItem_id(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_ShipmentItem_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ShipmentItem", field, false, false, "ID")
+	return newScalarFieldContext("ShipmentItem", field, false, false, "ID")
 }
 
 func (ec *executionContext) _ShipmentItem_shipmentID(ctx context.Context, field graphql.CollectedField, obj *ent.ShipmentItem) (ret graphql.Marshaler) {
@@ -15181,7 +15181,7 @@ func (ec *executionContext) _ShipmentItem_shipmentID(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_ShipmentItem_shipmentID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ShipmentItem", field, false, false, "ID")
+	return newScalarFieldContext("ShipmentItem", field, false, false, "ID")
 }
 
 func (ec *executionContext) _ShipmentItem_fulfillmentRequestItemID(ctx context.Context, field graphql.CollectedField, obj *ent.ShipmentItem) (ret graphql.Marshaler) {
@@ -15204,7 +15204,7 @@ func (ec *executionContext) _ShipmentItem_fulfillmentRequestItemID(ctx context.C
 	)
 }
 func (ec *executionContext) fieldContext_ShipmentItem_fulfillmentRequestItemID(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ShipmentItem", field, false, false, "ID")
+	return newScalarFieldContext("ShipmentItem", field, false, false, "ID")
 }
 
 func (ec *executionContext) _ShipmentItem_quantity(ctx context.Context, field graphql.CollectedField, obj *ent.ShipmentItem) (ret graphql.Marshaler) {
@@ -15227,7 +15227,7 @@ func (ec *executionContext) _ShipmentItem_quantity(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_ShipmentItem_quantity(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("ShipmentItem", field, false, false, "Int")
+	return newScalarFieldContext("ShipmentItem", field, false, false, "Int")
 }
 
 func (ec *executionContext) _ShipmentItem_shipment(ctx context.Context, field graphql.CollectedField, obj *ent.ShipmentItem) (ret graphql.Marshaler) {
@@ -15314,7 +15314,7 @@ func (ec *executionContext) _Source_id(ctx context.Context, field graphql.Collec
 	)
 }
 func (ec *executionContext) fieldContext_Source_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Source", field, false, false, "ID")
+	return newScalarFieldContext("Source", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Source_createdAt(ctx context.Context, field graphql.CollectedField, obj *ent.Source) (ret graphql.Marshaler) {
@@ -15337,7 +15337,7 @@ func (ec *executionContext) _Source_createdAt(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Source_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Source", field, false, false, "Time")
+	return newScalarFieldContext("Source", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Source_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ent.Source) (ret graphql.Marshaler) {
@@ -15360,7 +15360,7 @@ func (ec *executionContext) _Source_updatedAt(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Source_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Source", field, false, false, "Time")
+	return newScalarFieldContext("Source", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Source_name(ctx context.Context, field graphql.CollectedField, obj *ent.Source) (ret graphql.Marshaler) {
@@ -15383,7 +15383,7 @@ func (ec *executionContext) _Source_name(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Source_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Source", field, false, false, "String")
+	return newScalarFieldContext("Source", field, false, false, "String")
 }
 
 func (ec *executionContext) _Source_code(ctx context.Context, field graphql.CollectedField, obj *ent.Source) (ret graphql.Marshaler) {
@@ -15406,7 +15406,7 @@ func (ec *executionContext) _Source_code(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Source_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Source", field, false, false, "String")
+	return newScalarFieldContext("Source", field, false, false, "String")
 }
 
 func (ec *executionContext) _Source_enabled(ctx context.Context, field graphql.CollectedField, obj *ent.Source) (ret graphql.Marshaler) {
@@ -15429,7 +15429,7 @@ func (ec *executionContext) _Source_enabled(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Source_enabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Source", field, false, false, "Boolean")
+	return newScalarFieldContext("Source", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Source_dropshipFee(ctx context.Context, field graphql.CollectedField, obj *ent.Source) (ret graphql.Marshaler) {
@@ -15452,7 +15452,7 @@ func (ec *executionContext) _Source_dropshipFee(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Source_dropshipFee(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Source", field, false, false, "Decimal")
+	return newScalarFieldContext("Source", field, false, false, "Decimal")
 }
 
 func (ec *executionContext) _Source_shippingBaseCost(ctx context.Context, field graphql.CollectedField, obj *ent.Source) (ret graphql.Marshaler) {
@@ -15475,7 +15475,7 @@ func (ec *executionContext) _Source_shippingBaseCost(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_Source_shippingBaseCost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Source", field, false, false, "Decimal")
+	return newScalarFieldContext("Source", field, false, false, "Decimal")
 }
 
 func (ec *executionContext) _Source_shippingPerUnitCost(ctx context.Context, field graphql.CollectedField, obj *ent.Source) (ret graphql.Marshaler) {
@@ -15498,7 +15498,7 @@ func (ec *executionContext) _Source_shippingPerUnitCost(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_Source_shippingPerUnitCost(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Source", field, false, false, "Decimal")
+	return newScalarFieldContext("Source", field, false, false, "Decimal")
 }
 
 func (ec *executionContext) _Source_shipsTo(ctx context.Context, field graphql.CollectedField, obj *ent.Source) (ret graphql.Marshaler) {
@@ -15521,7 +15521,7 @@ func (ec *executionContext) _Source_shipsTo(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Source_shipsTo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Source", field, false, false, "String")
+	return newScalarFieldContext("Source", field, false, false, "String")
 }
 
 func (ec *executionContext) _Source_commitStock(ctx context.Context, field graphql.CollectedField, obj *ent.Source) (ret graphql.Marshaler) {
@@ -15544,7 +15544,7 @@ func (ec *executionContext) _Source_commitStock(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext_Source_commitStock(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Source", field, false, false, "Boolean")
+	return newScalarFieldContext("Source", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Source_inventoryItems(ctx context.Context, field graphql.CollectedField, obj *ent.Source) (ret graphql.Marshaler) {
@@ -15783,7 +15783,7 @@ func (ec *executionContext) _SourceConnection_totalCount(ctx context.Context, fi
 	)
 }
 func (ec *executionContext) fieldContext_SourceConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SourceConnection", field, false, false, "Int")
+	return newScalarFieldContext("SourceConnection", field, false, false, "Int")
 }
 
 func (ec *executionContext) _SourceEdge_node(ctx context.Context, field graphql.CollectedField, obj *ent.SourceEdge) (ret graphql.Marshaler) {
@@ -15838,7 +15838,7 @@ func (ec *executionContext) _SourceEdge_cursor(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_SourceEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SourceEdge", field, false, false, "Cursor")
+	return newScalarFieldContext("SourceEdge", field, false, false, "Cursor")
 }
 
 func (ec *executionContext) _Strategy_numberTemplate(ctx context.Context, field graphql.CollectedField, obj *admin.Strategy) (ret graphql.Marshaler) {
@@ -15861,7 +15861,7 @@ func (ec *executionContext) _Strategy_numberTemplate(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_Strategy_numberTemplate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Strategy", field, false, false, "String")
+	return newScalarFieldContext("Strategy", field, false, false, "String")
 }
 
 func (ec *executionContext) _Strategy_maxNumberLength(ctx context.Context, field graphql.CollectedField, obj *admin.Strategy) (ret graphql.Marshaler) {
@@ -15884,7 +15884,7 @@ func (ec *executionContext) _Strategy_maxNumberLength(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_Strategy_maxNumberLength(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Strategy", field, false, false, "Int")
+	return newScalarFieldContext("Strategy", field, false, false, "Int")
 }
 
 func (ec *executionContext) _Strategy_autoProcess(ctx context.Context, field graphql.CollectedField, obj *admin.Strategy) (ret graphql.Marshaler) {
@@ -15907,7 +15907,7 @@ func (ec *executionContext) _Strategy_autoProcess(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Strategy_autoProcess(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Strategy", field, false, false, "Boolean")
+	return newScalarFieldContext("Strategy", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _StrategyOverride_numberTemplate(ctx context.Context, field graphql.CollectedField, obj *admin.StrategyInput) (ret graphql.Marshaler) {
@@ -15930,7 +15930,7 @@ func (ec *executionContext) _StrategyOverride_numberTemplate(ctx context.Context
 	)
 }
 func (ec *executionContext) fieldContext_StrategyOverride_numberTemplate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("StrategyOverride", field, false, false, "String")
+	return newScalarFieldContext("StrategyOverride", field, false, false, "String")
 }
 
 func (ec *executionContext) _StrategyOverride_maxNumberLength(ctx context.Context, field graphql.CollectedField, obj *admin.StrategyInput) (ret graphql.Marshaler) {
@@ -15953,7 +15953,7 @@ func (ec *executionContext) _StrategyOverride_maxNumberLength(ctx context.Contex
 	)
 }
 func (ec *executionContext) fieldContext_StrategyOverride_maxNumberLength(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("StrategyOverride", field, false, false, "Int")
+	return newScalarFieldContext("StrategyOverride", field, false, false, "Int")
 }
 
 func (ec *executionContext) _StrategyOverride_autoProcess(ctx context.Context, field graphql.CollectedField, obj *admin.StrategyInput) (ret graphql.Marshaler) {
@@ -15976,7 +15976,7 @@ func (ec *executionContext) _StrategyOverride_autoProcess(ctx context.Context, f
 	)
 }
 func (ec *executionContext) fieldContext_StrategyOverride_autoProcess(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("StrategyOverride", field, false, false, "Boolean")
+	return newScalarFieldContext("StrategyOverride", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Viewer_account(ctx context.Context, field graphql.CollectedField, obj *admin.Viewer) (ret graphql.Marshaler) {
@@ -16031,7 +16031,7 @@ func (ec *executionContext) _Viewer_role(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Viewer_role(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Viewer", field, false, false, "ApiKeyRole")
+	return newScalarFieldContext("Viewer", field, false, false, "ApiKeyRole")
 }
 
 func (ec *executionContext) _Viewer_apiKey(ctx context.Context, field graphql.CollectedField, obj *admin.Viewer) (ret graphql.Marshaler) {
@@ -16118,7 +16118,7 @@ func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext___Directive_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Directive", field, false, false, "String")
+	return newScalarFieldContext("__Directive", field, false, false, "String")
 }
 
 func (ec *executionContext) ___Directive_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -16141,7 +16141,7 @@ func (ec *executionContext) ___Directive_description(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext___Directive_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Directive", field, true, false, "String")
+	return newScalarFieldContext("__Directive", field, true, false, "String")
 }
 
 func (ec *executionContext) ___Directive_isRepeatable(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -16164,7 +16164,7 @@ func (ec *executionContext) ___Directive_isRepeatable(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext___Directive_isRepeatable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Directive", field, false, false, "Boolean")
+	return newScalarFieldContext("__Directive", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) ___Directive_locations(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -16187,7 +16187,7 @@ func (ec *executionContext) ___Directive_locations(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext___Directive_locations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Directive", field, false, false, "__DirectiveLocation")
+	return newScalarFieldContext("__Directive", field, false, false, "__DirectiveLocation")
 }
 
 func (ec *executionContext) ___Directive_args(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -16253,7 +16253,7 @@ func (ec *executionContext) ___EnumValue_name(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext___EnumValue_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__EnumValue", field, false, false, "String")
+	return newScalarFieldContext("__EnumValue", field, false, false, "String")
 }
 
 func (ec *executionContext) ___EnumValue_description(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
@@ -16276,7 +16276,7 @@ func (ec *executionContext) ___EnumValue_description(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext___EnumValue_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__EnumValue", field, true, false, "String")
+	return newScalarFieldContext("__EnumValue", field, true, false, "String")
 }
 
 func (ec *executionContext) ___EnumValue_isDeprecated(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
@@ -16299,7 +16299,7 @@ func (ec *executionContext) ___EnumValue_isDeprecated(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext___EnumValue_isDeprecated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__EnumValue", field, true, false, "Boolean")
+	return newScalarFieldContext("__EnumValue", field, true, false, "Boolean")
 }
 
 func (ec *executionContext) ___EnumValue_deprecationReason(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
@@ -16322,7 +16322,7 @@ func (ec *executionContext) ___EnumValue_deprecationReason(ctx context.Context, 
 	)
 }
 func (ec *executionContext) fieldContext___EnumValue_deprecationReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__EnumValue", field, true, false, "String")
+	return newScalarFieldContext("__EnumValue", field, true, false, "String")
 }
 
 func (ec *executionContext) ___Field_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
@@ -16345,7 +16345,7 @@ func (ec *executionContext) ___Field_name(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext___Field_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Field", field, false, false, "String")
+	return newScalarFieldContext("__Field", field, false, false, "String")
 }
 
 func (ec *executionContext) ___Field_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
@@ -16368,7 +16368,7 @@ func (ec *executionContext) ___Field_description(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext___Field_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Field", field, true, false, "String")
+	return newScalarFieldContext("__Field", field, true, false, "String")
 }
 
 func (ec *executionContext) ___Field_args(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
@@ -16466,7 +16466,7 @@ func (ec *executionContext) ___Field_isDeprecated(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext___Field_isDeprecated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Field", field, true, false, "Boolean")
+	return newScalarFieldContext("__Field", field, true, false, "Boolean")
 }
 
 func (ec *executionContext) ___Field_deprecationReason(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
@@ -16489,7 +16489,7 @@ func (ec *executionContext) ___Field_deprecationReason(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext___Field_deprecationReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Field", field, true, false, "String")
+	return newScalarFieldContext("__Field", field, true, false, "String")
 }
 
 func (ec *executionContext) ___InputValue_name(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
@@ -16512,7 +16512,7 @@ func (ec *executionContext) ___InputValue_name(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext___InputValue_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__InputValue", field, false, false, "String")
+	return newScalarFieldContext("__InputValue", field, false, false, "String")
 }
 
 func (ec *executionContext) ___InputValue_description(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
@@ -16535,7 +16535,7 @@ func (ec *executionContext) ___InputValue_description(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext___InputValue_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__InputValue", field, true, false, "String")
+	return newScalarFieldContext("__InputValue", field, true, false, "String")
 }
 
 func (ec *executionContext) ___InputValue_type(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
@@ -16590,7 +16590,7 @@ func (ec *executionContext) ___InputValue_defaultValue(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext___InputValue_defaultValue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__InputValue", field, false, false, "String")
+	return newScalarFieldContext("__InputValue", field, false, false, "String")
 }
 
 func (ec *executionContext) ___InputValue_isDeprecated(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
@@ -16613,7 +16613,7 @@ func (ec *executionContext) ___InputValue_isDeprecated(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext___InputValue_isDeprecated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__InputValue", field, true, false, "Boolean")
+	return newScalarFieldContext("__InputValue", field, true, false, "Boolean")
 }
 
 func (ec *executionContext) ___InputValue_deprecationReason(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
@@ -16636,7 +16636,7 @@ func (ec *executionContext) ___InputValue_deprecationReason(ctx context.Context,
 	)
 }
 func (ec *executionContext) fieldContext___InputValue_deprecationReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__InputValue", field, true, false, "String")
+	return newScalarFieldContext("__InputValue", field, true, false, "String")
 }
 
 func (ec *executionContext) ___Schema_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
@@ -16659,7 +16659,7 @@ func (ec *executionContext) ___Schema_description(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext___Schema_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Schema", field, true, false, "String")
+	return newScalarFieldContext("__Schema", field, true, false, "String")
 }
 
 func (ec *executionContext) ___Schema_types(ctx context.Context, field graphql.CollectedField, obj *introspection.Schema) (ret graphql.Marshaler) {
@@ -16842,7 +16842,7 @@ func (ec *executionContext) ___Type_kind(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext___Type_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Type", field, true, false, "__TypeKind")
+	return newScalarFieldContext("__Type", field, true, false, "__TypeKind")
 }
 
 func (ec *executionContext) ___Type_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
@@ -16865,7 +16865,7 @@ func (ec *executionContext) ___Type_name(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext___Type_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Type", field, true, false, "String")
+	return newScalarFieldContext("__Type", field, true, false, "String")
 }
 
 func (ec *executionContext) ___Type_description(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
@@ -16888,7 +16888,7 @@ func (ec *executionContext) ___Type_description(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext___Type_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Type", field, true, false, "String")
+	return newScalarFieldContext("__Type", field, true, false, "String")
 }
 
 func (ec *executionContext) ___Type_specifiedByURL(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
@@ -16911,7 +16911,7 @@ func (ec *executionContext) ___Type_specifiedByURL(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext___Type_specifiedByURL(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Type", field, true, false, "String")
+	return newScalarFieldContext("__Type", field, true, false, "String")
 }
 
 func (ec *executionContext) ___Type_fields(ctx context.Context, field graphql.CollectedField, obj *introspection.Type) (ret graphql.Marshaler) {
@@ -17150,7 +17150,7 @@ func (ec *executionContext) ___Type_isOneOf(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("__Type", field, true, false, "Boolean")
+	return newScalarFieldContext("__Type", field, true, false, "Boolean")
 }
 
 // endregion **************************** field.gotpl *****************************

@@ -21,9 +21,10 @@
 //   - a plugin marks every object DisableConcurrency (as gqlgen itself does
 //     for Mutation), so object fields resolve inline, @defer included;
 //   - exact rewrites of the generated executor point list marshalling, the
-//     deferred group, field resolution and the object's field set at the
-//     equivalents in graph/inorder.go, which keep gqlgen's behaviour (field
-//     contexts, middleware, panic recovery, error paths, null propagation).
+//     deferred group, field resolution, the object's field set and the
+//     scalar field context at the equivalents in graph/inorder.go, which
+//     keep gqlgen's behaviour (field contexts, middleware, panic recovery,
+//     error paths, null propagation).
 package main
 
 import (
@@ -62,6 +63,7 @@ var rewrites = []struct {
 	{"graphql.NewDeferredGroup(", "\tdeferred := graphql.NewDeferredGroup(ctx)\n", "\tdeferred := noDeferredGroup(ctx)\n", true},
 	{"graphql.ResolveField(", "\treturn graphql.ResolveField(", "\treturn resolveFieldInOrder(", false},
 	{"graphql.NewFieldSet(", "\tout := graphql.NewFieldSet(fields)\n", "\tout := newObjectFields(fields)\n", true},
+	{"graphql.NewScalarFieldContext(", "\treturn graphql.NewScalarFieldContext(", "\treturn newScalarFieldContext(", false},
 }
 
 func main() {

@@ -2,15 +2,18 @@ package graph
 
 import (
 	"context"
+	"errors"
 	"io"
+	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 )
 
-// The generated executor (graph/generated.go) calls these two in place of
-// gqlgen's graphql.MarshalSliceConcurrently and graphql.NewDeferredGroup:
-// see graph/gqlgen.go for why.
+// The generated executor (graph/generated.go) calls these in place of
+// gqlgen's graphql.MarshalSliceConcurrently, graphql.NewDeferredGroup,
+// graphql.ResolveField, graphql.NewFieldSet and
+// graphql.NewScalarFieldContext: see graph/gqlgen.go for why.
 
 // marshalSliceInOrder marshals the elements of a list one after the other on
 // the caller's goroutine. It keeps graphql.MarshalSliceConcurrently's
@@ -26,20 +29,39 @@ func marshalSliceInOrder(
 	marshalElement func(ctx context.Context, i int) graphql.Marshaler,
 ) graphql.Array {
 	ret := make(graphql.Array, length)
-	// The elements' field contexts and indexes, allocated together.
-	fcs := make([]graphql.FieldContext, length)
-	idx := make([]int, length)
+	// The elements' contexts, each holding the element's field context and
+	// index, allocated together.
+	elems := make([]elementContext, length)
+	parent := graphql.GetFieldContext(ctx)
 	for i := range length {
-		idx[i] = i
-		fcs[i].Index = &idx[i]
-		childCtx := graphql.WithFieldContext(ctx, &fcs[i])
+		e := &elems[i]
+		e.Context = ctx
+		e.index = i
+		e.fc.Index = &e.index
+		e.fc.Parent = parent
 		if omitPanicHandler {
-			ret[i] = marshalElement(childCtx, i)
+			ret[i] = marshalElement(e, i)
 			continue
 		}
-		ret[i] = marshalRecovering(childCtx, i, marshalElement)
+		ret[i] = marshalRecovering(e, i, marshalElement)
 	}
 	return ret
+}
+
+// elementContext is a list element's context: what
+// graphql.WithFieldContext(ctx, &FieldContext{Index: &i}) gives, without
+// an allocation per element.
+type elementContext struct {
+	context.Context
+	fc    graphql.FieldContext
+	index int
+}
+
+func (c *elementContext) Value(key any) any {
+	if key == fieldContextKey {
+		return &c.fc
+	}
+	return c.Context.Value(key)
 }
 
 func marshalRecovering(ctx context.Context, i int, marshalElement func(ctx context.Context, i int) graphql.Marshaler) (m graphql.Marshaler) {
@@ -84,7 +106,11 @@ func resolveFieldInOrder[T any](
 	if err != nil {
 		return graphql.Null
 	}
-	call := &fieldCall{ctx: graphql.WithFieldContext(ctx, fc), resolve: fieldResolver}
+	// The field's context, as graphql.WithFieldContext makes it, is the
+	// call itself: one allocation holds both.
+	fc.Parent = graphql.GetFieldContext(ctx)
+	call := &fieldCall{Context: ctx, fc: fc, resolve: fieldResolver}
+	call.ctx = call
 	if recoverFromPanic {
 		defer func() {
 			if r := recover(); r != nil {
@@ -93,11 +119,11 @@ func resolveFieldInOrder[T any](
 			}
 		}()
 	}
-	next := graphql.Resolver(call.next)
+	next := graphql.Resolver(resolveCall)
 	if middlewareChain != nil {
-		next = middlewareChain(call.ctx, next)
+		next = middlewareChain(call, next)
 	}
-	resTmp, err := oc.ResolverMiddleware(call.ctx, next)
+	resTmp, err := oc.ResolverMiddleware(call, next)
 	return fieldResult(call.ctx, oc, fc, field, resTmp, err, marshal, nonNull)
 }
 
@@ -144,17 +170,87 @@ func fieldResult[T any](
 	return graphql.Null
 }
 
-// fieldCall is one field's resolver call: next runs the resolver and keeps
-// the context the middleware chain handed it, under which the field's
-// children are then marshalled.
+// fieldCall is one field's resolver call, and the field's context: it
+// carries the field's FieldContext as graphql.WithFieldContext would, and
+// itself, so that resolveCall (a plain function, not a closure per field)
+// finds the call from the context the middleware hands it. resolveCall
+// keeps that context, under which the field's children are then marshalled.
 type fieldCall struct {
-	ctx     context.Context
-	resolve func(ctx context.Context) (any, error)
+	context.Context // the parent's
+	fc              *graphql.FieldContext
+	ctx             context.Context
+	resolve         func(ctx context.Context) (any, error)
 }
 
-func (c *fieldCall) next(ctx context.Context) (any, error) {
+type fieldCallKey struct{}
+
+func (c *fieldCall) Value(key any) any {
+	switch key {
+	case fieldContextKey:
+		return c.fc
+	case fieldCallKey{}:
+		return c
+	}
+	return c.Context.Value(key)
+}
+
+// resolveCall is the resolver at the end of every field's middleware chain.
+// A middleware must pass on the context it was given or one derived from
+// it, as gqlgen's own do; one that did not would be told so here.
+func resolveCall(ctx context.Context) (any, error) {
+	c, ok := ctx.Value(fieldCallKey{}).(*fieldCall)
+	if !ok {
+		return nil, errors.New("field middleware did not pass on the field's context")
+	}
 	c.ctx = ctx
 	return c.resolve(ctx)
+}
+
+// fieldContextKey is the context key under which gqlgen keeps a field's
+// FieldContext (unexported in package graphql): read once by asking
+// graphql.GetFieldContext what it looks up.
+var fieldContextKey = func() any {
+	p := &keyProbe{Context: context.Background()}
+	graphql.GetFieldContext(p)
+	if p.key == nil {
+		panic("graphql.GetFieldContext looks up no context key")
+	}
+	return p.key
+}()
+
+type keyProbe struct {
+	context.Context
+	key any
+}
+
+func (p *keyProbe) Value(key any) any {
+	p.key = key
+	return nil
+}
+
+// newScalarFieldContext stands in for graphql.NewScalarFieldContext, with
+// the same FieldContext, but one Child function per type name instead of a
+// closure per field.
+func newScalarFieldContext(objectName string, field graphql.CollectedField, isMethod, isResolver bool, typeName string) (*graphql.FieldContext, error) {
+	return &graphql.FieldContext{
+		Object:     objectName,
+		Field:      field,
+		IsMethod:   isMethod,
+		IsResolver: isResolver,
+		Child:      scalarChild(typeName),
+	}, nil
+}
+
+var scalarChildren sync.Map // type name → child func
+
+func scalarChild(typeName string) func(context.Context, graphql.CollectedField) (*graphql.FieldContext, error) {
+	if f, ok := scalarChildren.Load(typeName); ok {
+		return f.(func(context.Context, graphql.CollectedField) (*graphql.FieldContext, error))
+	}
+	f, _ := scalarChildren.LoadOrStore(typeName, func(context.Context, graphql.CollectedField) (*graphql.FieldContext, error) {
+		return nil, errors.New("field of type " + typeName + " does not have child fields")
+	})
+	return f.(func(context.Context, graphql.CollectedField) (*graphql.FieldContext, error))
 }
 
 // objectFields stands in for the *graphql.FieldSet an object marshals to

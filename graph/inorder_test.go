@@ -81,3 +81,76 @@ func TestObjectFields(t *testing.T) {
 		t.Fatalf("empty object marshalled %s", buf.String())
 	}
 }
+
+type testCtxKey struct{}
+
+// TestResolveFieldInOrder: the field's context (the call itself) carries the
+// field's FieldContext under gqlgen's key with its parent, passes on the
+// parent's values and cancellation, and the children are marshalled under
+// the context the middleware handed the resolver; a middleware that drops
+// the field's context gets an error, not another field's resolver.
+func TestResolveFieldInOrder(t *testing.T) {
+	parentCtx, cancel := context.WithCancel(context.WithValue(context.Background(), testCtxKey{}, "parent"))
+	defer cancel()
+	ctx := graphql.WithResponseContext(parentCtx, graphql.DefaultErrorPresenter, graphql.DefaultRecover)
+	parent := &graphql.FieldContext{Object: "Query", Field: graphql.CollectedField{Field: &ast.Field{Alias: "order", Name: "order"}}}
+	ctx = graphql.WithFieldContext(ctx, parent)
+	field := graphql.CollectedField{Field: &ast.Field{Alias: "sku", Name: "sku"}}
+	initFC := func(_ context.Context, f graphql.CollectedField) (*graphql.FieldContext, error) {
+		return newScalarFieldContext("OrderLine", f, false, false, "String")
+	}
+
+	var middlewareSaw *graphql.FieldContext
+	oc := &graphql.OperationContext{ResolverMiddleware: func(ctx context.Context, next graphql.Resolver) (any, error) {
+		middlewareSaw = graphql.GetFieldContext(ctx)
+		return next(context.WithValue(ctx, testCtxKey{}, "middleware"))
+	}}
+	var resolverSaw *graphql.FieldContext
+	resolve := func(ctx context.Context) (any, error) {
+		resolverSaw = graphql.GetFieldContext(ctx)
+		if ctx.Value(testCtxKey{}) != "middleware" {
+			t.Errorf("resolver context value %v", ctx.Value(testCtxKey{}))
+		}
+		if ctx.Done() != parentCtx.Done() {
+			t.Error("the field's context does not pass on the parent's cancellation")
+		}
+		return "A-1", nil
+	}
+	marshal := func(ctx context.Context, _ ast.SelectionSet, v string) graphql.Marshaler {
+		if ctx.Value(testCtxKey{}) != "middleware" {
+			t.Errorf("children marshalled under %v, want the middleware's context", ctx.Value(testCtxKey{}))
+		}
+		return graphql.MarshalString(v)
+	}
+	got := resolveFieldInOrder(ctx, oc, field, initFC, resolve, nil, marshal, true, true)
+	var buf bytes.Buffer
+	got.MarshalGQL(&buf)
+	if buf.String() != `"A-1"` {
+		t.Fatalf("marshalled %s", buf.String())
+	}
+	if middlewareSaw == nil || middlewareSaw != resolverSaw || middlewareSaw.Parent != parent || middlewareSaw.Object != "OrderLine" {
+		t.Fatalf("field contexts: middleware %+v, resolver %+v", middlewareSaw, resolverSaw)
+	}
+	if p := middlewareSaw.Path().String(); p != "order.sku" {
+		t.Errorf("path %q, want order.sku", p)
+	}
+	if _, err := middlewareSaw.Child(ctx, field); err == nil || err.Error() != "field of type String does not have child fields" {
+		t.Errorf("scalar Child: %v", err)
+	}
+	if graphql.GetFieldContext(ctx) != parent {
+		t.Error("the parent's context changed")
+	}
+
+	// A middleware that hands on a context not derived from the field's.
+	oc.ResolverMiddleware = func(ctx context.Context, next graphql.Resolver) (any, error) {
+		return next(context.Background())
+	}
+	got = resolveFieldInOrder(ctx, oc, field, initFC, resolve, nil, marshal, true, false)
+	if got != graphql.Null {
+		t.Fatalf("dropped context: got %v, want null", got)
+	}
+	errs := graphql.GetErrors(ctx)
+	if len(errs) != 1 || errs[0].Message != "field middleware did not pass on the field's context" || errs[0].Path.String() != "order.sku" {
+		t.Fatalf("errors %v", errs)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/frsvc/fulfillment/ent"
 	"github.com/frsvc/fulfillment/ent/apikey"
 	"github.com/frsvc/fulfillment/internal/apperr"
+	"github.com/frsvc/fulfillment/internal/db"
 	"github.com/frsvc/fulfillment/internal/tenant"
 )
 
@@ -107,6 +108,14 @@ func DisplayPrefix(secret string) string {
 // Authenticator resolves bearer secrets.
 type Authenticator struct {
 	Client *ent.Client
+	// DetachLookup runs the key lookup without the request's cancellation
+	// and deadline. Meant for SQLite, where the lookup is a point read of a
+	// unique index in this process that cannot wait on a network, and where
+	// a cancelable context makes the driver start a goroutine to watch it
+	// for every statement: some 35 µs on two cores, half of what the HTTP
+	// guards cost a request. Not for PostgreSQL, where the request's
+	// deadline must bound a lookup that waits on the network.
+	DetachLookup bool
 }
 
 // ErrUnauthenticated answers a missing, unknown or revoked key. One error for
@@ -119,10 +128,13 @@ func (a *Authenticator) Authenticate(ctx context.Context, secret string) (Princi
 		return Principal{}, ErrUnauthenticated
 	}
 	hash := Hash(secret)
+	if a.DetachLookup {
+		ctx = context.WithoutCancel(ctx)
+	}
 	// Only the columns a principal needs: the lookup runs on every request.
 	k, err := a.Client.ApiKey.Query().Where(apikey.Hash(hash)).
 		Select(apikey.FieldAccountID, apikey.FieldName, apikey.FieldRole, apikey.FieldSourceID, apikey.FieldHash, apikey.FieldRevokedAt).
-		Only(tenant.WithSystem(ctx))
+		Only(tenant.WithSystem(db.WithPrepared(ctx)))
 	if ent.IsNotFound(err) {
 		return Principal{}, ErrUnauthenticated
 	}

@@ -145,6 +145,23 @@ func TestAuthenticate(t *testing.T) {
 		if k.Hash != auth.Hash(secret) || k.Prefix != auth.DisplayPrefix(secret) {
 			t.Errorf("stored key = %+v", k)
 		}
+		// DetachLookup: the lookup ignores the request's cancellation (an
+		// already canceled request still gets its answer, revocation
+		// included); without it the lookup obeys it.
+		_, live, err := auth.CreateAccount(ctx, s.Client, "Other", "")
+		testdb.Must(t, err)
+		canceled, cancel := context.WithCancel(ctx)
+		cancel()
+		detached := &auth.Authenticator{Client: s.Client, DetachLookup: true}
+		if _, err := detached.Authenticate(canceled, live); err != nil {
+			t.Errorf("detached lookup under a canceled context: %v", err)
+		}
+		if _, err := detached.Authenticate(canceled, secret); !errors.Is(err, auth.ErrUnauthenticated) {
+			t.Errorf("detached lookup of a revoked key: %v", err)
+		}
+		if _, err := a.Authenticate(canceled, live); !errors.Is(err, context.Canceled) {
+			t.Errorf("lookup under a canceled context = %v, want context.Canceled", err)
+		}
 		if _, _, err := auth.CreateAccount(ctx, s.Client, "  ", ""); apperr.CodeOf(err) != apperr.Validation {
 			t.Errorf("blank account name: %v", err)
 		}

@@ -31,6 +31,8 @@ type Store struct {
 	Client  *ent.Client
 	DB      *sql.DB
 	Dialect string
+
+	prep *preparingDriver
 }
 
 // Config tunes Open.
@@ -69,11 +71,12 @@ func Open(rawURL string, cfg Config) (*Store, error) {
 		pool.SetMaxIdleConns(16)
 		pool.SetConnMaxIdleTime(5 * time.Minute)
 	}
-	var drv dialect.Driver = entsql.OpenDB(dial, pool)
+	prep := newPreparingDriver(entsql.OpenDB(dial, pool), pool)
+	var drv dialect.Driver = prep
 	if cfg.WrapDriver != nil {
 		drv = cfg.WrapDriver(drv)
 	}
-	return &Store{Client: ent.NewClient(ent.Driver(drv)), DB: pool, Dialect: dial}, nil
+	return &Store{Client: ent.NewClient(ent.Driver(drv)), DB: pool, Dialect: dial, prep: prep}, nil
 }
 
 func parse(rawURL string) (driverName, dsn, dial string, err error) {

@@ -104,7 +104,7 @@ func New(cfg Config) http.Handler {
 		Logger: logger, Introspection: cfg.Introspection, Production: cfg.Production, Limits: cfg.Limits,
 		ObserveOperation: m.ObserveOperation,
 	})
-	authn := &auth.Authenticator{Client: cfg.Store.Client}
+	authn := &auth.Authenticator{Client: cfg.Store.Client, DetachLookup: !cfg.Store.Postgres()}
 
 	mux := http.NewServeMux()
 	idem := &idempotency.Middleware{Client: cfg.Store.Client, Logger: logger}

@@ -12,9 +12,10 @@ import (
 
 // BenchmarkPage serves the benchmark's nested page once per iteration from
 // each server over loopback, one request at a time, on a seeded SQLite
-// database: the CPU and allocation cost of one page, without the load
-// generator's queueing. The load test (make bench-load) is the throughput
-// figure; this one is for profiling (-cpuprofile, -memprofile).
+// database (and on PostgreSQL when TEST_DATABASE_URL names a server): the
+// CPU and allocation cost of one page, without the load generator's
+// queueing. The load test (make bench-load) is the throughput figure; this
+// one is for profiling (-cpuprofile, -memprofile).
 //
 //	go test -run '^$' -bench Page -benchmem ./internal/loadtest/
 func BenchmarkPage(b *testing.B) {
@@ -22,24 +23,33 @@ func BenchmarkPage(b *testing.B) {
 	if _, fromEnv := gctune.Apply(os.Getenv); !fromEnv {
 		defer debug.SetGCPercent(100)
 	}
-	ctx := context.Background()
-	e, err := setup(ctx, "sqlite", 500, "", b.Logf)
-	if err != nil {
-		b.Fatal(err)
+	kinds := []string{"sqlite"}
+	pgURL := os.Getenv("TEST_DATABASE_URL")
+	if pgURL != "" {
+		kinds = append(kinds, "postgres")
 	}
-	defer e.close()
-	c := newClient(10*time.Second, 4)
-	defer c.CloseIdleConnections()
-	if _, _, err := checkSame(ctx, c, e.ours, e.base); err != nil {
-		b.Fatal(err)
-	}
-	for _, t := range []target{e.ours, e.base} {
-		b.Run(t.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, err := t.do(ctx, c); err != nil {
-					b.Fatal(err)
-				}
+	for _, kind := range kinds {
+		b.Run(kind, func(b *testing.B) {
+			ctx := context.Background()
+			e, err := setup(ctx, kind, 500, pgURL, b.Logf)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer e.close()
+			c := newClient(10*time.Second, 4)
+			defer c.CloseIdleConnections()
+			if _, _, err := checkSame(ctx, c, e.ours, e.base); err != nil {
+				b.Fatal(err)
+			}
+			for _, t := range []target{e.ours, e.base} {
+				b.Run(t.name, func(b *testing.B) {
+					b.ReportAllocs()
+					for b.Loop() {
+						if _, err := t.do(ctx, c); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
 			}
 		})
 	}
