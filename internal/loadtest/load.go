@@ -25,6 +25,22 @@ type target struct {
 	method string
 	body   []byte
 	key    string
+	// rr, in multi-process mode, spreads the requests round-robin over
+	// the server processes' URLs instead of url.
+	rr *roundRobin
+	// serverCPU, in multi-process mode, is the CPU time the server
+	// processes have used (they are not this process).
+	serverCPU func() (time.Duration, bool)
+}
+
+// roundRobin hands out its URLs in turn.
+type roundRobin struct {
+	urls []string
+	next atomic.Uint64
+}
+
+func (r *roundRobin) url() string {
+	return r.urls[(r.next.Add(1)-1)%uint64(len(r.urls))]
 }
 
 // do sends one request and reports whether it succeeded: HTTP 200 and no
@@ -34,7 +50,11 @@ func (t target) do(ctx context.Context, c *http.Client) ([]byte, error) {
 	if t.body != nil {
 		body = bytes.NewReader(t.body)
 	}
-	req, err := http.NewRequestWithContext(ctx, t.method, t.url, body)
+	u := t.url
+	if t.rr != nil {
+		u = t.rr.url()
+	}
+	req, err := http.NewRequestWithContext(ctx, t.method, u, body)
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +114,12 @@ type stepResult struct {
 	// CPUPerOK is this process's CPU time (server, load generator and, for
 	// SQLite, the database engine; not a PostgreSQL server's) per
 	// successful request: far less sensitive to a busy machine than rates.
+	// In multi-process mode it adds the server processes' CPU time
+	// (ServerCPUPerOK), and is 0 where that cannot be read.
 	CPUPerOK time.Duration
+	// ServerCPUPerOK is, in multi-process mode, the server processes' CPU
+	// time alone per successful request.
+	ServerCPUPerOK time.Duration
 }
 
 func (r *stepResult) finish(lat []time.Duration, elapsed time.Duration, p99Bound time.Duration) {
@@ -209,6 +234,11 @@ func closedLoop(ctx context.Context, c *http.Client, t target, clients int, d ti
 		wg  sync.WaitGroup
 	)
 	cpu0 := processCPU()
+	var srv0 time.Duration
+	srvOK := true
+	if t.serverCPU != nil {
+		srv0, srvOK = t.serverCPU()
+	}
 	start := time.Now()
 	deadline := start.Add(d)
 	for range clients {
@@ -244,7 +274,15 @@ func closedLoop(ctx context.Context, c *http.Client, t target, clients int, d ti
 	}
 	wg.Wait()
 	res.OK = res.Sent - res.Failed
-	if cpu := processCPU() - cpu0; cpu > 0 && res.OK > 0 {
+	cpu := processCPU() - cpu0
+	if t.serverCPU != nil {
+		srv1, ok := t.serverCPU()
+		if srvOK = srvOK && ok; srvOK && res.OK > 0 {
+			res.ServerCPUPerOK = (srv1 - srv0) / time.Duration(res.OK)
+			cpu += srv1 - srv0
+		}
+	}
+	if srvOK && cpu > 0 && res.OK > 0 {
 		res.CPUPerOK = cpu / time.Duration(res.OK)
 	}
 	res.finish(lat, time.Since(start), o.P99Bound)

@@ -6,7 +6,21 @@
 // closed loop, and prints a markdown table: throughput at saturation, p50 and
 // p99 at fixed rates, and ours/baseline ratios against the goals.
 //
-//	go run ./internal/loadtest [-db sqlite|postgres|both] [-orders 2000] [-step 5s] [-quick] …
+//	go run ./internal/loadtest [-db sqlite|postgres|both] [-orders 2000] [-step 5s] [-quick] [-processes N] …
+//
+// With -processes N (N > 1, PostgreSQL only: -db defaults to postgres then,
+// and sqlite or both is refused), "ours" is served not in this process but by
+// N server processes, this binary re-executed, each with its own handler and
+// connection pool on the one freshly seeded database; the load generator
+// sends its requests to them in turn (round-robin). Each of them must pass
+// the correctness check on its own; the report says how many served, how
+// many GraphQL operations each answered (from its /metrics), and counts
+// their CPU time (from /proc/<pid>/stat) in the CPU per request. The
+// baseline stays in this process. This shows stateless replicas on one
+// PostgreSQL serving the same page; on a machine with few cores expect no
+// speed-up, since the processes, the load generator and PostgreSQL share
+// them. The server processes stop when this process ends, however it ends
+// (SIGTERM on the way out, and the end of their stdin if it dies).
 //
 // The whole run takes about eight minutes on two cores (each fixed rate runs
 // for at least -min-samples requests); -quick cuts it to about one.
@@ -35,20 +49,20 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
-	"entgo.io/ent/dialect"
-
-	"github.com/frsvc/fulfillment/graph"
 	"github.com/frsvc/fulfillment/internal/db"
 	"github.com/frsvc/fulfillment/internal/gctune"
-	"github.com/frsvc/fulfillment/internal/httpapi"
 	"github.com/frsvc/fulfillment/internal/metrics"
 	"github.com/frsvc/fulfillment/internal/sqlcount"
 )
 
 func main() {
+	if isChild() {
+		os.Exit(childMain())
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
@@ -75,13 +89,14 @@ type options struct {
 	Refine         int
 	MinSamples     int // fixed rates run at least this many requests
 	GCPercent      int // the collector's pace in force (gctune)
+	Processes      int // server processes serving "ours"; 1: this process serves it
 }
 
 func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o := options{}
-	fs.StringVar(&o.DB, "db", "both", "database: sqlite, postgres or both")
+	fs.StringVar(&o.DB, "db", "both", "database: sqlite, postgres or both (postgres when -processes is above 1)")
 	fs.IntVar(&o.Orders, "orders", 2000, "orders to seed")
 	fs.StringVar(&o.PGURL, "pg-url", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable",
 		"PostgreSQL server to create the throwaway database on")
@@ -97,6 +112,8 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Second, "per-request client timeout (bounds each step's drain)")
 	fs.DurationVar(&o.P99Bound, "p99", time.Second, "a rate counts as sustained only with p99 below this")
 	fs.StringVar(&o.CPUProfile, "cpuprofile", "", "write a CPU profile of the whole process during our closed-loop run to FILE.<db>.pprof")
+	fs.IntVar(&o.Processes, "processes", 1, "serve \"ours\" from `N` server processes (this binary re-executed) on the one PostgreSQL database, "+
+		"requests spread over them round-robin, instead of from this process; above 1 it needs -db postgres, the default then")
 	quick := fs.Bool("quick", false, "short run: -orders 500 -step 2s -closed 2s -warmup 300ms -search 0.8,1.1 -refine 1 -min-samples 100")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -104,9 +121,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	if fs.NArg() > 0 {
 		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if *quick {
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		if !set["orders"] {
 			o.Orders = 500
 		}
@@ -133,6 +150,18 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 	case "sqlite", "postgres", "both":
 	default:
 		return o, fmt.Errorf("-db: %q is not sqlite, postgres or both", o.DB)
+	}
+	switch {
+	case o.Processes < 1:
+		return o, errors.New("-processes must be positive")
+	case o.Processes == 1:
+	case !set["db"]:
+		o.DB = "postgres"
+	case o.DB != "postgres":
+		return o, fmt.Errorf("-processes %d: several server processes run on PostgreSQL only; use -db postgres (-db %s is allowed with -processes 1 only)", o.Processes, o.DB)
+	}
+	if o.Processes > 1 && o.CPUProfile != "" {
+		return o, errors.New("-cpuprofile profiles this process only: it needs -processes 1")
 	}
 	if o.Orders < 1 {
 		return o, errors.New("-orders must be positive")
@@ -171,7 +200,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	logf := func(format string, a ...any) { fmt.Fprintf(stderr, format+"\n", a...) }
+	// Server processes' stderr is logged from goroutines of its own.
+	var logMu sync.Mutex
+	logf := func(format string, a ...any) {
+		logMu.Lock()
+		defer logMu.Unlock()
+		fmt.Fprintf(stderr, format+"\n", a...)
+	}
 	// The service logs a few things through the default logger (such as a
 	// key lookup cut short by a client that gave up): formatted, then
 	// dropped, like its access log here.
@@ -184,10 +219,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	started := time.Now()
 	// The collector's pace as the server sets it (server.go): one process
 	// holds both servers and the load generator, so all three share it.
+	// (Server processes of -processes apply it to themselves, from the
+	// same environment.)
 	gcPercent, _ := gctune.Apply(os.Getenv)
 	o.GCPercent = gcPercent
-	logf("load test: %s, %d orders, steps of %s, closed loop %s × %d clients, GOMAXPROCS %d, GOGC %d",
-		strings.Join(kinds, " and "), o.Orders, o.Step, o.Closed, o.Clients, runtime.GOMAXPROCS(0), gcPercent)
+	logf("load test: %s, %d orders, steps of %s, closed loop %s × %d clients, GOMAXPROCS %d, GOGC %d, ours in %s",
+		strings.Join(kinds, " and "), o.Orders, o.Step, o.Closed, o.Clients, runtime.GOMAXPROCS(0), gcPercent, processesString(o.Processes))
 	var reports []dbReport
 	var errs []error
 	for _, kind := range kinds {
@@ -211,11 +248,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // env is one seeded database with both servers running over it.
 type env struct {
-	kind   string
-	seed   seeded
-	stmts  *sqlcount.Driver // counts the service's SQL statements
-	ours   target
-	base   target
+	kind  string
+	seed  seeded
+	stmts *sqlcount.Driver // counts the service's SQL statements (in this process)
+	ours  target
+	base  target
+	// procs are the server processes serving ours in multi-process mode
+	// (none when this process serves it).
+	procs  []*serverProcess
 	closeF []func()
 }
 
@@ -227,7 +267,16 @@ func (e *env) close() {
 
 // setup creates and seeds a fresh database of the kind and starts both
 // servers on loopback ports.
-func setup(ctx context.Context, kind string, orders int, pgURL string, logf func(string, ...any)) (_ *env, err error) {
+func setup(ctx context.Context, kind string, orders int, pgURL string, logf func(string, ...any)) (*env, error) {
+	return setupProcesses(ctx, kind, orders, pgURL, 1, logf)
+}
+
+// setupProcesses is setup with ours served by processes server processes
+// (PostgreSQL only) when that is above 1.
+func setupProcesses(ctx context.Context, kind string, orders int, pgURL string, processes int, logf func(string, ...any)) (_ *env, err error) {
+	if processes > 1 && kind != "postgres" {
+		return nil, fmt.Errorf("%d server processes: PostgreSQL only", processes)
+	}
 	e := &env{kind: kind}
 	defer func() {
 		if err != nil {
@@ -255,14 +304,11 @@ func setup(ctx context.Context, kind string, orders int, pgURL string, logf func
 	}
 
 	// Ours: opened as server.go does, with the statement-counting driver
-	// feeding the metrics.
+	// feeding the metrics. (In multi-process mode this store only seeds;
+	// each server process opens its own the same way.)
 	m := metrics.New()
-	store, err := db.Open(rawURL, db.Config{WrapDriver: func(d dialect.Driver) dialect.Driver {
-		c := sqlcount.Wrap(d)
-		c.OnStatement = m.CountStatement
-		e.stmts = c
-		return c
-	}})
+	store, stmts, err := openOurs(rawURL, m)
+	e.stmts = stmts
 	if err != nil {
 		return nil, err
 	}
@@ -292,25 +338,51 @@ func setup(ctx context.Context, kind string, orders int, pgURL string, logf func
 	}
 	e.closeF = append(e.closeF, func() { _ = baseStore.Close() })
 
-	ourHandler := httpapi.New(httpapi.Config{
-		Store:     store,
-		Logger:    slog.New(slog.NewJSONHandler(io.Discard, nil)), // the access log is formatted, then discarded
-		Metrics:   m,
-		Limits:    graph.Limits{Complexity: 100000},
-		RateLimit: -1,
-	})
-	oursURL, err := serve(ourHandler, &e.closeF)
-	if err != nil {
-		return nil, err
+	body, _ := json.Marshal(map[string]string{"query": pageQuery})
+	e.ours = target{name: "ours", method: http.MethodPost, body: body, key: e.seed.Key}
+	if processes > 1 {
+		checkConnections(ctx, store, processes, logf)
+		if e.procs, err = startProcesses(ctx, processes, rawURL, &e.closeF, logf); err != nil {
+			return nil, err
+		}
+		rr := &roundRobin{}
+		for _, p := range e.procs {
+			rr.urls = append(rr.urls, p.url+"/query")
+		}
+		e.ours.url, e.ours.rr, e.ours.serverCPU = rr.urls[0], rr, serversCPU(e.procs)
+		pids := make([]string, len(e.procs))
+		for i, p := range e.procs {
+			pids[i] = strconv.Itoa(p.pid())
+		}
+		logf("%s: ours served by %d server processes (pids %s)", kind, len(e.procs), strings.Join(pids, ", "))
+	} else {
+		oursURL, err := serve(ourHandler(store, m), &e.closeF)
+		if err != nil {
+			return nil, err
+		}
+		e.ours.url = oursURL + "/query"
 	}
 	baseURL, err := serve(&baseline{db: baseStore.DB, postgres: baseStore.Postgres(), accountID: e.seed.AccountID}, &e.closeF)
 	if err != nil {
 		return nil, err
 	}
-	body, _ := json.Marshal(map[string]string{"query": pageQuery})
-	e.ours = target{name: "ours", url: oursURL + "/query", method: http.MethodPost, body: body, key: e.seed.Key}
 	e.base = target{name: "baseline", url: baseURL + "/orders", method: http.MethodGet}
 	return e, nil
+}
+
+// processTarget is ours as served by one server process alone.
+func (e *env) processTarget(p *serverProcess) target {
+	t := e.ours
+	t.name = fmt.Sprintf("ours in %s", p)
+	t.url, t.rr, t.serverCPU = p.url+"/query", nil, nil
+	return t
+}
+
+func processesString(n int) string {
+	if n == 1 {
+		return "this process"
+	}
+	return fmt.Sprintf("%d server processes", n)
 }
 
 // serve starts h on a loopback port.
@@ -319,7 +391,7 @@ func serve(h http.Handler, closers *[]func()) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, IdleTimeout: 120 * time.Second}
+	srv := newServer(h)
 	go func() { _ = srv.Serve(ln) }()
 	*closers = append(*closers, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -382,10 +454,24 @@ type dbReport struct {
 	Statements int64
 	Ours       serverReport
 	Base       serverReport
+	// Processes are the server processes that served ours in
+	// multi-process mode (none when this process served it).
+	Processes []processReport
+}
+
+// processReport is what one server process did, from its /metrics.
+type processReport struct {
+	PID int
+	// Operations is how many GraphQL operations it answered in the whole
+	// run (correctness check, warm-up and load).
+	Operations int64
+	// Statements is how many SQL statements it sent for its correctness
+	// check's page.
+	Statements int64
 }
 
 func runDatabase(ctx context.Context, kind string, o options, logf func(string, ...any)) (dbReport, error) {
-	e, err := setup(ctx, kind, o.Orders, o.PGURL, logf)
+	e, err := setupProcesses(ctx, kind, o.Orders, o.PGURL, o.Processes, logf)
 	if err != nil {
 		return dbReport{}, err
 	}
@@ -393,13 +479,17 @@ func runDatabase(ctx context.Context, kind string, o options, logf func(string, 
 	c := newClient(o.Timeout, o.MaxOutstanding)
 	defer c.CloseIdleConnections()
 	rep := dbReport{Kind: kind, Seed: e.seed}
-	e.stmts.Reset()
-	if rep.Page, rep.PageBytes, err = checkSame(ctx, c, e.ours, e.base); err != nil {
-		return rep, fmt.Errorf("correctness check: %w", err)
+	if len(e.procs) == 0 {
+		e.stmts.Reset()
+		if rep.Page, rep.PageBytes, err = checkSame(ctx, c, e.ours, e.base); err != nil {
+			return rep, fmt.Errorf("correctness check: %w", err)
+		}
+		rep.Statements = e.stmts.Count()
+		logf("%s: correctness check passed: both pages hold %s (%d bytes); the service sent %d SQL statements",
+			kind, rep.Page, rep.PageBytes, rep.Statements)
+	} else if err := checkProcesses(ctx, c, e, &rep, logf); err != nil {
+		return rep, err
 	}
-	rep.Statements = e.stmts.Count()
-	logf("%s: correctness check passed: both pages hold %s (%d bytes); the service sent %d SQL statements",
-		kind, rep.Page, rep.PageBytes, rep.Statements)
 	lo := loadOptions{MaxOutstanding: o.MaxOutstanding, P99Bound: o.P99Bound}
 	for _, t := range []target{e.ours, e.base} {
 		sr, err := loadServer(ctx, c, t, kind, o, lo, logf)
@@ -413,7 +503,41 @@ func runDatabase(ctx context.Context, kind string, o options, logf func(string, 
 		}
 		c.CloseIdleConnections()
 	}
+	for i, p := range e.procs {
+		pm, err := scrapeMetrics(ctx, c, p.url)
+		if err != nil {
+			return rep, fmt.Errorf("%s: %w", p, err)
+		}
+		rep.Processes[i].Operations = pm.Operations
+	}
 	return rep, nil
+}
+
+// checkProcesses runs the correctness check against each server process on
+// its own, counting the statements each sent from its /metrics.
+func checkProcesses(ctx context.Context, c *http.Client, e *env, rep *dbReport, logf func(string, ...any)) error {
+	for i, p := range e.procs {
+		before, err := scrapeMetrics(ctx, c, p.url)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		page, size, err := checkSame(ctx, c, e.processTarget(p), e.base)
+		if err != nil {
+			return fmt.Errorf("correctness check: %w", err)
+		}
+		after, err := scrapeMetrics(ctx, c, p.url)
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		pr := processReport{PID: p.pid(), Statements: after.Statements - before.Statements}
+		rep.Processes = append(rep.Processes, pr)
+		if i == 0 {
+			rep.Page, rep.PageBytes, rep.Statements = page, size, pr.Statements
+		}
+		logf("%s: correctness check passed for %s: both pages hold %s (%d bytes); it sent %d SQL statements",
+			e.kind, p, page, size, pr.Statements)
+	}
+	return nil
 }
 
 // loadServer warms a server up, measures its closed-loop throughput, then

@@ -54,18 +54,32 @@ func writeReport(w io.Writer, o options, reports []dbReport, took time.Duration)
 	p("")
 	p("Query: `%s`", pageQuery)
 	p("")
+	where := "Load generator, both servers and (for SQLite) the database engine share this process"
+	if o.Processes > 1 {
+		where = fmt.Sprintf("Ours is served by **%d server processes** (this binary re-executed, each with its own handler and connection pool on the one database), "+
+			"the load generator sending requests to them in turn (round-robin); the load generator and the baseline share this process", o.Processes)
+	}
 	p("Open model: constant arrival rates for %s each (the fixed rates for at least %d requests), latency from the scheduled send time; a rate is *sustained* when "+
 		"achieved ≥ 95%% of offered and p99 < %s (failures count as infinitely slow). Closed loop: %d clients for %s. "+
-		"Load generator, both servers and (for SQLite) the database engine share this process; GOMAXPROCS %d, GOGC %d, %s/%s. Total time %s.",
-		o.Step, o.MinSamples, o.P99Bound, o.Clients, o.Closed, runtime.GOMAXPROCS(0), o.GCPercent, runtime.GOOS, runtime.GOARCH, took.Round(time.Second))
+		"%s; GOMAXPROCS %d, GOGC %d, %s/%s. Total time %s.",
+		o.Step, o.MinSamples, o.P99Bound, o.Clients, o.Closed, where, runtime.GOMAXPROCS(0), o.GCPercent, runtime.GOOS, runtime.GOARCH, took.Round(time.Second))
 	for _, r := range reports {
 		name := map[string]string{"sqlite": "SQLite", "postgres": "PostgreSQL"}[r.Kind]
 		p("")
 		p("## %s", name)
 		p("")
-		p("Seeded %s. One page: %s, %.1f KB of JSON; %d SQL statements from the service (API-key lookup included), %d from the baseline. "+
-			"Correctness check passed: both answers hold the same orders, lines, requests (number, status, source), items and logs.",
-			r.Seed, r.Page, float64(r.PageBytes)/1024, r.Statements, baselineStatements)
+		if len(r.Processes) == 0 {
+			p("Seeded %s. One page: %s, %.1f KB of JSON; %d SQL statements from the service (API-key lookup included), %d from the baseline. "+
+				"Correctness check passed: both answers hold the same orders, lines, requests (number, status, source), items and logs.",
+				r.Seed, r.Page, float64(r.PageBytes)/1024, r.Statements, baselineStatements)
+		} else {
+			p("Seeded %s. One page: %s, %.1f KB of JSON; %s SQL statements from the service (API-key lookup included), %d from the baseline. "+
+				"Correctness check passed for each of the %d server processes: its answer and the baseline's hold the same orders, lines, requests (number, status, source), items and logs.",
+				r.Seed, r.Page, float64(r.PageBytes)/1024, processStatements(r.Processes), baselineStatements, len(r.Processes))
+			p("")
+			p("Ours was served by %d server processes. GraphQL operations each answered in the whole run (check, warm-up and load; its own `fulfillment_graphql_duration_seconds_count`): %s.",
+				len(r.Processes), processOperations(r.Processes))
+		}
 		p("")
 		p("| measure | ours (GraphQL) | baseline (raw SQL) | ours / baseline | goal | met |")
 		p("|---|--:|--:|--:|---|---|")
@@ -87,7 +101,15 @@ func writeReport(w io.Writer, o options, reports []dbReport, took time.Duration)
 			r.Ours.Closed.Achieved, r.Base.Closed.Achieved, closedRatio, goalThroughput, yesNo(closedRatio >= goalThroughput))
 		p("| closed loop p50 / p99 | %s / %s | %s / %s | %s / %s | | |", ms(r.Ours.Closed.P50), ms(r.Ours.Closed.P99),
 			ms(r.Base.Closed.P50), ms(r.Base.Closed.P99), ratio(r.Ours.Closed.P50, r.Base.Closed.P50), ratio(r.Ours.Closed.P99, r.Base.Closed.P99))
-		if r.Ours.Closed.CPUPerOK > 0 {
+		switch {
+		case r.Ours.Closed.CPUPerOK > 0 && len(r.Processes) > 0:
+			// Ours: the server processes plus this process (the load
+			// generator), as the baseline's figure is its server plus the
+			// load generator.
+			p("| CPU per request, closed loop (ours: its %d server processes + the load generator; baseline: this process) | %s (servers %s) | %s | %s | | |",
+				len(r.Processes), ms(r.Ours.Closed.CPUPerOK), ms(r.Ours.Closed.ServerCPUPerOK), ms(r.Base.Closed.CPUPerOK),
+				ratio(r.Ours.Closed.CPUPerOK, r.Base.Closed.CPUPerOK))
+		case r.Ours.Closed.CPUPerOK > 0:
 			p("| process CPU per request, closed loop | %s | %s | %s | | |", ms(r.Ours.Closed.CPUPerOK), ms(r.Base.Closed.CPUPerOK),
 				ratio(r.Ours.Closed.CPUPerOK, r.Base.Closed.CPUPerOK))
 		}
@@ -129,6 +151,30 @@ func writeReport(w io.Writer, o options, reports []dbReport, took time.Duration)
 		p("")
 		p("</details>")
 	}
+}
+
+// processStatements is the statements each server process sent for its
+// check's page: one number when all agree.
+func processStatements(procs []processReport) string {
+	var s []string
+	same := true
+	for _, pr := range procs {
+		s = append(s, fmt.Sprintf("%d", pr.Statements))
+		same = same && pr.Statements == procs[0].Statements
+	}
+	if same {
+		return s[0]
+	}
+	return strings.Join(s, " / ")
+}
+
+// processOperations lists the operations each server process answered.
+func processOperations(procs []processReport) string {
+	var s []string
+	for i, pr := range procs {
+		s = append(s, fmt.Sprintf("process %d (pid %d): %d", i+1, pr.PID, pr.Operations))
+	}
+	return strings.Join(s, ", ")
 }
 
 // mark flags a run that was not sustained.
