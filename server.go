@@ -63,6 +63,7 @@ type config struct {
 	Complexity    int
 	RateLimit     float64
 	RateBurst     int
+	MaxExecuting  int
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -89,6 +90,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	complexity := fs.String("complexity-limit", envOr("COMPLEXITY_LIMIT", "10000"), "the most an operation may cost (COMPLEXITY_LIMIT)")
 	rateLimit := fs.String("rate-limit", envOr("RATE_LIMIT", "50"), "requests per second per API key, 0 = off (RATE_LIMIT)")
 	rateBurst := fs.String("rate-burst", envOr("RATE_BURST", "100"), "requests an API key may send at once (RATE_BURST)")
+	maxExecuting := fs.String("max-executing", envOr("MAX_EXECUTING", strconv.Itoa(httpapi.DefaultMaxExecuting())),
+		"GraphQL requests run at once, the rest waiting their turn (MAX_EXECUTING)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -126,6 +129,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	if cfg.RateBurst, err = strconv.Atoi(*rateBurst); err != nil || cfg.RateBurst < 1 {
 		return cfg, fmt.Errorf("--rate-burst: %q is not a positive whole number", *rateBurst)
+	}
+	if cfg.MaxExecuting, err = strconv.Atoi(*maxExecuting); err != nil || cfg.MaxExecuting < 1 {
+		return cfg, fmt.Errorf("--max-executing: %q is not a positive whole number", *maxExecuting)
 	}
 	return cfg, nil
 }
@@ -254,6 +260,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			Playground: cfg.Playground, Introspection: cfg.Introspection,
 			Fulfillment: fs, Sender: runner, Production: cfg.Production, Metrics: m,
 			Limits: graph.Limits{Complexity: cfg.Complexity}, RateLimit: rateOrOff(cfg.RateLimit), RateBurst: cfg.RateBurst,
+			MaxExecuting: cfg.MaxExecuting,
 		}),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,

@@ -17,6 +17,7 @@ import (
 	"github.com/frsvc/fulfillment/internal/auth"
 	"github.com/frsvc/fulfillment/internal/db"
 	"github.com/frsvc/fulfillment/internal/tenant"
+	"github.com/frsvc/fulfillment/internal/httpapi"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
 
@@ -33,7 +34,8 @@ func TestParseConfig(t *testing.T) {
 	}{
 		{"defaults", nil, nil, func(t *testing.T, c config) {
 			if c.Addr != ":8080" || c.DatabaseURL != "" || c.SendLease != 60*time.Second || c.SendInterval != 30*time.Second ||
-				c.Production || !c.Playground || !c.Introspection || len(c.CORSOrigins) != 0 || c.Demo {
+				c.Production || !c.Playground || !c.Introspection || len(c.CORSOrigins) != 0 || c.Demo ||
+				c.MaxExecuting != httpapi.DefaultMaxExecuting() {
 				t.Errorf("defaults = %+v", c)
 			}
 		}},
@@ -69,6 +71,11 @@ func TestParseConfig(t *testing.T) {
 		{"production with explicit enables", []string{"--introspection=true"}, map[string]string{"PRODUCTION": "1", "PLAYGROUND": "true"}, func(t *testing.T, c config) {
 			if !c.Production || !c.Playground || !c.Introspection {
 				t.Errorf("production, enabled = %+v", c)
+			}
+		}},
+		{"max executing", []string{"--max-executing", "3"}, map[string]string{"MAX_EXECUTING": "9"}, func(t *testing.T, c config) {
+			if c.MaxExecuting != 3 {
+				t.Errorf("max executing = %d", c.MaxExecuting)
 			}
 		}},
 		{"playground off outside production", nil, map[string]string{"PLAYGROUND": "false"}, func(t *testing.T, c config) {
@@ -125,6 +132,8 @@ func TestParseConfigRefuses(t *testing.T) {
 		{"zero lease", []string{"--send-lease", "0"}, nil},
 		{"bad lease from env", nil, map[string]string{"SEND_LEASE": "forever"}},
 		{"bad production", nil, map[string]string{"PRODUCTION": "maybe"}},
+		{"zero max executing", []string{"--max-executing", "0"}, nil},
+		{"bad max executing from env", nil, map[string]string{"MAX_EXECUTING": "many"}},
 		{"unknown flag", []string{"--port", "80"}, nil},
 		{"stray argument", []string{"serve"}, nil},
 	}

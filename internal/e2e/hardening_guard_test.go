@@ -287,6 +287,67 @@ func TestHardeningInFlightCap(t *testing.T) {
 	})
 }
 
+// TestHardeningExecutionQueue: with MaxExecuting 1, a request arriving
+// while another runs waits its turn instead of being refused, and is served
+// once the first ends (the deadline of a waiting request is tested on
+// executing itself, in internal/httpapi).
+func TestHardeningExecutionQueue(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, s *db.Store) {
+		hit := make(chan struct{}, 1)
+		release := make(chan struct{}, 1)
+		partner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hit <- struct{}{}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			_, _ = w.Write([]byte(`{"acknowledged": true, "confirmationNumber": "C-1"}`))
+		}))
+		t.Cleanup(partner.Close)
+		h := hdNew(t, s, httpapi.Config{MaxExecuting: 1})
+		hdProcessingFR(h, "QUEUE", partner.URL, "whsec_queue_0123456789")
+		first := make(chan *Result, 1)
+		go func() {
+			res, err := h.Send(Request{Key: h.AdminKey, Query: `mutation { runSendFulfillmentRequests { claimed acknowledged } }`})
+			if err != nil {
+				t.Error(err)
+			}
+			first <- res
+		}()
+		select {
+		case <-hit: // the send run is in the partner's hands: the slot is taken
+		case <-time.After(10 * time.Second):
+			t.Fatal("the send run never reached the partner")
+		}
+		ops := h.operations()
+		second := make(chan *Result, 1)
+		go func() {
+			res, err := h.Send(Request{Key: h.AdminKey, Query: `{ viewer { role } }`})
+			if err != nil {
+				t.Error(err)
+			}
+			second <- res
+		}()
+		select {
+		case res := <-second:
+			t.Fatalf("the second request did not wait for the slot: HTTP %d", res.Status)
+		case <-time.After(300 * time.Millisecond):
+		}
+		if n := h.operations() - ops; n != 0 {
+			t.Errorf("%d operations ran beside the one executing", n)
+		}
+		release <- struct{}{}
+		if res := <-first; res == nil || res.Status != http.StatusOK || len(res.Errors) > 0 {
+			t.Fatalf("first request: %+v", res)
+		}
+		if res := <-second; res == nil || res.Status != http.StatusOK || len(res.Errors) > 0 {
+			t.Fatalf("queued request: %+v", res)
+		}
+
+	})
+}
+
 // TestHardeningProduction: in production (introspection and playground
 // off, as server.go sets them), the schema cannot be read through
 // introspection, errors suggest no field names, and there is no playground.

@@ -56,6 +56,9 @@ type Config struct {
 	RequestTimeout time.Duration
 	// MaxInFlight caps concurrent GraphQL requests (DefaultMaxInFlight when zero).
 	MaxInFlight int
+	// MaxExecuting is how many of those run at once, the others waiting
+	// their turn (DefaultMaxExecuting when zero).
+	MaxExecuting int
 	// RateLimit is the per-key request rate per second (DefaultRateLimit
 	// when zero; negative turns the limit off) and RateBurst its bucket size.
 	RateLimit float64
@@ -71,6 +74,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxInFlight <= 0 {
 		c.MaxInFlight = DefaultMaxInFlight
+	}
+	if c.MaxExecuting <= 0 {
+		c.MaxExecuting = DefaultMaxExecuting()
 	}
 	if c.RateLimit == 0 {
 		c.RateLimit = DefaultRateLimit
@@ -114,10 +120,10 @@ func New(cfg Config) http.Handler {
 	}
 	// Outside in: negotiate the response media type (406 when the Accept
 	// header allows no GraphQL response type), cap concurrency, bound time,
-	// refuse cross-site and non-JSON bodies, bound the body, authenticate,
+	// run a few at once and queue the rest, refuse cross-site and non-JSON bodies, bound the body, authenticate,
 	// rate-limit per key, replay idempotent mutations, run GraphQL.
-	mux.Handle("/query", negotiate(inFlight(cfg.MaxInFlight, timeout(cfg.RequestTimeout,
-		crossSite(cfg.CORSOrigins, limitBody(cfg.MaxBodyBytes, authenticate(authn, logger, perKey)))))))
+	mux.Handle("/query", negotiate(inFlight(cfg.MaxInFlight, timeout(cfg.RequestTimeout, executing(cfg.MaxExecuting,
+		crossSite(cfg.CORSOrigins, limitBody(cfg.MaxBodyBytes, authenticate(authn, logger, perKey))))))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
