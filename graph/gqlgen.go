@@ -21,10 +21,10 @@
 //   - a plugin marks every object DisableConcurrency (as gqlgen itself does
 //     for Mutation), so object fields resolve inline, @defer included;
 //   - exact rewrites of the generated executor point list marshalling, the
-//     deferred group, field resolution, the object's field set and the
-//     scalar field context at the equivalents in graph/inorder.go, which
-//     keep gqlgen's behaviour (field contexts, middleware, panic recovery,
-//     error paths, null propagation).
+//     deferred group, field resolution, the object's field set, the
+//     scalar field context and the answer's buffer at the equivalents in
+//     graph/inorder.go, which keep gqlgen's behaviour (field contexts,
+//     middleware, panic recovery, error paths, null propagation).
 package main
 
 import (
@@ -64,6 +64,7 @@ var rewrites = []struct {
 	{"graphql.ResolveField(", "\treturn graphql.ResolveField(", "\treturn resolveFieldInOrder(", false},
 	{"graphql.NewFieldSet(", "\tout := graphql.NewFieldSet(fields)\n", "\tout := newObjectFields(fields)\n", true},
 	{"graphql.NewScalarFieldContext(", "\treturn graphql.NewScalarFieldContext(", "\treturn newScalarFieldContext(", false},
+	{"data.MarshalGQL(&buf)", "\t\t\tdata.MarshalGQL(&buf)\n", "\t\t\tmarshalResponse(opCtx, data, &buf)\n", false},
 }
 
 func main() {

@@ -1,10 +1,13 @@
 package graph
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"hash/maphash"
 	"io"
 	"sync"
+	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -257,15 +260,16 @@ func scalarChild(typeName string) func(context.Context, graphql.CollectedField) 
 // (newObjectFields for graphql.NewFieldSet): the object's collected fields
 // and their values, written in order, a response name already written
 // skipped, as gqlgen does. It is one allocation for an object of up to
-// eight fields, where gqlgen's FieldSet takes three and a map per object
+// four fields, where gqlgen's FieldSet takes three and a map per object
 // for the skip; an object has a handful of fields, so a look back over them
-// costs less. Nothing is scheduled to run concurrently (graph/gqlgen.go
+// costs less. Four inline values hold most objects of a page (an edge, a
+// line, a log entry); a larger object takes a second allocation. Nothing is scheduled to run concurrently (graph/gqlgen.go
 // checks), so Dispatch has nothing to wait for.
 type objectFields struct {
 	fields   []graphql.CollectedField
 	Values   []graphql.Marshaler
 	Invalids uint32
-	inline   [8]graphql.Marshaler
+	inline   [4]graphql.Marshaler
 }
 
 func newObjectFields(fields []graphql.CollectedField) *objectFields {
@@ -313,3 +317,30 @@ func (o *objectFields) written(i int, alias string) bool {
 	}
 	return false
 }
+
+// marshalResponse writes the operation's answer into buf, first grown to
+// the size of the answer the same operation last gave (rather than doubled
+// from nothing as it is written: a page of some 40 KB would otherwise
+// allocate three times that).
+func marshalResponse(oc *graphql.OperationContext, data graphql.Marshaler, buf *bytes.Buffer) {
+	slot := &responseSizes[maphash.String(responseSizeSeed, oc.RawQuery)%uint64(len(responseSizes))]
+	if slot.op.Load() == oc.Operation {
+		buf.Grow(int(slot.size.Load()))
+	}
+	data.MarshalGQL(buf)
+	slot.op.Store(oc.Operation)
+	slot.size.Store(int64(min(buf.Len(), maxResponseSizeHint)))
+}
+
+// responseSizes remembers the last answer's size per operation (its parsed
+// definition, which the query cache keeps for the document) in a small
+// table where operations that collide take turns. The hint is only ever a
+// buffer's starting capacity.
+var responseSizes [256]struct {
+	op   atomic.Pointer[ast.OperationDefinition]
+	size atomic.Int64
+}
+
+var responseSizeSeed = maphash.MakeSeed()
+
+const maxResponseSizeHint = 4 << 20

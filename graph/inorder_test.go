@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"testing"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -152,5 +153,33 @@ func TestResolveFieldInOrder(t *testing.T) {
 	errs := graphql.GetErrors(ctx)
 	if len(errs) != 1 || errs[0].Message != "field middleware did not pass on the field's context" || errs[0].Path.String() != "order.sku" {
 		t.Fatalf("errors %v", errs)
+	}
+}
+
+// TestMarshalResponse: the answer's buffer starts at the size the same
+// operation's last answer had; another operation's does not.
+func TestMarshalResponse(t *testing.T) {
+	page := graphql.WriterFunc(func(w io.Writer) {
+		chunk := bytes.Repeat([]byte("x"), 100)
+		for range 400 {
+			_, _ = w.Write(chunk)
+		}
+	})
+	oc := &graphql.OperationContext{RawQuery: "{ page }", Operation: &ast.OperationDefinition{}}
+	var first bytes.Buffer
+	marshalResponse(oc, page, &first)
+	if first.Len() != 40000 {
+		t.Fatalf("wrote %d bytes", first.Len())
+	}
+	var again bytes.Buffer
+	marshalResponse(oc, page, &again)
+	if again.Len() != 40000 || again.Cap() > 40000*5/4 {
+		t.Errorf("second answer: len %d cap %d, want a buffer of about 40000 from the start", again.Len(), again.Cap())
+	}
+	other := &graphql.OperationContext{RawQuery: "{ page }", Operation: &ast.OperationDefinition{}}
+	var cold bytes.Buffer
+	marshalResponse(other, graphql.WriterFunc(func(w io.Writer) { _, _ = io.WriteString(w, "{}") }), &cold)
+	if cold.Cap() > 1024 {
+		t.Errorf("another operation started from cap %d", cold.Cap())
 	}
 }
