@@ -34,6 +34,7 @@ bench:
 
 # Load benchmark: the nested orders page, GraphQL vs a raw-SQL baseline, on
 # SQLite and PostgreSQL (127.0.0.1:5432); prints a markdown table. Not part of
-# `make test`. Flags: make bench-load LOADTEST_FLAGS="-db sqlite -quick".
+# `make test`. Flags: make bench-load LOADTEST_FLAGS="-db sqlite -quick";
+# two server processes on one PostgreSQL: LOADTEST_FLAGS="-db postgres -processes 2".
 bench-load:
 	$(GO) run ./internal/loadtest $(LOADTEST_FLAGS)
