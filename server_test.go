@@ -16,8 +16,8 @@ import (
 
 	"github.com/frsvc/fulfillment/internal/auth"
 	"github.com/frsvc/fulfillment/internal/db"
-	"github.com/frsvc/fulfillment/internal/tenant"
 	"github.com/frsvc/fulfillment/internal/httpapi"
+	"github.com/frsvc/fulfillment/internal/tenant"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
 
