@@ -127,6 +127,9 @@ func resolveFieldInOrder[T any](
 		next = middlewareChain(call, next)
 	}
 	resTmp, err := oc.ResolverMiddleware(call, next)
+	// The chain is done: a later resolveCall that finds this call (through
+	// a context a middleware kept from it) is not this field's.
+	call.resolve = nil
 	return fieldResult(call.ctx, oc, fc, field, resTmp, err, marshal, nonNull)
 }
 
@@ -199,10 +202,12 @@ func (c *fieldCall) Value(key any) any {
 
 // resolveCall is the resolver at the end of every field's middleware chain.
 // A middleware must pass on the context it was given or one derived from
-// it, as gqlgen's own do; one that did not would be told so here.
+// it, as gqlgen's own do. One that passed on another (one with no field's
+// call in it, or one kept from an earlier field, whose chain is done) is
+// told so here rather than running another field's resolver.
 func resolveCall(ctx context.Context) (any, error) {
 	c, ok := ctx.Value(fieldCallKey{}).(*fieldCall)
-	if !ok {
+	if !ok || c.resolve == nil {
 		return nil, errors.New("field middleware did not pass on the field's context")
 	}
 	c.ctx = ctx

@@ -154,6 +154,36 @@ func TestResolveFieldInOrder(t *testing.T) {
 	if len(errs) != 1 || errs[0].Message != "field middleware did not pass on the field's context" || errs[0].Path.String() != "order.sku" {
 		t.Fatalf("errors %v", errs)
 	}
+
+	// A middleware that hands on a context kept from an earlier field (its
+	// chain done): an error, not the earlier field's resolver run again.
+	var kept context.Context
+	oc.ResolverMiddleware = func(ctx context.Context, next graphql.Resolver) (any, error) {
+		if kept == nil {
+			kept = ctx
+		}
+		return next(kept)
+	}
+	earlierRuns := 0
+	earlier := func(ctx context.Context) (any, error) { earlierRuns++; return "EARLIER", nil }
+	plain := func(_ context.Context, _ ast.SelectionSet, v string) graphql.Marshaler {
+		return graphql.MarshalString(v)
+	}
+	got = resolveFieldInOrder(ctx, oc, field, initFC, earlier, nil, plain, true, false)
+	buf.Reset()
+	got.MarshalGQL(&buf)
+	if buf.String() != `"EARLIER"` || earlierRuns != 1 {
+		t.Fatalf("earlier field: %s after %d runs", buf.String(), earlierRuns)
+	}
+	later := graphql.CollectedField{Field: &ast.Field{Alias: "title", Name: "title"}}
+	got = resolveFieldInOrder(ctx, oc, later, initFC, resolve, nil, plain, true, false)
+	if got != graphql.Null || earlierRuns != 1 {
+		t.Fatalf("kept context: got %v, earlier resolver ran %d times", got, earlierRuns)
+	}
+	errs = graphql.GetErrors(ctx)
+	if len(errs) != 2 || errs[1].Message != "field middleware did not pass on the field's context" || errs[1].Path.String() != "order.title" {
+		t.Fatalf("errors %v", errs)
+	}
 }
 
 // TestMarshalResponse: the answer's buffer starts at the size the same

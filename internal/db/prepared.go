@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -14,7 +15,26 @@ import (
 // WithPrepared are, and those are a fixed few.
 const maxPrepared = 32
 
-type preparedKey struct{}
+type (
+	preparedKey struct{}
+	detachedKey struct{}
+)
+
+// WithDetached marks ctx so that an ent query run under it outside a
+// transaction takes its pooled connection under ctx (the wait for a
+// connection ends with ctx), then runs the statement without ctx's
+// cancellation and deadline. For a short point read on SQLite, where a
+// cancelable context makes the driver start a goroutine to watch it for
+// every statement: the statement cannot wait on a network, the wait for a
+// connection can.
+func WithDetached(ctx context.Context) context.Context {
+	return context.WithValue(ctx, detachedKey{}, true)
+}
+
+func detached(ctx context.Context) bool {
+	v, _ := ctx.Value(detachedKey{}).(bool)
+	return v
+}
 
 // WithPrepared marks ctx so that an ent query run under it outside a
 // transaction uses a statement prepared once (per pooled connection, by
@@ -38,8 +58,9 @@ type preparingDriver struct {
 	*entsql.Driver
 	pool *sql.DB
 
-	mu    sync.Mutex
-	stmts map[string]*sql.Stmt
+	mu     sync.Mutex
+	stmts  map[string]*sql.Stmt
+	closed bool
 }
 
 func newPreparingDriver(d *entsql.Driver, pool *sql.DB) *preparingDriver {
@@ -49,7 +70,8 @@ func newPreparingDriver(d *entsql.Driver, pool *sql.DB) *preparingDriver {
 // Query runs query as ent's driver does, through a prepared statement when
 // ctx asks for one.
 func (d *preparingDriver) Query(ctx context.Context, query string, args, v any) error {
-	if !prepared(ctx) {
+	isDetached := detached(ctx)
+	if !isDetached && !prepared(ctx) {
 		return d.Driver.Query(ctx, query, args, v)
 	}
 	vr, ok := v.(*entsql.Rows)
@@ -59,6 +81,18 @@ func (d *preparingDriver) Query(ctx context.Context, query string, args, v any) 
 	argv, ok := args.([]any)
 	if !ok {
 		return fmt.Errorf("db: invalid type %T, expect []any for args", args)
+	}
+	if isDetached {
+		conn, err := d.pool.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		rows, err := conn.QueryContext(context.WithoutCancel(ctx), query, argv...)
+		if err != nil {
+			return errors.Join(err, conn.Close())
+		}
+		*vr = entsql.Rows{ColumnScanner: &connRows{Rows: rows, conn: conn}}
+		return nil
 	}
 	stmt, err := d.stmt(ctx, query)
 	if err != nil {
@@ -76,27 +110,52 @@ func (d *preparingDriver) Query(ctx context.Context, query string, args, v any) 
 }
 
 // stmt returns the prepared statement for query, preparing it on first
-// use; nil when maxPrepared statements are already kept.
+// use (outside the lock: a slow prepare holds up no other query); nil when
+// maxPrepared statements are already kept.
 func (d *preparingDriver) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if s, ok := d.stmts[query]; ok {
+	s, ok := d.stmts[query]
+	full := len(d.stmts) >= maxPrepared
+	d.mu.Unlock()
+	if ok {
 		return s, nil
 	}
-	if len(d.stmts) >= maxPrepared {
+	if full {
 		return nil, nil
 	}
 	s, err := d.pool.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if kept, ok := d.stmts[query]; ok { // prepared meanwhile by another query
+		_ = s.Close()
+		return kept, nil
+	}
+	if len(d.stmts) >= maxPrepared || d.closed {
+		_ = s.Close()
+		return nil, nil
+	}
 	d.stmts[query] = s
 	return s, nil
+}
+
+// connRows are rows read on a connection taken from the pool for them,
+// which Close gives back.
+type connRows struct {
+	*sql.Rows
+	conn *sql.Conn
+}
+
+func (r *connRows) Close() error {
+	return errors.Join(r.Rows.Close(), r.conn.Close())
 }
 
 // Close closes the prepared statements, then the pool.
 func (d *preparingDriver) Close() error {
 	d.mu.Lock()
+	d.closed = true
 	for q, s := range d.stmts {
 		_ = s.Close()
 		delete(d.stmts, q)

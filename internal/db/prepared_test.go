@@ -2,9 +2,12 @@ package db
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"entgo.io/ent/dialect"
 
@@ -87,5 +90,79 @@ func TestWithPrepared(t *testing.T) {
 	}
 	if n := len(pd.stmts); n != 0 {
 		t.Errorf("%d statements left open after Close", n)
+	}
+}
+
+// TestWithDetached: a query under WithDetached answers as the plain one
+// does, is counted, gives its connection back when its rows are closed, and
+// its wait for a connection ends with its context (all of SQLite's four
+// connections held: it returns at its deadline, not when one frees).
+func TestWithDetached(t *testing.T) {
+	var counter *sqlcount.Driver
+	s, err := Open("file:"+filepath.Join(t.TempDir(), "d.db"), Config{WrapDriver: func(d dialect.Driver) dialect.Driver {
+		counter = sqlcount.Wrap(d)
+		return counter
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := tenant.WithSystem(context.Background())
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := s.Client.Account.Create().SetName(fmt.Sprintf("acct-%d", i)).Save(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	names := func(ctx context.Context) ([]string, error) {
+		return s.Client.Account.Query().Where(account.NameNEQ("acct-1")).Order(account.ByID()).Select(account.FieldName).Strings(ctx)
+	}
+	want, err := names(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counter.Reset()
+	got, err := names(WithDetached(ctx))
+	if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("detached query = %v, %v; want %v", got, err, want)
+	}
+	if n := counter.Count(); n != 1 {
+		t.Errorf("counted %d statements, want 1", n)
+	}
+	if inUse := s.DB.Stats().InUse; inUse != 0 {
+		t.Errorf("%d connections still in use after the rows were read", inUse)
+	}
+
+	var held []*sql.Conn
+	for range 4 {
+		c, err := s.DB.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	// Given back after 2 s, so that a wait that ignored the deadline ends.
+	release := time.AfterFunc(2*time.Second, func() {
+		for _, c := range held {
+			_ = c.Close()
+		}
+	})
+	defer func() {
+		if release.Stop() {
+			for _, c := range held {
+				_ = c.Close()
+			}
+		}
+	}()
+	deadline, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := names(WithDetached(deadline)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("with every connection held: %v, want context.DeadlineExceeded", err)
+	}
+	if waited := time.Since(start); waited > time.Second {
+		t.Errorf("returned after %s, long past its deadline", waited)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -345,6 +347,37 @@ func TestHardeningExecutionQueue(t *testing.T) {
 			t.Fatalf("queued request: %+v", res)
 		}
 
+	})
+}
+
+// TestHardeningSlowClientsHoldNoSlot: with MaxExecuting 1, clients that
+// send their headers but not their body hold no execution slot: a normal
+// request is served at once while they dawdle.
+func TestHardeningSlowClientsHoldNoSlot(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, s *db.Store) {
+		h := hdNew(t, s, httpapi.Config{MaxExecuting: 1})
+		addr := strings.TrimPrefix(h.Server.URL, "http://")
+		for range 3 {
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = c.Close() })
+			_, err = fmt.Fprintf(c, "POST /query HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{", addr, h.AdminKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(100 * time.Millisecond) // the server has the three requests' headers
+		start := time.Now()
+		res := h.Do(Request{Key: h.AdminKey, Query: `{ viewer { role } }`})
+		if res.Status != http.StatusOK || len(res.Errors) > 0 {
+			t.Fatalf("request beside slow clients: HTTP %d %+v", res.Status, res.Errors)
+		}
+		if took := time.Since(start); took > 2*time.Second {
+			t.Errorf("served after %s", took)
+		}
 	})
 }
 

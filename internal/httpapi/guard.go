@@ -147,13 +147,14 @@ func inFlight(n int, next http.Handler) http.Handler {
 	})
 }
 
-// executing lets at most n of the admitted requests run at once; the others
+// executing lets at most n requests execute GraphQL at once; the others
 // wait their turn in arrival order (a channel's blocked senders are served
-// first in, first out) until their deadline, then are answered 503. Running
-// a few requests to completion keeps each one's working set in the CPU's
-// caches and the database's concurrency near what it can serve; letting
-// every admitted request run interleaved made each slower, so that under
-// overload fewer were served per second than at a moderate load.
+// first in, first out) until their deadline, then are answered 503. It sits
+// inside authentication and the rate limit, after the body has been read,
+// and buffers the answer, so that a slot is held only while the operation
+// executes: not while a slow client sends its body or reads the answer.
+// Running a few requests to completion keeps each one's working set in the
+// CPU's caches and the database's concurrency near what it can serve.
 func executing(n int, next http.Handler) http.Handler {
 	sem := make(chan struct{}, n)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -168,9 +169,57 @@ func executing(n int, next http.Handler) http.Handler {
 				return
 			}
 		}
-		defer func() { <-sem }()
-		next.ServeHTTP(w, r)
+		answer := newBufferedAnswer(w.Header())
+		func() {
+			defer func() { <-sem }()
+			next.ServeHTTP(answer, r)
+		}()
+		answer.send(w)
 	})
+}
+
+// bufferedAnswer holds a handler's answer until send writes it out.
+type bufferedAnswer struct {
+	header http.Header
+	status int
+	body   *bytes.Buffer
+}
+
+var answerBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func newBufferedAnswer(h http.Header) *bufferedAnswer {
+	b := answerBuffers.Get().(*bytes.Buffer)
+	b.Reset()
+	return &bufferedAnswer{header: h, body: b}
+}
+
+func (a *bufferedAnswer) Header() http.Header { return a.header }
+
+func (a *bufferedAnswer) WriteHeader(status int) {
+	if a.status == 0 {
+		a.status = status
+	}
+}
+
+func (a *bufferedAnswer) Write(p []byte) (int, error) {
+	if a.status == 0 {
+		a.status = http.StatusOK
+	}
+	return a.body.Write(p)
+}
+
+// send writes the answer to w and returns the buffer to the pool (unless it
+// grew large).
+func (a *bufferedAnswer) send(w http.ResponseWriter) {
+	if a.status == 0 {
+		a.status = http.StatusOK
+	}
+	w.WriteHeader(a.status)
+	_, _ = w.Write(a.body.Bytes())
+	if a.body.Cap() <= 1<<20 {
+		answerBuffers.Put(a.body)
+	}
+	a.body = nil
 }
 
 // keyLimiter is a token bucket per API key, so that one partner cannot

@@ -114,16 +114,17 @@ func New(cfg Config) http.Handler {
 
 	mux := http.NewServeMux()
 	idem := &idempotency.Middleware{Client: cfg.Store.Client, Logger: logger}
-	var perKey http.Handler = idem.Wrap(gql)
+	var perKey http.Handler = idem.Wrap(executing(cfg.MaxExecuting, gql))
 	if cfg.RateLimit > 0 {
 		perKey = newKeyLimiter(cfg.RateLimit, cfg.RateBurst).wrap(perKey)
 	}
 	// Outside in: negotiate the response media type (406 when the Accept
 	// header allows no GraphQL response type), cap concurrency, bound time,
-	// run a few at once and queue the rest, refuse cross-site and non-JSON bodies, bound the body, authenticate,
-	// rate-limit per key, replay idempotent mutations, run GraphQL.
-	mux.Handle("/query", negotiate(inFlight(cfg.MaxInFlight, timeout(cfg.RequestTimeout, executing(cfg.MaxExecuting,
-		crossSite(cfg.CORSOrigins, limitBody(cfg.MaxBodyBytes, authenticate(authn, logger, perKey))))))))
+	// refuse cross-site and non-JSON bodies, bound the body, authenticate,
+	// rate-limit per key, replay idempotent mutations, run GraphQL a few
+	// requests at a time (the rest queued).
+	mux.Handle("/query", negotiate(inFlight(cfg.MaxInFlight, timeout(cfg.RequestTimeout,
+		crossSite(cfg.CORSOrigins, limitBody(cfg.MaxBodyBytes, authenticate(authn, logger, perKey)))))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
