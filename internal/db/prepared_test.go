@@ -16,11 +16,10 @@ import (
 	"github.com/frsvc/fulfillment/internal/tenant"
 )
 
-// TestWithPrepared: a query under WithPrepared answers as the unprepared
-// one does, is counted by the counting driver above, keeps one prepared
-// statement however often it runs, is not prepared inside a transaction,
-// and past maxPrepared statements runs unprepared.
-func TestWithPrepared(t *testing.T) {
+// openAccounts opens a fresh SQLite store behind a statement counter, with
+// three accounts.
+func openAccounts(t *testing.T) (*Store, *sqlcount.Driver, context.Context) {
+	t.Helper()
 	var counter *sqlcount.Driver
 	s, err := Open("file:"+filepath.Join(t.TempDir(), "p.db"), Config{WrapDriver: func(d dialect.Driver) dialect.Driver {
 		counter = sqlcount.Wrap(d)
@@ -29,7 +28,6 @@ func TestWithPrepared(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
 	ctx := tenant.WithSystem(context.Background())
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatal(err)
@@ -39,6 +37,16 @@ func TestWithPrepared(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	return s, counter, ctx
+}
+
+// TestWithPrepared: a query under WithPrepared answers as the unprepared
+// one does, is counted by the counting driver above, keeps one prepared
+// statement however often it runs, is not prepared inside a transaction,
+// and past maxPrepared statements runs unprepared.
+func TestWithPrepared(t *testing.T) {
+	s, counter, ctx := openAccounts(t)
+	defer s.Close()
 	pd := s.prep
 	names := func(ctx context.Context) []string {
 		t.Helper()
@@ -98,24 +106,8 @@ func TestWithPrepared(t *testing.T) {
 // its wait for a connection ends with its context (all of SQLite's four
 // connections held: it returns at its deadline, not when one frees).
 func TestWithDetached(t *testing.T) {
-	var counter *sqlcount.Driver
-	s, err := Open("file:"+filepath.Join(t.TempDir(), "d.db"), Config{WrapDriver: func(d dialect.Driver) dialect.Driver {
-		counter = sqlcount.Wrap(d)
-		return counter
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, counter, ctx := openAccounts(t)
 	defer s.Close()
-	ctx := tenant.WithSystem(context.Background())
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	for i := range 3 {
-		if _, err := s.Client.Account.Create().SetName(fmt.Sprintf("acct-%d", i)).Save(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
 	names := func(ctx context.Context) ([]string, error) {
 		return s.Client.Account.Query().Where(account.NameNEQ("acct-1")).Order(account.ByID()).Select(account.FieldName).Strings(ctx)
 	}

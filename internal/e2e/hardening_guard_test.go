@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -231,6 +232,41 @@ func hdSourceID(h *hdEnv, code string) string {
 	return out.Sources.Edges[0].Node.ID
 }
 
+// hdHoldBySendRun starts a send run whose one delivery (to a source named
+// code) its partner holds until release is called, and returns once the run
+// is in the partner's hands: the request's slot is then taken. first gets
+// the run's answer.
+func hdHoldBySendRun(t *testing.T, h *hdEnv, code string) (release func(), first <-chan *Result) {
+	t.Helper()
+	hit := make(chan struct{}, 1)
+	held := make(chan struct{})
+	partner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hit <- struct{}{}
+		select {
+		case <-held:
+		case <-r.Context().Done():
+		}
+		_, _ = w.Write([]byte(`{"acknowledged": true, "confirmationNumber": "C-1"}`))
+	}))
+	t.Cleanup(partner.Close)
+	hdProcessingFR(h, code, partner.URL, "whsec_hold_0123456789")
+	answer := make(chan *Result, 1)
+	go func() {
+		res, err := h.Send(Request{Key: h.AdminKey, Query: `mutation { runSendFulfillmentRequests { claimed acknowledged } }`})
+		if err != nil {
+			t.Error(err)
+		}
+		answer <- res
+	}()
+	select {
+	case <-hit:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the send run never reached the partner")
+	}
+	var once sync.Once
+	return func() { once.Do(func() { close(held) }) }, answer
+}
+
 // TestHardeningInFlightCap: with MaxInFlight 1, a request arriving while
 // another runs is answered 503 RATE_LIMITED with Retry-After at once, runs
 // nothing, and the health check is not capped; once the first ends, the
@@ -238,33 +274,8 @@ func hdSourceID(h *hdEnv, code string) string {
 func TestHardeningInFlightCap(t *testing.T) {
 	t.Parallel()
 	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		hit := make(chan struct{}, 1)
-		release := make(chan struct{})
-		partner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			hit <- struct{}{}
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
-			_, _ = w.Write([]byte(`{"acknowledged": true, "confirmationNumber": "C-1"}`))
-		}))
-		t.Cleanup(partner.Close)
 		h := hdNew(t, s, httpapi.Config{MaxInFlight: 1})
-		hdProcessingFR(h, "CAP", partner.URL, "whsec_cap_0123456789")
-
-		first := make(chan *Result, 1)
-		go func() {
-			res, err := h.Send(Request{Key: h.AdminKey, Query: `mutation { runSendFulfillmentRequests { claimed acknowledged } }`})
-			if err != nil {
-				t.Error(err)
-			}
-			first <- res
-		}()
-		select {
-		case <-hit: // the send run is in the partner's hands: the slot is taken
-		case <-time.After(10 * time.Second):
-			t.Fatal("the send run never reached the partner")
-		}
+		release, first := hdHoldBySendRun(t, h, "CAP")
 		ops := h.operations()
 		res := h.Do(Request{Key: h.AdminKey, Query: `{ viewer { role } }`})
 		if res.Status != http.StatusServiceUnavailable {
@@ -279,7 +290,7 @@ func TestHardeningInFlightCap(t *testing.T) {
 		if resp := h.raw(http.MethodGet, "/healthz", nil, nil); resp.Status != http.StatusOK {
 			t.Errorf("/healthz under the cap: HTTP %d", resp.Status)
 		}
-		close(release)
+		release()
 		if res := <-first; res == nil || res.Status != http.StatusOK || len(res.Errors) > 0 {
 			t.Fatalf("first request: %+v", res)
 		}
@@ -296,32 +307,8 @@ func TestHardeningInFlightCap(t *testing.T) {
 func TestHardeningExecutionQueue(t *testing.T) {
 	t.Parallel()
 	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		hit := make(chan struct{}, 1)
-		release := make(chan struct{}, 1)
-		partner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			hit <- struct{}{}
-			select {
-			case <-release:
-			case <-r.Context().Done():
-			}
-			_, _ = w.Write([]byte(`{"acknowledged": true, "confirmationNumber": "C-1"}`))
-		}))
-		t.Cleanup(partner.Close)
 		h := hdNew(t, s, httpapi.Config{MaxExecuting: 1})
-		hdProcessingFR(h, "QUEUE", partner.URL, "whsec_queue_0123456789")
-		first := make(chan *Result, 1)
-		go func() {
-			res, err := h.Send(Request{Key: h.AdminKey, Query: `mutation { runSendFulfillmentRequests { claimed acknowledged } }`})
-			if err != nil {
-				t.Error(err)
-			}
-			first <- res
-		}()
-		select {
-		case <-hit: // the send run is in the partner's hands: the slot is taken
-		case <-time.After(10 * time.Second):
-			t.Fatal("the send run never reached the partner")
-		}
+		release, first := hdHoldBySendRun(t, h, "QUEUE")
 		ops := h.operations()
 		second := make(chan *Result, 1)
 		go func() {
@@ -339,7 +326,7 @@ func TestHardeningExecutionQueue(t *testing.T) {
 		if n := h.operations() - ops; n != 0 {
 			t.Errorf("%d operations ran beside the one executing", n)
 		}
-		release <- struct{}{}
+		release()
 		if res := <-first; res == nil || res.Status != http.StatusOK || len(res.Errors) > 0 {
 			t.Fatalf("first request: %+v", res)
 		}
