@@ -268,8 +268,9 @@ func scalarChild(typeName string) func(context.Context, graphql.CollectedField) 
 // four fields, where gqlgen's FieldSet takes three and a map per object
 // for the skip; an object has a handful of fields, so a look back over them
 // costs less. Four inline values hold most objects of a page (an edge, a
-// line, a log entry); a larger object takes a second allocation. Nothing is scheduled to run concurrently (graph/gqlgen.go
-// checks), so Dispatch has nothing to wait for.
+// line, a log entry); a larger object takes a second allocation. Nothing
+// is scheduled to run concurrently (graph/gqlgen.go checks), so Dispatch
+// has nothing to wait for.
 type objectFields struct {
 	fields   []graphql.CollectedField
 	Values   []graphql.Marshaler

@@ -53,7 +53,8 @@ func prepared(ctx context.Context) bool {
 }
 
 // preparingDriver is the ent driver with a statement cache for the queries
-// run under WithPrepared.
+// run under WithPrepared, and a connection of their own for those run under
+// WithDetached.
 type preparingDriver struct {
 	*entsql.Driver
 	pool *sql.DB
@@ -67,8 +68,8 @@ func newPreparingDriver(d *entsql.Driver, pool *sql.DB) *preparingDriver {
 	return &preparingDriver{Driver: d, pool: pool, stmts: map[string]*sql.Stmt{}}
 }
 
-// Query runs query as ent's driver does, through a prepared statement when
-// ctx asks for one.
+// Query runs query as ent's driver does, through a prepared statement or
+// detached when ctx asks for it.
 func (d *preparingDriver) Query(ctx context.Context, query string, args, v any) error {
 	isDetached := detached(ctx)
 	if !isDetached && !prepared(ctx) {
