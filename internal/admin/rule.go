@@ -1,9 +1,10 @@
 package admin
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
+
+	"github.com/99designs/gqlgen/graphql"
 )
 
 // RoutingRule is the GraphQL RoutingRule enum; the routing engine has the
@@ -33,10 +34,7 @@ func (r RoutingRule) Valid() bool {
 }
 
 // MarshalGQL writes the enum value.
-func (r RoutingRule) MarshalGQL(w io.Writer) {
-	b, _ := json.Marshal(string(r)) // JSON quoting: strconv.Quote's Go escapes are not JSON
-	_, _ = w.Write(b)
-}
+func (r RoutingRule) MarshalGQL(w io.Writer) { graphql.MarshalString(string(r)).MarshalGQL(w) }
 
 // UnmarshalGQL reads the enum value.
 func (r *RoutingRule) UnmarshalGQL(v any) error {

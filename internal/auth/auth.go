@@ -130,14 +130,14 @@ func (a *Authenticator) Authenticate(ctx context.Context, secret string) (Princi
 		return Principal{}, ErrUnauthenticated
 	}
 	hash := Hash(secret)
-	lookup := db.WithPrepared(ctx)
-	if a.DetachLookup {
-		lookup = db.WithDetached(ctx)
+	lookup := db.WithDetached
+	if !a.DetachLookup {
+		lookup = db.WithPrepared
 	}
 	// Only the columns a principal needs: the lookup runs on every request.
 	k, err := a.Client.ApiKey.Query().Where(apikey.Hash(hash)).
 		Select(apikey.FieldAccountID, apikey.FieldName, apikey.FieldRole, apikey.FieldSourceID, apikey.FieldHash, apikey.FieldRevokedAt).
-		Only(tenant.WithSystem(lookup))
+		Only(tenant.WithSystem(lookup(ctx)))
 	if ent.IsNotFound(err) {
 		return Principal{}, ErrUnauthenticated
 	}

@@ -15,10 +15,17 @@ import (
 // WithPrepared are, and those are a fixed few.
 const maxPrepared = 32
 
-type (
-	preparedKey struct{}
-	detachedKey struct{}
+// statementMode is how the preparing driver runs an ent query: as ent does,
+// prepared, or detached.
+type statementMode int
+
+const (
+	plainStatement statementMode = iota
+	preparedStatement
+	detachedStatement
 )
+
+type statementModeKey struct{}
 
 // WithDetached marks ctx so that an ent query run under it outside a
 // transaction takes its pooled connection under ctx (the wait for a
@@ -28,12 +35,7 @@ type (
 // every statement: the statement cannot wait on a network, the wait for a
 // connection can.
 func WithDetached(ctx context.Context) context.Context {
-	return context.WithValue(ctx, detachedKey{}, true)
-}
-
-func detached(ctx context.Context) bool {
-	v, _ := ctx.Value(detachedKey{}).(bool)
-	return v
+	return context.WithValue(ctx, statementModeKey{}, detachedStatement)
 }
 
 // WithPrepared marks ctx so that an ent query run under it outside a
@@ -44,12 +46,12 @@ func detached(ctx context.Context) bool {
 // statement and the server's parse. The statement is counted like any other
 // (the counting driver sits above this one).
 func WithPrepared(ctx context.Context) context.Context {
-	return context.WithValue(ctx, preparedKey{}, true)
+	return context.WithValue(ctx, statementModeKey{}, preparedStatement)
 }
 
-func prepared(ctx context.Context) bool {
-	v, _ := ctx.Value(preparedKey{}).(bool)
-	return v
+func modeOf(ctx context.Context) statementMode {
+	m, _ := ctx.Value(statementModeKey{}).(statementMode)
+	return m
 }
 
 // preparingDriver is the ent driver with a statement cache for the queries
@@ -71,8 +73,8 @@ func newPreparingDriver(d *entsql.Driver, pool *sql.DB) *preparingDriver {
 // Query runs query as ent's driver does, through a prepared statement or
 // detached when ctx asks for it.
 func (d *preparingDriver) Query(ctx context.Context, query string, args, v any) error {
-	isDetached := detached(ctx)
-	if !isDetached && !prepared(ctx) {
+	mode := modeOf(ctx)
+	if mode == plainStatement {
 		return d.Driver.Query(ctx, query, args, v)
 	}
 	vr, ok := v.(*entsql.Rows)
@@ -83,7 +85,7 @@ func (d *preparingDriver) Query(ctx context.Context, query string, args, v any) 
 	if !ok {
 		return fmt.Errorf("db: invalid type %T, expect []any for args", args)
 	}
-	if isDetached {
+	if mode == detachedStatement {
 		conn, err := d.pool.Conn(ctx)
 		if err != nil {
 			return err

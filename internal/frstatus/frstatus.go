@@ -4,9 +4,10 @@
 package frstatus
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
+
+	"github.com/99designs/gqlgen/graphql"
 )
 
 // Status is the life-cycle status of a fulfillment request.
@@ -63,7 +64,7 @@ func (ShipmentStatus) Values() []string {
 func (s ShipmentStatus) String() string { return string(s) }
 
 // MarshalGQL writes the enum value for GraphQL.
-func (s Status) MarshalGQL(w io.Writer) { writeJSONString(w, string(s)) }
+func (s Status) MarshalGQL(w io.Writer) { graphql.MarshalString(string(s)).MarshalGQL(w) }
 
 // UnmarshalGQL reads a GraphQL enum value.
 func (s *Status) UnmarshalGQL(v any) error {
@@ -81,7 +82,7 @@ func (s *Status) UnmarshalGQL(v any) error {
 }
 
 // MarshalGQL writes the enum value for GraphQL.
-func (s ShipmentStatus) MarshalGQL(w io.Writer) { writeJSONString(w, string(s)) }
+func (s ShipmentStatus) MarshalGQL(w io.Writer) { graphql.MarshalString(string(s)).MarshalGQL(w) }
 
 // UnmarshalGQL reads a GraphQL enum value.
 func (s *ShipmentStatus) UnmarshalGQL(v any) error {
@@ -96,11 +97,4 @@ func (s *ShipmentStatus) UnmarshalGQL(v any) error {
 		}
 	}
 	return fmt.Errorf("%q is not a valid ShipmentStatus", str)
-}
-
-// writeJSONString writes s as a JSON string (strconv.Quote's Go escapes are
-// not JSON).
-func writeJSONString(w io.Writer, s string) {
-	b, _ := json.Marshal(s)
-	_, _ = w.Write(b)
 }

@@ -141,10 +141,16 @@ func inFlight(n int, next http.Handler) http.Handler {
 			defer func() { <-sem }()
 			next.ServeHTTP(w, r)
 		default:
-			w.Header().Set("Retry-After", "1")
-			errorBody(w, http.StatusServiceUnavailable, apperr.RateLimited, "the server is busy; try again in a moment", map[string]any{"retryAfterSeconds": 1})
+			busy(w)
 		}
 	})
+}
+
+// busy answers a request the server has no room for: 503 RATE_LIMITED with
+// a retry hint.
+func busy(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "1")
+	errorBody(w, http.StatusServiceUnavailable, apperr.RateLimited, "the server is busy; try again in a moment", map[string]any{"retryAfterSeconds": 1})
 }
 
 // executing lets at most n requests execute GraphQL at once; the others
@@ -164,8 +170,7 @@ func executing(n int, next http.Handler) http.Handler {
 			select {
 			case sem <- struct{}{}:
 			case <-r.Context().Done():
-				w.Header().Set("Retry-After", "1")
-				errorBody(w, http.StatusServiceUnavailable, apperr.RateLimited, "the server is busy; try again in a moment", map[string]any{"retryAfterSeconds": 1})
+				busy(w)
 				return
 			}
 		}
