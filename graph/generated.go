@@ -7516,6 +7516,9 @@ func (ec *executionContext) field___Type_fields_args(ctx context.Context, rawArg
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _Account_id(ctx context.Context, field graphql.CollectedField, obj *ent.Account) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Account", "id") {
+		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -7585,6 +7588,9 @@ func (ec *executionContext) fieldContext_Account_updatedAt(_ context.Context, fi
 }
 
 func (ec *executionContext) _Account_name(ctx context.Context, field graphql.CollectedField, obj *ent.Account) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Account", "name") {
+		return ec.marshalNString2string(ctx, field.Selections, obj.Name)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -7608,6 +7614,9 @@ func (ec *executionContext) fieldContext_Account_name(_ context.Context, field g
 }
 
 func (ec *executionContext) _Account_currency(ctx context.Context, field graphql.CollectedField, obj *ent.Account) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Account", "currency") {
+		return ec.marshalNString2string(ctx, field.Selections, obj.Currency)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -7631,6 +7640,9 @@ func (ec *executionContext) fieldContext_Account_currency(_ context.Context, fie
 }
 
 func (ec *executionContext) _Account_generateOnImport(ctx context.Context, field graphql.CollectedField, obj *ent.Account) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Account", "generateOnImport") {
+		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.GenerateOnImport)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -7686,6 +7698,9 @@ func (ec *executionContext) fieldContext_Account_strategy(_ context.Context, fie
 }
 
 func (ec *executionContext) _Address_name(ctx context.Context, field graphql.CollectedField, obj *address.Address) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Address", "name") {
+		return ec.marshalOString2string(ctx, field.Selections, obj.Name)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -7709,6 +7724,9 @@ func (ec *executionContext) fieldContext_Address_name(_ context.Context, field g
 }
 
 func (ec *executionContext) _Address_line1(ctx context.Context, field graphql.CollectedField, obj *address.Address) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Address", "line1") {
+		return ec.marshalNString2string(ctx, field.Selections, obj.Line1)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -7732,6 +7750,9 @@ func (ec *executionContext) fieldContext_Address_line1(_ context.Context, field 
 }
 
 func (ec *executionContext) _Address_line2(ctx context.Context, field graphql.CollectedField, obj *address.Address) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Address", "line2") {
+		return ec.marshalOString2string(ctx, field.Selections, obj.Line2)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -7755,6 +7776,9 @@ func (ec *executionContext) fieldContext_Address_line2(_ context.Context, field 
 }
 
 func (ec *executionContext) _Address_city(ctx context.Context, field graphql.CollectedField, obj *address.Address) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Address", "city") {
+		return ec.marshalNString2string(ctx, field.Selections, obj.City)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -7778,6 +7802,9 @@ func (ec *executionContext) fieldContext_Address_city(_ context.Context, field g
 }
 
 func (ec *executionContext) _Address_region(ctx context.Context, field graphql.CollectedField, obj *address.Address) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Address", "region") {
+		return ec.marshalOString2string(ctx, field.Selections, obj.Region)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -7801,6 +7828,9 @@ func (ec *executionContext) fieldContext_Address_region(_ context.Context, field
 }
 
 func (ec *executionContext) _Address_postalCode(ctx context.Context, field graphql.CollectedField, obj *address.Address) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Address", "postalCode") {
+		return ec.marshalNString2string(ctx, field.Selections, obj.PostalCode)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -7824,6 +7854,9 @@ func (ec *executionContext) fieldContext_Address_postalCode(_ context.Context, f
 }
 
 func (ec *executionContext) _Address_country(ctx context.Context, field graphql.CollectedField, obj *address.Address) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Address", "country") {
+		return ec.marshalNString2string(ctx, field.Selections, obj.Country)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -7847,6 +7880,9 @@ func (ec *executionContext) fieldContext_Address_country(_ context.Context, fiel
 }
 
 func (ec *executionContext) _ApiKey_id(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKey) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "ApiKey", "id") {
+		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -7916,6 +7952,9 @@ func (ec *executionContext) fieldContext_ApiKey_updatedAt(_ context.Context, fie
 }
 
 func (ec *executionContext) _ApiKey_name(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKey) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "ApiKey", "name") {
+		return ec.marshalNString2string(ctx, field.Selections, obj.Name)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -7939,6 +7978,9 @@ func (ec *executionContext) fieldContext_ApiKey_name(_ context.Context, field gr
 }
 
 func (ec *executionContext) _ApiKey_role(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKey) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "ApiKey", "role") {
+		return ec.marshalNApiKeyRole2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRole(ctx, field.Selections, obj.Role)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -7985,6 +8027,9 @@ func (ec *executionContext) fieldContext_ApiKey_sourceID(_ context.Context, fiel
 }
 
 func (ec *executionContext) _ApiKey_prefix(ctx context.Context, field graphql.CollectedField, obj *ent.ApiKey) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "ApiKey", "prefix") {
+		return ec.marshalNString2string(ctx, field.Selections, obj.Prefix)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -8063,6 +8108,9 @@ func (ec *executionContext) fieldContext_ApiKey_source(_ context.Context, field 
 }
 
 func (ec *executionContext) _Connector_kind(ctx context.Context, field graphql.CollectedField, obj *admin.Connector) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Connector", "kind") {
+		return ec.marshalNConnectorKind2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋsourceᚐConnectorKind(ctx, field.Selections, obj.Kind)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -8109,6 +8157,9 @@ func (ec *executionContext) fieldContext_Connector_url(_ context.Context, field 
 }
 
 func (ec *executionContext) _Connector_hasSecret(ctx context.Context, field graphql.CollectedField, obj *admin.Connector) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Connector", "hasSecret") {
+		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.HasSecret)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -8132,6 +8183,9 @@ func (ec *executionContext) fieldContext_Connector_hasSecret(_ context.Context, 
 }
 
 func (ec *executionContext) _Connector_timeoutSeconds(ctx context.Context, field graphql.CollectedField, obj *admin.Connector) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Connector", "timeoutSeconds") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.TimeoutSeconds)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -8178,6 +8232,9 @@ func (ec *executionContext) fieldContext_Connector_directory(_ context.Context, 
 }
 
 func (ec *executionContext) _Connector_format(ctx context.Context, field graphql.CollectedField, obj *admin.Connector) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Connector", "format") {
+		return ec.marshalNFileFormat2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋsourceᚐConnectorFormat(ctx, field.Selections, obj.Format)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -8201,6 +8258,9 @@ func (ec *executionContext) fieldContext_Connector_format(_ context.Context, fie
 }
 
 func (ec *executionContext) _Connector_maxAttempts(ctx context.Context, field graphql.CollectedField, obj *admin.Connector) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Connector", "maxAttempts") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.MaxAttempts)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -8256,6 +8316,9 @@ func (ec *executionContext) fieldContext_CreatedApiKey_apiKey(_ context.Context,
 }
 
 func (ec *executionContext) _CreatedApiKey_secret(ctx context.Context, field graphql.CollectedField, obj *admin.CreatedAPIKey) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "CreatedApiKey", "secret") {
+		return ec.marshalNString2string(ctx, field.Selections, obj.Secret)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -8279,6 +8342,9 @@ func (ec *executionContext) fieldContext_CreatedApiKey_secret(_ context.Context,
 }
 
 func (ec *executionContext) _EliminatedAlternative_rule(ctx context.Context, field graphql.CollectedField, obj *fulfillment.EliminatedAlternative) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "EliminatedAlternative", "rule") {
+		return ec.marshalNRoutingRule2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋadminᚐRoutingRule(ctx, field.Selections, obj.Rule)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -8334,6 +8400,9 @@ func (ec *executionContext) fieldContext_EliminatedAlternative_plan(_ context.Co
 }
 
 func (ec *executionContext) _EliminatedAlternative_costDifference(ctx context.Context, field graphql.CollectedField, obj *fulfillment.EliminatedAlternative) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "EliminatedAlternative", "costDifference") {
+		return ec.marshalNDecimal2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋmoneyᚐAmount(ctx, field.Selections, obj.CostDifference)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -8357,6 +8426,9 @@ func (ec *executionContext) fieldContext_EliminatedAlternative_costDifference(_ 
 }
 
 func (ec *executionContext) _FulfillmentLog_id(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLog) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "FulfillmentLog", "id") {
+		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -8426,6 +8498,9 @@ func (ec *executionContext) fieldContext_FulfillmentLog_fulfillmentRequestID(_ c
 }
 
 func (ec *executionContext) _FulfillmentLog_correlationID(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLog) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "FulfillmentLog", "correlationID") {
+		return ec.marshalNString2string(ctx, field.Selections, obj.CorrelationID)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -8449,6 +8524,9 @@ func (ec *executionContext) fieldContext_FulfillmentLog_correlationID(_ context.
 }
 
 func (ec *executionContext) _FulfillmentLog_stage(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLog) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "FulfillmentLog", "stage") {
+		return ec.marshalNString2string(ctx, field.Selections, obj.Stage)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -8472,6 +8550,9 @@ func (ec *executionContext) fieldContext_FulfillmentLog_stage(_ context.Context,
 }
 
 func (ec *executionContext) _FulfillmentLog_level(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLog) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "FulfillmentLog", "level") {
+		return ec.marshalNLogLevel2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋfulfillmentlogᚐLevel(ctx, field.Selections, obj.Level)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -8495,6 +8576,9 @@ func (ec *executionContext) fieldContext_FulfillmentLog_level(_ context.Context,
 }
 
 func (ec *executionContext) _FulfillmentLog_message(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLog) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "FulfillmentLog", "message") {
+		return ec.marshalNString2string(ctx, field.Selections, obj.Message)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -8541,6 +8625,9 @@ func (ec *executionContext) fieldContext_FulfillmentLog_data(_ context.Context, 
 }
 
 func (ec *executionContext) _FulfillmentLog_actor(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLog) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "FulfillmentLog", "actor") {
+		return ec.marshalNString2string(ctx, field.Selections, obj.Actor)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -8715,6 +8802,9 @@ func (ec *executionContext) fieldContext_FulfillmentLogConnection_pageInfo(_ con
 }
 
 func (ec *executionContext) _FulfillmentLogConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentLogConnection) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "FulfillmentLogConnection", "totalCount") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -8825,6 +8915,9 @@ func (ec *executionContext) fieldContext_FulfillmentPreview_order(_ context.Cont
 }
 
 func (ec *executionContext) _FulfillmentPreview_canRoute(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Preview) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "FulfillmentPreview", "canRoute") {
+		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.CanRoute)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -8976,6 +9069,9 @@ func (ec *executionContext) fieldContext_FulfillmentPreview_warnings(_ context.C
 }
 
 func (ec *executionContext) _FulfillmentRequest_id(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "FulfillmentRequest", "id") {
+		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -9045,6 +9141,9 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_updatedAt(_ context.
 }
 
 func (ec *executionContext) _FulfillmentRequest_number(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "FulfillmentRequest", "number") {
+		return ec.marshalNString2string(ctx, field.Selections, obj.Number)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -9068,6 +9167,9 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_number(_ context.Con
 }
 
 func (ec *executionContext) _FulfillmentRequest_orderID(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "FulfillmentRequest", "orderID") {
+		return ec.marshalNID2int(ctx, field.Selections, obj.OrderID)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -9091,6 +9193,9 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_orderID(_ context.Co
 }
 
 func (ec *executionContext) _FulfillmentRequest_sourceID(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "FulfillmentRequest", "sourceID") {
+		return ec.marshalNID2int(ctx, field.Selections, obj.SourceID)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -9137,6 +9242,9 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_routingGroupID(_ con
 }
 
 func (ec *executionContext) _FulfillmentRequest_origin(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "FulfillmentRequest", "origin") {
+		return ec.marshalNFulfillmentRequestOrigin2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋfulfillmentrequestᚐOrigin(ctx, field.Selections, obj.Origin)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -9183,6 +9291,9 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_supersedesID(_ conte
 }
 
 func (ec *executionContext) _FulfillmentRequest_status(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "FulfillmentRequest", "status") {
+		return ec.marshalNFulfillmentRequestStatus2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfrstatusᚐStatus(ctx, field.Selections, obj.Status)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -9206,6 +9317,9 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_status(_ context.Con
 }
 
 func (ec *executionContext) _FulfillmentRequest_shipmentStatus(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "FulfillmentRequest", "shipmentStatus") {
+		return ec.marshalNShipmentStatus2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfrstatusᚐShipmentStatus(ctx, field.Selections, obj.ShipmentStatus)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -9229,6 +9343,9 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_shipmentStatus(_ con
 }
 
 func (ec *executionContext) _FulfillmentRequest_itemCost(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "FulfillmentRequest", "itemCost") {
+		return ec.marshalNDecimal2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋmoneyᚐAmount(ctx, field.Selections, obj.ItemCost)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -9252,6 +9369,9 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_itemCost(_ context.C
 }
 
 func (ec *executionContext) _FulfillmentRequest_dropshipFee(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "FulfillmentRequest", "dropshipFee") {
+		return ec.marshalNDecimal2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋmoneyᚐAmount(ctx, field.Selections, obj.DropshipFee)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -9275,6 +9395,9 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_dropshipFee(_ contex
 }
 
 func (ec *executionContext) _FulfillmentRequest_shippingCost(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "FulfillmentRequest", "shippingCost") {
+		return ec.marshalNDecimal2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋmoneyᚐAmount(ctx, field.Selections, obj.ShippingCost)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -9298,6 +9421,9 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_shippingCost(_ conte
 }
 
 func (ec *executionContext) _FulfillmentRequest_totalCost(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "FulfillmentRequest", "totalCost") {
+		return ec.marshalNDecimal2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋmoneyᚐAmount(ctx, field.Selections, obj.TotalCost)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -9413,6 +9539,9 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_voidReason(_ context
 }
 
 func (ec *executionContext) _FulfillmentRequest_attempts(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "FulfillmentRequest", "attempts") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.Attempts)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -9620,6 +9749,9 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_shippedAt(_ context.
 }
 
 func (ec *executionContext) _FulfillmentRequest_cancellationNoticePending(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "FulfillmentRequest", "cancellationNoticePending") {
+		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.CancellationNoticePending)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -9643,6 +9775,9 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_cancellationNoticePe
 }
 
 func (ec *executionContext) _FulfillmentRequest_version(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "FulfillmentRequest", "version") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.Version)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -9998,6 +10133,9 @@ func (ec *executionContext) fieldContext_FulfillmentRequestConnection_pageInfo(_
 }
 
 func (ec *executionContext) _FulfillmentRequestConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestConnection) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "FulfillmentRequestConnection", "totalCount") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -10076,6 +10214,9 @@ func (ec *executionContext) fieldContext_FulfillmentRequestEdge_cursor(_ context
 }
 
 func (ec *executionContext) _FulfillmentRequestItem_id(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestItem) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "FulfillmentRequestItem", "id") {
+		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -10099,6 +10240,9 @@ func (ec *executionContext) fieldContext_FulfillmentRequestItem_id(_ context.Con
 }
 
 func (ec *executionContext) _FulfillmentRequestItem_fulfillmentRequestID(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestItem) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "FulfillmentRequestItem", "fulfillmentRequestID") {
+		return ec.marshalNID2int(ctx, field.Selections, obj.FulfillmentRequestID)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -10122,6 +10266,9 @@ func (ec *executionContext) fieldContext_FulfillmentRequestItem_fulfillmentReque
 }
 
 func (ec *executionContext) _FulfillmentRequestItem_orderLineID(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestItem) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "FulfillmentRequestItem", "orderLineID") {
+		return ec.marshalNID2int(ctx, field.Selections, obj.OrderLineID)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -10145,6 +10292,9 @@ func (ec *executionContext) fieldContext_FulfillmentRequestItem_orderLineID(_ co
 }
 
 func (ec *executionContext) _FulfillmentRequestItem_sku(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestItem) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "FulfillmentRequestItem", "sku") {
+		return ec.marshalNString2string(ctx, field.Selections, obj.Sku)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -10168,6 +10318,9 @@ func (ec *executionContext) fieldContext_FulfillmentRequestItem_sku(_ context.Co
 }
 
 func (ec *executionContext) _FulfillmentRequestItem_quantity(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestItem) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "FulfillmentRequestItem", "quantity") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.Quantity)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -10191,6 +10344,9 @@ func (ec *executionContext) fieldContext_FulfillmentRequestItem_quantity(_ conte
 }
 
 func (ec *executionContext) _FulfillmentRequestItem_unitCost(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestItem) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "FulfillmentRequestItem", "unitCost") {
+		return ec.marshalNDecimal2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋmoneyᚐAmount(ctx, field.Selections, obj.UnitCost)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -10214,6 +10370,9 @@ func (ec *executionContext) fieldContext_FulfillmentRequestItem_unitCost(_ conte
 }
 
 func (ec *executionContext) _FulfillmentRequestItem_acknowledgedQuantity(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestItem) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "FulfillmentRequestItem", "acknowledgedQuantity") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.AcknowledgedQuantity)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -10237,6 +10396,9 @@ func (ec *executionContext) fieldContext_FulfillmentRequestItem_acknowledgedQuan
 }
 
 func (ec *executionContext) _FulfillmentRequestItem_shippedQuantity(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestItem) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "FulfillmentRequestItem", "shippedQuantity") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.ShippedQuantity)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -10260,6 +10422,9 @@ func (ec *executionContext) fieldContext_FulfillmentRequestItem_shippedQuantity(
 }
 
 func (ec *executionContext) _FulfillmentRequestItem_canceledQuantity(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestItem) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "FulfillmentRequestItem", "canceledQuantity") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.CanceledQuantity)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -10443,6 +10608,9 @@ func (ec *executionContext) fieldContext_GenerateResult_preview(_ context.Contex
 }
 
 func (ec *executionContext) _GenerateResult_correlationID(ctx context.Context, field graphql.CollectedField, obj *fulfillment.GenerateResult) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "GenerateResult", "correlationID") {
+		return ec.marshalNString2string(ctx, field.Selections, obj.CorrelationID)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -10466,6 +10634,9 @@ func (ec *executionContext) fieldContext_GenerateResult_correlationID(_ context.
 }
 
 func (ec *executionContext) _InventoryItem_id(ctx context.Context, field graphql.CollectedField, obj *ent.InventoryItem) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "InventoryItem", "id") {
+		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -10535,6 +10706,9 @@ func (ec *executionContext) fieldContext_InventoryItem_updatedAt(_ context.Conte
 }
 
 func (ec *executionContext) _InventoryItem_sourceID(ctx context.Context, field graphql.CollectedField, obj *ent.InventoryItem) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "InventoryItem", "sourceID") {
+		return ec.marshalNID2int(ctx, field.Selections, obj.SourceID)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -10558,6 +10732,9 @@ func (ec *executionContext) fieldContext_InventoryItem_sourceID(_ context.Contex
 }
 
 func (ec *executionContext) _InventoryItem_sku(ctx context.Context, field graphql.CollectedField, obj *ent.InventoryItem) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "InventoryItem", "sku") {
+		return ec.marshalNString2string(ctx, field.Selections, obj.Sku)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -10581,6 +10758,9 @@ func (ec *executionContext) fieldContext_InventoryItem_sku(_ context.Context, fi
 }
 
 func (ec *executionContext) _InventoryItem_quantity(ctx context.Context, field graphql.CollectedField, obj *ent.InventoryItem) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "InventoryItem", "quantity") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.Quantity)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -10604,6 +10784,9 @@ func (ec *executionContext) fieldContext_InventoryItem_quantity(_ context.Contex
 }
 
 func (ec *executionContext) _InventoryItem_committed(ctx context.Context, field graphql.CollectedField, obj *ent.InventoryItem) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "InventoryItem", "committed") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.Committed)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -10627,6 +10810,9 @@ func (ec *executionContext) fieldContext_InventoryItem_committed(_ context.Conte
 }
 
 func (ec *executionContext) _InventoryItem_unitCost(ctx context.Context, field graphql.CollectedField, obj *ent.InventoryItem) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "InventoryItem", "unitCost") {
+		return ec.marshalNDecimal2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋmoneyᚐAmount(ctx, field.Selections, obj.UnitCost)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -10769,6 +10955,9 @@ func (ec *executionContext) fieldContext_InventoryItemConnection_pageInfo(_ cont
 }
 
 func (ec *executionContext) _InventoryItemConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.InventoryItemConnection) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "InventoryItemConnection", "totalCount") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -11891,6 +12080,9 @@ func (ec *executionContext) fieldContext_Mutation_releaseOrder(ctx context.Conte
 }
 
 func (ec *executionContext) _Order_id(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Order", "id") {
+		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -11960,6 +12152,9 @@ func (ec *executionContext) fieldContext_Order_updatedAt(_ context.Context, fiel
 }
 
 func (ec *executionContext) _Order_channel(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Order", "channel") {
+		return ec.marshalNString2string(ctx, field.Selections, obj.Channel)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -11983,6 +12178,9 @@ func (ec *executionContext) fieldContext_Order_channel(_ context.Context, field 
 }
 
 func (ec *executionContext) _Order_orderNumber(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Order", "orderNumber") {
+		return ec.marshalNString2string(ctx, field.Selections, obj.OrderNumber)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -12006,6 +12204,9 @@ func (ec *executionContext) fieldContext_Order_orderNumber(_ context.Context, fi
 }
 
 func (ec *executionContext) _Order_referenceNumber(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Order", "referenceNumber") {
+		return ec.marshalOString2string(ctx, field.Selections, obj.ReferenceNumber)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -12029,6 +12230,9 @@ func (ec *executionContext) fieldContext_Order_referenceNumber(_ context.Context
 }
 
 func (ec *executionContext) _Order_paymentStatus(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Order", "paymentStatus") {
+		return ec.marshalNPaymentStatus2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋorderᚐPaymentStatus(ctx, field.Selections, obj.PaymentStatus)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -12052,6 +12256,9 @@ func (ec *executionContext) fieldContext_Order_paymentStatus(_ context.Context, 
 }
 
 func (ec *executionContext) _Order_status(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Order", "status") {
+		return ec.marshalNOrderStatus2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋorderᚐStatus(ctx, field.Selections, obj.Status)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -12130,6 +12337,9 @@ func (ec *executionContext) fieldContext_Order_shipTo(_ context.Context, field g
 }
 
 func (ec *executionContext) _Order_shipToCountry(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Order", "shipToCountry") {
+		return ec.marshalNString2string(ctx, field.Selections, obj.ShipToCountry)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -12176,6 +12386,9 @@ func (ec *executionContext) fieldContext_Order_orderedAt(_ context.Context, fiel
 }
 
 func (ec *executionContext) _Order_allocationStatus(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Order", "allocationStatus") {
+		return ec.marshalNOrderAllocationStatus2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋorderᚐAllocationStatus(ctx, field.Selections, obj.AllocationStatus)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -12199,6 +12412,9 @@ func (ec *executionContext) fieldContext_Order_allocationStatus(_ context.Contex
 }
 
 func (ec *executionContext) _Order_shipmentStatus(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Order", "shipmentStatus") {
+		return ec.marshalNOrderShipmentStatus2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋorderᚐShipmentStatus(ctx, field.Selections, obj.ShipmentStatus)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -12406,6 +12622,9 @@ func (ec *executionContext) fieldContext_OrderConnection_pageInfo(_ context.Cont
 }
 
 func (ec *executionContext) _OrderConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.OrderConnection) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "OrderConnection", "totalCount") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -12484,6 +12703,9 @@ func (ec *executionContext) fieldContext_OrderEdge_cursor(_ context.Context, fie
 }
 
 func (ec *executionContext) _OrderLine_id(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "OrderLine", "id") {
+		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -12507,6 +12729,9 @@ func (ec *executionContext) fieldContext_OrderLine_id(_ context.Context, field g
 }
 
 func (ec *executionContext) _OrderLine_orderID(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "OrderLine", "orderID") {
+		return ec.marshalNID2int(ctx, field.Selections, obj.OrderID)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -12530,6 +12755,9 @@ func (ec *executionContext) fieldContext_OrderLine_orderID(_ context.Context, fi
 }
 
 func (ec *executionContext) _OrderLine_position(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "OrderLine", "position") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.Position)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -12553,6 +12781,9 @@ func (ec *executionContext) fieldContext_OrderLine_position(_ context.Context, f
 }
 
 func (ec *executionContext) _OrderLine_sku(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "OrderLine", "sku") {
+		return ec.marshalNString2string(ctx, field.Selections, obj.Sku)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -12576,6 +12807,9 @@ func (ec *executionContext) fieldContext_OrderLine_sku(_ context.Context, field 
 }
 
 func (ec *executionContext) _OrderLine_title(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "OrderLine", "title") {
+		return ec.marshalOString2string(ctx, field.Selections, obj.Title)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -12599,6 +12833,9 @@ func (ec *executionContext) fieldContext_OrderLine_title(_ context.Context, fiel
 }
 
 func (ec *executionContext) _OrderLine_quantity(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "OrderLine", "quantity") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.Quantity)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -12622,6 +12859,9 @@ func (ec *executionContext) fieldContext_OrderLine_quantity(_ context.Context, f
 }
 
 func (ec *executionContext) _OrderLine_unitPrice(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "OrderLine", "unitPrice") {
+		return ec.marshalNDecimal2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋmoneyᚐAmount(ctx, field.Selections, obj.UnitPrice)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -12645,6 +12885,9 @@ func (ec *executionContext) fieldContext_OrderLine_unitPrice(_ context.Context, 
 }
 
 func (ec *executionContext) _OrderLine_unallocatedQuantity(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "OrderLine", "unallocatedQuantity") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.UnallocatedQuantity)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -12668,6 +12911,9 @@ func (ec *executionContext) fieldContext_OrderLine_unallocatedQuantity(_ context
 }
 
 func (ec *executionContext) _OrderLine_allocatedQuantity(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "OrderLine", "allocatedQuantity") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.AllocatedQuantity)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -12691,6 +12937,9 @@ func (ec *executionContext) fieldContext_OrderLine_allocatedQuantity(_ context.C
 }
 
 func (ec *executionContext) _OrderLine_shippedQuantity(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "OrderLine", "shippedQuantity") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.ShippedQuantity)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -12714,6 +12963,9 @@ func (ec *executionContext) fieldContext_OrderLine_shippedQuantity(_ context.Con
 }
 
 func (ec *executionContext) _OrderLine_killedQuantity(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "OrderLine", "killedQuantity") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.KilledQuantity)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -12925,6 +13177,9 @@ func (ec *executionContext) fieldContext_PlannedItem_orderLine(_ context.Context
 }
 
 func (ec *executionContext) _PlannedItem_sku(ctx context.Context, field graphql.CollectedField, obj *fulfillment.PlannedItem) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "PlannedItem", "sku") {
+		return ec.marshalNString2string(ctx, field.Selections, obj.Sku)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -12948,6 +13203,9 @@ func (ec *executionContext) fieldContext_PlannedItem_sku(_ context.Context, fiel
 }
 
 func (ec *executionContext) _PlannedItem_quantity(ctx context.Context, field graphql.CollectedField, obj *fulfillment.PlannedItem) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "PlannedItem", "quantity") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.Quantity)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -12971,6 +13229,9 @@ func (ec *executionContext) fieldContext_PlannedItem_quantity(_ context.Context,
 }
 
 func (ec *executionContext) _PlannedItem_unitCost(ctx context.Context, field graphql.CollectedField, obj *fulfillment.PlannedItem) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "PlannedItem", "unitCost") {
+		return ec.marshalNDecimal2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋmoneyᚐAmount(ctx, field.Selections, obj.UnitCost)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -13058,6 +13319,9 @@ func (ec *executionContext) fieldContext_PlannedRequest_items(_ context.Context,
 }
 
 func (ec *executionContext) _PlannedRequest_itemCost(ctx context.Context, field graphql.CollectedField, obj *fulfillment.PlannedRequest) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "PlannedRequest", "itemCost") {
+		return ec.marshalNDecimal2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋmoneyᚐAmount(ctx, field.Selections, obj.ItemCost)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -13081,6 +13345,9 @@ func (ec *executionContext) fieldContext_PlannedRequest_itemCost(_ context.Conte
 }
 
 func (ec *executionContext) _PlannedRequest_dropshipFee(ctx context.Context, field graphql.CollectedField, obj *fulfillment.PlannedRequest) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "PlannedRequest", "dropshipFee") {
+		return ec.marshalNDecimal2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋmoneyᚐAmount(ctx, field.Selections, obj.DropshipFee)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -13104,6 +13371,9 @@ func (ec *executionContext) fieldContext_PlannedRequest_dropshipFee(_ context.Co
 }
 
 func (ec *executionContext) _PlannedRequest_shippingCost(ctx context.Context, field graphql.CollectedField, obj *fulfillment.PlannedRequest) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "PlannedRequest", "shippingCost") {
+		return ec.marshalNDecimal2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋmoneyᚐAmount(ctx, field.Selections, obj.ShippingCost)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -13127,6 +13397,9 @@ func (ec *executionContext) fieldContext_PlannedRequest_shippingCost(_ context.C
 }
 
 func (ec *executionContext) _PlannedRequest_totalCost(ctx context.Context, field graphql.CollectedField, obj *fulfillment.PlannedRequest) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "PlannedRequest", "totalCost") {
+		return ec.marshalNDecimal2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋmoneyᚐAmount(ctx, field.Selections, obj.TotalCost)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -13698,6 +13971,9 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 }
 
 func (ec *executionContext) _Roadblock_code(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Roadblock) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Roadblock", "code") {
+		return ec.marshalNString2string(ctx, field.Selections, obj.Code)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -13721,6 +13997,9 @@ func (ec *executionContext) fieldContext_Roadblock_code(_ context.Context, field
 }
 
 func (ec *executionContext) _Roadblock_message(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Roadblock) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Roadblock", "message") {
+		return ec.marshalNString2string(ctx, field.Selections, obj.Message)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -13799,6 +14078,9 @@ func (ec *executionContext) fieldContext_Roadblock_source(_ context.Context, fie
 }
 
 func (ec *executionContext) _RoutingGroup_id(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroup) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "RoutingGroup", "id") {
+		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -13868,6 +14150,9 @@ func (ec *executionContext) fieldContext_RoutingGroup_updatedAt(_ context.Contex
 }
 
 func (ec *executionContext) _RoutingGroup_name(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroup) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "RoutingGroup", "name") {
+		return ec.marshalNString2string(ctx, field.Selections, obj.Name)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -13891,6 +14176,9 @@ func (ec *executionContext) fieldContext_RoutingGroup_name(_ context.Context, fi
 }
 
 func (ec *executionContext) _RoutingGroup_position(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroup) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "RoutingGroup", "position") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.Position)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -13914,6 +14202,9 @@ func (ec *executionContext) fieldContext_RoutingGroup_position(_ context.Context
 }
 
 func (ec *executionContext) _RoutingGroup_isDefault(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroup) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "RoutingGroup", "isDefault") {
+		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.IsDefault)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -13960,6 +14251,9 @@ func (ec *executionContext) fieldContext_RoutingGroup_shipToCountries(_ context.
 }
 
 func (ec *executionContext) _RoutingGroup_allowLineSplit(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroup) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "RoutingGroup", "allowLineSplit") {
+		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.AllowLineSplit)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -14102,6 +14396,9 @@ func (ec *executionContext) fieldContext_RoutingGroupConnection_pageInfo(_ conte
 }
 
 func (ec *executionContext) _RoutingGroupConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroupConnection) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "RoutingGroupConnection", "totalCount") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -14276,6 +14573,9 @@ func (ec *executionContext) fieldContext_RoutingGroupEvaluation_roadblocks(_ con
 }
 
 func (ec *executionContext) _RoutingGroupEvaluation_candidatesConsidered(ctx context.Context, field graphql.CollectedField, obj *fulfillment.GroupEvaluation) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "RoutingGroupEvaluation", "candidatesConsidered") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.CandidatesConsidered)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -14299,6 +14599,9 @@ func (ec *executionContext) fieldContext_RoutingGroupEvaluation_candidatesConsid
 }
 
 func (ec *executionContext) _RoutingGroupEvaluation_plansExplored(ctx context.Context, field graphql.CollectedField, obj *fulfillment.GroupEvaluation) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "RoutingGroupEvaluation", "plansExplored") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.PlansExplored)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -14354,6 +14657,9 @@ func (ec *executionContext) fieldContext_RoutingGroupEvaluation_eliminated(_ con
 }
 
 func (ec *executionContext) _RoutingGroupMember_id(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroupMember) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "RoutingGroupMember", "id") {
+		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -14377,6 +14683,9 @@ func (ec *executionContext) fieldContext_RoutingGroupMember_id(_ context.Context
 }
 
 func (ec *executionContext) _RoutingGroupMember_groupID(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroupMember) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "RoutingGroupMember", "groupID") {
+		return ec.marshalNID2int(ctx, field.Selections, obj.GroupID)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -14400,6 +14709,9 @@ func (ec *executionContext) fieldContext_RoutingGroupMember_groupID(_ context.Co
 }
 
 func (ec *executionContext) _RoutingGroupMember_sourceID(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroupMember) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "RoutingGroupMember", "sourceID") {
+		return ec.marshalNID2int(ctx, field.Selections, obj.SourceID)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -14423,6 +14735,9 @@ func (ec *executionContext) fieldContext_RoutingGroupMember_sourceID(_ context.C
 }
 
 func (ec *executionContext) _RoutingGroupMember_priority(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroupMember) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "RoutingGroupMember", "priority") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.Priority)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -14446,6 +14761,9 @@ func (ec *executionContext) fieldContext_RoutingGroupMember_priority(_ context.C
 }
 
 func (ec *executionContext) _RoutingGroupMember_eligible(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroupMember) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "RoutingGroupMember", "eligible") {
+		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.Eligible)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -14533,6 +14851,9 @@ func (ec *executionContext) fieldContext_RoutingGroupMember_source(_ context.Con
 }
 
 func (ec *executionContext) _RoutingPlan_totalCost(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Plan) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "RoutingPlan", "totalCost") {
+		return ec.marshalNDecimal2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋmoneyᚐAmount(ctx, field.Selections, obj.TotalCost)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -14556,6 +14877,9 @@ func (ec *executionContext) fieldContext_RoutingPlan_totalCost(_ context.Context
 }
 
 func (ec *executionContext) _RoutingPlan_optimal(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Plan) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "RoutingPlan", "optimal") {
+		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.Optimal)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -14634,6 +14958,9 @@ func (ec *executionContext) fieldContext_RoutingPlan_requests(_ context.Context,
 }
 
 func (ec *executionContext) _SendRunResult_claimed(ctx context.Context, field graphql.CollectedField, obj *sender.Result) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "SendRunResult", "claimed") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.Claimed)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -14657,6 +14984,9 @@ func (ec *executionContext) fieldContext_SendRunResult_claimed(_ context.Context
 }
 
 func (ec *executionContext) _SendRunResult_processed(ctx context.Context, field graphql.CollectedField, obj *sender.Result) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "SendRunResult", "processed") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.Processed)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -14680,6 +15010,9 @@ func (ec *executionContext) fieldContext_SendRunResult_processed(_ context.Conte
 }
 
 func (ec *executionContext) _SendRunResult_acknowledged(ctx context.Context, field graphql.CollectedField, obj *sender.Result) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "SendRunResult", "acknowledged") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.Acknowledged)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -14703,6 +15036,9 @@ func (ec *executionContext) fieldContext_SendRunResult_acknowledged(_ context.Co
 }
 
 func (ec *executionContext) _SendRunResult_failed(ctx context.Context, field graphql.CollectedField, obj *sender.Result) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "SendRunResult", "failed") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.Failed)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -14726,6 +15062,9 @@ func (ec *executionContext) fieldContext_SendRunResult_failed(_ context.Context,
 }
 
 func (ec *executionContext) _SendRunResult_retried(ctx context.Context, field graphql.CollectedField, obj *sender.Result) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "SendRunResult", "retried") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.Retried)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -14749,6 +15088,9 @@ func (ec *executionContext) fieldContext_SendRunResult_retried(_ context.Context
 }
 
 func (ec *executionContext) _Shipment_id(ctx context.Context, field graphql.CollectedField, obj *ent.Shipment) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Shipment", "id") {
+		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -14818,6 +15160,9 @@ func (ec *executionContext) fieldContext_Shipment_updatedAt(_ context.Context, f
 }
 
 func (ec *executionContext) _Shipment_fulfillmentRequestID(ctx context.Context, field graphql.CollectedField, obj *ent.Shipment) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Shipment", "fulfillmentRequestID") {
+		return ec.marshalNID2int(ctx, field.Selections, obj.FulfillmentRequestID)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -14841,6 +15186,9 @@ func (ec *executionContext) fieldContext_Shipment_fulfillmentRequestID(_ context
 }
 
 func (ec *executionContext) _Shipment_trackingNumber(ctx context.Context, field graphql.CollectedField, obj *ent.Shipment) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Shipment", "trackingNumber") {
+		return ec.marshalNString2string(ctx, field.Selections, obj.TrackingNumber)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -14864,6 +15212,9 @@ func (ec *executionContext) fieldContext_Shipment_trackingNumber(_ context.Conte
 }
 
 func (ec *executionContext) _Shipment_carrier(ctx context.Context, field graphql.CollectedField, obj *ent.Shipment) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Shipment", "carrier") {
+		return ec.marshalOString2string(ctx, field.Selections, obj.Carrier)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -14887,6 +15238,9 @@ func (ec *executionContext) fieldContext_Shipment_carrier(_ context.Context, fie
 }
 
 func (ec *executionContext) _Shipment_method(ctx context.Context, field graphql.CollectedField, obj *ent.Shipment) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Shipment", "method") {
+		return ec.marshalOString2string(ctx, field.Selections, obj.Method)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -15061,6 +15415,9 @@ func (ec *executionContext) fieldContext_ShipmentConnection_pageInfo(_ context.C
 }
 
 func (ec *executionContext) _ShipmentConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.ShipmentConnection) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "ShipmentConnection", "totalCount") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -15139,6 +15496,9 @@ func (ec *executionContext) fieldContext_ShipmentEdge_cursor(_ context.Context, 
 }
 
 func (ec *executionContext) _ShipmentItem_id(ctx context.Context, field graphql.CollectedField, obj *ent.ShipmentItem) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "ShipmentItem", "id") {
+		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -15162,6 +15522,9 @@ func (ec *executionContext) fieldContext_ShipmentItem_id(_ context.Context, fiel
 }
 
 func (ec *executionContext) _ShipmentItem_shipmentID(ctx context.Context, field graphql.CollectedField, obj *ent.ShipmentItem) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "ShipmentItem", "shipmentID") {
+		return ec.marshalNID2int(ctx, field.Selections, obj.ShipmentID)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -15185,6 +15548,9 @@ func (ec *executionContext) fieldContext_ShipmentItem_shipmentID(_ context.Conte
 }
 
 func (ec *executionContext) _ShipmentItem_fulfillmentRequestItemID(ctx context.Context, field graphql.CollectedField, obj *ent.ShipmentItem) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "ShipmentItem", "fulfillmentRequestItemID") {
+		return ec.marshalNID2int(ctx, field.Selections, obj.FulfillmentRequestItemID)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -15208,6 +15574,9 @@ func (ec *executionContext) fieldContext_ShipmentItem_fulfillmentRequestItemID(_
 }
 
 func (ec *executionContext) _ShipmentItem_quantity(ctx context.Context, field graphql.CollectedField, obj *ent.ShipmentItem) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "ShipmentItem", "quantity") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.Quantity)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -15295,6 +15664,9 @@ func (ec *executionContext) fieldContext_ShipmentItem_fulfillmentRequestItem(_ c
 }
 
 func (ec *executionContext) _Source_id(ctx context.Context, field graphql.CollectedField, obj *ent.Source) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Source", "id") {
+		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -15364,6 +15736,9 @@ func (ec *executionContext) fieldContext_Source_updatedAt(_ context.Context, fie
 }
 
 func (ec *executionContext) _Source_name(ctx context.Context, field graphql.CollectedField, obj *ent.Source) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Source", "name") {
+		return ec.marshalNString2string(ctx, field.Selections, obj.Name)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -15387,6 +15762,9 @@ func (ec *executionContext) fieldContext_Source_name(_ context.Context, field gr
 }
 
 func (ec *executionContext) _Source_code(ctx context.Context, field graphql.CollectedField, obj *ent.Source) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Source", "code") {
+		return ec.marshalNString2string(ctx, field.Selections, obj.Code)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -15410,6 +15788,9 @@ func (ec *executionContext) fieldContext_Source_code(_ context.Context, field gr
 }
 
 func (ec *executionContext) _Source_enabled(ctx context.Context, field graphql.CollectedField, obj *ent.Source) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Source", "enabled") {
+		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.Enabled)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -15433,6 +15814,9 @@ func (ec *executionContext) fieldContext_Source_enabled(_ context.Context, field
 }
 
 func (ec *executionContext) _Source_dropshipFee(ctx context.Context, field graphql.CollectedField, obj *ent.Source) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Source", "dropshipFee") {
+		return ec.marshalNDecimal2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋmoneyᚐAmount(ctx, field.Selections, obj.DropshipFee)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -15456,6 +15840,9 @@ func (ec *executionContext) fieldContext_Source_dropshipFee(_ context.Context, f
 }
 
 func (ec *executionContext) _Source_shippingBaseCost(ctx context.Context, field graphql.CollectedField, obj *ent.Source) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Source", "shippingBaseCost") {
+		return ec.marshalNDecimal2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋmoneyᚐAmount(ctx, field.Selections, obj.ShippingBaseCost)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -15479,6 +15866,9 @@ func (ec *executionContext) fieldContext_Source_shippingBaseCost(_ context.Conte
 }
 
 func (ec *executionContext) _Source_shippingPerUnitCost(ctx context.Context, field graphql.CollectedField, obj *ent.Source) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Source", "shippingPerUnitCost") {
+		return ec.marshalNDecimal2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋmoneyᚐAmount(ctx, field.Selections, obj.ShippingPerUnitCost)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -15525,6 +15915,9 @@ func (ec *executionContext) fieldContext_Source_shipsTo(_ context.Context, field
 }
 
 func (ec *executionContext) _Source_commitStock(ctx context.Context, field graphql.CollectedField, obj *ent.Source) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Source", "commitStock") {
+		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.CommitStock)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -15764,6 +16157,9 @@ func (ec *executionContext) fieldContext_SourceConnection_pageInfo(_ context.Con
 }
 
 func (ec *executionContext) _SourceConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *ent.SourceConnection) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "SourceConnection", "totalCount") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.TotalCount)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -15842,6 +16238,9 @@ func (ec *executionContext) fieldContext_SourceEdge_cursor(_ context.Context, fi
 }
 
 func (ec *executionContext) _Strategy_numberTemplate(ctx context.Context, field graphql.CollectedField, obj *admin.Strategy) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Strategy", "numberTemplate") {
+		return ec.marshalNString2string(ctx, field.Selections, obj.NumberTemplate)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -15865,6 +16264,9 @@ func (ec *executionContext) fieldContext_Strategy_numberTemplate(_ context.Conte
 }
 
 func (ec *executionContext) _Strategy_maxNumberLength(ctx context.Context, field graphql.CollectedField, obj *admin.Strategy) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Strategy", "maxNumberLength") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.MaxNumberLength)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -15888,6 +16290,9 @@ func (ec *executionContext) fieldContext_Strategy_maxNumberLength(_ context.Cont
 }
 
 func (ec *executionContext) _Strategy_autoProcess(ctx context.Context, field graphql.CollectedField, obj *admin.Strategy) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Strategy", "autoProcess") {
+		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.AutoProcess)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -16012,6 +16417,9 @@ func (ec *executionContext) fieldContext_Viewer_account(_ context.Context, field
 }
 
 func (ec *executionContext) _Viewer_role(ctx context.Context, field graphql.CollectedField, obj *admin.Viewer) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "Viewer", "role") {
+		return ec.marshalNApiKeyRole2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRole(ctx, field.Selections, obj.Role)
+	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,

@@ -24,7 +24,13 @@
 //     deferred group, field resolution, the object's field set, the
 //     scalar field context and the answer's buffer at the equivalents in
 //     graph/inorder.go, which keep gqlgen's behaviour (field contexts,
-//     middleware, panic recovery, error paths, null propagation).
+//     middleware, panic recovery, error paths, null propagation);
+//   - a field that only reads a struct field holding a leaf value whose
+//     marshalling cannot fail (a String, Int, ID, Boolean or a scalar or
+//     enum that marshals itself) gets a direct path, taken when plainLeaf
+//     (graph/inorder.go) finds that the field middleware would only pass it
+//     on: nothing would then observe the field's context, so it is not
+//     built. Most fields of a page are such leaves.
 package main
 
 import (
@@ -32,10 +38,12 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"regexp"
 
 	"github.com/99designs/gqlgen/api"
 	"github.com/99designs/gqlgen/codegen"
 	"github.com/99designs/gqlgen/codegen/config"
+	"github.com/vektah/gqlparser/v2/ast"
 )
 
 // inOrder is the gqlgen plugin that turns off per-field concurrency.
@@ -91,6 +99,10 @@ func main() {
 			log.Fatalf("gqlgen: %s still calls %s in a form the rewrites do not know", path, r.call)
 		}
 	}
+	src, leaves := directLeaves(src, cfg.Schema)
+	if leaves == 0 {
+		log.Fatalf("gqlgen: no plain leaf field found in %s: check directLeaves against this gqlgen version", path)
+	}
 	for _, banned := range []string{"ResolveConcurrently(", "ResolveRootConcurrently(", "go func("} {
 		if bytes.Contains(src, []byte(banned)) {
 			log.Fatalf("gqlgen: %s still calls %q: fields would not resolve in order", path, banned)
@@ -99,5 +111,50 @@ func main() {
 	if err := os.WriteFile(path, src, 0o644); err != nil {
 		log.Fatalf("gqlgen: %v", err)
 	}
-	fmt.Fprintf(os.Stderr, "gqlgen: %s generated, fields resolve in order\n", path)
+	fmt.Fprintf(os.Stderr, "gqlgen: %s generated, fields resolve in order, %d leaves direct\n", path, leaves)
+}
+
+// leafMarshal matches a generated marshaller of a value (not a pointer,
+// list or map) whose result cannot be null or an error: one that returns
+// the value itself (a type with its own MarshalGQL, which has no error to
+// give), or a String, Int, ID or Boolean, for which gqlgen's Marshal
+// function never answers null.
+var leafMarshal = regexp.MustCompile(`(?m)^func \(ec \*executionContext\) (marshal[\p{L}\p{N}_]+)\(ctx context\.Context, sel ast\.SelectionSet, v [\w.]+\) graphql\.Marshaler \{\n` +
+	`(?:\treturn v\n` +
+	`|\t_ = sel\n\tres := graphql\.(?:MarshalString|MarshalInt|MarshalIntID|MarshalBoolean)\(v\)\n\tif res == graphql\.Null \{\n\t\tgraphql\.AddInvalidNullFromMarshaler\(ctx, "\w+!"\)\n\t\}\n\treturn res\n` +
+	`|\t_ = sel\n\t_ = ctx\n\tres := graphql\.(?:MarshalString|MarshalInt|MarshalIntID|MarshalBoolean)\(v\)\n\treturn res\n` +
+	`)\}\n`)
+
+// plainField matches a generated field of an object (not an introspection
+// type) whose resolver reads a struct field, with no directive, marshalled
+// by a named marshaller.
+var plainField = regexp.MustCompile(`(?m)^(func \(ec \*executionContext\) _([A-Z]\w*?)_(\w+)\(ctx context\.Context, field graphql\.CollectedField, obj \*[\w.]+\) \(ret graphql\.Marshaler\) \{\n)` +
+	`(\treturn resolveFieldInOrder\(\n\t\tctx,\n\t\tec\.OperationContext,\n\t\tfield,\n` +
+	`\t\tfunc\(ctx context\.Context, field graphql\.CollectedField\) \(\*graphql\.FieldContext, error\) \{\n\t\t\treturn ec\.fieldContext_(\w+)\(ctx, field\)\n\t\t\},\n` +
+	`\t\tfunc\(ctx context\.Context\) \(any, error\) \{\n\t\t\treturn obj\.(\w+), nil\n\t\t\},\n` +
+	`\t\tnil,\n` +
+	`\t\tfunc\(ctx context\.Context, selections ast\.SelectionSet, v [\w.]+\) graphql\.Marshaler \{\n\t\t\treturn ec\.(marshal[\p{L}\p{N}_]+)\(ctx, selections, v\)\n\t\t\},\n)`)
+
+// directLeaves gives each plain field marshalled by a leaf marshaller a
+// direct path ahead of resolveFieldInOrder, and counts them.
+func directLeaves(src []byte, schema *ast.Schema) ([]byte, int) {
+	leaf := map[string]bool{}
+	for _, m := range leafMarshal.FindAllSubmatch(src, -1) {
+		leaf[string(m[1])] = true
+	}
+	n := 0
+	src = plainField.ReplaceAllFunc(src, func(b []byte) []byte {
+		m := plainField.FindSubmatch(b)
+		object, field, fieldContext, goField, marshal := m[2], m[3], m[5], m[6], string(m[7])
+		if !leaf[marshal] || string(fieldContext) != string(object)+"_"+string(field) {
+			return b
+		}
+		if def := schema.Types[string(object)]; def == nil || def.Kind != ast.Object || def.Fields.ForName(string(field)) == nil {
+			log.Fatalf("gqlgen: %s is not a field of an object in the schema", b[:bytes.IndexByte(b, '(')+1])
+		}
+		n++
+		return fmt.Appendf(nil, "%s\tif plainLeaf(ec.OperationContext, %q, %q) {\n\t\treturn ec.%s(ctx, field.Selections, obj.%s)\n\t}\n%s",
+			m[1], object, field, marshal, goField, m[4])
+	})
+	return src, n
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"hash/maphash"
 	"io"
+	"reflect"
 	"sync"
 	"sync/atomic"
 
@@ -17,6 +18,24 @@ import (
 // gqlgen's graphql.MarshalSliceConcurrently, graphql.NewDeferredGroup,
 // graphql.ResolveField, graphql.NewFieldSet and
 // graphql.NewScalarFieldContext: see graph/gqlgen.go for why.
+
+// classifyMiddlewarePC tells classifyMiddleware among field middlewares.
+var classifyMiddlewarePC = reflect.ValueOf(graphql.FieldMiddleware(classifyMiddleware)).Pointer()
+
+// plainLeaf reports whether a field may be marshalled straight from its
+// struct field, without a FieldContext, the field middleware or panic
+// recovery. The generated executor asks it only for a plain struct field
+// holding a leaf value whose marshalling cannot fail (graph/gqlgen.go
+// picks them): such a field has no resolver to fail or panic, no directive
+// and no children, so only the field middleware could observe its context.
+// It may be skipped when it is classifyMiddleware (the only one NewHandler
+// installs), which passes such a field straight on whoever asks
+// (plainFieldOpen); any other field middleware sees every field as gqlgen
+// would show it.
+func plainLeaf(oc *graphql.OperationContext, object, field string) bool {
+	mw := oc.ResolverMiddleware
+	return mw != nil && reflect.ValueOf(mw).Pointer() == classifyMiddlewarePC && plainFieldOpen(object, field)
+}
 
 // marshalSliceInOrder marshals the elements of a list one after the other on
 // the caller's goroutine. It keeps graphql.MarshalSliceConcurrently's

@@ -5,10 +5,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/frsvc/fulfillment/internal/auth"
 )
 
 func TestMarshalSliceInOrder(t *testing.T) {
@@ -211,5 +214,71 @@ func TestMarshalResponse(t *testing.T) {
 	marshalResponse(other, graphql.WriterFunc(func(w io.Writer) { _, _ = io.WriteString(w, "{}") }), &cold)
 	if cold.Cap() > 1024 {
 		t.Errorf("another operation started from cap %d", cold.Cap())
+	}
+}
+
+// TestPlainLeaf: a plain leaf field skips its field context only under
+// classifyMiddleware, installed as NewHandler installs it, and only where
+// that middleware would pass it on for every caller.
+func TestPlainLeaf(t *testing.T) {
+	var installed graphql.OperationContext
+	if err := fieldMiddleware(classifyMiddleware).MutateOperationContext(context.Background(), &installed); err != nil {
+		t.Fatal(err)
+	}
+	other := graphql.OperationContext{ResolverMiddleware: func(ctx context.Context, next graphql.Resolver) (any, error) {
+		return next(ctx)
+	}}
+	for _, c := range []struct {
+		oc            *graphql.OperationContext
+		object, field string
+		want          bool
+	}{
+		{&installed, "FulfillmentLog", "message", true},
+		{&installed, "Order", "orderNumber", true},          // a SOURCE key reads it too
+		{&installed, "Order", "paymentStatus", false},       // a SOURCE key may not: the middleware must see it
+		{&installed, "OrderLine", "unitPrice", false},       // likewise
+		{&installed, "OrderLine", "sku", true},              //
+		{&other, "FulfillmentLog", "message", false},        // another middleware sees every field
+		{&graphql.OperationContext{}, "Order", "id", false}, // no middleware set
+	} {
+		if got := plainLeaf(c.oc, c.object, c.field); got != c.want {
+			t.Errorf("plainLeaf(%s.%s) = %v, want %v", c.object, c.field, got, c.want)
+		}
+	}
+}
+
+// TestPlainFieldOpen keeps plainFieldOpen in step with classifyMiddleware:
+// for every field of every object of the schema, read as a plain field by
+// each role, where plainFieldOpen says the middleware passes the field
+// straight on, it must call the resolver with the context it was given and
+// answer what the resolver answered.
+func TestPlainFieldOpen(t *testing.T) {
+	schema := NewSchema(&Resolver{}).Schema()
+	open := 0
+	for _, def := range schema.Types {
+		if def.Kind != ast.Object || strings.HasPrefix(def.Name, "__") {
+			continue
+		}
+		for _, f := range def.Fields {
+			if !plainFieldOpen(def.Name, f.Name) {
+				continue
+			}
+			open++
+			for _, role := range []auth.Role{auth.RoleAdmin, auth.RoleReadOnly, auth.RoleSource} {
+				ctx := auth.WithPrincipal(context.Background(), auth.Principal{AccountID: 1, KeyID: 1, Role: role, SourceID: new(int)})
+				ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{Object: def.Name, Field: graphql.CollectedField{Field: &ast.Field{Name: f.Name, Alias: f.Name}}})
+				called := false
+				res, err := classifyMiddleware(ctx, func(got context.Context) (any, error) {
+					called = got == ctx
+					return "value", nil
+				})
+				if !called || err != nil || res != "value" {
+					t.Errorf("%s.%s read by %s: resolver called with the field's context %v, answered %v, %v", def.Name, f.Name, role, called, res, err)
+				}
+			}
+		}
+	}
+	if open == 0 {
+		t.Fatal("no open field found")
 	}
 }

@@ -251,6 +251,10 @@ var sourceOrderFields = map[string]bool{
 	"shipTo": true, "orderedAt": true, "createdAt": true, "__typename": true,
 }
 
+// OrderFieldOpen reports whether every key, a SOURCE key too, may read the
+// Order field.
+func OrderFieldOpen(field string) bool { return sourceOrderFields[field] }
+
 // AuthorizeOrderField decides whether p may read the Order field.
 func AuthorizeOrderField(p Principal, field string) error {
 	if p.Role == RoleSource && !sourceOrderFields[field] {
@@ -266,6 +270,10 @@ var sourceOrderLineFields = map[string]bool{
 	"id": true, "orderID": true, "position": true, "sku": true, "title": true, "quantity": true,
 	"order": true, "fulfillmentRequestItems": true, "__typename": true,
 }
+
+// OrderLineFieldOpen reports whether every key, a SOURCE key too, may read
+// the OrderLine field.
+func OrderLineFieldOpen(field string) bool { return sourceOrderLineFields[field] }
 
 // AuthorizeOrderLineField decides whether p may read the OrderLine field.
 func AuthorizeOrderLineField(p Principal, field string) error {
