@@ -2749,6 +2749,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 
 type executionContext struct {
 	*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]
+	memo operationMemo
 }
 
 func newExecutionContext(
@@ -10060,11 +10061,16 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_logs(ctx context.Con
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_FulfillmentRequest_logs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -11071,11 +11077,16 @@ func (ec *executionContext) fieldContext_Mutation_createRoutingGroup(ctx context
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_createRoutingGroup_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -11115,11 +11126,16 @@ func (ec *executionContext) fieldContext_Mutation_updateRoutingGroup(ctx context
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_updateRoutingGroup_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -11159,11 +11175,16 @@ func (ec *executionContext) fieldContext_Mutation_createSource(ctx context.Conte
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_createSource_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -11203,11 +11224,16 @@ func (ec *executionContext) fieldContext_Mutation_updateSource(ctx context.Conte
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_updateSource_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -11247,11 +11273,16 @@ func (ec *executionContext) fieldContext_Mutation_upsertInventory(ctx context.Co
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_upsertInventory_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -11291,11 +11322,16 @@ func (ec *executionContext) fieldContext_Mutation_createApiKey(ctx context.Conte
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_createApiKey_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -11335,11 +11371,16 @@ func (ec *executionContext) fieldContext_Mutation_revokeApiKey(ctx context.Conte
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_revokeApiKey_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -11379,11 +11420,16 @@ func (ec *executionContext) fieldContext_Mutation_updateAccountStrategy(ctx cont
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_updateAccountStrategy_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -11423,11 +11469,16 @@ func (ec *executionContext) fieldContext_Mutation_updateAccountSettings(ctx cont
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_updateAccountSettings_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -11467,11 +11518,16 @@ func (ec *executionContext) fieldContext_Mutation_createFulfillmentRequest(ctx c
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_createFulfillmentRequest_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -11511,11 +11567,16 @@ func (ec *executionContext) fieldContext_Mutation_generateFulfillmentRequests(ct
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_generateFulfillmentRequests_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -11555,11 +11616,16 @@ func (ec *executionContext) fieldContext_Mutation_processFulfillmentRequests(ctx
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_processFulfillmentRequests_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -11599,11 +11665,16 @@ func (ec *executionContext) fieldContext_Mutation_markFulfillmentRequestProcesse
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_markFulfillmentRequestProcessed_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -11643,11 +11714,16 @@ func (ec *executionContext) fieldContext_Mutation_markFulfillmentRequestAcknowle
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_markFulfillmentRequestAcknowledged_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -11687,11 +11763,16 @@ func (ec *executionContext) fieldContext_Mutation_renumberFulfillmentRequest(ctx
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_renumberFulfillmentRequest_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -11731,11 +11812,16 @@ func (ec *executionContext) fieldContext_Mutation_voidFulfillmentRequest(ctx con
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_voidFulfillmentRequest_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -11775,11 +11861,16 @@ func (ec *executionContext) fieldContext_Mutation_regenerateFulfillmentRequest(c
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_regenerateFulfillmentRequest_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -11819,11 +11910,16 @@ func (ec *executionContext) fieldContext_Mutation_acknowledgeFulfillmentRequest(
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_acknowledgeFulfillmentRequest_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -11895,11 +11991,16 @@ func (ec *executionContext) fieldContext_Mutation_cancelFulfillmentRequest(ctx c
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_cancelFulfillmentRequest_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -11939,11 +12040,16 @@ func (ec *executionContext) fieldContext_Mutation_createShipment(ctx context.Con
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_createShipment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -11983,11 +12089,16 @@ func (ec *executionContext) fieldContext_Mutation_importOrder(ctx context.Contex
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_importOrder_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -12027,11 +12138,16 @@ func (ec *executionContext) fieldContext_Mutation_holdOrder(ctx context.Context,
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_holdOrder_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -12071,11 +12187,16 @@ func (ec *executionContext) fieldContext_Mutation_releaseOrder(ctx context.Conte
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_releaseOrder_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -12505,11 +12626,16 @@ func (ec *executionContext) fieldContext_Order_fulfillmentRequests(ctx context.C
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Order_fulfillmentRequests_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -12549,11 +12675,16 @@ func (ec *executionContext) fieldContext_Order_logs(ctx context.Context, field g
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Order_logs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -13458,11 +13589,16 @@ func (ec *executionContext) fieldContext_Query_node(ctx context.Context, field g
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_node_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -13502,11 +13638,16 @@ func (ec *executionContext) fieldContext_Query_nodes(ctx context.Context, field 
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_nodes_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -13546,11 +13687,16 @@ func (ec *executionContext) fieldContext_Query_fulfillmentLogs(ctx context.Conte
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_fulfillmentLogs_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -13590,11 +13736,16 @@ func (ec *executionContext) fieldContext_Query_fulfillmentRequests(ctx context.C
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_fulfillmentRequests_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -13634,11 +13785,16 @@ func (ec *executionContext) fieldContext_Query_inventoryItems(ctx context.Contex
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_inventoryItems_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -13678,11 +13834,16 @@ func (ec *executionContext) fieldContext_Query_orders(ctx context.Context, field
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_orders_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -13722,11 +13883,16 @@ func (ec *executionContext) fieldContext_Query_routingGroups(ctx context.Context
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_routingGroups_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -13766,11 +13932,16 @@ func (ec *executionContext) fieldContext_Query_shipments(ctx context.Context, fi
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_shipments_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -13810,11 +13981,16 @@ func (ec *executionContext) fieldContext_Query_sources(ctx context.Context, fiel
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_sources_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -13886,11 +14062,16 @@ func (ec *executionContext) fieldContext_Query_fulfillmentPreview(ctx context.Co
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query_fulfillmentPreview_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -13930,11 +14111,16 @@ func (ec *executionContext) fieldContext_Query___type(ctx context.Context, field
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Query___type_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -15976,11 +16162,16 @@ func (ec *executionContext) fieldContext_Source_inventoryItems(ctx context.Conte
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Source_inventoryItems_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -16020,11 +16211,16 @@ func (ec *executionContext) fieldContext_Source_fulfillmentRequests(ctx context.
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Source_fulfillmentRequests_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -16633,11 +16829,16 @@ func (ec *executionContext) fieldContext___Directive_args(ctx context.Context, f
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field___Directive_args_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -16814,11 +17015,16 @@ func (ec *executionContext) fieldContext___Field_args(ctx context.Context, field
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field___Field_args_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -17358,11 +17564,16 @@ func (ec *executionContext) fieldContext___Type_fields(ctx context.Context, fiel
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field___Type_fields_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -17466,11 +17677,16 @@ func (ec *executionContext) fieldContext___Type_enumValues(ctx context.Context, 
 			ec.Error(ctx, err)
 		}
 	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field___Type_enumValues_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
+	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
 }
 
@@ -25028,7 +25244,7 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 var accountImplementors = []string{"Account", "Node"}
 
 func (ec *executionContext) _Account(ctx context.Context, sel ast.SelectionSet, obj *ent.Account) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, accountImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, accountImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -25091,7 +25307,7 @@ func (ec *executionContext) _Account(ctx context.Context, sel ast.SelectionSet, 
 var addressImplementors = []string{"Address"}
 
 func (ec *executionContext) _Address(ctx context.Context, sel ast.SelectionSet, obj *address.Address) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, addressImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, addressImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -25154,7 +25370,7 @@ func (ec *executionContext) _Address(ctx context.Context, sel ast.SelectionSet, 
 var apiKeyImplementors = []string{"ApiKey", "Node"}
 
 func (ec *executionContext) _ApiKey(ctx context.Context, sel ast.SelectionSet, obj *ent.ApiKey) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, apiKeyImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, apiKeyImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -25227,7 +25443,7 @@ func (ec *executionContext) _ApiKey(ctx context.Context, sel ast.SelectionSet, o
 var connectorImplementors = []string{"Connector"}
 
 func (ec *executionContext) _Connector(ctx context.Context, sel ast.SelectionSet, obj *admin.Connector) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, connectorImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, connectorImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -25290,7 +25506,7 @@ func (ec *executionContext) _Connector(ctx context.Context, sel ast.SelectionSet
 var createdApiKeyImplementors = []string{"CreatedApiKey"}
 
 func (ec *executionContext) _CreatedApiKey(ctx context.Context, sel ast.SelectionSet, obj *admin.CreatedAPIKey) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, createdApiKeyImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, createdApiKeyImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -25328,7 +25544,7 @@ func (ec *executionContext) _CreatedApiKey(ctx context.Context, sel ast.Selectio
 var eliminatedAlternativeImplementors = []string{"EliminatedAlternative"}
 
 func (ec *executionContext) _EliminatedAlternative(ctx context.Context, sel ast.SelectionSet, obj *fulfillment.EliminatedAlternative) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, eliminatedAlternativeImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, eliminatedAlternativeImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -25371,7 +25587,7 @@ func (ec *executionContext) _EliminatedAlternative(ctx context.Context, sel ast.
 var fulfillmentLogImplementors = []string{"FulfillmentLog", "Node"}
 
 func (ec *executionContext) _FulfillmentLog(ctx context.Context, sel ast.SelectionSet, obj *ent.FulfillmentLog) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, fulfillmentLogImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, fulfillmentLogImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -25459,7 +25675,7 @@ func (ec *executionContext) _FulfillmentLog(ctx context.Context, sel ast.Selecti
 var fulfillmentLogConnectionImplementors = []string{"FulfillmentLogConnection"}
 
 func (ec *executionContext) _FulfillmentLogConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.FulfillmentLogConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, fulfillmentLogConnectionImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, fulfillmentLogConnectionImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -25502,7 +25718,7 @@ func (ec *executionContext) _FulfillmentLogConnection(ctx context.Context, sel a
 var fulfillmentLogEdgeImplementors = []string{"FulfillmentLogEdge"}
 
 func (ec *executionContext) _FulfillmentLogEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.FulfillmentLogEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, fulfillmentLogEdgeImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, fulfillmentLogEdgeImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -25540,7 +25756,7 @@ func (ec *executionContext) _FulfillmentLogEdge(ctx context.Context, sel ast.Sel
 var fulfillmentPreviewImplementors = []string{"FulfillmentPreview"}
 
 func (ec *executionContext) _FulfillmentPreview(ctx context.Context, sel ast.SelectionSet, obj *fulfillment.Preview) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, fulfillmentPreviewImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, fulfillmentPreviewImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -25598,7 +25814,7 @@ func (ec *executionContext) _FulfillmentPreview(ctx context.Context, sel ast.Sel
 var fulfillmentRequestImplementors = []string{"FulfillmentRequest", "Node"}
 
 func (ec *executionContext) _FulfillmentRequest(ctx context.Context, sel ast.SelectionSet, obj *ent.FulfillmentRequest) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, fulfillmentRequestImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, fulfillmentRequestImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -25816,7 +26032,7 @@ func (ec *executionContext) _FulfillmentRequest(ctx context.Context, sel ast.Sel
 var fulfillmentRequestConnectionImplementors = []string{"FulfillmentRequestConnection"}
 
 func (ec *executionContext) _FulfillmentRequestConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.FulfillmentRequestConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, fulfillmentRequestConnectionImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, fulfillmentRequestConnectionImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -25859,7 +26075,7 @@ func (ec *executionContext) _FulfillmentRequestConnection(ctx context.Context, s
 var fulfillmentRequestEdgeImplementors = []string{"FulfillmentRequestEdge"}
 
 func (ec *executionContext) _FulfillmentRequestEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.FulfillmentRequestEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, fulfillmentRequestEdgeImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, fulfillmentRequestEdgeImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -25897,7 +26113,7 @@ func (ec *executionContext) _FulfillmentRequestEdge(ctx context.Context, sel ast
 var fulfillmentRequestItemImplementors = []string{"FulfillmentRequestItem", "Node"}
 
 func (ec *executionContext) _FulfillmentRequestItem(ctx context.Context, sel ast.SelectionSet, obj *ent.FulfillmentRequestItem) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, fulfillmentRequestItemImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, fulfillmentRequestItemImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -25980,7 +26196,7 @@ func (ec *executionContext) _FulfillmentRequestItem(ctx context.Context, sel ast
 var generateResultImplementors = []string{"GenerateResult"}
 
 func (ec *executionContext) _GenerateResult(ctx context.Context, sel ast.SelectionSet, obj *fulfillment.GenerateResult) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, generateResultImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, generateResultImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -26028,7 +26244,7 @@ func (ec *executionContext) _GenerateResult(ctx context.Context, sel ast.Selecti
 var inventoryItemImplementors = []string{"InventoryItem", "Node"}
 
 func (ec *executionContext) _InventoryItem(ctx context.Context, sel ast.SelectionSet, obj *ent.InventoryItem) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, inventoryItemImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, inventoryItemImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -26106,7 +26322,7 @@ func (ec *executionContext) _InventoryItem(ctx context.Context, sel ast.Selectio
 var inventoryItemConnectionImplementors = []string{"InventoryItemConnection"}
 
 func (ec *executionContext) _InventoryItemConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.InventoryItemConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, inventoryItemConnectionImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, inventoryItemConnectionImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -26149,7 +26365,7 @@ func (ec *executionContext) _InventoryItemConnection(ctx context.Context, sel as
 var inventoryItemEdgeImplementors = []string{"InventoryItemEdge"}
 
 func (ec *executionContext) _InventoryItemEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.InventoryItemEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, inventoryItemEdgeImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, inventoryItemEdgeImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -26187,7 +26403,7 @@ func (ec *executionContext) _InventoryItemEdge(ctx context.Context, sel ast.Sele
 var mutationImplementors = []string{"Mutation"}
 
 func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, mutationImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, mutationImplementors)
 	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
 		Object: "Mutation",
 	})
@@ -26391,7 +26607,7 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 var orderImplementors = []string{"Order", "Node"}
 
 func (ec *executionContext) _Order(ctx context.Context, sel ast.SelectionSet, obj *ent.Order) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, orderImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, orderImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -26504,7 +26720,7 @@ func (ec *executionContext) _Order(ctx context.Context, sel ast.SelectionSet, ob
 var orderConnectionImplementors = []string{"OrderConnection"}
 
 func (ec *executionContext) _OrderConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.OrderConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, orderConnectionImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, orderConnectionImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -26547,7 +26763,7 @@ func (ec *executionContext) _OrderConnection(ctx context.Context, sel ast.Select
 var orderEdgeImplementors = []string{"OrderEdge"}
 
 func (ec *executionContext) _OrderEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.OrderEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, orderEdgeImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, orderEdgeImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -26585,7 +26801,7 @@ func (ec *executionContext) _OrderEdge(ctx context.Context, sel ast.SelectionSet
 var orderLineImplementors = []string{"OrderLine", "Node"}
 
 func (ec *executionContext) _OrderLine(ctx context.Context, sel ast.SelectionSet, obj *ent.OrderLine) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, orderLineImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, orderLineImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -26678,7 +26894,7 @@ func (ec *executionContext) _OrderLine(ctx context.Context, sel ast.SelectionSet
 var pageInfoImplementors = []string{"PageInfo"}
 
 func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *entgql.PageInfo[int]) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, pageInfoImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, pageInfoImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -26726,7 +26942,7 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 var plannedItemImplementors = []string{"PlannedItem"}
 
 func (ec *executionContext) _PlannedItem(ctx context.Context, sel ast.SelectionSet, obj *fulfillment.PlannedItem) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, plannedItemImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, plannedItemImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -26774,7 +26990,7 @@ func (ec *executionContext) _PlannedItem(ctx context.Context, sel ast.SelectionS
 var plannedRequestImplementors = []string{"PlannedRequest"}
 
 func (ec *executionContext) _PlannedRequest(ctx context.Context, sel ast.SelectionSet, obj *fulfillment.PlannedRequest) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, plannedRequestImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, plannedRequestImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -26832,7 +27048,7 @@ func (ec *executionContext) _PlannedRequest(ctx context.Context, sel ast.Selecti
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, queryImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, queryImplementors)
 	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
 		Object: "Query",
 	})
@@ -26959,7 +27175,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 var roadblockImplementors = []string{"Roadblock"}
 
 func (ec *executionContext) _Roadblock(ctx context.Context, sel ast.SelectionSet, obj *fulfillment.Roadblock) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, roadblockImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, roadblockImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -27007,7 +27223,7 @@ func (ec *executionContext) _Roadblock(ctx context.Context, sel ast.SelectionSet
 var routingGroupImplementors = []string{"RoutingGroup", "Node"}
 
 func (ec *executionContext) _RoutingGroup(ctx context.Context, sel ast.SelectionSet, obj *ent.RoutingGroup) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, routingGroupImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, routingGroupImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -27085,7 +27301,7 @@ func (ec *executionContext) _RoutingGroup(ctx context.Context, sel ast.Selection
 var routingGroupConnectionImplementors = []string{"RoutingGroupConnection"}
 
 func (ec *executionContext) _RoutingGroupConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.RoutingGroupConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, routingGroupConnectionImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, routingGroupConnectionImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -27128,7 +27344,7 @@ func (ec *executionContext) _RoutingGroupConnection(ctx context.Context, sel ast
 var routingGroupEdgeImplementors = []string{"RoutingGroupEdge"}
 
 func (ec *executionContext) _RoutingGroupEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.RoutingGroupEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, routingGroupEdgeImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, routingGroupEdgeImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -27166,7 +27382,7 @@ func (ec *executionContext) _RoutingGroupEdge(ctx context.Context, sel ast.Selec
 var routingGroupEvaluationImplementors = []string{"RoutingGroupEvaluation"}
 
 func (ec *executionContext) _RoutingGroupEvaluation(ctx context.Context, sel ast.SelectionSet, obj *fulfillment.GroupEvaluation) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, routingGroupEvaluationImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, routingGroupEvaluationImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -27224,7 +27440,7 @@ func (ec *executionContext) _RoutingGroupEvaluation(ctx context.Context, sel ast
 var routingGroupMemberImplementors = []string{"RoutingGroupMember", "Node"}
 
 func (ec *executionContext) _RoutingGroupMember(ctx context.Context, sel ast.SelectionSet, obj *ent.RoutingGroupMember) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, routingGroupMemberImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, routingGroupMemberImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -27287,7 +27503,7 @@ func (ec *executionContext) _RoutingGroupMember(ctx context.Context, sel ast.Sel
 var routingPlanImplementors = []string{"RoutingPlan"}
 
 func (ec *executionContext) _RoutingPlan(ctx context.Context, sel ast.SelectionSet, obj *fulfillment.Plan) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, routingPlanImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, routingPlanImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -27335,7 +27551,7 @@ func (ec *executionContext) _RoutingPlan(ctx context.Context, sel ast.SelectionS
 var sendRunResultImplementors = []string{"SendRunResult"}
 
 func (ec *executionContext) _SendRunResult(ctx context.Context, sel ast.SelectionSet, obj *sender.Result) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, sendRunResultImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, sendRunResultImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -27388,7 +27604,7 @@ func (ec *executionContext) _SendRunResult(ctx context.Context, sel ast.Selectio
 var shipmentImplementors = []string{"Shipment", "Node"}
 
 func (ec *executionContext) _Shipment(ctx context.Context, sel ast.SelectionSet, obj *ent.Shipment) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, shipmentImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, shipmentImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -27466,7 +27682,7 @@ func (ec *executionContext) _Shipment(ctx context.Context, sel ast.SelectionSet,
 var shipmentConnectionImplementors = []string{"ShipmentConnection"}
 
 func (ec *executionContext) _ShipmentConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.ShipmentConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, shipmentConnectionImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, shipmentConnectionImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -27509,7 +27725,7 @@ func (ec *executionContext) _ShipmentConnection(ctx context.Context, sel ast.Sel
 var shipmentEdgeImplementors = []string{"ShipmentEdge"}
 
 func (ec *executionContext) _ShipmentEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.ShipmentEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, shipmentEdgeImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, shipmentEdgeImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -27547,7 +27763,7 @@ func (ec *executionContext) _ShipmentEdge(ctx context.Context, sel ast.Selection
 var shipmentItemImplementors = []string{"ShipmentItem", "Node"}
 
 func (ec *executionContext) _ShipmentItem(ctx context.Context, sel ast.SelectionSet, obj *ent.ShipmentItem) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, shipmentItemImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, shipmentItemImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -27605,7 +27821,7 @@ func (ec *executionContext) _ShipmentItem(ctx context.Context, sel ast.Selection
 var sourceImplementors = []string{"Source", "Node"}
 
 func (ec *executionContext) _Source(ctx context.Context, sel ast.SelectionSet, obj *ent.Source) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, sourceImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, sourceImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -27708,7 +27924,7 @@ func (ec *executionContext) _Source(ctx context.Context, sel ast.SelectionSet, o
 var sourceConnectionImplementors = []string{"SourceConnection"}
 
 func (ec *executionContext) _SourceConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.SourceConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, sourceConnectionImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, sourceConnectionImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -27751,7 +27967,7 @@ func (ec *executionContext) _SourceConnection(ctx context.Context, sel ast.Selec
 var sourceEdgeImplementors = []string{"SourceEdge"}
 
 func (ec *executionContext) _SourceEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.SourceEdge) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, sourceEdgeImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, sourceEdgeImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -27789,7 +28005,7 @@ func (ec *executionContext) _SourceEdge(ctx context.Context, sel ast.SelectionSe
 var strategyImplementors = []string{"Strategy"}
 
 func (ec *executionContext) _Strategy(ctx context.Context, sel ast.SelectionSet, obj *admin.Strategy) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, strategyImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, strategyImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -27832,7 +28048,7 @@ func (ec *executionContext) _Strategy(ctx context.Context, sel ast.SelectionSet,
 var strategyOverrideImplementors = []string{"StrategyOverride"}
 
 func (ec *executionContext) _StrategyOverride(ctx context.Context, sel ast.SelectionSet, obj *admin.StrategyInput) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, strategyOverrideImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, strategyOverrideImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -27875,7 +28091,7 @@ func (ec *executionContext) _StrategyOverride(ctx context.Context, sel ast.Selec
 var viewerImplementors = []string{"Viewer"}
 
 func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, obj *admin.Viewer) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, viewerImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, viewerImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -27923,7 +28139,7 @@ func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, o
 var __DirectiveImplementors = []string{"__Directive"}
 
 func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionSet, obj *introspection.Directive) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __DirectiveImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, __DirectiveImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -27976,7 +28192,7 @@ func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionS
 var __EnumValueImplementors = []string{"__EnumValue"}
 
 func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionSet, obj *introspection.EnumValue) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __EnumValueImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, __EnumValueImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -28024,7 +28240,7 @@ func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionS
 var __FieldImplementors = []string{"__Field"}
 
 func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, obj *introspection.Field) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __FieldImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, __FieldImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -28082,7 +28298,7 @@ func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, 
 var __InputValueImplementors = []string{"__InputValue"}
 
 func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.SelectionSet, obj *introspection.InputValue) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __InputValueImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, __InputValueImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -28140,7 +28356,7 @@ func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.Selection
 var __SchemaImplementors = []string{"__Schema"}
 
 func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet, obj *introspection.Schema) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __SchemaImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, __SchemaImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)
@@ -28198,7 +28414,7 @@ func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet,
 var __TypeImplementors = []string{"__Type"}
 
 func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, obj *introspection.Type) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __TypeImplementors)
+	fields := ec.memo.collectFields(ec.OperationContext, sel, __TypeImplementors)
 
 	out := newObjectFields(fields)
 	deferred := noDeferredGroup(ctx)

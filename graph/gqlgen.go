@@ -25,6 +25,9 @@
 //     scalar field context and the answer's buffer at the equivalents in
 //     graph/inorder.go, which keep gqlgen's behaviour (field contexts,
 //     middleware, panic recovery, error paths, null propagation);
+//   - an object's collected fields and a field's coerced arguments are
+//     computed once per operation (operationMemo), not once for each of
+//     the hundreds of places a nested page repeats them;
 //   - a field that only reads a struct field holding a leaf value whose
 //     marshalling cannot fail (a String, Int, ID, Boolean or a scalar or
 //     enum that marshals itself) gets a direct path, taken when plainLeaf
@@ -73,7 +76,25 @@ var rewrites = []struct {
 	{"graphql.NewFieldSet(", "\tout := graphql.NewFieldSet(fields)\n", "\tout := newObjectFields(fields)\n", true},
 	{"graphql.NewScalarFieldContext(", "\treturn graphql.NewScalarFieldContext(", "\treturn newScalarFieldContext(", false},
 	{"data.MarshalGQL(&buf)", "\t\t\tdata.MarshalGQL(&buf)\n", "\t\t\tmarshalResponse(opCtx, data, &buf)\n", false},
+	{"type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n}\n", "type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n}\n",
+		"type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n\tmemo operationMemo\n}\n", false},
+	{"graphql.CollectFields(", "\tfields := graphql.CollectFields(ec.OperationContext, sel, ", "\tfields := ec.memo.collectFields(ec.OperationContext, sel, ", true},
 }
+
+// fieldArgs matches the end of a generated field context that coerces the
+// field's arguments; memoArgs is what replaces it: the arguments coerced
+// once per operation and field (they depend on nothing else), kept when
+// valid. A field in error is coerced, and reported, at each place it occurs.
+var (
+	fieldArgs = regexp.MustCompile(`\tctx = graphql\.WithFieldContext\(ctx, fc\)\n` +
+		`\tif fc\.Args, err = ec\.(field_\w+_args)\(ctx, field\.ArgumentMap\(ec\.Variables\)\); err != nil \{\n` +
+		`\t\tec\.Error\(ctx, err\)\n\t\treturn fc, err\n\t\}\n\treturn fc, nil\n`)
+	memoArgs = []byte("\tif args, ok := ec.memo.args(field); ok {\n\t\tfc.Args = args\n\t\treturn fc, nil\n\t}\n" +
+		"\tctx = graphql.WithFieldContext(ctx, fc)\n" +
+		"\tif fc.Args, err = ec.${1}(ctx, field.ArgumentMap(ec.Variables)); err != nil {\n" +
+		"\t\tec.Error(ctx, err)\n\t\treturn fc, err\n\t}\n" +
+		"\tec.memo.keepArgs(field, fc.Args)\n\treturn fc, nil\n")
+)
 
 func main() {
 	cfg, err := config.LoadConfigFromDefaultLocations()
@@ -99,6 +120,12 @@ func main() {
 			log.Fatalf("gqlgen: %s still calls %s in a form the rewrites do not know", path, r.call)
 		}
 	}
+	args := len(fieldArgs.FindAllIndex(src, -1))
+	if args == 0 || args != bytes.Count(src, []byte("field.ArgumentMap(ec.Variables)")) {
+		log.Fatalf("gqlgen: %d of %d field argument coercions have the known form: check memoArgs against this gqlgen version",
+			args, bytes.Count(src, []byte("field.ArgumentMap(ec.Variables)")))
+	}
+	src = fieldArgs.ReplaceAll(src, memoArgs)
 	src, leaves := directLeaves(src, cfg.Schema)
 	if leaves == 0 {
 		log.Fatalf("gqlgen: no plain leaf field found in %s: check directLeaves against this gqlgen version", path)

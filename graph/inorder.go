@@ -19,6 +19,74 @@ import (
 // graphql.ResolveField, graphql.NewFieldSet and
 // graphql.NewScalarFieldContext: see graph/gqlgen.go for why.
 
+// operationMemo keeps, for one operation, what the executor would otherwise
+// compute again at each place the answer repeats a selection: the fields an
+// object's selection set collects to (gqlgen caches them per operation too,
+// but hashes a new key on every look-up) and a field's coerced arguments,
+// which depend only on the field's syntax and the operation's variables.
+// Both are read-only once made: gqlgen hands out its cached fields alike,
+// and resolvers take arguments as they are (the paginators copy an order
+// before they default it).
+type operationMemo struct {
+	mu        sync.Mutex
+	collected map[collectKey][]graphql.CollectedField
+	coerced   map[*ast.Field]map[string]any
+}
+
+// collectKey names a selection set and the type conditions it is collected
+// for: both live as long as the operation (the selection set in its
+// document, the type names in the generated code), so their addresses
+// name them.
+type collectKey struct {
+	sel       *ast.Selection
+	n         int
+	satisfies *string
+	m         int
+}
+
+func (m *operationMemo) collectFields(oc *graphql.OperationContext, sel ast.SelectionSet, satisfies []string) []graphql.CollectedField {
+	k := collectKey{n: len(sel), m: len(satisfies)}
+	if len(sel) > 0 {
+		k.sel = &sel[0]
+	}
+	if len(satisfies) > 0 {
+		k.satisfies = &satisfies[0]
+	}
+	m.mu.Lock()
+	fields, ok := m.collected[k]
+	m.mu.Unlock()
+	if ok {
+		return fields
+	}
+	fields = graphql.CollectFields(oc, sel, satisfies)
+	m.mu.Lock()
+	if m.collected == nil {
+		m.collected = make(map[collectKey][]graphql.CollectedField)
+	}
+	m.collected[k] = fields
+	m.mu.Unlock()
+	return fields
+}
+
+// args returns the field's arguments as coerced where it last occurred.
+func (m *operationMemo) args(field graphql.CollectedField) (map[string]any, bool) {
+	m.mu.Lock()
+	args, ok := m.coerced[field.Field]
+	m.mu.Unlock()
+	return args, ok
+}
+
+// keepArgs keeps the field's coerced arguments for the rest of the
+// operation.
+func (m *operationMemo) keepArgs(field graphql.CollectedField, args map[string]any) {
+	m.mu.Lock()
+	if m.coerced == nil {
+		m.coerced = make(map[*ast.Field]map[string]any)
+	}
+	m.coerced[field.Field] = args
+	m.mu.Unlock()
+}
+
 // classifyMiddlewarePC tells classifyMiddleware among field middlewares.
 var classifyMiddlewarePC = reflect.ValueOf(graphql.FieldMiddleware(classifyMiddleware)).Pointer()
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/frsvc/fulfillment/internal/auth"
@@ -281,4 +282,57 @@ func TestPlainFieldOpen(t *testing.T) {
 	if open == 0 {
 		t.Fatal("no open field found")
 	}
+}
+
+// TestOperationMemo: collected fields are gqlgen's, kept per selection set
+// and type conditions; arguments are kept per field once valid.
+func TestOperationMemo(t *testing.T) {
+	doc, gerr := gqlparser.LoadQuery(NewSchema(&Resolver{}).Schema(), `query($skip: Boolean!) {
+		orders { totalCount pageInfo @skip(if: $skip) { hasNextPage } }
+		node(id: "1") { id ... on Order { orderNumber } } }`)
+	if gerr != nil {
+		t.Fatal(gerr)
+	}
+	ops := doc.Operations[0].SelectionSet
+	orders := ops[0].(*ast.Field).SelectionSet
+	node := ops[1].(*ast.Field).SelectionSet
+	for _, skip := range []bool{true, false} {
+		oc := &graphql.OperationContext{Doc: doc, Variables: map[string]any{"skip": skip}}
+		var m operationMemo
+		for _, c := range []struct {
+			sel       ast.SelectionSet
+			satisfies []string
+		}{{orders, orderConnectionImplementors}, {node, orderImplementors}, {node, sourceImplementors}, {orders, orderConnectionImplementors}} {
+			want := graphql.CollectFields(oc, c.sel, c.satisfies)
+			got := m.collectFields(oc, c.sel, c.satisfies)
+			if fmt.Sprint(names(got)) != fmt.Sprint(names(want)) {
+				t.Errorf("skip %v, %v: collected %v, want %v", skip, c.satisfies, names(got), names(want))
+			}
+		}
+		if len(m.collected) != 3 {
+			t.Errorf("%d selections kept, want 3", len(m.collected))
+		}
+	}
+
+	var m operationMemo
+	f1 := graphql.CollectedField{Field: ops[0].(*ast.Field)}
+	f2 := graphql.CollectedField{Field: ops[1].(*ast.Field)}
+	if _, ok := m.args(f1); ok {
+		t.Fatal("arguments found before any were kept")
+	}
+	m.keepArgs(f1, map[string]any{"first": 1})
+	if a, ok := m.args(f1); !ok || a["first"] != 1 {
+		t.Errorf("kept arguments: %v, %v", a, ok)
+	}
+	if _, ok := m.args(f2); ok {
+		t.Error("another field's arguments found")
+	}
+}
+
+func names(fields []graphql.CollectedField) []string {
+	var n []string
+	for _, f := range fields {
+		n = append(n, f.Alias)
+	}
+	return n
 }

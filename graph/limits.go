@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 
+	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -162,6 +163,21 @@ func (w *walker) field(f *ast.Field, depth int) int {
 				return 0
 			}
 			page = int(v)
+		}
+		// A cursor must be one the server gave. The resolvers' own
+		// coercion would refuse a malformed one only after the root
+		// resolver had loaded the nested connections, which assumes it
+		// well-formed.
+		for _, name := range []string{"after", "before"} {
+			if args[name] == nil {
+				continue
+			}
+			var c entgql.Cursor[int]
+			if c.UnmarshalGQL(args[name]) != nil {
+				ae := &apperr.Error{Code: apperr.Validation, Field: name, Message: name + " is not a cursor this server gave"}
+				w.err = &gqlerror.Error{Message: ae.Message, Err: ae, Path: ast.Path{ast.PathName(f.Alias)}}
+				return 0
+			}
 		}
 		mult = max(page, 1)
 	} else if f.Name == "nodes" {

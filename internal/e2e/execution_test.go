@@ -86,3 +86,57 @@ func TestDeferAnsweredInline(t *testing.T) {
 		t.Fatalf("data\n%s\nwant\n%s", res.Data, want)
 	}
 }
+
+// TestArgumentsPerOperation: the executor coerces a field's arguments once
+// per operation (graph/inorder.go, operationMemo), not once per place the
+// field occurs. The same document run with other variables (the parsed
+// document is cached and shared) answers by its own variables, and two
+// aliases of one field keep their own arguments.
+func TestArgumentsPerOperation(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, s *db.Store) {
+		w := newPartnerWorld(t, s)
+		const doc = `query($n: Int) { orders(first: 4) { edges { node { orderNumber
+			some: fulfillmentRequests(first: $n) { edges { node { id } } }
+			all: fulfillmentRequests(first: 5) { totalCount } } } } }`
+		type page struct {
+			Orders struct {
+				Edges []struct {
+					Node struct {
+						OrderNumber string
+						Some        struct {
+							Edges []struct{ Node struct{ ID string } }
+						}
+						All struct{ TotalCount int }
+					}
+				}
+			}
+		}
+		for _, n := range []int{1, 2, 1} {
+			var p page
+			w.try(w.key, doc, map[string]any{"n": n}).Decode(t, &p)
+			var got []string
+			for _, e := range p.Orders.Edges {
+				got = append(got, fmt.Sprintf("%s:%d/%d", e.Node.OrderNumber, len(e.Node.Some.Edges), e.Node.All.TotalCount))
+			}
+			want := []string{"P-1:1/1", fmt.Sprintf("P-2:%d/2", n), "P-3:1/1", "P-4:0/0"}
+			if !slices.Equal(got, want) {
+				t.Fatalf("first: %d: orders %v, want %v", n, got, want)
+			}
+		}
+
+		// A malformed cursor, nested or not, is refused before any
+		// resolver runs (the nested one used to fail the whole page as
+		// INTERNAL, in the loading of nested connections).
+		for _, q := range []string{
+			`{ orders(first: 4) { edges { node { fulfillmentRequests(first: 1, after: "not-a-cursor") { totalCount } } } } }`,
+			`query($c: Cursor) { orders(first: 4) { edges { node { logs(last: 1, before: $c) { totalCount } } } } }`,
+			`{ orders(first: 4, after: "bm90LWEtY3Vyc29y") { totalCount } }`,
+		} {
+			res := w.try(w.key, q, map[string]any{"c": "@@"})
+			if len(res.Errors) != 1 || res.Errors[0].Code() != "VALIDATION" || string(res.Data) != "null" && len(res.Data) != 0 {
+				t.Errorf("%s: errors %+v, data %s; want one VALIDATION error and no data", q, res.Errors, res.Data)
+			}
+		}
+	})
+}
