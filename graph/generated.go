@@ -25246,7 +25246,7 @@ var accountImplementors = []string{"Account", "Node"}
 func (ec *executionContext) _Account(ctx context.Context, sel ast.SelectionSet, obj *ent.Account) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, accountImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -25309,7 +25309,7 @@ var addressImplementors = []string{"Address"}
 func (ec *executionContext) _Address(ctx context.Context, sel ast.SelectionSet, obj *address.Address) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, addressImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -25372,7 +25372,7 @@ var apiKeyImplementors = []string{"ApiKey", "Node"}
 func (ec *executionContext) _ApiKey(ctx context.Context, sel ast.SelectionSet, obj *ent.ApiKey) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, apiKeyImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -25445,7 +25445,7 @@ var connectorImplementors = []string{"Connector"}
 func (ec *executionContext) _Connector(ctx context.Context, sel ast.SelectionSet, obj *admin.Connector) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, connectorImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -25508,7 +25508,7 @@ var createdApiKeyImplementors = []string{"CreatedApiKey"}
 func (ec *executionContext) _CreatedApiKey(ctx context.Context, sel ast.SelectionSet, obj *admin.CreatedAPIKey) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, createdApiKeyImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -25546,7 +25546,7 @@ var eliminatedAlternativeImplementors = []string{"EliminatedAlternative"}
 func (ec *executionContext) _EliminatedAlternative(ctx context.Context, sel ast.SelectionSet, obj *fulfillment.EliminatedAlternative) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, eliminatedAlternativeImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -25589,7 +25589,7 @@ var fulfillmentLogImplementors = []string{"FulfillmentLog", "Node"}
 func (ec *executionContext) _FulfillmentLog(ctx context.Context, sel ast.SelectionSet, obj *ent.FulfillmentLog) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, fulfillmentLogImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -25677,7 +25677,7 @@ var fulfillmentLogConnectionImplementors = []string{"FulfillmentLogConnection"}
 func (ec *executionContext) _FulfillmentLogConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.FulfillmentLogConnection) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, fulfillmentLogConnectionImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -25720,7 +25720,7 @@ var fulfillmentLogEdgeImplementors = []string{"FulfillmentLogEdge"}
 func (ec *executionContext) _FulfillmentLogEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.FulfillmentLogEdge) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, fulfillmentLogEdgeImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -25758,7 +25758,7 @@ var fulfillmentPreviewImplementors = []string{"FulfillmentPreview"}
 func (ec *executionContext) _FulfillmentPreview(ctx context.Context, sel ast.SelectionSet, obj *fulfillment.Preview) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, fulfillmentPreviewImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -25816,7 +25816,7 @@ var fulfillmentRequestImplementors = []string{"FulfillmentRequest", "Node"}
 func (ec *executionContext) _FulfillmentRequest(ctx context.Context, sel ast.SelectionSet, obj *ent.FulfillmentRequest) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, fulfillmentRequestImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -26034,7 +26034,7 @@ var fulfillmentRequestConnectionImplementors = []string{"FulfillmentRequestConne
 func (ec *executionContext) _FulfillmentRequestConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.FulfillmentRequestConnection) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, fulfillmentRequestConnectionImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -26077,7 +26077,7 @@ var fulfillmentRequestEdgeImplementors = []string{"FulfillmentRequestEdge"}
 func (ec *executionContext) _FulfillmentRequestEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.FulfillmentRequestEdge) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, fulfillmentRequestEdgeImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -26115,7 +26115,7 @@ var fulfillmentRequestItemImplementors = []string{"FulfillmentRequestItem", "Nod
 func (ec *executionContext) _FulfillmentRequestItem(ctx context.Context, sel ast.SelectionSet, obj *ent.FulfillmentRequestItem) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, fulfillmentRequestItemImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -26198,7 +26198,7 @@ var generateResultImplementors = []string{"GenerateResult"}
 func (ec *executionContext) _GenerateResult(ctx context.Context, sel ast.SelectionSet, obj *fulfillment.GenerateResult) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, generateResultImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -26246,7 +26246,7 @@ var inventoryItemImplementors = []string{"InventoryItem", "Node"}
 func (ec *executionContext) _InventoryItem(ctx context.Context, sel ast.SelectionSet, obj *ent.InventoryItem) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, inventoryItemImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -26324,7 +26324,7 @@ var inventoryItemConnectionImplementors = []string{"InventoryItemConnection"}
 func (ec *executionContext) _InventoryItemConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.InventoryItemConnection) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, inventoryItemConnectionImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -26367,7 +26367,7 @@ var inventoryItemEdgeImplementors = []string{"InventoryItemEdge"}
 func (ec *executionContext) _InventoryItemEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.InventoryItemEdge) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, inventoryItemEdgeImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -26408,7 +26408,7 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		Object: "Mutation",
 	})
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		innerCtx := graphql.WithRootFieldContext(ctx, &graphql.RootFieldContext{
@@ -26609,7 +26609,7 @@ var orderImplementors = []string{"Order", "Node"}
 func (ec *executionContext) _Order(ctx context.Context, sel ast.SelectionSet, obj *ent.Order) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, orderImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -26722,7 +26722,7 @@ var orderConnectionImplementors = []string{"OrderConnection"}
 func (ec *executionContext) _OrderConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.OrderConnection) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, orderConnectionImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -26765,7 +26765,7 @@ var orderEdgeImplementors = []string{"OrderEdge"}
 func (ec *executionContext) _OrderEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.OrderEdge) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, orderEdgeImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -26803,7 +26803,7 @@ var orderLineImplementors = []string{"OrderLine", "Node"}
 func (ec *executionContext) _OrderLine(ctx context.Context, sel ast.SelectionSet, obj *ent.OrderLine) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, orderLineImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -26896,7 +26896,7 @@ var pageInfoImplementors = []string{"PageInfo"}
 func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *entgql.PageInfo[int]) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, pageInfoImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -26944,7 +26944,7 @@ var plannedItemImplementors = []string{"PlannedItem"}
 func (ec *executionContext) _PlannedItem(ctx context.Context, sel ast.SelectionSet, obj *fulfillment.PlannedItem) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, plannedItemImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -26992,7 +26992,7 @@ var plannedRequestImplementors = []string{"PlannedRequest"}
 func (ec *executionContext) _PlannedRequest(ctx context.Context, sel ast.SelectionSet, obj *fulfillment.PlannedRequest) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, plannedRequestImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -27053,7 +27053,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 		Object: "Query",
 	})
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		innerCtx := graphql.WithRootFieldContext(ctx, &graphql.RootFieldContext{
@@ -27177,7 +27177,7 @@ var roadblockImplementors = []string{"Roadblock"}
 func (ec *executionContext) _Roadblock(ctx context.Context, sel ast.SelectionSet, obj *fulfillment.Roadblock) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, roadblockImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -27225,7 +27225,7 @@ var routingGroupImplementors = []string{"RoutingGroup", "Node"}
 func (ec *executionContext) _RoutingGroup(ctx context.Context, sel ast.SelectionSet, obj *ent.RoutingGroup) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, routingGroupImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -27303,7 +27303,7 @@ var routingGroupConnectionImplementors = []string{"RoutingGroupConnection"}
 func (ec *executionContext) _RoutingGroupConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.RoutingGroupConnection) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, routingGroupConnectionImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -27346,7 +27346,7 @@ var routingGroupEdgeImplementors = []string{"RoutingGroupEdge"}
 func (ec *executionContext) _RoutingGroupEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.RoutingGroupEdge) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, routingGroupEdgeImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -27384,7 +27384,7 @@ var routingGroupEvaluationImplementors = []string{"RoutingGroupEvaluation"}
 func (ec *executionContext) _RoutingGroupEvaluation(ctx context.Context, sel ast.SelectionSet, obj *fulfillment.GroupEvaluation) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, routingGroupEvaluationImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -27442,7 +27442,7 @@ var routingGroupMemberImplementors = []string{"RoutingGroupMember", "Node"}
 func (ec *executionContext) _RoutingGroupMember(ctx context.Context, sel ast.SelectionSet, obj *ent.RoutingGroupMember) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, routingGroupMemberImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -27505,7 +27505,7 @@ var routingPlanImplementors = []string{"RoutingPlan"}
 func (ec *executionContext) _RoutingPlan(ctx context.Context, sel ast.SelectionSet, obj *fulfillment.Plan) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, routingPlanImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -27553,7 +27553,7 @@ var sendRunResultImplementors = []string{"SendRunResult"}
 func (ec *executionContext) _SendRunResult(ctx context.Context, sel ast.SelectionSet, obj *sender.Result) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, sendRunResultImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -27606,7 +27606,7 @@ var shipmentImplementors = []string{"Shipment", "Node"}
 func (ec *executionContext) _Shipment(ctx context.Context, sel ast.SelectionSet, obj *ent.Shipment) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, shipmentImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -27684,7 +27684,7 @@ var shipmentConnectionImplementors = []string{"ShipmentConnection"}
 func (ec *executionContext) _ShipmentConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.ShipmentConnection) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, shipmentConnectionImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -27727,7 +27727,7 @@ var shipmentEdgeImplementors = []string{"ShipmentEdge"}
 func (ec *executionContext) _ShipmentEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.ShipmentEdge) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, shipmentEdgeImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -27765,7 +27765,7 @@ var shipmentItemImplementors = []string{"ShipmentItem", "Node"}
 func (ec *executionContext) _ShipmentItem(ctx context.Context, sel ast.SelectionSet, obj *ent.ShipmentItem) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, shipmentItemImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -27823,7 +27823,7 @@ var sourceImplementors = []string{"Source", "Node"}
 func (ec *executionContext) _Source(ctx context.Context, sel ast.SelectionSet, obj *ent.Source) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, sourceImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -27926,7 +27926,7 @@ var sourceConnectionImplementors = []string{"SourceConnection"}
 func (ec *executionContext) _SourceConnection(ctx context.Context, sel ast.SelectionSet, obj *ent.SourceConnection) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, sourceConnectionImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -27969,7 +27969,7 @@ var sourceEdgeImplementors = []string{"SourceEdge"}
 func (ec *executionContext) _SourceEdge(ctx context.Context, sel ast.SelectionSet, obj *ent.SourceEdge) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, sourceEdgeImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -28007,7 +28007,7 @@ var strategyImplementors = []string{"Strategy"}
 func (ec *executionContext) _Strategy(ctx context.Context, sel ast.SelectionSet, obj *admin.Strategy) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, strategyImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -28050,7 +28050,7 @@ var strategyOverrideImplementors = []string{"StrategyOverride"}
 func (ec *executionContext) _StrategyOverride(ctx context.Context, sel ast.SelectionSet, obj *admin.StrategyInput) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, strategyOverrideImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -28093,7 +28093,7 @@ var viewerImplementors = []string{"Viewer"}
 func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, obj *admin.Viewer) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, viewerImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -28141,7 +28141,7 @@ var __DirectiveImplementors = []string{"__Directive"}
 func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionSet, obj *introspection.Directive) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, __DirectiveImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -28194,7 +28194,7 @@ var __EnumValueImplementors = []string{"__EnumValue"}
 func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionSet, obj *introspection.EnumValue) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, __EnumValueImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -28242,7 +28242,7 @@ var __FieldImplementors = []string{"__Field"}
 func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, obj *introspection.Field) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, __FieldImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -28300,7 +28300,7 @@ var __InputValueImplementors = []string{"__InputValue"}
 func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.SelectionSet, obj *introspection.InputValue) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, __InputValueImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -28358,7 +28358,7 @@ var __SchemaImplementors = []string{"__Schema"}
 func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet, obj *introspection.Schema) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, __SchemaImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {
@@ -28416,7 +28416,7 @@ var __TypeImplementors = []string{"__Type"}
 func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, obj *introspection.Type) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, __TypeImplementors)
 
-	out := newObjectFields(fields)
+	out := ec.memo.objectFields(fields)
 	deferred := noDeferredGroup(ctx)
 	for i, field := range fields {
 		switch field.Name {

@@ -73,7 +73,7 @@ var rewrites = []struct {
 	{"graphql.MarshalSliceConcurrently(", "\tret := graphql.MarshalSliceConcurrently(", "\tret := marshalSliceInOrder(", false},
 	{"graphql.NewDeferredGroup(", "\tdeferred := graphql.NewDeferredGroup(ctx)\n", "\tdeferred := noDeferredGroup(ctx)\n", true},
 	{"graphql.ResolveField(", "\treturn graphql.ResolveField(", "\treturn resolveFieldInOrder(", false},
-	{"graphql.NewFieldSet(", "\tout := graphql.NewFieldSet(fields)\n", "\tout := newObjectFields(fields)\n", true},
+	{"graphql.NewFieldSet(", "\tout := graphql.NewFieldSet(fields)\n", "\tout := ec.memo.objectFields(fields)\n", true},
 	{"graphql.NewScalarFieldContext(", "\treturn graphql.NewScalarFieldContext(", "\treturn newScalarFieldContext(", false},
 	{"data.MarshalGQL(&buf)", "\t\t\tdata.MarshalGQL(&buf)\n", "\t\t\tmarshalResponse(opCtx, data, &buf)\n", false},
 	{"type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n}\n", "type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n}\n",

@@ -31,6 +31,7 @@ type operationMemo struct {
 	mu        sync.Mutex
 	collected map[collectKey][]graphql.CollectedField
 	coerced   map[*ast.Field]map[string]any
+	objects   []objectFields // allocated a slab at a time
 }
 
 // collectKey names a selection set and the type conditions it is collected
@@ -349,15 +350,16 @@ func scalarChild(typeName string) func(context.Context, graphql.CollectedField) 
 }
 
 // objectFields stands in for the *graphql.FieldSet an object marshals to
-// (newObjectFields for graphql.NewFieldSet): the object's collected fields
-// and their values, written in order, a response name already written
-// skipped, as gqlgen does. It is one allocation for an object of up to
-// four fields, where gqlgen's FieldSet takes three and a map per object
-// for the skip; an object has a handful of fields, so a look back over them
-// costs less. Four inline values hold most objects of a page (an edge, a
-// line, a log entry); a larger object takes a second allocation. Nothing
-// is scheduled to run concurrently (graph/gqlgen.go checks), so Dispatch
-// has nothing to wait for.
+// (operationMemo.objectFields for graphql.NewFieldSet): the object's
+// collected fields and their values, written in order, a response name
+// already written skipped, as gqlgen does. It takes no allocation of its
+// own for an object of up to four fields, where gqlgen's FieldSet takes
+// three and a map per object for the skip; an object has a handful of
+// fields, so a look back over them costs less. Four inline values hold
+// most objects of a page (an edge, a line, a log entry); a larger object
+// takes an allocation for its values. Nothing is scheduled to run
+// concurrently (graph/gqlgen.go checks), so Dispatch has nothing to wait
+// for.
 type objectFields struct {
 	fields   []graphql.CollectedField
 	Values   []graphql.Marshaler
@@ -365,14 +367,30 @@ type objectFields struct {
 	inline   [4]graphql.Marshaler
 }
 
-func newObjectFields(fields []graphql.CollectedField) *objectFields {
-	o := &objectFields{fields: fields}
+// objectFields returns an object's field set taken from a slab: the objects
+// of an answer all live until it is written, so they may share their
+// allocations, which a page would otherwise make by the thousand.
+func (m *operationMemo) objectFields(fields []graphql.CollectedField) *objectFields {
+	m.mu.Lock()
+	if len(m.objects) == 0 {
+		m.objects = make([]objectFields, objectSlab)
+	}
+	o := &m.objects[0]
+	m.objects = m.objects[1:]
+	m.mu.Unlock()
+	o.init(fields)
+	return o
+}
+
+const objectSlab = 64
+
+func (o *objectFields) init(fields []graphql.CollectedField) {
+	o.fields = fields
 	if len(fields) <= len(o.inline) {
 		o.Values = o.inline[:len(fields)]
 	} else {
 		o.Values = make([]graphql.Marshaler, len(fields))
 	}
-	return o
 }
 
 // Dispatch runs the fields scheduled to run concurrently: there are none.

@@ -57,7 +57,8 @@ func TestObjectFields(t *testing.T) {
 	field := func(alias string) graphql.CollectedField {
 		return graphql.CollectedField{Field: &ast.Field{Alias: alias, Name: alias}}
 	}
-	o := newObjectFields([]graphql.CollectedField{field("id"), field("sku"), field("id"), field("quantity")})
+	var memo operationMemo
+	o := memo.objectFields([]graphql.CollectedField{field("id"), field("sku"), field("id"), field("quantity")})
 	copy(o.Values, []graphql.Marshaler{graphql.MarshalString("1"), graphql.MarshalString("A-\"1\""), graphql.MarshalString("dup"), graphql.MarshalInt(3)})
 	var buf bytes.Buffer
 	o.MarshalGQL(&buf)
@@ -70,7 +71,7 @@ func TestObjectFields(t *testing.T) {
 	for i := range 10 {
 		many = append(many, field(fmt.Sprintf("f%d", i)))
 	}
-	o = newObjectFields(many)
+	o = memo.objectFields(many)
 	for i := range o.Values {
 		o.Values[i] = graphql.MarshalInt(i)
 	}
@@ -81,9 +82,24 @@ func TestObjectFields(t *testing.T) {
 	}
 
 	buf.Reset()
-	newObjectFields(nil).MarshalGQL(&buf)
+	memo.objectFields(nil).MarshalGQL(&buf)
 	if buf.String() != "{}" {
 		t.Fatalf("empty object marshalled %s", buf.String())
+	}
+
+	// Objects share slabs but nothing else: past a slab's end, each keeps
+	// its own fields and values.
+	objects := make([]*objectFields, 2*objectSlab+1)
+	for i := range objects {
+		objects[i] = memo.objectFields([]graphql.CollectedField{field("n")})
+		objects[i].Values[0] = graphql.MarshalInt(i)
+	}
+	for i, o := range objects {
+		buf.Reset()
+		o.MarshalGQL(&buf)
+		if want := fmt.Sprintf(`{"n":%d}`, i); buf.String() != want {
+			t.Fatalf("object %d marshalled %s, want %s", i, buf.String(), want)
+		}
 	}
 }
 
