@@ -15,7 +15,8 @@ import (
 // database (and on PostgreSQL when TEST_DATABASE_URL names a server): the
 // CPU and allocation cost of one page, without the load generator's
 // queueing. The load test (make bench-load) is the throughput figure; this
-// one is for profiling (-cpuprofile, -memprofile).
+// one is for profiling (-cpuprofile, -memprofile) and comparing: cpu-ns/op
+// is the process's CPU time per page, the client's included.
 //
 //	go test -run '^$' -bench Page -benchmem ./internal/loadtest/
 func BenchmarkPage(b *testing.B) {
@@ -44,11 +45,16 @@ func BenchmarkPage(b *testing.B) {
 			for _, t := range []target{e.ours, e.base} {
 				b.Run(t.name, func(b *testing.B) {
 					b.ReportAllocs()
+					cpu := processCPU()
 					for b.Loop() {
 						if _, err := t.do(ctx, c); err != nil {
 							b.Fatal(err)
 						}
 					}
+					// The process's CPU time (server, client, collector)
+					// per page: what bounds throughput once the cores are
+					// busy, and steadier than the time per page.
+					b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
 				})
 			}
 		})
