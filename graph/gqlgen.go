@@ -85,10 +85,12 @@ var rewrites = []struct {
 // field's arguments; memoArgs is what replaces it: the arguments coerced
 // once per operation and field (they depend on nothing else), kept when
 // valid. A field in error is coerced, and reported, at each place it occurs.
+// No argument may have a directive (argsFunc finds the coercions).
 var (
 	fieldArgs = regexp.MustCompile(`\tctx = graphql\.WithFieldContext\(ctx, fc\)\n` +
 		`\tif fc\.Args, err = ec\.(field_\w+_args)\(ctx, field\.ArgumentMap\(ec\.Variables\)\); err != nil \{\n` +
 		`\t\tec\.Error\(ctx, err\)\n\t\treturn fc, err\n\t\}\n\treturn fc, nil\n`)
+	argsFunc = regexp.MustCompile(`(?ms)^func \(ec \*executionContext\) field_\w+_args\(.*?^}\n`)
 	memoArgs = []byte("\tif args, ok := ec.memo.args(field); ok {\n\t\tfc.Args = args\n\t\treturn fc, nil\n\t}\n" +
 		"\tctx = graphql.WithFieldContext(ctx, fc)\n" +
 		"\tif fc.Args, err = ec.${1}(ctx, field.ArgumentMap(ec.Variables)); err != nil {\n" +
@@ -124,6 +126,12 @@ func main() {
 	if args == 0 || args != bytes.Count(src, []byte("field.ArgumentMap(ec.Variables)")) {
 		log.Fatalf("gqlgen: %d of %d field argument coercions have the known form: check memoArgs against this gqlgen version",
 			args, bytes.Count(src, []byte("field.ArgumentMap(ec.Variables)")))
+	}
+	for _, body := range argsFunc.FindAll(src, -1) {
+		if bytes.Contains(body, []byte("ec.directives.")) {
+			log.Fatalf("gqlgen: %s: an argument directive may depend on where the field is; memoArgs would keep what it gave the first time",
+				body[:bytes.IndexByte(body, '(')+1])
+		}
 	}
 	src = fieldArgs.ReplaceAll(src, memoArgs)
 	src, leaves := directLeaves(src, cfg.Schema)
