@@ -26,9 +26,10 @@ import (
 // which depend only on the field's syntax and the operation's variables.
 // Both are read-only once made: gqlgen hands out its cached fields alike,
 // and resolvers take arguments as they are (the paginators copy an order
-// before they default it).
+// before they default it). An operation's fields all resolve on one
+// goroutine, one after the other (graph/gqlgen.go refuses generated code
+// that would start another), so the memo takes no lock.
 type operationMemo struct {
-	mu        sync.Mutex
 	collected map[collectKey][]graphql.CollectedField
 	coerced   map[*ast.Field]map[string]any
 	objects   []objectFields // allocated a slab at a time
@@ -53,39 +54,30 @@ func (m *operationMemo) collectFields(oc *graphql.OperationContext, sel ast.Sele
 	if len(satisfies) > 0 {
 		k.satisfies = &satisfies[0]
 	}
-	m.mu.Lock()
-	fields, ok := m.collected[k]
-	m.mu.Unlock()
-	if ok {
+	if fields, ok := m.collected[k]; ok {
 		return fields
 	}
-	fields = graphql.CollectFields(oc, sel, satisfies)
-	m.mu.Lock()
+	fields := graphql.CollectFields(oc, sel, satisfies)
 	if m.collected == nil {
 		m.collected = make(map[collectKey][]graphql.CollectedField)
 	}
 	m.collected[k] = fields
-	m.mu.Unlock()
 	return fields
 }
 
 // args returns the field's arguments as coerced where it last occurred.
 func (m *operationMemo) args(field graphql.CollectedField) (map[string]any, bool) {
-	m.mu.Lock()
 	args, ok := m.coerced[field.Field]
-	m.mu.Unlock()
 	return args, ok
 }
 
 // keepArgs keeps the field's coerced arguments for the rest of the
 // operation.
 func (m *operationMemo) keepArgs(field graphql.CollectedField, args map[string]any) {
-	m.mu.Lock()
 	if m.coerced == nil {
 		m.coerced = make(map[*ast.Field]map[string]any)
 	}
 	m.coerced[field.Field] = args
-	m.mu.Unlock()
 }
 
 // classifyMiddlewarePC tells classifyMiddleware among field middlewares.
@@ -371,13 +363,11 @@ type objectFields struct {
 // of an answer all live until it is written, so they may share their
 // allocations, which a page would otherwise make by the thousand.
 func (m *operationMemo) objectFields(fields []graphql.CollectedField) *objectFields {
-	m.mu.Lock()
 	if len(m.objects) == 0 {
 		m.objects = make([]objectFields, objectSlab)
 	}
 	o := &m.objects[0]
 	m.objects = m.objects[1:]
-	m.mu.Unlock()
 	o.init(fields)
 	return o
 }
