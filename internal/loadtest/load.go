@@ -150,6 +150,73 @@ func pct(sorted []time.Duration, p float64) time.Duration {
 type loadOptions struct {
 	MaxOutstanding int           // open loop: requests in flight before new ones are dropped
 	P99Bound       time.Duration // a step passes only with p99 below this
+	// Turn, when set, runs each measurement step of a server in that
+	// server's turn (see turns).
+	Turn func(step func())
+}
+
+// step runs one measurement step, in its turn when the servers take turns.
+func (o loadOptions) step(f func()) {
+	if o.Turn == nil {
+		f()
+		return
+	}
+	o.Turn(f)
+}
+
+// turns lets the servers' measurements take turns, one step each (a closed
+// loop, an arrival rate), rather than one server's whole series and then
+// the other's: the machine's speed drifts by tens of percent over minutes
+// on a shared host, and a drift would otherwise fall on whichever server
+// was measured second. One step runs at a time; a party that has finished
+// its steps drops out of the rotation.
+type turns struct {
+	mu   sync.Mutex
+	cond *sync.Cond
+	next int
+	done []bool
+}
+
+func newTurns(parties int) *turns {
+	t := &turns{done: make([]bool, parties)}
+	t.cond = sync.NewCond(&t.mu)
+	return t
+}
+
+// run runs step as party i's turn: it waits for the turn, then hands it on.
+func (t *turns) run(i int, step func()) {
+	t.mu.Lock()
+	for t.next != i {
+		t.cond.Wait()
+	}
+	t.mu.Unlock()
+	defer func() {
+		t.mu.Lock()
+		t.handOn(i)
+		t.mu.Unlock()
+	}()
+	step()
+}
+
+// finish takes party i out of the rotation.
+func (t *turns) finish(i int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.done[i] = true
+	if t.next == i {
+		t.handOn(i)
+	}
+}
+
+// handOn gives the turn to the next party after i that has steps left.
+func (t *turns) handOn(i int) {
+	for k := 1; k <= len(t.done); k++ {
+		if j := (i + k) % len(t.done); !t.done[j] {
+			t.next = j
+			break
+		}
+	}
+	t.cond.Broadcast()
 }
 
 // openLoop offers rate req/s for d on a fixed schedule: request i is due at

@@ -12,6 +12,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -263,5 +265,41 @@ func assertNoChildren(t *testing.T) {
 	}
 	if pids := serverChildren(t); len(pids) > 0 {
 		t.Errorf("server processes left running or unwaited: %v", pids)
+	}
+}
+
+// TestTurns: steps run one at a time, the parties alternating while both
+// have steps left; a party that is done leaves the rotation.
+func TestTurns(t *testing.T) {
+	tn := newTurns(2)
+	var (
+		mu      sync.Mutex
+		order   []int
+		running atomic.Int32
+	)
+	steps := []int{3, 5}
+	var wg sync.WaitGroup
+	for i, n := range steps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer tn.finish(i)
+			for range n {
+				tn.run(i, func() {
+					if running.Add(1) != 1 {
+						t.Error("two steps ran at once")
+					}
+					time.Sleep(time.Millisecond)
+					mu.Lock()
+					order = append(order, i)
+					mu.Unlock()
+					running.Add(-1)
+				})
+			}
+		}()
+	}
+	wg.Wait()
+	if want := []int{0, 1, 0, 1, 0, 1, 1, 1}; !slices.Equal(order, want) {
+		t.Fatalf("steps ran in the order %v, want %v", order, want)
 	}
 }

@@ -490,19 +490,28 @@ func runDatabase(ctx context.Context, kind string, o options, logf func(string, 
 	} else if err := checkProcesses(ctx, c, e, &rep, logf); err != nil {
 		return rep, err
 	}
-	lo := loadOptions{MaxOutstanding: o.MaxOutstanding, P99Bound: o.P99Bound}
-	for _, t := range []target{e.ours, e.base} {
-		sr, err := loadServer(ctx, c, t, kind, o, lo, logf)
-		if err != nil {
-			return rep, err
-		}
-		if t.name == "ours" {
-			rep.Ours = sr
-		} else {
-			rep.Base = sr
-		}
-		c.CloseIdleConnections()
+	// The two servers take turns, step by step (see turns).
+	targets := []target{e.ours, e.base}
+	results := make([]serverReport, len(targets))
+	errs := make([]error, len(targets))
+	tn := newTurns(len(targets))
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer tn.finish(i)
+			lo := loadOptions{MaxOutstanding: o.MaxOutstanding, P99Bound: o.P99Bound,
+				Turn: func(step func()) { tn.run(i, step) }}
+			results[i], errs[i] = loadServer(ctx, c, t, kind, o, lo, logf)
+		}()
 	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return rep, err
+	}
+	rep.Ours, rep.Base = results[0], results[1]
+	c.CloseIdleConnections()
 	for i, p := range e.procs {
 		pm, err := scrapeMetrics(ctx, c, p.url)
 		if err != nil {
@@ -542,28 +551,34 @@ func checkProcesses(ctx context.Context, c *http.Client, e *env, rep *dbReport, 
 
 // loadServer warms a server up, measures its closed-loop throughput, then
 // offers it the fixed rates and the saturation search's rates in ascending
-// order. Search rates above the first rate that is not sustained are
+// order, each step in its turn (lo.Turn). Search rates above the first rate that is not sustained are
 // skipped; fixed rates always run, since they are compared at equal load.
 // Up to -refine more rates then narrow the saturation point down.
 func loadServer(ctx context.Context, c *http.Client, t target, kind string, o options, lo loadOptions, logf func(string, ...any)) (serverReport, error) {
 	var sr serverReport
-	if o.Warmup > 0 {
-		closedLoop(ctx, c, t, min(o.Clients, 4), o.Warmup, lo)
-	}
-	if o.CPUProfile != "" && t.name == "ours" {
-		f, err := os.Create(o.CPUProfile + "." + kind + ".pprof")
-		if err != nil {
-			return sr, err
+	var err error
+	lo.step(func() {
+		if o.Warmup > 0 {
+			closedLoop(ctx, c, t, min(o.Clients, 4), o.Warmup, lo)
 		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
-			return sr, err
+		if o.CPUProfile != "" && t.name == "ours" {
+			var f *os.File
+			if f, err = os.Create(o.CPUProfile + "." + kind + ".pprof"); err != nil {
+				return
+			}
+			defer f.Close()
+			if err = pprof.StartCPUProfile(f); err != nil {
+				return
+			}
+			sr.Closed = closedLoop(ctx, c, t, o.Clients, o.Closed, lo)
+			pprof.StopCPUProfile()
+		} else {
+			sr.Closed = closedLoop(ctx, c, t, o.Clients, o.Closed, lo)
 		}
-		sr.Closed = closedLoop(ctx, c, t, o.Clients, o.Closed, lo)
-		pprof.StopCPUProfile()
-		f.Close()
-	} else {
-		sr.Closed = closedLoop(ctx, c, t, o.Clients, o.Closed, lo)
+		c.CloseIdleConnections()
+	})
+	if err != nil {
+		return sr, err
 	}
 	logf("%s %s: closed loop, %d clients: %s", kind, t.name, o.Clients, describe(sr.Closed))
 	if ctx.Err() != nil {
@@ -594,7 +609,11 @@ func loadServer(ctx context.Context, c *http.Client, t target, kind string, o op
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		res := openLoop(ctx, c, t, rate, d, lo)
+		var res stepResult
+		lo.step(func() {
+			res = openLoop(ctx, c, t, rate, d, lo)
+			c.CloseIdleConnections()
+		})
 		sr.Steps = append(sr.Steps, res)
 		logf("%s %s: %s", kind, t.name, describe(res))
 		if res.Pass {
@@ -602,7 +621,6 @@ func loadServer(ctx context.Context, c *http.Client, t target, kind string, o op
 		} else {
 			failedAt = min(failedAt, rate)
 		}
-		c.CloseIdleConnections()
 		return nil
 	}
 	for _, s := range steps {
