@@ -22,8 +22,8 @@
 // them. The server processes stop when this process ends, however it ends
 // (SIGTERM on the way out, and the end of their stdin if it dies).
 //
-// The whole run takes about eight minutes on two cores (each fixed rate runs
-// for at least -min-samples requests); -quick cuts it to about one.
+// The whole run takes about a quarter of an hour on two cores (each fixed
+// rate runs for at least -min-samples requests); -quick cuts it to about one.
 package main
 
 import (
@@ -102,9 +102,9 @@ func parseOptions(args []string, stderr io.Writer) (options, error) {
 		"PostgreSQL server to create the throwaway database on")
 	rates := fs.String("rates", "10,25,50,100", "fixed arrival rates (req/s) at which p50 and p99 are compared")
 	search := fs.String("search", "0.7,0.9,1.1", "saturation search: arrival rates as fractions of the closed-loop throughput")
-	fs.IntVar(&o.Refine, "refine", 2, "saturation search: extra rates tried to narrow the saturation point down")
+	fs.IntVar(&o.Refine, "refine", 4, "saturation search: extra rates tried to narrow the saturation point down (to within 5%)")
 	fs.DurationVar(&o.Step, "step", 5*time.Second, "how long each arrival rate is offered")
-	fs.IntVar(&o.MinSamples, "min-samples", 500, "fixed rates run at least this many requests (longer than -step at low rates), so that p99 is not the largest of a few dozen")
+	fs.IntVar(&o.MinSamples, "min-samples", 1000, "fixed rates run at least this many requests (longer than -step at low rates), so that p99 is not the largest of a few dozen, nor one stall of the machine's")
 	fs.DurationVar(&o.Closed, "closed", 5*time.Second, "how long the closed-loop run lasts")
 	fs.DurationVar(&o.Warmup, "warmup", time.Second, "closed-loop warm-up before measuring each server")
 	fs.IntVar(&o.Clients, "clients", 16, "closed-loop concurrent clients")
@@ -653,7 +653,7 @@ func loadServer(ctx context.Context, c *http.Client, t target, kind string, o op
 			next = niceRate(lowest / 2)
 		case math.IsInf(fail, 1):
 			next = niceRate(sat * 1.25)
-		case fail/sat > 1.15:
+		case fail/sat > 1.05:
 			next = niceRate(math.Sqrt(sat * fail))
 		}
 		if next <= 0 || tried(next) {
