@@ -85,12 +85,13 @@ var rewrites = []struct {
 // field's arguments; memoArgs is what replaces it: the arguments coerced
 // once per operation and field (they depend on nothing else), kept when
 // valid. A field in error is coerced, and reported, at each place it occurs.
-// No argument may have a directive (argsFunc finds the coercions).
+// No argument or input field may have a directive (argsFunc finds the
+// coercions).
 var (
 	fieldArgs = regexp.MustCompile(`\tctx = graphql\.WithFieldContext\(ctx, fc\)\n` +
 		`\tif fc\.Args, err = ec\.(field_\w+_args)\(ctx, field\.ArgumentMap\(ec\.Variables\)\); err != nil \{\n` +
 		`\t\tec\.Error\(ctx, err\)\n\t\treturn fc, err\n\t\}\n\treturn fc, nil\n`)
-	argsFunc = regexp.MustCompile(`(?ms)^func \(ec \*executionContext\) field_\w+_args\(.*?^}\n`)
+	argsFunc = regexp.MustCompile(`(?ms)^func \(ec \*executionContext\) (?:field_\w+_args|unmarshalInput\w+)\(.*?^}\n`)
 	memoArgs = []byte("\tif args, ok := ec.memo.args(field); ok {\n\t\tfc.Args = args\n\t\treturn fc, nil\n\t}\n" +
 		"\tctx = graphql.WithFieldContext(ctx, fc)\n" +
 		"\tif fc.Args, err = ec.${1}(ctx, field.ArgumentMap(ec.Variables)); err != nil {\n" +
@@ -129,7 +130,7 @@ func main() {
 	}
 	for _, body := range argsFunc.FindAll(src, -1) {
 		if bytes.Contains(body, []byte("ec.directives.")) {
-			log.Fatalf("gqlgen: %s: an argument directive may depend on where the field is; memoArgs would keep what it gave the first time",
+			log.Fatalf("gqlgen: %s: a directive on an argument or input field may depend on where the field is; memoArgs would keep what it gave the first time",
 				body[:bytes.IndexByte(body, '(')+1])
 		}
 	}

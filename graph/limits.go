@@ -110,11 +110,15 @@ func (w *walker) selection(set ast.SelectionSet, depth int) int {
 	for _, sel := range set {
 		switch s := sel.(type) {
 		case *ast.Field:
-			cost = saturate(cost, w.field(s, depth))
+			if w.included(s.Directives) {
+				cost = saturate(cost, w.field(s, depth))
+			}
 		case *ast.InlineFragment:
-			cost = saturate(cost, w.selection(s.SelectionSet, depth))
+			if w.included(s.Directives) {
+				cost = saturate(cost, w.selection(s.SelectionSet, depth))
+			}
 		case *ast.FragmentSpread:
-			if f := w.doc.Fragments.ForName(s.Name); f != nil {
+			if f := w.doc.Fragments.ForName(s.Name); f != nil && w.included(s.Directives) {
 				cost = saturate(cost, w.selection(f.SelectionSet, depth))
 			}
 		}
@@ -129,6 +133,25 @@ func (w *walker) selection(set ast.SelectionSet, depth int) int {
 		}
 	}
 	return cost
+}
+
+// included reports whether @skip and @include let a selection run, as the
+// executor will decide: what does not run neither costs nor has its
+// arguments checked.
+func (w *walker) included(dirs ast.DirectiveList) bool {
+	for _, d := range dirs {
+		switch d.Name {
+		case "skip":
+			if skip, _ := d.ArgumentMap(w.vars)["if"].(bool); skip {
+				return false
+			}
+		case "include":
+			if include, _ := d.ArgumentMap(w.vars)["if"].(bool); !include {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (w *walker) field(f *ast.Field, depth int) int {

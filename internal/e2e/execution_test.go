@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/frsvc/fulfillment/internal/db"
@@ -98,16 +99,15 @@ func TestArgumentsPerOperation(t *testing.T) {
 		w := newPartnerWorld(t, s)
 		const doc = `query($n: Int) { orders(first: 4) { edges { node { orderNumber
 			some: fulfillmentRequests(first: $n) { edges { node { id } } }
-			all: fulfillmentRequests(first: 5) { totalCount } } } } }`
+			all: fulfillmentRequests(first: 5) { edges { node { id } } } } } } }`
 		type page struct {
 			Orders struct {
 				Edges []struct {
 					Node struct {
 						OrderNumber string
-						Some        struct {
+						Some, All   struct {
 							Edges []struct{ Node struct{ ID string } }
 						}
-						All struct{ TotalCount int }
 					}
 				}
 			}
@@ -117,7 +117,7 @@ func TestArgumentsPerOperation(t *testing.T) {
 			w.try(w.key, doc, map[string]any{"n": n}).Decode(t, &p)
 			var got []string
 			for _, e := range p.Orders.Edges {
-				got = append(got, fmt.Sprintf("%s:%d/%d", e.Node.OrderNumber, len(e.Node.Some.Edges), e.Node.All.TotalCount))
+				got = append(got, fmt.Sprintf("%s:%d/%d", e.Node.OrderNumber, len(e.Node.Some.Edges), len(e.Node.All.Edges)))
 			}
 			want := []string{"P-1:1/1", fmt.Sprintf("P-2:%d/2", n), "P-3:1/1", "P-4:0/0"}
 			if !slices.Equal(got, want) {
@@ -137,6 +137,17 @@ func TestArgumentsPerOperation(t *testing.T) {
 			if len(res.Errors) != 1 || res.Errors[0].Code() != "VALIDATION" || string(res.Data) != "null" && len(res.Data) != 0 {
 				t.Errorf("%s: errors %+v, data %s; want one VALIDATION error and no data", q, res.Errors, res.Data)
 			}
+		}
+		// A field that @skip or @include leaves out does not run: its
+		// arguments are not checked.
+		const skipped = `query($c: Cursor, $has: Boolean!, $skip: Boolean!) { orders(first: 2, after: $c) @include(if: $has) { totalCount }
+			sources { totalCount } ... on Query @skip(if: $skip) { shipments(first: 1, before: $c) { totalCount } } }`
+		res := w.try(w.key, skipped, map[string]any{"c": "", "has": false, "skip": true})
+		if len(res.Errors) != 0 || strings.Contains(string(res.Data), "orders") || !strings.Contains(string(res.Data), `"sources":{"totalCount":2}`) {
+			t.Errorf("cursors under @include(if: false) and @skip(if: true): errors %+v, data %s; want the rest answered", res.Errors, res.Data)
+		}
+		if res := w.try(w.key, skipped, map[string]any{"c": "", "has": true, "skip": true}); len(res.Errors) != 1 || res.Errors[0].Code() != "VALIDATION" {
+			t.Errorf("cursor under @include(if: true): errors %+v; want one VALIDATION error", res.Errors)
 		}
 	})
 }

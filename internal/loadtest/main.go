@@ -490,11 +490,15 @@ func runDatabase(ctx context.Context, kind string, o options, logf func(string, 
 	} else if err := checkProcesses(ctx, c, e, &rep, logf); err != nil {
 		return rep, err
 	}
-	// The two servers take turns, step by step (see turns).
+	// The two servers take turns, step by step (see turns). Each step
+	// starts after a collection, so that neither pays for the garbage of
+	// the other's last step; the first error stops both.
 	targets := []target{e.ours, e.base}
 	results := make([]serverReport, len(targets))
 	errs := make([]error, len(targets))
 	tn := newTurns(len(targets))
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var wg sync.WaitGroup
 	for i, t := range targets {
 		wg.Add(1)
@@ -502,12 +506,22 @@ func runDatabase(ctx context.Context, kind string, o options, logf func(string, 
 			defer wg.Done()
 			defer tn.finish(i)
 			lo := loadOptions{MaxOutstanding: o.MaxOutstanding, P99Bound: o.P99Bound,
-				Turn: func(step func()) { tn.run(i, step) }}
-			results[i], errs[i] = loadServer(ctx, c, t, kind, o, lo, logf)
+				Turn: func(step func()) {
+					tn.run(i, func() {
+						runtime.GC()
+						step()
+					})
+				}}
+			if results[i], errs[i] = loadServer(lctx, c, t, kind, o, lo, logf); errs[i] != nil {
+				cancel()
+			}
 		}()
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
+		if ctx.Err() != nil {
+			return rep, ctx.Err()
+		}
 		return rep, err
 	}
 	rep.Ours, rep.Base = results[0], results[1]

@@ -61,7 +61,7 @@ func writeReport(w io.Writer, o options, reports []dbReport, took time.Duration)
 	}
 	p("Open model: constant arrival rates for %s each (the fixed rates for at least %d requests), latency from the scheduled send time; a rate is *sustained* when "+
 		"achieved ≥ 95%% of offered and p99 < %s (failures count as infinitely slow). Closed loop: %d clients for %s. "+
-		"The two servers take turns, one step each (closed loop, then each rate), so that a drift in the machine's speed falls on both. "+
+		"The two servers take turns, one step each (closed loop, then each rate), so that a drift in the machine's speed falls on both; each step starts after a garbage collection. "+
 		"%s; GOMAXPROCS %d, GOGC %d, %s/%s. Total time %s.",
 		o.Step, o.MinSamples, o.P99Bound, o.Clients, o.Closed, where, runtime.GOMAXPROCS(0), o.GCPercent, runtime.GOOS, runtime.GOARCH, took.Round(time.Second))
 	for _, r := range reports {
