@@ -66,6 +66,10 @@ func (inOrder) GenerateCode(data *codegen.Data) error {
 // file is never touched). Each must match, those generated once per object
 // exactly once per object, and no other call of the replaced gqlgen
 // function may be left.
+// execState opens the generated executionContext, to which the rewrites add
+// the operation's memo.
+const execState = "type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n"
+
 var rewrites = []struct {
 	call, from, to string
 	perObject      bool
@@ -76,8 +80,7 @@ var rewrites = []struct {
 	{"graphql.NewFieldSet(", "\tout := graphql.NewFieldSet(fields)\n", "\tout := ec.memo.objectFields(fields)\n", true},
 	{"graphql.NewScalarFieldContext(", "\treturn graphql.NewScalarFieldContext(", "\treturn newScalarFieldContext(", false},
 	{"data.MarshalGQL(&buf)", "\t\t\tdata.MarshalGQL(&buf)\n", "\t\t\tmarshalResponse(opCtx, data, &buf)\n", false},
-	{"type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n}\n", "type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n}\n",
-		"type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n\tmemo operationMemo\n}\n", false},
+	{execState + "}\n", execState + "}\n", execState + "\tmemo operationMemo\n}\n", false},
 	{"graphql.CollectFields(", "\tfields := graphql.CollectFields(ec.OperationContext, sel, ", "\tfields := ec.memo.collectFields(ec.OperationContext, sel, ", true},
 }
 
@@ -92,6 +95,7 @@ var (
 		`\tif fc\.Args, err = ec\.(field_\w+_args)\(ctx, field\.ArgumentMap\(ec\.Variables\)\); err != nil \{\n` +
 		`\t\tec\.Error\(ctx, err\)\n\t\treturn fc, err\n\t\}\n\treturn fc, nil\n`)
 	argsFunc = regexp.MustCompile(`(?ms)^func \(ec \*executionContext\) (?:field_\w+_args|unmarshalInput\w+)\(.*?^}\n`)
+	argsHead = regexp.MustCompile(`(?m)^func \(ec \*executionContext\) (?:field_\w+_args|unmarshalInput\w+)\(`)
 	memoArgs = []byte("\tif args, ok := ec.memo.args(field); ok {\n\t\tfc.Args = args\n\t\treturn fc, nil\n\t}\n" +
 		"\tctx = graphql.WithFieldContext(ctx, fc)\n" +
 		"\tif fc.Args, err = ec.${1}(ctx, field.ArgumentMap(ec.Variables)); err != nil {\n" +
@@ -123,12 +127,15 @@ func main() {
 			log.Fatalf("gqlgen: %s still calls %s in a form the rewrites do not know", path, r.call)
 		}
 	}
-	args := len(fieldArgs.FindAllIndex(src, -1))
-	if args == 0 || args != bytes.Count(src, []byte("field.ArgumentMap(ec.Variables)")) {
-		log.Fatalf("gqlgen: %d of %d field argument coercions have the known form: check memoArgs against this gqlgen version",
-			args, bytes.Count(src, []byte("field.ArgumentMap(ec.Variables)")))
+	args, coercions := len(fieldArgs.FindAllIndex(src, -1)), bytes.Count(src, []byte("field.ArgumentMap(ec.Variables)"))
+	if args == 0 || args != coercions {
+		log.Fatalf("gqlgen: %d of %d field argument coercions have the known form: check memoArgs against this gqlgen version", args, coercions)
 	}
-	for _, body := range argsFunc.FindAll(src, -1) {
+	bodies := argsFunc.FindAll(src, -1)
+	if heads := argsHead.FindAll(src, -1); len(bodies) == 0 || len(bodies) != len(heads) {
+		log.Fatalf("gqlgen: %d of %d argument and input coercions found whole: check argsFunc against this gqlgen version", len(bodies), len(heads))
+	}
+	for _, body := range bodies {
 		if bytes.Contains(body, []byte("ec.directives.")) {
 			log.Fatalf("gqlgen: %s: a directive on an argument or input field may depend on where the field is; memoArgs would keep what it gave the first time",
 				body[:bytes.IndexByte(body, '(')+1])
