@@ -14,7 +14,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -23,19 +22,10 @@ import (
 	"syscall"
 	"time"
 
-	"entgo.io/ent/dialect"
-
-	"github.com/frsvc/fulfillment/graph"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/auth"
-	"github.com/frsvc/fulfillment/internal/db"
-	"github.com/frsvc/fulfillment/internal/demo"
-	"github.com/frsvc/fulfillment/internal/fulfillment"
 	"github.com/frsvc/fulfillment/internal/gctune"
 	"github.com/frsvc/fulfillment/internal/httpapi"
-	"github.com/frsvc/fulfillment/internal/metrics"
-	"github.com/frsvc/fulfillment/internal/sender"
-	"github.com/frsvc/fulfillment/internal/sqlcount"
-	"github.com/frsvc/fulfillment/internal/tenant"
 )
 
 func main() {
@@ -49,21 +39,10 @@ func main() {
 
 // config is the server's configuration: flags, each with an environment
 // variable of the same meaning; a flag given on the command line wins.
+// Everything but the listen address is the app's own Config.
 type config struct {
-	Addr          string
-	DatabaseURL   string
-	Demo          bool
-	SendInterval  time.Duration
-	SendLease     time.Duration
-	CORSOrigins   []string
-	Production    bool
-	Playground    bool
-	Introspection bool
-	ShutdownGrace time.Duration
-	Complexity    int
-	RateLimit     float64
-	RateBurst     int
-	MaxExecuting  int
+	Addr string
+	app.Config
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
@@ -79,7 +58,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	dbURL := fs.String("database-url", getenv("DATABASE_URL"), "empty: embedded SQLite file fulfillment.db; postgres://…; file:… or *.db (DATABASE_URL)")
 	demoFlag := fs.Bool("demo", false, "seed a demo data set into an empty database")
 	sendInterval := fs.String("send-interval", envOr("SEND_INTERVAL", "30s"), "send-run period, 0 = off (SEND_INTERVAL)")
-	sendLease := fs.String("send-lease", envOr("SEND_LEASE", "60s"), "how long a send run's claim on a request lasts (SEND_LEASE)")
+	sendLease := fs.String("send-lease", envOr("SEND_LEASE", app.Defaults().SendLease.String()), "how long a send run's claim on a request lasts (SEND_LEASE)")
 	origins := fs.String("cors-origins", getenv("CORS_ORIGINS"), "comma-separated exact origins allowed by CORS (CORS_ORIGINS)")
 	production := &boolFlag{value: getenv("PRODUCTION")}
 	playground := &boolFlag{value: getenv("PLAYGROUND")}
@@ -98,7 +77,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	if fs.NArg() > 0 {
 		return config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	cfg := config{Addr: *addr, DatabaseURL: *dbURL, Demo: *demoFlag, ShutdownGrace: 20 * time.Second}
+	cfg := config{Addr: *addr, Config: app.Defaults()}
+	cfg.DatabaseURL, cfg.Demo, cfg.BootstrapAPIKey = *dbURL, *demoFlag, getenv("BOOTSTRAP_API_KEY")
 	var err error
 	if cfg.SendInterval, err = parseDuration("send-interval", *sendInterval); err != nil {
 		return cfg, err
@@ -213,110 +193,35 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
 	gcPercent, _ := gctune.Apply(getenv)
-
-	m := metrics.New()
-	store, err := db.Open(cfg.DatabaseURL, db.Config{WrapDriver: func(d dialect.Driver) dialect.Driver {
-		c := sqlcount.Wrap(d)
-		c.OnStatement = m.CountStatement
-		return c
-	}})
+	cfg.Logger = logger
+	a, err := app.New(ctx, cfg.Config)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	if err := store.Migrate(ctx); err != nil {
-		return err
-	}
-	secret, err := auth.Bootstrap(ctx, store.Client, getenv("BOOTSTRAP_API_KEY"))
-	if err != nil {
-		return fmt.Errorf("bootstrap: %w", err)
-	}
-	if secret != "" && getenv("BOOTSTRAP_API_KEY") == "" {
-		fmt.Fprintf(stdout, "Created the default account. Its ADMIN API key, shown this once:\n%s\n", secret)
+	defer a.Close()
+	if a.BootstrapSecret != "" {
+		fmt.Fprintf(stdout, "Created the default account. Its ADMIN API key, shown this once:\n%s\n", a.BootstrapSecret)
 	}
 	if cfg.Demo {
-		seeded, err := demo.Seed(tenant.WithSystem(ctx), store.Client)
-		if err != nil {
-			return fmt.Errorf("demo: %w", err)
-		}
-		if seeded {
+		if a.DemoSeeded {
 			fmt.Fprintln(stdout, "Seeded the demo data set into the default account.")
 		} else {
 			fmt.Fprintln(stdout, "The database already holds data; the demo data set was not seeded.")
 		}
 	}
-
-	fs := &fulfillment.Service{Store: store, ObserveRouting: m.ObserveRouting,
-		ObserveTransition: m.ObserveTransition, ObserveSend: m.ObserveSend}
-	runner := &sender.Runner{Store: store, Fulfillment: fs, Logger: logger, Lease: cfg.SendLease}
-
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler: httpapi.New(httpapi.Config{
-			Store: store, Logger: logger, CORSOrigins: cfg.CORSOrigins,
-			Playground: cfg.Playground, Introspection: cfg.Introspection,
-			Fulfillment: fs, Sender: runner, Production: cfg.Production, Metrics: m,
-			Limits: graph.Limits{Complexity: cfg.Complexity}, RateLimit: rateOrOff(cfg.RateLimit), RateBurst: cfg.RateBurst,
-			MaxExecuting: cfg.MaxExecuting,
-		}),
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
 	url := "http://" + displayAddr(ln.Addr())
-	logger.Info("listening", "addr", ln.Addr().String(), "database", store.Dialect,
+	logger.Info("listening", "addr", ln.Addr().String(), "database", a.Store.Dialect,
 		"playground", cfg.Playground, "introspection", cfg.Introspection, "send_interval", cfg.SendInterval.String(), "gogc", gcPercent)
 	fmt.Fprintf(stdout, "Serving GraphQL at %s/query", url)
 	if cfg.Playground {
 		fmt.Fprintf(stdout, " and the playground at %s/", url)
 	}
 	fmt.Fprintln(stdout)
-
-	loopCtx, stopLoop := context.WithCancel(ctx)
-	defer stopLoop()
-	loopDone := make(chan struct{})
-	go func() {
-		defer close(loopDone)
-		runner.Loop(loopCtx, cfg.SendInterval, tenant.WithSystem)
-	}()
-
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	// Stop taking work, finish what is in flight (requests and the send
-	// run's current batch) within the grace period, then close the store.
-	logger.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
-	defer cancel()
-	stopLoop()
-	shutdownErr := srv.Shutdown(sctx)
-	select {
-	case <-loopDone:
-	case <-sctx.Done():
-		logger.Warn("the send run did not finish its batch in time; its leases will expire and be taken over")
-	}
-	if shutdownErr != nil {
-		return fmt.Errorf("shutdown: %w", shutdownErr)
-	}
-	return nil
-}
-
-// rateOrOff maps the flag's 0 (off) to the handler's negative (off).
-func rateOrOff(r float64) float64 {
-	if r == 0 {
-		return -1
-	}
-	return r
+	return a.Serve(ctx, ln)
 }
 
 func displayAddr(a net.Addr) string {
@@ -346,15 +251,18 @@ func runAccounts(ctx context.Context, args []string, getenv func(string) string,
 	if strings.TrimSpace(*name) == "" {
 		return errors.New("accounts create: --name is required")
 	}
-	store, err := db.Open(*dbURL, db.Config{})
+	// The same app the server runs, so the store is opened, migrated and
+	// instrumented as it is there; without the default account, whose key
+	// only the server shows.
+	cfg := app.Defaults()
+	cfg.DatabaseURL, cfg.Bootstrap = *dbURL, false
+	cfg.Logger = slog.New(slog.NewJSONHandler(stderr, nil))
+	a, err := app.New(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	if err := store.Migrate(ctx); err != nil {
-		return err
-	}
-	acc, secret, err := auth.CreateAccount(ctx, store.Client, *name, "")
+	defer a.Close()
+	acc, secret, err := auth.CreateAccount(ctx, a.Store.Client, *name, "")
 	if err != nil {
 		return err
 	}

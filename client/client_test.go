@@ -2,17 +2,14 @@ package client_test
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"testing"
 
 	"github.com/frsvc/fulfillment/client"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/auth"
-	"github.com/frsvc/fulfillment/internal/db"
-	"github.com/frsvc/fulfillment/internal/httpapi"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
 
@@ -30,16 +27,13 @@ func must[T any](v T, err error) func(t *testing.T, what string) T {
 	}
 }
 
-// server starts the service over store and returns its URL and the ADMIN key
-// of a fresh account.
-func server(t *testing.T, store *db.Store) (string, string) {
+// server serves the app and returns its URL and the ADMIN key of a fresh
+// account.
+func server(t *testing.T, a *app.App) (string, string) {
 	t.Helper()
-	srv := httptest.NewServer(httpapi.New(httpapi.Config{
-		Store:  store,
-		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
-	}))
+	srv := httptest.NewServer(a.Handler)
 	t.Cleanup(srv.Close)
-	_, key, err := auth.CreateAccount(context.Background(), store.Client, "Client story", "")
+	_, key, err := auth.CreateAccount(context.Background(), a.Store.Client, "Client story", "")
 	if err != nil {
 		t.Fatalf("create account: %v", err)
 	}
@@ -64,9 +58,9 @@ func line(sku string, qty int) client.OrderLineInput {
 // with filters and paging, then the source acknowledges, ships and cancels
 // with its own key; and an Idempotency-Key replay.
 func TestClientStory(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, store *db.Store) {
+	testdb.Each(t, func(t *testing.T, a *app.App) {
 		ctx := context.Background()
-		url, adminKey := server(t, store)
+		url, adminKey := server(t, a)
 		admin := client.New(url, adminKey)
 
 		v := must(client.Viewer(ctx, admin))(t, "viewer")
@@ -233,9 +227,9 @@ func TestClientStory(t *testing.T) {
 // same key with another request is refused; calls without the key are
 // unaffected.
 func TestClientIdempotencyKey(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, store *db.Store) {
+	testdb.Each(t, func(t *testing.T, a *app.App) {
 		ctx := context.Background()
-		url, adminKey := server(t, store)
+		url, adminKey := server(t, a)
 		c := client.New(url, adminKey)
 
 		src := must(client.CreateSource(ctx, c, client.CreateSourceInput{Name: "Source", Code: "S1"}))(t, "createSource").CreateSource
@@ -275,9 +269,9 @@ func TestClientIdempotencyKey(t *testing.T) {
 // application/graphql-response+json) and field errors (200) both reach the
 // caller with their codes.
 func TestClientErrors(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, store *db.Store) {
+	testdb.Each(t, func(t *testing.T, a *app.App) {
 		ctx := context.Background()
-		url, adminKey := server(t, store)
+		url, adminKey := server(t, a)
 
 		_, err := client.Viewer(ctx, client.New(url, "not-a-key"))
 		if client.ErrorCode(err) != "UNAUTHENTICATED" {

@@ -14,10 +14,8 @@ import (
 
 	"github.com/frsvc/fulfillment/graph"
 	"github.com/frsvc/fulfillment/internal/admin"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/auth"
-	"github.com/frsvc/fulfillment/internal/db"
-	"github.com/frsvc/fulfillment/internal/fulfillment"
-	"github.com/frsvc/fulfillment/internal/sender"
 	"github.com/frsvc/fulfillment/internal/tenant"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
@@ -46,18 +44,20 @@ func (l *panicLog) String() string {
 // requests (other resolvers, and the same one again) are served.
 func TestResolverPanic(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
+	testdb.Each(t, func(t *testing.T, ap *app.App) {
+		s := ap.Store
 		ctx := context.Background()
 		_, secret, err := auth.CreateAccount(ctx, s.Client, "Panic", "")
 		testdb.Must(t, err)
-		p, err := (&auth.Authenticator{Client: s.Client}).Authenticate(ctx, secret)
+		p, err := ap.Auth.Authenticate(ctx, secret)
 		testdb.Must(t, err)
 
-		fs := &fulfillment.Service{Store: s}
-		r := graph.New(s, fs, &sender.Runner{Store: s, Fulfillment: fs})
+		// Wired by hand on purpose: the app's resolver with a broken Admin
+		// service, which no configuration of the app can produce.
+		r := *ap.Resolver
 		r.Admin = &admin.Service{} // nil Client: a nil dereference inside the resolver
 		logs := &panicLog{}
-		gql := graph.NewHandler(r, graph.Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+		gql := graph.NewHandler(&r, graph.Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			gql.ServeHTTP(w, req.WithContext(auth.WithPrincipal(req.Context(), p)))
 		}))

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/frsvc/fulfillment/client"
-	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/e2e"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
@@ -21,8 +21,8 @@ import (
 // Idempotency-Key, so that sending a request's mutations again does nothing
 // twice.
 func TestRun(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		env := e2e.New(t, s)
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		env := e2e.New(t, a)
 		q := func(query string, vars map[string]any, out any) {
 			t.Helper()
 			env.Query(query, vars, out)
@@ -185,8 +185,8 @@ func TestRun(t *testing.T) {
 // everything left to ship. The example must ship it, without acknowledging
 // it again, under the same Idempotency-Key as ever, and exactly once.
 func TestResumeAfterCrash(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		env := e2e.New(t, s)
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		env := e2e.New(t, a)
 		q := func(query string, vars map[string]any, out any) {
 			t.Helper()
 			env.Query(query, vars, out)

@@ -11,6 +11,7 @@ import (
 	"github.com/frsvc/fulfillment/ent/routinggroup"
 	"github.com/frsvc/fulfillment/ent/source"
 	"github.com/frsvc/fulfillment/internal/admin"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/apperr"
 	"github.com/frsvc/fulfillment/internal/auth"
 	"github.com/frsvc/fulfillment/internal/db"
@@ -75,7 +76,8 @@ func TestRoutingRule(t *testing.T) {
 }
 
 func TestSources(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		s := a.Store
 		ctx := account(t, s, "A")
 		other := account(t, s, "B")
 		svc := &admin.Service{Client: s.Client}
@@ -168,7 +170,8 @@ func TestSources(t *testing.T) {
 }
 
 func TestAccountStrategy(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		s := a.Store
 		ctx := account(t, s, "A")
 		svc := &admin.Service{Client: s.Client}
 		acc, err := svc.UpdateAccountStrategy(ctx, admin.StrategyInput{MaxNumberLength: ptr(30)})
@@ -199,7 +202,8 @@ func TestAccountStrategy(t *testing.T) {
 }
 
 func TestAPIKeys(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		s := a.Store
 		ctx := account(t, s, "A")
 		other := account(t, s, "B")
 		svc := &admin.Service{Client: s.Client}
@@ -241,7 +245,8 @@ func TestAPIKeys(t *testing.T) {
 // TestConcurrentDefaultGroups creates groups that all want to be the
 // default at once: whatever wins, the account ends with exactly one.
 func TestConcurrentDefaultGroups(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		s := a.Store
 		ctx := account(t, s, "A")
 		svc := &admin.Service{Client: s.Client}
 		src, err := svc.CreateSource(ctx, admin.CreateSourceInput{Name: "S", Code: "S"})
@@ -293,7 +298,8 @@ func TestConcurrentDefaultGroups(t *testing.T) {
 }
 
 func TestUpsertInventoryUnknownSource(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		s := a.Store
 		ctx := account(t, s, "A")
 		other := account(t, s, "B")
 		svc := &admin.Service{Client: s.Client}

@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/frsvc/fulfillment/ent/apikey"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/apperr"
 	"github.com/frsvc/fulfillment/internal/auth"
-	"github.com/frsvc/fulfillment/internal/db"
 	"github.com/frsvc/fulfillment/internal/tenant"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
@@ -118,9 +118,10 @@ func TestPrincipalContext(t *testing.T) {
 }
 
 func TestAuthenticate(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
+	testdb.Each(t, func(t *testing.T, ap *app.App) {
+		s := ap.Store
 		ctx := context.Background()
-		a := &auth.Authenticator{Client: s.Client}
+		a := ap.Auth
 		acc, secret, err := auth.CreateAccount(ctx, s.Client, "Acme", "")
 		testdb.Must(t, err)
 		p, err := a.Authenticate(ctx, secret)
@@ -170,7 +171,8 @@ func TestAuthenticate(t *testing.T) {
 }
 
 func TestBootstrap(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
+	testdb.Each(t, func(t *testing.T, ap *app.App) {
+		s := ap.Store
 		ctx := context.Background()
 		sys := tenant.WithSystem(ctx)
 		const given = "frk_given_by_the_operator_0123456789"
@@ -204,7 +206,8 @@ func TestBootstrap(t *testing.T) {
 // one is made. (A test of its own: a second testdb.Each in one test names its
 // subtests "sqlite#01", and testdb's file: URL would end at the '#'.)
 func TestBootstrapRandom(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
+	testdb.Each(t, func(t *testing.T, ap *app.App) {
+		s := ap.Store
 		got, err := auth.Bootstrap(context.Background(), s.Client, "")
 		testdb.Must(t, err)
 		if !regexp.MustCompile(`^frk_[a-z2-7]{52}$`).MatchString(got) {

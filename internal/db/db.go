@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"entgo.io/ent/dialect"
@@ -32,13 +33,20 @@ type Store struct {
 	DB      *sql.DB
 	Dialect string
 
-	prep *preparingDriver
+	prep       *preparingDriver
+	statements atomic.Int64
 }
+
+// Statements returns how many SQL statements the store has sent since it
+// was opened (every Exec and Query, inside transactions too).
+func (s *Store) Statements() int64 { return s.statements.Load() }
 
 // Config tunes Open.
 type Config struct {
-	// WrapDriver, when set, wraps the ent driver (statement counting, metrics).
-	WrapDriver func(dialect.Driver) dialect.Driver
+	// OnStatement, when set, is called once for every SQL statement the
+	// store sends, inside transactions too (the statement metric). It runs
+	// on the caller's goroutine and must not block.
+	OnStatement func()
 }
 
 // Postgres reports whether the store is PostgreSQL.
@@ -71,12 +79,17 @@ func Open(rawURL string, cfg Config) (*Store, error) {
 		pool.SetMaxIdleConns(16)
 		pool.SetConnMaxIdleTime(5 * time.Minute)
 	}
-	prep := newPreparingDriver(entsql.OpenDB(dial, pool), pool)
-	var drv dialect.Driver = prep
-	if cfg.WrapDriver != nil {
-		drv = cfg.WrapDriver(drv)
-	}
-	return &Store{Client: ent.NewClient(ent.Driver(drv)), DB: pool, Dialect: dial, prep: prep}, nil
+	s := &Store{DB: pool, Dialect: dial}
+	s.prep = newPreparingDriver(entsql.OpenDB(dial, pool), pool, func() {
+		s.statements.Add(1)
+		if cfg.OnStatement != nil {
+			cfg.OnStatement()
+		}
+	})
+	// The driver handed to ent is this one, never a wrapper around it: ent's
+	// Client.BeginTx (read transactions) type-asserts the driver for BeginTx.
+	s.Client = ent.NewClient(ent.Driver(s.prep))
+	return s, nil
 }
 
 func parse(rawURL string) (driverName, dsn, dial string, err error) {

@@ -54,25 +54,89 @@ func modeOf(ctx context.Context) statementMode {
 	return m
 }
 
-// preparingDriver is the ent driver with a statement cache for the queries
-// run under WithPrepared, and a connection of their own for those run under
-// WithDetached.
+// preparingDriver is the ent driver the store hands to ent: ent's SQL driver
+// with a statement cache for the queries run under WithPrepared, a connection
+// of their own for those run under WithDetached, and a count of every
+// statement sent (inside transactions too) for the statement metric.
 type preparingDriver struct {
 	*entsql.Driver
-	pool *sql.DB
+	pool  *sql.DB
+	count func()
 
 	mu     sync.Mutex
 	stmts  map[string]*sql.Stmt
 	closed bool
 }
 
-func newPreparingDriver(d *entsql.Driver, pool *sql.DB) *preparingDriver {
-	return &preparingDriver{Driver: d, pool: pool, stmts: map[string]*sql.Stmt{}}
+func newPreparingDriver(d *entsql.Driver, pool *sql.DB, count func()) *preparingDriver {
+	return &preparingDriver{Driver: d, pool: pool, count: count, stmts: map[string]*sql.Stmt{}}
 }
 
-// Query runs query as ent's driver does, through a prepared statement or
-// detached when ctx asks for it.
+// Exec counts the statement and runs it as ent's driver does.
+func (d *preparingDriver) Exec(ctx context.Context, query string, args, v any) error {
+	d.count()
+	return d.Driver.Exec(ctx, query, args, v)
+}
+
+// ExecContext counts the statement and runs it on the pool (ent's
+// Client.ExecContext).
+func (d *preparingDriver) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	d.count()
+	return d.Driver.ExecContext(ctx, query, args...)
+}
+
+// QueryContext counts the statement and runs it on the pool (ent's
+// Client.QueryContext).
+func (d *preparingDriver) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	d.count()
+	return d.Driver.QueryContext(ctx, query, args...)
+}
+
+// Tx starts a transaction whose statements are counted.
+func (d *preparingDriver) Tx(ctx context.Context) (dialect.Tx, error) {
+	return d.BeginTx(ctx, nil)
+}
+
+// BeginTx starts a transaction with options (ent's Client.BeginTx, which
+// read transactions use) whose statements are counted.
+func (d *preparingDriver) BeginTx(ctx context.Context, opts *sql.TxOptions) (dialect.Tx, error) {
+	tx, err := d.Driver.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &countedTx{Tx: tx.(*entsql.Tx), count: d.count}, nil
+}
+
+// countedTx is a transaction of the store: ent's, with its statements counted.
+type countedTx struct {
+	*entsql.Tx
+	count func()
+}
+
+func (t *countedTx) Exec(ctx context.Context, query string, args, v any) error {
+	t.count()
+	return t.Tx.Exec(ctx, query, args, v)
+}
+
+func (t *countedTx) Query(ctx context.Context, query string, args, v any) error {
+	t.count()
+	return t.Tx.Query(ctx, query, args, v)
+}
+
+func (t *countedTx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	t.count()
+	return t.Tx.ExecContext(ctx, query, args...)
+}
+
+func (t *countedTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	t.count()
+	return t.Tx.QueryContext(ctx, query, args...)
+}
+
+// Query counts the statement and runs it as ent's driver does, through a
+// prepared statement or detached when ctx asks for it.
 func (d *preparingDriver) Query(ctx context.Context, query string, args, v any) error {
+	d.count()
 	mode := modeOf(ctx)
 	if mode == plainStatement {
 		return d.Driver.Query(ctx, query, args, v)
@@ -167,4 +231,21 @@ func (d *preparingDriver) Close() error {
 	return d.Driver.Close()
 }
 
-var _ dialect.Driver = (*preparingDriver)(nil)
+// What ent asks of the driver the store hands it: a dialect.Driver with
+// BeginTx (Client.BeginTx, read transactions), and ExecContext/QueryContext
+// (Client.ExecContext); transactions with the same two.
+var (
+	_ dialect.Driver = (*preparingDriver)(nil)
+	_ interface {
+		BeginTx(context.Context, *sql.TxOptions) (dialect.Tx, error)
+	} = (*preparingDriver)(nil)
+	_ interface {
+		ExecContext(context.Context, string, ...any) (sql.Result, error)
+		QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+	} = (*preparingDriver)(nil)
+	_ interface {
+		dialect.Tx
+		ExecContext(context.Context, string, ...any) (sql.Result, error)
+		QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+	} = (*countedTx)(nil)
+)

@@ -6,25 +6,29 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
-	"entgo.io/ent/dialect"
-
+	"github.com/frsvc/fulfillment/ent"
 	"github.com/frsvc/fulfillment/ent/account"
-	"github.com/frsvc/fulfillment/internal/sqlcount"
 	"github.com/frsvc/fulfillment/internal/tenant"
 )
 
-// openAccounts opens a fresh SQLite store behind a statement counter, with
-// three accounts.
-func openAccounts(t *testing.T) (*Store, *sqlcount.Driver, context.Context) {
+// counter reads the store's own statement count from a mark on.
+type counter struct {
+	s    *Store
+	mark int64
+}
+
+func (c *counter) Reset()       { c.mark = c.s.Statements() }
+func (c *counter) Count() int64 { return c.s.Statements() - c.mark }
+
+// openAccounts opens a fresh SQLite store with three accounts, and a
+// counter of its statements.
+func openAccounts(t *testing.T) (*Store, *counter, context.Context) {
 	t.Helper()
-	var counter *sqlcount.Driver
-	s, err := Open("file:"+filepath.Join(t.TempDir(), "p.db"), Config{WrapDriver: func(d dialect.Driver) dialect.Driver {
-		counter = sqlcount.Wrap(d)
-		return counter
-	}})
+	s, err := Open("file:"+filepath.Join(t.TempDir(), "p.db"), Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +41,7 @@ func openAccounts(t *testing.T) (*Store, *sqlcount.Driver, context.Context) {
 			t.Fatal(err)
 		}
 	}
-	return s, counter, ctx
+	return s, &counter{s: s}, ctx
 }
 
 // TestWithPrepared: a query under WithPrepared answers as the unprepared
@@ -156,5 +160,58 @@ func TestWithDetached(t *testing.T) {
 	}
 	if waited := time.Since(start); waited > time.Second {
 		t.Errorf("returned after %s, long past its deadline", waited)
+	}
+}
+
+// TestCountsEveryStatement: the store's driver counts statements outside
+// and inside transactions, read transactions (ent's BeginTx) included, and
+// calls OnStatement for each; a read transaction works at all (the server
+// once wrapped this driver in one without BeginTx, and every preview failed).
+func TestCountsEveryStatement(t *testing.T) {
+	var heard atomic.Int64
+	s, err := Open("file:"+filepath.Join(t.TempDir(), "c.db"), Config{OnStatement: func() { heard.Add(1) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := tenant.WithSystem(context.Background())
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c := &counter{s: s}
+	c.Reset()
+	heard.Store(0)
+	start := s.Statements()
+	if _, err := s.Client.Account.Create().SetName("a").Save(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Count(); got != 1 {
+		t.Errorf("plain insert: %d statements, want 1", got)
+	}
+	c.Reset()
+	if err := InTx(ctx, s.Client, func(tx *ent.Tx) error {
+		_, err := tx.Account.Query().Count(ctx)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Count(); got != 1 {
+		t.Errorf("write transaction: %d statements, want 1", got)
+	}
+	c.Reset()
+	if err := s.InReadTx(ctx, func(tx *ent.Tx) error {
+		n, err := tx.Account.Query().Count(ctx)
+		if err == nil && n != 1 {
+			err = fmt.Errorf("%d accounts, want 1", n)
+		}
+		return err
+	}); err != nil {
+		t.Fatalf("read transaction: %v", err)
+	}
+	if got := c.Count(); got != 1 {
+		t.Errorf("read transaction: %d statements, want 1", got)
+	}
+	if got, want := heard.Load(), s.Statements()-start; got != want || want != 3 {
+		t.Errorf("OnStatement heard %d, the store counted %d, want 3", got, want)
 	}
 }

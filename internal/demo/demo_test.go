@@ -1,9 +1,8 @@
-package demo
+package demo_test
 
 import (
 	"context"
 	"fmt"
-	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -12,9 +11,9 @@ import (
 	"github.com/frsvc/fulfillment/ent"
 	"github.com/frsvc/fulfillment/ent/order"
 	"github.com/frsvc/fulfillment/internal/admin"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/auth"
-	"github.com/frsvc/fulfillment/internal/db"
-	"github.com/frsvc/fulfillment/internal/money"
+	"github.com/frsvc/fulfillment/internal/demo"
 	"github.com/frsvc/fulfillment/internal/tenant"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
@@ -49,7 +48,8 @@ func countAll(t *testing.T, ctx context.Context, c *ent.Client) counts {
 }
 
 func TestSeed(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		s := a.Store
 		bg := context.Background()
 		acc, _, err := auth.CreateAccount(bg, s.Client, "Default", "")
 		testdb.Must(t, err)
@@ -59,7 +59,7 @@ func TestSeed(t *testing.T) {
 		testdb.Must(t, err)
 
 		start := time.Now()
-		seeded, err := Seed(tenant.WithSystem(bg), s.Client)
+		seeded, err := demo.Seed(tenant.WithSystem(bg), s.Client)
 		elapsed := time.Since(start)
 		testdb.Must(t, err)
 		if !seeded {
@@ -94,8 +94,8 @@ func TestSeed(t *testing.T) {
 		for _, it := range items {
 			perSku[it.Sku] = append(perSku[it.Sku], it)
 		}
-		if len(perSku) != skuCount {
-			t.Errorf("%d distinct SKUs, want %d", len(perSku), skuCount)
+		if len(perSku) != demo.SKUCount {
+			t.Errorf("%d distinct SKUs, want %d", len(perSku), demo.SKUCount)
 		}
 		zero, costsDiffer := 0, 0
 		for sku, its := range perSku {
@@ -129,8 +129,8 @@ func TestSeed(t *testing.T) {
 
 		orders, err := c.Order.Query().WithLines().All(ctx)
 		testdb.Must(t, err)
-		if len(orders) != orderCount {
-			t.Errorf("%d orders, want %d", len(orders), orderCount)
+		if len(orders) != demo.OrderCount {
+			t.Errorf("%d orders, want %d", len(orders), demo.OrderCount)
 		}
 		byStatus := map[order.Status]int{}
 		byPayment := map[order.PaymentStatus]int{}
@@ -144,8 +144,8 @@ func TestSeed(t *testing.T) {
 			if o.Status == order.StatusON_HOLD && (o.HoldReason == nil || *o.HoldReason == "") {
 				t.Errorf("order %s is on hold without a reason", o.OrderNumber)
 			}
-			if age := time.Since(o.OrderedAt); age < 0 || age > orderWindow+time.Minute {
-				t.Errorf("order %s was ordered %v ago, want within %v", o.OrderNumber, age, orderWindow)
+			if age := time.Since(o.OrderedAt); age < 0 || age > demo.OrderWindow+time.Minute {
+				t.Errorf("order %s was ordered %v ago, want within %v", o.OrderNumber, age, demo.OrderWindow)
 			}
 			if n := len(o.Edges.Lines); n < 1 || n > 4 {
 				t.Errorf("order %s has %d lines, want 1 to 4", o.OrderNumber, n)
@@ -162,7 +162,7 @@ func TestSeed(t *testing.T) {
 			}
 		}
 		if byStatus[order.StatusON_HOLD] < 1 || byPayment[order.PaymentStatusPENDING] < 1 ||
-			byPayment[order.PaymentStatusDEFERRED] < 1 || byPayment[order.PaymentStatusPAID] <= orderCount/2 {
+			byPayment[order.PaymentStatusDEFERRED] < 1 || byPayment[order.PaymentStatusPAID] <= demo.OrderCount/2 {
 			t.Errorf("statuses %v, payments %v; want some held, some pending and deferred, mostly paid", byStatus, byPayment)
 		}
 		if len(channels) != 3 || !countries["US"] || !countries["CA"] || !countries["DE"] || !countries["FR"] || !countries["GB"] {
@@ -172,17 +172,17 @@ func TestSeed(t *testing.T) {
 		// The use cases wrote their trail under the demo's name.
 		logs, err := c.FulfillmentLog.Query().All(ctx)
 		testdb.Must(t, err)
-		if len(logs) < orderCount {
+		if len(logs) < demo.OrderCount {
 			t.Errorf("%d log entries, want at least one per order", len(logs))
 		}
 		for _, l := range logs {
-			if !strings.HasSuffix(l.Actor, ":"+ActorName) {
+			if !strings.HasSuffix(l.Actor, ":"+demo.ActorName) {
 				t.Errorf("log actor %q, want the demo key", l.Actor)
 				break
 			}
 		}
 
-		seeded, err = Seed(tenant.WithSystem(bg), s.Client)
+		seeded, err = demo.Seed(tenant.WithSystem(bg), s.Client)
 		testdb.Must(t, err)
 		if seeded {
 			t.Error("a second Seed returned true")
@@ -197,9 +197,10 @@ func TestSeed(t *testing.T) {
 }
 
 func TestSeedLeavesASetUpAccountAlone(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		s := a.Store
 		bg := context.Background()
-		seeded, err := Seed(tenant.WithSystem(bg), s.Client)
+		seeded, err := demo.Seed(tenant.WithSystem(bg), s.Client)
 		testdb.Must(t, err)
 		if seeded {
 			t.Error("Seed without any account returned true")
@@ -211,7 +212,7 @@ func TestSeedLeavesASetUpAccountAlone(t *testing.T) {
 		_, err = (&admin.Service{Client: s.Client}).CreateSource(ctx, admin.CreateSourceInput{Name: "Mine", Code: "MINE"})
 		testdb.Must(t, err)
 		before := countAll(t, ctx, s.Client)
-		seeded, err = Seed(tenant.WithSystem(bg), s.Client)
+		seeded, err = demo.Seed(tenant.WithSystem(bg), s.Client)
 		testdb.Must(t, err)
 		if seeded {
 			t.Error("Seed into an account with a source returned true")
@@ -226,16 +227,13 @@ func TestSeedLeavesASetUpAccountAlone(t *testing.T) {
 // compares everything an operator would see, ids aside.
 func TestSeedIsDeterministic(t *testing.T) {
 	base := time.Date(2025, 3, 14, 9, 30, 0, 0, time.UTC)
-	if a, b := newPlan(base), newPlan(base); !reflect.DeepEqual(a, b) {
-		t.Fatal("two plans at the same base time differ")
-	}
 	var prints [2]string
 	for i := range prints {
-		s := testdb.Open(t, testdb.SQLite, testdb.Options{})
+		s := testdb.Open(t, testdb.SQLite)
 		bg := context.Background()
 		acc, _, err := auth.CreateAccount(bg, s.Client, "Default", "")
 		testdb.Must(t, err)
-		seeded, err := seedAt(tenant.WithSystem(bg), s.Client, base)
+		seeded, err := demo.SeedAt(tenant.WithSystem(bg), s.Client, base)
 		testdb.Must(t, err)
 		if !seeded {
 			t.Fatal("seedAt returned false")
@@ -292,26 +290,4 @@ func fingerprint(t *testing.T, ctx context.Context, c *ent.Client) string {
 	}
 	slices.Sort(rows)
 	return strings.Join(rows, "\n")
-}
-
-// TestPlanPrices checks the money the planner makes up: exact cents, retail
-// prices above every source's cost.
-func TestPlanPrices(t *testing.T) {
-	p := newPlan(time.Now())
-	cost := map[string]money.Amount{}
-	for _, items := range p.inventory {
-		for _, it := range items {
-			if it.UnitCost%100 != 0 || it.UnitCost <= 0 {
-				t.Errorf("%s costs %v: want whole positive cents", it.Sku, it.UnitCost)
-			}
-			cost[it.Sku] = max(cost[it.Sku], it.UnitCost)
-		}
-	}
-	for _, o := range p.orders {
-		for _, l := range o.in.Lines {
-			if l.UnitPrice <= cost[l.Sku] {
-				t.Errorf("%s sells at %v, below its cost %v", l.Sku, l.UnitPrice, cost[l.Sku])
-			}
-		}
-	}
 }

@@ -15,10 +15,8 @@ import (
 	"github.com/frsvc/fulfillment/internal/admin"
 	"github.com/frsvc/fulfillment/internal/auth"
 	"github.com/frsvc/fulfillment/internal/db"
-	"github.com/frsvc/fulfillment/internal/fulfillment"
 	"github.com/frsvc/fulfillment/internal/money"
 	"github.com/frsvc/fulfillment/internal/orders"
-	"github.com/frsvc/fulfillment/internal/sqlcount"
 	"github.com/frsvc/fulfillment/internal/tenant"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
@@ -41,11 +39,11 @@ func BenchmarkGenerate(b *testing.B) {
 	if os.Getenv("TEST_DATABASE_URL") == "" {
 		b.Skip("PostgreSQL only: set TEST_DATABASE_URL")
 	}
-	var counter *sqlcount.Driver
-	s := testdb.Open(b, testdb.Postgres, testdb.Options{Counter: &counter})
+	a := testdb.App(b, testdb.Postgres)
+	s := a.Store
+	counter := testdb.NewCounter(s)
 	ctx := benchSeed(b, s)
-	svc := &fulfillment.Service{Store: s}
-	imports := &orders.Service{Client: s.Client}
+	svc, imports := a.Fulfillment, a.Orders
 	rng := rand.New(rand.NewPCG(7, 11))
 	batch := 0
 

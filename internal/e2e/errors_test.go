@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/reqid"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
@@ -16,8 +16,9 @@ import (
 // checked by CheckHygiene in Do.)
 func TestErrorHygiene(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		e := New(t, s)
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		s := a.Store
+		e := New(t, a)
 		o := e.importOrder(e.AdminKey, orderInput("E-1"))
 
 		cases := []struct {

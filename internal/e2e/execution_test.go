@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
 
@@ -16,8 +16,8 @@ import (
 // rest of the page intact, in order.
 func TestListFieldErrors(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		w := newPartnerWorld(t, s)
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		w := newPartnerWorld(t, a)
 		// A SOURCE key may read an order's number but not its hold reason:
 		// one FORBIDDEN per request of source A.
 		res := w.try(w.keyA, `{ fulfillmentRequests(first: 10) { edges { node { id order { id orderNumber holdReason } } } } }`, nil)
@@ -76,7 +76,7 @@ func TestListFieldErrors(t *testing.T) {
 // complete, alongside a field selected twice under one name.
 func TestDeferAnsweredInline(t *testing.T) {
 	t.Parallel()
-	k := newKit(t, testdb.Open(t, testdb.SQLite, testdb.Options{}))
+	k := newKit(t, testdb.App(t, testdb.SQLite))
 	o := k.order("DEFER-1", "PAID", kitLine{"SKU-1", 2}, kitLine{"SKU-2", 1})
 	res := k.try(`{ orders(first: 5) { edges { node { id orderNumber ... @defer(label: "more") { orderNumber lines { sku quantity } } } } } }`, nil)
 	if len(res.Errors) > 0 {
@@ -95,8 +95,8 @@ func TestDeferAnsweredInline(t *testing.T) {
 // aliases of one field keep their own arguments.
 func TestArgumentsPerOperation(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		w := newPartnerWorld(t, s)
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		w := newPartnerWorld(t, a)
 		const doc = `query($n: Int) { orders(first: 4) { edges { node { orderNumber
 			some: fulfillmentRequests(first: $n) { edges { node { id } } }
 			all: fulfillmentRequests(first: 5) { edges { node { id } } } } } } }`

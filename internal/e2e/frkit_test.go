@@ -12,9 +12,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
-	"net/http/httptest"
 	"os"
 	"slices"
 	"sort"
@@ -23,8 +21,8 @@ import (
 	"testing"
 
 	"github.com/frsvc/fulfillment/ent/migrate"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/db"
-	"github.com/frsvc/fulfillment/internal/httpapi"
 )
 
 // kitFRFields is what the tests read of a fulfillment request.
@@ -107,24 +105,17 @@ type frKit struct {
 	*Env
 }
 
-// newKit starts the HTTP handler over s, as New does, with the per-key rate
-// limit off (the story tests send hundreds of requests a second) and creates
-// an account with an ADMIN key.
-func newKit(t testing.TB, s *db.Store) *frKit {
+// newKit builds an app over a's database as the server would, with the
+// per-key rate limit off (the story tests send hundreds of requests a
+// second), serves it and creates an account with an ADMIN key.
+func newKit(t testing.TB, a *app.App) *frKit {
 	t.Helper()
-	var logTo io.Writer = io.Discard
-	if os.Getenv("FRKIT_LOG") != "" {
-		logTo = os.Stderr // the server's own log, to debug an INTERNAL answer
-	}
-	srv := httptest.NewServer(httpapi.New(httpapi.Config{
-		Store:         s,
-		Logger:        slog.New(slog.NewJSONHandler(logTo, nil)),
-		Introspection: true,
-		RateLimit:     -1,
-	}))
-	t.Cleanup(srv.Close)
-	e := &Env{T: t, Store: s, Server: srv}
-	e.AdminKey = e.NewAccount("Lifecycle account")
+	e := newWithAs(t, a, func(c *app.Config) {
+		c.RateLimit = 0
+		if os.Getenv("FRKIT_LOG") != "" {
+			c.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil)) // the server's own log, to debug an INTERNAL answer
+		}
+	}, "Lifecycle account")
 	return &frKit{Env: e}
 }
 

@@ -6,8 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/frsvc/fulfillment/internal/db"
-	"github.com/frsvc/fulfillment/internal/httpapi"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/reqid"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
@@ -54,8 +53,8 @@ func TestHardeningCORS(t *testing.T) {
 		{"userinfo", "https://user@ops.example.com", false, false},
 		{"wildcard", "*", false, false},
 	}
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		h := hdNew(t, s, httpapi.Config{CORSOrigins: []string{hdOpsOrigin}})
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		h := hdNew(t, a, func(c *app.Config) { c.CORSOrigins = []string{hdOpsOrigin} })
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
 				h := h.with(t)

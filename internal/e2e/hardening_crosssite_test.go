@@ -9,8 +9,7 @@ import (
 	"net/url"
 	"testing"
 
-	"github.com/frsvc/fulfillment/internal/db"
-	"github.com/frsvc/fulfillment/internal/httpapi"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
 
@@ -65,8 +64,10 @@ func TestHardeningCrossSite(t *testing.T) {
 	}
 	isJSON := func(ct string) bool { return ct == contentTypes[0] || ct == contentTypes[1] }
 
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		h := hdNew(t, s, httpapi.Config{CORSOrigins: []string{hdOpsOrigin}})
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+
+		s := a.Store
+		h := hdNew(t, a, func(c *app.Config) { c.CORSOrigins = []string{hdOpsOrigin} })
 		const mutation = `mutation($in: ImportOrderInput!) { importOrder(input: $in) { id } }`
 		const query = `{ viewer { role } }`
 		created := 0
@@ -163,8 +164,9 @@ func TestHardeningCrossSite(t *testing.T) {
 // in the GraphQL error format with a code of the contract.
 func TestHardeningOddRequests(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		h := hdNew(t, s, httpapi.Config{CORSOrigins: []string{hdOpsOrigin}})
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		s := a.Store
+		h := hdNew(t, a, func(c *app.Config) { c.CORSOrigins = []string{hdOpsOrigin} })
 		mutation := hdBody(`mutation($in: ImportOrderInput!) { importOrder(input: $in) { id } }`, map[string]any{"in": hdOrderInput("ODD-1")})
 		auth := "Bearer " + h.AdminKey
 		cases := []struct {

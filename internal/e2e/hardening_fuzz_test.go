@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,8 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/auth"
-	"github.com/frsvc/fulfillment/internal/httpapi"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
 
@@ -85,11 +83,10 @@ func FuzzGraphQLRequest(f *testing.F) {
 	f.Add([]byte("\xef\xbb\xbf{}"), "", "", "")
 	f.Add([]byte(``), "", "", "")
 
-	store := testdb.Open(f, testdb.SQLite, testdb.Options{})
-	handler := httpapi.New(httpapi.Config{
-		Store: store, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Introspection: true,
-		RateLimit: -1, RequestTimeout: 10 * time.Second,
+	fuzzApp := testdb.App(f, testdb.SQLite, func(c *app.Config) {
+		c.RateLimit, c.RequestTimeout = 0, 10*time.Second
 	})
+	store, handler := fuzzApp.Store, fuzzApp.Handler
 	var mu sync.Mutex
 	var key string
 	accounts := 0
@@ -207,8 +204,7 @@ func hdCheckAnswer(status int, body []byte, inputs ...string) error {
 // seed corpus refused wholesale (by auth, say) would fuzz nothing.
 func TestHardeningFuzzSeedsAnswer(t *testing.T) {
 	t.Parallel()
-	store := testdb.Open(t, testdb.SQLite, testdb.Options{})
-	h := hdNew(t, store, httpapi.Config{Introspection: true})
+	h := hdNew(t, testdb.App(t, testdb.SQLite), func(c *app.Config) { c.Introspection = true })
 	ran := 0
 	for _, s := range hdFuzzSeeds {
 		if strings.Contains(s.query, "revokeApiKey") {

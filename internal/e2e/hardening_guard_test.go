@@ -15,9 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/auth"
-	"github.com/frsvc/fulfillment/internal/db"
-	"github.com/frsvc/fulfillment/internal/httpapi"
 	"github.com/frsvc/fulfillment/internal/tenant"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
@@ -28,8 +27,9 @@ import (
 // other keys, of the same account or another, unaffected.
 func TestHardeningRateLimit(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		h := hdNew(t, s, httpapi.Config{RateLimit: 5, RateBurst: 5})
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		s := a.Store
+		h := hdNew(t, a, func(c *app.Config) { c.RateLimit = 5; c.RateBurst = 5 })
 		// The other keys are made without a request, so that the tested
 		// key's bucket is full when the burst starts.
 		otherAccount := h.NewAccount("Other account")
@@ -96,7 +96,8 @@ func TestHardeningRateLimit(t *testing.T) {
 // no "Bearer" and no connector signing secret appears anywhere.
 func TestHardeningLogScan(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		s := a.Store
 		var partnerCalls atomic.Int32
 		partner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			partnerCalls.Add(1)
@@ -105,7 +106,7 @@ func TestHardeningLogScan(t *testing.T) {
 			_ = json.NewEncoder(w).Encode(map[string]any{"headers": r.Header})
 		}))
 		t.Cleanup(partner.Close)
-		h := hdNew(t, s, httpapi.Config{})
+		h := hdNew(t, a, nil)
 		const signing = "whsec_LOGSCAN_c0nnect0r_s1gning_secret"
 		secrets := []string{h.AdminKey, signing}
 
@@ -186,7 +187,7 @@ func TestHardeningLogScan(t *testing.T) {
 		}
 
 		// Authentication itself failing: the database is gone.
-		testdb.Must(t, s.DB.Close())
+		testdb.Must(t, h.Store.DB.Close()) // the server's own pool
 		if res := h.Do(Request{Key: h.AdminKey, Query: `{ viewer { role } }`}); res.Status != http.StatusInternalServerError {
 			t.Errorf("authentication without a database: HTTP %d", res.Status)
 		}
@@ -273,8 +274,8 @@ func hdHoldBySendRun(t *testing.T, h *hdEnv, code string) (release func(), first
 // next is served.
 func TestHardeningInFlightCap(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		h := hdNew(t, s, httpapi.Config{MaxInFlight: 1})
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		h := hdNew(t, a, func(c *app.Config) { c.MaxInFlight = 1 })
 		release, first := hdHoldBySendRun(t, h, "CAP")
 		ops := h.operations()
 		res := h.Do(Request{Key: h.AdminKey, Query: `{ viewer { role } }`})
@@ -306,8 +307,8 @@ func TestHardeningInFlightCap(t *testing.T) {
 // executing itself, in internal/httpapi).
 func TestHardeningExecutionQueue(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		h := hdNew(t, s, httpapi.Config{MaxExecuting: 1})
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		h := hdNew(t, a, func(c *app.Config) { c.MaxExecuting = 1 })
 		release, first := hdHoldBySendRun(t, h, "QUEUE")
 		ops := h.operations()
 		second := make(chan *Result, 1)
@@ -342,8 +343,8 @@ func TestHardeningExecutionQueue(t *testing.T) {
 // request is served at once while they dawdle.
 func TestHardeningSlowClientsHoldNoSlot(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		h := hdNew(t, s, httpapi.Config{MaxExecuting: 1})
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		h := hdNew(t, a, func(c *app.Config) { c.MaxExecuting = 1 })
 		addr := strings.TrimPrefix(h.Server.URL, "http://")
 		for range 3 {
 			c, err := net.Dial("tcp", addr)
@@ -373,9 +374,9 @@ func TestHardeningSlowClientsHoldNoSlot(t *testing.T) {
 // introspection, errors suggest no field names, and there is no playground.
 func TestHardeningProduction(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		prod := hdNew(t, s, httpapi.Config{Production: true})
-		dev := hdNew(t, s, httpapi.Config{Introspection: true, Playground: true})
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		prod := hdNew(t, a, func(c *app.Config) { c.Production = true })
+		dev := hdNew(t, a, func(c *app.Config) { c.Introspection = true; c.Playground = true })
 		for _, q := range []string{`{ __schema { types { name } } }`, `{ __type(name: "Order") { fields { name } } }`} {
 			res := prod.Do(Request{Key: prod.AdminKey, Query: q})
 			if len(res.Errors) == 0 || hdCodes(res) != "VALIDATION" || strings.Contains(string(res.Data), "Order") {

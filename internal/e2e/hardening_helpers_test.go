@@ -12,15 +12,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/frsvc/fulfillment/ent/migrate"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/db"
-	"github.com/frsvc/fulfillment/internal/httpapi"
 	"github.com/frsvc/fulfillment/internal/metrics"
 	"github.com/frsvc/fulfillment/internal/tenant"
 	"github.com/frsvc/fulfillment/internal/testdb"
@@ -52,27 +51,24 @@ type hdEnv struct {
 	Logs    *hdBuffer
 }
 
-// hdNew starts httpapi.New(cfg) over s and creates an account with an ADMIN
-// key. The log goes to a buffer (JSON, debug level); unless cfg says
-// otherwise the per-key rate limit is off, as the tests send many requests.
-func hdNew(t testing.TB, s *db.Store, cfg httpapi.Config) *hdEnv {
+// hdNew builds an app over a's database with its configuration adjusted by
+// configure, serves it and creates an account with an ADMIN key. The log
+// goes to a buffer (JSON, debug level); unless configure says otherwise the
+// per-key rate limit is off, as the tests send many requests.
+func hdNew(t testing.TB, a *app.App, configure func(*app.Config)) *hdEnv {
 	t.Helper()
-	cfg.Store = s
 	logs := &hdBuffer{}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	if cfg.Metrics == nil {
-		cfg.Metrics = metrics.New()
-	}
-	if cfg.RateLimit == 0 {
-		cfg.RateLimit = -1
-	}
-	srv := httptest.NewServer(httpapi.New(cfg))
-	t.Cleanup(srv.Close)
-	e := &Env{T: t, Store: s, Server: srv}
-	e.AdminKey = e.NewAccount("Hardening account")
-	return &hdEnv{Env: e, Metrics: cfg.Metrics, Logs: logs}
+	h := testdb.On(t, a.Config.DatabaseURL, func(c *app.Config) {
+		c.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		// As the handler's zero configuration had it: no introspection or
+		// playground unless asked for.
+		c.RateLimit, c.Introspection, c.Playground = 0, false, false
+		if configure != nil {
+			configure(c)
+		}
+	})
+	e := newAs(t, h, "Hardening account")
+	return &hdEnv{Env: e, Metrics: h.Metrics, Logs: logs}
 }
 
 // with returns h reporting to t.

@@ -20,7 +20,7 @@ import (
 	"github.com/frsvc/fulfillment/ent/order"
 	"github.com/frsvc/fulfillment/graph"
 	"github.com/frsvc/fulfillment/internal/address"
-	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/httpapi"
 	"github.com/frsvc/fulfillment/internal/tenant"
 	"github.com/frsvc/fulfillment/internal/testdb"
@@ -170,9 +170,10 @@ func hdListTokens(t testing.TB, n int) string {
 //	importOrder(input: $in) { id fulfillmentRequests(first: n) { totalCount } } = n + 3.
 func TestHardeningLimits(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		def := hdNew(t, s, httpapi.Config{Introspection: true})
-		small := hdNew(t, s, httpapi.Config{Limits: graph.Limits{Complexity: 21}})
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		s := a.Store
+		def := hdNew(t, a, func(c *app.Config) { c.Introspection = true })
+		small := hdNew(t, a, func(c *app.Config) { c.Complexity = 21 })
 		const over, refusedPage = "COMPLEXITY_LIMIT_EXCEEDED", "VALIDATION"
 		cases := []hdLimit{
 			// Complexity, default limit 10000.
@@ -321,8 +322,9 @@ fragment TypeRef on __Type {
 // through a fragment.
 func TestHardeningDefaultPage(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		h := hdNew(t, s, httpapi.Config{})
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		s := a.Store
+		h := hdNew(t, a, nil)
 		ctx := tenant.WithAccount(context.Background(), h.Principal(h.AdminKey).AccountID)
 		const n = 60
 		src, err := s.Client.Source.Create().SetName("Page source").SetCode("PAGE").Save(ctx)
@@ -405,8 +407,9 @@ func TestHardeningDefaultPage(t *testing.T) {
 // byte more (413, with and without a Content-Length), a mutation among them.
 func TestHardeningBodyLimit(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		h := hdNew(t, s, httpapi.Config{})
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		s := a.Store
+		h := hdNew(t, a, nil)
 		pad := func(body []byte, size int) []byte {
 			if len(body) > size {
 				t.Fatalf("body of %d bytes already", len(body))
@@ -476,8 +479,9 @@ func TestHardeningBodyLimit(t *testing.T) {
 // TestHardeningListCap: upsertInventory takes at most 1000 items a call.
 func TestHardeningListCap(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		h := hdNew(t, s, httpapi.Config{})
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		s := a.Store
+		h := hdNew(t, a, nil)
 		var src struct{ CreateSource struct{ ID string } }
 		h.Query(`mutation { createSource(input: {name: "Cap", code: "CAP"}) { id } }`, nil, &src)
 		inventory := func() int {
@@ -517,7 +521,7 @@ func TestHardeningListCap(t *testing.T) {
 // delivery counted as a retry, and the server must go on answering.
 func TestHardeningTimeout(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
+	testdb.Each(t, func(t *testing.T, a *app.App) {
 		var hits atomic.Int32
 		release := make(chan struct{})
 		partner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -531,7 +535,7 @@ func TestHardeningTimeout(t *testing.T) {
 		t.Cleanup(partner.Close)
 		t.Cleanup(func() { close(release) })
 		const timeout = 300 * time.Millisecond
-		h := hdNew(t, s, httpapi.Config{RequestTimeout: timeout})
+		h := hdNew(t, a, func(c *app.Config) { c.RequestTimeout = timeout })
 		frID := hdProcessingFR(h, "SLOW", partner.URL, "whsec_timeout_0123456789")
 
 		start := time.Now()

@@ -12,8 +12,7 @@ import (
 
 	"github.com/frsvc/fulfillment/ent/order"
 	"github.com/frsvc/fulfillment/graph"
-	"github.com/frsvc/fulfillment/internal/db"
-	"github.com/frsvc/fulfillment/internal/httpapi"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/tenant"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
@@ -151,8 +150,10 @@ func TestHardeningRoles(t *testing.T) {
 		t.FailNow()
 	}
 
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		h := hdNew(t, s, httpapi.Config{Introspection: true})
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+
+		s := a.Store
+		h := hdNew(t, a, func(c *app.Config) { c.Introspection = true })
 		var src struct{ CreateSource struct{ ID string } }
 		h.Query(`mutation { createSource(input: {name: "Roles", code: "ROLES"}) { id } }`, nil, &src)
 		newKey := func(role string, source any) (id, secret string) {

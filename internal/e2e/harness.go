@@ -9,50 +9,53 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/auth"
 	"github.com/frsvc/fulfillment/internal/db"
-	"github.com/frsvc/fulfillment/internal/httpapi"
+	"github.com/frsvc/fulfillment/internal/testdb"
 )
 
 // Env is a running server over one fresh database, with one account.
 type Env struct {
-	T        testing.TB
+	T testing.TB
+	// App is the app the server runs, built by app.New (through testdb).
+	App      *app.App
 	Store    *db.Store
 	Server   *httptest.Server
 	AdminKey string
 }
 
-// New starts the HTTP handler over store and creates an account with an
-// ADMIN key.
-func New(t testing.TB, store *db.Store) *Env {
+// New serves a's handler and creates an account with an ADMIN key.
+func New(t testing.TB, a *app.App) *Env {
 	t.Helper()
-	return NewWith(t, store, nil)
+	return newAs(t, a, "Test account")
 }
 
-// NewWith is New with the handler's configuration adjusted by configure
-// (limits, for instance) before the server starts.
-func NewWith(t testing.TB, store *db.Store, configure func(*httpapi.Config)) *Env {
+// newAs is New with the account's name.
+func newAs(t testing.TB, a *app.App, account string) *Env {
 	t.Helper()
-	cfg := httpapi.Config{
-		Store:         store,
-		Logger:        slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		Playground:    true,
-		Introspection: true,
-	}
-	if configure != nil {
-		configure(&cfg)
-	}
-	srv := httptest.NewServer(httpapi.New(cfg))
+	srv := httptest.NewServer(a.Handler)
 	t.Cleanup(srv.Close)
-	e := &Env{T: t, Store: store, Server: srv}
-	e.AdminKey = e.NewAccount("Test account")
+	e := &Env{T: t, App: a, Store: a.Store, Server: srv}
+	e.AdminKey = e.NewAccount(account)
 	return e
+}
+
+// NewWith is New over another app on a's database, built with the
+// configuration adjusted by configure (limits, for instance).
+func NewWith(t testing.TB, a *app.App, configure func(*app.Config)) *Env {
+	t.Helper()
+	return newWithAs(t, a, configure, "Test account")
+}
+
+func newWithAs(t testing.TB, a *app.App, configure func(*app.Config), account string) *Env {
+	t.Helper()
+	return newAs(t, testdb.On(t, a.Config.DatabaseURL, configure), account)
 }
 
 // NewAccount creates another account and returns its ADMIN key.
@@ -212,7 +215,7 @@ func (e *Env) WithT(t testing.TB) *Env {
 // Principal returns the principal of a key (its account id, key id, role).
 func (e *Env) Principal(key string) auth.Principal {
 	e.T.Helper()
-	p, err := (&auth.Authenticator{Client: e.Store.Client}).Authenticate(context.Background(), key)
+	p, err := e.App.Auth.Authenticate(context.Background(), key)
 	if err != nil {
 		e.T.Fatalf("authenticate: %v", err)
 	}

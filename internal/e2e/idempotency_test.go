@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
 
@@ -41,8 +41,8 @@ func kitIdemSetup(k *frKit) string {
 // nothing at all.
 func TestIdempotencyReplay(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		k := newKit(t, s)
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		k := newKit(t, a)
 		src := kitIdemSetup(k)
 		o := k.order("I1", "PAID", kitLine{"A", 3}, kitLine{"B", 1})
 		createQ := `mutation($in: CreateFulfillmentRequestInput!) { createFulfillmentRequest(input: $in) { id number status } }`
@@ -167,8 +167,8 @@ func TestIdempotencyReplay(t *testing.T) {
 // entries, reservations.
 func TestIdempotencyConcurrent(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		k := newKit(t, s)
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		k := newKit(t, a)
 		src := kitIdemSetup(k)
 		for round := range 2 {
 			number := fmt.Sprintf("IC-%d", round)

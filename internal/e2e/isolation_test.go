@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
 
@@ -13,8 +13,8 @@ import (
 // account B sees none of it, cannot read it by id and cannot change it.
 func TestAccountIsolation(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		e := New(t, s)
+	testdb.Each(t, func(t *testing.T, ap *app.App) {
+		e := New(t, ap)
 		a := e.AdminKey
 		order := e.importOrder(a, orderInput("ISO-1"))
 		src := e.createSource(a, "A-SRC")

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/frsvc/fulfillment/ent/apikey"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/auth"
-	"github.com/frsvc/fulfillment/internal/db"
 	"github.com/frsvc/fulfillment/internal/tenant"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
@@ -37,8 +37,9 @@ func (e *Env) createKey(input map[string]any) createdKey {
 // roles, revocation and the viewer.
 func TestAPIKeys(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		e := New(t, s)
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		s := a.Store
+		e := New(t, a)
 		src := e.createSource(e.AdminKey, "SRC")
 
 		ro := e.createKey(map[string]any{"name": "dashboard", "role": "READ_ONLY"})

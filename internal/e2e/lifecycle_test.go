@@ -12,7 +12,7 @@ import (
 	"github.com/frsvc/fulfillment/ent/fulfillmentlog"
 	"github.com/frsvc/fulfillment/ent/fulfillmentrequest"
 	"github.com/frsvc/fulfillment/ent/fulfillmentrequestitem"
-	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/tenant"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
@@ -79,8 +79,9 @@ func kitExpectLine(t testing.TB, st kitLedger, orderNumber, sku string, want [5]
 // committed stock and the line ledger are checked.
 func TestOperatorStory(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		k := newKit(t, s)
+	testdb.Each(t, func(t *testing.T, ap *app.App) {
+		s := ap.Store
+		k := newKit(t, ap)
 		su := kitSetupLifecycle(k)
 
 		// Import.
@@ -405,8 +406,8 @@ func TestOperatorStory(t *testing.T) {
 // creation on the unique index.
 func TestNumberTooLongAndDuplicate(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		k := newKit(t, s)
+	testdb.Each(t, func(t *testing.T, ap *app.App) {
+		k := newKit(t, ap)
 		src := k.source("TL", map[string]any{"strategy": map[string]any{"numberTemplate": "{order}", "maxNumberLength": 4}})
 		other := k.source("TL2", map[string]any{"strategy": map[string]any{"numberTemplate": "{order}", "maxNumberLength": 4}})
 		for _, id := range []string{src, other} {
@@ -473,8 +474,9 @@ func TestNumberTooLongAndDuplicate(t *testing.T) {
 // same generation succeeds.
 func TestGenerateFailureRollsBack(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		k := newKit(t, s)
+	testdb.Each(t, func(t *testing.T, ap *app.App) {
+		k := newKit(t, ap)
+		s := k.Store // the server's own store: the hook below must reach it
 		// A only at S1, B only at S2: two requests, one item each.
 		s1 := k.source("S1", nil)
 		s2 := k.source("S2", nil)
@@ -548,8 +550,8 @@ func TestGenerateFailureRollsBack(t *testing.T) {
 // roadblock does not fail the import but leaves a WARN routing entry.
 func TestGenerateOnImport(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		k := newKit(t, s)
+	testdb.Each(t, func(t *testing.T, ap *app.App) {
+		k := newKit(t, ap)
 		src := k.source("WH", nil)
 		k.stock(src, "A", 10, "1")
 		k.group("G", []string{"LOWEST_COST"}, nil, src)
@@ -618,8 +620,8 @@ func TestGenerateOnImport(t *testing.T) {
 // first, and one correlation id tying a generation's entries together.
 func TestFulfillmentLogs(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		k := newKit(t, s)
+	testdb.Each(t, func(t *testing.T, ap *app.App) {
+		k := newKit(t, ap)
 		s1 := k.source("S1", nil)
 		s2 := k.source("S2", map[string]any{"commitStock": false})
 		k.stock(s1, "A", 5, "1")
@@ -798,8 +800,8 @@ func kitSameLogs(a, b []kitLog) bool { return fmt.Sprint(kitLogIDs(a)) == fmt.Sp
 // not voided, nothing is released, only the WARN routing entry is written.
 func TestRegenerateRefusedKeepsRequest(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		k := newKit(t, s)
+	testdb.Each(t, func(t *testing.T, ap *app.App) {
+		k := newKit(t, ap)
 		s1 := k.source("S1", nil)
 		k.stock(s1, "A", 5, "1")
 		k.group("G", []string{"LOWEST_COST"}, nil, s1)

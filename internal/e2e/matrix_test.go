@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
 
@@ -51,8 +51,9 @@ func TestTransitionMatrix(t *testing.T) {
 	}))
 	t.Cleanup(reject.Close)
 
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		k := newKit(t, s)
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+
+		k := newKit(t, a)
 		manual := k.source("MAN", nil)
 		failing := k.source("HTTPF", map[string]any{"connector": map[string]any{
 			"kind": "HTTP", "url": reject.URL, "secret": "0123456789abcdef0123"}})

@@ -10,9 +10,8 @@ import (
 	"github.com/frsvc/fulfillment/ent/fulfillmentrequest"
 	"github.com/frsvc/fulfillment/ent/order"
 	"github.com/frsvc/fulfillment/internal/address"
-	"github.com/frsvc/fulfillment/internal/httpapi"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/money"
-	"github.com/frsvc/fulfillment/internal/sqlcount"
 	"github.com/frsvc/fulfillment/internal/tenant"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
@@ -60,12 +59,13 @@ func TestNoNPlusOne(t *testing.T) {
 	t.Parallel()
 	for _, kind := range testdb.Kinds(t) {
 		t.Run(kind, func(t *testing.T) {
-			var counter *sqlcount.Driver
-			s := testdb.Open(t, kind, testdb.Options{Counter: &counter})
 			// The page of 50 costs more than the default complexity limit
 			// (an operator setting, --complexity-limit): raise it, since
 			// what is measured here is SQL statements, not the limit.
-			e := NewWith(t, s, func(c *httpapi.Config) { c.Limits.Complexity = 100000 })
+			a := testdb.App(t, kind, func(c *app.Config) { c.Complexity = 100000 })
+			s := a.Store
+			counter := testdb.NewCounter(s)
+			e := New(t, a)
 			ctx := tenant.WithAccount(context.Background(), e.Principal(e.AdminKey).AccountID)
 			const orders = 60
 			seedNested(t, ctx, s.Client, orders)

@@ -5,7 +5,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
 
@@ -13,8 +13,8 @@ import (
 // orders connection (with lines and logs) and through node(id:).
 func TestImportOrderReadBack(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		e := New(t, s)
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		e := New(t, a)
 		in := orderInput("1001")
 		in["referenceNumber"] = "REF-7"
 		in["orderedAt"] = "2024-03-01T10:00:00Z"
@@ -128,8 +128,8 @@ func TestImportOrderReadBack(t *testing.T) {
 // sequence and concurrently: one order, one id, one import log.
 func TestImportOrderIdempotent(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		e := New(t, s)
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		e := New(t, a)
 		first := e.importOrder(e.AdminKey, orderInput("A-1"))
 
 		// A repeat, even with different lines, answers the existing order untouched.
@@ -218,8 +218,8 @@ func TestImportOrderIdempotent(t *testing.T) {
 // and the log entries of each change.
 func TestHoldRelease(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		e := New(t, s)
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		e := New(t, a)
 		o := e.importOrder(e.AdminKey, orderInput("H-1"))
 		const hold = `mutation($id: ID!, $reason: String!) { holdOrder(id: $id, reason: $reason) { id status holdReason } }`
 		const release = `mutation($id: ID!) { releaseOrder(id: $id) { id status holdReason } }`

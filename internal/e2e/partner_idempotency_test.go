@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
 
@@ -13,8 +13,9 @@ import (
 // operator's request again, under the operator's Idempotency-Key, must not
 // be handed the operator's answer (here: a new ADMIN key's secret).
 func TestPartnerIdempotencyKeys(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		w := newPartnerWorld(t, s)
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		s := a.Store
+		w := newPartnerWorld(t, a)
 		const q = `mutation { createApiKey(input: {name: "ops", role: ADMIN}) { secret apiKey { role } } }`
 		first := w.Do(Request{Key: w.key, Query: q, Header: map[string]string{"Idempotency-Key": "ops-key-1"}})
 		if len(first.Errors) > 0 {

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
 
@@ -28,9 +28,9 @@ type partnerWorld struct {
 	logID          string
 }
 
-func newPartnerWorld(t *testing.T, s *db.Store) *partnerWorld {
+func newPartnerWorld(t *testing.T, a *app.App) *partnerWorld {
 	t.Helper()
-	w := &partnerWorld{spKit: spNew(t, s)}
+	w := &partnerWorld{spKit: spNew(t, a)}
 	stock := map[string]int{"SKU-A": 50, "SKU-B": 50}
 	w.a, w.b = w.source("PA", stock), w.source("PB", stock)
 	var g struct{ CreateRoutingGroup struct{ ID string } }
@@ -140,8 +140,9 @@ func refused(t *testing.T, res *Result, codes []string, fields ...string) {
 // shipments and ship-to, and nothing else; it may acknowledge, cancel and
 // ship its own requests, and nothing else.
 func TestPartnerIsolation(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		w := newPartnerWorld(t, s)
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		s := a.Store
+		w := newPartnerWorld(t, a)
 
 		t.Run("its own requests", func(t *testing.T) {
 			w := w.with(t)

@@ -3,7 +3,7 @@ package e2e
 import (
 	"testing"
 
-	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
 
@@ -12,8 +12,8 @@ import (
 // every line, B's included — it is partly shipped and still open, not
 // closed (a partner's narrowed view of the lines must not decide it).
 func TestPartnerShipsItsShareOfASharedOrder(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		w := newPartnerWorld(t, s)
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		w := newPartnerWorld(t, a)
 		res := w.ship(w.keyA, w.a2.ID, "TA-SHARED", map[string]int{w.a2.Items["SKU-A"]: 1})
 		if len(res.Errors) > 0 {
 			t.Fatalf("ship as partner A: %+v", res.Errors)

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
 
@@ -46,8 +46,9 @@ type kitPreview struct {
 // committed stock, ledgers, orders, idempotency records, everything).
 func TestPreviewWritesNothing(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		k := newKit(t, s)
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		s := a.Store
+		k := newKit(t, a)
 		s1 := k.source("S1", map[string]any{"shipsTo": []string{"US"}})
 		s2 := k.source("S2", map[string]any{"shipsTo": []string{"US"}, "dropshipFee": "1"})
 		k.stock(s1, "A", 5, "1")

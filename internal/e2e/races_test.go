@@ -6,7 +6,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
 
@@ -48,8 +48,8 @@ func (k *frKit) concurrently(reqs ...Request) []*Result {
 // and exactly one allocation is reserved.
 func TestRaceGenerateOneOrder(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		k := newKit(t, s)
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		k := newKit(t, a)
 		s1 := k.source("S1", nil)
 		s2 := k.source("S2", nil)
 		k.stock(s1, "A", 100, "1")
@@ -111,8 +111,8 @@ func TestRaceGenerateOneOrder(t *testing.T) {
 // reservation agree with the answers.
 func TestRaceVoidAndProcess(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		k := newKit(t, s)
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		k := newKit(t, a)
 		src := k.source("S", nil)
 		k.stock(src, "A", 1000, "1")
 		k.group("G", []string{"LOWEST_COST"}, nil, src)
@@ -172,8 +172,8 @@ func TestRaceVoidAndProcess(t *testing.T) {
 // units and two orders of 2, exactly one does.
 func TestRaceLastUnits(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		k := newKit(t, s)
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		k := newKit(t, a)
 		src := k.source("S", nil)
 		k.group("G", []string{"LOWEST_COST"}, nil, src)
 		cases := []struct{ stock, orders, each, winners int }{

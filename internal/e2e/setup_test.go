@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/frsvc/fulfillment/ent/inventoryitem"
-	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/tenant"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
@@ -17,8 +17,9 @@ import (
 // committed. Decimals travel as strings with at least two places.
 func TestUpsertInventory(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		e := New(t, s)
+	testdb.Each(t, func(t *testing.T, ap *app.App) {
+		s := ap.Store
+		e := New(t, ap)
 		src := e.createSource(e.AdminKey, "WH")
 		other := e.createSource(e.AdminKey, "DS")
 		if src.DropshipFee != "2.50" {
@@ -147,8 +148,8 @@ func cmpString(a, b string) int {
 // members replaced on update, and rules kept in order.
 func TestRoutingGroups(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		e := New(t, s)
+	testdb.Each(t, func(t *testing.T, ap *app.App) {
+		e := New(t, ap)
 		s1 := e.createSource(e.AdminKey, "S1")
 		s2 := e.createSource(e.AdminKey, "S2")
 		s3 := e.createSource(e.AdminKey, "S3")

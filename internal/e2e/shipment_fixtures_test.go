@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/frsvc/fulfillment/ent/migrate"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/db"
-	"github.com/frsvc/fulfillment/internal/httpapi"
 )
 
 // The shipment and partner tests share this small operator's kit. Its
@@ -21,11 +21,11 @@ type spKit struct {
 	key string
 }
 
-func spNew(t *testing.T, s *db.Store) *spKit {
+func spNew(t *testing.T, a *app.App) *spKit {
 	t.Helper()
 	// Without the per-key rate limit: these tests send many requests with
 	// one key on purpose.
-	e := NewWith(t, s, func(c *httpapi.Config) { c.RateLimit = -1 })
+	e := NewWith(t, a, func(c *app.Config) { c.RateLimit = 0 })
 	return &spKit{Env: e, key: e.AdminKey}
 }
 

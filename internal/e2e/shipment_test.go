@@ -5,7 +5,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
 
@@ -14,8 +14,9 @@ import (
 // change nothing, FILL and KILL, with the order-line ledger and the
 // committed stock checked after every step.
 func TestShipments(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		k := spNew(t, s)
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		s := a.Store
+		k := spNew(t, a)
 		src := k.source("SHIP", map[string]int{"SKU-A": 10, "SKU-B": 5})
 		k.q(`mutation($s: ID!) { createRoutingGroup(input: {name: "Default", isDefault: true, rules: [LOWEST_COST],
 			members: [{sourceID: $s, priority: 1}]}) { id } }`, map[string]any{"s": src}, nil)

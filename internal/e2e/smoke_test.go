@@ -3,13 +3,13 @@ package e2e
 import (
 	"testing"
 
-	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
 
 func TestSmokeImport(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		e := New(t, s)
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		e := New(t, a)
 		var out struct {
 			ImportOrder struct {
 				ID    string

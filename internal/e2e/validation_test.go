@@ -3,7 +3,7 @@ package e2e
 import (
 	"testing"
 
-	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
 
@@ -117,8 +117,9 @@ func TestValidationRefusals(t *testing.T) {
 		{"group blank name", createGroupMutation, group(func(f fixture, in map[string]any) { in["name"] = "" }), "input.name"},
 	}
 
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		e := New(t, s)
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+
+		e := New(t, a)
 		f := fixture{sourceID: e.createSource(e.AdminKey, "MAIN").ID}
 		other := e.NewAccount("Other")
 		f.otherAccountSourceID = e.createSource(other, "THEIRS").ID
@@ -152,8 +153,8 @@ func TestValidationRefusals(t *testing.T) {
 // as it was: the good items of a refused batch are not written either.
 func TestUpsertInventoryAtomic(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		e := New(t, s)
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		e := New(t, a)
 		src := e.createSource(e.AdminKey, "WH")
 		e.Query(upsertInventoryMutation, map[string]any{"sourceID": src.ID, "items": []any{
 			map[string]any{"sku": "A", "quantity": 5, "unitCost": "2.00"},

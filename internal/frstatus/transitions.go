@@ -36,8 +36,11 @@ var nonTerminal = []Status{Unprocessed, Processing, Processed, Acknowledged, Fai
 // table is DOMAIN.md's transition table, keyed by event.
 var table = map[Event]rule{
 	Process:               {from: []Status{Unprocessed, Failed}, to: []Status{Processing}},
-	MarkProcessed:         {from: []Status{Unprocessed, Failed}, to: []Status{Processed}},
-	MarkAcknowledged:      {from: []Status{Unprocessed, Failed, Processed}, to: []Status{Acknowledged}},
+	// Marking from PROCESSING (settled with the source by phone) is allowed
+	// while no send run holds the request's lease; the use case refuses it
+	// with CONFLICT while one does.
+	MarkProcessed:         {from: []Status{Unprocessed, Processing, Failed}, to: []Status{Processed}},
+	MarkAcknowledged:      {from: []Status{Unprocessed, Processing, Failed, Processed}, to: []Status{Acknowledged}},
 	Renumber:              {from: []Status{NumberTooLong, DuplicateNumber}, to: []Status{Unprocessed, Processing}},
 	Void:                  {from: nonTerminal, to: []Status{Voided}},
 	Acknowledge:           {from: []Status{Processed}, to: []Status{Acknowledged}},

@@ -9,8 +9,8 @@ import (
 // the rule map, so that a slip in either shows up.
 var allowed = map[Event]map[[2]Status]bool{
 	Process:               {{Unprocessed, Processing}: true, {Failed, Processing}: true},
-	MarkProcessed:         {{Unprocessed, Processed}: true, {Failed, Processed}: true},
-	MarkAcknowledged:      {{Unprocessed, Acknowledged}: true, {Failed, Acknowledged}: true, {Processed, Acknowledged}: true},
+	MarkProcessed:         {{Unprocessed, Processed}: true, {Processing, Processed}: true, {Failed, Processed}: true},
+	MarkAcknowledged:      {{Unprocessed, Acknowledged}: true, {Processing, Acknowledged}: true, {Failed, Acknowledged}: true, {Processed, Acknowledged}: true},
 	Renumber:              {{NumberTooLong, Unprocessed}: true, {NumberTooLong, Processing}: true, {DuplicateNumber, Unprocessed}: true, {DuplicateNumber, Processing}: true},
 	Void:                  {{Unprocessed, Voided}: true, {Processing, Voided}: true, {Processed, Voided}: true, {Acknowledged, Voided}: true, {Failed, Voided}: true, {NumberTooLong, Voided}: true, {DuplicateNumber, Voided}: true},
 	Acknowledge:           {{Processed, Acknowledged}: true},

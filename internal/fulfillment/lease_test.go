@@ -9,6 +9,7 @@ import (
 	"github.com/frsvc/fulfillment/ent/order"
 	"github.com/frsvc/fulfillment/internal/address"
 	"github.com/frsvc/fulfillment/internal/admin"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/apperr"
 	"github.com/frsvc/fulfillment/internal/auth"
 	"github.com/frsvc/fulfillment/internal/db"
@@ -51,7 +52,8 @@ func seedOne(t *testing.T, s *db.Store) (context.Context, *fulfillment.Service, 
 // the lease has expired it can.
 func TestVoidRefusedWhileSending(t *testing.T) {
 	t.Parallel()
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		s := a.Store
 		ctx, svc, orderID := seedOne(t, s)
 		res, err := svc.Generate(ctx, orderID, nil)
 		testdb.Must(t, err)

@@ -54,14 +54,26 @@ func (s *Service) Process(ctx context.Context, ids []int) ([]*ent.FulfillmentReq
 }
 
 // MarkProcessed records by hand that a request reached its source.
+// From PROCESSING it is allowed only while no send run holds the request's
+// lease (CONFLICT otherwise); a stale lease and a scheduled retry are
+// cleared, so a run that reports late finds its lease gone and writes nothing.
 func (s *Service) MarkProcessed(ctx context.Context, id int) (*ent.FulfillmentRequest, error) {
-	return s.move(ctx, id, change{event: frstatus.MarkProcessed, to: frstatus.Processed, operator: true, reason: "marked processed by hand"})
+	return s.move(ctx, id, change{event: frstatus.MarkProcessed, to: frstatus.Processed, operator: true,
+		reason: "marked processed by hand", set: clearSending})
 }
 
-// MarkAcknowledged records by hand that the source confirmed a request.
+// MarkAcknowledged records by hand that the source confirmed a request; from
+// PROCESSING as MarkProcessed allows it.
 func (s *Service) MarkAcknowledged(ctx context.Context, id int, confirmation *string) (*ent.FulfillmentRequest, error) {
+	confirm := setConfirmation(confirmation)
 	return s.move(ctx, id, change{event: frstatus.MarkAcknowledged, to: frstatus.Acknowledged, operator: true,
-		reason: "marked acknowledged by hand", set: setConfirmation(confirmation)})
+		reason: "marked acknowledged by hand", set: func(u *ent.FulfillmentRequestUpdate) { clearSending(u); confirm(u) }})
+}
+
+// clearSending drops what the send run keeps on a request it is to send: a
+// lease (expired, or the mark would have been refused) and the next attempt.
+func clearSending(u *ent.FulfillmentRequestUpdate) {
+	u.ClearLeaseHolder().ClearLeaseExpiresAt().ClearNextAttemptAt()
 }
 
 // Acknowledge is the source's own confirmation of a request it received.

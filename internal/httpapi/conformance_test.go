@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"mime"
 	"net/http"
 	"net/http/httptest"
@@ -12,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/auth"
-	"github.com/frsvc/fulfillment/internal/httpapi"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
 
@@ -206,10 +205,9 @@ func conformanceCases() []conformanceCase {
 }
 
 func TestGraphQLOverHTTP(t *testing.T) {
-	store := testdb.Open(t, testdb.SQLite, testdb.Options{})
-	srv := httptest.NewServer(httpapi.New(httpapi.Config{
-		Store: store, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), RateLimit: -1,
-	}))
+	a := testdb.App(t, testdb.SQLite, func(c *app.Config) { c.RateLimit = 0 })
+	store := a.Store
+	srv := httptest.NewServer(a.Handler)
 	t.Cleanup(srv.Close)
 	_, key, err := auth.CreateAccount(context.Background(), store.Client, "Conformance", "")
 	if err != nil {
@@ -238,10 +236,9 @@ func TestGraphQLOverHTTP(t *testing.T) {
 // it is adjusted, and an answer without data is never 2xx under
 // application/graphql-response+json.
 func TestGraphQLOverHTTPReplay(t *testing.T) {
-	store := testdb.Open(t, testdb.SQLite, testdb.Options{})
-	srv := httptest.NewServer(httpapi.New(httpapi.Config{
-		Store: store, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), RateLimit: -1,
-	}))
+	a := testdb.App(t, testdb.SQLite, func(c *app.Config) { c.RateLimit = 0 })
+	store := a.Store
+	srv := httptest.NewServer(a.Handler)
 	t.Cleanup(srv.Close)
 	_, key, err := auth.CreateAccount(context.Background(), store.Client, "Replay", "")
 	if err != nil {

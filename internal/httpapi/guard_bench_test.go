@@ -17,12 +17,10 @@ import (
 	"github.com/frsvc/fulfillment/ent/order"
 	"github.com/frsvc/fulfillment/graph"
 	"github.com/frsvc/fulfillment/internal/address"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/auth"
 	"github.com/frsvc/fulfillment/internal/db"
-	"github.com/frsvc/fulfillment/internal/fulfillment"
-	"github.com/frsvc/fulfillment/internal/httpapi"
 	"github.com/frsvc/fulfillment/internal/money"
-	"github.com/frsvc/fulfillment/internal/sender"
 	"github.com/frsvc/fulfillment/internal/tenant"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
@@ -79,9 +77,17 @@ func seedGuards(b testing.TB, s *db.Store) (string, auth.Principal) {
 // limits walk, the role check) and in the data layer (the tenant filter,
 // which cannot be taken out). The overhead is guarded/bare − 1.
 func BenchmarkGuards(b *testing.B) {
-	s := testdb.Open(b, testdb.SQLite, testdb.Options{})
+	base := testdb.App(b, testdb.SQLite)
+	s := base.Store
 	key, p := seedGuards(b, s)
 	logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	// Each guarded variant is the app as the server builds it, over the same
+	// database, with the rate limit and origins set as named.
+	handler := func(rate float64, burst int, origins ...string) http.Handler {
+		return testdb.On(b, base.Config.DatabaseURL, func(c *app.Config) {
+			c.RateLimit, c.RateBurst, c.CORSOrigins = rate, burst, origins
+		}).Handler
+	}
 	body := []byte(`{"query":` + quote(guardQuery) + `}`)
 
 	run := func(b *testing.B, h http.Handler, prepare func(*http.Request) *http.Request) {
@@ -118,14 +124,14 @@ func BenchmarkGuards(b *testing.B) {
 	}
 
 	b.Run("guarded/ratelimit-off", func(b *testing.B) {
-		run(b, httpapi.New(httpapi.Config{Store: s, Logger: logger, RateLimit: -1, CORSOrigins: []string{"https://ops.example.com"}}), withKey)
+		run(b, handler(0, 1, "https://ops.example.com"), withKey)
 	})
 	b.Run("guarded/ratelimit-on", func(b *testing.B) {
-		run(b, httpapi.New(httpapi.Config{Store: s, Logger: logger, RateLimit: 1e9, RateBurst: 1e9, CORSOrigins: []string{"https://ops.example.com"}}), withKey)
+		run(b, handler(1e9, 1e9, "https://ops.example.com"), withKey)
 	})
 	// The part of the guards that touches the database: the key lookup.
 	b.Run("authenticate", func(b *testing.B) {
-		a := &auth.Authenticator{Client: s.Client}
+		a := base.Auth
 		ctx := context.Background()
 		b.ReportAllocs()
 		for b.Loop() {
@@ -135,8 +141,9 @@ func BenchmarkGuards(b *testing.B) {
 		}
 	})
 
-	fs := &fulfillment.Service{Store: s}
-	bare := graph.NewHandler(graph.New(s, fs, &sender.Runner{Store: s, Fulfillment: fs}), graph.Options{Logger: logger})
+	// Wired by hand on purpose: the bare GraphQL handler over the app's own
+	// resolver, without the HTTP surface, is what the guards are priced against.
+	bare := graph.NewHandler(base.Resolver, graph.Options{Logger: logger})
 	withPrincipal := func(r *http.Request) *http.Request {
 		r.Header.Set("Content-Type", "application/json")
 		// A cancelable context, as net/http gives every request (httptest's
@@ -155,8 +162,8 @@ func BenchmarkGuards(b *testing.B) {
 	// guards cost by themselves (they do not depend on the operation).
 	b.Run("interleaved", func(b *testing.B) {
 		trivial := []byte(`{"query":"{ __typename }"}`)
-		off := httpapi.New(httpapi.Config{Store: s, Logger: logger, RateLimit: -1})
-		on := httpapi.New(httpapi.Config{Store: s, Logger: logger, RateLimit: 1e9, RateBurst: 1e9})
+		off := handler(0, 1)
+		on := handler(1e9, 1e9)
 		variants := []struct {
 			h       http.Handler
 			prepare func(*http.Request) *http.Request

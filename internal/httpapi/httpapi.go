@@ -7,6 +7,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -20,32 +21,29 @@ import (
 	"github.com/frsvc/fulfillment/internal/apperr"
 	"github.com/frsvc/fulfillment/internal/auth"
 	"github.com/frsvc/fulfillment/internal/db"
-	"github.com/frsvc/fulfillment/internal/fulfillment"
 	"github.com/frsvc/fulfillment/internal/idempotency"
 	"github.com/frsvc/fulfillment/internal/metrics"
 	"github.com/frsvc/fulfillment/internal/reqid"
-	"github.com/frsvc/fulfillment/internal/sender"
 )
 
 // DefaultMaxBodyBytes bounds a request body.
 const DefaultMaxBodyBytes = 1 << 20
 
-// Config is what the handler needs.
+// Config is what the handler needs. Store, Logger, Metrics, Auth and
+// Resolver are required: the handler builds no part of the app itself
+// (internal/app does, once).
 type Config struct {
-	Store  *db.Store
-	Logger *slog.Logger
+	Store    *db.Store
+	Logger   *slog.Logger
+	Metrics  *metrics.Metrics
+	Auth     *auth.Authenticator
+	Resolver *graph.Resolver
 	// CORSOrigins are the exact origins a browser may call from.
 	CORSOrigins []string
 	// Playground serves GraphiQL at /.
 	Playground bool
 	// Introspection enables GraphQL schema introspection.
 	Introspection bool
-	// Fulfillment is the fulfillment service; nil makes one over Store.
-	Fulfillment *fulfillment.Service
-	// Sender is the send run behind runSendFulfillmentRequests; nil makes one.
-	Sender *sender.Runner
-	// Metrics receives the service's metrics; nil makes a fresh set.
-	Metrics *metrics.Metrics
 	// Production turns off field suggestions.
 	Production bool
 	// Limits bound an operation's cost (graph.Limits defaults when zero).
@@ -87,30 +85,16 @@ func (c *Config) defaults() {
 }
 
 // New returns the service's HTTP handler.
-func New(cfg Config) http.Handler {
+func New(cfg Config) (http.Handler, error) {
 	cfg.defaults()
-	logger := cfg.Logger
-	if logger == nil {
-		logger = slog.Default()
+	if cfg.Store == nil || cfg.Logger == nil || cfg.Metrics == nil || cfg.Auth == nil || cfg.Resolver == nil {
+		return nil, errors.New("httpapi: Store, Logger, Metrics, Auth and Resolver are required (build the app with internal/app)")
 	}
-	m := cfg.Metrics
-	if m == nil {
-		m = metrics.New()
-	}
-	fs := cfg.Fulfillment
-	if fs == nil {
-		fs = &fulfillment.Service{Store: cfg.Store, ObserveRouting: m.ObserveRouting,
-			ObserveTransition: m.ObserveTransition, ObserveSend: m.ObserveSend}
-	}
-	sr := cfg.Sender
-	if sr == nil {
-		sr = &sender.Runner{Store: cfg.Store, Fulfillment: fs, Logger: logger}
-	}
-	gql := graph.NewHandler(graph.New(cfg.Store, fs, sr), graph.Options{
+	logger, m, authn := cfg.Logger, cfg.Metrics, cfg.Auth
+	gql := graph.NewHandler(cfg.Resolver, graph.Options{
 		Logger: logger, Introspection: cfg.Introspection, Production: cfg.Production, Limits: cfg.Limits,
 		ObserveOperation: m.ObserveOperation,
 	})
-	authn := &auth.Authenticator{Client: cfg.Store.Client, DetachLookup: !cfg.Store.Postgres()}
 
 	mux := http.NewServeMux()
 	idem := &idempotency.Middleware{Client: cfg.Store.Client, Logger: logger}
@@ -154,7 +138,7 @@ func New(cfg Config) http.Handler {
 		AllowCredentials: false,
 		MaxAge:           600,
 	})
-	return reqid.Middleware(accessLog(logger, c.Handler(mux)))
+	return reqid.Middleware(accessLog(logger, c.Handler(mux))), nil
 }
 
 // authenticate resolves the bearer key before GraphQL runs. A failure is
@@ -210,6 +194,6 @@ func accessLog(logger *slog.Logger, next http.Handler) http.Handler {
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status),
-			slog.Duration("duration", time.Since(start)))
+			slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000))
 	})
 }

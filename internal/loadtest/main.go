@@ -55,8 +55,6 @@ import (
 
 	"github.com/frsvc/fulfillment/internal/db"
 	"github.com/frsvc/fulfillment/internal/gctune"
-	"github.com/frsvc/fulfillment/internal/metrics"
-	"github.com/frsvc/fulfillment/internal/sqlcount"
 )
 
 func main() {
@@ -250,7 +248,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 type env struct {
 	kind  string
 	seed  seeded
-	stmts *sqlcount.Driver // counts the service's SQL statements (in this process)
+	stmts *stmtCounter // counts the service's SQL statements (in this process)
 	ours  target
 	base  target
 	// procs are the server processes serving ours in multi-process mode
@@ -303,19 +301,16 @@ func setupProcesses(ctx context.Context, kind string, orders int, pgURL string, 
 		return nil, fmt.Errorf("unknown database %q", kind)
 	}
 
-	// Ours: opened as server.go does, with the statement-counting driver
-	// feeding the metrics. (In multi-process mode this store only seeds;
+	// Ours: built as server.go builds it (internal/app), the store's
+	// statement count feeding the metrics. (In multi-process mode this store only seeds;
 	// each server process opens its own the same way.)
-	m := metrics.New()
-	store, stmts, err := openOurs(rawURL, m)
-	e.stmts = stmts
+	ours, err := ourApp(ctx, rawURL)
 	if err != nil {
 		return nil, err
 	}
-	e.closeF = append(e.closeF, func() { _ = store.Close() })
-	if err := store.Migrate(ctx); err != nil {
-		return nil, err
-	}
+	store := ours.Store
+	e.stmts = &stmtCounter{s: store}
+	e.closeF = append(e.closeF, func() { _ = ours.Close() })
 	if e.seed, err = seed(ctx, store, orders); err != nil {
 		return nil, fmt.Errorf("seed: %w", err)
 	}
@@ -356,7 +351,7 @@ func setupProcesses(ctx context.Context, kind string, orders int, pgURL string, 
 		}
 		logf("%s: ours served by %d server processes (pids %s)", kind, len(e.procs), strings.Join(pids, ", "))
 	} else {
-		oursURL, err := serve(ourHandler(store, m), &e.closeF)
+		oursURL, err := serve(ours.Handler, &e.closeF)
 		if err != nil {
 			return nil, err
 		}

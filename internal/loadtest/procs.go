@@ -27,14 +27,9 @@ import (
 	"syscall"
 	"time"
 
-	"entgo.io/ent/dialect"
-
-	"github.com/frsvc/fulfillment/graph"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/db"
 	"github.com/frsvc/fulfillment/internal/gctune"
-	"github.com/frsvc/fulfillment/internal/httpapi"
-	"github.com/frsvc/fulfillment/internal/metrics"
-	"github.com/frsvc/fulfillment/internal/sqlcount"
 )
 
 const (
@@ -64,31 +59,26 @@ func childMain() int {
 	return 0
 }
 
-// openOurs opens the store as server.go does, with the statement-counting
-// driver feeding the metrics.
-func openOurs(rawURL string, m *metrics.Metrics) (*db.Store, *sqlcount.Driver, error) {
-	var counter *sqlcount.Driver
-	store, err := db.Open(rawURL, db.Config{WrapDriver: func(d dialect.Driver) dialect.Driver {
-		c := sqlcount.Wrap(d)
-		c.OnStatement = m.CountStatement
-		counter = c
-		return c
-	}})
-	return store, counter, err
+// ourApp builds the service as server.go does (internal/app), with the
+// settings the benchmark serves it with: no rate limit, a complexity bound
+// the page fits in, no default account, no background send run, the access
+// log formatted, then discarded.
+func ourApp(ctx context.Context, rawURL string) (*app.App, error) {
+	cfg := app.Defaults()
+	cfg.DatabaseURL, cfg.Bootstrap, cfg.SendInterval = rawURL, false, 0
+	cfg.Complexity, cfg.RateLimit = 100000, 0
+	cfg.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	return app.New(ctx, cfg)
 }
 
-// ourHandler is the service's handler as the benchmark serves it: no rate
-// limit, a complexity bound the page fits in, the access log formatted, then
-// discarded.
-func ourHandler(store *db.Store, m *metrics.Metrics) http.Handler {
-	return httpapi.New(httpapi.Config{
-		Store:     store,
-		Logger:    slog.New(slog.NewJSONHandler(io.Discard, nil)),
-		Metrics:   m,
-		Limits:    graph.Limits{Complexity: 100000},
-		RateLimit: -1,
-	})
+// stmtCounter counts a store's SQL statements from a mark on.
+type stmtCounter struct {
+	s    *db.Store
+	mark int64
 }
+
+func (c *stmtCounter) Reset()       { c.mark = c.s.Statements() }
+func (c *stmtCounter) Count() int64 { return c.s.Statements() - c.mark }
 
 // newServer is the HTTP server both servers and the server processes run.
 func newServer(h http.Handler) *http.Server {
@@ -105,17 +95,16 @@ func serveChild(ctx context.Context, rawURL string, stdin io.Reader, stdout io.W
 	// The collector's pace and the default logger as in the parent (run).
 	gctune.Apply(os.Getenv)
 	slog.SetDefault(slog.New(slog.NewJSONHandler(io.Discard, nil)))
-	m := metrics.New()
-	store, _, err := openOurs(rawURL, m)
+	ours, err := ourApp(ctx, rawURL)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer ours.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	srv := newServer(ourHandler(store, m))
+	srv := newServer(ours.Handler)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	if _, err := fmt.Fprintf(stdout, "http://%s\n", ln.Addr()); err != nil {

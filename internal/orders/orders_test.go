@@ -11,6 +11,7 @@ import (
 	"github.com/frsvc/fulfillment/ent/fulfillmentlog"
 	"github.com/frsvc/fulfillment/ent/order"
 	"github.com/frsvc/fulfillment/internal/address"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/apperr"
 	"github.com/frsvc/fulfillment/internal/auth"
 	"github.com/frsvc/fulfillment/internal/db"
@@ -46,7 +47,8 @@ func input(number string, lines ...*orders.LineInput) orders.ImportOrderInput {
 }
 
 func TestImportNormalizes(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
+	testdb.Each(t, func(t *testing.T, ap *app.App) {
+		s := ap.Store
 		ctx := account(t, s, "Acme")
 		now := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 		svc := &orders.Service{Client: s.Client, Now: func() time.Time { return now }}
@@ -111,7 +113,8 @@ func TestImportRefusals(t *testing.T) {
 		{"empty sku", func(in *orders.ImportOrderInput) { in.Lines[1].Sku = " " }, "input.lines[1].sku"},
 		{"negative price", func(in *orders.ImportOrderInput) { in.Lines[0].UnitPrice = -1 }, "input.lines[0].unitPrice"},
 	}
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
+	testdb.Each(t, func(t *testing.T, ap *app.App) {
+		s := ap.Store
 		ctx := account(t, s, "Acme")
 		svc := &orders.Service{Client: s.Client}
 		for _, c := range cases {
@@ -133,7 +136,8 @@ func TestImportRefusals(t *testing.T) {
 }
 
 func TestImportConcurrentAndTenants(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
+	testdb.Each(t, func(t *testing.T, ap *app.App) {
+		s := ap.Store
 		a := account(t, s, "A")
 		b := account(t, s, "B")
 		svc := &orders.Service{Client: s.Client}
@@ -187,7 +191,8 @@ func TestImportConcurrentAndTenants(t *testing.T) {
 }
 
 func TestHoldRelease(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
+	testdb.Each(t, func(t *testing.T, ap *app.App) {
+		s := ap.Store
 		ctx := account(t, s, "A")
 		svc := &orders.Service{Client: s.Client}
 		o, err := svc.Import(ctx, input("H-1"))

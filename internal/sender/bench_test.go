@@ -47,7 +47,7 @@ func BenchmarkSendRun(b *testing.B) {
 	}
 	for _, runners := range []int{1, 2} {
 		b.Run(fmt.Sprintf("runners=%d", runners), func(b *testing.B) {
-			store := testdb.Open(b, testdb.Postgres, testdb.Options{})
+			store := testdb.Open(b, testdb.Postgres)
 			bk := newBulk(b, store, benchSources, newFastSource(b).URL)
 			rs := make([]*sender.Runner, runners)
 			for i := range rs {
@@ -155,7 +155,7 @@ func captureDocuments(b *testing.B, n int) []capturedRequest {
 		mu.Unlock()
 	}))
 	defer rec.Close()
-	store := testdb.Open(b, testdb.SQLite, testdb.Options{})
+	store := testdb.Open(b, testdb.SQLite)
 	bk := newBulk(b, store, benchSources, rec.URL)
 	bk.seed(b, n)
 	if _, err := newRunner(store, nil, "capture").RunOnce(tenant.WithSystem(context.Background())); err != nil {

@@ -19,14 +19,14 @@ import (
 // would, drain 1,000 due requests from one PostgreSQL at the same time:
 // FOR UPDATE SKIP LOCKED must hand each request to exactly one of them.
 func TestConcurrentRunners(t *testing.T) {
-	store := testdb.Open(t, testdb.Postgres, testdb.Options{}) // skips without TEST_DATABASE_URL
+	store := testdb.Open(t, testdb.Postgres) // skips without TEST_DATABASE_URL
 	drainConcurrently(t, store, 1000, 3)
 }
 
 // TestConcurrentRunnersSQLite is the same on SQLite, smaller: there the
 // guarded update under the single writer makes the claim exclusive.
 func TestConcurrentRunnersSQLite(t *testing.T) {
-	drainConcurrently(t, testdb.Open(t, testdb.SQLite, testdb.Options{}), 150, 3)
+	drainConcurrently(t, testdb.Open(t, testdb.SQLite), 150, 3)
 }
 
 func drainConcurrently(t *testing.T, store *db.Store, n, runners int) {

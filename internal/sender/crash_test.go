@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/e2e"
 	"github.com/frsvc/fulfillment/internal/frstatus"
 	"github.com/frsvc/fulfillment/internal/sender"
@@ -21,8 +21,9 @@ import (
 // runners work as the server's loop does: with the system context, across
 // accounts.
 func TestCrashAfterDelivery(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		env := e2e.New(t, s)
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		s := a.Store
+		env := e2e.New(t, a)
 		sys := tenant.WithSystem(context.Background())
 
 		t.Run("outcome dropped", func(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/e2e"
 	"github.com/frsvc/fulfillment/internal/frstatus"
 	"github.com/frsvc/fulfillment/internal/sender"
@@ -20,8 +20,8 @@ import (
 // TestSendFile drops JSON and CSV files into directories that do not exist
 // yet and reads them back as a source's import job would.
 func TestSendFile(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		env := e2e.New(t, s)
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		env := e2e.New(t, a)
 		w := newWorld(t, env)
 		root := t.TempDir()
 		jsonDir := filepath.Join(root, "drops", "json", "in")

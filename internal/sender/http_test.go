@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/e2e"
 	"github.com/frsvc/fulfillment/internal/frstatus"
 	"github.com/frsvc/fulfillment/internal/sender"
@@ -20,8 +20,8 @@ const secret = "s3cret-of-at-least-16-chars"
 // accept, reject, fail for a while, hang and are gone, and checks statuses,
 // attempts, backoff, logs, signatures and idempotency keys.
 func TestSendHTTP(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		env := e2e.New(t, s)
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		env := e2e.New(t, a)
 
 		t.Run("acknowledging 2xx", func(t *testing.T) {
 			w := newWorld(t, env)

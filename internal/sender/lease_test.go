@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/e2e"
 	"github.com/frsvc/fulfillment/internal/frstatus"
 	"github.com/frsvc/fulfillment/internal/fulfillment"
@@ -20,8 +20,9 @@ import (
 // whose lease ran out is no longer "being sent"): the first runner must not
 // deliver it any more.
 func TestLeaseRunsOutMidBatch(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		env := e2e.New(t, s)
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		s := a.Store
+		env := e2e.New(t, a)
 		w := newWorld(t, env)
 		clock := newClock()
 		rcv := newReceiver(t, secret, func(d delivery) reply {
@@ -77,8 +78,8 @@ func TestLeaseRunsOutMidBatch(t *testing.T) {
 // the document and count that as delivered: a redirect must fail the
 // request with a reason that says where the URL points.
 func TestRedirectIsNotDelivery(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		env := e2e.New(t, s)
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		env := e2e.New(t, a)
 		w := newWorld(t, env)
 		var gets atomic.Int32
 		rcv := newReceiver(t, secret, nil)

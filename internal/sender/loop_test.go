@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/e2e"
 	"github.com/frsvc/fulfillment/internal/frstatus"
 	"github.com/frsvc/fulfillment/internal/tenant"
@@ -15,8 +15,9 @@ import (
 // TestLoop runs the send loop as the server does (system context, a
 // ticker) until a queued request is delivered, then stops it.
 func TestLoop(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		w := newWorld(t, e2e.New(t, s))
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		s := a.Store
+		w := newWorld(t, e2e.New(t, a))
 		rcv := newReceiver(t, secret, nil)
 		id := w.queued(w.httpSource("LOOP", rcv, nil))
 		r := newRunner(s, nil, "loop")

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/frsvc/fulfillment/ent/fulfillmentlog"
-	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/e2e"
 	"github.com/frsvc/fulfillment/internal/frstatus"
 	"github.com/frsvc/fulfillment/internal/sender"
@@ -19,8 +19,8 @@ import (
 // checks that the next runs tell it, under a key of their own, until it
 // hears; a request the source never had gets no notice.
 func TestCancellationNotice(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, s *db.Store) {
-		env := e2e.New(t, s)
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		env := e2e.New(t, a)
 		w := newWorld(t, env)
 		var cancelAttempts int
 		rcv := newReceiver(t, secret, func(d delivery) reply {

@@ -1,7 +1,8 @@
-// Package testdb gives each test a fresh database: an SQLite file in the
-// test's temporary directory always, and a PostgreSQL database created on the
-// server named by TEST_DATABASE_URL when that is set, dropped afterwards. Set
-// REQUIRE_POSTGRES=1 (CI does) to fail instead of skipping PostgreSQL.
+// Package testdb gives each test a fresh database, and the app built over it
+// by internal/app's constructor, the one the server uses: an SQLite file in
+// the test's temporary directory always, and a PostgreSQL database created on
+// the server named by TEST_DATABASE_URL when that is set, dropped afterwards.
+// Set REQUIRE_POSTGRES=1 (CI does) to fail instead of skipping PostgreSQL.
 package testdb
 
 import (
@@ -10,16 +11,16 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"entgo.io/ent/dialect"
-
+	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/db"
-	"github.com/frsvc/fulfillment/internal/sqlcount"
 )
 
 // Kinds are the database kinds a test can run on.
@@ -28,18 +29,13 @@ const (
 	Postgres = "postgres"
 )
 
-// Options tune Open.
-type Options struct {
-	// Counter, when set, is filled with the statement-counting driver.
-	Counter **sqlcount.Driver
-}
-
 // Each runs fn once on SQLite and, when configured, once on PostgreSQL, as
-// subtests named after the kind, each with a fresh migrated database.
-func Each(t *testing.T, fn func(t *testing.T, s *db.Store)) {
+// subtests named after the kind, each with a fresh database and the app
+// built over it by app.New (see App).
+func Each(t *testing.T, fn func(t *testing.T, a *app.App)) {
 	t.Helper()
 	for _, kind := range Kinds(t) {
-		t.Run(kind, func(t *testing.T) { fn(t, Open(t, kind, Options{})) })
+		t.Run(kind, func(t *testing.T) { fn(t, App(t, kind)) })
 	}
 }
 
@@ -55,36 +51,47 @@ func Kinds(t testing.TB) []string {
 	return kinds
 }
 
-// Open returns a fresh, migrated database of the kind, closed and removed
+// Config is the configuration tests build the app with: the server's
+// defaults (app.Defaults), with a discarded log, no default account and no
+// background send run (tests run it when they mean to).
+func Config() app.Config {
+	c := app.Defaults()
+	c.Bootstrap = false
+	c.SendInterval = 0
+	c.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
+	return c
+}
+
+// App builds the app over a fresh database of the kind, through app.New
+// with Config() adjusted by configure; closed, and the database removed,
 // when the test ends.
-func Open(t testing.TB, kind string, o Options) *db.Store {
+func App(t testing.TB, kind string, configure ...func(*app.Config)) *app.App {
 	t.Helper()
-	var rawURL string
-	switch kind {
-	case SQLite:
-		rawURL = sqliteURL(t)
-	case Postgres:
-		rawURL = createPostgres(t)
-	default:
-		t.Fatalf("unknown database kind %q", kind)
+	return On(t, URL(t, kind), configure...)
+}
+
+// On builds another app over the database at rawURL (a second server
+// process on the same store, or the same store with other settings).
+func On(t testing.TB, rawURL string, configure ...func(*app.Config)) *app.App {
+	t.Helper()
+	cfg := Config()
+	cfg.DatabaseURL = rawURL
+	for _, c := range configure {
+		c(&cfg)
 	}
-	cfg := db.Config{}
-	if o.Counter != nil {
-		cfg.WrapDriver = func(d dialect.Driver) dialect.Driver {
-			c := sqlcount.Wrap(d)
-			*o.Counter = c
-			return c
-		}
-	}
-	store, err := db.Open(rawURL, cfg)
+	a, err := app.New(context.Background(), cfg)
 	if err != nil {
-		t.Fatalf("open %s: %v", kind, err)
+		t.Fatalf("build the app over %s: %v", rawURL, err)
 	}
-	t.Cleanup(func() { _ = store.Close() })
-	if err := store.Migrate(context.Background()); err != nil {
-		t.Fatalf("migrate %s: %v", kind, err)
-	}
-	return store
+	t.Cleanup(func() { _ = a.Close() })
+	return a
+}
+
+// Open returns the store of a fresh app of the kind (for tests of the
+// data layer and the use cases below the HTTP surface).
+func Open(t testing.TB, kind string) *db.Store {
+	t.Helper()
+	return App(t, kind).Store
 }
 
 // URL returns a database URL of a fresh database of the kind (for tests that
@@ -145,3 +152,19 @@ func Must(t testing.TB, err error) {
 		t.Fatal(fmt.Sprint(err))
 	}
 }
+
+// Counter counts the SQL statements a store sends from a mark on (the
+// store's own count, the one behind the statement metric).
+type Counter struct {
+	s    *db.Store
+	mark int64
+}
+
+// NewCounter returns a counter of s's statements from now on.
+func NewCounter(s *db.Store) *Counter { return &Counter{s: s, mark: s.Statements()} }
+
+// Reset sets the mark to now.
+func (c *Counter) Reset() { c.mark = c.s.Statements() }
+
+// Count returns the statements sent since the mark.
+func (c *Counter) Count() int64 { return c.s.Statements() - c.mark }

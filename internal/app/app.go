@@ -1,0 +1,239 @@
+// Package app is the service's single composition root: New takes a Config
+// and builds the whole app (the store with its statement count, metrics,
+// every domain service, the send run, the authenticator and the HTTP
+// handler), and Serve runs it. server.go is flags → New → Serve, and every
+// test harness builds its app through New as well, changing only Config
+// values, so that the app under test and the app that ships cannot differ.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/frsvc/fulfillment/graph"
+	"github.com/frsvc/fulfillment/internal/admin"
+	"github.com/frsvc/fulfillment/internal/auth"
+	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/demo"
+	"github.com/frsvc/fulfillment/internal/fulfillment"
+	"github.com/frsvc/fulfillment/internal/httpapi"
+	"github.com/frsvc/fulfillment/internal/metrics"
+	"github.com/frsvc/fulfillment/internal/orders"
+	"github.com/frsvc/fulfillment/internal/sender"
+	"github.com/frsvc/fulfillment/internal/tenant"
+)
+
+// Config is everything that can vary between one run of the app and
+// another. Defaults returns the values the server starts with.
+type Config struct {
+	// DatabaseURL names the store (see db.Open): empty is the embedded
+	// SQLite file fulfillment.db.
+	DatabaseURL string
+	// Bootstrap creates the default account and its ADMIN key on a database
+	// with no account. BootstrapAPIKey is that key's secret; empty makes a
+	// random one (App.BootstrapSecret).
+	Bootstrap       bool
+	BootstrapAPIKey string
+	// Demo seeds the demo data set into an empty database.
+	Demo bool
+
+	// SendInterval is the send run's period; 0 turns the background run off.
+	SendInterval time.Duration
+	// SendLease is how long a send run's claim on a request lasts.
+	SendLease time.Duration
+
+	// CORSOrigins are the exact origins a browser may call from.
+	CORSOrigins []string
+	// Production turns off field suggestions; Playground and Introspection
+	// are set from it by Defaults and the flags, not here.
+	Production    bool
+	Playground    bool
+	Introspection bool
+	// Complexity is the most an operation may cost.
+	Complexity int
+	// RateLimit is requests per second per API key (0: no limit), RateBurst
+	// the bucket size.
+	RateLimit float64
+	RateBurst int
+	// MaxExecuting is how many GraphQL requests run at once, MaxInFlight how
+	// many may be in the server at all (0: the handler's default).
+	MaxExecuting int
+	MaxInFlight  int
+	// RequestTimeout bounds one request, MaxBodyBytes its body (0: the
+	// handler's defaults).
+	RequestTimeout time.Duration
+	MaxBodyBytes   int64
+	// ShutdownGrace is how long Serve lets in-flight work finish.
+	ShutdownGrace time.Duration
+
+	// Logger receives the server's log (JSON to stderr in the binary).
+	Logger *slog.Logger
+	// Now is the clock of the use cases and the send run; nil is time.Now.
+	Now func() time.Time
+}
+
+// Defaults returns the configuration the server runs with when no flag or
+// environment variable says otherwise.
+func Defaults() Config {
+	return Config{
+		Bootstrap:     true,
+		SendInterval:  30 * time.Second,
+		SendLease:     sender.DefaultLease,
+		Playground:    true,
+		Introspection: true,
+		Complexity:    graph.DefaultComplexity,
+		RateLimit:     httpapi.DefaultRateLimit,
+		RateBurst:     httpapi.DefaultRateBurst,
+		MaxExecuting:  httpapi.DefaultMaxExecuting(),
+		ShutdownGrace: 20 * time.Second,
+	}
+}
+
+// App is the assembled service.
+type App struct {
+	Config      Config
+	Logger      *slog.Logger
+	Store       *db.Store
+	Metrics     *metrics.Metrics
+	Fulfillment *fulfillment.Service
+	Orders      *orders.Service
+	Admin       *admin.Service
+	Sender      *sender.Runner
+	Auth        *auth.Authenticator
+	// Resolver holds the GraphQL resolvers' dependencies (the services above).
+	Resolver *graph.Resolver
+	// Handler is the whole HTTP surface: /query, /, /healthz, /readyz, /metrics.
+	Handler http.Handler
+
+	// BootstrapSecret is the ADMIN key made for a new database when no
+	// BootstrapAPIKey was given, to be shown once; empty otherwise.
+	BootstrapSecret string
+	// DemoSeeded reports that Config.Demo seeded the demo data set (false
+	// when the database already held data).
+	DemoSeeded bool
+}
+
+// New opens and migrates the store, bootstraps the default account, seeds
+// the demo data when asked to, and builds every part of the app. The caller
+// closes it.
+func New(ctx context.Context, cfg Config) (a *App, err error) {
+	if cfg.SendLease <= 0 {
+		return nil, errors.New("the send lease must be positive")
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.Default()
+	}
+	m := metrics.New()
+	store, err := db.Open(cfg.DatabaseURL, db.Config{OnStatement: m.CountStatement})
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = store.Close()
+		}
+	}()
+	if err := store.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	a = &App{Config: cfg, Logger: logger, Store: store, Metrics: m}
+	if cfg.Bootstrap {
+		if a.BootstrapSecret, err = auth.Bootstrap(ctx, store.Client, cfg.BootstrapAPIKey); err != nil {
+			return nil, fmt.Errorf("bootstrap: %w", err)
+		}
+		if cfg.BootstrapAPIKey != "" {
+			a.BootstrapSecret = "" // the caller knows it; never echo a given secret
+		}
+	}
+	if cfg.Demo {
+		if a.DemoSeeded, err = demo.Seed(tenant.WithSystem(ctx), store.Client); err != nil {
+			return nil, fmt.Errorf("demo: %w", err)
+		}
+	}
+
+	a.Fulfillment = &fulfillment.Service{Store: store, Now: cfg.Now, ObserveRouting: m.ObserveRouting,
+		ObserveTransition: m.ObserveTransition, ObserveSend: m.ObserveSend}
+	a.Orders = &orders.Service{Client: store.Client, AfterImport: a.Fulfillment.GenerateOnImport}
+	a.Admin = &admin.Service{Client: store.Client}
+	a.Sender = &sender.Runner{Store: store, Fulfillment: a.Fulfillment, Logger: logger, Lease: cfg.SendLease, Now: cfg.Now}
+	a.Auth = &auth.Authenticator{Client: store.Client, DetachLookup: !store.Postgres()}
+
+	rate := cfg.RateLimit
+	if rate == 0 {
+		rate = -1 // the handler's "off"
+	}
+	a.Resolver = &graph.Resolver{Client: store.Client, Admin: a.Admin, Orders: a.Orders,
+		Fulfillment: a.Fulfillment, Sender: a.Sender}
+	a.Handler, err = httpapi.New(httpapi.Config{
+		Store: store, Logger: logger, Metrics: m, Auth: a.Auth, Resolver: a.Resolver,
+		CORSOrigins: cfg.CORSOrigins, Playground: cfg.Playground, Introspection: cfg.Introspection,
+		Production: cfg.Production, Limits: graph.Limits{Complexity: cfg.Complexity},
+		RateLimit: rate, RateBurst: cfg.RateBurst, MaxExecuting: cfg.MaxExecuting, MaxInFlight: cfg.MaxInFlight,
+		RequestTimeout: cfg.RequestTimeout, MaxBodyBytes: cfg.MaxBodyBytes,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Close closes the store.
+func (a *App) Close() error { return a.Store.Close() }
+
+// Serve answers HTTP on ln and runs the background send run until ctx is
+// done; then it stops taking work, lets requests in flight and the send
+// run's current batch finish within Config.ShutdownGrace, and returns. The
+// store stays open (Close it after).
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler:           a.Handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	loopCtx, stopLoop := context.WithCancel(ctx)
+	defer stopLoop()
+	loopDone := make(chan struct{})
+	go func() {
+		defer close(loopDone)
+		a.Sender.Loop(loopCtx, a.Config.SendInterval, tenant.WithSystem)
+	}()
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		stopLoop()
+		<-loopDone
+		return err
+	case <-ctx.Done():
+	}
+	a.Logger.Info("shutting down")
+	grace := a.Config.ShutdownGrace
+	if grace <= 0 {
+		grace = Defaults().ShutdownGrace
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	stopLoop()
+	shutdownErr := srv.Shutdown(sctx)
+	select {
+	case <-loopDone:
+	case <-sctx.Done():
+		a.Logger.Warn("the send run did not finish its batch in time; its leases will expire and be taken over")
+	}
+	if shutdownErr != nil {
+		return fmt.Errorf("shutdown: %w", shutdownErr)
+	}
+	a.Logger.Info("stopped")
+	return nil
+}
