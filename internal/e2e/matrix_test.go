@@ -25,8 +25,8 @@ var matrixOps = []string{"process", "markProcessed", "markAcknowledged", "acknow
 // choice); everything else not listed is INVALID_TRANSITION.
 var matrixAllowed = map[string]map[string]string{
 	"process":          {"UNPROCESSED": "PROCESSING", "FAILED": "PROCESSING"},
-	"markProcessed":    {"UNPROCESSED": "PROCESSED", "FAILED": "PROCESSED"},
-	"markAcknowledged": {"UNPROCESSED": "ACKNOWLEDGED", "FAILED": "ACKNOWLEDGED", "PROCESSED": "ACKNOWLEDGED"},
+	"markProcessed":    {"UNPROCESSED": "PROCESSED", "PROCESSING": "PROCESSED", "FAILED": "PROCESSED"},
+	"markAcknowledged": {"UNPROCESSED": "ACKNOWLEDGED", "PROCESSING": "ACKNOWLEDGED", "FAILED": "ACKNOWLEDGED", "PROCESSED": "ACKNOWLEDGED"},
 	"acknowledge":      {"PROCESSED": "ACKNOWLEDGED"},
 	"renumber":         {"NUMBER_TOO_LONG": "UNPROCESSED", "DUPLICATE_NUMBER": "UNPROCESSED", "UNPROCESSED": "UNPROCESSED", "FAILED": "FAILED"},
 	"void": {"UNPROCESSED": "VOIDED", "PROCESSING": "VOIDED", "PROCESSED": "VOIDED", "ACKNOWLEDGED": "VOIDED",

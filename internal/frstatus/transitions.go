@@ -35,7 +35,7 @@ var nonTerminal = []Status{Unprocessed, Processing, Processed, Acknowledged, Fai
 
 // table is DOMAIN.md's transition table, keyed by event.
 var table = map[Event]rule{
-	Process:               {from: []Status{Unprocessed, Failed}, to: []Status{Processing}},
+	Process: {from: []Status{Unprocessed, Failed}, to: []Status{Processing}},
 	// Marking from PROCESSING (settled with the source by phone) is allowed
 	// while no send run holds the request's lease; the use case refuses it
 	// with CONFLICT while one does.

@@ -77,9 +77,13 @@ func TestVoidRefusedWhileSending(t *testing.T) {
 		if _, err := svc.Regenerate(ctx, fr.ID, "elsewhere", false); apperr.CodeOf(err) != apperr.Conflict {
 			t.Fatalf("regenerate under a live lease: %v, want CONFLICT", err)
 		}
-		// Not a legal move anyway: refused as such, lease or not.
-		if _, err := svc.MarkProcessed(ctx, fr.ID); apperr.CodeOf(err) != apperr.InvalidTransition {
-			t.Fatalf("mark processed from PROCESSING: %v", err)
+		// Marking by hand from PROCESSING is allowed, but not while a run
+		// holds the lease.
+		if _, err := svc.MarkProcessed(ctx, fr.ID); apperr.CodeOf(err) != apperr.Conflict {
+			t.Fatalf("mark processed under a live lease: %v, want CONFLICT", err)
+		}
+		if _, err := svc.MarkAcknowledged(ctx, fr.ID, nil); apperr.CodeOf(err) != apperr.Conflict {
+			t.Fatalf("mark acknowledged under a live lease: %v, want CONFLICT", err)
 		}
 		after, err := s.Client.FulfillmentRequest.Get(ctx, fr.ID)
 		testdb.Must(t, err)
