@@ -206,7 +206,11 @@ func TestDemoPreviews(t *testing.T) {
 			t.Fatalf("no demo seeded: %s", s.Stdout)
 		}
 		var out struct {
-			Orders struct{ Edges []struct{ Node struct{ ID, OrderNumber string } } }
+			Orders struct {
+				Edges []struct {
+					Node struct{ ID, OrderNumber string }
+				}
+			}
 		}
 		s.q(`{ orders(first: 100) { edges { node { id orderNumber } } } }`, nil, &out)
 		if len(out.Orders.Edges) < 10 {
