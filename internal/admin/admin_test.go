@@ -19,6 +19,10 @@ import (
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
 
+// These are unit tests of the admin package over the store of an app built by
+// testdb (app.New); they construct the package's own types by hand on
+// purpose (a fixed clock, a detached lookup), which is what is under test.
+
 func account(t *testing.T, s *db.Store, name string) context.Context {
 	t.Helper()
 	_, secret, err := auth.CreateAccount(context.Background(), s.Client, name, "")

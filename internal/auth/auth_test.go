@@ -15,6 +15,10 @@ import (
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
 
+// These are unit tests of the auth package over the store of an app built by
+// testdb (app.New); they construct the package's own types by hand on
+// purpose (a fixed clock, a detached lookup), which is what is under test.
+
 func TestBearerToken(t *testing.T) {
 	for _, c := range []struct{ header, want string }{
 		{"Bearer frk_abc", "frk_abc"},

@@ -24,6 +24,8 @@ import (
 // seedOne makes an account with one source carrying SKU A, a default
 // group and a paid order of 2 × A, and returns the account's context, the
 // service and the order id.
+// The services are wired by hand over the app's store on purpose: these are
+// unit tests of the use cases, below the HTTP surface.
 func seedOne(t *testing.T, s *db.Store) (context.Context, *fulfillment.Service, int) {
 	t.Helper()
 	acc, _, err := auth.CreateAccount(context.Background(), s.Client, "Lease", "")

@@ -21,6 +21,10 @@ import (
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
 
+// These are unit tests of the orders package over the store of an app built by
+// testdb (app.New); they construct the package's own types by hand on
+// purpose (a fixed clock, a detached lookup), which is what is under test.
+
 // account returns a context confined to a fresh account, as a request with
 // its ADMIN key would be.
 func account(t *testing.T, s *db.Store, name string) context.Context {

@@ -266,6 +266,9 @@ func (w *world) runner(clock *fakeClock, holder string) *sender.Runner {
 	return newRunner(w.store, clock, holder)
 }
 
+// newRunner wires a runner by hand on purpose: these tests run several
+// runners (replicas, a crashed one) over one app's store, each with its own
+// holder, fake clock and backoff, which one app.New does not make.
 func newRunner(store *db.Store, clock *fakeClock, holder string) *sender.Runner {
 	r := &sender.Runner{
 		Store:       store,

@@ -36,6 +36,7 @@ func TestLeaseRunsOutMidBatch(t *testing.T) {
 		r.Lease = 200 * time.Millisecond
 		// An operator on the runner's clock voids the second request once
 		// the first one is out (its lease has run out by then).
+		// By hand on purpose: an operator on the runner's fake clock.
 		ops := &fulfillment.Service{Store: s, Now: clock.Now}
 		var voided atomic.Bool
 		r.AfterDeliver = func(id int) bool {
