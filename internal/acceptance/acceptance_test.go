@@ -465,3 +465,38 @@ func TestSIGTERMWithRequestInFlight(t *testing.T) {
 		}
 	})
 }
+
+// TestREADMEWorkedExample runs the README's `worked-example` blocks, in
+// order, in one bash against the binary, as a reader would paste them:
+// every command must succeed and the story must end shipped.
+func TestREADMEWorkedExample(t *testing.T) {
+	if _, err := exec.LookPath("jq"); err != nil {
+		t.Fatal("the worked example needs jq (.ci/run installs it)")
+	}
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := regexp.MustCompile("(?s)```sh worked-example\n(.*?)```").FindAllSubmatch(readme, -1)
+	if len(blocks) < 3 {
+		t.Fatalf("found %d worked-example blocks in the README, want at least 3", len(blocks))
+	}
+	var script strings.Builder
+	for _, b := range blocks {
+		script.Write(b[1])
+	}
+	each(t, func(t *testing.T, dbURL string) {
+		s := start(t, dbURL)
+		cmd := exec.Command("bash", "-euo", "pipefail", "-c", script.String())
+		cmd.Env = append(os.Environ(), "URL="+s.URL, "KEY="+s.Key)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("the worked example failed: %v\n%s", err, out)
+		}
+		for _, want := range []string{`"totalCost":"12.20"`, `"processed":1`, `"status":"ACKNOWLEDGED"`, "SHIPPED", "import: Order 1001 imported"} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("the worked example's output lacks %q:\n%s", want, out)
+			}
+		}
+	})
+}
