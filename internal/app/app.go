@@ -49,8 +49,9 @@ type Config struct {
 
 	// CORSOrigins are the exact origins a browser may call from.
 	CORSOrigins []string
-	// Production turns off field suggestions; Playground and Introspection
-	// are set from it by Defaults and the flags, not here.
+	// Production turns off field suggestions. Playground and Introspection
+	// are their own settings: the flags turn both off in production unless
+	// given, and New does not derive them.
 	Production    bool
 	Playground    bool
 	Introspection bool
