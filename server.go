@@ -59,13 +59,17 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	demoFlag := fs.Bool("demo", false, "seed a demo data set into an empty database")
 	sendInterval := fs.String("send-interval", envOr("SEND_INTERVAL", "30s"), "send-run period, 0 = off (SEND_INTERVAL)")
 	sendLease := fs.String("send-lease", envOr("SEND_LEASE", app.Defaults().SendLease.String()), "how long a send run's claim on a request lasts (SEND_LEASE)")
+	dropRoot := fs.String("file-drop-root", getenv("FILE_DROP_ROOT"),
+		"folder FILE connectors write under, one folder per account; empty: drops beside the SQLite file, or in the working directory on PostgreSQL (FILE_DROP_ROOT)")
 	origins := fs.String("cors-origins", getenv("CORS_ORIGINS"), "comma-separated exact origins allowed by CORS (CORS_ORIGINS)")
 	production := &boolFlag{value: getenv("PRODUCTION")}
 	playground := &boolFlag{value: getenv("PLAYGROUND")}
 	introspection := &boolFlag{value: getenv("INTROSPECTION")}
+	allowPrivate := &boolFlag{value: getenv("ALLOW_PRIVATE_URLS")}
 	fs.Var(production, "production", "production mode: introspection and playground off unless enabled (PRODUCTION)")
 	fs.Var(playground, "playground", "serve GraphiQL at / (PLAYGROUND; default: on unless production)")
 	fs.Var(introspection, "introspection", "allow schema introspection (INTROSPECTION; default: on unless production)")
+	fs.Var(allowPrivate, "allow-private-urls", "in production, let HTTP connectors reach loopback, private and link-local addresses (ALLOW_PRIVATE_URLS)")
 	complexity := fs.String("complexity-limit", envOr("COMPLEXITY_LIMIT", "10000"), "the most an operation may cost (COMPLEXITY_LIMIT)")
 	rateLimit := fs.String("rate-limit", envOr("RATE_LIMIT", "50"), "requests per second per API key, 0 = off (RATE_LIMIT)")
 	rateBurst := fs.String("rate-burst", envOr("RATE_BURST", "100"), "requests an API key may send at once (RATE_BURST)")
@@ -79,6 +83,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	}
 	cfg := config{Addr: *addr, Config: app.Defaults()}
 	cfg.DatabaseURL, cfg.Demo, cfg.BootstrapAPIKey = *dbURL, *demoFlag, getenv("BOOTSTRAP_API_KEY")
+	cfg.FileDropRoot = strings.TrimSpace(*dropRoot)
 	var err error
 	if cfg.SendInterval, err = parseDuration("send-interval", *sendInterval); err != nil {
 		return cfg, err
@@ -96,6 +101,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 		return cfg, err
 	}
 	if cfg.Introspection, err = parseBool("introspection", introspection.value, !cfg.Production); err != nil {
+		return cfg, err
+	}
+	if cfg.AllowPrivateURLs, err = parseBool("allow-private-urls", allowPrivate.value, false); err != nil {
 		return cfg, err
 	}
 	if cfg.CORSOrigins, err = parseOrigins(*origins); err != nil {
@@ -215,7 +223,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	url := "http://" + displayAddr(ln.Addr())
 	logger.Info("listening", "addr", ln.Addr().String(), "database", a.Store.Dialect,
-		"playground", cfg.Playground, "introspection", cfg.Introspection, "send_interval", cfg.SendInterval.String(), "gogc", gcPercent)
+		"playground", cfg.Playground, "introspection", cfg.Introspection, "send_interval", cfg.SendInterval.String(), "gogc", gcPercent,
+		"file_drop_root", a.Config.FileDropRoot, "private_urls", !cfg.Production || cfg.AllowPrivateURLs)
 	fmt.Fprintf(stdout, "Serving GraphQL at %s/query", url)
 	if cfg.Playground {
 		fmt.Fprintf(stdout, " and the playground at %s/", url)

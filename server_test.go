@@ -35,10 +35,22 @@ func TestParseConfig(t *testing.T) {
 		{"defaults", nil, nil, func(t *testing.T, c config) {
 			if c.Addr != ":8080" || c.DatabaseURL != "" || c.SendLease != 60*time.Second || c.SendInterval != 30*time.Second ||
 				c.Production || !c.Playground || !c.Introspection || len(c.CORSOrigins) != 0 || c.Demo ||
-				c.MaxExecuting != httpapi.DefaultMaxExecuting() {
+				c.MaxExecuting != httpapi.DefaultMaxExecuting() || c.FileDropRoot != "" || c.AllowPrivateURLs {
 				t.Errorf("defaults = %+v", c)
 			}
 		}},
+		{"drop root and private URLs", []string{"--file-drop-root", "/srv/drops", "--allow-private-urls"},
+			map[string]string{"FILE_DROP_ROOT": "/elsewhere", "PRODUCTION": "true"}, func(t *testing.T, c config) {
+				if c.FileDropRoot != "/srv/drops" || !c.AllowPrivateURLs || !c.Production {
+					t.Errorf("drop root %q, allow private URLs %v", c.FileDropRoot, c.AllowPrivateURLs)
+				}
+			}},
+		{"drop root and private URLs from env", nil, map[string]string{"FILE_DROP_ROOT": "/elsewhere", "ALLOW_PRIVATE_URLS": "true"},
+			func(t *testing.T, c config) {
+				if c.FileDropRoot != "/elsewhere" || !c.AllowPrivateURLs {
+					t.Errorf("drop root %q, allow private URLs %v", c.FileDropRoot, c.AllowPrivateURLs)
+				}
+			}},
 		{"env", nil, map[string]string{
 			"ADDR": "127.0.0.1:9000", "DATABASE_URL": "file:x.db", "SEND_INTERVAL": "0", "SEND_LEASE": "2m",
 			"CORS_ORIGINS": "https://ops.example.com, http://localhost:3000",
@@ -132,6 +144,7 @@ func TestParseConfigRefuses(t *testing.T) {
 		{"zero lease", []string{"--send-lease", "0"}, nil},
 		{"bad lease from env", nil, map[string]string{"SEND_LEASE": "forever"}},
 		{"bad production", nil, map[string]string{"PRODUCTION": "maybe"}},
+		{"bad allow-private-urls", nil, map[string]string{"ALLOW_PRIVATE_URLS": "sometimes"}},
 		{"zero max executing", []string{"--max-executing", "0"}, nil},
 		{"bad max executing from env", nil, map[string]string{"MAX_EXECUTING": "many"}},
 		{"unknown flag", []string{"--port", "80"}, nil},

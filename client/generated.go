@@ -111,13 +111,19 @@ var AllCancelMode = []CancelMode{
 
 type ConnectorInput struct {
 	Kind ConnectorKind `json:"kind"`
-	Url  *string       `json:"url"`
+	// HTTP: an absolute http:// or https:// URL. In production it must reach a public address: a
+	// connection to a loopback, private or link-local address fails the delivery, unless the server
+	// runs with --allow-private-urls.
+	Url *string `json:"url"`
 	// Write-only. Omitted on an update of an HTTP connector: the old secret is kept.
-	Secret         *string     `json:"secret"`
-	TimeoutSeconds *int        `json:"timeoutSeconds"`
-	Directory      *string     `json:"directory"`
-	Format         *FileFormat `json:"format"`
-	MaxAttempts    *int        `json:"maxAttempts"`
+	Secret         *string `json:"secret"`
+	TimeoutSeconds *int    `json:"timeoutSeconds"`
+	// FILE: a folder relative to the account's own folder under the server's drop root, such as
+	// "outbox/edi"; absolute paths, "..", backslashes and control characters are refused, and it is
+	// stored cleaned.
+	Directory   *string     `json:"directory"`
+	Format      *FileFormat `json:"format"`
+	MaxAttempts *int        `json:"maxAttempts"`
 }
 
 // GetKind returns ConnectorInput.Kind, and is useful for accessing the field via an interface.

@@ -2823,6 +2823,7 @@ type Connector {
   "True when a signing secret is set; the secret itself is never returned."
   hasSecret: Boolean!
   timeoutSeconds: Int!
+  "FILE: the folder drops go to, relative to the account's own folder under the server's drop root."
   directory: String
   format: FileFormat!
   maxAttempts: Int!
@@ -2846,10 +2847,20 @@ input StrategyInput {
 
 input ConnectorInput {
   kind: ConnectorKind!
+  """
+  HTTP: an absolute http:// or https:// URL. In production it must reach a public address: a
+  connection to a loopback, private or link-local address fails the delivery, unless the server
+  runs with --allow-private-urls.
+  """
   url: String
   "Write-only. Omitted on an update of an HTTP connector: the old secret is kept."
   secret: String
   timeoutSeconds: Int
+  """
+  FILE: a folder relative to the account's own folder under the server's drop root, such as
+  "outbox/edi"; absolute paths, "..", backslashes and control characters are refused, and it is
+  stored cleaned.
+  """
   directory: String
   format: FileFormat
   maxAttempts: Int

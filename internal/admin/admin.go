@@ -22,6 +22,7 @@ import (
 	"github.com/frsvc/fulfillment/internal/apperr"
 	"github.com/frsvc/fulfillment/internal/auth"
 	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/filedrop"
 	"github.com/frsvc/fulfillment/internal/money"
 	"github.com/frsvc/fulfillment/internal/numbering"
 	"github.com/frsvc/fulfillment/internal/tenant"
@@ -257,8 +258,12 @@ func checkConnector(c *ConnectorInput, keepSecret bool) error {
 			return apperr.Invalid(f+".secret", "an HTTP connector needs a signing secret of at least 16 characters")
 		}
 	case source.ConnectorKindFILE:
-		if c.Directory == nil || strings.TrimSpace(*c.Directory) == "" {
+		if c.Directory == nil {
 			return apperr.Invalid(f+".directory", "a FILE connector needs a directory")
+		}
+		// Relative to the account's own folder under the drop root.
+		if _, err := filedrop.CleanDir(*c.Directory); err != nil {
+			return apperr.Invalid(f+".directory", "%s", err.Error())
 		}
 	default:
 		return apperr.Invalid(f+".kind", "unknown connector kind %q", c.Kind)
@@ -308,7 +313,8 @@ func applyConnector(m *ent.SourceMutation, c *ConnectorInput) {
 		m.SetConnectorTimeoutSeconds(*c.TimeoutSeconds)
 	}
 	if c.Directory != nil {
-		m.SetConnectorDirectory(strings.TrimSpace(*c.Directory))
+		dir, _ := filedrop.CleanDir(*c.Directory) // checked by checkConnector
+		m.SetConnectorDirectory(dir)
 	}
 	if c.Format != nil {
 		m.SetConnectorFormat(*c.Format)

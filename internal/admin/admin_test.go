@@ -111,6 +111,8 @@ func TestSources(t *testing.T) {
 			{"HTTP relative URL", admin.CreateSourceInput{Name: "h", Code: "H", Connector: &admin.ConnectorInput{Kind: source.ConnectorKindHTTP, URL: ptr("/fr"), Secret: ptr("0123456789abcdef")}}, "input.connector.url"},
 			{"HTTP ftp URL", admin.CreateSourceInput{Name: "h", Code: "H", Connector: &admin.ConnectorInput{Kind: source.ConnectorKindHTTP, URL: ptr("ftp://x.example.com"), Secret: ptr("0123456789abcdef")}}, "input.connector.url"},
 			{"FILE without directory", admin.CreateSourceInput{Name: "f", Code: "F", Connector: &admin.ConnectorInput{Kind: source.ConnectorKindFILE}}, "input.connector.directory"},
+			{"FILE absolute directory", admin.CreateSourceInput{Name: "f", Code: "F", Connector: &admin.ConnectorInput{Kind: source.ConnectorKindFILE, Directory: ptr("/var/drop")}}, "input.connector.directory"},
+			{"FILE directory with ..", admin.CreateSourceInput{Name: "f", Code: "F", Connector: &admin.ConnectorInput{Kind: source.ConnectorKindFILE, Directory: ptr("in/../../x")}}, "input.connector.directory"},
 			{"timeout 0", admin.CreateSourceInput{Name: "m", Code: "M", Connector: &admin.ConnectorInput{Kind: source.ConnectorKindMANUAL, TimeoutSeconds: ptr(0)}}, "input.connector.timeoutSeconds"},
 			{"max attempts 51", admin.CreateSourceInput{Name: "m", Code: "M", Connector: &admin.ConnectorInput{Kind: source.ConnectorKindMANUAL, MaxAttempts: ptr(51)}}, "input.connector.maxAttempts"},
 			{"unknown kind", admin.CreateSourceInput{Name: "m", Code: "M", Connector: &admin.ConnectorInput{Kind: "SFTP"}}, "input.connector.kind"},
@@ -146,9 +148,9 @@ func TestSources(t *testing.T) {
 		if c := admin.ConnectorOf(h); !c.HasSecret || c.URL == nil {
 			t.Errorf("ConnectorOf = %+v", c)
 		}
-		h, err = svc.UpdateSource(ctx, h.ID, admin.UpdateSourceInput{Connector: &admin.ConnectorInput{Kind: source.ConnectorKindFILE, Directory: ptr(" /var/drop ")}})
+		h, err = svc.UpdateSource(ctx, h.ID, admin.UpdateSourceInput{Connector: &admin.ConnectorInput{Kind: source.ConnectorKindFILE, Directory: ptr(" var/drop/ ")}})
 		testdb.Must(t, err)
-		if h.ConnectorKind != source.ConnectorKindFILE || h.ConnectorURL != "" || h.ConnectorDirectory != "/var/drop" {
+		if h.ConnectorKind != source.ConnectorKindFILE || h.ConnectorURL != "" || h.ConnectorDirectory != "var/drop" {
 			t.Errorf("after switch to FILE: %+v", h)
 		}
 		// Code changes: to a taken code refused, to its own code fine.

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
 	"github.com/frsvc/fulfillment/graph"
@@ -46,6 +47,15 @@ type Config struct {
 	SendInterval time.Duration
 	// SendLease is how long a send run's claim on a request lasts.
 	SendLease time.Duration
+	// FileDropRoot is the folder FILE connectors write under, each account
+	// in a folder of its own (account-<id>) that holds its sources'
+	// directories. Empty: DefaultFileDropRoot of the database. New stores
+	// the resolved, absolute path in App.Config.
+	FileDropRoot string
+	// AllowPrivateURLs lets HTTP connectors reach loopback, private,
+	// link-local and other non-public addresses in production, where they
+	// are refused by default. Outside production they are always allowed.
+	AllowPrivateURLs bool
 
 	// CORSOrigins are the exact origins a browser may call from.
 	CORSOrigins []string
@@ -95,6 +105,16 @@ func Defaults() Config {
 	}
 }
 
+// DefaultFileDropRoot is the drop root of a database when none is
+// configured: the folder drops beside the SQLite file, or in the working
+// directory when the database is PostgreSQL (or SQLite in memory).
+func DefaultFileDropRoot(databaseURL string) string {
+	if f := db.SQLiteFile(databaseURL); f != "" {
+		return filepath.Join(filepath.Dir(f), "drops")
+	}
+	return "drops"
+}
+
 // App is the assembled service.
 type App struct {
 	Config      Config
@@ -130,6 +150,12 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
+	if cfg.FileDropRoot == "" {
+		cfg.FileDropRoot = DefaultFileDropRoot(cfg.DatabaseURL)
+	}
+	if cfg.FileDropRoot, err = filepath.Abs(cfg.FileDropRoot); err != nil {
+		return nil, fmt.Errorf("the file drop root: %w", err)
+	}
 	m := metrics.New()
 	store, err := db.Open(cfg.DatabaseURL, db.Config{OnStatement: m.CountStatement})
 	if err != nil {
@@ -162,7 +188,8 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 		ObserveTransition: m.ObserveTransition, ObserveSend: m.ObserveSend}
 	a.Orders = &orders.Service{Client: store.Client, AfterImport: a.Fulfillment.GenerateOnImport}
 	a.Admin = &admin.Service{Client: store.Client}
-	a.Sender = &sender.Runner{Store: store, Fulfillment: a.Fulfillment, Logger: logger, Lease: cfg.SendLease, Now: cfg.Now}
+	a.Sender = &sender.Runner{Store: store, Fulfillment: a.Fulfillment, Logger: logger, Lease: cfg.SendLease, Now: cfg.Now,
+		FileDropRoot: cfg.FileDropRoot, RefusePrivateAddresses: cfg.Production && !cfg.AllowPrivateURLs}
 	a.Auth = &auth.Authenticator{Client: store.Client, DetachLookup: !store.Postgres()}
 
 	rate := cfg.RateLimit

@@ -106,6 +106,31 @@ func parse(rawURL string) (driverName, dsn, dial string, err error) {
 	return "", "", "", errors.New("database URL must be empty, postgres://…, file:… or a path ending in .db")
 }
 
+// SQLiteFile is the path of the SQLite file rawURL names (see Open): ""
+// for PostgreSQL, an in-memory database or a URL Open refuses.
+func SQLiteFile(rawURL string) string {
+	_, dsn, dial, err := parse(rawURL)
+	if err != nil || dial != dialect.SQLite {
+		return ""
+	}
+	base, query, _ := strings.Cut(strings.TrimPrefix(dsn, "file:"), "?")
+	if q, _ := url.ParseQuery(query); q.Get("mode") == "memory" || base == "" || strings.HasPrefix(base, ":memory:") {
+		return ""
+	}
+	// file://host/path and file:///path are URLs; file:path is a path.
+	if strings.HasPrefix(base, "//") {
+		u, err := url.Parse("file:" + base)
+		if err != nil {
+			return ""
+		}
+		return u.Path
+	}
+	if p, err := url.PathUnescape(base); err == nil {
+		return p
+	}
+	return base
+}
+
 // sqliteDSN adds the pragmas the service relies on unless the URL sets them.
 func sqliteDSN(u string) string {
 	base, query, _ := strings.Cut(u, "?")

@@ -162,9 +162,11 @@ func sourceSpecs() []sourceSpec {
 			Name: "EuroSupply GmbH", Code: "EU-SUP",
 			DropshipFee: amount(180), ShippingBaseCost: amount(590), ShippingPerUnitCost: amount(60),
 			ShipsTo: []string{"DE", "FR", "NL", "BE", "AT", "IT", "ES"},
-			// The directory is relative to the server's working directory.
+			// The directory is relative to the account's folder under the
+			// drop root (--file-drop-root): drops/account-1/eu-sup beside
+			// the SQLite file by default.
 			Connector: &admin.ConnectorInput{
-				Kind: source.ConnectorKindFILE, Directory: ptr("demo-drops/eu"),
+				Kind: source.ConnectorKindFILE, Directory: ptr("eu-sup"),
 				Format: ptr(source.ConnectorFormatCSV),
 			},
 			// The supplier's EDI system wants its own prefix on our numbers.

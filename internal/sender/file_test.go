@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/e2e"
@@ -23,11 +24,9 @@ func TestSendFile(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, a *app.App) {
 		env := e2e.New(t, a)
 		w := newWorld(t, env)
-		root := t.TempDir()
-		jsonDir := filepath.Join(root, "drops", "json", "in")
-		csvDir := filepath.Join(root, "drops", "csv")
-		jsonSrc := w.source("FJ", map[string]any{"kind": "FILE", "directory": jsonDir, "format": "JSON"})
-		csvSrc := w.source("FC", map[string]any{"kind": "FILE", "directory": csvDir, "format": "CSV"})
+		jsonDir, csvDir := w.dropDir("json/in"), w.dropDir("csv")
+		jsonSrc := w.source("FJ", map[string]any{"kind": "FILE", "directory": "json/in", "format": "JSON"})
+		csvSrc := w.source("FC", map[string]any{"kind": "FILE", "directory": "csv", "format": "CSV"})
 
 		// A number with characters a file name must not carry.
 		var ord struct{ ImportOrder struct{ ID string } }
@@ -163,4 +162,137 @@ func readCSV(t *testing.T, path string) []map[string]string {
 		rows = append(rows, row)
 	}
 	return rows
+}
+
+// TestSendFileNoOverwrite: a drop never replaces a file still in the
+// directory. The same request delivered again with the same content (its
+// outcome was lost) counts as delivered and leaves the one file; a
+// different file of that name stays as it is and the delivery is retried,
+// then fails, saying why. Before, the rename replaced whatever was there.
+func TestSendFileNoOverwrite(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		env := e2e.New(t, a)
+
+		t.Run("redelivery of the same document", func(t *testing.T) {
+			w := newWorld(t, env)
+			id := w.queued(w.source("REDO", map[string]any{"kind": "FILE", "directory": "redo"}))
+			clock := newClock()
+			crashed := w.runner(clock, "first")
+			crashed.Lease = 200 * time.Millisecond
+			crashed.AfterDeliver = func(int) bool { return false }
+			if res := w.run(crashed); res != (sender.Result{Claimed: 1}) {
+				t.Fatalf("crashed run %+v", res)
+			}
+			name := w.get(id).Number + ".json"
+			first := read(t, filepath.Join(w.dropDir("redo"), name))
+			clock.Advance(time.Second)
+			if res := w.run(w.runner(clock, "second")); res != (sender.Result{Claimed: 1, Processed: 1}) {
+				t.Fatalf("redelivery run %+v", res)
+			}
+			if got := names(t, w.dropDir("redo")); !slices.Equal(got, []string{name}) {
+				t.Errorf("drop directory holds %q", got)
+			}
+			if again := read(t, filepath.Join(w.dropDir("redo"), name)); !bytes.Equal(again, first) {
+				t.Errorf("the redelivered file differs")
+			}
+		})
+
+		t.Run("a different file of the same name", func(t *testing.T) {
+			w := newWorld(t, env)
+			id := w.queued(w.source("TAKEN", map[string]any{"kind": "FILE", "directory": "taken", "maxAttempts": 2}))
+			path := filepath.Join(w.dropDir("taken"), w.get(id).Number+".json")
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			theirs := []byte("not picked up yet\n")
+			if err := os.WriteFile(path, theirs, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			clock := newClock()
+			r := w.runner(clock, "t")
+			if res := w.run(r); res != (sender.Result{Claimed: 1, Retried: 1}) {
+				t.Errorf("first run %+v", res)
+			}
+			clock.Advance(time.Minute)
+			if res := w.run(r); res != (sender.Result{Claimed: 1, Failed: 1}) {
+				t.Errorf("second run %+v", res)
+			}
+			if got := read(t, path); !bytes.Equal(got, theirs) {
+				t.Errorf("the file there was replaced by %q", got)
+			}
+			fr := w.get(id)
+			if fr.Status != frstatus.Failed || fr.FailureReason == nil || !strings.Contains(*fr.FailureReason, "not overwritten") {
+				t.Errorf("request %s, reason %v", fr.Status, fr.FailureReason)
+			}
+		})
+	})
+}
+
+// TestSendFileConfined: a drop stays inside its account's folder under the
+// drop root: a symbolic link out of it (in the source's directory, or as the
+// account folder itself) and a directory stored before directories were
+// checked (absolute, or with ..) are refused at write time, and nothing is
+// written outside.
+func TestSendFileConfined(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		env := e2e.New(t, a)
+		refused := func(t *testing.T, w *world, srcID int, outside string) {
+			t.Helper()
+			id := w.queued(srcID)
+			if res := w.run(w.runner(newClock(), "t")); res != (sender.Result{Claimed: 1, Failed: 1}) {
+				t.Errorf("run %+v", res)
+			}
+			if fr := w.get(id); fr.Status != frstatus.Failed || fr.FailureReason == nil {
+				t.Errorf("request %s, reason %v", fr.Status, fr.FailureReason)
+			} else {
+				t.Logf("reason: %s", *fr.FailureReason)
+			}
+			filepath.WalkDir(outside, func(p string, d os.DirEntry, err error) error {
+				if err == nil && !d.IsDir() {
+					t.Errorf("%s was written outside the account's folder", p)
+				}
+				return nil
+			})
+		}
+
+		t.Run("symbolic link in the directory", func(t *testing.T) {
+			w := newWorld(t, env)
+			outside := t.TempDir()
+			if err := os.MkdirAll(w.dropDir(""), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(outside, w.dropDir("out")); err != nil {
+				t.Fatal(err)
+			}
+			refused(t, w, w.source("LINK", map[string]any{"kind": "FILE", "directory": "out/in", "maxAttempts": 1}), outside)
+		})
+		t.Run("symbolic link as the account folder", func(t *testing.T) {
+			w := newWorld(t, env)
+			outside := t.TempDir()
+			if err := os.MkdirAll(w.root, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(outside, w.dropDir("")); err != nil {
+				t.Fatal(err)
+			}
+			refused(t, w, w.source("ALINK", map[string]any{"kind": "FILE", "directory": "in", "maxAttempts": 1}), outside)
+		})
+		for name, dir := range map[string]func(outside string) string{
+			"stored absolute": func(outside string) string { return outside },
+			"stored with ..":  func(string) string { return "../../escaped" },
+		} {
+			t.Run(name, func(t *testing.T) {
+				w := newWorld(t, env)
+				outside := t.TempDir()
+				src := w.source("OLD", map[string]any{"kind": "FILE", "directory": "ok", "maxAttempts": 1})
+				if err := w.store.Client.Source.UpdateOneID(src).SetConnectorDirectory(dir(outside)).Exec(w.ctx); err != nil {
+					t.Fatal(err)
+				}
+				refused(t, w, src, outside)
+				if _, err := os.Stat(filepath.Join(filepath.Dir(w.root), "escaped")); err == nil {
+					t.Errorf("a directory was made outside the account's folder")
+				}
+			})
+		}
+	})
 }

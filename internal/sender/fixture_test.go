@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -75,6 +76,8 @@ type reply struct {
 	body   string
 	// wait delays the answer (until the client gives up, at most).
 	wait time.Duration
+	// location is the Location header of the answer.
+	location string
 }
 
 // receiver is an HTTP source: it verifies and records every delivery and
@@ -123,6 +126,9 @@ func (r *receiver) serve(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 	}
+	if rep.location != "" {
+		w.Header().Set("Location", rep.location)
+	}
 	w.WriteHeader(rep.status)
 	_, _ = io.WriteString(w, rep.body)
 }
@@ -161,6 +167,8 @@ type world struct {
 	account int
 	ctx     context.Context // confined to the account
 	orders  int
+	// root is the app's drop root (FILE connectors).
+	root string
 }
 
 func newWorld(t *testing.T, env *e2e.Env) *world {
@@ -169,7 +177,7 @@ func newWorld(t *testing.T, env *e2e.Env) *world {
 	key := env.NewAccount(t.Name())
 	p := env.Principal(key)
 	return &world{t: t, env: env, store: env.Store, key: key, account: p.AccountID,
-		ctx: tenant.WithAccount(context.Background(), p.AccountID)}
+		ctx: tenant.WithAccount(context.Background(), p.AccountID), root: env.App.Config.FileDropRoot}
 }
 
 func (w *world) q(query string, vars map[string]any, out any) {
@@ -261,9 +269,17 @@ func (w *world) logs(id int, stage string) []*ent.FulfillmentLog {
 	return l
 }
 
-// runner returns a send runner over the world's store on the clock.
+// runner returns a send runner over the world's store on the clock, with
+// the app's drop root.
 func (w *world) runner(clock *fakeClock, holder string) *sender.Runner {
-	return newRunner(w.store, clock, holder)
+	r := newRunner(w.store, clock, holder)
+	r.FileDropRoot = w.root
+	return r
+}
+
+// dropDir is where a directory of one of the world's FILE sources lies.
+func (w *world) dropDir(dir string) string {
+	return filepath.Join(w.root, fmt.Sprintf("account-%d", w.account), filepath.FromSlash(dir))
 }
 
 // newRunner wires a runner by hand on purpose: these tests run several

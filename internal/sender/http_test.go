@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/e2e"
@@ -432,4 +434,53 @@ func checkDocument(t *testing.T, doc sender.Document, w *world, id int, typ stri
 			t.Errorf("document item %+v", it)
 		}
 	}
+}
+
+// TestSendFailureReasonBounded: what a source answers reaches
+// failureReason only as the HTTP status and a short excerpt of printable
+// characters: no control or format characters (terminal escapes, NUL, line
+// breaks, bidirectional overrides), at most 64 of the answer's. Before, the
+// first 200 characters came back as they were.
+func TestSendFailureReasonBounded(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		env := e2e.New(t, a)
+		w := newWorld(t, env)
+		body := "\x1b[31mDENIED\x1b[0m\r\n\x00\u202egnp.\u200b " + strings.Repeat("secret-", 100)
+		loc := "https://elsewhere.example.com/\u202e" + strings.Repeat("long/", 60)
+		rcv := newReceiver(t, secret, func(d delivery) reply {
+			if d.Doc.OrderNumber == "O-2" {
+				return reply{status: http.StatusMovedPermanently, location: loc}
+			}
+			return reply{status: http.StatusBadRequest, body: body}
+		})
+		src := w.httpSource("RSN", rcv, nil)
+		rejected, moved := w.queued(src), w.queued(src)
+		if res := w.run(w.runner(newClock(), "t")); res.Failed != 2 {
+			t.Fatalf("result %+v", res)
+		}
+		for _, c := range []struct {
+			id     int
+			prefix string
+		}{{rejected, "HTTP 400: [31mDENIED[0m gnp. secret-secret-"}, {moved, "HTTP 301: the connector URL redirects to "}} {
+			fr := w.get(c.id)
+			if fr.FailureReason == nil {
+				t.Fatalf("request %d has no failure reason", c.id)
+			}
+			reason := *fr.FailureReason
+			if !strings.HasPrefix(reason, c.prefix) {
+				t.Errorf("reason %q, want it to start %q", reason, c.prefix)
+			}
+			if n := utf8.RuneCountInString(reason); n > 160 {
+				t.Errorf("reason of %d characters: %q", n, reason)
+			}
+			for _, r := range reason {
+				if !unicode.IsGraphic(r) {
+					t.Errorf("reason %q holds %U", reason, r)
+				}
+			}
+		}
+		if r := *w.get(rejected).FailureReason; utf8.RuneCountInString(strings.TrimPrefix(r, "HTTP 400: ")) > 65 || !strings.HasSuffix(r, "…") {
+			t.Errorf("excerpt %q: want at most 64 characters and an ellipsis", r)
+		}
+	})
 }

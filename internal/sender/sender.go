@@ -31,6 +31,7 @@ import (
 	"github.com/frsvc/fulfillment/internal/db"
 	"github.com/frsvc/fulfillment/internal/frstatus"
 	"github.com/frsvc/fulfillment/internal/fulfillment"
+	"github.com/frsvc/fulfillment/internal/netguard"
 )
 
 // Defaults.
@@ -72,15 +73,25 @@ type Runner struct {
 	Concurrency int
 	BackoffBase time.Duration
 	BackoffMax  time.Duration
-	HTTPClient  *http.Client
-	Now         func() time.Time
+	// HTTPClient, when set, is the HTTP connector's client as given (the
+	// guard of RefusePrivateAddresses is then the caller's to install).
+	HTTPClient *http.Client
+	// RefusePrivateAddresses makes the HTTP connector refuse to connect to
+	// loopback, private, link-local, unspecified, shared (CGNAT), multicast
+	// and reserved addresses, checked on the address dialed (after DNS).
+	RefusePrivateAddresses bool
+	// FileDropRoot is the folder FILE connectors write under: each account
+	// in its own folder, its sources' directories inside that.
+	FileDropRoot string
+	Now          func() time.Time
 	// AfterDeliver, when set, runs between a delivery and the write of its
 	// outcome; returning false drops the outcome, as a crash there would.
 	// Tests use it to prove that a lost outcome is redelivered.
 	AfterDeliver func(frID int) bool
 
-	once sync.Once
-	mu   sync.Mutex // one run at a time per process
+	once          sync.Once
+	mu            sync.Mutex   // one run at a time per process
+	defaultClient *http.Client // the client when HTTPClient is nil
 }
 
 func (r *Runner) init() {
@@ -107,6 +118,10 @@ func (r *Runner) init() {
 		if r.Logger == nil {
 			r.Logger = slog.Default()
 		}
+		r.defaultClient = http.DefaultClient
+		if r.RefusePrivateAddresses {
+			r.defaultClient = &http.Client{Transport: netguard.Transport()}
+		}
 	})
 }
 
@@ -121,7 +136,7 @@ func (r *Runner) client() *http.Client {
 	if r.HTTPClient != nil {
 		return r.HTTPClient
 	}
-	return http.DefaultClient
+	return r.defaultClient
 }
 
 // Loop runs the send run every interval until ctx ends. The batch in

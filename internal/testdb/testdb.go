@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/frsvc/fulfillment/internal/app"
@@ -79,6 +80,12 @@ func On(t testing.TB, rawURL string, configure ...func(*app.Config)) *app.App {
 	for _, c := range configure {
 		c(&cfg)
 	}
+	if cfg.FileDropRoot == "" && db.SQLiteFile(cfg.DatabaseURL) == "" {
+		// The default, drops in the working directory, would be the
+		// package's source folder: the database's own folder instead, so
+		// that every app on one database shares it, as on SQLite.
+		cfg.FileDropRoot = dropRoot(t, cfg.DatabaseURL)
+	}
 	a, err := app.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("build the app over %s: %v", rawURL, err)
@@ -108,6 +115,18 @@ func URL(t testing.TB, kind string) string {
 // subtest's name can hold '#', which would end a file: URL's path.
 func sqliteURL(t testing.TB) string {
 	return "file:" + strings.ReplaceAll(filepath.Join(t.TempDir(), "test.db"), "#", "%23")
+}
+
+// dropRoots are the drop roots of the PostgreSQL databases made here, by URL.
+var dropRoots sync.Map
+
+// dropRoot is the drop root of the apps over a database that has no
+// SQLite file to put it beside.
+func dropRoot(t testing.TB, rawURL string) string {
+	if dir, ok := dropRoots.Load(rawURL); ok {
+		return dir.(string)
+	}
+	return filepath.Join(t.TempDir(), "drops")
 }
 
 func createPostgres(t testing.TB) string {
@@ -142,6 +161,7 @@ func createPostgres(t testing.TB) string {
 		t.Fatalf("parse TEST_DATABASE_URL: %v", err)
 	}
 	u.Path = "/" + name
+	dropRoots.Store(u.String(), filepath.Join(t.TempDir(), "drops"))
 	return u.String()
 }
 
