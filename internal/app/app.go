@@ -161,7 +161,7 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 	a.Fulfillment = &fulfillment.Service{Store: store, Now: cfg.Now, ObserveRouting: m.ObserveRouting,
 		ObserveTransition: m.ObserveTransition, ObserveSend: m.ObserveSend}
 	a.Orders = &orders.Service{Client: store.Client, AfterImport: a.Fulfillment.GenerateOnImport}
-	a.Admin = &admin.Service{Client: store.Client}
+	a.Admin = &admin.Service{Client: store.Client, Postgres: store.Postgres()}
 	a.Sender = &sender.Runner{Store: store, Fulfillment: a.Fulfillment, Logger: logger, Lease: cfg.SendLease, Now: cfg.Now}
 	a.Auth = &auth.Authenticator{Client: store.Client, DetachLookup: !store.Postgres()}
 
