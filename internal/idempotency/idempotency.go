@@ -14,6 +14,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -77,8 +78,8 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		var req gqlRequest
-		if json.Unmarshal(body, &req) != nil || !isMutation(req) {
+		req, err := decodeRequest(body)
+		if err != nil || !isMutation(req) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -193,8 +194,38 @@ func isMutation(req gqlRequest) bool {
 	return false
 }
 
+// decodeRequest reads a GraphQL request body with every number of its
+// variables kept as written (json.Number), never rounded through float64:
+// 9007199254740993 and 9007199254740992 are different requests.
+func decodeRequest(body []byte) (gqlRequest, error) {
+	var req gqlRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&req); err != nil {
+		return req, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return req, errors.New("data after the request object")
+	}
+	return req, nil
+}
+
+// RequestHash is the hash a request body is remembered by under a key sent
+// with the API key apiKeyID (see hash); an error when the body is not a
+// GraphQL request object.
+func RequestHash(body []byte, apiKeyID int) (string, error) {
+	req, err := decodeRequest(body)
+	if err != nil {
+		return "", err
+	}
+	return hash(req, apiKeyID), nil
+}
+
 // hash identifies a request by the API key that sent it, its query,
-// operation and variables, with JSON's key order normalised.
+// operation and variables, as canonical JSON: object keys sorted (JSON's
+// key order and white space do not count) and numbers exactly as the
+// client wrote them (decodeRequest), so that two requests differing in
+// any digit never share a hash.
 func hash(req gqlRequest, apiKeyID int) string {
 	b, _ := json.Marshal(struct {
 		APIKey int `json:"apiKey"`
