@@ -74,7 +74,8 @@ type Config struct {
 
 	// Logger receives the server's log (JSON to stderr in the binary).
 	Logger *slog.Logger
-	// Now is the clock of the use cases and the send run; nil is time.Now.
+	// Now is the clock of the use cases, the send run and the idempotency
+	// keys (their leases and retention); nil is time.Now.
 	Now func() time.Time
 }
 
@@ -176,7 +177,7 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 		CORSOrigins: cfg.CORSOrigins, Playground: cfg.Playground, Introspection: cfg.Introspection,
 		Production: cfg.Production, Limits: graph.Limits{Complexity: cfg.Complexity},
 		RateLimit: rate, RateBurst: cfg.RateBurst, MaxExecuting: cfg.MaxExecuting, MaxInFlight: cfg.MaxInFlight,
-		RequestTimeout: cfg.RequestTimeout, MaxBodyBytes: cfg.MaxBodyBytes,
+		RequestTimeout: cfg.RequestTimeout, MaxBodyBytes: cfg.MaxBodyBytes, Now: cfg.Now,
 	})
 	if err != nil {
 		return nil, err
