@@ -32,8 +32,12 @@ type IdempotencyRecord struct {
 	// CreatedAt holds the value of the "created_at" field.
 	CreatedAt time.Time `json:"created_at,omitempty"`
 	// ExpiresAt holds the value of the "expires_at" field.
-	ExpiresAt    time.Time `json:"expires_at,omitempty"`
-	selectValues sql.SelectValues
+	ExpiresAt time.Time `json:"expires_at,omitempty"`
+	// LeaseHolder holds the value of the "lease_holder" field.
+	LeaseHolder *string `json:"lease_holder,omitempty"`
+	// LeaseExpiresAt holds the value of the "lease_expires_at" field.
+	LeaseExpiresAt *time.Time `json:"lease_expires_at,omitempty"`
+	selectValues   sql.SelectValues
 }
 
 // scanValues returns the types for scanning values from sql.Rows.
@@ -47,9 +51,9 @@ func (*IdempotencyRecord) scanValues(columns []string) ([]any, error) {
 			values[i] = new(sql.NullBool)
 		case idempotencyrecord.FieldID, idempotencyrecord.FieldAccountID, idempotencyrecord.FieldStatusCode:
 			values[i] = new(sql.NullInt64)
-		case idempotencyrecord.FieldKey, idempotencyrecord.FieldRequestHash:
+		case idempotencyrecord.FieldKey, idempotencyrecord.FieldRequestHash, idempotencyrecord.FieldLeaseHolder:
 			values[i] = new(sql.NullString)
-		case idempotencyrecord.FieldCreatedAt, idempotencyrecord.FieldExpiresAt:
+		case idempotencyrecord.FieldCreatedAt, idempotencyrecord.FieldExpiresAt, idempotencyrecord.FieldLeaseExpiresAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -120,6 +124,20 @@ func (_m *IdempotencyRecord) assignValues(columns []string, values []any) error 
 			} else if value.Valid {
 				_m.ExpiresAt = value.Time
 			}
+		case idempotencyrecord.FieldLeaseHolder:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field lease_holder", values[i])
+			} else if value.Valid {
+				_m.LeaseHolder = new(string)
+				*_m.LeaseHolder = value.String
+			}
+		case idempotencyrecord.FieldLeaseExpiresAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field lease_expires_at", values[i])
+			} else if value.Valid {
+				_m.LeaseExpiresAt = new(time.Time)
+				*_m.LeaseExpiresAt = value.Time
+			}
 		default:
 			_m.selectValues.Set(columns[i], values[i])
 		}
@@ -179,6 +197,16 @@ func (_m *IdempotencyRecord) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("expires_at=")
 	builder.WriteString(_m.ExpiresAt.Format(time.ANSIC))
+	builder.WriteString(", ")
+	if v := _m.LeaseHolder; v != nil {
+		builder.WriteString("lease_holder=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.LeaseExpiresAt; v != nil {
+		builder.WriteString("lease_expires_at=")
+		builder.WriteString(v.Format(time.ANSIC))
+	}
 	builder.WriteByte(')')
 	return builder.String()
 }

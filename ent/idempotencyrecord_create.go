@@ -94,6 +94,34 @@ func (_c *IdempotencyRecordCreate) SetExpiresAt(v time.Time) *IdempotencyRecordC
 	return _c
 }
 
+// SetLeaseHolder sets the "lease_holder" field.
+func (_c *IdempotencyRecordCreate) SetLeaseHolder(v string) *IdempotencyRecordCreate {
+	_c.mutation.SetLeaseHolder(v)
+	return _c
+}
+
+// SetNillableLeaseHolder sets the "lease_holder" field if the given value is not nil.
+func (_c *IdempotencyRecordCreate) SetNillableLeaseHolder(v *string) *IdempotencyRecordCreate {
+	if v != nil {
+		_c.SetLeaseHolder(*v)
+	}
+	return _c
+}
+
+// SetLeaseExpiresAt sets the "lease_expires_at" field.
+func (_c *IdempotencyRecordCreate) SetLeaseExpiresAt(v time.Time) *IdempotencyRecordCreate {
+	_c.mutation.SetLeaseExpiresAt(v)
+	return _c
+}
+
+// SetNillableLeaseExpiresAt sets the "lease_expires_at" field if the given value is not nil.
+func (_c *IdempotencyRecordCreate) SetNillableLeaseExpiresAt(v *time.Time) *IdempotencyRecordCreate {
+	if v != nil {
+		_c.SetLeaseExpiresAt(*v)
+	}
+	return _c
+}
+
 // Mutation returns the IdempotencyRecordMutation object of the builder.
 func (_c *IdempotencyRecordCreate) Mutation() *IdempotencyRecordMutation {
 	return _c.mutation
@@ -236,6 +264,14 @@ func (_c *IdempotencyRecordCreate) createSpec() (*IdempotencyRecord, *sqlgraph.C
 		_spec.SetField(idempotencyrecord.FieldExpiresAt, field.TypeTime, value)
 		_node.ExpiresAt = value
 	}
+	if value, ok := _c.mutation.LeaseHolder(); ok {
+		_spec.SetField(idempotencyrecord.FieldLeaseHolder, field.TypeString, value)
+		_node.LeaseHolder = &value
+	}
+	if value, ok := _c.mutation.LeaseExpiresAt(); ok {
+		_spec.SetField(idempotencyrecord.FieldLeaseExpiresAt, field.TypeTime, value)
+		_node.LeaseExpiresAt = &value
+	}
 	return _node, _spec
 }
 
@@ -345,6 +381,42 @@ func (u *IdempotencyRecordUpsert) SetExpiresAt(v time.Time) *IdempotencyRecordUp
 // UpdateExpiresAt sets the "expires_at" field to the value that was provided on create.
 func (u *IdempotencyRecordUpsert) UpdateExpiresAt() *IdempotencyRecordUpsert {
 	u.SetExcluded(idempotencyrecord.FieldExpiresAt)
+	return u
+}
+
+// SetLeaseHolder sets the "lease_holder" field.
+func (u *IdempotencyRecordUpsert) SetLeaseHolder(v string) *IdempotencyRecordUpsert {
+	u.Set(idempotencyrecord.FieldLeaseHolder, v)
+	return u
+}
+
+// UpdateLeaseHolder sets the "lease_holder" field to the value that was provided on create.
+func (u *IdempotencyRecordUpsert) UpdateLeaseHolder() *IdempotencyRecordUpsert {
+	u.SetExcluded(idempotencyrecord.FieldLeaseHolder)
+	return u
+}
+
+// ClearLeaseHolder clears the value of the "lease_holder" field.
+func (u *IdempotencyRecordUpsert) ClearLeaseHolder() *IdempotencyRecordUpsert {
+	u.SetNull(idempotencyrecord.FieldLeaseHolder)
+	return u
+}
+
+// SetLeaseExpiresAt sets the "lease_expires_at" field.
+func (u *IdempotencyRecordUpsert) SetLeaseExpiresAt(v time.Time) *IdempotencyRecordUpsert {
+	u.Set(idempotencyrecord.FieldLeaseExpiresAt, v)
+	return u
+}
+
+// UpdateLeaseExpiresAt sets the "lease_expires_at" field to the value that was provided on create.
+func (u *IdempotencyRecordUpsert) UpdateLeaseExpiresAt() *IdempotencyRecordUpsert {
+	u.SetExcluded(idempotencyrecord.FieldLeaseExpiresAt)
+	return u
+}
+
+// ClearLeaseExpiresAt clears the value of the "lease_expires_at" field.
+func (u *IdempotencyRecordUpsert) ClearLeaseExpiresAt() *IdempotencyRecordUpsert {
+	u.SetNull(idempotencyrecord.FieldLeaseExpiresAt)
 	return u
 }
 
@@ -469,6 +541,48 @@ func (u *IdempotencyRecordUpsertOne) SetExpiresAt(v time.Time) *IdempotencyRecor
 func (u *IdempotencyRecordUpsertOne) UpdateExpiresAt() *IdempotencyRecordUpsertOne {
 	return u.Update(func(s *IdempotencyRecordUpsert) {
 		s.UpdateExpiresAt()
+	})
+}
+
+// SetLeaseHolder sets the "lease_holder" field.
+func (u *IdempotencyRecordUpsertOne) SetLeaseHolder(v string) *IdempotencyRecordUpsertOne {
+	return u.Update(func(s *IdempotencyRecordUpsert) {
+		s.SetLeaseHolder(v)
+	})
+}
+
+// UpdateLeaseHolder sets the "lease_holder" field to the value that was provided on create.
+func (u *IdempotencyRecordUpsertOne) UpdateLeaseHolder() *IdempotencyRecordUpsertOne {
+	return u.Update(func(s *IdempotencyRecordUpsert) {
+		s.UpdateLeaseHolder()
+	})
+}
+
+// ClearLeaseHolder clears the value of the "lease_holder" field.
+func (u *IdempotencyRecordUpsertOne) ClearLeaseHolder() *IdempotencyRecordUpsertOne {
+	return u.Update(func(s *IdempotencyRecordUpsert) {
+		s.ClearLeaseHolder()
+	})
+}
+
+// SetLeaseExpiresAt sets the "lease_expires_at" field.
+func (u *IdempotencyRecordUpsertOne) SetLeaseExpiresAt(v time.Time) *IdempotencyRecordUpsertOne {
+	return u.Update(func(s *IdempotencyRecordUpsert) {
+		s.SetLeaseExpiresAt(v)
+	})
+}
+
+// UpdateLeaseExpiresAt sets the "lease_expires_at" field to the value that was provided on create.
+func (u *IdempotencyRecordUpsertOne) UpdateLeaseExpiresAt() *IdempotencyRecordUpsertOne {
+	return u.Update(func(s *IdempotencyRecordUpsert) {
+		s.UpdateLeaseExpiresAt()
+	})
+}
+
+// ClearLeaseExpiresAt clears the value of the "lease_expires_at" field.
+func (u *IdempotencyRecordUpsertOne) ClearLeaseExpiresAt() *IdempotencyRecordUpsertOne {
+	return u.Update(func(s *IdempotencyRecordUpsert) {
+		s.ClearLeaseExpiresAt()
 	})
 }
 
@@ -759,6 +873,48 @@ func (u *IdempotencyRecordUpsertBulk) SetExpiresAt(v time.Time) *IdempotencyReco
 func (u *IdempotencyRecordUpsertBulk) UpdateExpiresAt() *IdempotencyRecordUpsertBulk {
 	return u.Update(func(s *IdempotencyRecordUpsert) {
 		s.UpdateExpiresAt()
+	})
+}
+
+// SetLeaseHolder sets the "lease_holder" field.
+func (u *IdempotencyRecordUpsertBulk) SetLeaseHolder(v string) *IdempotencyRecordUpsertBulk {
+	return u.Update(func(s *IdempotencyRecordUpsert) {
+		s.SetLeaseHolder(v)
+	})
+}
+
+// UpdateLeaseHolder sets the "lease_holder" field to the value that was provided on create.
+func (u *IdempotencyRecordUpsertBulk) UpdateLeaseHolder() *IdempotencyRecordUpsertBulk {
+	return u.Update(func(s *IdempotencyRecordUpsert) {
+		s.UpdateLeaseHolder()
+	})
+}
+
+// ClearLeaseHolder clears the value of the "lease_holder" field.
+func (u *IdempotencyRecordUpsertBulk) ClearLeaseHolder() *IdempotencyRecordUpsertBulk {
+	return u.Update(func(s *IdempotencyRecordUpsert) {
+		s.ClearLeaseHolder()
+	})
+}
+
+// SetLeaseExpiresAt sets the "lease_expires_at" field.
+func (u *IdempotencyRecordUpsertBulk) SetLeaseExpiresAt(v time.Time) *IdempotencyRecordUpsertBulk {
+	return u.Update(func(s *IdempotencyRecordUpsert) {
+		s.SetLeaseExpiresAt(v)
+	})
+}
+
+// UpdateLeaseExpiresAt sets the "lease_expires_at" field to the value that was provided on create.
+func (u *IdempotencyRecordUpsertBulk) UpdateLeaseExpiresAt() *IdempotencyRecordUpsertBulk {
+	return u.Update(func(s *IdempotencyRecordUpsert) {
+		s.UpdateLeaseExpiresAt()
+	})
+}
+
+// ClearLeaseExpiresAt clears the value of the "lease_expires_at" field.
+func (u *IdempotencyRecordUpsertBulk) ClearLeaseExpiresAt() *IdempotencyRecordUpsertBulk {
+	return u.Update(func(s *IdempotencyRecordUpsert) {
+		s.ClearLeaseExpiresAt()
 	})
 }
 

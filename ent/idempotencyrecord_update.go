@@ -90,6 +90,46 @@ func (_u *IdempotencyRecordUpdate) SetNillableExpiresAt(v *time.Time) *Idempoten
 	return _u
 }
 
+// SetLeaseHolder sets the "lease_holder" field.
+func (_u *IdempotencyRecordUpdate) SetLeaseHolder(v string) *IdempotencyRecordUpdate {
+	_u.mutation.SetLeaseHolder(v)
+	return _u
+}
+
+// SetNillableLeaseHolder sets the "lease_holder" field if the given value is not nil.
+func (_u *IdempotencyRecordUpdate) SetNillableLeaseHolder(v *string) *IdempotencyRecordUpdate {
+	if v != nil {
+		_u.SetLeaseHolder(*v)
+	}
+	return _u
+}
+
+// ClearLeaseHolder clears the value of the "lease_holder" field.
+func (_u *IdempotencyRecordUpdate) ClearLeaseHolder() *IdempotencyRecordUpdate {
+	_u.mutation.ClearLeaseHolder()
+	return _u
+}
+
+// SetLeaseExpiresAt sets the "lease_expires_at" field.
+func (_u *IdempotencyRecordUpdate) SetLeaseExpiresAt(v time.Time) *IdempotencyRecordUpdate {
+	_u.mutation.SetLeaseExpiresAt(v)
+	return _u
+}
+
+// SetNillableLeaseExpiresAt sets the "lease_expires_at" field if the given value is not nil.
+func (_u *IdempotencyRecordUpdate) SetNillableLeaseExpiresAt(v *time.Time) *IdempotencyRecordUpdate {
+	if v != nil {
+		_u.SetLeaseExpiresAt(*v)
+	}
+	return _u
+}
+
+// ClearLeaseExpiresAt clears the value of the "lease_expires_at" field.
+func (_u *IdempotencyRecordUpdate) ClearLeaseExpiresAt() *IdempotencyRecordUpdate {
+	_u.mutation.ClearLeaseExpiresAt()
+	return _u
+}
+
 // Mutation returns the IdempotencyRecordMutation object of the builder.
 func (_u *IdempotencyRecordUpdate) Mutation() *IdempotencyRecordMutation {
 	return _u.mutation
@@ -154,6 +194,18 @@ func (_u *IdempotencyRecordUpdate) sqlSave(ctx context.Context) (_node int, err 
 	}
 	if value, ok := _u.mutation.ExpiresAt(); ok {
 		_spec.SetField(idempotencyrecord.FieldExpiresAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.LeaseHolder(); ok {
+		_spec.SetField(idempotencyrecord.FieldLeaseHolder, field.TypeString, value)
+	}
+	if _u.mutation.LeaseHolderCleared() {
+		_spec.ClearField(idempotencyrecord.FieldLeaseHolder, field.TypeString)
+	}
+	if value, ok := _u.mutation.LeaseExpiresAt(); ok {
+		_spec.SetField(idempotencyrecord.FieldLeaseExpiresAt, field.TypeTime, value)
+	}
+	if _u.mutation.LeaseExpiresAtCleared() {
+		_spec.ClearField(idempotencyrecord.FieldLeaseExpiresAt, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	if _node, err = sqlgraph.UpdateNodes(ctx, _u.driver, _spec); err != nil {
@@ -235,6 +287,46 @@ func (_u *IdempotencyRecordUpdateOne) SetNillableExpiresAt(v *time.Time) *Idempo
 	if v != nil {
 		_u.SetExpiresAt(*v)
 	}
+	return _u
+}
+
+// SetLeaseHolder sets the "lease_holder" field.
+func (_u *IdempotencyRecordUpdateOne) SetLeaseHolder(v string) *IdempotencyRecordUpdateOne {
+	_u.mutation.SetLeaseHolder(v)
+	return _u
+}
+
+// SetNillableLeaseHolder sets the "lease_holder" field if the given value is not nil.
+func (_u *IdempotencyRecordUpdateOne) SetNillableLeaseHolder(v *string) *IdempotencyRecordUpdateOne {
+	if v != nil {
+		_u.SetLeaseHolder(*v)
+	}
+	return _u
+}
+
+// ClearLeaseHolder clears the value of the "lease_holder" field.
+func (_u *IdempotencyRecordUpdateOne) ClearLeaseHolder() *IdempotencyRecordUpdateOne {
+	_u.mutation.ClearLeaseHolder()
+	return _u
+}
+
+// SetLeaseExpiresAt sets the "lease_expires_at" field.
+func (_u *IdempotencyRecordUpdateOne) SetLeaseExpiresAt(v time.Time) *IdempotencyRecordUpdateOne {
+	_u.mutation.SetLeaseExpiresAt(v)
+	return _u
+}
+
+// SetNillableLeaseExpiresAt sets the "lease_expires_at" field if the given value is not nil.
+func (_u *IdempotencyRecordUpdateOne) SetNillableLeaseExpiresAt(v *time.Time) *IdempotencyRecordUpdateOne {
+	if v != nil {
+		_u.SetLeaseExpiresAt(*v)
+	}
+	return _u
+}
+
+// ClearLeaseExpiresAt clears the value of the "lease_expires_at" field.
+func (_u *IdempotencyRecordUpdateOne) ClearLeaseExpiresAt() *IdempotencyRecordUpdateOne {
+	_u.mutation.ClearLeaseExpiresAt()
 	return _u
 }
 
@@ -332,6 +424,18 @@ func (_u *IdempotencyRecordUpdateOne) sqlSave(ctx context.Context) (_node *Idemp
 	}
 	if value, ok := _u.mutation.ExpiresAt(); ok {
 		_spec.SetField(idempotencyrecord.FieldExpiresAt, field.TypeTime, value)
+	}
+	if value, ok := _u.mutation.LeaseHolder(); ok {
+		_spec.SetField(idempotencyrecord.FieldLeaseHolder, field.TypeString, value)
+	}
+	if _u.mutation.LeaseHolderCleared() {
+		_spec.ClearField(idempotencyrecord.FieldLeaseHolder, field.TypeString)
+	}
+	if value, ok := _u.mutation.LeaseExpiresAt(); ok {
+		_spec.SetField(idempotencyrecord.FieldLeaseExpiresAt, field.TypeTime, value)
+	}
+	if _u.mutation.LeaseExpiresAtCleared() {
+		_spec.ClearField(idempotencyrecord.FieldLeaseExpiresAt, field.TypeTime)
 	}
 	_spec.AddModifiers(_u.modifiers...)
 	_node = &IdempotencyRecord{config: _u.config}

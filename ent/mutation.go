@@ -7048,23 +7048,25 @@ func (m *FulfillmentRequestItemMutation) ResetEdge(name string) error {
 // IdempotencyRecordMutation represents an operation that mutates the IdempotencyRecord nodes in the graph.
 type IdempotencyRecordMutation struct {
 	config
-	op             Op
-	typ            string
-	id             *int
-	account_id     *int
-	addaccount_id  *int
-	key            *string
-	request_hash   *string
-	completed      *bool
-	status_code    *int
-	addstatus_code *int
-	response       *[]byte
-	created_at     *time.Time
-	expires_at     *time.Time
-	clearedFields  map[string]struct{}
-	done           bool
-	oldValue       func(context.Context) (*IdempotencyRecord, error)
-	predicates     []predicate.IdempotencyRecord
+	op               Op
+	typ              string
+	id               *int
+	account_id       *int
+	addaccount_id    *int
+	key              *string
+	request_hash     *string
+	completed        *bool
+	status_code      *int
+	addstatus_code   *int
+	response         *[]byte
+	created_at       *time.Time
+	expires_at       *time.Time
+	lease_holder     *string
+	lease_expires_at *time.Time
+	clearedFields    map[string]struct{}
+	done             bool
+	oldValue         func(context.Context) (*IdempotencyRecord, error)
+	predicates       []predicate.IdempotencyRecord
 }
 
 var _ ent.Mutation = (*IdempotencyRecordMutation)(nil)
@@ -7506,6 +7508,104 @@ func (m *IdempotencyRecordMutation) ResetExpiresAt() {
 	m.expires_at = nil
 }
 
+// SetLeaseHolder sets the "lease_holder" field.
+func (m *IdempotencyRecordMutation) SetLeaseHolder(s string) {
+	m.lease_holder = &s
+}
+
+// LeaseHolder returns the value of the "lease_holder" field in the mutation.
+func (m *IdempotencyRecordMutation) LeaseHolder() (r string, exists bool) {
+	v := m.lease_holder
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLeaseHolder returns the old "lease_holder" field's value of the IdempotencyRecord entity.
+// If the IdempotencyRecord object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdempotencyRecordMutation) OldLeaseHolder(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLeaseHolder is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLeaseHolder requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLeaseHolder: %w", err)
+	}
+	return oldValue.LeaseHolder, nil
+}
+
+// ClearLeaseHolder clears the value of the "lease_holder" field.
+func (m *IdempotencyRecordMutation) ClearLeaseHolder() {
+	m.lease_holder = nil
+	m.clearedFields[idempotencyrecord.FieldLeaseHolder] = struct{}{}
+}
+
+// LeaseHolderCleared returns if the "lease_holder" field was cleared in this mutation.
+func (m *IdempotencyRecordMutation) LeaseHolderCleared() bool {
+	_, ok := m.clearedFields[idempotencyrecord.FieldLeaseHolder]
+	return ok
+}
+
+// ResetLeaseHolder resets all changes to the "lease_holder" field.
+func (m *IdempotencyRecordMutation) ResetLeaseHolder() {
+	m.lease_holder = nil
+	delete(m.clearedFields, idempotencyrecord.FieldLeaseHolder)
+}
+
+// SetLeaseExpiresAt sets the "lease_expires_at" field.
+func (m *IdempotencyRecordMutation) SetLeaseExpiresAt(t time.Time) {
+	m.lease_expires_at = &t
+}
+
+// LeaseExpiresAt returns the value of the "lease_expires_at" field in the mutation.
+func (m *IdempotencyRecordMutation) LeaseExpiresAt() (r time.Time, exists bool) {
+	v := m.lease_expires_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldLeaseExpiresAt returns the old "lease_expires_at" field's value of the IdempotencyRecord entity.
+// If the IdempotencyRecord object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *IdempotencyRecordMutation) OldLeaseExpiresAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldLeaseExpiresAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldLeaseExpiresAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldLeaseExpiresAt: %w", err)
+	}
+	return oldValue.LeaseExpiresAt, nil
+}
+
+// ClearLeaseExpiresAt clears the value of the "lease_expires_at" field.
+func (m *IdempotencyRecordMutation) ClearLeaseExpiresAt() {
+	m.lease_expires_at = nil
+	m.clearedFields[idempotencyrecord.FieldLeaseExpiresAt] = struct{}{}
+}
+
+// LeaseExpiresAtCleared returns if the "lease_expires_at" field was cleared in this mutation.
+func (m *IdempotencyRecordMutation) LeaseExpiresAtCleared() bool {
+	_, ok := m.clearedFields[idempotencyrecord.FieldLeaseExpiresAt]
+	return ok
+}
+
+// ResetLeaseExpiresAt resets all changes to the "lease_expires_at" field.
+func (m *IdempotencyRecordMutation) ResetLeaseExpiresAt() {
+	m.lease_expires_at = nil
+	delete(m.clearedFields, idempotencyrecord.FieldLeaseExpiresAt)
+}
+
 // Where appends a list predicates to the IdempotencyRecordMutation builder.
 func (m *IdempotencyRecordMutation) Where(ps ...predicate.IdempotencyRecord) {
 	m.predicates = append(m.predicates, ps...)
@@ -7540,7 +7640,7 @@ func (m *IdempotencyRecordMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *IdempotencyRecordMutation) Fields() []string {
-	fields := make([]string, 0, 8)
+	fields := make([]string, 0, 10)
 	if m.account_id != nil {
 		fields = append(fields, idempotencyrecord.FieldAccountID)
 	}
@@ -7564,6 +7664,12 @@ func (m *IdempotencyRecordMutation) Fields() []string {
 	}
 	if m.expires_at != nil {
 		fields = append(fields, idempotencyrecord.FieldExpiresAt)
+	}
+	if m.lease_holder != nil {
+		fields = append(fields, idempotencyrecord.FieldLeaseHolder)
+	}
+	if m.lease_expires_at != nil {
+		fields = append(fields, idempotencyrecord.FieldLeaseExpiresAt)
 	}
 	return fields
 }
@@ -7589,6 +7695,10 @@ func (m *IdempotencyRecordMutation) Field(name string) (ent.Value, bool) {
 		return m.CreatedAt()
 	case idempotencyrecord.FieldExpiresAt:
 		return m.ExpiresAt()
+	case idempotencyrecord.FieldLeaseHolder:
+		return m.LeaseHolder()
+	case idempotencyrecord.FieldLeaseExpiresAt:
+		return m.LeaseExpiresAt()
 	}
 	return nil, false
 }
@@ -7614,6 +7724,10 @@ func (m *IdempotencyRecordMutation) OldField(ctx context.Context, name string) (
 		return m.OldCreatedAt(ctx)
 	case idempotencyrecord.FieldExpiresAt:
 		return m.OldExpiresAt(ctx)
+	case idempotencyrecord.FieldLeaseHolder:
+		return m.OldLeaseHolder(ctx)
+	case idempotencyrecord.FieldLeaseExpiresAt:
+		return m.OldLeaseExpiresAt(ctx)
 	}
 	return nil, fmt.Errorf("unknown IdempotencyRecord field %s", name)
 }
@@ -7679,6 +7793,20 @@ func (m *IdempotencyRecordMutation) SetField(name string, value ent.Value) error
 		}
 		m.SetExpiresAt(v)
 		return nil
+	case idempotencyrecord.FieldLeaseHolder:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLeaseHolder(v)
+		return nil
+	case idempotencyrecord.FieldLeaseExpiresAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetLeaseExpiresAt(v)
+		return nil
 	}
 	return fmt.Errorf("unknown IdempotencyRecord field %s", name)
 }
@@ -7739,6 +7867,12 @@ func (m *IdempotencyRecordMutation) ClearedFields() []string {
 	if m.FieldCleared(idempotencyrecord.FieldResponse) {
 		fields = append(fields, idempotencyrecord.FieldResponse)
 	}
+	if m.FieldCleared(idempotencyrecord.FieldLeaseHolder) {
+		fields = append(fields, idempotencyrecord.FieldLeaseHolder)
+	}
+	if m.FieldCleared(idempotencyrecord.FieldLeaseExpiresAt) {
+		fields = append(fields, idempotencyrecord.FieldLeaseExpiresAt)
+	}
 	return fields
 }
 
@@ -7755,6 +7889,12 @@ func (m *IdempotencyRecordMutation) ClearField(name string) error {
 	switch name {
 	case idempotencyrecord.FieldResponse:
 		m.ClearResponse()
+		return nil
+	case idempotencyrecord.FieldLeaseHolder:
+		m.ClearLeaseHolder()
+		return nil
+	case idempotencyrecord.FieldLeaseExpiresAt:
+		m.ClearLeaseExpiresAt()
 		return nil
 	}
 	return fmt.Errorf("unknown IdempotencyRecord nullable field %s", name)
@@ -7787,6 +7927,12 @@ func (m *IdempotencyRecordMutation) ResetField(name string) error {
 		return nil
 	case idempotencyrecord.FieldExpiresAt:
 		m.ResetExpiresAt()
+		return nil
+	case idempotencyrecord.FieldLeaseHolder:
+		m.ResetLeaseHolder()
+		return nil
+	case idempotencyrecord.FieldLeaseExpiresAt:
+		m.ResetLeaseExpiresAt()
 		return nil
 	}
 	return fmt.Errorf("unknown IdempotencyRecord field %s", name)

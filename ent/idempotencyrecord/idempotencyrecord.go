@@ -30,6 +30,10 @@ const (
 	FieldCreatedAt = "created_at"
 	// FieldExpiresAt holds the string denoting the expires_at field in the database.
 	FieldExpiresAt = "expires_at"
+	// FieldLeaseHolder holds the string denoting the lease_holder field in the database.
+	FieldLeaseHolder = "lease_holder"
+	// FieldLeaseExpiresAt holds the string denoting the lease_expires_at field in the database.
+	FieldLeaseExpiresAt = "lease_expires_at"
 	// Table holds the table name of the idempotencyrecord in the database.
 	Table = "idempotency_records"
 )
@@ -45,6 +49,8 @@ var Columns = []string{
 	FieldResponse,
 	FieldCreatedAt,
 	FieldExpiresAt,
+	FieldLeaseHolder,
+	FieldLeaseExpiresAt,
 }
 
 // ValidColumn reports if the column name is valid (part of the table columns).
@@ -116,4 +122,14 @@ func ByCreatedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByExpiresAt orders the results by the expires_at field.
 func ByExpiresAt(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldExpiresAt, opts...).ToFunc()
+}
+
+// ByLeaseHolder orders the results by the lease_holder field.
+func ByLeaseHolder(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLeaseHolder, opts...).ToFunc()
+}
+
+// ByLeaseExpiresAt orders the results by the lease_expires_at field.
+func ByLeaseExpiresAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldLeaseExpiresAt, opts...).ToFunc()
 }

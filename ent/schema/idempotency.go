@@ -11,7 +11,8 @@ import (
 )
 
 // IdempotencyRecord remembers a mutation request made with an
-// Idempotency-Key: the request's hash and, once done, the answer to replay.
+// Idempotency-Key: the request's hash, the lease of the request running it
+// and, once done, the answer to replay.
 type IdempotencyRecord struct {
 	ent.Schema
 }
@@ -29,6 +30,14 @@ func (IdempotencyRecord) Fields() []ent.Field {
 		field.Bytes("response").Optional(),
 		field.Time("created_at").Default(time.Now).Immutable(),
 		field.Time("expires_at"),
+		// The lease of a request in progress: the one request, in one
+		// process, that holds the key, until lease_expires_at (a little past
+		// the request timeout). A retry finding the lease expired takes it
+		// over, since the process holding it died mid-request. Cleared once
+		// the request completes; empty on records written before leases,
+		// whose lease ends one lease length after created_at.
+		field.String("lease_holder").Optional().Nillable(),
+		field.Time("lease_expires_at").Optional().Nillable(),
 	}
 }
 

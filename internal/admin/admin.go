@@ -34,6 +34,9 @@ const MaxInventoryBatch = 1000
 // Service runs the set-up use cases.
 type Service struct {
 	Client *ent.Client
+	// Postgres says the store is PostgreSQL, whose row locks stock changes
+	// take in one order (db.LockInventory).
+	Postgres bool
 }
 
 // --- sources ---------------------------------------------------------------
@@ -361,6 +364,11 @@ func (s *Service) UpsertInventory(ctx context.Context, sourceID int, items []*In
 			return err
 		} else if !ok {
 			return apperr.Missing("source", sourceID)
+		}
+		// The rows that exist are locked first, in the global order, so that
+		// this upsert cannot deadlock against a generation reserving them.
+		if err := db.LockInventory(ctx, tx, s.Postgres, inventoryitem.SourceID(sourceID), inventoryitem.SkuIn(skus...)); err != nil {
+			return err
 		}
 		builders := make([]*ent.InventoryItemCreate, len(items))
 		for i, it := range items {

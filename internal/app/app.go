@@ -84,7 +84,8 @@ type Config struct {
 
 	// Logger receives the server's log (JSON to stderr in the binary).
 	Logger *slog.Logger
-	// Now is the clock of the use cases and the send run; nil is time.Now.
+	// Now is the clock of the use cases, the send run and the idempotency
+	// keys (their leases and retention); nil is time.Now.
 	Now func() time.Time
 }
 
@@ -187,7 +188,7 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 	a.Fulfillment = &fulfillment.Service{Store: store, Now: cfg.Now, ObserveRouting: m.ObserveRouting,
 		ObserveTransition: m.ObserveTransition, ObserveSend: m.ObserveSend}
 	a.Orders = &orders.Service{Client: store.Client, AfterImport: a.Fulfillment.GenerateOnImport}
-	a.Admin = &admin.Service{Client: store.Client}
+	a.Admin = &admin.Service{Client: store.Client, Postgres: store.Postgres()}
 	a.Sender = &sender.Runner{Store: store, Fulfillment: a.Fulfillment, Logger: logger, Lease: cfg.SendLease, Now: cfg.Now,
 		FileDropRoot: cfg.FileDropRoot, RefusePrivateAddresses: cfg.Production && !cfg.AllowPrivateURLs}
 	a.Auth = &auth.Authenticator{Client: store.Client, DetachLookup: !store.Postgres()}
@@ -203,7 +204,7 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 		CORSOrigins: cfg.CORSOrigins, Playground: cfg.Playground, Introspection: cfg.Introspection,
 		Production: cfg.Production, Limits: graph.Limits{Complexity: cfg.Complexity},
 		RateLimit: rate, RateBurst: cfg.RateBurst, MaxExecuting: cfg.MaxExecuting, MaxInFlight: cfg.MaxInFlight,
-		RequestTimeout: cfg.RequestTimeout, MaxBodyBytes: cfg.MaxBodyBytes,
+		RequestTimeout: cfg.RequestTimeout, MaxBodyBytes: cfg.MaxBodyBytes, Now: cfg.Now,
 	})
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"strings"
 	"sync"
@@ -16,11 +17,13 @@ import (
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
-	_ "github.com/lib/pq"  // PostgreSQL driver "postgres"
-	_ "modernc.org/sqlite" // pure-Go SQLite driver "sqlite"
+	_ "github.com/lib/pq" // PostgreSQL driver "postgres"
+	"modernc.org/sqlite"  // pure-Go SQLite driver "sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/frsvc/fulfillment/ent"
 	_ "github.com/frsvc/fulfillment/ent/runtime" // schema hooks and interceptors
+	"github.com/frsvc/fulfillment/internal/apperr"
 )
 
 // DefaultSQLiteFile is the embedded database used when no URL is given.
@@ -167,9 +170,43 @@ func (s *Store) Migrate(ctx context.Context) error {
 	return nil
 }
 
+// MaxTxAttempts is how many times InTx runs a unit of work the database
+// aborted for a deadlock or a serialization failure before giving up.
+const MaxTxAttempts = 3
+
 // InTx runs fn in one transaction: committed when fn returns nil, rolled
 // back otherwise (and on panic). Nothing in fn may call out over the network.
-func InTx(ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) error) (err error) {
+//
+// A transaction the database aborts because of concurrent transactions (a
+// deadlock or a serialization failure on PostgreSQL, a busy database on
+// SQLite) is run again, up to MaxTxAttempts times in all with a short
+// jittered pause between, and then answered CONFLICT. fn may therefore run
+// more than once: it must leave nothing behind outside the transaction but
+// what the last run sets (assign results, never append to what an earlier
+// run left).
+func InTx(ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := runTx(ctx, client, fn)
+		if err == nil || !Retryable(err) {
+			return err
+		}
+		if attempt >= MaxTxAttempts || ctx.Err() != nil {
+			return &apperr.Error{Code: apperr.Conflict, Err: err,
+				Message: "the change collided with concurrent changes and was not made; try again"}
+		}
+		// 5–10 ms, then 10–20 ms: enough for the transaction that won to
+		// commit, short against a request's deadline.
+		base := time.Duration(5<<(attempt-1)) * time.Millisecond
+		pause := time.NewTimer(base + rand.N(base))
+		select {
+		case <-ctx.Done():
+			pause.Stop()
+		case <-pause.C:
+		}
+	}
+}
+
+func runTx(ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) error) (err error) {
 	tx, err := client.Tx(ctx)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
@@ -190,6 +227,29 @@ func InTx(ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) error) (e
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// Retryable reports whether err is the database aborting a transaction
+// because of concurrent ones, so that running it again may succeed:
+// SQLSTATE 40001 (serialization failure) or 40P01 (deadlock detected) on
+// PostgreSQL, SQLITE_BUSY or SQLITE_LOCKED on SQLite.
+func Retryable(err error) bool {
+	var pg interface{ SQLState() string }
+	if errors.As(err, &pg) {
+		switch pg.SQLState() {
+		case "40001", "40P01":
+			return true
+		}
+		return false
+	}
+	var lite *sqlite.Error
+	if errors.As(err, &lite) {
+		switch lite.Code() & 0xff { // the primary code of an extended one
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return true
+		}
+	}
+	return false
 }
 
 // Unwrap returns an entity read or written in a committed transaction bound

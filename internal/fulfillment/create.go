@@ -69,6 +69,13 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*ent.FulfillmentR
 		if err != nil {
 			return err
 		}
+		skus := make([]string, len(items))
+		for i, it := range items {
+			skus[i] = it.line.Sku
+		}
+		if err := s.Store.LockInventory(ctx, tx, inventoryitem.SourceID(src.ID), inventoryitem.SkuIn(skus...)); err != nil {
+			return err
+		}
 		if err := s.priceItems(ctx, tx, src, items, overcommit); err != nil {
 			return err
 		}

@@ -71,6 +71,13 @@ func (s *Service) generate(ctx context.Context, orderID int, routingGroupID *int
 		if err != nil {
 			return err
 		}
+		// Every stock row this may change (released by a regeneration's
+		// void, reserved for a new request) is one of the order's SKUs at
+		// some source: lock them all now, in the one global order, before
+		// touching any. The snapshot then reads them as they stand.
+		if err := s.Store.LockInventory(ctx, tx, stockOfOrder(orderID)); err != nil {
+			return err
+		}
 		origin := fulfillmentrequest.OriginGENERATED
 		var supersedes *int
 		if regen != nil {

@@ -256,7 +256,7 @@ func (s *Service) void(ctx context.Context, tx *ent.Tx, w *trail.Writer, fr *ent
 	}
 	entries := []trail.Entry{}
 	if fr.CommitsStock && len(released) > 0 {
-		if err := releaseAll(ctx, tx, fr, released); err != nil {
+		if err := s.releaseAll(ctx, tx, fr, released); err != nil {
 			return nil, err
 		}
 		entries = append(entries, trail.Entry{OrderID: fr.OrderID, FRID: fr.ID, Stage: "stock",

@@ -41,7 +41,14 @@ type SendAttempt struct {
 // moves the request through the status machine. The lease is released
 // either way.
 func (s *Service) RecordSend(ctx context.Context, frID int, a SendAttempt) error {
+	observe := false
+	defer func() {
+		if observe && s.ObserveSend != nil {
+			s.ObserveSend(a.Connector, a.Outcome)
+		}
+	}()
 	return db.InTx(ctx, s.Store.Client, func(tx *ent.Tx) error {
+		observe = false
 		fr, err := tx.FulfillmentRequest.Query().Where(fulfillmentrequest.ID(frID)).WithSource().Only(ctx)
 		if err != nil {
 			return err
@@ -81,9 +88,9 @@ func (s *Service) RecordSend(ctx context.Context, frID int, a SendAttempt) error
 		if err := w.Write(ctx, tx.FulfillmentLog, trail.Entry{OrderID: fr.OrderID, FRID: fr.ID, Stage: stage, Level: level, Message: msg, Data: data}); err != nil {
 			return err
 		}
-		if s.ObserveSend != nil {
-			s.ObserveSend(a.Connector, a.Outcome)
-		}
+		// The attempt happened whatever becomes of this transaction; it is
+		// counted once, below, however often the transaction runs.
+		observe = true
 		// Every write is guarded by the lease too: a run whose lease ran out
 		// and was taken over between the read above and the write must not
 		// overwrite the newer claim.

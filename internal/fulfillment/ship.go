@@ -132,7 +132,7 @@ func (s *Service) Cancel(ctx context.Context, id int, reason string, items []*Ca
 		if err != nil {
 			return err
 		}
-		if err := releaseAll(ctx, tx, fr, released); err != nil {
+		if err := s.releaseAll(ctx, tx, fr, released); err != nil {
 			return err
 		}
 		return refreshOrder(ctx, tx, fr.OrderID)
@@ -255,7 +255,7 @@ func (s *Service) Ship(ctx context.Context, in CreateShipmentInput) (*ent.Shipme
 		} else if n == 0 {
 			return apperr.Clash("fulfillment request %s changed meanwhile; reload and try again", fr.Number)
 		}
-		if err := releaseAll(ctx, tx, fr, released); err != nil {
+		if err := s.releaseAll(ctx, tx, fr, released); err != nil {
 			return err
 		}
 		if err := trail.New().Write(ctx, tx.FulfillmentLog, trail.Entry{OrderID: fr.OrderID, FRID: fr.ID, Stage: "shipment",

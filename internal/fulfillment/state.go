@@ -138,7 +138,8 @@ func (s *Service) transition(ctx context.Context, tx *ent.Tx, w *trail.Writer, f
 		return nil, err
 	}
 	if s.ObserveTransition != nil {
-		s.ObserveTransition(fr.Status, c.to)
+		from := fr.Status
+		afterCommit(tx, func() { s.ObserveTransition(from, c.to) })
 	}
 	return tx.FulfillmentRequest.Get(ctx, fr.ID)
 }
@@ -285,13 +286,17 @@ func commitStock(ctx context.Context, tx *ent.Tx, sourceID int, sku string, qty 
 }
 
 // releaseAll gives back a request's reservations of the quantities per SKU,
-// if it reserved stock at all; SKUs go in a fixed order so that concurrent
-// releases lock rows in the same order.
-func releaseAll(ctx context.Context, tx *ent.Tx, fr *ent.FulfillmentRequest, qty map[string]int) error {
+// if it reserved stock at all. The rows are locked first, in the global
+// order (see db.LockInventory).
+func (s *Service) releaseAll(ctx context.Context, tx *ent.Tx, fr *ent.FulfillmentRequest, qty map[string]int) error {
 	if !fr.CommitsStock {
 		return nil
 	}
-	for _, sku := range sortedKeys(qty) {
+	skus := sortedKeys(qty)
+	if err := s.Store.LockInventory(ctx, tx, inventoryitem.SourceID(fr.SourceID), inventoryitem.SkuIn(skus...)); err != nil {
+		return err
+	}
+	for _, sku := range skus {
 		if err := releaseStock(ctx, tx, fr.SourceID, sku, qty[sku]); err != nil {
 			return err
 		}
@@ -312,4 +317,28 @@ func releaseStock(ctx context.Context, tx *ent.Tx, sourceID int, sku string, qty
 		return err
 	}
 	return tx.InventoryItem.Update().Where(inventoryitem.SourceID(sourceID), inventoryitem.Sku(sku)).SetCommitted(0).Exec(ctx)
+}
+
+// stockOfOrder matches the inventory rows, at any source, of the SKUs of an
+// order's lines.
+func stockOfOrder(orderID int) predicate.InventoryItem {
+	return func(sel *sql.Selector) {
+		sel.Where(sql.In(sel.C(inventoryitem.FieldSku),
+			sql.Select(orderline.FieldSku).From(sql.Table(orderline.Table)).Where(sql.EQ(orderline.FieldOrderID, orderID))))
+	}
+}
+
+// afterCommit runs fn once tx has committed, never for an attempt that
+// rolled back: db.InTx may run a unit of work more than once, and only the
+// committed run happened.
+func afterCommit(tx *ent.Tx, fn func()) {
+	tx.OnCommit(func(next ent.Committer) ent.Committer {
+		return ent.CommitFunc(func(ctx context.Context, tx *ent.Tx) error {
+			err := next.Commit(ctx, tx)
+			if err == nil {
+				fn()
+			}
+			return err
+		})
+	})
 }

@@ -61,6 +61,9 @@ type Config struct {
 	// when zero; negative turns the limit off) and RateBurst its bucket size.
 	RateLimit float64
 	RateBurst int
+	// Now is the clock of the idempotency keys' leases and retention (nil
+	// is time.Now).
+	Now func() time.Time
 }
 
 func (c *Config) defaults() {
@@ -97,7 +100,10 @@ func New(cfg Config) (http.Handler, error) {
 	})
 
 	mux := http.NewServeMux()
-	idem := &idempotency.Middleware{Client: cfg.Store.Client, Logger: logger}
+	// A request holding an Idempotency-Key ends by the request timeout; its
+	// lease on the key lasts that long and a margin more.
+	idem := &idempotency.Middleware{Client: cfg.Store.Client, Logger: logger, Now: cfg.Now,
+		Lease: cfg.RequestTimeout + idempotency.LeaseMargin}
 	var perKey http.Handler = idem.Wrap(executing(cfg.MaxExecuting, gql))
 	if cfg.RateLimit > 0 {
 		perKey = newKeyLimiter(cfg.RateLimit, cfg.RateBurst).wrap(perKey)

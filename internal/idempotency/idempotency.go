@@ -6,17 +6,31 @@
 // the first is still running, a duplicate answers CONFLICT, so two
 // concurrent requests with one key never both execute. Keys are kept 24
 // hours.
+//
+// A request running holds its key under a lease: a holder naming the
+// process and the request, and an expiry a little past the request timeout
+// (Middleware.Lease). A request cannot outlive its lease, so a lease that has
+// expired belongs to a process that died mid-request: a retry with the same
+// request then takes the key over (one retry only: the takeover is a
+// conditional update) and runs it again.
 package idempotency
 
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
+	"os"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/vektah/gqlparser/v2/ast"
@@ -24,6 +38,7 @@ import (
 
 	"github.com/frsvc/fulfillment/ent"
 	"github.com/frsvc/fulfillment/ent/idempotencyrecord"
+	"github.com/frsvc/fulfillment/ent/predicate"
 	"github.com/frsvc/fulfillment/internal/apperr"
 	"github.com/frsvc/fulfillment/internal/auth"
 )
@@ -40,19 +55,67 @@ const Retention = 24 * time.Hour
 // MaxKeyLength bounds a key.
 const MaxKeyLength = 255
 
+// LeaseMargin is how much longer than the request timeout a request holds
+// its key: time for its answer to be stored after the deadline.
+const LeaseMargin = 10 * time.Second
+
+// DefaultLease is the lease with the server's default 30 s request timeout.
+const DefaultLease = 30*time.Second + LeaseMargin
+
 // Middleware wraps the GraphQL handler. It must run after authentication:
 // keys are per account.
 type Middleware struct {
 	Client *ent.Client
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Lease is how long a request in progress holds its key: the request
+	// timeout plus LeaseMargin (DefaultLease when zero). It must be longer
+	// than any request can run, or a retry may run a request that is still
+	// running.
+	Lease time.Duration
+	// Holder names this process in the leases it writes (a host name,
+	// process id and random part when empty); each request adds its own
+	// random part.
+	Holder string
+
+	holderOnce sync.Once
+	holder     string
 }
 
+// now is the clock to the microsecond, what PostgreSQL keeps of a time
+// (it rounds the rest): a lease end written and read back is the time
+// compared against, on both databases.
 func (m *Middleware) now() time.Time {
+	now := time.Now
 	if m.Now != nil {
-		return m.Now()
+		now = m.Now
 	}
-	return time.Now()
+	return now().Truncate(time.Microsecond)
+}
+
+func (m *Middleware) lease() time.Duration {
+	if m.Lease > 0 {
+		return m.Lease
+	}
+	return DefaultLease
+}
+
+// newHolder names the lease of one request of this process.
+func (m *Middleware) newHolder() string {
+	m.holderOnce.Do(func() {
+		m.holder = m.Holder
+		if m.holder == "" {
+			host, _ := os.Hostname()
+			m.holder = fmt.Sprintf("%s:%d:%s", host, os.Getpid(), randomHex(4))
+		}
+	})
+	return m.holder + "/" + randomHex(8)
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 type gqlRequest struct {
@@ -77,8 +140,8 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
-		var req gqlRequest
-		if json.Unmarshal(body, &req) != nil || !isMutation(req) {
+		req, err := decodeRequest(body)
+		if err != nil || !isMutation(req) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -98,7 +161,12 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 
 func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Handler, key, reqHash string) {
 	ctx := r.Context()
-	rec, err := m.claim(ctx, key, reqHash)
+	now := m.now()
+	rec, holder, err := m.claim(ctx, key, reqHash, now)
+	if ae := (*apperr.Error)(nil); errors.As(err, &ae) && ae.Code == apperr.Conflict {
+		writeError(w, http.StatusConflict, apperr.Conflict, ae.Message)
+		return
+	}
 	if err != nil {
 		m.Logger.ErrorContext(ctx, "idempotency store", "error", err.Error())
 		writeError(w, http.StatusInternalServerError, apperr.Internal, "internal error")
@@ -109,7 +177,10 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		case rec.RequestHash != reqHash:
 			writeError(w, http.StatusUnprocessableEntity, apperr.IdempotencyKeyReused, "this Idempotency-Key was used with a different request")
 		case !rec.Completed:
-			writeError(w, http.StatusConflict, apperr.Conflict, "a request with this Idempotency-Key is still in progress")
+			wait := max(int(math.Ceil(m.leaseEnd(rec).Sub(now).Seconds())), 1)
+			w.Header().Set("Retry-After", strconv.Itoa(wait))
+			writeError(w, http.StatusConflict, apperr.Conflict, fmt.Sprintf(
+				"a request with this Idempotency-Key is still in progress; if its server stopped, a retry runs it again once its lease has expired (within %d s)", wait))
 		default:
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set(ReplayedHeader, "true")
@@ -132,52 +203,112 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		_, _ = w.Write(buf.body.Bytes())
 	}()
 	sctx := context.WithoutCancel(ctx)
+	// Both writes are guarded by the lease: a request that outlived it (it
+	// cannot, by the request timeout, but a clock can jump) must not touch
+	// the record a retry has taken over since.
+	ours := []predicate.IdempotencyRecord{idempotencyrecord.Key(key), idempotencyrecord.Completed(false),
+		idempotencyrecord.LeaseHolder(holder)}
+	var n int
 	if buf.status >= 500 || hasInternalError(buf.body.Bytes()) {
 		// A failure of ours is not an answer worth replaying: free the key.
 		// (A document of several mutations whose later one failed this way
 		// runs its earlier ones again on a retry: send one mutation per
 		// request when it matters.)
-		_, err = m.Client.IdempotencyRecord.Delete().
-			Where(idempotencyrecord.Key(key), idempotencyrecord.Completed(false)).Exec(sctx)
+		n, err = m.Client.IdempotencyRecord.Delete().Where(ours...).Exec(sctx)
 	} else {
-		err = m.Client.IdempotencyRecord.Update().
-			Where(idempotencyrecord.Key(key), idempotencyrecord.Completed(false)).
-			SetCompleted(true).SetStatusCode(buf.status).SetResponse(buf.body.Bytes()).Exec(sctx)
+		n, err = m.Client.IdempotencyRecord.Update().Where(ours...).
+			SetCompleted(true).SetStatusCode(buf.status).SetResponse(buf.body.Bytes()).
+			ClearLeaseHolder().ClearLeaseExpiresAt().Save(sctx)
+	}
+	if err == nil && n == 0 {
+		err = errors.New("the lease of the key was lost before the answer could be stored")
 	}
 	if err != nil {
 		m.Logger.ErrorContext(ctx, "idempotency store", "error", err.Error())
 	}
 }
 
-// claim inserts a pending record for the key. It returns nil when this
-// request now owns the key, or the existing record when another does.
-func (m *Middleware) claim(ctx context.Context, key, reqHash string) (*ent.IdempotencyRecord, error) {
-	now := m.now()
-	for attempt := 0; attempt < 2; attempt++ {
+// leaseEnd is when the lease of a record in progress ends. A record written
+// before leases has none: its lease is taken to end one lease length after
+// it was created, as if it had been written with one.
+func (m *Middleware) leaseEnd(rec *ent.IdempotencyRecord) time.Time {
+	if rec.LeaseExpiresAt != nil {
+		return *rec.LeaseExpiresAt
+	}
+	return rec.CreatedAt.Add(m.lease())
+}
+
+// leaseExpired is leaseEnd(rec) ≤ now, in SQL.
+func (m *Middleware) leaseExpired(now time.Time) predicate.IdempotencyRecord {
+	return idempotencyrecord.Or(
+		idempotencyrecord.LeaseExpiresAtLTE(now),
+		idempotencyrecord.And(idempotencyrecord.LeaseExpiresAtIsNil(), idempotencyrecord.CreatedAtLTE(now.Add(-m.lease()))),
+	)
+}
+
+// claim takes the key for this request under a fresh lease. It returns the
+// lease's holder when this request now owns the key, or the existing record
+// when the key is another request's (a different request, one still
+// running, or one done).
+func (m *Middleware) claim(ctx context.Context, key, reqHash string, now time.Time) (*ent.IdempotencyRecord, string, error) {
+	holder := m.newHolder()
+	leaseEnd := now.Add(m.lease())
+	for attempt := 0; attempt < 3; attempt++ {
 		err := m.Client.IdempotencyRecord.Create().SetKey(key).SetRequestHash(reqHash).
-			SetCreatedAt(now).SetExpiresAt(now.Add(Retention)).Exec(ctx)
+			SetCreatedAt(now).SetExpiresAt(now.Add(Retention)).
+			SetLeaseHolder(holder).SetLeaseExpiresAt(leaseEnd).Exec(ctx)
 		if err == nil {
-			return nil, nil
+			return nil, holder, nil
 		}
 		if !ent.IsConstraintError(err) {
-			return nil, err
+			return nil, "", err
 		}
 		rec, err := m.Client.IdempotencyRecord.Query().Where(idempotencyrecord.Key(key)).Only(ctx)
 		if ent.IsNotFound(err) {
 			continue // freed meanwhile: claim again
 		}
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
-		if rec.ExpiresAt.After(now) {
-			return rec, nil
+		if !rec.ExpiresAt.After(now) {
+			// Expired: forget it, and every other expired key of the account.
+			if _, err := m.Client.IdempotencyRecord.Delete().Where(idempotencyrecord.ExpiresAtLTE(now)).Exec(ctx); err != nil {
+				return nil, "", err
+			}
+			continue
 		}
-		// Expired: forget it, and every other expired key of the account.
-		if _, err := m.Client.IdempotencyRecord.Delete().Where(idempotencyrecord.ExpiresAtLT(now)).Exec(ctx); err != nil {
-			return nil, err
+		if rec.Completed || rec.RequestHash != reqHash || m.leaseEnd(rec).After(now) {
+			return rec, "", nil
+		}
+		// In progress under a lease that has expired: the process running
+		// it died. Take the key over, on the condition that the lease is
+		// still the expired one read, so that of two retries doing this at
+		// once exactly one wins; the other finds the new lease next time
+		// round and answers CONFLICT.
+		held := idempotencyrecord.LeaseHolderIsNil()
+		if rec.LeaseHolder != nil {
+			held = idempotencyrecord.LeaseHolder(*rec.LeaseHolder)
+		}
+		n, err := m.Client.IdempotencyRecord.Update().
+			Where(idempotencyrecord.ID(rec.ID), idempotencyrecord.Completed(false), held, m.leaseExpired(now)).
+			SetLeaseHolder(holder).SetLeaseExpiresAt(leaseEnd).SetExpiresAt(now.Add(Retention)).Save(ctx)
+		if err != nil {
+			return nil, "", err
+		}
+		if n == 1 {
+			m.Logger.WarnContext(ctx, "idempotency key taken over from an expired lease",
+				"key_record", rec.ID, "previous_holder", ptrString(rec.LeaseHolder))
+			return nil, holder, nil
 		}
 	}
-	return nil, apperr.Clash("could not claim the Idempotency-Key; try again")
+	return nil, "", apperr.Clash("could not claim the Idempotency-Key; try again")
+}
+
+func ptrString(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 func isMutation(req gqlRequest) bool {
@@ -193,8 +324,38 @@ func isMutation(req gqlRequest) bool {
 	return false
 }
 
+// decodeRequest reads a GraphQL request body with every number of its
+// variables kept as written (json.Number), never rounded through float64:
+// 9007199254740993 and 9007199254740992 are different requests.
+func decodeRequest(body []byte) (gqlRequest, error) {
+	var req gqlRequest
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&req); err != nil {
+		return req, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return req, errors.New("data after the request object")
+	}
+	return req, nil
+}
+
+// RequestHash is the hash a request body is remembered by under a key sent
+// with the API key apiKeyID (see hash); an error when the body is not a
+// GraphQL request object.
+func RequestHash(body []byte, apiKeyID int) (string, error) {
+	req, err := decodeRequest(body)
+	if err != nil {
+		return "", err
+	}
+	return hash(req, apiKeyID), nil
+}
+
 // hash identifies a request by the API key that sent it, its query,
-// operation and variables, with JSON's key order normalised.
+// operation and variables, as canonical JSON: object keys sorted (JSON's
+// key order and white space do not count) and numbers exactly as the
+// client wrote them (decodeRequest), so that two requests differing in
+// any digit never share a hash.
 func hash(req gqlRequest, apiKeyID int) string {
 	b, _ := json.Marshal(struct {
 		APIKey int `json:"apiKey"`
