@@ -192,8 +192,33 @@ func checkSourceCommon(fee, base, perUnit *money.Amount, shipsTo []string, st *S
 }
 
 func checkMoney(field string, v *money.Amount) error {
-	if v != nil && *v < 0 {
+	if v == nil {
+		return nil
+	}
+	return CheckAmount(field, *v)
+}
+
+// CheckAmount bounds a price, cost or fee where it enters: not negative and
+// at most money.MaxUnitCost, so that every cost the service adds up stays
+// exact.
+func CheckAmount(field string, v money.Amount) error {
+	if v < 0 {
 		return apperr.Invalid(field, "must not be negative")
+	}
+	if v > money.MaxUnitCost {
+		return apperr.Invalid(field, "must be at most %s", money.MaxUnitCost)
+	}
+	return nil
+}
+
+// CheckQuantity bounds a quantity on hand where it enters: not negative and
+// at most money.MaxQuantity.
+func CheckQuantity(field string, q int) error {
+	if q < 0 {
+		return apperr.Invalid(field, "must not be negative")
+	}
+	if q > money.MaxQuantity {
+		return apperr.Invalid(field, "must be at most %d", money.MaxQuantity)
 	}
 	return nil
 }
@@ -342,11 +367,11 @@ func (s *Service) UpsertInventory(ctx context.Context, sourceID int, items []*In
 		}
 		seen[sku] = true
 		skus[i] = sku
-		if it.Quantity < 0 {
-			return nil, apperr.Invalid(f+".quantity", "must not be negative")
+		if err := CheckQuantity(f+".quantity", it.Quantity); err != nil {
+			return nil, err
 		}
-		if it.UnitCost < 0 {
-			return nil, apperr.Invalid(f+".unitCost", "must not be negative")
+		if err := CheckAmount(f+".unitCost", it.UnitCost); err != nil {
+			return nil, err
 		}
 	}
 	var out []*ent.InventoryItem

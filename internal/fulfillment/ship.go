@@ -61,8 +61,8 @@ func (s *Service) Cancel(ctx context.Context, id int, reason string, items []*Ca
 		return nil, err
 	}
 	for i, it := range items {
-		if it.Quantity <= 0 {
-			return nil, apperr.Invalid(fmt.Sprintf("items[%d].quantity", i), "must be greater than 0")
+		if err := checkQuantity(fmt.Sprintf("items[%d].quantity", i), it.Quantity); err != nil {
+			return nil, err
 		}
 		if it.Mode != Fill && it.Mode != Kill {
 			return nil, apperr.Invalid(fmt.Sprintf("items[%d].mode", i), "must be FILL or KILL")
@@ -165,8 +165,8 @@ func (s *Service) Ship(ctx context.Context, in CreateShipmentInput) (*ent.Shipme
 		return nil, apperr.Invalid("input.items", "a shipment needs at least one item")
 	}
 	for i, it := range in.Items {
-		if it.Quantity <= 0 {
-			return nil, apperr.Invalid(fmt.Sprintf("input.items[%d].quantity", i), "must be greater than 0")
+		if err := checkQuantity(fmt.Sprintf("input.items[%d].quantity", i), it.Quantity); err != nil {
+			return nil, err
 		}
 	}
 	var out *ent.Shipment
