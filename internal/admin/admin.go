@@ -9,11 +9,14 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/frsvc/fulfillment/ent"
 	"github.com/frsvc/fulfillment/ent/apikey"
+	"github.com/frsvc/fulfillment/ent/fulfillmentrequest"
+	"github.com/frsvc/fulfillment/ent/fulfillmentrequestitem"
 	"github.com/frsvc/fulfillment/ent/inventoryitem"
 	"github.com/frsvc/fulfillment/ent/routinggroup"
 	"github.com/frsvc/fulfillment/ent/routinggroupmember"
@@ -22,6 +25,7 @@ import (
 	"github.com/frsvc/fulfillment/internal/apperr"
 	"github.com/frsvc/fulfillment/internal/auth"
 	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/frstatus"
 	"github.com/frsvc/fulfillment/internal/money"
 	"github.com/frsvc/fulfillment/internal/numbering"
 	"github.com/frsvc/fulfillment/internal/tenant"
@@ -381,12 +385,23 @@ func (s *Service) UpsertInventory(ctx context.Context, sourceID int, items []*In
 		} else if !ok {
 			return apperr.Missing("source", sourceID)
 		}
+		// The quantities before: a row may be left below what is
+		// committed only if this does not lower it (see belowCommitted).
+		before, err := tx.InventoryItem.Query().
+			Where(inventoryitem.SourceID(sourceID), inventoryitem.SkuIn(skus...)).All(ctx)
+		if err != nil {
+			return err
+		}
+		was := make(map[string]int, len(before))
+		for _, r := range before {
+			was[r.Sku] = r.Quantity
+		}
 		builders := make([]*ent.InventoryItemCreate, len(items))
 		for i, it := range items {
 			builders[i] = tx.InventoryItem.Create().SetSourceID(sourceID).SetSku(skus[i]).
 				SetQuantity(it.Quantity).SetUnitCost(it.UnitCost)
 		}
-		err := tx.InventoryItem.CreateBulk(builders...).
+		err = tx.InventoryItem.CreateBulk(builders...).
 			OnConflictColumns(inventoryitem.FieldSourceID, inventoryitem.FieldSku).
 			Update(func(u *ent.InventoryItemUpsert) {
 				u.UpdateQuantity()
@@ -408,6 +423,11 @@ func (s *Service) UpsertInventory(ctx context.Context, sourceID int, items []*In
 		out = make([]*ent.InventoryItem, len(skus))
 		for i, sku := range skus {
 			out[i] = bySku[sku]
+			// Read after the upsert, which holds the row's lock: committed
+			// is current and no reservation can change it before commit.
+			if old, ok := was[sku]; ok && out[i].Quantity < out[i].Committed && out[i].Quantity < old {
+				return belowCommitted(ctx, tx, fmt.Sprintf("items[%d].quantity", i), out[i])
+			}
 		}
 		return nil
 	})
@@ -418,6 +438,46 @@ func (s *Service) UpsertInventory(ctx context.Context, sourceID int, items []*In
 		out[i] = out[i].Unwrap()
 	}
 	return out, nil
+}
+
+// belowCommitted refuses a quantity lowered below what open requests have
+// committed, naming the requests that hold the stock: their numbers in the
+// message, their ids and numbers in the extensions. (A row overcommitted on
+// purpose, with allowOvercommit, may still be raised or keep its quantity.)
+func belowCommitted(ctx context.Context, tx *ent.Tx, field string, row *ent.InventoryItem) error {
+	frs, err := tx.FulfillmentRequest.Query().Where(
+		fulfillmentrequest.SourceID(row.SourceID), fulfillmentrequest.CommitsStock(true),
+		fulfillmentrequest.StatusNotIn(frstatus.Canceled, frstatus.Voided),
+		fulfillmentrequest.HasItemsWith(fulfillmentrequestitem.Sku(row.Sku)),
+	).WithItems(func(q *ent.FulfillmentRequestItemQuery) { q.Where(fulfillmentrequestitem.Sku(row.Sku)) }).
+		Order(ent.Asc(fulfillmentrequest.FieldID)).All(ctx)
+	if err != nil {
+		return err
+	}
+	const listed = 20
+	var numbers []string
+	var holders []map[string]any
+	for _, fr := range frs {
+		left := 0
+		for _, it := range fr.Edges.Items {
+			left += it.Quantity - it.ShippedQuantity - it.CanceledQuantity
+		}
+		if left <= 0 {
+			continue
+		}
+		if len(holders) < listed {
+			numbers = append(numbers, fr.Number)
+			holders = append(holders, map[string]any{"id": strconv.Itoa(fr.ID), "number": fr.Number, "quantity": left})
+		}
+	}
+	names := strings.Join(numbers, ", ")
+	if len(numbers) == 0 {
+		names = "none open now"
+	}
+	return &apperr.Error{Code: apperr.Conflict, Field: field,
+		Message: fmt.Sprintf("%d of SKU %s are committed to open fulfillment requests (%s): a quantity of %d would leave %d available. "+
+			"Set at least %d, or ship, cancel or void those requests first.", row.Committed, row.Sku, names, row.Quantity, row.Quantity-row.Committed, row.Committed),
+		Extra: map[string]any{"sku": row.Sku, "committed": row.Committed, "fulfillmentRequests": holders}}
 }
 
 // --- routing groups --------------------------------------------------------

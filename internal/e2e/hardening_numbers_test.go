@@ -193,3 +193,90 @@ func TestHardeningCommittedInRange(t *testing.T) {
 		}
 	})
 }
+
+// TestHardeningQuantityBelowCommitted: upsertInventory may not set a
+// quantity below what open requests have committed (it gave available −4).
+// It answers CONFLICT on the item's quantity, naming the requests that hold
+// the stock (numbers in the message, ids and numbers in the extensions), and
+// the whole batch is refused. A row already overcommitted (allowOvercommit)
+// may still be raised, or keep its quantity with a new unit cost; once the
+// requests let go, lowering works.
+func TestHardeningQuantityBelowCommitted(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		k := newKit(t, a)
+		src := k.source("S1", map[string]any{"commitStock": true})
+		k.Query(upsertInventoryMutation, map[string]any{"sourceID": src, "items": []any{
+			map[string]any{"sku": "A", "quantity": 10, "unitCost": "1"}, map[string]any{"sku": "B", "quantity": 10, "unitCost": "1"}}}, nil)
+		o1 := k.order("Q1", "PAID", kitLine{"A", 4})
+		fr1 := k.mustCreate(o1.ID, src, false)
+		o2 := k.order("Q2", "PAID", kitLine{"A", 3}, kitLine{"B", 1})
+		fr2 := k.mustCreate(o2.ID, src, false)
+
+		upsert := func(items ...any) *Result {
+			return k.try(upsertInventoryMutation, map[string]any{"sourceID": src, "items": items})
+		}
+		item := func(sku string, qty int, cost string) any {
+			return map[string]any{"sku": sku, "quantity": qty, "unitCost": cost}
+		}
+		before, _ := kitFingerprint(t, a.Store)
+		res := upsert(item("B", 20, "2"), item("A", 5, "1"))
+		e := k.Err(res, "CONFLICT")
+		if e.Field() != "items[1].quantity" {
+			t.Errorf("field %q", e.Field())
+		}
+		for _, n := range []string{fr1.Number, fr2.Number, "7"} {
+			if !strings.Contains(e.Message, n) {
+				t.Errorf("message %q does not name %s", e.Message, n)
+			}
+		}
+		held, _ := e.Extensions["fulfillmentRequests"].([]any)
+		var ids []string
+		for _, h := range held {
+			m, _ := h.(map[string]any)
+			ids = append(ids, fmt.Sprint(m["id"], "=", m["number"]))
+		}
+		if want := []string{fr1.ID + "=" + fr1.Number, fr2.ID + "=" + fr2.Number}; fmt.Sprint(ids) != fmt.Sprint(want) {
+			t.Errorf("extensions name %v, want %v", ids, want)
+		}
+		if after, _ := kitFingerprint(t, a.Store); after != before {
+			t.Fatal("refused, yet the batch was partly written")
+		}
+
+		// Down to exactly what is committed is fine.
+		if res := upsert(item("A", 7, "1")); len(res.Errors) > 0 {
+			t.Fatalf("quantity equal to committed: %+v", res.Errors)
+		}
+		// Overcommitted: 7 on hand, 12 committed.
+		o3 := k.order("Q3", "PAID", kitLine{"A", 5})
+		k.mustCreate(o3.ID, src, true)
+		if res := upsert(item("A", 7, "3")); len(res.Errors) > 0 {
+			t.Fatalf("new unit cost, same quantity, overcommitted row: %+v", res.Errors)
+		}
+		if res := upsert(item("A", 9, "3")); len(res.Errors) > 0 {
+			t.Fatalf("raising an overcommitted row: %+v", res.Errors)
+		}
+		k.Err(upsert(item("A", 8, "3")), "CONFLICT")
+
+		// Voiding the first request gives back its 4: 8 are committed.
+		k.must("void", fr1.ID, nil)
+		if res := upsert(item("A", 8, "3")); len(res.Errors) > 0 {
+			t.Fatalf("after the void: %+v", res.Errors)
+		}
+		var inv struct {
+			InventoryItems struct {
+				Edges []struct {
+					Node struct {
+						Sku                            string
+						Quantity, Committed, Available int
+					}
+				}
+			}
+		}
+		k.Query(hnInventoryRead, nil, &inv)
+		for _, ed := range inv.InventoryItems.Edges {
+			if n := ed.Node; n.Sku == "A" && (n.Quantity != 8 || n.Committed != 8 || n.Available != 0) {
+				t.Errorf("A: %+v", n)
+			}
+		}
+	})
+}
