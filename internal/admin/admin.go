@@ -199,13 +199,13 @@ func checkMoney(field string, v *money.Amount) error {
 	if v == nil {
 		return nil
 	}
-	return CheckAmount(field, *v)
+	return checkAmount(field, *v)
 }
 
-// CheckAmount bounds a price, cost or fee where it enters: not negative and
+// checkAmount bounds a price, cost or fee where it enters: not negative and
 // at most money.MaxUnitCost, so that every cost the service adds up stays
 // exact.
-func CheckAmount(field string, v money.Amount) error {
+func checkAmount(field string, v money.Amount) error {
 	if v < 0 {
 		return apperr.Invalid(field, "must not be negative")
 	}
@@ -215,9 +215,9 @@ func CheckAmount(field string, v money.Amount) error {
 	return nil
 }
 
-// CheckQuantity bounds a quantity on hand where it enters: not negative and
+// checkQuantity bounds a quantity on hand where it enters: not negative and
 // at most money.MaxQuantity.
-func CheckQuantity(field string, q int) error {
+func checkQuantity(field string, q int) error {
 	if q < 0 {
 		return apperr.Invalid(field, "must not be negative")
 	}
@@ -371,10 +371,10 @@ func (s *Service) UpsertInventory(ctx context.Context, sourceID int, items []*In
 		}
 		seen[sku] = true
 		skus[i] = sku
-		if err := CheckQuantity(f+".quantity", it.Quantity); err != nil {
+		if err := checkQuantity(f+".quantity", it.Quantity); err != nil {
 			return nil, err
 		}
-		if err := CheckAmount(f+".unitCost", it.UnitCost); err != nil {
+		if err := checkAmount(f+".unitCost", it.UnitCost); err != nil {
 			return nil, err
 		}
 	}
