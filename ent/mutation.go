@@ -13403,6 +13403,8 @@ type ShipmentMutation struct {
 	addaccount_id              *int
 	created_at                 *time.Time
 	updated_at                 *time.Time
+	source_id                  *int
+	addsource_id               *int
 	tracking_number            *string
 	carrier                    *string
 	method                     *string
@@ -13678,6 +13680,62 @@ func (m *ShipmentMutation) OldFulfillmentRequestID(ctx context.Context) (v int, 
 // ResetFulfillmentRequestID resets all changes to the "fulfillment_request_id" field.
 func (m *ShipmentMutation) ResetFulfillmentRequestID() {
 	m.fulfillment_request = nil
+}
+
+// SetSourceID sets the "source_id" field.
+func (m *ShipmentMutation) SetSourceID(i int) {
+	m.source_id = &i
+	m.addsource_id = nil
+}
+
+// SourceID returns the value of the "source_id" field in the mutation.
+func (m *ShipmentMutation) SourceID() (r int, exists bool) {
+	v := m.source_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldSourceID returns the old "source_id" field's value of the Shipment entity.
+// If the Shipment object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *ShipmentMutation) OldSourceID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldSourceID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldSourceID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldSourceID: %w", err)
+	}
+	return oldValue.SourceID, nil
+}
+
+// AddSourceID adds i to the "source_id" field.
+func (m *ShipmentMutation) AddSourceID(i int) {
+	if m.addsource_id != nil {
+		*m.addsource_id += i
+	} else {
+		m.addsource_id = &i
+	}
+}
+
+// AddedSourceID returns the value that was added to the "source_id" field in this mutation.
+func (m *ShipmentMutation) AddedSourceID() (r int, exists bool) {
+	v := m.addsource_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetSourceID resets all changes to the "source_id" field.
+func (m *ShipmentMutation) ResetSourceID() {
+	m.source_id = nil
+	m.addsource_id = nil
 }
 
 // SetTrackingNumber sets the "tracking_number" field.
@@ -13965,7 +14023,7 @@ func (m *ShipmentMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *ShipmentMutation) Fields() []string {
-	fields := make([]string, 0, 8)
+	fields := make([]string, 0, 9)
 	if m.account_id != nil {
 		fields = append(fields, shipment.FieldAccountID)
 	}
@@ -13977,6 +14035,9 @@ func (m *ShipmentMutation) Fields() []string {
 	}
 	if m.fulfillment_request != nil {
 		fields = append(fields, shipment.FieldFulfillmentRequestID)
+	}
+	if m.source_id != nil {
+		fields = append(fields, shipment.FieldSourceID)
 	}
 	if m.tracking_number != nil {
 		fields = append(fields, shipment.FieldTrackingNumber)
@@ -14006,6 +14067,8 @@ func (m *ShipmentMutation) Field(name string) (ent.Value, bool) {
 		return m.UpdatedAt()
 	case shipment.FieldFulfillmentRequestID:
 		return m.FulfillmentRequestID()
+	case shipment.FieldSourceID:
+		return m.SourceID()
 	case shipment.FieldTrackingNumber:
 		return m.TrackingNumber()
 	case shipment.FieldCarrier:
@@ -14031,6 +14094,8 @@ func (m *ShipmentMutation) OldField(ctx context.Context, name string) (ent.Value
 		return m.OldUpdatedAt(ctx)
 	case shipment.FieldFulfillmentRequestID:
 		return m.OldFulfillmentRequestID(ctx)
+	case shipment.FieldSourceID:
+		return m.OldSourceID(ctx)
 	case shipment.FieldTrackingNumber:
 		return m.OldTrackingNumber(ctx)
 	case shipment.FieldCarrier:
@@ -14076,6 +14141,13 @@ func (m *ShipmentMutation) SetField(name string, value ent.Value) error {
 		}
 		m.SetFulfillmentRequestID(v)
 		return nil
+	case shipment.FieldSourceID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetSourceID(v)
+		return nil
 	case shipment.FieldTrackingNumber:
 		v, ok := value.(string)
 		if !ok {
@@ -14115,6 +14187,9 @@ func (m *ShipmentMutation) AddedFields() []string {
 	if m.addaccount_id != nil {
 		fields = append(fields, shipment.FieldAccountID)
 	}
+	if m.addsource_id != nil {
+		fields = append(fields, shipment.FieldSourceID)
+	}
 	return fields
 }
 
@@ -14125,6 +14200,8 @@ func (m *ShipmentMutation) AddedField(name string) (ent.Value, bool) {
 	switch name {
 	case shipment.FieldAccountID:
 		return m.AddedAccountID()
+	case shipment.FieldSourceID:
+		return m.AddedSourceID()
 	}
 	return nil, false
 }
@@ -14140,6 +14217,13 @@ func (m *ShipmentMutation) AddField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.AddAccountID(v)
+		return nil
+	case shipment.FieldSourceID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddSourceID(v)
 		return nil
 	}
 	return fmt.Errorf("unknown Shipment numeric field %s", name)
@@ -14194,6 +14278,9 @@ func (m *ShipmentMutation) ResetField(name string) error {
 		return nil
 	case shipment.FieldFulfillmentRequestID:
 		m.ResetFulfillmentRequestID()
+		return nil
+	case shipment.FieldSourceID:
+		m.ResetSourceID()
 		return nil
 	case shipment.FieldTrackingNumber:
 		m.ResetTrackingNumber()

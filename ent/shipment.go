@@ -26,6 +26,8 @@ type Shipment struct {
 	UpdatedAt time.Time `json:"updated_at,omitempty"`
 	// FulfillmentRequestID holds the value of the "fulfillment_request_id" field.
 	FulfillmentRequestID int `json:"fulfillment_request_id,omitempty"`
+	// SourceID holds the value of the "source_id" field.
+	SourceID int `json:"source_id,omitempty"`
 	// TrackingNumber holds the value of the "tracking_number" field.
 	TrackingNumber string `json:"tracking_number,omitempty"`
 	// Carrier holds the value of the "carrier" field.
@@ -80,7 +82,7 @@ func (*Shipment) scanValues(columns []string) ([]any, error) {
 	values := make([]any, len(columns))
 	for i := range columns {
 		switch columns[i] {
-		case shipment.FieldID, shipment.FieldAccountID, shipment.FieldFulfillmentRequestID:
+		case shipment.FieldID, shipment.FieldAccountID, shipment.FieldFulfillmentRequestID, shipment.FieldSourceID:
 			values[i] = new(sql.NullInt64)
 		case shipment.FieldTrackingNumber, shipment.FieldCarrier, shipment.FieldMethod:
 			values[i] = new(sql.NullString)
@@ -130,6 +132,12 @@ func (_m *Shipment) assignValues(columns []string, values []any) error {
 				return fmt.Errorf("unexpected type %T for field fulfillment_request_id", values[i])
 			} else if value.Valid {
 				_m.FulfillmentRequestID = int(value.Int64)
+			}
+		case shipment.FieldSourceID:
+			if value, ok := values[i].(*sql.NullInt64); !ok {
+				return fmt.Errorf("unexpected type %T for field source_id", values[i])
+			} else if value.Valid {
+				_m.SourceID = int(value.Int64)
 			}
 		case shipment.FieldTrackingNumber:
 			if value, ok := values[i].(*sql.NullString); !ok {
@@ -212,6 +220,9 @@ func (_m *Shipment) String() string {
 	builder.WriteString(", ")
 	builder.WriteString("fulfillment_request_id=")
 	builder.WriteString(fmt.Sprintf("%v", _m.FulfillmentRequestID))
+	builder.WriteString(", ")
+	builder.WriteString("source_id=")
+	builder.WriteString(fmt.Sprintf("%v", _m.SourceID))
 	builder.WriteString(", ")
 	builder.WriteString("tracking_number=")
 	builder.WriteString(_m.TrackingNumber)

@@ -64,6 +64,20 @@ func (_c *ShipmentCreate) SetFulfillmentRequestID(v int) *ShipmentCreate {
 	return _c
 }
 
+// SetSourceID sets the "source_id" field.
+func (_c *ShipmentCreate) SetSourceID(v int) *ShipmentCreate {
+	_c.mutation.SetSourceID(v)
+	return _c
+}
+
+// SetNillableSourceID sets the "source_id" field if the given value is not nil.
+func (_c *ShipmentCreate) SetNillableSourceID(v *int) *ShipmentCreate {
+	if v != nil {
+		_c.SetSourceID(*v)
+	}
+	return _c
+}
+
 // SetTrackingNumber sets the "tracking_number" field.
 func (_c *ShipmentCreate) SetTrackingNumber(v string) *ShipmentCreate {
 	_c.mutation.SetTrackingNumber(v)
@@ -175,6 +189,10 @@ func (_c *ShipmentCreate) defaults() error {
 		v := shipment.DefaultUpdatedAt()
 		_c.mutation.SetUpdatedAt(v)
 	}
+	if _, ok := _c.mutation.SourceID(); !ok {
+		v := shipment.DefaultSourceID
+		_c.mutation.SetSourceID(v)
+	}
 	return nil
 }
 
@@ -191,6 +209,9 @@ func (_c *ShipmentCreate) check() error {
 	}
 	if _, ok := _c.mutation.FulfillmentRequestID(); !ok {
 		return &ValidationError{Name: "fulfillment_request_id", err: errors.New(`ent: missing required field "Shipment.fulfillment_request_id"`)}
+	}
+	if _, ok := _c.mutation.SourceID(); !ok {
+		return &ValidationError{Name: "source_id", err: errors.New(`ent: missing required field "Shipment.source_id"`)}
 	}
 	if _, ok := _c.mutation.TrackingNumber(); !ok {
 		return &ValidationError{Name: "tracking_number", err: errors.New(`ent: missing required field "Shipment.tracking_number"`)}
@@ -244,6 +265,10 @@ func (_c *ShipmentCreate) createSpec() (*Shipment, *sqlgraph.CreateSpec) {
 	if value, ok := _c.mutation.UpdatedAt(); ok {
 		_spec.SetField(shipment.FieldUpdatedAt, field.TypeTime, value)
 		_node.UpdatedAt = value
+	}
+	if value, ok := _c.mutation.SourceID(); ok {
+		_spec.SetField(shipment.FieldSourceID, field.TypeInt, value)
+		_node.SourceID = value
 	}
 	if value, ok := _c.mutation.TrackingNumber(); ok {
 		_spec.SetField(shipment.FieldTrackingNumber, field.TypeString, value)
@@ -425,6 +450,9 @@ func (u *ShipmentUpsertOne) UpdateNewValues() *ShipmentUpsertOne {
 		}
 		if _, exists := u.create.mutation.FulfillmentRequestID(); exists {
 			s.SetIgnore(shipment.FieldFulfillmentRequestID)
+		}
+		if _, exists := u.create.mutation.SourceID(); exists {
+			s.SetIgnore(shipment.FieldSourceID)
 		}
 		if _, exists := u.create.mutation.TrackingNumber(); exists {
 			s.SetIgnore(shipment.FieldTrackingNumber)
@@ -714,6 +742,9 @@ func (u *ShipmentUpsertBulk) UpdateNewValues() *ShipmentUpsertBulk {
 			}
 			if _, exists := b.mutation.FulfillmentRequestID(); exists {
 				s.SetIgnore(shipment.FieldFulfillmentRequestID)
+			}
+			if _, exists := b.mutation.SourceID(); exists {
+				s.SetIgnore(shipment.FieldSourceID)
 			}
 			if _, exists := b.mutation.TrackingNumber(); exists {
 				s.SetIgnore(shipment.FieldTrackingNumber)

@@ -551,6 +551,7 @@ var (
 		{Name: "account_id", Type: field.TypeInt},
 		{Name: "created_at", Type: field.TypeTime},
 		{Name: "updated_at", Type: field.TypeTime},
+		{Name: "source_id", Type: field.TypeInt, Default: 0},
 		{Name: "tracking_number", Type: field.TypeString},
 		{Name: "carrier", Type: field.TypeString, Nullable: true},
 		{Name: "method", Type: field.TypeString, Nullable: true},
@@ -565,7 +566,7 @@ var (
 		ForeignKeys: []*schema.ForeignKey{
 			{
 				Symbol:     "shipments_fulfillment_requests_shipments",
-				Columns:    []*schema.Column{ShipmentsColumns[8]},
+				Columns:    []*schema.Column{ShipmentsColumns[9]},
 				RefColumns: []*schema.Column{FulfillmentRequestsColumns[0]},
 				OnDelete:   schema.NoAction,
 			},
@@ -577,19 +578,19 @@ var (
 				Columns: []*schema.Column{ShipmentsColumns[1]},
 			},
 			{
-				Name:    "shipment_account_id_tracking_number",
+				Name:    "shipment_account_id_source_id_tracking_number",
 				Unique:  true,
-				Columns: []*schema.Column{ShipmentsColumns[1], ShipmentsColumns[4]},
+				Columns: []*schema.Column{ShipmentsColumns[1], ShipmentsColumns[4], ShipmentsColumns[5]},
 			},
 			{
 				Name:    "shipment_fulfillment_request_id",
 				Unique:  false,
-				Columns: []*schema.Column{ShipmentsColumns[8]},
+				Columns: []*schema.Column{ShipmentsColumns[9]},
 			},
 			{
 				Name:    "shipment_account_id_fulfillment_request_id",
 				Unique:  false,
-				Columns: []*schema.Column{ShipmentsColumns[1], ShipmentsColumns[8]},
+				Columns: []*schema.Column{ShipmentsColumns[1], ShipmentsColumns[9]},
 			},
 		},
 	}

@@ -409,8 +409,12 @@ func init() {
 	shipment.DefaultUpdatedAt = shipmentDescUpdatedAt.Default.(func() time.Time)
 	// shipment.UpdateDefaultUpdatedAt holds the default value on update for the updated_at field.
 	shipment.UpdateDefaultUpdatedAt = shipmentDescUpdatedAt.UpdateDefault.(func() time.Time)
+	// shipmentDescSourceID is the schema descriptor for source_id field.
+	shipmentDescSourceID := shipmentFields[1].Descriptor()
+	// shipment.DefaultSourceID holds the default value on creation for the source_id field.
+	shipment.DefaultSourceID = shipmentDescSourceID.Default.(int)
 	// shipmentDescTrackingNumber is the schema descriptor for tracking_number field.
-	shipmentDescTrackingNumber := shipmentFields[1].Descriptor()
+	shipmentDescTrackingNumber := shipmentFields[2].Descriptor()
 	// shipment.TrackingNumberValidator is a validator for the "tracking_number" field. It is called by the builders before save.
 	shipment.TrackingNumberValidator = shipmentDescTrackingNumber.Validators[0].(func(string) error)
 	shipmentitemMixin := schema.ShipmentItem{}.Mixin()

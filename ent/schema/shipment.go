@@ -21,6 +21,11 @@ func (Shipment) Mixin() []ent.Mixin { return []ent.Mixin{TenantMixin{}, TimeMixi
 func (Shipment) Fields() []ent.Field {
 	return []ent.Field{
 		field.Int("fulfillment_request_id").Immutable(),
+		// The request's source, copied so that tracking numbers can be
+		// unique per source: another source's numbers are none of its
+		// business. 0 only on rows from before the column, which the
+		// migration fills in (internal/db).
+		field.Int("source_id").Default(0).Immutable().Annotations(entgql.Skip()),
 		field.String("tracking_number").NotEmpty().Immutable().Annotations(entgql.OrderField("TRACKING_NUMBER")),
 		field.String("carrier").Optional(),
 		field.String("method").Optional(),
@@ -39,7 +44,9 @@ func (Shipment) Edges() []ent.Edge {
 // Indexes of Shipment.
 func (Shipment) Indexes() []ent.Index {
 	return []ent.Index{
-		index.Fields("account_id", "tracking_number").Unique(),
+		// Unique per source. It replaces the account-wide unique index
+		// "shipment_account_id_tracking_number", which the migration drops.
+		index.Fields("account_id", "source_id", "tracking_number").Unique(),
 		index.Fields("fulfillment_request_id"),
 		// A request's shipments loaded for a page of requests: see
 		// FulfillmentRequest's indexes.

@@ -23,6 +23,8 @@ const (
 	FieldUpdatedAt = "updated_at"
 	// FieldFulfillmentRequestID holds the string denoting the fulfillment_request_id field in the database.
 	FieldFulfillmentRequestID = "fulfillment_request_id"
+	// FieldSourceID holds the string denoting the source_id field in the database.
+	FieldSourceID = "source_id"
 	// FieldTrackingNumber holds the string denoting the tracking_number field in the database.
 	FieldTrackingNumber = "tracking_number"
 	// FieldCarrier holds the string denoting the carrier field in the database.
@@ -60,6 +62,7 @@ var Columns = []string{
 	FieldCreatedAt,
 	FieldUpdatedAt,
 	FieldFulfillmentRequestID,
+	FieldSourceID,
 	FieldTrackingNumber,
 	FieldCarrier,
 	FieldMethod,
@@ -90,6 +93,8 @@ var (
 	DefaultUpdatedAt func() time.Time
 	// UpdateDefaultUpdatedAt holds the default value on update for the "updated_at" field.
 	UpdateDefaultUpdatedAt func() time.Time
+	// DefaultSourceID holds the default value on creation for the "source_id" field.
+	DefaultSourceID int
 	// TrackingNumberValidator is a validator for the "tracking_number" field. It is called by the builders before save.
 	TrackingNumberValidator func(string) error
 )
@@ -120,6 +125,11 @@ func ByUpdatedAt(opts ...sql.OrderTermOption) OrderOption {
 // ByFulfillmentRequestID orders the results by the fulfillment_request_id field.
 func ByFulfillmentRequestID(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldFulfillmentRequestID, opts...).ToFunc()
+}
+
+// BySourceID orders the results by the source_id field.
+func BySourceID(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldSourceID, opts...).ToFunc()
 }
 
 // ByTrackingNumber orders the results by the tracking_number field.

@@ -75,6 +75,11 @@ func FulfillmentRequestID(v int) predicate.Shipment {
 	return predicate.Shipment(sql.FieldEQ(FieldFulfillmentRequestID, v))
 }
 
+// SourceID applies equality check predicate on the "source_id" field. It's identical to SourceIDEQ.
+func SourceID(v int) predicate.Shipment {
+	return predicate.Shipment(sql.FieldEQ(FieldSourceID, v))
+}
+
 // TrackingNumber applies equality check predicate on the "tracking_number" field. It's identical to TrackingNumberEQ.
 func TrackingNumber(v string) predicate.Shipment {
 	return predicate.Shipment(sql.FieldEQ(FieldTrackingNumber, v))
@@ -233,6 +238,46 @@ func FulfillmentRequestIDIn(vs ...int) predicate.Shipment {
 // FulfillmentRequestIDNotIn applies the NotIn predicate on the "fulfillment_request_id" field.
 func FulfillmentRequestIDNotIn(vs ...int) predicate.Shipment {
 	return predicate.Shipment(sql.FieldNotIn(FieldFulfillmentRequestID, vs...))
+}
+
+// SourceIDEQ applies the EQ predicate on the "source_id" field.
+func SourceIDEQ(v int) predicate.Shipment {
+	return predicate.Shipment(sql.FieldEQ(FieldSourceID, v))
+}
+
+// SourceIDNEQ applies the NEQ predicate on the "source_id" field.
+func SourceIDNEQ(v int) predicate.Shipment {
+	return predicate.Shipment(sql.FieldNEQ(FieldSourceID, v))
+}
+
+// SourceIDIn applies the In predicate on the "source_id" field.
+func SourceIDIn(vs ...int) predicate.Shipment {
+	return predicate.Shipment(sql.FieldIn(FieldSourceID, vs...))
+}
+
+// SourceIDNotIn applies the NotIn predicate on the "source_id" field.
+func SourceIDNotIn(vs ...int) predicate.Shipment {
+	return predicate.Shipment(sql.FieldNotIn(FieldSourceID, vs...))
+}
+
+// SourceIDGT applies the GT predicate on the "source_id" field.
+func SourceIDGT(v int) predicate.Shipment {
+	return predicate.Shipment(sql.FieldGT(FieldSourceID, v))
+}
+
+// SourceIDGTE applies the GTE predicate on the "source_id" field.
+func SourceIDGTE(v int) predicate.Shipment {
+	return predicate.Shipment(sql.FieldGTE(FieldSourceID, v))
+}
+
+// SourceIDLT applies the LT predicate on the "source_id" field.
+func SourceIDLT(v int) predicate.Shipment {
+	return predicate.Shipment(sql.FieldLT(FieldSourceID, v))
+}
+
+// SourceIDLTE applies the LTE predicate on the "source_id" field.
+func SourceIDLTE(v int) predicate.Shipment {
+	return predicate.Shipment(sql.FieldLTE(FieldSourceID, v))
 }
 
 // TrackingNumberEQ applies the EQ predicate on the "tracking_number" field.

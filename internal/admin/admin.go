@@ -9,11 +9,14 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/frsvc/fulfillment/ent"
 	"github.com/frsvc/fulfillment/ent/apikey"
+	"github.com/frsvc/fulfillment/ent/fulfillmentrequest"
+	"github.com/frsvc/fulfillment/ent/fulfillmentrequestitem"
 	"github.com/frsvc/fulfillment/ent/inventoryitem"
 	"github.com/frsvc/fulfillment/ent/routinggroup"
 	"github.com/frsvc/fulfillment/ent/routinggroupmember"
@@ -23,6 +26,7 @@ import (
 	"github.com/frsvc/fulfillment/internal/auth"
 	"github.com/frsvc/fulfillment/internal/db"
 	"github.com/frsvc/fulfillment/internal/filedrop"
+	"github.com/frsvc/fulfillment/internal/frstatus"
 	"github.com/frsvc/fulfillment/internal/money"
 	"github.com/frsvc/fulfillment/internal/numbering"
 	"github.com/frsvc/fulfillment/internal/tenant"
@@ -196,8 +200,33 @@ func checkSourceCommon(fee, base, perUnit *money.Amount, shipsTo []string, st *S
 }
 
 func checkMoney(field string, v *money.Amount) error {
-	if v != nil && *v < 0 {
+	if v == nil {
+		return nil
+	}
+	return checkAmount(field, *v)
+}
+
+// checkAmount bounds a price, cost or fee where it enters: not negative and
+// at most money.MaxUnitCost, so that every cost the service adds up stays
+// exact.
+func checkAmount(field string, v money.Amount) error {
+	if v < 0 {
 		return apperr.Invalid(field, "must not be negative")
+	}
+	if v > money.MaxUnitCost {
+		return apperr.Invalid(field, "must be at most %s", money.MaxUnitCost)
+	}
+	return nil
+}
+
+// checkQuantity bounds a quantity on hand where it enters: not negative and
+// at most money.MaxQuantity.
+func checkQuantity(field string, q int) error {
+	if q < 0 {
+		return apperr.Invalid(field, "must not be negative")
+	}
+	if q > money.MaxQuantity {
+		return apperr.Invalid(field, "must be at most %d", money.MaxQuantity)
 	}
 	return nil
 }
@@ -351,11 +380,11 @@ func (s *Service) UpsertInventory(ctx context.Context, sourceID int, items []*In
 		}
 		seen[sku] = true
 		skus[i] = sku
-		if it.Quantity < 0 {
-			return nil, apperr.Invalid(f+".quantity", "must not be negative")
+		if err := checkQuantity(f+".quantity", it.Quantity); err != nil {
+			return nil, err
 		}
-		if it.UnitCost < 0 {
-			return nil, apperr.Invalid(f+".unitCost", "must not be negative")
+		if err := checkAmount(f+".unitCost", it.UnitCost); err != nil {
+			return nil, err
 		}
 	}
 	var out []*ent.InventoryItem
@@ -370,12 +399,23 @@ func (s *Service) UpsertInventory(ctx context.Context, sourceID int, items []*In
 		if err := db.LockInventory(ctx, tx, s.Postgres, inventoryitem.SourceID(sourceID), inventoryitem.SkuIn(skus...)); err != nil {
 			return err
 		}
+		// The quantities before: a row may be left below what is
+		// committed only if this does not lower it (see belowCommitted).
+		before, err := tx.InventoryItem.Query().
+			Where(inventoryitem.SourceID(sourceID), inventoryitem.SkuIn(skus...)).All(ctx)
+		if err != nil {
+			return err
+		}
+		was := make(map[string]int, len(before))
+		for _, r := range before {
+			was[r.Sku] = r.Quantity
+		}
 		builders := make([]*ent.InventoryItemCreate, len(items))
 		for i, it := range items {
 			builders[i] = tx.InventoryItem.Create().SetSourceID(sourceID).SetSku(skus[i]).
 				SetQuantity(it.Quantity).SetUnitCost(it.UnitCost)
 		}
-		err := tx.InventoryItem.CreateBulk(builders...).
+		err = tx.InventoryItem.CreateBulk(builders...).
 			OnConflictColumns(inventoryitem.FieldSourceID, inventoryitem.FieldSku).
 			Update(func(u *ent.InventoryItemUpsert) {
 				u.UpdateQuantity()
@@ -397,6 +437,11 @@ func (s *Service) UpsertInventory(ctx context.Context, sourceID int, items []*In
 		out = make([]*ent.InventoryItem, len(skus))
 		for i, sku := range skus {
 			out[i] = bySku[sku]
+			// Read after the upsert, which holds the row's lock: committed
+			// is current and no reservation can change it before commit.
+			if old, ok := was[sku]; ok && out[i].Quantity < out[i].Committed && out[i].Quantity < old {
+				return belowCommitted(ctx, tx, fmt.Sprintf("items[%d].quantity", i), out[i])
+			}
 		}
 		return nil
 	})
@@ -407,6 +452,46 @@ func (s *Service) UpsertInventory(ctx context.Context, sourceID int, items []*In
 		out[i] = out[i].Unwrap()
 	}
 	return out, nil
+}
+
+// belowCommitted refuses a quantity lowered below what open requests have
+// committed, naming the requests that hold the stock: their numbers in the
+// message, their ids and numbers in the extensions. (A row overcommitted on
+// purpose, with allowOvercommit, may still be raised or keep its quantity.)
+func belowCommitted(ctx context.Context, tx *ent.Tx, field string, row *ent.InventoryItem) error {
+	frs, err := tx.FulfillmentRequest.Query().Where(
+		fulfillmentrequest.SourceID(row.SourceID), fulfillmentrequest.CommitsStock(true),
+		fulfillmentrequest.StatusNotIn(frstatus.Canceled, frstatus.Voided),
+		fulfillmentrequest.HasItemsWith(fulfillmentrequestitem.Sku(row.Sku)),
+	).WithItems(func(q *ent.FulfillmentRequestItemQuery) { q.Where(fulfillmentrequestitem.Sku(row.Sku)) }).
+		Order(ent.Asc(fulfillmentrequest.FieldID)).All(ctx)
+	if err != nil {
+		return err
+	}
+	const listed = 20
+	var numbers []string
+	var holders []map[string]any
+	for _, fr := range frs {
+		left := 0
+		for _, it := range fr.Edges.Items {
+			left += it.Quantity - it.ShippedQuantity - it.CanceledQuantity
+		}
+		if left <= 0 {
+			continue
+		}
+		if len(holders) < listed {
+			numbers = append(numbers, fr.Number)
+			holders = append(holders, map[string]any{"id": strconv.Itoa(fr.ID), "number": fr.Number, "quantity": left})
+		}
+	}
+	names := strings.Join(numbers, ", ")
+	if len(numbers) == 0 {
+		names = "none open now"
+	}
+	return &apperr.Error{Code: apperr.Conflict, Field: field,
+		Message: fmt.Sprintf("%d of SKU %s are committed to open fulfillment requests (%s): a quantity of %d would leave %d available. "+
+			"Set at least %d, or ship, cancel or void those requests first.", row.Committed, row.Sku, names, row.Quantity, row.Quantity-row.Committed, row.Committed),
+		Extra: map[string]any{"sku": row.Sku, "committed": row.Committed, "fulfillmentRequests": holders}}
 }
 
 // --- routing groups --------------------------------------------------------

@@ -164,7 +164,7 @@ var migrateMu sync.Mutex
 func (s *Store) Migrate(ctx context.Context) error {
 	migrateMu.Lock()
 	defer migrateMu.Unlock()
-	if err := s.Client.Schema.Create(ctx); err != nil {
+	if err := s.Client.Schema.Create(ctx, migrateOptions()...); err != nil {
 		return fmt.Errorf("migrate schema: %w", err)
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"github.com/frsvc/fulfillment/ent/orderline"
 	"github.com/frsvc/fulfillment/internal/apperr"
 	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/money"
 	"github.com/frsvc/fulfillment/internal/trail"
 )
 
@@ -35,8 +36,8 @@ type CreateInput struct {
 func (s *Service) Create(ctx context.Context, in CreateInput) (*ent.FulfillmentRequest, error) {
 	overcommit := in.AllowOvercommit != nil && *in.AllowOvercommit
 	for i, it := range in.Items {
-		if it.Quantity <= 0 {
-			return nil, apperr.Invalid(fmt.Sprintf("input.items[%d].quantity", i), "must be greater than 0")
+		if err := checkQuantity(fmt.Sprintf("input.items[%d].quantity", i), it.Quantity); err != nil {
+			return nil, err
 		}
 		for _, prev := range in.Items[:i] {
 			if prev.OrderLineID == it.OrderLineID {
@@ -79,6 +80,10 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*ent.FulfillmentR
 		if err := s.priceItems(ctx, tx, src, items, overcommit); err != nil {
 			return err
 		}
+		c, err := costOf(src, items)
+		if err != nil {
+			return err
+		}
 		acc, err := tx.Account.Get(ctx, o.AccountID)
 		if err != nil {
 			return err
@@ -86,7 +91,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*ent.FulfillmentR
 		seq := o.FrSequence + 1
 		out, err = s.createFR(ctx, tx, w, newFR{
 			order: o, source: src, account: acc, origin: fulfillmentrequest.OriginCREATED, sequence: seq,
-			items: items, costs: costOf(src, items), overcommit: overcommit, taken: map[string]bool{},
+			items: items, costs: c, overcommit: overcommit, taken: map[string]bool{},
 		})
 		if err != nil {
 			return err
@@ -168,16 +173,47 @@ func (s *Service) priceItems(ctx context.Context, tx *ent.Tx, src *ent.Source, i
 	return nil
 }
 
-// costOf is the cost formula of DOMAIN.md for one source.
-func costOf(src *ent.Source, items []newItem) costs {
+// costOf is the cost formula of DOMAIN.md for one source, every sum checked:
+// a cost that does not fit answers VALIDATION naming it (possible only with
+// data from before the entry bounds, see money.MaxUnitCost), never a wrapped
+// number in the request's cost snapshot.
+func costOf(src *ent.Source, items []newItem) (costs, error) {
 	var c costs
 	units := 0
 	for _, it := range items {
-		c.item += it.unitCost.Mul(it.quantity)
+		line, ok := money.MulChecked(it.unitCost, it.quantity)
+		if ok {
+			c.item, ok = money.Add(c.item, line)
+		}
+		if !ok {
+			return c, apperr.Invalid("input.items", "the item cost at source %s does not fit: line %d (SKU %s) is %d units at %s, more than can be added up exactly",
+				src.Code, it.line.Position, it.line.Sku, it.quantity, it.unitCost)
+		}
 		units += it.quantity
 	}
 	c.fee = src.DropshipFee
-	c.shipping = src.ShippingBaseCost + src.ShippingPerUnitCost.Mul(units)
-	c.total = c.item + c.fee + c.shipping
-	return c
+	perUnit, ok := money.MulChecked(src.ShippingPerUnitCost, units)
+	if ok {
+		c.shipping, ok = money.Add(src.ShippingBaseCost, perUnit)
+	}
+	if ok {
+		c.total, ok = money.Sum(c.item, c.fee, c.shipping)
+	}
+	if !ok {
+		return c, apperr.Invalid("input.items", "the cost of the request at source %s does not fit: %d units at %s shipping a unit, more than can be added up exactly",
+			src.Code, units, src.ShippingPerUnitCost)
+	}
+	return c, nil
+}
+
+// checkQuantity bounds a quantity given to an operation: positive and at
+// most money.MaxQuantity, so that no sum of quantities can wrap.
+func checkQuantity(field string, q int) error {
+	if q <= 0 {
+		return apperr.Invalid(field, "must be greater than 0")
+	}
+	if q > money.MaxQuantity {
+		return apperr.Invalid(field, "must be at most %d", money.MaxQuantity)
+	}
+	return nil
 }

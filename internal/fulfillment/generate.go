@@ -101,6 +101,13 @@ func (s *Service) generate(ctx context.Context, orderID int, routingGroupID *int
 			snap.exclude(regen.fr.SourceID)
 		}
 		d := s.route(ctx, snap, routingGroupID)
+		field := "orderID"
+		if regen != nil {
+			field = "id"
+		}
+		if err := outOfRange(d, field); err != nil {
+			return err
+		}
 		preview := snap.preview(d)
 		if !d.CanRoute {
 			refused = preview

@@ -6,6 +6,7 @@ import (
 
 	"github.com/frsvc/fulfillment/ent"
 	"github.com/frsvc/fulfillment/internal/admin"
+	"github.com/frsvc/fulfillment/internal/apperr"
 	"github.com/frsvc/fulfillment/internal/money"
 	"github.com/frsvc/fulfillment/internal/routing"
 )
@@ -87,7 +88,27 @@ func (s *Service) Preview(ctx context.Context, orderID int, routingGroupID *int)
 	if err := snap.checkGroup(routingGroupID); err != nil {
 		return nil, err
 	}
-	return snap.preview(s.route(ctx, snap, routingGroupID)), nil
+	d := s.route(ctx, snap, routingGroupID)
+	if err := outOfRange(d, "orderID"); err != nil {
+		return nil, err
+	}
+	return snap.preview(d), nil
+}
+
+// outOfRange refuses, with VALIDATION on field, a decision that found no
+// plan because the order's quantities or costs are too large to add up
+// exactly (data from before the entry bounds; see money.MaxUnitCost): an
+// overflow is the caller's input, never a number shown or stored.
+func outOfRange(d routing.Decision, field string) error {
+	if d.CanRoute {
+		return nil
+	}
+	for _, rb := range d.Roadblocks {
+		if rb.Code == routing.CodeOutOfRange {
+			return apperr.Invalid(field, "%s", rb.Message)
+		}
+	}
+	return nil
 }
 
 // route runs the engine on the snapshot within the search budget.

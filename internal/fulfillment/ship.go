@@ -61,8 +61,8 @@ func (s *Service) Cancel(ctx context.Context, id int, reason string, items []*Ca
 		return nil, err
 	}
 	for i, it := range items {
-		if it.Quantity <= 0 {
-			return nil, apperr.Invalid(fmt.Sprintf("items[%d].quantity", i), "must be greater than 0")
+		if err := checkQuantity(fmt.Sprintf("items[%d].quantity", i), it.Quantity); err != nil {
+			return nil, err
 		}
 		if it.Mode != Fill && it.Mode != Kill {
 			return nil, apperr.Invalid(fmt.Sprintf("items[%d].mode", i), "must be FILL or KILL")
@@ -165,8 +165,8 @@ func (s *Service) Ship(ctx context.Context, in CreateShipmentInput) (*ent.Shipme
 		return nil, apperr.Invalid("input.items", "a shipment needs at least one item")
 	}
 	for i, it := range in.Items {
-		if it.Quantity <= 0 {
-			return nil, apperr.Invalid(fmt.Sprintf("input.items[%d].quantity", i), "must be greater than 0")
+		if err := checkQuantity(fmt.Sprintf("input.items[%d].quantity", i), it.Quantity); err != nil {
+			return nil, err
 		}
 	}
 	var out *ent.Shipment
@@ -180,7 +180,9 @@ func (s *Service) Ship(ctx context.Context, in CreateShipmentInput) (*ent.Shipme
 			e.Message = fmt.Sprintf("shipments are accepted only on PROCESSED or ACKNOWLEDGED requests; %s is %s", fr.Number, fr.Status)
 			return e
 		}
-		if taken, err := tx.Shipment.Query().Where(shipment.TrackingNumber(tracking)).Exist(ctx); err != nil {
+		// Tracking numbers are unique per source: whether another source
+		// used a number is none of this one's business.
+		if taken, err := tx.Shipment.Query().Where(shipment.SourceID(fr.SourceID), shipment.TrackingNumber(tracking)).Exist(ctx); err != nil {
 			return err
 		} else if taken {
 			return apperr.Invalid("input.trackingNumber", "tracking number %q is already used", tracking)
@@ -204,7 +206,7 @@ func (s *Service) Ship(ctx context.Context, in CreateShipmentInput) (*ent.Shipme
 		if in.ShippedAt != nil {
 			shippedAt = *in.ShippedAt
 		}
-		c := tx.Shipment.Create().SetFulfillmentRequestID(fr.ID).SetTrackingNumber(tracking).SetShippedAt(shippedAt)
+		c := tx.Shipment.Create().SetFulfillmentRequestID(fr.ID).SetSourceID(fr.SourceID).SetTrackingNumber(tracking).SetShippedAt(shippedAt)
 		if in.Carrier != nil {
 			c.SetCarrier(strings.TrimSpace(*in.Carrier))
 		}

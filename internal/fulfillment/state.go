@@ -17,6 +17,7 @@ import (
 	"github.com/frsvc/fulfillment/internal/apperr"
 	"github.com/frsvc/fulfillment/internal/auth"
 	"github.com/frsvc/fulfillment/internal/frstatus"
+	"github.com/frsvc/fulfillment/internal/money"
 	"github.com/frsvc/fulfillment/internal/tenant"
 	"github.com/frsvc/fulfillment/internal/trail"
 )
@@ -263,9 +264,14 @@ func refreshOrder(ctx context.Context, tx *ent.Tx, orderID int) error {
 
 // commitStock reserves qty of a SKU at a source. Unless overcommit is
 // allowed, the update is guarded so that available never goes negative; a
-// lost race shows as ok == false.
+// lost race shows as ok == false. Either way committed stays at most
+// money.MaxCommitted: a reservation past it answers VALIDATION.
 func commitStock(ctx context.Context, tx *ent.Tx, sourceID int, sku string, qty int, overcommit bool) (ok bool, err error) {
-	u := tx.InventoryItem.Update().Where(inventoryitem.SourceID(sourceID), inventoryitem.Sku(sku))
+	if qty > money.MaxCommitted {
+		return false, committedLimit(sku, qty)
+	}
+	u := tx.InventoryItem.Update().Where(inventoryitem.SourceID(sourceID), inventoryitem.Sku(sku),
+		inventoryitem.CommittedLTE(money.MaxCommitted-qty))
 	if !overcommit {
 		// Built with Arg, not a raw "?": PostgreSQL needs its own $n
 		// placeholders, which only the builder writes.
@@ -277,12 +283,31 @@ func commitStock(ctx context.Context, tx *ent.Tx, sourceID int, sku string, qty 
 		})
 	}
 	n, err := u.AddCommitted(qty).Save(ctx)
-	if err != nil || n > 0 || !overcommit {
+	if err != nil || n > 0 {
 		return n > 0, err
+	}
+	row, err := tx.InventoryItem.Query().Where(inventoryitem.SourceID(sourceID), inventoryitem.Sku(sku)).Only(ctx)
+	switch {
+	case err == nil && row.Committed > money.MaxCommitted-qty:
+		return false, committedLimit(sku, qty)
+	case err == nil || !ent.IsNotFound(err) || !overcommit:
+		return false, ignoreNotFound(err)
 	}
 	// Overcommitting a SKU the source never reported: track the reservation
 	// on a zero-quantity row so that release has something to release.
 	return true, tx.InventoryItem.Create().SetSourceID(sourceID).SetSku(sku).SetQuantity(0).SetCommitted(qty).Exec(ctx)
+}
+
+func committedLimit(sku string, qty int) error {
+	return apperr.Invalid("input.items", "reserving %d more of %s would take what the source has committed past %d units; ship or release some of it first",
+		qty, sku, money.MaxCommitted)
+}
+
+func ignoreNotFound(err error) error {
+	if ent.IsNotFound(err) {
+		return nil
+	}
+	return err
 }
 
 // releaseAll gives back a request's reservations of the quantities per SKU,

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 
 	"github.com/shopspring/decimal"
@@ -70,8 +71,73 @@ func MustParse(s string) Amount {
 // FromUnits returns n whole currency units.
 func FromUnits(n int64) Amount { return Amount(n * unit) }
 
-// Mul returns a times the integer quantity q.
+// The bounds of what may enter the service. Every price, cost and fee an
+// input carries is at most MaxUnitCost and every quantity at most
+// MaxQuantity, so that the largest order the service accepts stays exact:
+// 500 lines (the order limit) of MaxQuantity units, each priced at
+// MaxUnitCost plus a per-unit shipping cost of MaxUnitCost, cost
+// 500 × 10^6 × 2 × 10^5 = 10^14 currency units, which is 10^18 steps of
+// 0.0001, a ninth of what an int64 holds (9.2 × 10^18) and within the
+// routing engine's working range (routing.MaxCost, 1.15 × 10^18), leaving
+// room for the fixed fees of every source a plan uses (2 × 10^9 steps
+// each). A bound ten times higher (1,000,000.0000) would let that order
+// reach 10^19 steps, past int64; so amounts stop at 100,000.0000.
+const (
+	// MaxUnitCost is the largest unit cost, unit price or source fee
+	// (dropship fee, shipping base and per-unit cost) an input may carry:
+	// 100,000.0000.
+	MaxUnitCost = Amount(100_000 * unit)
+	// MaxQuantity is the largest quantity an input may carry: inventory on
+	// hand, an order line, an item of a request, a shipment or a cancellation.
+	MaxQuantity = 1_000_000
+	// MaxCommitted is the most units one inventory row may have reserved.
+	// Without overcommit a reservation never exceeds the quantity on hand
+	// (at most MaxQuantity); overcommitted requests stop here, so committed
+	// and available (quantity − committed) stay within a 32-bit integer,
+	// GraphQL's Int, and far within every column that holds them.
+	MaxCommitted = 1_000_000_000
+)
+
+// Mul returns a times the integer quantity q, unchecked: for callers whose
+// operands are already known to be in range (the routing engine checks its
+// whole problem once, see routing.CheckRange). Anything else uses MulChecked.
 func (a Amount) Mul(q int) Amount { return a * Amount(q) }
+
+// Add returns a + b; ok is false, and the sum meaningless, if it does not
+// fit an int64.
+func Add(a, b Amount) (sum Amount, ok bool) {
+	s := a + b
+	// Overflow iff both operands have the same sign and the sum has the other.
+	if (a >= 0) == (b >= 0) && (s >= 0) != (a >= 0) {
+		return 0, false
+	}
+	return s, true
+}
+
+// MulChecked returns a × q; ok is false if the product does not fit an
+// int64.
+func MulChecked(a Amount, q int) (product Amount, ok bool) {
+	if a == 0 || q == 0 {
+		return 0, true
+	}
+	b := Amount(q)
+	p := a * b
+	if p/b != a || (a == -1 && b == math.MinInt64) || (b == -1 && a == math.MinInt64) {
+		return 0, false
+	}
+	return p, true
+}
+
+// Sum adds up amounts; ok is false if the total, or any partial sum on the
+// way, does not fit an int64.
+func Sum(xs ...Amount) (total Amount, ok bool) {
+	for _, x := range xs {
+		if total, ok = Add(total, x); !ok {
+			return 0, false
+		}
+	}
+	return total, true
+}
 
 // Decimal converts to shopspring/decimal for callers that need it.
 func (a Amount) Decimal() decimal.Decimal { return decimal.New(int64(a), -Scale) }

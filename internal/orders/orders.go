@@ -169,8 +169,14 @@ func normalize(in ImportOrderInput) (ImportOrderInput, error) {
 		if l.Quantity <= 0 {
 			return in, apperr.Invalid(f+".quantity", "must be greater than 0")
 		}
+		if l.Quantity > money.MaxQuantity {
+			return in, apperr.Invalid(f+".quantity", "must be at most %d", money.MaxQuantity)
+		}
 		if l.UnitPrice < 0 {
 			return in, apperr.Invalid(f+".unitPrice", "must not be negative")
+		}
+		if l.UnitPrice > money.MaxUnitCost {
+			return in, apperr.Invalid(f+".unitPrice", "must be at most %s", money.MaxUnitCost)
 		}
 	}
 	return in, nil

@@ -46,6 +46,15 @@
 // best plan under the group's rules (see Plan.LowerBound). A plan is never
 // marked optimal without proof.
 //
+// # Exact arithmetic
+//
+// Costs are exact int64 ten-thousandths (money.Amount). Before a group is
+// searched, its costs are formed with checked arithmetic and bounded
+// (MaxCost, see range.go), so that no sum the search makes can wrap; the
+// dual ascent's cost-times-quantity weights are taken in 128 bits. A group
+// outside the range gets an OUT_OF_RANGE roadblock: the engine answers no
+// plan rather than a plan with a wrapped cost.
+//
 // # Explanations
 //
 // For each rule that removed plans, GroupEvaluation.Eliminated holds the best

@@ -1,6 +1,10 @@
 package routing
 
-import "github.com/frsvc/fulfillment/internal/money"
+import (
+	"math/bits"
+
+	"github.com/frsvc/fulfillment/internal/money"
+)
 
 // Candidate states during the search.
 const (
@@ -37,6 +41,13 @@ type daRes struct {
 // is always towards a smaller bound (slack spent and objective lost round up),
 // so the bound stays exact in integers. A negative fixed cost is taken out up
 // front (it can only lower a plan's cost) so that facility costs are ≥ 0.
+//
+// The weights multiply a cost by a quantity (a raise of up to a line's cost
+// times the units a source holds), which at the entry bounds passes int64:
+// those products are taken in 128 bits (mulDivUp, mulDiv). Every dual
+// solution on the way is feasible, so stopping a line early only weakens the
+// bound: a raise that would take Σ v past inf64 stops the line instead, which
+// keeps base, and every sum the search makes of it, within int64.
 func (p *problem) dualAscent(st []int8) daRes {
 	N, m := len(p.cands), len(p.lines)
 	r := daRes{ok: true, v: make([]money.Amount, m), slack: make([]money.Amount, N)}
@@ -55,6 +66,7 @@ func (p *problem) dualAscent(st []int8) daRes {
 	}
 	ptr := make([]int, m)
 	stuck := make([]bool, m)
+	var sumV money.Amount // Σ v, kept ≤ inf64
 	for j := range p.lines {
 		o := p.opts[j]
 		t := 0
@@ -65,6 +77,7 @@ func (p *problem) dualAscent(st []int8) daRes {
 			return daRes{}
 		}
 		r.v[j] = o[t].cost
+		sumV += r.v[j] // each line's cost is within CheckRange's bound
 		for t < len(o) && o[t].cost <= r.v[j] {
 			t++
 		}
@@ -93,7 +106,7 @@ func (p *problem) dualAscent(st []int8) daRes {
 				case a == q:
 					delta = min(delta, sl)
 				default:
-					delta = min(delta, sl*q/a)
+					delta = min(delta, mulDiv(sl, q, a))
 				}
 			}
 			if held >= q {
@@ -114,20 +127,25 @@ func (p *problem) dualAscent(st []int8) daRes {
 				stuck[j] = true // cannot be served at all; the search sees it too
 				continue
 			}
+			if inc > inf64-sumV {
+				stuck[j] = true // a feasible dual; raising further would leave the range
+				continue
+			}
 			for x := 0; x < ptr[j]; x++ {
 				i := o[x].i
 				if st[i] == stClosed || r.slack[i] == 0 {
 					continue
 				}
 				a := money.Amount(min(p.cap[i][l.sku], l.qty))
-				if inc == 0 && a < q && r.slack[i]*q < a {
+				if inc == 0 && a < q && mulDiv(r.slack[i], q, a) == 0 {
 					r.slack[i] = 0 // too little left to pay for one more step
 					continue
 				}
-				r.slack[i] -= (inc*a + q - 1) / q
+				r.slack[i] -= mulDivUp(inc, a, q)
 			}
 			r.v[j] += inc
-			lost += (inc*held + q - 1) / q
+			sumV += inc
+			lost += mulDivUp(inc, held, q)
 			if reach {
 				for t < len(o) && o[t].cost <= r.v[j] {
 					t++
@@ -142,4 +160,24 @@ func (p *problem) dualAscent(st []int8) daRes {
 	}
 	r.base -= lost
 	return r
+}
+
+// mulDivUp is ⌈x·a/q⌉ for x, a ≥ 0 and q > 0 with a ≤ q (the result is then
+// at most x), the product taken in 128 bits.
+func mulDivUp(x, a, q money.Amount) money.Amount {
+	hi, lo := bits.Mul64(uint64(x), uint64(a))
+	lo, carry := bits.Add64(lo, uint64(q-1), 0)
+	quo, _ := bits.Div64(hi+carry, lo, uint64(q))
+	return money.Amount(quo)
+}
+
+// mulDiv is ⌊x·q/a⌋ for x, q ≥ 0 and a > 0, the product taken in 128 bits,
+// and maxAmount when the quotient reaches it.
+func mulDiv(x, q, a money.Amount) money.Amount {
+	hi, lo := bits.Mul64(uint64(x), uint64(q))
+	if hi >= uint64(a) {
+		return maxAmount // the quotient needs more than 64 bits
+	}
+	quo, _ := bits.Div64(hi, lo, uint64(a))
+	return money.Amount(min(quo, uint64(maxAmount)))
 }

@@ -340,7 +340,7 @@ func (p *problem) level2(U []int, t money.Amount, bud *budget) (cost money.Amoun
 	}
 	sn := p.splitNet(U, nil)
 	if !sn.g.solve(bud) {
-		if bud.out {
+		if bud.out || sn.g.tooBig {
 			return 0, false, false
 		}
 		return 0, false, true

@@ -23,6 +23,12 @@ type mcf struct {
 	bal  []int  // supply (>0) or demand (<0) per real node
 	pot  []int64
 	base int64 // Σ lower bound × cost
+	// tooBig: solve stopped because a potential would have left
+	// [−inf64, inf64]. Potentials are path lengths, which the range check
+	// keeps far below that, except those of nodes the source no longer
+	// reaches, which grow by the largest distance each round; stopping
+	// there reports no flow rather than a wrapped one.
+	tooBig bool
 }
 
 const inf64 = math.MaxInt64 / 4
@@ -51,7 +57,8 @@ func (g *mcf) flow(e int) int  { return g.lo[e>>1] + g.cap[e^1] }
 func (g *mcf) rc(e int) int64  { return g.cost[e] + g.pot[g.from(e)] - g.pot[g.to[e]] }
 func (g *mcf) real(e int) bool { return !g.aux[e>>1] }
 
-// solve finds a min-cost flow meeting every balance; false if none exists.
+// solve finds a min-cost flow meeting every balance; false if none exists,
+// or if the budget ran out or tooBig was set.
 func (g *mcf) solve(bud *budget) bool {
 	if bud != nil && !bud.step() {
 		return false
@@ -127,11 +134,15 @@ func (g *mcf) solve(bud *budget) bool {
 			}
 		}
 		for v := range dist {
-			if dist[v] < inf64 {
-				g.pot[v] += dist[v]
-			} else {
-				g.pot[v] += maxd
+			d := dist[v]
+			if d >= inf64 {
+				d = maxd
 			}
+			if g.pot[v] > inf64-d {
+				g.tooBig = true
+				return false
+			}
+			g.pot[v] += d
 		}
 		f := need - flowed
 		for v := T; v != S; v = g.from(prev[v]) {

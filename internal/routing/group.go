@@ -19,6 +19,10 @@ func evaluateGroup(w *world, g *Group, bud *budget) (ev GroupEvaluation) {
 			Message: fmt.Sprintf("%s has no eligible, enabled source that ships to %s.", capitalize(label), orNone(w.order.Country))}}
 		return ev
 	}
+	if p.rangeErr != nil {
+		ev.Roadblocks = []Roadblock{p.rangeErr.rb}
+		return ev
+	}
 	oos, fallback := p.outOfStock()
 	if len(oos) > 0 {
 		ev.Roadblocks = oos
@@ -55,6 +59,11 @@ func evaluateGroup(w *world, g *Group, bud *budget) (ev GroupEvaluation) {
 			return ev
 		}
 		plan := p.planFromLines(fallback)
+		if plan == nil {
+			ev.Roadblocks = []Roadblock{{Code: CodeBudgetExhausted, GroupID: g.ID,
+				Message: fmt.Sprintf("The routing search for %s ran out of time before it found a plan; try again or route by hand.", label)}}
+			return ev
+		}
 		plan.LowerBound = min(s.lowerBound(), plan.TotalCost)
 		ev.Plan = plan
 		return ev
@@ -192,7 +201,7 @@ func (p *problem) splitAtLevel(U []int, level, cmin money.Amount, bud *budget) [
 				fixed[l][u] = v
 				sn := p.splitNet(U, fixed)
 				if !sn.g.solve(bud) {
-					if bud != nil && bud.out {
+					if bud != nil && bud.out || sn.g.tooBig {
 						return nil
 					}
 					continue
@@ -240,9 +249,22 @@ func (p *problem) planFromLines(asg []int) *Plan {
 	return p.planFrom(U, x)
 }
 
-// planFrom writes out the plan for quantities x[line][position in U].
+// planFrom writes out the plan for quantities x[line][position in U]. Its
+// sums are checked although the group's range check already bounds them: a
+// plan leaves the engine as a cost snapshot, so it is nil rather than wrong.
 func (p *problem) planFrom(U []int, x [][]int) *Plan {
 	plan := &Plan{}
+	ok := true
+	add := func(a, b money.Amount) money.Amount {
+		s, fits := money.Add(a, b)
+		ok = ok && fits
+		return s
+	}
+	mul := func(a money.Amount, q int) money.Amount {
+		m, fits := money.MulChecked(a, q)
+		ok = ok && fits
+		return m
+	}
 	for u, i := range U {
 		cd := p.cands[i]
 		r := Request{SourceID: cd.id, Priority: cd.prio, DropshipFee: cd.src.DropshipFee}
@@ -254,13 +276,16 @@ func (p *problem) planFrom(U []int, x [][]int) *Plan {
 			}
 			uc := p.uc[i][ln.sku]
 			r.Items = append(r.Items, Item{LineID: ln.id, SKU: p.skus[ln.sku], Quantity: q, UnitCost: uc})
-			r.ItemCost += uc.Mul(q)
+			r.ItemCost = add(r.ItemCost, mul(uc, q))
 			units += q
 		}
-		r.ShippingCost = cd.src.ShippingBaseCost + cd.perUnit.Mul(units)
-		r.TotalCost = r.ItemCost + r.DropshipFee + r.ShippingCost
-		plan.TotalCost += r.TotalCost
+		r.ShippingCost = add(cd.src.ShippingBaseCost, mul(cd.perUnit, units))
+		r.TotalCost = add(add(r.ItemCost, r.DropshipFee), r.ShippingCost)
+		plan.TotalCost = add(plan.TotalCost, r.TotalCost)
 		plan.Requests = append(plan.Requests, r)
+	}
+	if !ok {
+		return nil
 	}
 	plan.LowerBound = plan.TotalCost
 	return plan

@@ -34,6 +34,9 @@ type problem struct {
 	rank    [][]int // [sku][cand]: position by (unit cost + shipping, ID)
 	ord     []int   // scratch for splitGreedy
 	fbuf    []int   // scratch for splitGreedy
+	// rangeErr is set when a cost of the group does not fit the engine's
+	// range (see range.go); the problem is then not searched.
+	rangeErr *rangeError
 }
 
 type pline struct {
@@ -109,8 +112,12 @@ func buildProblem(w *world, g *Group) *problem {
 		if len(src.ShipsTo) > 0 && !hasCountry(src.ShipsTo, w.order.Country) {
 			continue
 		}
-		p.cands = append(p.cands, cand{id: id, prio: m.prio, src: src,
-			fixed: src.DropshipFee + src.ShippingBaseCost, perUnit: src.ShippingPerUnitCost})
+		fixed, ok := money.Add(src.DropshipFee, src.ShippingBaseCost)
+		if !ok {
+			p.outOfRange("", id, "The fees of source %s (dropship fee %s, shipping base cost %s) add up past what routing can hold.",
+				sourceLabel(src), src.DropshipFee, src.ShippingBaseCost)
+		}
+		p.cands = append(p.cands, cand{id: id, prio: m.prio, src: src, fixed: fixed, perUnit: src.ShippingPerUnitCost})
 	}
 
 	K := len(p.skus)
@@ -123,14 +130,24 @@ func buildProblem(w *world, g *Group) *problem {
 				p.cap[i][k] = st.Available
 				p.uc[i][k] = st.UnitCost
 			}
-			p.c[i][k] = p.uc[i][k] + cd.perUnit
+			c, ok := money.Add(p.uc[i][k], cd.perUnit)
+			if !ok && p.cap[i][k] > 0 {
+				p.outOfRange(sku, cd.id, "SKU %s at source %s costs %s a unit plus %s shipping a unit: more than routing can hold.",
+					sku, sourceLabel(cd.src), p.uc[i][k], cd.perUnit)
+			}
+			p.c[i][k] = c
 		}
 	}
 	p.opts = make([][]lineOpt, len(p.lines))
 	for j, l := range p.lines {
 		for i := range p.cands {
 			if p.canTake(i, j) {
-				p.opts[j] = append(p.opts[j], lineOpt{p.c[i][l.sku].Mul(l.qty), i})
+				c, ok := money.MulChecked(p.c[i][l.sku], l.qty)
+				if !ok {
+					p.outOfRange(p.skus[l.sku], p.cands[i].id, "Line %d (SKU %s, %d units) at source %s, %s a unit with shipping, costs more than routing can add up exactly (at most %s a group).",
+						l.id, p.skus[l.sku], l.qty, sourceLabel(p.cands[i].src), p.c[i][l.sku], MaxCost)
+				}
+				p.opts[j] = append(p.opts[j], lineOpt{c, i})
 			}
 		}
 		sort.Slice(p.opts[j], func(a, b int) bool {
@@ -140,6 +157,9 @@ func buildProblem(w *world, g *Group) *problem {
 			}
 			return x.i < y.i
 		})
+	}
+	if p.checkRange(); p.rangeErr != nil {
+		return p
 	}
 	p.rank = make([][]int, K)
 	byCost := make([]int, len(p.cands))

@@ -246,12 +246,17 @@ type Roadblock struct {
 // Route decides how to fulfil the order in s. The context's deadline is the
 // search budget (callers use DefaultBudget); a context without deadline means no
 // time limit. Route never fails: every outcome is a Decision, possibly with
-// roadblocks.
+// roadblocks. Quantities and costs too large to add up exactly (see MaxCost)
+// give an OUT_OF_RANGE roadblock, never a plan with a wrapped cost.
 func Route(ctx context.Context, s Snapshot, o Options) Decision {
 	w := newWorld(s)
 	var d Decision
 	if rb := w.orderRoadblocks(); len(rb) > 0 {
 		d.Roadblocks = rb
+		return d
+	}
+	if rb := w.unitsOutOfRange(); rb != nil {
+		d.Roadblocks = []Roadblock{*rb}
 		return d
 	}
 	groups, rb := w.selectGroups(o.GroupID)
@@ -316,12 +321,10 @@ func newWorld(s Snapshot) *world {
 		if _, ok := w.sources[st.SourceID]; !ok {
 			continue
 		}
-		if st.Available < 0 {
-			st.Available = 0
-		}
+		st.Available = min(max(st.Available, 0), maxStock)
 		k := stockKey{st.SourceID, st.SKU}
 		if old, dup := w.stock[k]; dup {
-			st.Available += old.Available
+			st.Available = addStock(st.Available, old.Available)
 			if old.UnitCost > st.UnitCost {
 				st.UnitCost = old.UnitCost
 			}
