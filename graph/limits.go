@@ -181,13 +181,7 @@ func (w *walker) field(f *ast.Field, depth int) int {
 	if f.Alias != "" && f.Alias != f.Name {
 		w.aliases++
 	}
-	// Introspection is walked like the rest: __Type.fields → __Field.type →
-	// __Type.fields … nests without end, and each level multiplies the answer.
-	children := 0
-	if len(f.SelectionSet) > 0 {
-		// A leaf has no selection set and adds no level.
-		children = w.selection(f.SelectionSet, depth+1)
-	}
+	// The field's own arguments first, then what it selects.
 	var args map[string]any
 	if len(f.Arguments) > 0 || isConnection(f) || f.Name == "nodes" {
 		var ae *apperr.Error
@@ -240,6 +234,13 @@ func (w *walker) field(f *ast.Field, depth int) int {
 		if ids, ok := args["ids"].([]any); ok {
 			mult = max(len(ids), 1)
 		}
+	}
+	// Introspection is walked like the rest: __Type.fields → __Field.type →
+	// __Type.fields … nests without end, and each level multiplies the answer.
+	children := 0
+	if len(f.SelectionSet) > 0 {
+		// A leaf has no selection set and adds no level.
+		children = w.selection(f.SelectionSet, depth+1)
 	}
 	return saturate(1, mul(mult, children))
 }
