@@ -47,7 +47,8 @@ func NewHandler(r *Resolver, o Options) *handler.Server {
 	if logger == nil {
 		logger = slog.Default()
 	}
-	srv := handler.New(NewSchema(r))
+	es := NewSchema(r)
+	srv := handler.New(es)
 	limits := o.Limits.withDefaults()
 	// GraphQL over HTTP as its specification asks (see package gqlhttp):
 	// GET for queries, POST with JSON, Accept negotiation between
@@ -56,13 +57,17 @@ func NewHandler(r *Resolver, o Options) *handler.Server {
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(gqlhttp.Transport{TokenLimit: limits.Tokens})
 	srv.AddTransport(unsupported{})
-	srv.SetQueryCache(newPagingCache(1000))
+	cache := newPagingCache(1000)
+	srv.SetQueryCache(cache)
 	srv.SetParserTokenLimit(limits.Tokens)
 	srv.SetDisableSuggestion(o.Production)
 	if o.Introspection {
 		srv.Use(extension.Introspection{})
 	}
-	srv.Use(limitsExtension{limits: limits})
+	// Before parsing and validation: selection sets the validator would
+	// take too long over.
+	srv.Use(documentBounds{limits: limits, cache: cache})
+	srv.Use(limitsExtension{limits: limits, schema: es.Schema()})
 	srv.SetErrorPresenter(errorPresenter(logger))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		logger.ErrorContext(ctx, "panic in resolver", "panic", fmt.Sprint(p))

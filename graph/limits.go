@@ -2,10 +2,9 @@ package graph
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
-	"strconv"
+	"strings"
 
 	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
@@ -14,6 +13,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/frsvc/fulfillment/internal/apperr"
+	"github.com/frsvc/fulfillment/internal/scalar"
 )
 
 // Limits bound what one operation may cost. Zero fields take the defaults.
@@ -28,6 +28,12 @@ type Limits struct {
 	Aliases int
 	// Tokens is the parser's token limit (CVE-2023-49559).
 	Tokens int
+	// SelectionSet is the most selections (fields, fragment spreads and
+	// inline fragments) one selection set may hold, and Selections the most
+	// a document may hold in all, a fragment's counted at each spread of
+	// it; both are checked before validation (see documentBounds).
+	SelectionSet int
+	Selections   int
 }
 
 // The defaults.
@@ -36,6 +42,12 @@ const (
 	DefaultDepth      = 15
 	DefaultAliases    = 30
 	DefaultTokens     = 10000
+	// DefaultSelectionSet and DefaultSelections leave GraphiQL's
+	// introspection query (about 300 selections) and any page of this API
+	// well inside, and keep the validation of the worst document within
+	// them to milliseconds (BenchmarkValidateWorstDocument).
+	DefaultSelectionSet = 500
+	DefaultSelections   = 1000
 	// DefaultPage is the page a connection gets without first or last.
 	DefaultPage = 50
 	// MaxPage is the largest first or last allowed.
@@ -55,12 +67,22 @@ func (l Limits) withDefaults() Limits {
 	if l.Tokens <= 0 {
 		l.Tokens = DefaultTokens
 	}
+	if l.SelectionSet <= 0 {
+		l.SelectionSet = DefaultSelectionSet
+	}
+	if l.Selections <= 0 {
+		l.Selections = DefaultSelections
+	}
 	return l
 }
 
-// limitsExtension checks every operation against the limits before any
+// limitsExtension checks every operation against the limits, and the
+// arguments of its fields against the bounds of inputs.go, before any
 // resolver runs.
-type limitsExtension struct{ limits Limits }
+type limitsExtension struct {
+	limits Limits
+	schema *ast.Schema
+}
 
 var (
 	_ graphql.HandlerExtension        = limitsExtension{}
@@ -70,7 +92,7 @@ var (
 func (limitsExtension) ExtensionName() string                   { return "Limits" }
 func (limitsExtension) Validate(graphql.ExecutableSchema) error { return nil }
 func (e limitsExtension) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
-	w := &walker{doc: oc.Doc, vars: oc.Variables, limits: e.limits}
+	w := &walker{doc: oc.Doc, vars: oc.Variables, limits: e.limits, schema: e.schema}
 	cost := w.selection(oc.Operation.SelectionSet, 1)
 	if w.err != nil {
 		return w.err
@@ -93,6 +115,7 @@ type walker struct {
 	doc     *ast.QueryDocument
 	vars    map[string]any
 	limits  Limits
+	schema  *ast.Schema
 	aliases int
 	err     *gqlerror.Error
 }
@@ -158,16 +181,21 @@ func (w *walker) field(f *ast.Field, depth int) int {
 	if f.Alias != "" && f.Alias != f.Name {
 		w.aliases++
 	}
-	// Introspection is walked like the rest: __Type.fields → __Field.type →
-	// __Type.fields … nests without end, and each level multiplies the answer.
-	children := 0
-	if len(f.SelectionSet) > 0 {
-		// A leaf has no selection set and adds no level.
-		children = w.selection(f.SelectionSet, depth+1)
+	// The field's own arguments first, then what it selects.
+	var args map[string]any
+	if len(f.Arguments) > 0 || isConnection(f) || f.Name == "nodes" {
+		var ae *apperr.Error
+		if args, ae = argumentValues(f, w.vars); ae == nil && len(f.Arguments) > 0 {
+			// Defaults are the schema's own: only given arguments are checked.
+			ae = checkArguments(w.schema, f, args)
+		}
+		if ae != nil {
+			w.err = &gqlerror.Error{Message: ae.Message, Err: ae, Path: ast.Path{ast.PathName(f.Alias)}}
+			return 0
+		}
 	}
 	mult := 1
 	if isConnection(f) {
-		args := f.ArgumentMap(w.vars)
 		page := DefaultPage
 		if args["first"] == nil && args["last"] == nil && (f.Arguments.ForName("first") != nil || f.Arguments.ForName("last") != nil) {
 			// Present but null through a variable: the cache could not page it.
@@ -195,8 +223,7 @@ func (w *walker) field(f *ast.Field, depth int) int {
 			if args[name] == nil {
 				continue
 			}
-			var c entgql.Cursor[int]
-			if c.UnmarshalGQL(args[name]) != nil {
+			if !serverCursor(args[name]) {
 				ae := &apperr.Error{Code: apperr.Validation, Field: name, Message: name + " is not a cursor this server gave"}
 				w.err = &gqlerror.Error{Message: ae.Message, Err: ae, Path: ast.Path{ast.PathName(f.Alias)}}
 				return 0
@@ -204,34 +231,73 @@ func (w *walker) field(f *ast.Field, depth int) int {
 		}
 		mult = max(page, 1)
 	} else if f.Name == "nodes" {
-		if ids, ok := f.ArgumentMap(w.vars)["ids"].([]any); ok {
+		if ids, ok := args["ids"].([]any); ok {
 			mult = max(len(ids), 1)
 		}
+	}
+	// Introspection is walked like the rest: __Type.fields → __Field.type →
+	// __Type.fields … nests without end, and each level multiplies the answer.
+	children := 0
+	if len(f.SelectionSet) > 0 {
+		// A leaf has no selection set and adds no level.
+		children = w.selection(f.SelectionSet, depth+1)
 	}
 	return saturate(1, mul(mult, children))
 }
 
-// pageSize reads first or last as the resolvers will: gqlgen's Int takes
-// an int64 (a literal, a JSON number) but also a numeric string, which a
-// variable of type Int may hold.
+// pageSize reads first or last as the resolvers will (internal/scalar's
+// Int: a 32-bit integer, never a string).
 func pageSize(v any) (int64, bool) {
+	n, err := scalar.UnmarshalInt(v)
+	return int64(n), err == nil
+}
+
+// serverCursor reports whether v is a cursor this server gave: one that
+// decodes and encodes back to exactly itself. Decoding alone takes a cursor
+// followed by anything (it reads what it needs and stops), with fields of
+// its own added, or encoded otherwise than the server encodes.
+func serverCursor(v any) bool {
+	s, ok := v.(string)
+	if !ok {
+		return false
+	}
+	var c entgql.Cursor[int]
+	if c.UnmarshalGQL(s) != nil {
+		return false
+	}
+	c.Value = cursorValue(c.Value)
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	c.MarshalGQL(&b)
+	enc := b.String()
+	return len(enc) == len(s)+2 && enc[1:len(enc)-1] == s
+}
+
+// cursorValue undoes what decoding into an interface does to an integer:
+// the server encodes an int (an Int column) in the fewest bytes, which
+// decode as the smallest Go type that holds them (int8, uint16, …), which
+// would encode back in a fixed width. An int64 (a money column) is encoded
+// in 8 bytes and decodes as an int64, which encodes back as it was.
+func cursorValue(v any) any {
 	switch n := v.(type) {
-	case int64:
-		return n, true
-	case int:
-		return int64(n), true
-	case json.Number:
-		i, err := n.Int64()
-		return i, err == nil
-	case string:
-		i, err := strconv.ParseInt(n, 10, 64)
-		return i, err == nil
-	case float64:
-		if n == math.Trunc(n) && math.Abs(n) <= 1<<53 {
-			return int64(n), true
+	case int8:
+		return int(n)
+	case int16:
+		return int(n)
+	case int32:
+		return int(n)
+	case uint8:
+		return int(n)
+	case uint16:
+		return int(n)
+	case uint32:
+		return int(n)
+	case uint64:
+		if n <= math.MaxInt64 {
+			return int(n)
 		}
 	}
-	return 0, false
+	return v
 }
 
 func isConnection(f *ast.Field) bool {

@@ -33,6 +33,7 @@ var hdFuzzSeeds = []struct{ query, variables, operationName string }{
 	{`query($c: Cursor) { orders(first: 2, after: $c) { edges { cursor node { id } } pageInfo { endCursor } } }`, `{"c": "gaFp"}`, ""},
 	{`query($c: Cursor) { orders(last: 2, before: $c) { totalCount } }`, `{"c": "not base64 !"}`, ""},
 	{`query($c: Cursor) { orders(after: $c) { totalCount } }`, `{"c": "g6FpzQPooXbAoWv/"}`, ""},
+	{`query($c: Cursor) { orders(after: $c) { totalCount } }`, `{"c": "gaFpAQ"}`, ""},
 	{`query($n: Int) { orders(first: $n) { totalCount } }`, `{"n": "101"}`, ""},
 	{`query($n: Int) { orders(first: $n) { totalCount } }`, `{"n": 9223372036854775807}`, ""},
 	{`query($n: Int) { orders(last: $n) { totalCount } }`, `{"n": -1}`, ""},

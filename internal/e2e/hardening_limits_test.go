@@ -3,10 +3,13 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -105,6 +108,21 @@ func hdAliases(n int, mutation bool) string {
 	return "{ viewer {" + b.String() + " } }"
 }
 
+// hdRoles is n repetitions of the field role (of Viewer).
+func hdRoles(n int) string { return strings.Repeat("role ", n) }
+
+// hdDoubling is a document of a few hundred bytes whose fragments each
+// spread the next one twice: 2^levels selections.
+func hdDoubling(levels int) string {
+	var b strings.Builder
+	b.WriteString("{ viewer { ...F0 } }\n")
+	for i := range levels {
+		fmt.Fprintf(&b, "fragment F%d on Viewer { ...F%d ...F%d }\n", i, i+1, i+1)
+	}
+	fmt.Fprintf(&b, "fragment F%d on Viewer { role }\n", levels)
+	return b.String()
+}
+
 // hdTokens counts a document's tokens as the parser's limit does: every
 // lexer token but the end, comments included.
 func hdTokens(t testing.TB, doc string) int {
@@ -138,11 +156,16 @@ func hdPadTokens(t testing.TB, doc string, n int) string {
 }
 
 // hdListTokens is a query with exactly n tokens, padded with real ones: the
-// strings of a where filter.
+// strings of where filters, in ten lists (a list holds at most 1000).
 func hdListTokens(t testing.TB, n int) string {
 	t.Helper()
 	build := func(k int) string {
-		return `{ orders(first: 1, where: {orderNumberIn: [` + strings.Repeat(`"x" `, k) + `]}) { totalCount } }`
+		var b strings.Builder
+		b.WriteString("{")
+		for i := range 10 {
+			fmt.Fprintf(&b, ` a%d: orders(first: 1, where: {orderNumberIn: [%s]}) { totalCount }`, i, strings.Repeat(`"x" `, k/10+btoi(i < k%10)))
+		}
+		return b.String() + " }"
 	}
 	k := n - hdTokens(t, build(0))
 	doc := build(k)
@@ -221,6 +244,20 @@ func TestHardeningLimits(t *testing.T) {
 			{name: "mutation tokens 10000", env: def, query: hdPadTokens(t, `mutation($in: ImportOrderInput!) { importOrder(input: $in) { id } }`, 10000)},
 			{name: "mutation tokens 10001", env: def, query: hdPadTokens(t, `mutation($in: ImportOrderInput!) { importOrder(input: $in) { id } }`, 10001), code: over},
 
+			// Selections, checked before validation: 500 in a selection set
+			// (its inline fragments' merged in), 1000 in the document, a
+			// fragment's counted at each spread of it.
+			{name: "selection set 500", env: def, query: `{ viewer { ` + hdRoles(500) + `} }`},
+			{name: "selection set 501", env: def, query: `{ viewer { ` + hdRoles(501) + `} }`, code: over},
+			{name: "selection set 501 through inline fragments", env: def, query: `{ viewer { ... on Viewer { ` + hdRoles(250) + `} ... on Viewer { ` + hdRoles(249) + `} } }`, code: over},
+			{name: "repeated field 9,900 times (48 KB)", env: def, query: `{ viewer { ` + hdRoles(9900) + `} }`, code: over},
+			{name: "selections 1000", env: def, query: `{ viewer { ` + hdRoles(499) + `} viewer { ` + hdRoles(499) + `} }`},
+			{name: "selections 1001", env: def, query: `{ viewer { ` + hdRoles(499) + `} viewer { ` + hdRoles(499) + `} __typename }`, code: over},
+			{name: "selections 1000 through a fragment", env: def, query: `{ ` + strings.Repeat(`viewer { ...R } `, 8) + `} fragment R on Viewer { ` + hdRoles(123) + `}`},
+			{name: "selections 1001 through a fragment", env: def, query: `{ ` + strings.Repeat(`viewer { ...R } `, 7) + `} fragment R on Viewer { ` + hdRoles(141) + `}`, code: over},
+			{name: "mutation selections 1001", env: def, query: `mutation($in: ImportOrderInput!) { importOrder(input: $in) { ` + strings.Repeat("id ", 500) + `} importOrder(input: $in) { ` + strings.Repeat("id ", 499) + `} }`, code: over},
+			{name: "fragments doubling 40 times", env: def, query: hdDoubling(40), code: over},
+
 			// first / last: 0..100.
 			{name: "first 100", env: def, query: `{ orders(first: 100) { totalCount } }`},
 			{name: "first 0", env: def, query: `{ orders(first: 0) { totalCount } }`},
@@ -235,7 +272,8 @@ func TestHardeningLimits(t *testing.T) {
 			{name: "first 101 as a string variable", env: def, query: `query($n: Int) { orders(first: $n) { totalCount } }`, vars: map[string]any{"n": "101"}, code: refusedPage, field: "first"},
 			{name: "first 1000000 as a string variable", env: def, query: `query($n: Int) { orders(first: $n) { totalCount } }`, vars: map[string]any{"n": "1000000"}, code: refusedPage, field: "first"},
 			{name: "last 101 as a string variable", env: def, query: `query($n: Int) { orders(last: $n) { totalCount } }`, vars: map[string]any{"n": "101"}, code: refusedPage, field: "last"},
-			{name: "first 100 as a string variable", env: def, query: `query($n: Int) { orders(first: $n) { totalCount } }`, vars: map[string]any{"n": "100"}},
+			// Int is 32-bit and never a string.
+			{name: "first 100 as a string variable", env: def, query: `query($n: Int) { orders(first: $n) { totalCount } }`, vars: map[string]any{"n": "100"}, code: refusedPage, field: "first"},
 			{name: "first null variable", env: def, query: `query($n: Int) { orders(first: $n) { totalCount } }`, vars: map[string]any{"n": nil}, code: refusedPage, field: "first"},
 			{name: "nested first 101", env: def, query: `{ orders(first: 1) { edges { node { fulfillmentRequests(first: 101) { totalCount } } } } }`, code: refusedPage, field: "first"},
 			{name: "nested last -1", env: def, query: `{ orders(first: 1) { edges { node { logs(last: -1) { totalCount } } } } }`, code: refusedPage, field: "last"},
@@ -598,4 +636,413 @@ func hdProcessingFR(h *hdEnv, code, url, secret string) string {
 		h.T.Fatalf("process: %+v", p)
 	}
 	return fr.CreateFulfillmentRequest.ID
+}
+
+// TestHardeningSelectionAnswer: a document refused for its selections is
+// answered as one refused for its tokens: the same status, one error with a
+// message and extensions.code alone, no data.
+func TestHardeningSelectionAnswer(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		h := hdNew(t, a, nil)
+		shape := func(res *Result) string {
+			var body map[string]any
+			if err := json.Unmarshal(res.Raw, &body); err != nil {
+				t.Fatalf("answer %s: %v", res.Raw, err)
+			}
+			var keys []string
+			for k, v := range body {
+				keys = append(keys, k)
+				if errs, ok := v.([]any); ok {
+					for _, e := range errs {
+						for ek, ev := range e.(map[string]any) {
+							keys = append(keys, k+"."+ek)
+							if ext, ok := ev.(map[string]any); ok {
+								for xk := range ext {
+									keys = append(keys, k+"."+ek+"."+xk)
+								}
+							}
+						}
+					}
+				}
+			}
+			sort.Strings(keys)
+			return fmt.Sprintf("HTTP %d %v", res.Status, keys)
+		}
+		tokens := h.Do(Request{Key: h.AdminKey, Query: hdPadTokens(t, `{ viewer { role } }`, 10001)})
+		h.Err(tokens, "COMPLEXITY_LIMIT_EXCEEDED")
+		for _, q := range []string{`{ viewer { ` + hdRoles(501) + `} }`, `{ viewer { ` + hdRoles(499) + `} viewer { ` + hdRoles(499) + `} __typename }`} {
+			res := h.Do(Request{Key: h.AdminKey, Query: q})
+			h.Err(res, "COMPLEXITY_LIMIT_EXCEEDED")
+			if got, want := shape(res), shape(tokens); got != want {
+				t.Errorf("answer %s (%s), want the shape of the token limit's: %s (%s)", got, res.Raw, want, tokens.Raw)
+			}
+		}
+	})
+}
+
+// hdCase is one request that must run ("" field and code) or be refused
+// with code (VALIDATION unless said) on field.
+type hdCase struct {
+	name  string
+	query string
+	vars  map[string]any
+	field string
+	code  string
+}
+
+// hdRefusedBeforeSQL runs each case and checks the refusals: the code, the
+// field, no data, no 5xx, and not one SQL statement beyond those of a
+// request that runs none (the key lookup).
+func hdRefusedBeforeSQL(t *testing.T, h *hdEnv, cases []hdCase) {
+	t.Helper()
+	counter := testdb.NewCounter(h.Store)
+	statements := func(r Request) (*Result, int64) {
+		h.T.Helper()
+		counter.Reset()
+		h.Do(Request{Key: r.Key, Query: `{ __typename }`})
+		base := counter.Count()
+		counter.Reset()
+		res := h.Do(r)
+		return res, counter.Count() - base
+	}
+	statements(Request{Key: h.AdminKey}) // warm
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			h := h.with(t)
+			res, n := statements(Request{Key: h.AdminKey, Query: c.query, Variables: c.vars})
+			if c.field == "" && c.code == "" {
+				if len(res.Errors) > 0 {
+					t.Fatalf("refused (HTTP %d): %+v", res.Status, res.Errors)
+				}
+				return
+			}
+			code := c.code
+			if code == "" {
+				code = "VALIDATION"
+			}
+			er := h.Err(res, code)
+			if er.Field() != c.field {
+				t.Errorf("field = %q, want %q (%q)", er.Field(), c.field, er.Message)
+			}
+			if res.Status >= 500 {
+				t.Errorf("HTTP %d", res.Status)
+			}
+			if len(res.Data) != 0 && string(res.Data) != "null" {
+				t.Errorf("data = %s, want none", res.Data)
+			}
+			if n != 0 {
+				t.Errorf("%d SQL statements ran for a refused request", n)
+			}
+		})
+	}
+}
+
+// TestHardeningIntRange: Int is GraphQL's 32-bit Int. Values outside it,
+// strings and fractions are refused at coercion, literals and variables
+// alike, at the root and in nested connections (before their parent's
+// query runs), and nothing is written.
+func TestHardeningIntRange(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		h := hdNew(t, a, nil)
+		var src struct{ CreateSource struct{ ID string } }
+		h.Query(`mutation { createSource(input: {name: "Ints", code: "INTS"}) { id } }`, nil, &src)
+		upsert := `mutation($s: ID!, $items: [InventoryInput!]!) { upsertInventory(sourceID: $s, items: $items) { id } }`
+		item := func(q any) map[string]any {
+			return map[string]any{"s": src.CreateSource.ID, "items": []any{map[string]any{"sku": "INT-1", "quantity": q, "unitCost": "1.00"}}}
+		}
+		literal := func(n string) string { return `{ inventoryItems(where: {quantityGT: ` + n + `}) { totalCount } }` }
+		nested := func(n string) string {
+			return `{ sources(first: 1) { edges { node { inventoryItems(where: {quantityGT: ` + n + `}) { totalCount } } } } }`
+		}
+		whereVar := `query($w: InventoryItemWhereInput) { inventoryItems(where: $w) { totalCount } }`
+		intVar := `query($n: Int) { inventoryItems(where: {quantityGT: $n}) { totalCount } }`
+		// JSON numbers as sent: json.Number keeps 2^63−1 exact.
+		num := func(s string) json.Number { return json.Number(s) }
+		var cases []hdCase
+		for _, n := range []string{"2147483647", "-2147483648", "0"} {
+			cases = append(cases,
+				hdCase{name: "literal " + n, query: literal(n)},
+				hdCase{name: "nested literal " + n, query: nested(n)},
+				hdCase{name: "variable " + n, query: intVar, vars: map[string]any{"n": num(n)}},
+				hdCase{name: "input object variable " + n, query: whereVar, vars: map[string]any{"w": map[string]any{"quantityGT": num(n)}}})
+		}
+		for _, n := range []string{"2147483648", "-2147483649", "4611686018427387904", "9223372036854775807"} {
+			cases = append(cases,
+				hdCase{name: "literal " + n, query: literal(n), field: "where.quantityGT"},
+				hdCase{name: "nested literal " + n, query: nested(n), field: "where.quantityGT"},
+				hdCase{name: "variable " + n, query: intVar, vars: map[string]any{"n": num(n)}, field: "where.quantityGT"},
+				hdCase{name: "input object variable " + n, query: whereVar, vars: map[string]any{"w": map[string]any{"quantityGT": num(n)}}, field: "where.quantityGT"},
+				hdCase{name: "upsertInventory quantity " + n, query: upsert, vars: item(num(n)), field: "items[0].quantity"})
+		}
+		// A string is no Int (gqlgen's Int took "5").
+		cases = append(cases,
+			hdCase{name: `variable "5"`, query: intVar, vars: map[string]any{"n": "5"}, field: "where.quantityGT"},
+			hdCase{name: `input object variable "5"`, query: whereVar, vars: map[string]any{"w": map[string]any{"quantityGT": "5"}}, field: "where.quantityGT"},
+			hdCase{name: `upsertInventory quantity "5"`, query: upsert, vars: item("5"), field: "items[0].quantity"})
+		// Fractions and booleans: refused by the validation of variables,
+		// which names the variable's path.
+		for name, v := range map[string]any{"5.5": num("5.5"), "true": true} {
+			cases = append(cases,
+				hdCase{name: "variable " + name, query: intVar, vars: map[string]any{"n": v}, field: "n"},
+				hdCase{name: "input object variable " + name, query: whereVar, vars: map[string]any{"w": map[string]any{"quantityGT": v}}, field: "w.quantityGT"},
+				hdCase{name: "upsertInventory quantity " + name, query: upsert, vars: item(v), field: "items[0].quantity"})
+		}
+		// A literal string, fraction or boolean is refused by validation.
+		for _, v := range []string{`"5"`, "5.5", "true"} {
+			res := h.Do(Request{Key: h.AdminKey, Query: literal(v)})
+			h.Err(res, "VALIDATION")
+		}
+		hdRefusedBeforeSQL(t, h, cases)
+		n, err := h.Store.Client.InventoryItem.Query().Count(tenant.WithSystem(context.Background()))
+		testdb.Must(t, err)
+		if n != 0 {
+			t.Errorf("%d inventory items written by refused requests", n)
+		}
+	})
+}
+
+// TestHardeningInputBounds: inputs the databases refuse, or that would
+// differ between them, are refused first with VALIDATION and the field, on
+// both databases alike, before any SQL: a NUL in any string, strings over
+// 4096 bytes (255 for identifiers), lists over 1000, where filters nested
+// over 10 deep, with over 100 predicates or over 1000 list values.
+func TestHardeningInputBounds(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		h := hdNew(t, a, nil)
+		var src struct{ CreateSource struct{ ID string } }
+		h.Query(`mutation { createSource(input: {name: "Bounds", code: "BOUNDS"}) { id } }`, nil, &src)
+		order := `mutation($in: ImportOrderInput!) { importOrder(input: $in) { id } }`
+		orderWith := func(n int, change func(map[string]any)) map[string]any {
+			in := hdOrderInput(fmt.Sprintf("BOUND-%d", n))
+			change(in)
+			return map[string]any{"in": in}
+		}
+		line := func(in map[string]any) map[string]any { return in["lines"].([]any)[0].(map[string]any) }
+		upsert := `mutation($s: ID!, $items: [InventoryInput!]!) { upsertInventory(sourceID: $s, items: $items) { id } }`
+		inventory := func(n int, sku string) map[string]any {
+			items := items(n)
+			items[n-1].(map[string]any)["sku"] = sku
+			return map[string]any{"s": src.CreateSource.ID, "items": items}
+		}
+		orders := `query($w: OrderWhereInput) { orders(first: 1, where: $w) { totalCount } }`
+		inventoryItems := `query($w: InventoryItemWhereInput) { inventoryItems(first: 1, where: $w) { totalCount } }`
+		nestedInventory := `query($w: InventoryItemWhereInput) { sources(first: 1) { edges { node { inventoryItems(first: 1, where: $w) { totalCount } } } } }`
+		ids := func(n int) []any {
+			out := make([]any, n)
+			for i := range out {
+				out[i] = fmt.Sprint(i + 1)
+			}
+			return out
+		}
+		skus := func(n int) []any {
+			out := make([]any, n)
+			for i := range out {
+				out[i] = fmt.Sprintf("S%d", i)
+			}
+			return out
+		}
+		nots := func(depth int) map[string]any {
+			w := map[string]any{"idNEQ": "1"}
+			for range depth {
+				w = map[string]any{"not": w}
+			}
+			return w
+		}
+		ors := func(n int) map[string]any {
+			or := make([]any, n)
+			for i := range or {
+				or[i] = map[string]any{"idNEQ": fmt.Sprint(i + 1)}
+			}
+			return map[string]any{"or": or}
+		}
+		// hasChain nests orders' and their requests' filters depth deep.
+		hasChain := func(depth int) map[string]any {
+			w := map[string]any{"idNEQ": "1"}
+			for i := depth; i > 0; i-- {
+				w = map[string]any{[]string{"hasOrderWith", "hasFulfillmentRequestsWith"}[i%2]: []any{w}}
+			}
+			return w
+		}
+		notPath := func(depth int) string { return "where" + strings.Repeat(".not", depth) }
+		long := func(n int) string { return strings.Repeat("x", n) }
+		cases := []hdCase{
+			// NUL, anywhere.
+			{name: "NUL in an order number", query: order, vars: orderWith(1, func(in map[string]any) { in["orderNumber"] = "N\x00UL" }), field: "input.orderNumber"},
+			{name: "NUL in a line's SKU", query: order, vars: orderWith(2, func(in map[string]any) { line(in)["sku"] = "SKU\x00" }), field: "input.lines[0].sku"},
+			{name: "NUL in an address", query: order, vars: orderWith(3, func(in map[string]any) { in["shipTo"].(map[string]any)["city"] = "\x00" }), field: "input.shipTo.city"},
+			{name: "NUL in a literal", query: `mutation { holdOrder(id: "1", reason: "a\u0000b") { id } }`, field: "reason"},
+			{name: "NUL in an inventory SKU", query: upsert, vars: inventory(3, "A\x00"), field: "items[2].sku"},
+			{name: "NUL in a filter", query: orders, vars: map[string]any{"w": map[string]any{"orderNumberIn": []any{"a", "b\x00"}}}, field: "where.orderNumberIn[1]"},
+			{name: "NUL in a nested connection's filter", query: nestedInventory, vars: map[string]any{"w": map[string]any{"skuContains": "\x00"}}, field: "where.skuContains"},
+
+			// Lengths: 255 bytes for identifiers, 4096 for the rest.
+			{name: "line SKU of 255 bytes", query: order, vars: orderWith(10, func(in map[string]any) { line(in)["sku"] = long(255) })},
+			{name: "line SKU of 256 bytes", query: order, vars: orderWith(11, func(in map[string]any) { line(in)["sku"] = long(256) }), field: "input.lines[0].sku"},
+			{name: "line SKU of 1 MB − 1 KB", query: order, vars: orderWith(12, func(in map[string]any) { line(in)["sku"] = long(1<<20 - 1024) }), field: "input.lines[0].sku"},
+			{name: "line title of 4096 bytes", query: order, vars: orderWith(13, func(in map[string]any) { line(in)["title"] = long(4096) })},
+			{name: "line title of 4097 bytes", query: order, vars: orderWith(14, func(in map[string]any) { line(in)["title"] = long(4097) }), field: "input.lines[0].title"},
+			{name: "channel of 256 bytes", query: order, vars: orderWith(15, func(in map[string]any) { in["channel"] = long(256) }), field: "input.channel"},
+			{name: "inventory SKU of 256 bytes", query: upsert, vars: inventory(2, long(256)), field: "items[1].sku"},
+			{name: "skuIn of a 256-byte SKU", query: inventoryItems, vars: map[string]any{"w": map[string]any{"skuIn": []any{long(256)}}}, field: "where.skuIn[0]"},
+			{name: "source name of 256 bytes", query: `mutation($n: String!) { createSource(input: {name: $n, code: "LONG"}) { id } }`, vars: map[string]any{"n": long(256)}, field: "input.name"},
+			{name: "hold reason of 4097 bytes", query: `mutation($r: String!) { holdOrder(id: "1", reason: $r) { id } }`, vars: map[string]any{"r": long(4097)}, field: "reason"},
+
+			// Lists: 1000 items.
+			{name: "idIn of 1000", query: orders, vars: map[string]any{"w": map[string]any{"idIn": ids(1000)}}},
+			{name: "idIn of 1001", query: orders, vars: map[string]any{"w": map[string]any{"idIn": ids(1001)}}, field: "where.idIn"},
+			{name: "idIn of 70,000", query: orders, vars: map[string]any{"w": map[string]any{"idIn": ids(70000)}}, field: "where.idIn"},
+			{name: "skuIn of 70,000", query: inventoryItems, vars: map[string]any{"w": map[string]any{"skuIn": skus(70000)}}, field: "where.skuIn"},
+			{name: "nested skuIn of 1001", query: nestedInventory, vars: map[string]any{"w": map[string]any{"skuIn": skus(1001)}}, field: "where.skuIn"},
+			{name: "nodes of 1001 ids", query: `query($ids: [ID!]!) { nodes(ids: $ids) { id } }`, vars: map[string]any{"ids": ids(1001)}, field: "ids"},
+			// The tighter bounds of their own stay: 1000 items, 500 lines.
+			{name: "upsertInventory of 1001 items", query: upsert, vars: inventory(1001, "LAST"), field: "items"},
+			{name: "order of 501 lines", query: order, vars: orderWith(20, func(in map[string]any) {
+				lines := make([]any, 501)
+				for i := range lines {
+					lines[i] = map[string]any{"sku": fmt.Sprintf("L-%d", i), "quantity": 1, "unitPrice": "1.00"}
+				}
+				in["lines"] = lines
+			}), field: "input.lines"},
+
+			// Filters: 10 levels of nesting, 100 predicates, 1000 list values.
+			{name: "not 10 deep", query: orders, vars: map[string]any{"w": nots(10)}},
+			{name: "not 11 deep", query: orders, vars: map[string]any{"w": nots(11)}, field: notPath(11)},
+			{name: "not 3000 deep", query: orders, vars: map[string]any{"w": nots(3000)}, field: notPath(11)},
+			{name: "not 11 deep in a nested connection", query: `query($w: InventoryItemWhereInput) { sources(first: 1) { edges { node { inventoryItems(first: 1, where: $w) { totalCount } } } } }`,
+				vars: map[string]any{"w": nots(11)}, field: notPath(11)},
+			{name: "has…With 10 deep", query: orders, vars: map[string]any{"w": hasChain(10)}},
+			{name: "has…With 11 deep", query: orders, vars: map[string]any{"w": hasChain(11)},
+				field: "where" + strings.Repeat(".hasFulfillmentRequestsWith[0].hasOrderWith[0]", 5) + ".hasFulfillmentRequestsWith[0]"},
+			{name: "or of 100", query: orders, vars: map[string]any{"w": ors(100)}},
+			{name: "or of 101", query: orders, vars: map[string]any{"w": ors(101)}, field: "where"},
+			{name: "or of 20,000", query: orders, vars: map[string]any{"w": ors(20000)}, field: "where.or"},
+			{name: "and of 101 predicates in one object", query: orders, vars: map[string]any{"w": map[string]any{"and": []any{hdPredicates(60), hdPredicates(41)}}}, field: "where"},
+			{name: "1000 list values", query: orders, vars: map[string]any{"w": map[string]any{"or": []any{map[string]any{"idIn": ids(500)}, map[string]any{"idNotIn": ids(500)}}}}},
+			{name: "1001 list values", query: orders, vars: map[string]any{"w": map[string]any{"or": []any{map[string]any{"idIn": ids(500)}, map[string]any{"idNotIn": ids(501)}}}}, field: "where.or[1].idNotIn"},
+
+			// A literal no Go value holds, given to a custom scalar.
+			{name: "cursor of 20 digits", query: `{ orders(after: 99999999999999999999) { totalCount } }`, field: "after"},
+		}
+		hdRefusedBeforeSQL(t, h, cases)
+	})
+}
+
+// hdPredicates is an OrderWhereInput of n predicates, none nested.
+func hdPredicates(n int) map[string]any {
+	fields := []string{"id", "idNEQ", "idGT", "idGTE", "idLT", "idLTE", "channel", "channelNEQ", "channelGT", "channelGTE",
+		"channelLT", "channelLTE", "channelContains", "channelHasPrefix", "channelHasSuffix", "channelEqualFold", "channelContainsFold",
+		"orderNumber", "orderNumberNEQ", "orderNumberGT", "orderNumberGTE", "orderNumberLT", "orderNumberLTE", "orderNumberContains",
+		"orderNumberHasPrefix", "orderNumberHasSuffix", "orderNumberEqualFold", "orderNumberContainsFold",
+		"referenceNumber", "referenceNumberNEQ", "referenceNumberGT", "referenceNumberGTE", "referenceNumberLT", "referenceNumberLTE",
+		"referenceNumberContains", "referenceNumberHasPrefix", "referenceNumberHasSuffix", "referenceNumberEqualFold", "referenceNumberContainsFold",
+		"holdReason", "holdReasonNEQ", "holdReasonGT", "holdReasonGTE", "holdReasonLT", "holdReasonLTE", "holdReasonContains",
+		"holdReasonHasPrefix", "holdReasonHasSuffix", "holdReasonEqualFold", "holdReasonContainsFold",
+		"shipToCountry", "shipToCountryNEQ", "shipToCountryGT", "shipToCountryGTE", "shipToCountryLT", "shipToCountryLTE",
+		"shipToCountryContains", "shipToCountryHasPrefix", "shipToCountryHasSuffix", "shipToCountryEqualFold", "shipToCountryContainsFold"}
+	if n > len(fields) {
+		panic("too many predicates")
+	}
+	w := map[string]any{}
+	for _, f := range fields[:n] {
+		if strings.HasPrefix(f, "id") {
+			w[f] = "1"
+		} else {
+			w[f] = "x"
+		}
+	}
+	return w
+}
+
+// TestHardeningCursorWhole: a cursor is one this server gave, checked
+// whole. Every ordering's cursors page on (small integers among them, which
+// the cursor encoding keeps in one byte), and a cursor cut short, followed
+// by anything, padded, with a field added or encoded in other bytes for the
+// same values is refused with VALIDATION, nested connections' too, before
+// any SQL.
+func TestHardeningCursorWhole(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		h := hdNew(t, a, nil)
+		var src struct{ CreateSource struct{ ID string } }
+		h.Query(`mutation { createSource(input: {name: "Cursors", code: "CURSORS"}) { id } }`, nil, &src)
+		inv := make([]any, 5)
+		for i := range inv {
+			// Small quantities and costs: their cursors hold one-byte integers.
+			inv[i] = map[string]any{"sku": fmt.Sprintf("CUR-%d", i), "quantity": i * 3, "unitCost": fmt.Sprintf("0.0%d", i)}
+		}
+		h.Query(`mutation($s: ID!, $items: [InventoryInput!]!) { upsertInventory(sourceID: $s, items: $items) { id } }`,
+			map[string]any{"s": src.CreateSource.ID, "items": inv}, nil)
+		for i := range 3 {
+			h.Query(`mutation($in: ImportOrderInput!) { importOrder(input: $in) { id } }`, map[string]any{"in": hdOrderInput(fmt.Sprintf("CUR-%d", i))}, nil)
+		}
+
+		type page struct {
+			Edges    []struct{ Cursor string }
+			PageInfo struct{ EndCursor string }
+		}
+		// Each ordering pages on from its first page's cursor.
+		var first string
+		for _, c := range []struct{ conn, order string }{
+			{"inventoryItems", ""}, {"inventoryItems", "QUANTITY"}, {"inventoryItems", "COMMITTED"}, {"inventoryItems", "UNIT_COST"},
+			{"inventoryItems", "SKU"}, {"inventoryItems", "CREATED_AT"}, {"orders", "ORDER_NUMBER"}, {"orders", "STATUS"},
+			{"orders", "ORDERED_AT"}, {"sources", "NAME"}, {"fulfillmentLogs", ""},
+		} {
+			order := ""
+			if c.order != "" {
+				order = ", orderBy: {field: " + c.order + "}"
+			}
+			q := `query($after: Cursor) { ` + c.conn + `(first: 2, after: $after` + order + `) { edges { cursor } pageInfo { endCursor } } }`
+			var p1, p2 map[string]page
+			h.Query(q, map[string]any{"after": nil}, &p1)
+			end := p1[c.conn].PageInfo.EndCursor
+			if end == "" {
+				t.Fatalf("%s %s: no cursor", c.conn, c.order)
+			}
+			h.Query(q, map[string]any{"after": end}, &p2)
+			for _, e := range p2[c.conn].Edges {
+				for _, e1 := range p1[c.conn].Edges {
+					if e.Cursor == e1.Cursor {
+						t.Errorf("%s %s: the second page repeats the first's %s", c.conn, c.order, e.Cursor)
+					}
+				}
+			}
+			if c.conn == "orders" && c.order == "ORDER_NUMBER" {
+				first = end
+			}
+		}
+
+		raw, err := base64.RawStdEncoding.DecodeString(first)
+		testdb.Must(t, err)
+		if raw[0] != 0x82 {
+			t.Fatalf("cursor %s is not a map of 2 entries: % x", first, raw)
+		}
+		enc := base64.RawStdEncoding.EncodeToString
+		// The same map with one more entry: "k": nil.
+		added := enc(append(append([]byte{0x83}, raw[1:]...), 0xa1, 'k', 0xc0))
+		// The id (a uint64 after "\x82\xa1i") as an int64 of the same value.
+		if raw[3] != 0xcf {
+			t.Fatalf("cursor %s: the id is not a uint64: % x", first, raw)
+		}
+		other := append([]byte{}, raw...)
+		other[3] = 0xd3
+		reencoded := enc(other)
+
+		forms := map[string]string{
+			"cut by 1": first[:len(first)-1], "cut by 2": first[:len(first)-2],
+			"followed by AA": first + "AA", "followed by !!": first + "!!", "padded": first + "==",
+			"with a field added": added, "encoded otherwise": reencoded,
+		}
+		var cases []hdCase
+		for name, c := range forms {
+			cases = append(cases,
+				hdCase{name: "after " + name, query: `query($c: Cursor) { orders(first: 2, after: $c, orderBy: {field: ORDER_NUMBER}) { totalCount } }`, vars: map[string]any{"c": c}, field: "after"},
+				hdCase{name: "before " + name, query: `query($c: Cursor) { orders(last: 2, before: $c, orderBy: {field: ORDER_NUMBER}) { totalCount } }`, vars: map[string]any{"c": c}, field: "before"},
+				hdCase{name: "nested after " + name, query: `query($c: Cursor) { sources(first: 1) { edges { node { inventoryItems(first: 1, after: $c) { totalCount } } } } }`, vars: map[string]any{"c": c}, field: "after"})
+		}
+		cases = append(cases, hdCase{name: "the cursor itself", query: `query($c: Cursor) { orders(first: 2, after: $c, orderBy: {field: ORDER_NUMBER}) { totalCount } }`, vars: map[string]any{"c": first}})
+		hdRefusedBeforeSQL(t, h, cases)
+	})
 }
