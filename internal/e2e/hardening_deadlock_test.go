@@ -63,3 +63,42 @@ func TestHardeningDeadlockSharedStock(t *testing.T) {
 		t.Logf("answers: %v", answers)
 	})
 }
+
+// TestHardeningOvercommitUnstockedRace: hand-made requests that overcommit a
+// SKU the source never reported all reserve on one zero-quantity row, even
+// when they race to create it. There is no row to lock before the first one
+// exists, so two transactions inserting it at once met the unique index
+// (source, sku), which surfaced as INTERNAL on PostgreSQL; the reservation
+// is now an upsert that adds to the row whoever created it.
+func TestHardeningOvercommitUnstockedRace(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		k := newKit(t, a)
+		src := k.source("S1", nil)
+		const n = 8
+		for round := range 3 {
+			sku := fmt.Sprintf("NEVER-%d", round)
+			reqs := make([]Request, n)
+			for i := range reqs {
+				o := k.order(fmt.Sprintf("UN-%d-%d", round, i), "PAID", kitLine{sku, 2})
+				reqs[i] = Request{Query: `mutation($in: CreateFulfillmentRequestInput!) { createFulfillmentRequest(input: $in) { id } }`,
+					Variables: map[string]any{"in": map[string]any{"orderID": o.ID, "sourceID": src, "allowOvercommit": true}}}
+			}
+			for i, r := range k.concurrently(reqs...) {
+				if len(r.Errors) > 0 {
+					t.Errorf("round %d request %d: %+v", round, i, r.Errors)
+				}
+			}
+		}
+		over := make([]string, 3)
+		for round := range over {
+			over[round] = fmt.Sprintf("S1/NEVER-%d", round)
+		}
+		l := k.checkLedger(over...)
+		for round := range 3 {
+			if got := l.Committed[over[round]]; got != 2*n {
+				t.Errorf("committed %s = %d, want %d", over[round], got, 2*n)
+			}
+		}
+	})
+}

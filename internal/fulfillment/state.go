@@ -270,32 +270,53 @@ func commitStock(ctx context.Context, tx *ent.Tx, sourceID int, sku string, qty 
 	if qty > money.MaxCommitted {
 		return false, committedLimit(sku, qty)
 	}
-	u := tx.InventoryItem.Update().Where(inventoryitem.SourceID(sourceID), inventoryitem.Sku(sku),
-		inventoryitem.CommittedLTE(money.MaxCommitted-qty))
-	if !overcommit {
-		// Built with Arg, not a raw "?": PostgreSQL needs its own $n
-		// placeholders, which only the builder writes.
-		u.Where(func(sel *sql.Selector) {
-			sel.Where(sql.P(func(b *sql.Builder) {
-				b.Ident(sel.C(inventoryitem.FieldQuantity)).WriteString(" - ").
-					Ident(sel.C(inventoryitem.FieldCommitted)).WriteString(" >= ").Arg(qty)
-			}))
-		})
+	reserve := func() (int, error) {
+		u := tx.InventoryItem.Update().Where(inventoryitem.SourceID(sourceID), inventoryitem.Sku(sku),
+			inventoryitem.CommittedLTE(money.MaxCommitted-qty))
+		if !overcommit {
+			// Built with Arg, not a raw "?": PostgreSQL needs its own $n
+			// placeholders, which only the builder writes.
+			u.Where(func(sel *sql.Selector) {
+				sel.Where(sql.P(func(b *sql.Builder) {
+					b.Ident(sel.C(inventoryitem.FieldQuantity)).WriteString(" - ").
+						Ident(sel.C(inventoryitem.FieldCommitted)).WriteString(" >= ").Arg(qty)
+				}))
+			})
+		}
+		return u.AddCommitted(qty).Save(ctx)
 	}
-	n, err := u.AddCommitted(qty).Save(ctx)
+	// why tells a refused reservation's reason: past the cap, or (ok ==
+	// false) stock short or the row gone.
+	why := func() (bool, error) {
+		row, err := tx.InventoryItem.Query().Where(inventoryitem.SourceID(sourceID), inventoryitem.Sku(sku)).Only(ctx)
+		if err == nil && row.Committed > money.MaxCommitted-qty {
+			return false, committedLimit(sku, qty)
+		}
+		return false, ignoreNotFound(err)
+	}
+	n, err := reserve()
 	if err != nil || n > 0 {
 		return n > 0, err
 	}
-	row, err := tx.InventoryItem.Query().Where(inventoryitem.SourceID(sourceID), inventoryitem.Sku(sku)).Only(ctx)
-	switch {
-	case err == nil && row.Committed > money.MaxCommitted-qty:
-		return false, committedLimit(sku, qty)
-	case err == nil || !ent.IsNotFound(err) || !overcommit:
-		return false, ignoreNotFound(err)
+	if !overcommit {
+		return why()
 	}
-	// Overcommitting a SKU the source never reported: track the reservation
-	// on a zero-quantity row so that release has something to release.
-	return true, tx.InventoryItem.Create().SetSourceID(sourceID).SetSku(sku).SetQuantity(0).SetCommitted(qty).Exec(ctx)
+	// Overcommitting: the SKU may be one the source never reported. Its
+	// reservation is tracked on a zero-quantity row so that release has
+	// something to release. There was no row to lock, so a concurrent
+	// transaction may be creating the same one: the row is made sure of
+	// with an insert that leaves an existing row alone (waiting for its
+	// creator to finish), and the reservation is then taken on it.
+	err = tx.InventoryItem.Create().SetSourceID(sourceID).SetSku(sku).SetQuantity(0).
+		OnConflictColumns(inventoryitem.FieldSourceID, inventoryitem.FieldSku).Ignore().
+		Exec(ctx)
+	if err != nil {
+		return false, err
+	}
+	if n, err = reserve(); err != nil || n > 0 {
+		return n > 0, err
+	}
+	return why()
 }
 
 func committedLimit(sku string, qty int) error {
