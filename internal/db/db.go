@@ -191,6 +191,8 @@ func InTx(ctx context.Context, client *ent.Client, fn func(tx *ent.Tx) error) er
 			return err
 		}
 		if attempt >= MaxTxAttempts || ctx.Err() != nil {
+			// Nothing was written: the answer is not one to remember.
+			apperr.NoteTransient(ctx)
 			return &apperr.Error{Code: apperr.Conflict, Err: err,
 				Message: "the change collided with concurrent changes and was not made; try again"}
 		}

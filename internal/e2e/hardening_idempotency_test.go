@@ -141,3 +141,44 @@ func TestHardeningIdempotencyCrashedKey(t *testing.T) {
 		kitExpectStock(t, k.checkLedger(), map[string]int{"S/A": 3})
 	})
 }
+
+// TestHardeningIdempotencyTransientConflict: a keyed importOrder whose
+// transaction PostgreSQL aborts with a serialization failure on every
+// attempt (a trigger raising 40001 stands for a busy moment) answers
+// CONFLICT "try again" and writes nothing. The retry under the same key,
+// once the database lets it through, imports the order: the transient
+// CONFLICT was not remembered as the key's answer. (SQLite has no
+// statement-level way to fail a transaction as busy; the middleware's side
+// is covered on both databases by internal/idempotency.)
+func TestHardeningIdempotencyTransientConflict(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		if !a.Store.Postgres() {
+			t.Skip("PostgreSQL only: a trigger raising a serialization failure")
+		}
+		for _, stmt := range []string{
+			`CREATE FUNCTION busy_orders() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'busy' USING ERRCODE = '40001'; END $$ LANGUAGE plpgsql`,
+			`CREATE TRIGGER busy_orders BEFORE INSERT ON orders FOR EACH ROW EXECUTE FUNCTION busy_orders()`,
+		} {
+			if _, err := a.Store.DB.Exec(stmt); err != nil {
+				t.Fatalf("%s: %v", stmt, err)
+			}
+		}
+		k := newKit(t, a)
+		importQ := `mutation($in: ImportOrderInput!) { importOrder(input: $in) { id orderNumber } }`
+		vars := map[string]any{"in": kitOrderInput("TC-1", "PAID", "US", kitLine{"A", 1})}
+		first := k.send(kitWithKey("transient", importQ, vars))
+		k.Err(first, "CONFLICT")
+		if _, err := a.Store.DB.Exec(`DROP TRIGGER busy_orders ON orders`); err != nil {
+			t.Fatal(err)
+		}
+		again := k.send(kitWithKey("transient", importQ, vars))
+		if again.Header.Get(kitReplayedHeader) != "" || len(again.Errors) > 0 {
+			t.Fatalf("the retry under the key was handed the transient CONFLICT again: %s", again.Raw)
+		}
+		var out struct{ ImportOrder struct{ OrderNumber string } }
+		if err := json.Unmarshal(again.Data, &out); err != nil || out.ImportOrder.OrderNumber != "TC-1" {
+			t.Fatalf("the retry's answer: %s (%v)", again.Raw, err)
+		}
+	})
+}

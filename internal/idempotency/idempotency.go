@@ -190,7 +190,8 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 		return
 	}
 	buf := &recorder{header: http.Header{}, status: http.StatusOK}
-	next.ServeHTTP(buf, r)
+	rctx, transient := apperr.WithTransientNote(ctx)
+	next.ServeHTTP(buf, r.WithContext(rctx))
 	// The request ran; remember its answer before sending it, so that a
 	// client retrying the moment it has the answer gets a replay, and
 	// detached from the client's context so that a disconnect cannot leave
@@ -209,8 +210,11 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	ours := []predicate.IdempotencyRecord{idempotencyrecord.Key(key), idempotencyrecord.Completed(false),
 		idempotencyrecord.LeaseHolder(holder)}
 	var n int
-	if buf.status >= 500 || hasInternalError(buf.body.Bytes()) {
+	if buf.status >= 500 || hasInternalError(buf.body.Bytes()) || transient() {
 		// A failure of ours is not an answer worth replaying: free the key.
+		// Nor is a transient one (a transaction the database kept aborting
+		// for concurrent ones, answered CONFLICT "try again"): a retry with
+		// the key must run the request, not be handed that CONFLICT again.
 		// (A document of several mutations whose later one failed this way
 		// runs its earlier ones again on a retry: send one mutation per
 		// request when it matters.)
