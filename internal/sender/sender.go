@@ -330,9 +330,9 @@ func (r *Runner) start(ctx context.Context, account int, stop <-chan struct{}) (
 	return p, true
 }
 
-// Shutdown makes every run started in the background claim nothing more and
-// waits, until ctx ends, for their batches in flight to finish. Later
-// on-demand calls start no run.
+// Shutdown makes every run claim nothing more (RunOnce's too) and waits,
+// until ctx ends, for the batches in flight of the runs Loop and RunNow
+// started to finish. Later calls of RunNow start no run.
 func (r *Runner) Shutdown(ctx context.Context) error {
 	r.init()
 	r.mu.Lock()
