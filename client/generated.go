@@ -4960,7 +4960,7 @@ var AllRoutingRule = []RoutingRule{
 
 // RunSendFulfillmentRequestsResponse is returned by RunSendFulfillmentRequests on success.
 type RunSendFulfillmentRequestsResponse struct {
-	// Run the send run now for the caller's account and wait for it.
+	// Run the send run now for the caller's account, or join the one in progress (an account has at most one at a time), and wait for it: at most 10 s and half the request's time limit, then answer with what had finished (complete: false) while the run goes on.
 	RunSendFulfillmentRequests RunSendFulfillmentRequestsRunSendFulfillmentRequestsSendRunResult `json:"runSendFulfillmentRequests"`
 }
 
@@ -4976,6 +4976,8 @@ type RunSendFulfillmentRequestsRunSendFulfillmentRequestsSendRunResult struct {
 	Acknowledged int `json:"acknowledged"`
 	Failed       int `json:"failed"`
 	Retried      int `json:"retried"`
+	// False when the run was still going when the answer was sent: the counts are what had finished by then, and the run goes on.
+	Complete bool `json:"complete"`
 }
 
 // GetClaimed returns RunSendFulfillmentRequestsRunSendFulfillmentRequestsSendRunResult.Claimed, and is useful for accessing the field via an interface.
@@ -5001,6 +5003,11 @@ func (v *RunSendFulfillmentRequestsRunSendFulfillmentRequestsSendRunResult) GetF
 // GetRetried returns RunSendFulfillmentRequestsRunSendFulfillmentRequestsSendRunResult.Retried, and is useful for accessing the field via an interface.
 func (v *RunSendFulfillmentRequestsRunSendFulfillmentRequestsSendRunResult) GetRetried() int {
 	return v.Retried
+}
+
+// GetComplete returns RunSendFulfillmentRequestsRunSendFulfillmentRequestsSendRunResult.Complete, and is useful for accessing the field via an interface.
+func (v *RunSendFulfillmentRequestsRunSendFulfillmentRequestsSendRunResult) GetComplete() bool {
+	return v.Complete
 }
 
 // ShipmentFields includes the GraphQL fields of Shipment requested by the fragment ShipmentFields.
@@ -7403,6 +7410,7 @@ mutation RunSendFulfillmentRequests {
 		acknowledged
 		failed
 		retried
+		complete
 	}
 }
 `

@@ -59,9 +59,9 @@ func (r *mutationResolver) AcknowledgeFulfillmentRequest(ctx context.Context, id
 }
 
 // RunSendFulfillmentRequests is the resolver for the runSendFulfillmentRequests field.
-func (r *mutationResolver) RunSendFulfillmentRequests(ctx context.Context) (*sender.Result, error) {
-	res, err := r.Sender.RunOnce(ctx)
-	return &res, err
+func (r *mutationResolver) RunSendFulfillmentRequests(ctx context.Context) (*sender.Report, error) {
+	rep, err := r.Sender.RunNow(ctx)
+	return &rep, err
 }
 
 // CancelFulfillmentRequest is the resolver for the cancelFulfillmentRequest field.

@@ -411,6 +411,7 @@ type ComplexityRoot struct {
 	SendRunResult struct {
 		Acknowledged func(childComplexity int) int
 		Claimed      func(childComplexity int) int
+		Complete     func(childComplexity int) int
 		Failed       func(childComplexity int) int
 		Processed    func(childComplexity int) int
 		Retried      func(childComplexity int) int
@@ -527,7 +528,7 @@ type MutationResolver interface {
 	VoidFulfillmentRequest(ctx context.Context, id int, reason string) (*ent.FulfillmentRequest, error)
 	RegenerateFulfillmentRequest(ctx context.Context, id int, reason string, excludeSource *bool) (*fulfillment.GenerateResult, error)
 	AcknowledgeFulfillmentRequest(ctx context.Context, id int, confirmationNumber *string) (*ent.FulfillmentRequest, error)
-	RunSendFulfillmentRequests(ctx context.Context) (*sender.Result, error)
+	RunSendFulfillmentRequests(ctx context.Context) (*sender.Report, error)
 	CancelFulfillmentRequest(ctx context.Context, id int, reason string, items []*fulfillment.CancelItemInput) (*ent.FulfillmentRequest, error)
 	CreateShipment(ctx context.Context, input fulfillment.CreateShipmentInput) (*ent.Shipment, error)
 	ImportOrder(ctx context.Context, input orders.ImportOrderInput) (*ent.Order, error)
@@ -2306,6 +2307,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SendRunResult.Claimed(childComplexity), true
+	case "SendRunResult.complete":
+		if e.ComplexityRoot.SendRunResult.Complete == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendRunResult.Complete(childComplexity), true
 	case "SendRunResult.failed":
 		if e.ComplexityRoot.SendRunResult.Failed == nil {
 			break
@@ -5258,6 +5265,8 @@ type SendRunResult {
   acknowledged: Int!
   failed: Int!
   retried: Int!
+  "False when the run was still going when the answer was sent: the counts are what had finished by then, and the run goes on."
+  complete: Boolean!
 }
 
 enum CancelMode {
@@ -5290,7 +5299,7 @@ input CreateShipmentInput {
 }
 
 extend type Mutation {
-  "Run the send run now for the caller's account and wait for it."
+  "Run the send run now for the caller's account, or join the one in progress (an account has at most one at a time), and wait for it: at most 10 s and half the request's time limit, then answer with what had finished (complete: false) while the run goes on."
   runSendFulfillmentRequests: SendRunResult!
   "The source cancels a request it received. Every unshipped quantity is canceled; items say FILL or KILL per item, and what they leave out is FILL."
   cancelFulfillmentRequest(id: ID!, reason: String!, items: [CancelItemInput!]): FulfillmentRequest!
@@ -6048,6 +6057,8 @@ func (ec *executionContext) childFields_SendRunResult(ctx context.Context, field
 		return ec.fieldContext_SendRunResult_failed(ctx, field)
 	case "retried":
 		return ec.fieldContext_SendRunResult_retried(ctx, field)
+	case "complete":
+		return ec.fieldContext_SendRunResult_complete(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SendRunResult", field.Name)
 }
@@ -11947,8 +11958,8 @@ func (ec *executionContext) _Mutation_runSendFulfillmentRequests(ctx context.Con
 			return ec.Resolvers.Mutation().RunSendFulfillmentRequests(ctx)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *sender.Result) graphql.Marshaler {
-			return ec.marshalNSendRunResult2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋsenderᚐResult(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *sender.Report) graphql.Marshaler {
+			return ec.marshalNSendRunResult2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋsenderᚐReport(ctx, selections, v)
 		},
 		true,
 		true,
@@ -15155,7 +15166,7 @@ func (ec *executionContext) fieldContext_RoutingPlan_requests(_ context.Context,
 	return fc, nil
 }
 
-func (ec *executionContext) _SendRunResult_claimed(ctx context.Context, field graphql.CollectedField, obj *sender.Result) (ret graphql.Marshaler) {
+func (ec *executionContext) _SendRunResult_claimed(ctx context.Context, field graphql.CollectedField, obj *sender.Report) (ret graphql.Marshaler) {
 	if plainLeaf(ec.OperationContext, "SendRunResult", "claimed") {
 		return ec.marshalNInt2int(ctx, field.Selections, obj.Claimed)
 	}
@@ -15181,7 +15192,7 @@ func (ec *executionContext) fieldContext_SendRunResult_claimed(_ context.Context
 	return newScalarFieldContext("SendRunResult", field, false, false, "Int")
 }
 
-func (ec *executionContext) _SendRunResult_processed(ctx context.Context, field graphql.CollectedField, obj *sender.Result) (ret graphql.Marshaler) {
+func (ec *executionContext) _SendRunResult_processed(ctx context.Context, field graphql.CollectedField, obj *sender.Report) (ret graphql.Marshaler) {
 	if plainLeaf(ec.OperationContext, "SendRunResult", "processed") {
 		return ec.marshalNInt2int(ctx, field.Selections, obj.Processed)
 	}
@@ -15207,7 +15218,7 @@ func (ec *executionContext) fieldContext_SendRunResult_processed(_ context.Conte
 	return newScalarFieldContext("SendRunResult", field, false, false, "Int")
 }
 
-func (ec *executionContext) _SendRunResult_acknowledged(ctx context.Context, field graphql.CollectedField, obj *sender.Result) (ret graphql.Marshaler) {
+func (ec *executionContext) _SendRunResult_acknowledged(ctx context.Context, field graphql.CollectedField, obj *sender.Report) (ret graphql.Marshaler) {
 	if plainLeaf(ec.OperationContext, "SendRunResult", "acknowledged") {
 		return ec.marshalNInt2int(ctx, field.Selections, obj.Acknowledged)
 	}
@@ -15233,7 +15244,7 @@ func (ec *executionContext) fieldContext_SendRunResult_acknowledged(_ context.Co
 	return newScalarFieldContext("SendRunResult", field, false, false, "Int")
 }
 
-func (ec *executionContext) _SendRunResult_failed(ctx context.Context, field graphql.CollectedField, obj *sender.Result) (ret graphql.Marshaler) {
+func (ec *executionContext) _SendRunResult_failed(ctx context.Context, field graphql.CollectedField, obj *sender.Report) (ret graphql.Marshaler) {
 	if plainLeaf(ec.OperationContext, "SendRunResult", "failed") {
 		return ec.marshalNInt2int(ctx, field.Selections, obj.Failed)
 	}
@@ -15259,7 +15270,7 @@ func (ec *executionContext) fieldContext_SendRunResult_failed(_ context.Context,
 	return newScalarFieldContext("SendRunResult", field, false, false, "Int")
 }
 
-func (ec *executionContext) _SendRunResult_retried(ctx context.Context, field graphql.CollectedField, obj *sender.Result) (ret graphql.Marshaler) {
+func (ec *executionContext) _SendRunResult_retried(ctx context.Context, field graphql.CollectedField, obj *sender.Report) (ret graphql.Marshaler) {
 	if plainLeaf(ec.OperationContext, "SendRunResult", "retried") {
 		return ec.marshalNInt2int(ctx, field.Selections, obj.Retried)
 	}
@@ -15283,6 +15294,32 @@ func (ec *executionContext) _SendRunResult_retried(ctx context.Context, field gr
 }
 func (ec *executionContext) fieldContext_SendRunResult_retried(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return newScalarFieldContext("SendRunResult", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SendRunResult_complete(ctx context.Context, field graphql.CollectedField, obj *sender.Report) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "SendRunResult", "complete") {
+		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.Complete)
+	}
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendRunResult_complete(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Complete, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SendRunResult_complete(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return newScalarFieldContext("SendRunResult", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Shipment_id(ctx context.Context, field graphql.CollectedField, obj *ent.Shipment) (ret graphql.Marshaler) {
@@ -27562,7 +27599,7 @@ func (ec *executionContext) _RoutingPlan(ctx context.Context, sel ast.SelectionS
 
 var sendRunResultImplementors = []string{"SendRunResult"}
 
-func (ec *executionContext) _SendRunResult(ctx context.Context, sel ast.SelectionSet, obj *sender.Result) graphql.Marshaler {
+func (ec *executionContext) _SendRunResult(ctx context.Context, sel ast.SelectionSet, obj *sender.Report) graphql.Marshaler {
 	fields := ec.memo.collectFields(ec.OperationContext, sel, sendRunResultImplementors)
 
 	out := ec.memo.objectFields(fields)
@@ -27593,6 +27630,11 @@ func (ec *executionContext) _SendRunResult(ctx context.Context, sel ast.Selectio
 			}
 		case "retried":
 			out.Values[i] = ec._SendRunResult_retried(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "complete":
+			out.Values[i] = ec._SendRunResult_complete(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -29285,7 +29327,7 @@ func (ec *executionContext) marshalNRoutingRule2ᚕgithubᚗcomᚋfrsvcᚋfulfil
 	return ret
 }
 
-func (ec *executionContext) marshalNSendRunResult2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋsenderᚐResult(ctx context.Context, sel ast.SelectionSet, v *sender.Result) graphql.Marshaler {
+func (ec *executionContext) marshalNSendRunResult2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋsenderᚐReport(ctx context.Context, sel ast.SelectionSet, v *sender.Report) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "SendRunResult!")
 		return graphql.Null

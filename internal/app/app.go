@@ -138,6 +138,8 @@ type App struct {
 	// DemoSeeded reports that Config.Demo seeded the demo data set (false
 	// when the database already held data).
 	DemoSeeded bool
+
+	served bool // Serve has shut the send runs down
 }
 
 // New opens and migrates the store, bootstraps the default account, seeds
@@ -212,8 +214,27 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 	return a, nil
 }
 
-// Close closes the store.
-func (a *App) Close() error { return a.Store.Close() }
+// Close lets the send runs in progress (on-demand ones detached from their
+// requests) finish their batches, within ShutdownGrace, then closes the store.
+func (a *App) Close() error {
+	grace := a.grace()
+	if a.served {
+		grace = 0 // Serve gave them their grace already
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := a.Sender.Shutdown(ctx); err != nil {
+		a.Logger.Warn("send runs still in progress at close; their leases will expire and be taken over")
+	}
+	return a.Store.Close()
+}
+
+func (a *App) grace() time.Duration {
+	if a.Config.ShutdownGrace > 0 {
+		return a.Config.ShutdownGrace
+	}
+	return Defaults().ShutdownGrace
+}
 
 // Serve answers HTTP on ln and runs the background send run until ctx is
 // done; then it stops taking work, lets requests in flight and the send
@@ -247,17 +268,17 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	case <-ctx.Done():
 	}
 	a.Logger.Info("shutting down")
-	grace := a.Config.ShutdownGrace
-	if grace <= 0 {
-		grace = Defaults().ShutdownGrace
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), grace)
+	sctx, cancel := context.WithTimeout(context.Background(), a.grace())
 	defer cancel()
 	stopLoop()
 	shutdownErr := srv.Shutdown(sctx)
 	select {
 	case <-loopDone:
 	case <-sctx.Done():
+	}
+	// On-demand runs too: none claims more, their batches in flight finish.
+	a.served = true
+	if sctx.Err() != nil || a.Sender.Shutdown(sctx) != nil {
 		a.Logger.Warn("the send run did not finish its batch in time; its leases will expire and be taken over")
 	}
 	if shutdownErr != nil {

@@ -235,8 +235,8 @@ func hdSourceID(h *hdEnv, code string) string {
 
 // hdHoldBySendRun starts a send run whose one delivery (to a source named
 // code) its partner holds until release is called, and returns once the run
-// is in the partner's hands: the request's slot is then taken. first gets
-// the run's answer.
+// is in the partner's hands: the request is then in flight, waiting for its
+// run (it gave its execution slot back). first gets the run's answer.
 func hdHoldBySendRun(t *testing.T, h *hdEnv, code string) (release func(), first <-chan *Result) {
 	t.Helper()
 	hit := make(chan struct{}, 1)
@@ -250,6 +250,9 @@ func hdHoldBySendRun(t *testing.T, h *hdEnv, code string) (release func(), first
 		_, _ = w.Write([]byte(`{"acknowledged": true, "confirmationNumber": "C-1"}`))
 	}))
 	t.Cleanup(partner.Close)
+	var once sync.Once
+	release = func() { once.Do(func() { close(held) }) }
+	t.Cleanup(release) // before the partner closes, should the test end early
 	hdProcessingFR(h, code, partner.URL, "whsec_hold_0123456789")
 	answer := make(chan *Result, 1)
 	go func() {
@@ -264,8 +267,7 @@ func hdHoldBySendRun(t *testing.T, h *hdEnv, code string) (release func(), first
 	case <-time.After(10 * time.Second):
 		t.Fatal("the send run never reached the partner")
 	}
-	var once sync.Once
-	return func() { once.Do(func() { close(held) }) }, answer
+	return release, answer
 }
 
 // TestHardeningInFlightCap: with MaxInFlight 1, a request arriving while
@@ -304,12 +306,44 @@ func TestHardeningInFlightCap(t *testing.T) {
 // TestHardeningExecutionQueue: with MaxExecuting 1, a request arriving
 // while another runs waits its turn instead of being refused, and is served
 // once the first ends (the deadline of a waiting request is tested on
-// executing itself, in internal/httpapi).
+// executing itself, in internal/httpapi). The first request executes
+// markFulfillmentRequestProcessed with the use cases' clock stalled (a send
+// run would not do: runSendFulfillmentRequests gives its slot back while
+// it waits for its run).
 func TestHardeningExecutionQueue(t *testing.T) {
 	t.Parallel()
 	testdb.Each(t, func(t *testing.T, a *app.App) {
-		h := hdNew(t, a, func(c *app.Config) { c.MaxExecuting = 1 })
-		release, first := hdHoldBySendRun(t, h, "QUEUE")
+		var stall atomic.Bool
+		hit, held := make(chan struct{}, 1), make(chan struct{})
+		h := hdNew(t, a, func(c *app.Config) {
+			c.MaxExecuting = 1
+			c.Now = func() time.Time {
+				if stall.CompareAndSwap(true, false) {
+					hit <- struct{}{}
+					<-held
+				}
+				return time.Now()
+			}
+		})
+		var once sync.Once
+		release := func() { once.Do(func() { close(held) }) }
+		t.Cleanup(release)
+		frID := hdProcessingFR(h, "QUEUE", "http://127.0.0.1:1/unused", "whsec_queue_0123456789")
+		stall.Store(true)
+		first := make(chan *Result, 1)
+		go func() {
+			res, err := h.Send(Request{Key: h.AdminKey, Query: `mutation($id: ID!) { markFulfillmentRequestProcessed(id: $id) { status } }`,
+				Variables: map[string]any{"id": frID}})
+			if err != nil {
+				t.Error(err)
+			}
+			first <- res
+		}()
+		select {
+		case <-hit:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the first request never reached the clock")
+		}
 		ops := h.operations()
 		second := make(chan *Result, 1)
 		go func() {

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/frsvc/fulfillment/internal/admission"
 )
 
 // executingProbe is a handler behind executing(n) that records how many
@@ -35,6 +37,10 @@ func newExecutingProbe(n int) *executingProbe {
 		p.mu.Lock()
 		p.order = append(p.order, r.URL.Query().Get("id"))
 		p.mu.Unlock()
+		if r.URL.Query().Get("yield") != "" {
+			admission.Release(r.Context())
+			admission.Release(r.Context()) // a second call does nothing
+		}
 		if r.URL.Query().Get("hold") != "" {
 			<-p.release
 		}
@@ -45,9 +51,18 @@ func newExecutingProbe(n int) *executingProbe {
 }
 
 func (p *executingProbe) serve(ctx context.Context, id string, hold bool) *httptest.ResponseRecorder {
+	return p.serveQuery(ctx, id, hold, false)
+}
+
+// serveQuery is serve with a request that gives its slot back (yield)
+// before it holds.
+func (p *executingProbe) serveQuery(ctx context.Context, id string, hold, yield bool) *httptest.ResponseRecorder {
 	target := "/query?id=" + id
 	if hold {
 		target += "&hold=1"
+	}
+	if yield {
+		target += "&yield=1"
 	}
 	rec := httptest.NewRecorder()
 	p.h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, target, nil).WithContext(ctx))
@@ -128,4 +143,47 @@ func TestExecuting(t *testing.T) {
 			t.Errorf("ran in order %v, want first, c, d, e", p.order)
 		}
 	})
+}
+
+// TestExecutingRelease: a request that gives its slot back early
+// (admission.Release, as runSendFulfillmentRequests does before it waits for
+// its run) lets the next request execute while it still waits, and the slot
+// is given back once only: the request then ends normally, and the slot
+// count stays right.
+func TestExecutingRelease(t *testing.T) {
+	p := newExecutingProbe(1)
+	yielded := make(chan *httptest.ResponseRecorder, 1)
+	go func() { yielded <- p.serveQuery(context.Background(), "waiting", true, true) }()
+	waitFor(t, "the yielding request running", func() bool { return p.running.Load() == 1 })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if rec := p.serve(ctx, "next", false); rec.Code != http.StatusNoContent {
+		t.Fatalf("the next request waited for a slot given back: HTTP %d", rec.Code)
+	}
+	close(p.release)
+	select {
+	case rec := <-yielded:
+		if rec.Code != http.StatusNoContent {
+			t.Errorf("the yielding request: HTTP %d", rec.Code)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the yielding request did not end: its slot was given back twice")
+	}
+	// One slot still, neither lost nor doubled: a held request takes it,
+	// the next waits (and is answered 503 at its deadline), and once the
+	// held one ends another runs.
+	p.release = make(chan struct{})
+	held := make(chan struct{})
+	go func() { defer close(held); p.serve(context.Background(), "held", true) }()
+	waitFor(t, "the held request running", func() bool { return p.running.Load() == 1 })
+	short, cancelShort := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancelShort()
+	if rec := p.serve(short, "refused", false); rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("a second request ran beside the held one: HTTP %d", rec.Code)
+	}
+	close(p.release)
+	<-held
+	if rec := p.serve(ctx, "after", false); rec.Code != http.StatusNoContent {
+		t.Errorf("after the held request: HTTP %d", rec.Code)
+	}
 }

@@ -13,10 +13,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/time/rate"
 
+	"github.com/frsvc/fulfillment/internal/admission"
 	"github.com/frsvc/fulfillment/internal/apperr"
 	"github.com/frsvc/fulfillment/internal/auth"
 )
@@ -161,6 +163,11 @@ func busy(w http.ResponseWriter) {
 // executes: not while a slow client sends its body or reads the answer.
 // Running a few requests to completion keeps each one's working set in the
 // CPU's caches and the database's concurrency near what it can serve.
+//
+// An operation that goes on to wait for work detached from it (a send run's
+// deliveries) gives its slot back early through admission.Release: the slot
+// rides in the request's context, and is given back once, whichever comes
+// first.
 func executing(n int, next http.Handler) http.Handler {
 	sem := make(chan struct{}, n)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -175,12 +182,26 @@ func executing(n int, next http.Handler) http.Handler {
 			}
 		}
 		answer := newBufferedAnswer(w.Header())
+		s := &slot{sem: sem}
 		func() {
-			defer func() { <-sem }()
-			next.ServeHTTP(answer, r)
+			defer s.Release()
+			next.ServeHTTP(answer, r.WithContext(admission.WithSlot(r.Context(), s)))
 		}()
 		answer.send(w)
 	})
+}
+
+// slot is one request's place in executing's semaphore.
+type slot struct {
+	sem      chan struct{}
+	released atomic.Bool
+}
+
+// Release gives the place back, once.
+func (s *slot) Release() {
+	if s.released.CompareAndSwap(false, true) {
+		<-s.sem
+	}
 }
 
 // bufferedAnswer holds a handler's answer until send writes it out.

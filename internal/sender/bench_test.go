@@ -20,10 +20,10 @@ import (
 // benchBatch is how many PROCESSING requests each iteration drains.
 const benchBatch = 500
 
-// benchSources is how many sources the requests are spread over: as many as
-// a runner sends to at once (its default Concurrency), so that the send run
-// can use all of its parallelism.
-const benchSources = sender.DefaultConcurrency
+// benchSources is how many sources the requests are spread over: a run
+// drains each source on its own, one delivery at a time per source by
+// default, so that eight sources are eight deliveries in flight.
+const benchSources = 8
 
 // newFastSource is an HTTP source that answers 200 at once.
 func newFastSource(tb testing.TB) *httptest.Server {
@@ -102,7 +102,7 @@ func BenchmarkBareSource(b *testing.B) {
 	for range b.N {
 		next := make(chan capturedRequest)
 		var wg sync.WaitGroup
-		for range sender.DefaultConcurrency {
+		for range benchSources {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
