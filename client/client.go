@@ -1,6 +1,8 @@
 // Package client is the typed Go client of the fulfillment service.
 //
-// The operations under operations/ are what partners and scripts do; genqlient
+// The operations under operations/ are what partners, scripts and operators
+// do (operator.graphql: void, regenerate, mark, renumber, hold and release,
+// create by hand, list orders and the log either way); genqlient
 // turns each into a function of generated.go, with Go types for its
 // variables and answer, from the committed schema (../schema). Regenerate
 // with `go generate ./client/` (or `make generate`) after changing either.
