@@ -5,7 +5,7 @@
 // create by hand, list orders and the log either way); genqlient
 // turns each into a function of generated.go, with Go types for its
 // variables and answer, from the committed schema (../schema). Regenerate
-// with `go generate ./client/` (or `make generate`) after changing either.
+// with `make generate` at the root of the repository after changing either.
 //
 //	c := client.New("https://fulfillment.example.com", apiKey)
 //	ctx = client.WithIdempotencyKey(ctx, "order-1001-generate")
