@@ -2,9 +2,11 @@ package e2e_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/frsvc/fulfillment/client"
@@ -284,6 +286,31 @@ func TestClientErrors(t *testing.T) {
 		_, err = client.FulfillmentPreview(ctx, client.New(url, adminKey), "424242", nil)
 		if client.ErrorCode(err) != "NOT_FOUND" {
 			t.Errorf("preview of nothing: %v", err)
+		}
+
+		// The errors are *client.Error, in the service's words.
+		var e *client.Error
+		_, err = client.Viewer(ctx, client.New(url, "not-a-key"))
+		if !errors.As(err, &e) || e.Code != "UNAUTHENTICATED" || e.StatusCode != http.StatusUnauthorized || e.Message == "" {
+			t.Errorf("bad key: %#v", err)
+		}
+		_, err = client.ListOrders(ctx, client.New(url, adminKey), nil, ptr(1000), nil, nil, nil, nil)
+		if !errors.As(err, &e) || e.Code != "VALIDATION" || e.Field != "first" || e.StatusCode != http.StatusBadRequest {
+			t.Errorf("first: 1000: %#v", err)
+		}
+		c := client.New(url, adminKey)
+		src := must(client.CreateSource(ctx, c, client.CreateSourceInput{Name: "Source", Code: "S1"}))(t, "createSource").CreateSource
+		must(client.UpsertInventory(ctx, c, src.Id, []client.InventoryInput{{Sku: "SKU-A", Quantity: 10, UnitCost: "1"}}))(t, "upsertInventory")
+		o := must(client.ImportOrder(ctx, c, orderInput("4001", line("SKU-A", 1))))(t, "importOrder").ImportOrder
+		fr := must(client.CreateFulfillmentRequest(ctx, c, client.CreateFulfillmentRequestInput{OrderID: o.Id, SourceID: src.Id}))(t, "create").CreateFulfillmentRequest
+		must(client.VoidFulfillmentRequest(ctx, c, fr.Id, "by mistake"))(t, "void")
+		_, err = client.VoidFulfillmentRequest(ctx, c, fr.Id, "again")
+		if !errors.As(err, &e) || e.Code != "INVALID_TRANSITION" || e.Path != "voidFulfillmentRequest" || e.StatusCode != http.StatusOK ||
+			e.Extensions["from"] != "VOIDED" || e.Extensions["to"] != "VOIDED" {
+			t.Fatalf("void of a voided request: %#v", err)
+		}
+		if msg := err.Error(); !strings.HasPrefix(msg, "INVALID_TRANSITION: ") || strings.ContainsAny(msg, "{}\"") {
+			t.Errorf("the error's text is not the service's words: %q", msg)
 		}
 		// A custom HTTP client is used when given.
 		var seen int
