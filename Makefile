@@ -5,14 +5,20 @@
 GO ?= go
 TESTFLAGS ?=
 GENERATED := ent schema graph client
+# The typed client is a module of its own: `./...` at the root does not
+# descend into it, so the targets below run in it too.
+MODULES := . client
 
 .PHONY: generate check-generated build run test lint bench bench-load
 
 generate:
 	$(GO) generate ./...
 
-# Regenerate, then fail if anything generated differs from what is committed.
+# Regenerate (client/generated.go too: its go:generate line is in server.go),
+# then fail if anything generated differs from what is committed, or if either
+# module's go.mod or go.sum is not tidy.
 check-generated: generate
+	@for m in $(MODULES); do (cd $$m && $(GO) mod tidy -diff) || { echo "go.mod of $$m is not tidy: run 'go mod tidy' there"; exit 1; }; done
 	@git diff --exit-code -- $(GENERATED) || { echo "generated code is stale: run 'make generate' and commit"; exit 1; }
 	@test -z "$$(git status --porcelain --untracked-files=all -- $(GENERATED))" || { git status --short -- $(GENERATED); echo "generated files are not committed"; exit 1; }
 
@@ -24,9 +30,11 @@ run:
 
 test:
 	$(GO) test -count=1 -timeout 20m $(TESTFLAGS) ./...
+	cd client && $(GO) test -count=1 -timeout 5m $(TESTFLAGS) ./...
 
 lint:
 	$(GO) vet ./...
+	cd client && $(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
 
 bench:

@@ -5,6 +5,7 @@ package main
 
 //go:generate go run ./ent/entc.go
 //go:generate go run ./graph/gqlgen.go
+//go:generate go run github.com/Khan/genqlient client/genqlient.yaml
 
 import (
 	"context"

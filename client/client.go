@@ -1,14 +1,19 @@
 // Package client is the typed Go client of the fulfillment service.
 //
-// The operations under operations/ are what partners and scripts do; genqlient
+// The operations under operations/ are what partners, scripts and operators
+// do (operator.graphql: void, regenerate, mark, renumber, hold and release,
+// create by hand, list orders and the log either way); genqlient
 // turns each into a function of generated.go, with Go types for its
 // variables and answer, from the committed schema (../schema). Regenerate
-// with `go generate ./client/` (or `make generate`) after changing either.
+// with `make generate` at the root of the repository after changing either.
 //
 //	c := client.New("https://fulfillment.example.com", apiKey)
 //	ctx = client.WithIdempotencyKey(ctx, "order-1001-generate")
 //	res, err := client.GenerateFulfillmentRequests(ctx, c, orderID, nil)
 //	if client.ErrorCode(err) == "ROUTING_FAILED" { … }
+//
+// An operation's error is an *Error, with the service's code and message
+// (see Error); ErrorCode is its code.
 package client
 
 import (
@@ -45,7 +50,8 @@ func WithHTTPClient(d graphql.Doer) Option {
 // New returns a client of the service at baseURL (such as
 // https://fulfillment.example.com; its /query endpoint is used, and a URL
 // already ending in /query is used as it is) that authenticates every
-// request with apiKey as a bearer token.
+// request with apiKey as a bearer token. An operation's error is an *Error
+// when the service answered one.
 func New(baseURL, apiKey string, opts ...Option) graphql.Client {
 	o := options{doer: http.DefaultClient}
 	for _, opt := range opts {
@@ -55,7 +61,7 @@ func New(baseURL, apiKey string, opts ...Option) graphql.Client {
 	if !strings.HasSuffix(endpoint, "/query") {
 		endpoint += "/query"
 	}
-	return graphql.NewClient(endpoint, &doer{next: o.doer, apiKey: apiKey})
+	return errorClient{next: graphql.NewClient(endpoint, &doer{next: o.doer, apiKey: apiKey})}
 }
 
 type idempotencyKey struct{}
@@ -114,6 +120,9 @@ func Errors(err error) gqlerror.List {
 // (UNAUTHENTICATED, VALIDATION, INVALID_TRANSITION, …; see API.md), or ""
 // when it carries none, such as a network error.
 func ErrorCode(err error) string {
+	if e := AsError(err); e != nil && e.Code != "" {
+		return e.Code
+	}
 	for _, e := range Errors(err) {
 		if code, ok := e.Extensions["code"].(string); ok {
 			return code

@@ -2,305 +2,140 @@ package client_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
-	"slices"
 	"testing"
 
+	"github.com/Khan/genqlient/graphql"
 	"github.com/frsvc/fulfillment/client"
-	"github.com/frsvc/fulfillment/internal/app"
-	"github.com/frsvc/fulfillment/internal/auth"
-	"github.com/frsvc/fulfillment/internal/testdb"
+	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
-func ptr[T any](v T) *T { return &v }
-
-// must(call(…))(t, "what") returns call's result, failing the test on its
-// error.
-func must[T any](v T, err error) func(t *testing.T, what string) T {
-	return func(t *testing.T, what string) T {
-		t.Helper()
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		return v
+// fake serves /query with a canned answer and records the last request.
+type fake struct {
+	status int
+	body   string
+	got    *http.Request
+	op     struct {
+		OperationName string         `json:"operationName"`
+		Variables     map[string]any `json:"variables"`
 	}
 }
 
-// server serves the app and returns its URL and the ADMIN key of a fresh
-// account.
-func server(t *testing.T, a *app.App) (string, string) {
+func (f *fake) serve(t *testing.T) string {
 	t.Helper()
-	srv := httptest.NewServer(a.Handler)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.got = r.Clone(context.Background())
+		if err := json.NewDecoder(r.Body).Decode(&f.op); err != nil {
+			t.Errorf("request body: %v", err)
+		}
+		w.Header().Set("Content-Type", "application/graphql-response+json")
+		w.WriteHeader(f.status)
+		_, _ = w.Write([]byte(f.body))
+	}))
 	t.Cleanup(srv.Close)
-	_, key, err := auth.CreateAccount(context.Background(), a.Store.Client, "Client story", "")
-	if err != nil {
-		t.Fatalf("create account: %v", err)
+	return srv.URL
+}
+
+// TestNew checks the request the client makes, with no server behind it
+// but a stand-in: the /query endpoint, the key, the Accept header, an
+// Idempotency-Key from the context, and nil optional variables left out.
+func TestNew(t *testing.T) {
+	f := &fake{status: http.StatusOK, body: `{"data":{"voidFulfillmentRequest":{"id":"7","status":"VOIDED"}}}`}
+	url := f.serve(t)
+	for _, base := range []string{url, url + "/", url + "/query"} {
+		c := client.New(base, "secret")
+		ctx := client.WithIdempotencyKey(context.Background(), "void-7")
+		res, err := client.VoidFulfillmentRequest(ctx, c, "7", "customer called")
+		if err != nil {
+			t.Fatalf("%s: %v", base, err)
+		}
+		if res.VoidFulfillmentRequest.Status != client.FulfillmentRequestStatusVoided {
+			t.Errorf("%s: answer %+v", base, res)
+		}
+		if f.got.URL.Path != "/query" || f.got.Header.Get("Authorization") != "Bearer secret" ||
+			f.got.Header.Get("Accept") != client.Accept || f.got.Header.Get(client.IdempotencyKeyHeader) != "void-7" {
+			t.Errorf("%s: request %s %v", base, f.got.URL.Path, f.got.Header)
+		}
+		if f.op.OperationName != "VoidFulfillmentRequest" || f.op.Variables["reason"] != "customer called" {
+			t.Errorf("%s: operation %+v", base, f.op)
+		}
 	}
-	return srv.URL, key
-}
 
-func orderInput(number string, lines ...client.OrderLineInput) client.ImportOrderInput {
-	return client.ImportOrderInput{
-		Channel: "web", OrderNumber: number, PaymentStatus: client.PaymentStatusPaid,
-		ShipTo: client.AddressInput{Name: ptr("Ada Lovelace"), Line1: "1 Main St", City: "Springfield",
-			PostalCode: "12345", Country: "US"},
-		Lines: lines,
+	f.body = `{"data":{"orders":{"totalCount":0,"pageInfo":{"hasNextPage":false,"hasPreviousPage":false},"edges":[]}}}`
+	if _, err := client.ListOrders(context.Background(), client.New(url, "k"), nil, nil, nil, new(int), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := f.op.Variables["first"]; ok || f.op.Variables["last"] != float64(0) {
+		t.Errorf("variables of ListOrders(last: 0): %v", f.op.Variables)
+	}
+	if f.got.Header.Get(client.IdempotencyKeyHeader) != "" {
+		t.Errorf("an Idempotency-Key without one in the context: %v", f.got.Header)
 	}
 }
 
-func line(sku string, qty int) client.OrderLineInput {
-	return client.OrderLineInput{Sku: sku, Quantity: qty, UnitPrice: "19.99"}
-}
-
-// TestClientStory drives one operator story through the typed client: set
-// up a MANUAL source, import orders, preview, generate, process, send, list
-// with filters and paging, then the source acknowledges, ships and cancels
-// with its own key; and an Idempotency-Key replay.
-func TestClientStory(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, a *app.App) {
-		ctx := context.Background()
-		url, adminKey := server(t, a)
-		admin := client.New(url, adminKey)
-
-		v := must(client.Viewer(ctx, admin))(t, "viewer")
-		if v.Viewer.Role != client.ApiKeyRoleAdmin || v.Viewer.Source != nil {
-			t.Fatalf("viewer: %+v", v.Viewer)
-		}
-
-		// Set-up: one source with a MANUAL connector, stock, a routing group
-		// and the source's own key.
-		src := must(client.CreateSource(ctx, admin, client.CreateSourceInput{
-			Name: "Main warehouse", Code: "WH1", DropshipFee: ptr("1.50"),
-			Connector: &client.ConnectorInput{Kind: client.ConnectorKindManual},
-		}))(t, "createSource").CreateSource
-		if !src.Enabled || src.Connector.Kind != client.ConnectorKindManual {
-			t.Fatalf("source: %+v (enabled should default to true)", src)
-		}
-		must(client.UpsertInventory(ctx, admin, src.Id, []client.InventoryInput{
-			{Sku: "SKU-A", Quantity: 100, UnitCost: "5.00"},
-			{Sku: "SKU-B", Quantity: 100, UnitCost: "7.25"},
-		}))(t, "upsertInventory")
-		group := must(client.CreateRoutingGroup(ctx, admin, client.CreateRoutingGroupInput{
-			Name: "Everything", Rules: []client.RoutingRule{client.RoutingRuleLowestCost},
-			Members: []client.RoutingGroupMemberInput{{SourceID: src.Id, Priority: 1}},
-		}))(t, "createRoutingGroup").CreateRoutingGroup
-		if !group.IsDefault {
-			t.Fatalf("the first group should be the default: %+v", group)
-		}
-		created := must(client.CreateApiKey(ctx, admin, client.CreateApiKeyInput{
-			Name: "WH1 integration", Role: client.ApiKeyRoleSource, SourceID: &src.Id,
-		}))(t, "createApiKey").CreateApiKey
-		partner := client.New(url+"/", created.Secret) // a trailing slash is fine
-		if pv := must(client.Viewer(ctx, partner))(t, "partner viewer").Viewer; pv.Role != client.ApiKeyRoleSource || pv.Source == nil || pv.Source.Id != src.Id {
-			t.Fatalf("partner viewer: %+v", pv)
-		}
-
-		// Three orders; the first is the story, the others fill the list.
-		var orders []client.OrderFields
-		for i, number := range []string{"1001", "1002", "1003"} {
-			o := must(client.ImportOrder(ctx, admin, orderInput(number, line("SKU-A", 2), line("SKU-B", i+1))))(t, "importOrder").ImportOrder
-			if o.Status != client.OrderStatusOpen || o.AllocationStatus != client.OrderAllocationStatusUnallocated || len(o.Lines) != 2 {
-				t.Fatalf("order %s: status %s, allocation %s, %d lines", number, o.Status, o.AllocationStatus, len(o.Lines))
+// TestError checks that an operation's error is an *Error with the code,
+// message, field and path of the service's first error, for a field error
+// (200), a request error (400) and an answer that is not GraphQL (502);
+// that errors.As still finds genqlient's own error types; and that the
+// message is the service's words, not the raw answer.
+func TestError(t *testing.T) {
+	ctx := context.Background()
+	cases := []struct {
+		name, body string
+		status     int
+		want       client.Error
+		text       string
+	}{{
+		name:   "field error",
+		status: http.StatusOK,
+		body: `{"data":null,"errors":[{"message":"cannot move from ACKNOWLEDGED to VOIDED","path":["voidFulfillmentRequest"],` +
+			`"extensions":{"code":"INVALID_TRANSITION","from":"ACKNOWLEDGED","to":"VOIDED"}},{"message":"another"}]}`,
+		want: client.Error{Code: "INVALID_TRANSITION", Message: "cannot move from ACKNOWLEDGED to VOIDED", Path: "voidFulfillmentRequest", StatusCode: 200},
+		text: "INVALID_TRANSITION: cannot move from ACKNOWLEDGED to VOIDED (at voidFulfillmentRequest) (and 1 more)",
+	}, {
+		name:   "request error",
+		status: http.StatusBadRequest,
+		body:   `{"errors":[{"message":"must not be empty","extensions":{"code":"VALIDATION","field":"reason"}}]}`,
+		want:   client.Error{Code: "VALIDATION", Message: "must not be empty", Field: "reason", StatusCode: 400},
+		text:   "VALIDATION: must not be empty (field reason)",
+	}, {
+		name:   "not GraphQL",
+		status: http.StatusBadGateway,
+		body:   `bad gateway`,
+		want:   client.Error{Message: "bad gateway", StatusCode: 502},
+		text:   "HTTP 502: bad gateway",
+	}}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fake{status: tc.status, body: tc.body}
+			_, err := client.VoidFulfillmentRequest(ctx, client.New(f.serve(t), "k"), "7", "x")
+			var e *client.Error
+			if !errors.As(err, &e) {
+				t.Fatalf("%T %v is not a *client.Error", err, err)
 			}
-			orders = append(orders, o)
-		}
-		again := must(client.ImportOrder(ctx, admin, orderInput("1001", line("SKU-A", 2), line("SKU-B", 1))))(t, "importOrder again").ImportOrder
-		if again.Id != orders[0].Id {
-			t.Fatalf("a repeated import made another order: %s != %s", again.Id, orders[0].Id)
-		}
-
-		preview := must(client.FulfillmentPreview(ctx, admin, orders[0].Id, nil))(t, "fulfillmentPreview").FulfillmentPreview
-		if !preview.CanRoute || preview.Plan == nil || len(preview.Plan.Requests) != 1 || preview.Plan.Requests[0].Source.Id != src.Id {
-			t.Fatalf("preview: %+v", preview)
-		}
-		if len(preview.Groups) != 1 || preview.Groups[0].RoutingGroup.Id != group.Id {
-			t.Fatalf("preview groups: %+v", preview.Groups)
-		}
-
-		var frs []client.FulfillmentRequestFields
-		for _, o := range orders {
-			gen := must(client.GenerateFulfillmentRequests(ctx, admin, o.Id, &group.Id))(t, "generate").GenerateFulfillmentRequests
-			if len(gen.FulfillmentRequests) != 1 || gen.CorrelationID == "" {
-				t.Fatalf("generate %s: %+v", o.OrderNumber, gen)
+			if e.Code != tc.want.Code || e.Message != tc.want.Message || e.Field != tc.want.Field || e.Path != tc.want.Path || e.StatusCode != tc.want.StatusCode {
+				t.Errorf("error %+v, want %+v", e, tc.want)
 			}
-			fr := gen.FulfillmentRequests[0]
-			if fr.SourceID != src.Id || fr.Status != client.FulfillmentRequestStatusUnprocessed || len(fr.Items) != 2 {
-				t.Fatalf("generated request: %+v", fr)
+			if err.Error() != tc.text {
+				t.Errorf("text %q, want %q", err.Error(), tc.text)
 			}
-			frs = append(frs, fr)
-		}
-		ids := []string{frs[0].Id, frs[1].Id, frs[2].Id}
-		processed := must(client.ProcessFulfillmentRequests(ctx, admin, ids))(t, "process").ProcessFulfillmentRequests
-		for _, fr := range processed {
-			if fr.Status != client.FulfillmentRequestStatusProcessing {
-				t.Fatalf("processed request %s: %s", fr.Number, fr.Status)
+			if client.ErrorCode(err) != tc.want.Code || client.AsError(err) != e {
+				t.Errorf("ErrorCode %q, AsError %v", client.ErrorCode(err), client.AsError(err))
 			}
-		}
-		run := must(client.RunSendFulfillmentRequests(ctx, admin))(t, "send run").RunSendFulfillmentRequests
-		if run.Claimed != 3 || run.Processed != 3 || run.Failed != 0 {
-			t.Fatalf("send run: %+v", run)
-		}
-
-		// The list: filtered on status and source, two to a page, by number.
-		where := &client.FulfillmentRequestWhereInput{
-			StatusIn: []client.FulfillmentRequestStatus{client.FulfillmentRequestStatusProcessed},
-			SourceID: &src.Id,
-		}
-		order := &client.FulfillmentRequestOrder{Field: client.FulfillmentRequestOrderFieldNumber}
-		page1 := must(client.ListFulfillmentRequests(ctx, admin, where, ptr(2), nil, order))(t, "list page 1").FulfillmentRequests
-		if page1.TotalCount != 3 || len(page1.Edges) != 2 || !page1.PageInfo.HasNextPage || page1.PageInfo.EndCursor == nil {
-			t.Fatalf("page 1: total %d, %d edges, %+v", page1.TotalCount, len(page1.Edges), page1.PageInfo)
-		}
-		page2 := must(client.ListFulfillmentRequests(ctx, admin, where, ptr(2), page1.PageInfo.EndCursor, order))(t, "list page 2").FulfillmentRequests
-		if len(page2.Edges) != 1 || page2.PageInfo.HasNextPage {
-			t.Fatalf("page 2: %d edges, %+v", len(page2.Edges), page2.PageInfo)
-		}
-		var listed []string
-		for _, e := range append(page1.Edges, page2.Edges...) {
-			if e.Node.Status != client.FulfillmentRequestStatusProcessed {
-				t.Errorf("listed %s is %s", e.Node.Number, e.Node.Status)
+			var list gqlerror.List
+			if !errors.As(err, &list) || len(list) == 0 || list[0].Message != tc.want.Message {
+				t.Errorf("errors.As gqlerror.List: %v", list)
 			}
-			listed = append(listed, e.Node.Number)
-		}
-		if !slices.IsSorted(listed) || len(listed) != 3 {
-			t.Errorf("listed by number: %v", listed)
-		}
-		// The partner's list, on the same filter but newest first with the default page.
-		mine := must(client.ListFulfillmentRequests(ctx, partner,
-			&client.FulfillmentRequestWhereInput{Status: ptr(client.FulfillmentRequestStatusProcessed)}, nil, nil,
-			&client.FulfillmentRequestOrder{Field: client.FulfillmentRequestOrderFieldCreatedAt, Direction: client.OrderDirectionDesc}))(t, "partner list").FulfillmentRequests
-		if mine.TotalCount != 3 || len(mine.Edges) != 3 || mine.Edges[0].Node.Id != frs[2].Id {
-			t.Fatalf("partner list: %+v", mine)
-		}
-		none := must(client.ListFulfillmentRequests(ctx, admin,
-			&client.FulfillmentRequestWhereInput{Status: ptr(client.FulfillmentRequestStatusAcknowledged)}, nil, nil, nil))(t, "empty list").FulfillmentRequests
-		if none.TotalCount != 0 || len(none.Edges) != 0 {
-			t.Fatalf("nothing is acknowledged yet: %+v", none)
-		}
-
-		// The source confirms the first request and ships it in full.
-		fr := must(client.AcknowledgeFulfillmentRequest(ctx, partner, frs[0].Id, ptr("WH1-778")))(t, "acknowledge").AcknowledgeFulfillmentRequest
-		if fr.Status != client.FulfillmentRequestStatusAcknowledged || fr.ConfirmationNumber == nil || *fr.ConfirmationNumber != "WH1-778" {
-			t.Fatalf("acknowledged: %+v", fr)
-		}
-		ship := client.CreateShipmentInput{FulfillmentRequestID: fr.Id, TrackingNumber: "1Z-0001", Carrier: ptr("UPS")}
-		for _, it := range fr.Items {
-			ship.Items = append(ship.Items, client.ShipmentItemInput{FulfillmentRequestItemID: it.Id, Quantity: it.Quantity})
-		}
-		shipment := must(client.CreateShipment(ctx, partner, ship))(t, "createShipment").CreateShipment
-		if shipment.TrackingNumber != "1Z-0001" || len(shipment.Items) != 2 || shipment.FulfillmentRequest.ShipmentStatus != client.ShipmentStatusShipped {
-			t.Fatalf("shipment: %+v", shipment)
-		}
-
-		// The source cancels the third request.
-		canceled := must(client.CancelFulfillmentRequest(ctx, partner, frs[2].Id, "out of stock after all", nil))(t, "cancel").CancelFulfillmentRequest
-		if canceled.Status != client.FulfillmentRequestStatusCanceled || canceled.CancelReason == nil {
-			t.Fatalf("canceled: %+v", canceled)
-		}
-
-		// The statuses, read back by node.
-		got := must(client.GetOrder(ctx, admin, orders[0].Id))(t, "getOrder")
-		o, ok := got.Node.(*client.GetOrderNodeOrder)
-		if !ok {
-			t.Fatalf("node is %T, want an order", got.Node)
-		}
-		if o.ShipmentStatus != client.OrderShipmentStatusShipped || o.FulfillmentRequests.TotalCount != 1 {
-			t.Fatalf("order after shipping: shipment %s, %d requests", o.ShipmentStatus, o.FulfillmentRequests.TotalCount)
-		}
-		if n := o.FulfillmentRequests.Edges[0].Node; n.Status != client.FulfillmentRequestStatusAcknowledged || n.ShipmentStatus != client.ShipmentStatusShipped || n.ShippedAt == nil {
-			t.Fatalf("request after shipping: %+v", n)
-		}
-		for _, l := range o.Lines {
-			if l.ShippedQuantity != l.Quantity {
-				t.Errorf("line %s: shipped %d of %d", l.Sku, l.ShippedQuantity, l.Quantity)
+			var httpErr *graphql.HTTPError
+			if errors.As(err, &httpErr) != (tc.status != http.StatusOK) {
+				t.Errorf("errors.As *graphql.HTTPError: %v", httpErr)
 			}
-		}
-		if _, err := client.GetOrder(ctx, admin, "999999999"); client.ErrorCode(err) != "NOT_FOUND" {
-			t.Fatalf("node of an unknown id: %v", err)
-		}
-	})
-}
-
-// TestClientIdempotencyKey replays a mutation through the client: the same
-// key and request answer the first result again without doing it twice; the
-// same key with another request is refused; calls without the key are
-// unaffected.
-func TestClientIdempotencyKey(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, a *app.App) {
-		ctx := context.Background()
-		url, adminKey := server(t, a)
-		c := client.New(url, adminKey)
-
-		src := must(client.CreateSource(ctx, c, client.CreateSourceInput{Name: "Source", Code: "S1"}))(t, "createSource").CreateSource
-		must(client.UpsertInventory(ctx, c, src.Id, []client.InventoryInput{{Sku: "SKU-A", Quantity: 10, UnitCost: "1"}}))(t, "upsertInventory")
-		must(client.CreateRoutingGroup(ctx, c, client.CreateRoutingGroupInput{
-			Name: "All", Rules: []client.RoutingRule{client.RoutingRuleSourcePriority},
-			Members: []client.RoutingGroupMemberInput{{SourceID: src.Id, Priority: 1}},
-		}))(t, "createRoutingGroup")
-		o := must(client.ImportOrder(ctx, c, orderInput("2001", line("SKU-A", 3))))(t, "importOrder").ImportOrder
-
-		keyed := client.WithIdempotencyKey(ctx, "generate-2001")
-		first := must(client.GenerateFulfillmentRequests(keyed, c, o.Id, nil))(t, "generate").GenerateFulfillmentRequests
-		replay := must(client.GenerateFulfillmentRequests(keyed, c, o.Id, nil))(t, "generate replayed").GenerateFulfillmentRequests
-		if len(first.FulfillmentRequests) != 1 || len(replay.FulfillmentRequests) != 1 ||
-			replay.FulfillmentRequests[0].Id != first.FulfillmentRequests[0].Id || replay.CorrelationID != first.CorrelationID {
-			t.Fatalf("replay differs: %+v vs %+v", replay, first)
-		}
-		list := must(client.ListFulfillmentRequests(ctx, c, &client.FulfillmentRequestWhereInput{OrderID: &o.Id}, nil, nil, nil))(t, "list")
-		if list.FulfillmentRequests.TotalCount != 1 {
-			t.Fatalf("the replay generated again: %d requests", list.FulfillmentRequests.TotalCount)
-		}
-
-		_, err := client.GenerateFulfillmentRequests(keyed, c, o.Id, &src.Id)
-		if code := client.ErrorCode(err); code != "IDEMPOTENCY_KEY_REUSED" {
-			t.Fatalf("the key with another request: %v (code %q)", err, code)
-		}
-
-		// Without the key, a second generation finds nothing left to route.
-		_, err = client.GenerateFulfillmentRequests(ctx, c, o.Id, nil)
-		if err == nil || client.ErrorCode(err) == "" || client.ErrorCode(err) == "IDEMPOTENCY_KEY_REUSED" {
-			t.Fatalf("generate again without a key: %v (code %q)", err, client.ErrorCode(err))
-		}
-	})
-}
-
-// TestClientErrors checks that request errors (4xx under
-// application/graphql-response+json) and field errors (200) both reach the
-// caller with their codes.
-func TestClientErrors(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, a *app.App) {
-		ctx := context.Background()
-		url, adminKey := server(t, a)
-
-		_, err := client.Viewer(ctx, client.New(url, "not-a-key"))
-		if client.ErrorCode(err) != "UNAUTHENTICATED" {
-			t.Errorf("bad key: %v", err)
-		}
-		_, err = client.ListFulfillmentRequests(ctx, client.New(url, adminKey), nil, ptr(1000), nil, nil)
-		if client.ErrorCode(err) != "VALIDATION" {
-			t.Errorf("first: 1000: %v", err)
-		}
-		_, err = client.FulfillmentPreview(ctx, client.New(url, adminKey), "424242", nil)
-		if client.ErrorCode(err) != "NOT_FOUND" {
-			t.Errorf("preview of nothing: %v", err)
-		}
-		// A custom HTTP client is used when given.
-		var seen int
-		d := doerFunc(func(r *http.Request) (*http.Response, error) {
-			seen++
-			if r.Header.Get("Accept") != client.Accept || r.Header.Get("Authorization") != "Bearer "+adminKey {
-				t.Errorf("headers: %v", r.Header)
-			}
-			return http.DefaultClient.Do(r)
 		})
-		must(client.Viewer(ctx, client.New(url, adminKey, client.WithHTTPClient(d))))(t, "viewer")
-		if seen != 1 {
-			t.Errorf("the custom client saw %d requests", seen)
-		}
-	})
+	}
+	if e := client.AsError(errors.New("dial tcp: connection refused")); e != nil {
+		t.Errorf("a network error: %v", e)
+	}
 }
-
-type doerFunc func(*http.Request) (*http.Response, error)
-
-func (f doerFunc) Do(r *http.Request) (*http.Response, error) { return f(r) }

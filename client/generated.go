@@ -222,6 +222,38 @@ func (v *CreateApiKeyResponse) GetCreateApiKey() CreateApiKeyCreateApiKeyCreated
 	return v.CreateApiKey
 }
 
+type CreateFulfillmentRequestInput struct {
+	OrderID  string `json:"orderID"`
+	SourceID string `json:"sourceID"`
+	// Omitted: every line's unallocated quantity.
+	Items []PlannedItemInput `json:"items,omitempty"`
+	// Reserve stock the source lacks (logged as a warning).
+	AllowOvercommit *bool `json:"allowOvercommit,omitempty"`
+}
+
+// GetOrderID returns CreateFulfillmentRequestInput.OrderID, and is useful for accessing the field via an interface.
+func (v *CreateFulfillmentRequestInput) GetOrderID() string { return v.OrderID }
+
+// GetSourceID returns CreateFulfillmentRequestInput.SourceID, and is useful for accessing the field via an interface.
+func (v *CreateFulfillmentRequestInput) GetSourceID() string { return v.SourceID }
+
+// GetItems returns CreateFulfillmentRequestInput.Items, and is useful for accessing the field via an interface.
+func (v *CreateFulfillmentRequestInput) GetItems() []PlannedItemInput { return v.Items }
+
+// GetAllowOvercommit returns CreateFulfillmentRequestInput.AllowOvercommit, and is useful for accessing the field via an interface.
+func (v *CreateFulfillmentRequestInput) GetAllowOvercommit() *bool { return v.AllowOvercommit }
+
+// CreateFulfillmentRequestResponse is returned by CreateFulfillmentRequest on success.
+type CreateFulfillmentRequestResponse struct {
+	// By hand: the chosen source, bypassing routing. Items default to every unallocated line.
+	CreateFulfillmentRequest FulfillmentRequestFields `json:"createFulfillmentRequest"`
+}
+
+// GetCreateFulfillmentRequest returns CreateFulfillmentRequestResponse.CreateFulfillmentRequest, and is useful for accessing the field via an interface.
+func (v *CreateFulfillmentRequestResponse) GetCreateFulfillmentRequest() FulfillmentRequestFields {
+	return v.CreateFulfillmentRequest
+}
+
 // CreateRoutingGroupCreateRoutingGroup includes the requested fields of the GraphQL type RoutingGroup.
 type CreateRoutingGroupCreateRoutingGroup struct {
 	Id        string `json:"id"`
@@ -528,6 +560,75 @@ const (
 var AllFileFormat = []FileFormat{
 	FileFormatCsv,
 	FileFormatJson,
+}
+
+// FulfillmentLogFields includes the GraphQL fields of FulfillmentLog requested by the fragment FulfillmentLogFields.
+type FulfillmentLogFields struct {
+	Id                   string         `json:"id"`
+	OrderID              *string        `json:"orderID"`
+	FulfillmentRequestID *string        `json:"fulfillmentRequestID"`
+	CorrelationID        string         `json:"correlationID"`
+	Stage                string         `json:"stage"`
+	Level                LogLevel       `json:"level"`
+	Message              string         `json:"message"`
+	Data                 map[string]any `json:"data"`
+	Actor                string         `json:"actor"`
+	CreatedAt            time.Time      `json:"createdAt"`
+}
+
+// GetId returns FulfillmentLogFields.Id, and is useful for accessing the field via an interface.
+func (v *FulfillmentLogFields) GetId() string { return v.Id }
+
+// GetOrderID returns FulfillmentLogFields.OrderID, and is useful for accessing the field via an interface.
+func (v *FulfillmentLogFields) GetOrderID() *string { return v.OrderID }
+
+// GetFulfillmentRequestID returns FulfillmentLogFields.FulfillmentRequestID, and is useful for accessing the field via an interface.
+func (v *FulfillmentLogFields) GetFulfillmentRequestID() *string { return v.FulfillmentRequestID }
+
+// GetCorrelationID returns FulfillmentLogFields.CorrelationID, and is useful for accessing the field via an interface.
+func (v *FulfillmentLogFields) GetCorrelationID() string { return v.CorrelationID }
+
+// GetStage returns FulfillmentLogFields.Stage, and is useful for accessing the field via an interface.
+func (v *FulfillmentLogFields) GetStage() string { return v.Stage }
+
+// GetLevel returns FulfillmentLogFields.Level, and is useful for accessing the field via an interface.
+func (v *FulfillmentLogFields) GetLevel() LogLevel { return v.Level }
+
+// GetMessage returns FulfillmentLogFields.Message, and is useful for accessing the field via an interface.
+func (v *FulfillmentLogFields) GetMessage() string { return v.Message }
+
+// GetData returns FulfillmentLogFields.Data, and is useful for accessing the field via an interface.
+func (v *FulfillmentLogFields) GetData() map[string]any { return v.Data }
+
+// GetActor returns FulfillmentLogFields.Actor, and is useful for accessing the field via an interface.
+func (v *FulfillmentLogFields) GetActor() string { return v.Actor }
+
+// GetCreatedAt returns FulfillmentLogFields.CreatedAt, and is useful for accessing the field via an interface.
+func (v *FulfillmentLogFields) GetCreatedAt() time.Time { return v.CreatedAt }
+
+// Ordering options for FulfillmentLog connections
+type FulfillmentLogOrder struct {
+	// The ordering direction.
+	Direction OrderDirection `json:"direction,omitempty"`
+	// The field by which to order FulfillmentLogs.
+	Field FulfillmentLogOrderField `json:"field"`
+}
+
+// GetDirection returns FulfillmentLogOrder.Direction, and is useful for accessing the field via an interface.
+func (v *FulfillmentLogOrder) GetDirection() OrderDirection { return v.Direction }
+
+// GetField returns FulfillmentLogOrder.Field, and is useful for accessing the field via an interface.
+func (v *FulfillmentLogOrder) GetField() FulfillmentLogOrderField { return v.Field }
+
+// Properties by which FulfillmentLog connections can be ordered.
+type FulfillmentLogOrderField string
+
+const (
+	FulfillmentLogOrderFieldCreatedAt FulfillmentLogOrderField = "CREATED_AT"
+)
+
+var AllFulfillmentLogOrderField = []FulfillmentLogOrderField{
+	FulfillmentLogOrderFieldCreatedAt,
 }
 
 // FulfillmentLogWhereInput is used for filtering FulfillmentLog objects.
@@ -3111,6 +3212,14 @@ func (v *GetOrderResponse) __premarshalJSON() (*__premarshalGetOrderResponse, er
 	return &retval, nil
 }
 
+// HoldOrderResponse is returned by HoldOrder on success.
+type HoldOrderResponse struct {
+	HoldOrder OrderFields `json:"holdOrder"`
+}
+
+// GetHoldOrder returns HoldOrderResponse.HoldOrder, and is useful for accessing the field via an interface.
+func (v *HoldOrderResponse) GetHoldOrder() OrderFields { return v.HoldOrder }
+
 type ImportOrderInput struct {
 	Channel         string        `json:"channel"`
 	OrderNumber     string        `json:"orderNumber"`
@@ -3461,6 +3570,65 @@ func (v *InventoryItemWhereInput) GetHasSource() *bool { return v.HasSource }
 // GetHasSourceWith returns InventoryItemWhereInput.HasSourceWith, and is useful for accessing the field via an interface.
 func (v *InventoryItemWhereInput) GetHasSourceWith() []SourceWhereInput { return v.HasSourceWith }
 
+// ListFulfillmentLogsFulfillmentLogsFulfillmentLogConnection includes the requested fields of the GraphQL type FulfillmentLogConnection.
+// The GraphQL type's documentation follows.
+//
+// A connection to a list of items.
+type ListFulfillmentLogsFulfillmentLogsFulfillmentLogConnection struct {
+	// Identifies the total count of items in the connection.
+	TotalCount int `json:"totalCount"`
+	// Information to aid in pagination.
+	PageInfo PageInfoFields `json:"pageInfo"`
+	// A list of edges.
+	Edges []*ListFulfillmentLogsFulfillmentLogsFulfillmentLogConnectionEdgesFulfillmentLogEdge `json:"edges"`
+}
+
+// GetTotalCount returns ListFulfillmentLogsFulfillmentLogsFulfillmentLogConnection.TotalCount, and is useful for accessing the field via an interface.
+func (v *ListFulfillmentLogsFulfillmentLogsFulfillmentLogConnection) GetTotalCount() int {
+	return v.TotalCount
+}
+
+// GetPageInfo returns ListFulfillmentLogsFulfillmentLogsFulfillmentLogConnection.PageInfo, and is useful for accessing the field via an interface.
+func (v *ListFulfillmentLogsFulfillmentLogsFulfillmentLogConnection) GetPageInfo() PageInfoFields {
+	return v.PageInfo
+}
+
+// GetEdges returns ListFulfillmentLogsFulfillmentLogsFulfillmentLogConnection.Edges, and is useful for accessing the field via an interface.
+func (v *ListFulfillmentLogsFulfillmentLogsFulfillmentLogConnection) GetEdges() []*ListFulfillmentLogsFulfillmentLogsFulfillmentLogConnectionEdgesFulfillmentLogEdge {
+	return v.Edges
+}
+
+// ListFulfillmentLogsFulfillmentLogsFulfillmentLogConnectionEdgesFulfillmentLogEdge includes the requested fields of the GraphQL type FulfillmentLogEdge.
+// The GraphQL type's documentation follows.
+//
+// An edge in a connection.
+type ListFulfillmentLogsFulfillmentLogsFulfillmentLogConnectionEdgesFulfillmentLogEdge struct {
+	// A cursor for use in pagination.
+	Cursor string `json:"cursor"`
+	// The item at the end of the edge.
+	Node *FulfillmentLogFields `json:"node"`
+}
+
+// GetCursor returns ListFulfillmentLogsFulfillmentLogsFulfillmentLogConnectionEdgesFulfillmentLogEdge.Cursor, and is useful for accessing the field via an interface.
+func (v *ListFulfillmentLogsFulfillmentLogsFulfillmentLogConnectionEdgesFulfillmentLogEdge) GetCursor() string {
+	return v.Cursor
+}
+
+// GetNode returns ListFulfillmentLogsFulfillmentLogsFulfillmentLogConnectionEdgesFulfillmentLogEdge.Node, and is useful for accessing the field via an interface.
+func (v *ListFulfillmentLogsFulfillmentLogsFulfillmentLogConnectionEdgesFulfillmentLogEdge) GetNode() *FulfillmentLogFields {
+	return v.Node
+}
+
+// ListFulfillmentLogsResponse is returned by ListFulfillmentLogs on success.
+type ListFulfillmentLogsResponse struct {
+	FulfillmentLogs ListFulfillmentLogsFulfillmentLogsFulfillmentLogConnection `json:"fulfillmentLogs"`
+}
+
+// GetFulfillmentLogs returns ListFulfillmentLogsResponse.FulfillmentLogs, and is useful for accessing the field via an interface.
+func (v *ListFulfillmentLogsResponse) GetFulfillmentLogs() ListFulfillmentLogsFulfillmentLogsFulfillmentLogConnection {
+	return v.FulfillmentLogs
+}
+
 // ListFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnection includes the requested fields of the GraphQL type FulfillmentRequestConnection.
 // The GraphQL type's documentation follows.
 //
@@ -3541,6 +3709,55 @@ type ListFulfillmentRequestsResponse struct {
 func (v *ListFulfillmentRequestsResponse) GetFulfillmentRequests() ListFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnection {
 	return v.FulfillmentRequests
 }
+
+// ListOrdersOrdersOrderConnection includes the requested fields of the GraphQL type OrderConnection.
+// The GraphQL type's documentation follows.
+//
+// A connection to a list of items.
+type ListOrdersOrdersOrderConnection struct {
+	// Identifies the total count of items in the connection.
+	TotalCount int `json:"totalCount"`
+	// Information to aid in pagination.
+	PageInfo PageInfoFields `json:"pageInfo"`
+	// A list of edges.
+	Edges []*ListOrdersOrdersOrderConnectionEdgesOrderEdge `json:"edges"`
+}
+
+// GetTotalCount returns ListOrdersOrdersOrderConnection.TotalCount, and is useful for accessing the field via an interface.
+func (v *ListOrdersOrdersOrderConnection) GetTotalCount() int { return v.TotalCount }
+
+// GetPageInfo returns ListOrdersOrdersOrderConnection.PageInfo, and is useful for accessing the field via an interface.
+func (v *ListOrdersOrdersOrderConnection) GetPageInfo() PageInfoFields { return v.PageInfo }
+
+// GetEdges returns ListOrdersOrdersOrderConnection.Edges, and is useful for accessing the field via an interface.
+func (v *ListOrdersOrdersOrderConnection) GetEdges() []*ListOrdersOrdersOrderConnectionEdgesOrderEdge {
+	return v.Edges
+}
+
+// ListOrdersOrdersOrderConnectionEdgesOrderEdge includes the requested fields of the GraphQL type OrderEdge.
+// The GraphQL type's documentation follows.
+//
+// An edge in a connection.
+type ListOrdersOrdersOrderConnectionEdgesOrderEdge struct {
+	// A cursor for use in pagination.
+	Cursor string `json:"cursor"`
+	// The item at the end of the edge.
+	Node *OrderFields `json:"node"`
+}
+
+// GetCursor returns ListOrdersOrdersOrderConnectionEdgesOrderEdge.Cursor, and is useful for accessing the field via an interface.
+func (v *ListOrdersOrdersOrderConnectionEdgesOrderEdge) GetCursor() string { return v.Cursor }
+
+// GetNode returns ListOrdersOrdersOrderConnectionEdgesOrderEdge.Node, and is useful for accessing the field via an interface.
+func (v *ListOrdersOrdersOrderConnectionEdgesOrderEdge) GetNode() *OrderFields { return v.Node }
+
+// ListOrdersResponse is returned by ListOrders on success.
+type ListOrdersResponse struct {
+	Orders ListOrdersOrdersOrderConnection `json:"orders"`
+}
+
+// GetOrders returns ListOrdersResponse.Orders, and is useful for accessing the field via an interface.
+func (v *ListOrdersResponse) GetOrders() ListOrdersOrdersOrderConnection { return v.Orders }
 
 // ListSourceFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnection includes the requested fields of the GraphQL type FulfillmentRequestConnection.
 // The GraphQL type's documentation follows.
@@ -3689,6 +3906,26 @@ var AllLogLevel = []LogLevel{
 	LogLevelInfo,
 	LogLevelWarn,
 	LogLevelError,
+}
+
+// MarkFulfillmentRequestAcknowledgedResponse is returned by MarkFulfillmentRequestAcknowledged on success.
+type MarkFulfillmentRequestAcknowledgedResponse struct {
+	MarkFulfillmentRequestAcknowledged FulfillmentRequestFields `json:"markFulfillmentRequestAcknowledged"`
+}
+
+// GetMarkFulfillmentRequestAcknowledged returns MarkFulfillmentRequestAcknowledgedResponse.MarkFulfillmentRequestAcknowledged, and is useful for accessing the field via an interface.
+func (v *MarkFulfillmentRequestAcknowledgedResponse) GetMarkFulfillmentRequestAcknowledged() FulfillmentRequestFields {
+	return v.MarkFulfillmentRequestAcknowledged
+}
+
+// MarkFulfillmentRequestProcessedResponse is returned by MarkFulfillmentRequestProcessed on success.
+type MarkFulfillmentRequestProcessedResponse struct {
+	MarkFulfillmentRequestProcessed FulfillmentRequestFields `json:"markFulfillmentRequestProcessed"`
+}
+
+// GetMarkFulfillmentRequestProcessed returns MarkFulfillmentRequestProcessedResponse.MarkFulfillmentRequestProcessed, and is useful for accessing the field via an interface.
+func (v *MarkFulfillmentRequestProcessedResponse) GetMarkFulfillmentRequestProcessed() FulfillmentRequestFields {
+	return v.MarkFulfillmentRequestProcessed
 }
 
 // OrderAllocationStatus is enum for the field allocation_status
@@ -3870,6 +4107,41 @@ func (v *OrderLineInput) GetQuantity() int { return v.Quantity }
 
 // GetUnitPrice returns OrderLineInput.UnitPrice, and is useful for accessing the field via an interface.
 func (v *OrderLineInput) GetUnitPrice() string { return v.UnitPrice }
+
+// Ordering options for Order connections
+type OrderOrder struct {
+	// The ordering direction.
+	Direction OrderDirection `json:"direction,omitempty"`
+	// The field by which to order Orders.
+	Field OrderOrderField `json:"field"`
+}
+
+// GetDirection returns OrderOrder.Direction, and is useful for accessing the field via an interface.
+func (v *OrderOrder) GetDirection() OrderDirection { return v.Direction }
+
+// GetField returns OrderOrder.Field, and is useful for accessing the field via an interface.
+func (v *OrderOrder) GetField() OrderOrderField { return v.Field }
+
+// Properties by which Order connections can be ordered.
+type OrderOrderField string
+
+const (
+	OrderOrderFieldCreatedAt   OrderOrderField = "CREATED_AT"
+	OrderOrderFieldUpdatedAt   OrderOrderField = "UPDATED_AT"
+	OrderOrderFieldChannel     OrderOrderField = "CHANNEL"
+	OrderOrderFieldOrderNumber OrderOrderField = "ORDER_NUMBER"
+	OrderOrderFieldStatus      OrderOrderField = "STATUS"
+	OrderOrderFieldOrderedAt   OrderOrderField = "ORDERED_AT"
+)
+
+var AllOrderOrderField = []OrderOrderField{
+	OrderOrderFieldCreatedAt,
+	OrderOrderFieldUpdatedAt,
+	OrderOrderFieldChannel,
+	OrderOrderFieldOrderNumber,
+	OrderOrderFieldStatus,
+	OrderOrderFieldOrderedAt,
+}
 
 // OrderShipmentStatus is enum for the field shipment_status
 type OrderShipmentStatus string
@@ -4433,6 +4705,93 @@ func (v *OrderWhereInput) GetHasLogs() *bool { return v.HasLogs }
 // GetHasLogsWith returns OrderWhereInput.HasLogsWith, and is useful for accessing the field via an interface.
 func (v *OrderWhereInput) GetHasLogsWith() []FulfillmentLogWhereInput { return v.HasLogsWith }
 
+// PageFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnection includes the requested fields of the GraphQL type FulfillmentRequestConnection.
+// The GraphQL type's documentation follows.
+//
+// A connection to a list of items.
+type PageFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnection struct {
+	// Identifies the total count of items in the connection.
+	TotalCount int `json:"totalCount"`
+	// Information to aid in pagination.
+	PageInfo PageInfoFields `json:"pageInfo"`
+	// A list of edges.
+	Edges []*PageFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnectionEdgesFulfillmentRequestEdge `json:"edges"`
+}
+
+// GetTotalCount returns PageFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnection.TotalCount, and is useful for accessing the field via an interface.
+func (v *PageFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnection) GetTotalCount() int {
+	return v.TotalCount
+}
+
+// GetPageInfo returns PageFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnection.PageInfo, and is useful for accessing the field via an interface.
+func (v *PageFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnection) GetPageInfo() PageInfoFields {
+	return v.PageInfo
+}
+
+// GetEdges returns PageFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnection.Edges, and is useful for accessing the field via an interface.
+func (v *PageFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnection) GetEdges() []*PageFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnectionEdgesFulfillmentRequestEdge {
+	return v.Edges
+}
+
+// PageFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnectionEdgesFulfillmentRequestEdge includes the requested fields of the GraphQL type FulfillmentRequestEdge.
+// The GraphQL type's documentation follows.
+//
+// An edge in a connection.
+type PageFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnectionEdgesFulfillmentRequestEdge struct {
+	// A cursor for use in pagination.
+	Cursor string `json:"cursor"`
+	// The item at the end of the edge.
+	Node *FulfillmentRequestFields `json:"node"`
+}
+
+// GetCursor returns PageFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnectionEdgesFulfillmentRequestEdge.Cursor, and is useful for accessing the field via an interface.
+func (v *PageFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnectionEdgesFulfillmentRequestEdge) GetCursor() string {
+	return v.Cursor
+}
+
+// GetNode returns PageFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnectionEdgesFulfillmentRequestEdge.Node, and is useful for accessing the field via an interface.
+func (v *PageFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnectionEdgesFulfillmentRequestEdge) GetNode() *FulfillmentRequestFields {
+	return v.Node
+}
+
+// PageFulfillmentRequestsResponse is returned by PageFulfillmentRequests on success.
+type PageFulfillmentRequestsResponse struct {
+	FulfillmentRequests PageFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnection `json:"fulfillmentRequests"`
+}
+
+// GetFulfillmentRequests returns PageFulfillmentRequestsResponse.FulfillmentRequests, and is useful for accessing the field via an interface.
+func (v *PageFulfillmentRequestsResponse) GetFulfillmentRequests() PageFulfillmentRequestsFulfillmentRequestsFulfillmentRequestConnection {
+	return v.FulfillmentRequests
+}
+
+// PageInfoFields includes the GraphQL fields of PageInfo requested by the fragment PageInfoFields.
+// The GraphQL type's documentation follows.
+//
+// Information about pagination in a connection.
+// https://relay.dev/graphql/connections.htm#sec-undefined.PageInfo
+type PageInfoFields struct {
+	// When paginating forwards, are there more items?
+	HasNextPage bool `json:"hasNextPage"`
+	// When paginating backwards, are there more items?
+	HasPreviousPage bool `json:"hasPreviousPage"`
+	// When paginating backwards, the cursor to continue.
+	StartCursor *string `json:"startCursor"`
+	// When paginating forwards, the cursor to continue.
+	EndCursor *string `json:"endCursor"`
+}
+
+// GetHasNextPage returns PageInfoFields.HasNextPage, and is useful for accessing the field via an interface.
+func (v *PageInfoFields) GetHasNextPage() bool { return v.HasNextPage }
+
+// GetHasPreviousPage returns PageInfoFields.HasPreviousPage, and is useful for accessing the field via an interface.
+func (v *PageInfoFields) GetHasPreviousPage() bool { return v.HasPreviousPage }
+
+// GetStartCursor returns PageInfoFields.StartCursor, and is useful for accessing the field via an interface.
+func (v *PageInfoFields) GetStartCursor() *string { return v.StartCursor }
+
+// GetEndCursor returns PageInfoFields.EndCursor, and is useful for accessing the field via an interface.
+func (v *PageInfoFields) GetEndCursor() *string { return v.EndCursor }
+
 // PaymentStatus is enum for the field payment_status
 type PaymentStatus string
 
@@ -4447,6 +4806,17 @@ var AllPaymentStatus = []PaymentStatus{
 	PaymentStatusDeferred,
 	PaymentStatusPending,
 }
+
+type PlannedItemInput struct {
+	OrderLineID string `json:"orderLineID"`
+	Quantity    int    `json:"quantity"`
+}
+
+// GetOrderLineID returns PlannedItemInput.OrderLineID, and is useful for accessing the field via an interface.
+func (v *PlannedItemInput) GetOrderLineID() string { return v.OrderLineID }
+
+// GetQuantity returns PlannedItemInput.Quantity, and is useful for accessing the field via an interface.
+func (v *PlannedItemInput) GetQuantity() int { return v.Quantity }
 
 // PreviewFields includes the GraphQL fields of FulfillmentPreview requested by the fragment PreviewFields.
 type PreviewFields struct {
@@ -4567,6 +4937,64 @@ type ProcessFulfillmentRequestsResponse struct {
 // GetProcessFulfillmentRequests returns ProcessFulfillmentRequestsResponse.ProcessFulfillmentRequests, and is useful for accessing the field via an interface.
 func (v *ProcessFulfillmentRequestsResponse) GetProcessFulfillmentRequests() []FulfillmentRequestFields {
 	return v.ProcessFulfillmentRequests
+}
+
+// RegenerateFulfillmentRequestRegenerateFulfillmentRequestGenerateResult includes the requested fields of the GraphQL type GenerateResult.
+type RegenerateFulfillmentRequestRegenerateFulfillmentRequestGenerateResult struct {
+	Order               OrderFields                `json:"order"`
+	FulfillmentRequests []FulfillmentRequestFields `json:"fulfillmentRequests"`
+	// The routing decision the requests were made from, with its explanation.
+	Preview PreviewFields `json:"preview"`
+	// The id under which every log entry of this generation was written.
+	CorrelationID string `json:"correlationID"`
+}
+
+// GetOrder returns RegenerateFulfillmentRequestRegenerateFulfillmentRequestGenerateResult.Order, and is useful for accessing the field via an interface.
+func (v *RegenerateFulfillmentRequestRegenerateFulfillmentRequestGenerateResult) GetOrder() OrderFields {
+	return v.Order
+}
+
+// GetFulfillmentRequests returns RegenerateFulfillmentRequestRegenerateFulfillmentRequestGenerateResult.FulfillmentRequests, and is useful for accessing the field via an interface.
+func (v *RegenerateFulfillmentRequestRegenerateFulfillmentRequestGenerateResult) GetFulfillmentRequests() []FulfillmentRequestFields {
+	return v.FulfillmentRequests
+}
+
+// GetPreview returns RegenerateFulfillmentRequestRegenerateFulfillmentRequestGenerateResult.Preview, and is useful for accessing the field via an interface.
+func (v *RegenerateFulfillmentRequestRegenerateFulfillmentRequestGenerateResult) GetPreview() PreviewFields {
+	return v.Preview
+}
+
+// GetCorrelationID returns RegenerateFulfillmentRequestRegenerateFulfillmentRequestGenerateResult.CorrelationID, and is useful for accessing the field via an interface.
+func (v *RegenerateFulfillmentRequestRegenerateFulfillmentRequestGenerateResult) GetCorrelationID() string {
+	return v.CorrelationID
+}
+
+// RegenerateFulfillmentRequestResponse is returned by RegenerateFulfillmentRequest on success.
+type RegenerateFulfillmentRequestResponse struct {
+	RegenerateFulfillmentRequest RegenerateFulfillmentRequestRegenerateFulfillmentRequestGenerateResult `json:"regenerateFulfillmentRequest"`
+}
+
+// GetRegenerateFulfillmentRequest returns RegenerateFulfillmentRequestResponse.RegenerateFulfillmentRequest, and is useful for accessing the field via an interface.
+func (v *RegenerateFulfillmentRequestResponse) GetRegenerateFulfillmentRequest() RegenerateFulfillmentRequestRegenerateFulfillmentRequestGenerateResult {
+	return v.RegenerateFulfillmentRequest
+}
+
+// ReleaseOrderResponse is returned by ReleaseOrder on success.
+type ReleaseOrderResponse struct {
+	ReleaseOrder OrderFields `json:"releaseOrder"`
+}
+
+// GetReleaseOrder returns ReleaseOrderResponse.ReleaseOrder, and is useful for accessing the field via an interface.
+func (v *ReleaseOrderResponse) GetReleaseOrder() OrderFields { return v.ReleaseOrder }
+
+// RenumberFulfillmentRequestResponse is returned by RenumberFulfillmentRequest on success.
+type RenumberFulfillmentRequestResponse struct {
+	RenumberFulfillmentRequest FulfillmentRequestFields `json:"renumberFulfillmentRequest"`
+}
+
+// GetRenumberFulfillmentRequest returns RenumberFulfillmentRequestResponse.RenumberFulfillmentRequest, and is useful for accessing the field via an interface.
+func (v *RenumberFulfillmentRequestResponse) GetRenumberFulfillmentRequest() FulfillmentRequestFields {
+	return v.RenumberFulfillmentRequest
 }
 
 // RoadblockFields includes the GraphQL fields of Roadblock requested by the fragment RoadblockFields.
@@ -6081,6 +6509,16 @@ func (v *ViewerViewerSource) GetCode() string { return v.Code }
 // GetName returns ViewerViewerSource.Name, and is useful for accessing the field via an interface.
 func (v *ViewerViewerSource) GetName() string { return v.Name }
 
+// VoidFulfillmentRequestResponse is returned by VoidFulfillmentRequest on success.
+type VoidFulfillmentRequestResponse struct {
+	VoidFulfillmentRequest FulfillmentRequestFields `json:"voidFulfillmentRequest"`
+}
+
+// GetVoidFulfillmentRequest returns VoidFulfillmentRequestResponse.VoidFulfillmentRequest, and is useful for accessing the field via an interface.
+func (v *VoidFulfillmentRequestResponse) GetVoidFulfillmentRequest() FulfillmentRequestFields {
+	return v.VoidFulfillmentRequest
+}
+
 // __AcknowledgeFulfillmentRequestInput is used internally by genqlient
 type __AcknowledgeFulfillmentRequestInput struct {
 	Id                 string  `json:"id"`
@@ -6118,6 +6556,14 @@ type __CreateApiKeyInput struct {
 
 // GetInput returns __CreateApiKeyInput.Input, and is useful for accessing the field via an interface.
 func (v *__CreateApiKeyInput) GetInput() CreateApiKeyInput { return v.Input }
+
+// __CreateFulfillmentRequestInput is used internally by genqlient
+type __CreateFulfillmentRequestInput struct {
+	Input CreateFulfillmentRequestInput `json:"input"`
+}
+
+// GetInput returns __CreateFulfillmentRequestInput.Input, and is useful for accessing the field via an interface.
+func (v *__CreateFulfillmentRequestInput) GetInput() CreateFulfillmentRequestInput { return v.Input }
 
 // __CreateRoutingGroupInput is used internally by genqlient
 type __CreateRoutingGroupInput struct {
@@ -6175,6 +6621,18 @@ type __GetOrderInput struct {
 // GetId returns __GetOrderInput.Id, and is useful for accessing the field via an interface.
 func (v *__GetOrderInput) GetId() string { return v.Id }
 
+// __HoldOrderInput is used internally by genqlient
+type __HoldOrderInput struct {
+	Id     string `json:"id"`
+	Reason string `json:"reason"`
+}
+
+// GetId returns __HoldOrderInput.Id, and is useful for accessing the field via an interface.
+func (v *__HoldOrderInput) GetId() string { return v.Id }
+
+// GetReason returns __HoldOrderInput.Reason, and is useful for accessing the field via an interface.
+func (v *__HoldOrderInput) GetReason() string { return v.Reason }
+
 // __ImportOrderInput is used internally by genqlient
 type __ImportOrderInput struct {
 	Input ImportOrderInput `json:"input"`
@@ -6182,6 +6640,34 @@ type __ImportOrderInput struct {
 
 // GetInput returns __ImportOrderInput.Input, and is useful for accessing the field via an interface.
 func (v *__ImportOrderInput) GetInput() ImportOrderInput { return v.Input }
+
+// __ListFulfillmentLogsInput is used internally by genqlient
+type __ListFulfillmentLogsInput struct {
+	Where   *FulfillmentLogWhereInput `json:"where,omitempty"`
+	First   *int                      `json:"first,omitempty"`
+	After   *string                   `json:"after,omitempty"`
+	Last    *int                      `json:"last,omitempty"`
+	Before  *string                   `json:"before,omitempty"`
+	OrderBy *FulfillmentLogOrder      `json:"orderBy,omitempty"`
+}
+
+// GetWhere returns __ListFulfillmentLogsInput.Where, and is useful for accessing the field via an interface.
+func (v *__ListFulfillmentLogsInput) GetWhere() *FulfillmentLogWhereInput { return v.Where }
+
+// GetFirst returns __ListFulfillmentLogsInput.First, and is useful for accessing the field via an interface.
+func (v *__ListFulfillmentLogsInput) GetFirst() *int { return v.First }
+
+// GetAfter returns __ListFulfillmentLogsInput.After, and is useful for accessing the field via an interface.
+func (v *__ListFulfillmentLogsInput) GetAfter() *string { return v.After }
+
+// GetLast returns __ListFulfillmentLogsInput.Last, and is useful for accessing the field via an interface.
+func (v *__ListFulfillmentLogsInput) GetLast() *int { return v.Last }
+
+// GetBefore returns __ListFulfillmentLogsInput.Before, and is useful for accessing the field via an interface.
+func (v *__ListFulfillmentLogsInput) GetBefore() *string { return v.Before }
+
+// GetOrderBy returns __ListFulfillmentLogsInput.OrderBy, and is useful for accessing the field via an interface.
+func (v *__ListFulfillmentLogsInput) GetOrderBy() *FulfillmentLogOrder { return v.OrderBy }
 
 // __ListFulfillmentRequestsInput is used internally by genqlient
 type __ListFulfillmentRequestsInput struct {
@@ -6202,6 +6688,34 @@ func (v *__ListFulfillmentRequestsInput) GetAfter() *string { return v.After }
 
 // GetOrderBy returns __ListFulfillmentRequestsInput.OrderBy, and is useful for accessing the field via an interface.
 func (v *__ListFulfillmentRequestsInput) GetOrderBy() *FulfillmentRequestOrder { return v.OrderBy }
+
+// __ListOrdersInput is used internally by genqlient
+type __ListOrdersInput struct {
+	Where   *OrderWhereInput `json:"where,omitempty"`
+	First   *int             `json:"first,omitempty"`
+	After   *string          `json:"after,omitempty"`
+	Last    *int             `json:"last,omitempty"`
+	Before  *string          `json:"before,omitempty"`
+	OrderBy *OrderOrder      `json:"orderBy,omitempty"`
+}
+
+// GetWhere returns __ListOrdersInput.Where, and is useful for accessing the field via an interface.
+func (v *__ListOrdersInput) GetWhere() *OrderWhereInput { return v.Where }
+
+// GetFirst returns __ListOrdersInput.First, and is useful for accessing the field via an interface.
+func (v *__ListOrdersInput) GetFirst() *int { return v.First }
+
+// GetAfter returns __ListOrdersInput.After, and is useful for accessing the field via an interface.
+func (v *__ListOrdersInput) GetAfter() *string { return v.After }
+
+// GetLast returns __ListOrdersInput.Last, and is useful for accessing the field via an interface.
+func (v *__ListOrdersInput) GetLast() *int { return v.Last }
+
+// GetBefore returns __ListOrdersInput.Before, and is useful for accessing the field via an interface.
+func (v *__ListOrdersInput) GetBefore() *string { return v.Before }
+
+// GetOrderBy returns __ListOrdersInput.OrderBy, and is useful for accessing the field via an interface.
+func (v *__ListOrdersInput) GetOrderBy() *OrderOrder { return v.OrderBy }
 
 // __ListSourceFulfillmentRequestsInput is used internally by genqlient
 type __ListSourceFulfillmentRequestsInput struct {
@@ -6231,6 +6745,56 @@ func (v *__ListSourceFulfillmentRequestsToHandleInput) GetFirst() int { return v
 // GetAfter returns __ListSourceFulfillmentRequestsToHandleInput.After, and is useful for accessing the field via an interface.
 func (v *__ListSourceFulfillmentRequestsToHandleInput) GetAfter() *string { return v.After }
 
+// __MarkFulfillmentRequestAcknowledgedInput is used internally by genqlient
+type __MarkFulfillmentRequestAcknowledgedInput struct {
+	Id                 string  `json:"id"`
+	ConfirmationNumber *string `json:"confirmationNumber,omitempty"`
+}
+
+// GetId returns __MarkFulfillmentRequestAcknowledgedInput.Id, and is useful for accessing the field via an interface.
+func (v *__MarkFulfillmentRequestAcknowledgedInput) GetId() string { return v.Id }
+
+// GetConfirmationNumber returns __MarkFulfillmentRequestAcknowledgedInput.ConfirmationNumber, and is useful for accessing the field via an interface.
+func (v *__MarkFulfillmentRequestAcknowledgedInput) GetConfirmationNumber() *string {
+	return v.ConfirmationNumber
+}
+
+// __MarkFulfillmentRequestProcessedInput is used internally by genqlient
+type __MarkFulfillmentRequestProcessedInput struct {
+	Id string `json:"id"`
+}
+
+// GetId returns __MarkFulfillmentRequestProcessedInput.Id, and is useful for accessing the field via an interface.
+func (v *__MarkFulfillmentRequestProcessedInput) GetId() string { return v.Id }
+
+// __PageFulfillmentRequestsInput is used internally by genqlient
+type __PageFulfillmentRequestsInput struct {
+	Where   *FulfillmentRequestWhereInput `json:"where,omitempty"`
+	First   *int                          `json:"first,omitempty"`
+	After   *string                       `json:"after,omitempty"`
+	Last    *int                          `json:"last,omitempty"`
+	Before  *string                       `json:"before,omitempty"`
+	OrderBy *FulfillmentRequestOrder      `json:"orderBy,omitempty"`
+}
+
+// GetWhere returns __PageFulfillmentRequestsInput.Where, and is useful for accessing the field via an interface.
+func (v *__PageFulfillmentRequestsInput) GetWhere() *FulfillmentRequestWhereInput { return v.Where }
+
+// GetFirst returns __PageFulfillmentRequestsInput.First, and is useful for accessing the field via an interface.
+func (v *__PageFulfillmentRequestsInput) GetFirst() *int { return v.First }
+
+// GetAfter returns __PageFulfillmentRequestsInput.After, and is useful for accessing the field via an interface.
+func (v *__PageFulfillmentRequestsInput) GetAfter() *string { return v.After }
+
+// GetLast returns __PageFulfillmentRequestsInput.Last, and is useful for accessing the field via an interface.
+func (v *__PageFulfillmentRequestsInput) GetLast() *int { return v.Last }
+
+// GetBefore returns __PageFulfillmentRequestsInput.Before, and is useful for accessing the field via an interface.
+func (v *__PageFulfillmentRequestsInput) GetBefore() *string { return v.Before }
+
+// GetOrderBy returns __PageFulfillmentRequestsInput.OrderBy, and is useful for accessing the field via an interface.
+func (v *__PageFulfillmentRequestsInput) GetOrderBy() *FulfillmentRequestOrder { return v.OrderBy }
+
 // __ProcessFulfillmentRequestsInput is used internally by genqlient
 type __ProcessFulfillmentRequestsInput struct {
 	Ids []string `json:"ids"`
@@ -6238,6 +6802,42 @@ type __ProcessFulfillmentRequestsInput struct {
 
 // GetIds returns __ProcessFulfillmentRequestsInput.Ids, and is useful for accessing the field via an interface.
 func (v *__ProcessFulfillmentRequestsInput) GetIds() []string { return v.Ids }
+
+// __RegenerateFulfillmentRequestInput is used internally by genqlient
+type __RegenerateFulfillmentRequestInput struct {
+	Id            string `json:"id"`
+	Reason        string `json:"reason"`
+	ExcludeSource *bool  `json:"excludeSource,omitempty"`
+}
+
+// GetId returns __RegenerateFulfillmentRequestInput.Id, and is useful for accessing the field via an interface.
+func (v *__RegenerateFulfillmentRequestInput) GetId() string { return v.Id }
+
+// GetReason returns __RegenerateFulfillmentRequestInput.Reason, and is useful for accessing the field via an interface.
+func (v *__RegenerateFulfillmentRequestInput) GetReason() string { return v.Reason }
+
+// GetExcludeSource returns __RegenerateFulfillmentRequestInput.ExcludeSource, and is useful for accessing the field via an interface.
+func (v *__RegenerateFulfillmentRequestInput) GetExcludeSource() *bool { return v.ExcludeSource }
+
+// __ReleaseOrderInput is used internally by genqlient
+type __ReleaseOrderInput struct {
+	Id string `json:"id"`
+}
+
+// GetId returns __ReleaseOrderInput.Id, and is useful for accessing the field via an interface.
+func (v *__ReleaseOrderInput) GetId() string { return v.Id }
+
+// __RenumberFulfillmentRequestInput is used internally by genqlient
+type __RenumberFulfillmentRequestInput struct {
+	Id     string `json:"id"`
+	Number string `json:"number"`
+}
+
+// GetId returns __RenumberFulfillmentRequestInput.Id, and is useful for accessing the field via an interface.
+func (v *__RenumberFulfillmentRequestInput) GetId() string { return v.Id }
+
+// GetNumber returns __RenumberFulfillmentRequestInput.Number, and is useful for accessing the field via an interface.
+func (v *__RenumberFulfillmentRequestInput) GetNumber() string { return v.Number }
 
 // __UpsertInventoryInput is used internally by genqlient
 type __UpsertInventoryInput struct {
@@ -6250,6 +6850,18 @@ func (v *__UpsertInventoryInput) GetSourceID() string { return v.SourceID }
 
 // GetItems returns __UpsertInventoryInput.Items, and is useful for accessing the field via an interface.
 func (v *__UpsertInventoryInput) GetItems() []InventoryInput { return v.Items }
+
+// __VoidFulfillmentRequestInput is used internally by genqlient
+type __VoidFulfillmentRequestInput struct {
+	Id     string `json:"id"`
+	Reason string `json:"reason"`
+}
+
+// GetId returns __VoidFulfillmentRequestInput.Id, and is useful for accessing the field via an interface.
+func (v *__VoidFulfillmentRequestInput) GetId() string { return v.Id }
+
+// GetReason returns __VoidFulfillmentRequestInput.Reason, and is useful for accessing the field via an interface.
+func (v *__VoidFulfillmentRequestInput) GetReason() string { return v.Reason }
 
 // The mutation executed by AcknowledgeFulfillmentRequest.
 const AcknowledgeFulfillmentRequest_Operation = `
@@ -6434,6 +7046,80 @@ func CreateApiKey(
 	}
 
 	data_ = &CreateApiKeyResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
+// The mutation executed by CreateFulfillmentRequest.
+const CreateFulfillmentRequest_Operation = `
+mutation CreateFulfillmentRequest ($input: CreateFulfillmentRequestInput!) {
+	createFulfillmentRequest(input: $input) {
+		... FulfillmentRequestFields
+	}
+}
+fragment FulfillmentRequestFields on FulfillmentRequest {
+	id
+	number
+	orderID
+	sourceID
+	origin
+	status
+	shipmentStatus
+	version
+	itemCost
+	dropshipFee
+	shippingCost
+	totalCost
+	confirmationNumber
+	failureReason
+	cancelReason
+	attempts
+	createdAt
+	processedAt
+	acknowledgedAt
+	canceledAt
+	shippedAt
+	source {
+		id
+		code
+		name
+	}
+	items {
+		id
+		orderLineID
+		sku
+		quantity
+		unitCost
+		acknowledgedQuantity
+		shippedQuantity
+		canceledQuantity
+	}
+}
+`
+
+// A request by hand on the chosen source, bypassing routing. Nil items:
+// every line's unallocated quantity; nil allowOvercommit: false.
+func CreateFulfillmentRequest(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	input CreateFulfillmentRequestInput,
+) (data_ *CreateFulfillmentRequestResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "CreateFulfillmentRequest",
+		Query:  CreateFulfillmentRequest_Operation,
+		Variables: &__CreateFulfillmentRequestInput{
+			Input: input,
+		},
+	}
+
+	data_ = &CreateFulfillmentRequestResponse{}
 	resp_ := &graphql.Response{Data: data_}
 
 	err_ = client_.MakeRequest(
@@ -7019,6 +7705,76 @@ func GetOrder(
 	return data_, err_
 }
 
+// The mutation executed by HoldOrder.
+const HoldOrder_Operation = `
+mutation HoldOrder ($id: ID!, $reason: String!) {
+	holdOrder(id: $id, reason: $reason) {
+		... OrderFields
+	}
+}
+fragment OrderFields on Order {
+	id
+	channel
+	orderNumber
+	referenceNumber
+	paymentStatus
+	status
+	holdReason
+	allocationStatus
+	shipmentStatus
+	orderedAt
+	shipTo {
+		name
+		line1
+		line2
+		city
+		region
+		postalCode
+		country
+	}
+	lines {
+		id
+		position
+		sku
+		title
+		quantity
+		unitPrice
+		unallocatedQuantity
+		allocatedQuantity
+		shippedQuantity
+		killedQuantity
+	}
+}
+`
+
+// Put an order on hold: nothing is generated for it until it is released.
+func HoldOrder(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	id string,
+	reason string,
+) (data_ *HoldOrderResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "HoldOrder",
+		Query:  HoldOrder_Operation,
+		Variables: &__HoldOrderInput{
+			Id:     id,
+			Reason: reason,
+		},
+	}
+
+	data_ = &HoldOrderResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
 // The mutation executed by ImportOrder.
 const ImportOrder_Operation = `
 mutation ImportOrder ($input: ImportOrderInput!) {
@@ -7076,6 +7832,80 @@ func ImportOrder(
 	}
 
 	data_ = &ImportOrderResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
+// The query executed by ListFulfillmentLogs.
+const ListFulfillmentLogs_Operation = `
+query ListFulfillmentLogs ($where: FulfillmentLogWhereInput, $first: Int, $after: Cursor, $last: Int, $before: Cursor, $orderBy: FulfillmentLogOrder) {
+	fulfillmentLogs(where: $where, first: $first, after: $after, last: $last, before: $before, orderBy: $orderBy) {
+		totalCount
+		pageInfo {
+			... PageInfoFields
+		}
+		edges {
+			cursor
+			node {
+				... FulfillmentLogFields
+			}
+		}
+	}
+}
+fragment PageInfoFields on PageInfo {
+	hasNextPage
+	hasPreviousPage
+	startCursor
+	endCursor
+}
+fragment FulfillmentLogFields on FulfillmentLog {
+	id
+	orderID
+	fulfillmentRequestID
+	correlationID
+	stage
+	level
+	message
+	data
+	actor
+	createdAt
+}
+`
+
+// A page of the fulfillment log (what generation, the send run and the
+// operators did, with the correlation id that ties a run's entries
+// together), paged as ListOrders.
+func ListFulfillmentLogs(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	where *FulfillmentLogWhereInput,
+	first *int,
+	after *string,
+	last *int,
+	before *string,
+	orderBy *FulfillmentLogOrder,
+) (data_ *ListFulfillmentLogsResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "ListFulfillmentLogs",
+		Query:  ListFulfillmentLogs_Operation,
+		Variables: &__ListFulfillmentLogsInput{
+			Where:   where,
+			First:   first,
+			After:   after,
+			Last:    last,
+			Before:  before,
+			OrderBy: orderBy,
+		},
+	}
+
+	data_ = &ListFulfillmentLogsResponse{}
 	resp_ := &graphql.Response{Data: data_}
 
 	err_ = client_.MakeRequest(
@@ -7167,6 +7997,103 @@ func ListFulfillmentRequests(
 	}
 
 	data_ = &ListFulfillmentRequestsResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
+// The query executed by ListOrders.
+const ListOrders_Operation = `
+query ListOrders ($where: OrderWhereInput, $first: Int, $after: Cursor, $last: Int, $before: Cursor, $orderBy: OrderOrder) {
+	orders(where: $where, first: $first, after: $after, last: $last, before: $before, orderBy: $orderBy) {
+		totalCount
+		pageInfo {
+			... PageInfoFields
+		}
+		edges {
+			cursor
+			node {
+				... OrderFields
+			}
+		}
+	}
+}
+fragment PageInfoFields on PageInfo {
+	hasNextPage
+	hasPreviousPage
+	startCursor
+	endCursor
+}
+fragment OrderFields on Order {
+	id
+	channel
+	orderNumber
+	referenceNumber
+	paymentStatus
+	status
+	holdReason
+	allocationStatus
+	shipmentStatus
+	orderedAt
+	shipTo {
+		name
+		line1
+		line2
+		city
+		region
+		postalCode
+		country
+	}
+	lines {
+		id
+		position
+		sku
+		title
+		quantity
+		unitPrice
+		unallocatedQuantity
+		allocatedQuantity
+		shippedQuantity
+		killedQuantity
+	}
+}
+`
+
+// A page of orders. Give first or last (at most 100), not both: forwards,
+// first after the previous page's pageInfo.endCursor (nil for the first
+// page); backwards, last before the following page's pageInfo.startCursor
+// (nil for the last page). Unset fields of where are left out of the
+// request; orderBy's direction is ASC when unset.
+func ListOrders(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	where *OrderWhereInput,
+	first *int,
+	after *string,
+	last *int,
+	before *string,
+	orderBy *OrderOrder,
+) (data_ *ListOrdersResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "ListOrders",
+		Query:  ListOrders_Operation,
+		Variables: &__ListOrdersInput{
+			Where:   where,
+			First:   first,
+			After:   after,
+			Last:    last,
+			Before:  before,
+			OrderBy: orderBy,
+		},
+	}
+
+	data_ = &ListOrdersResponse{}
 	resp_ := &graphql.Response{Data: data_}
 
 	err_ = client_.MakeRequest(
@@ -7328,6 +8255,253 @@ func ListSourceFulfillmentRequestsToHandle(
 	return data_, err_
 }
 
+// The mutation executed by MarkFulfillmentRequestAcknowledged.
+const MarkFulfillmentRequestAcknowledged_Operation = `
+mutation MarkFulfillmentRequestAcknowledged ($id: ID!, $confirmationNumber: String) {
+	markFulfillmentRequestAcknowledged(id: $id, confirmationNumber: $confirmationNumber) {
+		... FulfillmentRequestFields
+	}
+}
+fragment FulfillmentRequestFields on FulfillmentRequest {
+	id
+	number
+	orderID
+	sourceID
+	origin
+	status
+	shipmentStatus
+	version
+	itemCost
+	dropshipFee
+	shippingCost
+	totalCost
+	confirmationNumber
+	failureReason
+	cancelReason
+	attempts
+	createdAt
+	processedAt
+	acknowledgedAt
+	canceledAt
+	shippedAt
+	source {
+		id
+		code
+		name
+	}
+	items {
+		id
+		orderLineID
+		sku
+		quantity
+		unitCost
+		acknowledgedQuantity
+		shippedQuantity
+		canceledQuantity
+	}
+}
+`
+
+// Record the source's confirmation on its behalf: ACKNOWLEDGED.
+func MarkFulfillmentRequestAcknowledged(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	id string,
+	confirmationNumber *string,
+) (data_ *MarkFulfillmentRequestAcknowledgedResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "MarkFulfillmentRequestAcknowledged",
+		Query:  MarkFulfillmentRequestAcknowledged_Operation,
+		Variables: &__MarkFulfillmentRequestAcknowledgedInput{
+			Id:                 id,
+			ConfirmationNumber: confirmationNumber,
+		},
+	}
+
+	data_ = &MarkFulfillmentRequestAcknowledgedResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
+// The mutation executed by MarkFulfillmentRequestProcessed.
+const MarkFulfillmentRequestProcessed_Operation = `
+mutation MarkFulfillmentRequestProcessed ($id: ID!) {
+	markFulfillmentRequestProcessed(id: $id) {
+		... FulfillmentRequestFields
+	}
+}
+fragment FulfillmentRequestFields on FulfillmentRequest {
+	id
+	number
+	orderID
+	sourceID
+	origin
+	status
+	shipmentStatus
+	version
+	itemCost
+	dropshipFee
+	shippingCost
+	totalCost
+	confirmationNumber
+	failureReason
+	cancelReason
+	attempts
+	createdAt
+	processedAt
+	acknowledgedAt
+	canceledAt
+	shippedAt
+	source {
+		id
+		code
+		name
+	}
+	items {
+		id
+		orderLineID
+		sku
+		quantity
+		unitCost
+		acknowledgedQuantity
+		shippedQuantity
+		canceledQuantity
+	}
+}
+`
+
+// Record that a request reached its source by other means (a phone call, a
+// portal): PROCESSED without a send.
+func MarkFulfillmentRequestProcessed(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	id string,
+) (data_ *MarkFulfillmentRequestProcessedResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "MarkFulfillmentRequestProcessed",
+		Query:  MarkFulfillmentRequestProcessed_Operation,
+		Variables: &__MarkFulfillmentRequestProcessedInput{
+			Id: id,
+		},
+	}
+
+	data_ = &MarkFulfillmentRequestProcessedResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
+// The query executed by PageFulfillmentRequests.
+const PageFulfillmentRequests_Operation = `
+query PageFulfillmentRequests ($where: FulfillmentRequestWhereInput, $first: Int, $after: Cursor, $last: Int, $before: Cursor, $orderBy: FulfillmentRequestOrder) {
+	fulfillmentRequests(where: $where, first: $first, after: $after, last: $last, before: $before, orderBy: $orderBy) {
+		totalCount
+		pageInfo {
+			... PageInfoFields
+		}
+		edges {
+			cursor
+			node {
+				... FulfillmentRequestFields
+			}
+		}
+	}
+}
+fragment PageInfoFields on PageInfo {
+	hasNextPage
+	hasPreviousPage
+	startCursor
+	endCursor
+}
+fragment FulfillmentRequestFields on FulfillmentRequest {
+	id
+	number
+	orderID
+	sourceID
+	origin
+	status
+	shipmentStatus
+	version
+	itemCost
+	dropshipFee
+	shippingCost
+	totalCost
+	confirmationNumber
+	failureReason
+	cancelReason
+	attempts
+	createdAt
+	processedAt
+	acknowledgedAt
+	canceledAt
+	shippedAt
+	source {
+		id
+		code
+		name
+	}
+	items {
+		id
+		orderLineID
+		sku
+		quantity
+		unitCost
+		acknowledgedQuantity
+		shippedQuantity
+		canceledQuantity
+	}
+}
+`
+
+// A page of fulfillment requests in either direction, paged as ListOrders.
+func PageFulfillmentRequests(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	where *FulfillmentRequestWhereInput,
+	first *int,
+	after *string,
+	last *int,
+	before *string,
+	orderBy *FulfillmentRequestOrder,
+) (data_ *PageFulfillmentRequestsResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "PageFulfillmentRequests",
+		Query:  PageFulfillmentRequests_Operation,
+		Variables: &__PageFulfillmentRequestsInput{
+			Where:   where,
+			First:   first,
+			After:   after,
+			Last:    last,
+			Before:  before,
+			OrderBy: orderBy,
+		},
+	}
+
+	data_ = &PageFulfillmentRequestsResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
 // The mutation executed by ProcessFulfillmentRequests.
 const ProcessFulfillmentRequests_Operation = `
 mutation ProcessFulfillmentRequests ($ids: [ID!]!) {
@@ -7390,6 +8564,334 @@ func ProcessFulfillmentRequests(
 	}
 
 	data_ = &ProcessFulfillmentRequestsResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
+// The mutation executed by RegenerateFulfillmentRequest.
+const RegenerateFulfillmentRequest_Operation = `
+mutation RegenerateFulfillmentRequest ($id: ID!, $reason: String!, $excludeSource: Boolean) {
+	regenerateFulfillmentRequest(id: $id, reason: $reason, excludeSource: $excludeSource) {
+		order {
+			... OrderFields
+		}
+		fulfillmentRequests {
+			... FulfillmentRequestFields
+		}
+		preview {
+			... PreviewFields
+		}
+		correlationID
+	}
+}
+fragment OrderFields on Order {
+	id
+	channel
+	orderNumber
+	referenceNumber
+	paymentStatus
+	status
+	holdReason
+	allocationStatus
+	shipmentStatus
+	orderedAt
+	shipTo {
+		name
+		line1
+		line2
+		city
+		region
+		postalCode
+		country
+	}
+	lines {
+		id
+		position
+		sku
+		title
+		quantity
+		unitPrice
+		unallocatedQuantity
+		allocatedQuantity
+		shippedQuantity
+		killedQuantity
+	}
+}
+fragment FulfillmentRequestFields on FulfillmentRequest {
+	id
+	number
+	orderID
+	sourceID
+	origin
+	status
+	shipmentStatus
+	version
+	itemCost
+	dropshipFee
+	shippingCost
+	totalCost
+	confirmationNumber
+	failureReason
+	cancelReason
+	attempts
+	createdAt
+	processedAt
+	acknowledgedAt
+	canceledAt
+	shippedAt
+	source {
+		id
+		code
+		name
+	}
+	items {
+		id
+		orderLineID
+		sku
+		quantity
+		unitCost
+		acknowledgedQuantity
+		shippedQuantity
+		canceledQuantity
+	}
+}
+fragment PreviewFields on FulfillmentPreview {
+	canRoute
+	plan {
+		... RoutingPlanFields
+	}
+	groups {
+		routingGroup {
+			id
+			name
+		}
+		plan {
+			... RoutingPlanFields
+		}
+		roadblocks {
+			... RoadblockFields
+		}
+		candidatesConsidered
+		plansExplored
+		eliminated {
+			rule
+			costDifference
+			plan {
+				totalCost
+			}
+		}
+	}
+	roadblocks {
+		... RoadblockFields
+	}
+	warnings {
+		... RoadblockFields
+	}
+}
+fragment RoutingPlanFields on RoutingPlan {
+	totalCost
+	optimal
+	lowerBound
+	requests {
+		source {
+			id
+			code
+		}
+		itemCost
+		dropshipFee
+		shippingCost
+		totalCost
+		items {
+			orderLine {
+				id
+			}
+			sku
+			quantity
+			unitCost
+		}
+	}
+}
+fragment RoadblockFields on Roadblock {
+	code
+	message
+	sku
+	source {
+		id
+		code
+	}
+}
+`
+
+// Void a request and route its items again; with excludeSource its source
+// is left out of the new routing (false when nil).
+func RegenerateFulfillmentRequest(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	id string,
+	reason string,
+	excludeSource *bool,
+) (data_ *RegenerateFulfillmentRequestResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "RegenerateFulfillmentRequest",
+		Query:  RegenerateFulfillmentRequest_Operation,
+		Variables: &__RegenerateFulfillmentRequestInput{
+			Id:            id,
+			Reason:        reason,
+			ExcludeSource: excludeSource,
+		},
+	}
+
+	data_ = &RegenerateFulfillmentRequestResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
+// The mutation executed by ReleaseOrder.
+const ReleaseOrder_Operation = `
+mutation ReleaseOrder ($id: ID!) {
+	releaseOrder(id: $id) {
+		... OrderFields
+	}
+}
+fragment OrderFields on Order {
+	id
+	channel
+	orderNumber
+	referenceNumber
+	paymentStatus
+	status
+	holdReason
+	allocationStatus
+	shipmentStatus
+	orderedAt
+	shipTo {
+		name
+		line1
+		line2
+		city
+		region
+		postalCode
+		country
+	}
+	lines {
+		id
+		position
+		sku
+		title
+		quantity
+		unitPrice
+		unallocatedQuantity
+		allocatedQuantity
+		shippedQuantity
+		killedQuantity
+	}
+}
+`
+
+// Release a held order.
+func ReleaseOrder(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	id string,
+) (data_ *ReleaseOrderResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "ReleaseOrder",
+		Query:  ReleaseOrder_Operation,
+		Variables: &__ReleaseOrderInput{
+			Id: id,
+		},
+	}
+
+	data_ = &ReleaseOrderResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
+// The mutation executed by RenumberFulfillmentRequest.
+const RenumberFulfillmentRequest_Operation = `
+mutation RenumberFulfillmentRequest ($id: ID!, $number: String!) {
+	renumberFulfillmentRequest(id: $id, number: $number) {
+		... FulfillmentRequestFields
+	}
+}
+fragment FulfillmentRequestFields on FulfillmentRequest {
+	id
+	number
+	orderID
+	sourceID
+	origin
+	status
+	shipmentStatus
+	version
+	itemCost
+	dropshipFee
+	shippingCost
+	totalCost
+	confirmationNumber
+	failureReason
+	cancelReason
+	attempts
+	createdAt
+	processedAt
+	acknowledgedAt
+	canceledAt
+	shippedAt
+	source {
+		id
+		code
+		name
+	}
+	items {
+		id
+		orderLineID
+		sku
+		quantity
+		unitCost
+		acknowledgedQuantity
+		shippedQuantity
+		canceledQuantity
+	}
+}
+`
+
+// Give a request another number, unique in the account.
+func RenumberFulfillmentRequest(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	id string,
+	number string,
+) (data_ *RenumberFulfillmentRequestResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "RenumberFulfillmentRequest",
+		Query:  RenumberFulfillmentRequest_Operation,
+		Variables: &__RenumberFulfillmentRequestInput{
+			Id:     id,
+			Number: number,
+		},
+	}
+
+	data_ = &RenumberFulfillmentRequestResponse{}
 	resp_ := &graphql.Response{Data: data_}
 
 	err_ = client_.MakeRequest(
@@ -7519,6 +9021,82 @@ func Viewer(
 	}
 
 	data_ = &ViewerResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
+// The mutation executed by VoidFulfillmentRequest.
+const VoidFulfillmentRequest_Operation = `
+mutation VoidFulfillmentRequest ($id: ID!, $reason: String!) {
+	voidFulfillmentRequest(id: $id, reason: $reason) {
+		... FulfillmentRequestFields
+	}
+}
+fragment FulfillmentRequestFields on FulfillmentRequest {
+	id
+	number
+	orderID
+	sourceID
+	origin
+	status
+	shipmentStatus
+	version
+	itemCost
+	dropshipFee
+	shippingCost
+	totalCost
+	confirmationNumber
+	failureReason
+	cancelReason
+	attempts
+	createdAt
+	processedAt
+	acknowledgedAt
+	canceledAt
+	shippedAt
+	source {
+		id
+		code
+		name
+	}
+	items {
+		id
+		orderLineID
+		sku
+		quantity
+		unitCost
+		acknowledgedQuantity
+		shippedQuantity
+		canceledQuantity
+	}
+}
+`
+
+// Void a request that has not reached its source (UNPROCESSED, PROCESSING
+// or FAILED): its committed stock is released.
+func VoidFulfillmentRequest(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	id string,
+	reason string,
+) (data_ *VoidFulfillmentRequestResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "VoidFulfillmentRequest",
+		Query:  VoidFulfillmentRequest_Operation,
+		Variables: &__VoidFulfillmentRequestInput{
+			Id:     id,
+			Reason: reason,
+		},
+	}
+
+	data_ = &VoidFulfillmentRequestResponse{}
 	resp_ := &graphql.Response{Data: data_}
 
 	err_ = client_.MakeRequest(

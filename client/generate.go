@@ -1,3 +1,0 @@
-package client
-
-//go:generate go run github.com/Khan/genqlient genqlient.yaml
