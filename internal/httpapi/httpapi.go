@@ -133,7 +133,7 @@ func New(cfg Config) (http.Handler, error) {
 		page, err := playground.Handler(playground.Options{
 			Title: "Fulfillment requests", Endpoint: "/query", StoragePrefix: "fulfillment",
 			DefaultHeaders: "{\n  \"Authorization\": \"Bearer <paste the API key printed at start-up>\"\n}",
-			DefaultQuery:   "# Paste your key in the headers tab below, then run this.\n{\n  viewer {\n    role\n    account { name }\n  }\n}\n",
+			DefaultQuery:   "# Put your key in the headers tab, then run:\n{\n  viewer {\n    role\n    account { name }\n  }\n}\n",
 		})
 		if err != nil {
 			return nil, err
