@@ -179,8 +179,10 @@ func TestPlaygroundOffline(t *testing.T) {
 		return v
 	}
 	poll := func(what, js string, d time.Duration) error {
-		_, err := chromedp.Run(bctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(d)))
-		return err
+		if _, err := chromedp.Run(bctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(d))); err != nil {
+			return fmt.Errorf("waiting for %s: %w", what, err)
+		}
+		return nil
 	}
 
 	// Paste the key into the headers tab.
