@@ -9,7 +9,15 @@ GENERATED := ent schema graph client
 # descend into it, so the targets below run in it too.
 MODULES := . client
 
-.PHONY: generate check-generated build run test lint bench bench-load
+.PHONY: generate check-generated build run test lint bench bench-load playground-assets
+
+# The playground's GraphiQL, React and ReactDOM bundles are committed under
+# internal/playground/assets and embedded in the binary; the build never
+# downloads them. `make playground-assets` refreshes them from the npm
+# registry (needs npm and openssl), checking each tarball against the
+# registry's integrity and writing the SRI hashes the page checks.
+GRAPHIQL_VERSION ?= 3.8.3
+REACT_VERSION ?= 18.3.1
 
 generate:
 	$(GO) generate ./...
@@ -46,3 +54,6 @@ bench:
 # two server processes on one PostgreSQL: LOADTEST_FLAGS="-db postgres -processes 2".
 bench-load:
 	$(GO) run ./internal/loadtest $(LOADTEST_FLAGS)
+
+playground-assets:
+	bash internal/playground/refresh-assets.sh $(GRAPHIQL_VERSION) $(REACT_VERSION)

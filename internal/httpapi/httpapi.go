@@ -13,7 +13,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/cors"
 
@@ -23,6 +22,7 @@ import (
 	"github.com/frsvc/fulfillment/internal/db"
 	"github.com/frsvc/fulfillment/internal/idempotency"
 	"github.com/frsvc/fulfillment/internal/metrics"
+	"github.com/frsvc/fulfillment/internal/playground"
 	"github.com/frsvc/fulfillment/internal/reqid"
 )
 
@@ -130,9 +130,16 @@ func New(cfg Config) (http.Handler, error) {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
 	if cfg.Playground {
-		mux.Handle("GET /{$}", playground.Handler("Fulfillment requests", "/query",
-			playground.WithGraphiqlUiHeaders(map[string]string{"Authorization": "Bearer <paste the API key printed at start-up>"}),
-			playground.WithStoragePrefix("fulfillment")))
+		page, err := playground.Handler(playground.Options{
+			Title: "Fulfillment requests", Endpoint: "/query", StoragePrefix: "fulfillment",
+			DefaultHeaders: "{\n  \"Authorization\": \"Bearer <paste the API key printed at start-up>\"\n}",
+			DefaultQuery:   "# Put your key in the headers tab, then run:\n{\n  viewer {\n    role\n    account { name }\n  }\n}\n",
+		})
+		if err != nil {
+			return nil, err
+		}
+		mux.Handle("GET /{$}", page)
+		mux.Handle("GET "+playground.Prefix, page)
 	}
 	c := cors.New(cors.Options{
 		// Exact, case-sensitive matches only: rs/cors's own list compares
