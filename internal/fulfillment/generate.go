@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/frsvc/fulfillment/ent"
 	"github.com/frsvc/fulfillment/ent/fulfillmentrequest"
@@ -156,6 +157,9 @@ func (s *Service) routingRefused(ctx context.Context, w *trail.Writer, orderID i
 		}
 		if rb.Source != nil {
 			m["sourceID"] = rb.Source.ID
+		}
+		if rb.Group != nil {
+			m["groupID"] = strconv.Itoa(rb.Group.ID)
 		}
 		list = append(list, m)
 		codes = append(codes, rb.Code)
@@ -350,7 +354,7 @@ func numberTaken(ctx context.Context, tx *ent.Tx, number string, self int) (bool
 func (snap *snapshot) exclude(sourceID int) {
 	for i := range snap.input.Sources {
 		if snap.input.Sources[i].ID == sourceID {
-			snap.input.Sources[i].Enabled = false
+			snap.input.Sources[i].Excluded = true
 		}
 	}
 }
