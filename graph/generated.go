@@ -44,6 +44,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Account() AccountResolver
+	FulfillmentRequest() FulfillmentRequestResolver
 	InventoryItem() InventoryItemResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
@@ -182,6 +183,7 @@ type ComplexityRoot struct {
 		Version                   func(childComplexity int) int
 		VoidReason                func(childComplexity int) int
 		VoidedAt                  func(childComplexity int) int
+		Warnings                  func(childComplexity int) int
 	}
 
 	FulfillmentRequestConnection struct {
@@ -517,6 +519,9 @@ type ComplexityRoot struct {
 
 type AccountResolver interface {
 	Strategy(ctx context.Context, obj *ent.Account) (*admin.Strategy, error)
+}
+type FulfillmentRequestResolver interface {
+	Warnings(ctx context.Context, obj *ent.FulfillmentRequest) ([]string, error)
 }
 type InventoryItemResolver interface {
 	Available(ctx context.Context, obj *ent.InventoryItem) (int, error)
@@ -1177,6 +1182,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.FulfillmentRequest.VoidedAt(childComplexity), true
+	case "FulfillmentRequest.warnings":
+		if e.ComplexityRoot.FulfillmentRequest.Warnings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FulfillmentRequest.Warnings(childComplexity), true
 
 	case "FulfillmentRequestConnection.edges":
 		if e.ComplexityRoot.FulfillmentRequestConnection.Edges == nil {
@@ -5342,6 +5353,18 @@ type GenerateResult {
 input PlannedItemInput {
   orderLineID: ID!
   quantity: Int!
+  "The item's unit cost; omitted: the source's inventory cost of the SKU. Required for a SKU the source has never carried."
+  unitCost: Decimal
+}
+
+extend type FulfillmentRequest {
+  """
+  What the operation that made the request warned about, as written to its log at WARN level under
+  the same correlationID: for a request made by hand, a source that does not ship to the order's
+  country, a SKU the source never carried, stock overcommitted; for any request, a number parked as
+  too long or duplicate. Empty when there was nothing to warn about.
+  """
+  warnings: [String!]!
 }
 
 input CreateFulfillmentRequestInput {
@@ -5785,6 +5808,8 @@ func (ec *executionContext) childFields_FulfillmentRequest(ctx context.Context, 
 		return ec.fieldContext_FulfillmentRequest_shipments(ctx, field)
 	case "logs":
 		return ec.fieldContext_FulfillmentRequest_logs(ctx, field)
+	case "warnings":
+		return ec.fieldContext_FulfillmentRequest_warnings(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type FulfillmentRequest", field.Name)
 }
@@ -10229,6 +10254,29 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_logs(ctx context.Con
 	}
 	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
+}
+
+func (ec *executionContext) _FulfillmentRequest_warnings(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FulfillmentRequest_warnings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.FulfillmentRequest().Warnings(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FulfillmentRequest_warnings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return newScalarFieldContext("FulfillmentRequest", field, true, true, "String")
 }
 
 func (ec *executionContext) _FulfillmentRequestConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestConnection) (ret graphql.Marshaler) {
@@ -23375,7 +23423,7 @@ func (ec *executionContext) unmarshalInputPlannedItemInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"orderLineID", "quantity"}
+	fieldsInOrder := [...]string{"orderLineID", "quantity", "unitCost"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -23396,6 +23444,13 @@ func (ec *executionContext) unmarshalInputPlannedItemInput(ctx context.Context, 
 				return it, err
 			}
 			it.Quantity = data
+		case "unitCost":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("unitCost"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋmoneyᚐAmount(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UnitCost = data
 		}
 	}
 	return it, nil
@@ -26432,6 +26487,11 @@ func (ec *executionContext) _FulfillmentRequest(ctx context.Context, sel ast.Sel
 			}
 		case "logs":
 			out.Values[i] = ec._FulfillmentRequest_logs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "warnings":
+			out.Values[i] = ec._FulfillmentRequest_warnings(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -29961,6 +30021,35 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 		graphql.AddInvalidNullFromMarshaler(ctx, "String!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNString2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNString2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {

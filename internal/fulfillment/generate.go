@@ -219,6 +219,10 @@ type newItem struct {
 	line     *ent.OrderLine
 	quantity int
 	unitCost money.Amount
+	// given and field are for requests made by hand: the unit cost the
+	// item gave, and the input field it came from.
+	given *money.Amount
+	field string
 }
 
 type newFR struct {
@@ -234,6 +238,8 @@ type newFR struct {
 	overcommit bool
 	// taken holds numbers given earlier in the same operation.
 	taken map[string]bool
+	// warnings are written to the request's log at WARN level.
+	warnings []warning
 }
 
 // createFR writes one request: number and status by the strategy, items,
@@ -306,8 +312,11 @@ func (s *Service) createFR(ctx context.Context, tx *ent.Tx, w *trail.Writer, n n
 			"Fulfillment request %s created for source %s with %d items (%d units), total cost %s.", number, n.source.Code, len(n.items), units, n.costs.total),
 			Data: map[string]any{"origin": string(n.origin), "sourceID": n.source.ID, "units": units, "totalCost": n.costs.total.String(),
 				"itemCost": n.costs.item.String(), "dropshipFee": n.costs.fee.String(), "shippingCost": n.costs.shipping.String()}},
-		strategyEntry(n, fr, st, problem),
 	}
+	for _, wn := range n.warnings {
+		entries = append(entries, trail.Entry{OrderID: n.order.ID, FRID: fr.ID, Stage: "attach", Level: trail.Warn, Message: wn.message, Data: wn.data})
+	}
+	entries = append(entries, strategyEntry(n, fr, st, problem))
 	if n.source.CommitStock {
 		e := trail.Entry{OrderID: n.order.ID, FRID: fr.ID, Stage: "stock",
 			Message: fmt.Sprintf("Reserved %d units at source %s.", units, n.source.Code),
