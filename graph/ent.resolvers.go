@@ -60,6 +60,11 @@ func (r *queryResolver) Sources(ctx context.Context, after *entgql.Cursor[int], 
 // Account returns AccountResolver implementation.
 func (r *Resolver) Account() AccountResolver { return &accountResolver{r} }
 
+// FulfillmentRequest returns FulfillmentRequestResolver implementation.
+func (r *Resolver) FulfillmentRequest() FulfillmentRequestResolver {
+	return &fulfillmentRequestResolver{r}
+}
+
 // InventoryItem returns InventoryItemResolver implementation.
 func (r *Resolver) InventoryItem() InventoryItemResolver { return &inventoryItemResolver{r} }
 
@@ -73,9 +78,10 @@ func (r *Resolver) RoutingGroup() RoutingGroupResolver { return &routingGroupRes
 func (r *Resolver) Source() SourceResolver { return &sourceResolver{r} }
 
 type (
-	accountResolver       struct{ *Resolver }
-	inventoryItemResolver struct{ *Resolver }
-	queryResolver         struct{ *Resolver }
-	routingGroupResolver  struct{ *Resolver }
-	sourceResolver        struct{ *Resolver }
+	accountResolver            struct{ *Resolver }
+	fulfillmentRequestResolver struct{ *Resolver }
+	inventoryItemResolver      struct{ *Resolver }
+	queryResolver              struct{ *Resolver }
+	routingGroupResolver       struct{ *Resolver }
+	sourceResolver             struct{ *Resolver }
 )

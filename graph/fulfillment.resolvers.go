@@ -13,6 +13,11 @@ import (
 	"github.com/frsvc/fulfillment/internal/sender"
 )
 
+// Warnings is the resolver for the warnings field.
+func (r *fulfillmentRequestResolver) Warnings(ctx context.Context, obj *ent.FulfillmentRequest) ([]string, error) {
+	return r.Fulfillment.Warnings(ctx, obj)
+}
+
 // CreateFulfillmentRequest is the resolver for the createFulfillmentRequest field.
 func (r *mutationResolver) CreateFulfillmentRequest(ctx context.Context, input fulfillment.CreateInput) (*ent.FulfillmentRequest, error) {
 	return r.Fulfillment.Create(ctx, input)

@@ -44,6 +44,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Account() AccountResolver
+	FulfillmentRequest() FulfillmentRequestResolver
 	InventoryItem() InventoryItemResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
@@ -182,6 +183,7 @@ type ComplexityRoot struct {
 		Version                   func(childComplexity int) int
 		VoidReason                func(childComplexity int) int
 		VoidedAt                  func(childComplexity int) int
+		Warnings                  func(childComplexity int) int
 	}
 
 	FulfillmentRequestConnection struct {
@@ -353,6 +355,7 @@ type ComplexityRoot struct {
 
 	Roadblock struct {
 		Code    func(childComplexity int) int
+		Group   func(childComplexity int) int
 		Message func(childComplexity int) int
 		Sku     func(childComplexity int) int
 		Source  func(childComplexity int) int
@@ -385,6 +388,7 @@ type ComplexityRoot struct {
 	RoutingGroupEvaluation struct {
 		CandidatesConsidered func(childComplexity int) int
 		Eliminated           func(childComplexity int) int
+		Members              func(childComplexity int) int
 		Plan                 func(childComplexity int) int
 		PlansExplored        func(childComplexity int) int
 		Roadblocks           func(childComplexity int) int
@@ -399,6 +403,16 @@ type ComplexityRoot struct {
 		Priority func(childComplexity int) int
 		Source   func(childComplexity int) int
 		SourceID func(childComplexity int) int
+	}
+
+	RoutingMemberVerdict struct {
+		Available func(childComplexity int) int
+		Message   func(childComplexity int) int
+		Needed    func(childComplexity int) int
+		Priority  func(childComplexity int) int
+		Sku       func(childComplexity int) int
+		Source    func(childComplexity int) int
+		Verdict   func(childComplexity int) int
 	}
 
 	RoutingPlan struct {
@@ -505,6 +519,9 @@ type ComplexityRoot struct {
 
 type AccountResolver interface {
 	Strategy(ctx context.Context, obj *ent.Account) (*admin.Strategy, error)
+}
+type FulfillmentRequestResolver interface {
+	Warnings(ctx context.Context, obj *ent.FulfillmentRequest) ([]string, error)
 }
 type InventoryItemResolver interface {
 	Available(ctx context.Context, obj *ent.InventoryItem) (int, error)
@@ -1165,6 +1182,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.FulfillmentRequest.VoidedAt(childComplexity), true
+	case "FulfillmentRequest.warnings":
+		if e.ComplexityRoot.FulfillmentRequest.Warnings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FulfillmentRequest.Warnings(childComplexity), true
 
 	case "FulfillmentRequestConnection.edges":
 		if e.ComplexityRoot.FulfillmentRequestConnection.Edges == nil {
@@ -2078,6 +2101,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Roadblock.Code(childComplexity), true
+	case "Roadblock.group":
+		if e.ComplexityRoot.Roadblock.Group == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Roadblock.Group(childComplexity), true
 	case "Roadblock.message":
 		if e.ComplexityRoot.Roadblock.Message == nil {
 			break
@@ -2202,6 +2231,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RoutingGroupEvaluation.Eliminated(childComplexity), true
+	case "RoutingGroupEvaluation.members":
+		if e.ComplexityRoot.RoutingGroupEvaluation.Members == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingGroupEvaluation.Members(childComplexity), true
 	case "RoutingGroupEvaluation.plan":
 		if e.ComplexityRoot.RoutingGroupEvaluation.Plan == nil {
 			break
@@ -2269,6 +2304,49 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RoutingGroupMember.SourceID(childComplexity), true
+
+	case "RoutingMemberVerdict.available":
+		if e.ComplexityRoot.RoutingMemberVerdict.Available == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingMemberVerdict.Available(childComplexity), true
+	case "RoutingMemberVerdict.message":
+		if e.ComplexityRoot.RoutingMemberVerdict.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingMemberVerdict.Message(childComplexity), true
+	case "RoutingMemberVerdict.needed":
+		if e.ComplexityRoot.RoutingMemberVerdict.Needed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingMemberVerdict.Needed(childComplexity), true
+	case "RoutingMemberVerdict.priority":
+		if e.ComplexityRoot.RoutingMemberVerdict.Priority == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingMemberVerdict.Priority(childComplexity), true
+	case "RoutingMemberVerdict.sku":
+		if e.ComplexityRoot.RoutingMemberVerdict.Sku == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingMemberVerdict.Sku(childComplexity), true
+	case "RoutingMemberVerdict.source":
+		if e.ComplexityRoot.RoutingMemberVerdict.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingMemberVerdict.Source(childComplexity), true
+	case "RoutingMemberVerdict.verdict":
+		if e.ComplexityRoot.RoutingMemberVerdict.Verdict == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RoutingMemberVerdict.Verdict(childComplexity), true
 
 	case "RoutingPlan.lowerBound":
 		if e.ComplexityRoot.RoutingPlan.LowerBound == nil {
@@ -5180,6 +5258,47 @@ type RoutingGroupEvaluation {
   plansExplored: Int!
   "For each rule of the group, the best alternative that rule eliminated."
   eliminated: [EliminatedAlternative!]!
+  "Every member source of the group, by priority, with whether the group's plan used it and, if not, why."
+  members: [RoutingMemberVerdict!]!
+}
+
+"""
+What routing made of one member source of a group: used, or the first reason
+it could not be, in the order of the values below. More values may be added
+(for example for a source's capacity): treat an unknown one as "not used".
+"""
+enum RoutingVerdict {
+  "The group's plan has a request for it."
+  USED
+  "Left out by regenerateFulfillmentRequest's excludeSource."
+  EXCLUDED
+  "The source is disabled."
+  DISABLED
+  "The group's membership marks it not eligible."
+  NOT_ELIGIBLE
+  "It does not ship to the order's country."
+  DOES_NOT_SHIP_TO
+  "It has no inventory row for sku."
+  DOES_NOT_CARRY
+  "It has less of sku (available) than the order needs (needed)."
+  LACKS_STOCK
+  "It could ship every SKU of the order, but the group's rules chose another plan (or the group found none)."
+  NOT_CHOSEN
+}
+
+type RoutingMemberVerdict {
+  source: Source!
+  "The member's priority in the group."
+  priority: Int!
+  verdict: RoutingVerdict!
+  "For DOES_NOT_CARRY and LACKS_STOCK: the first SKU of the order (in line order) the source does not carry, or if it carries them all, the first it lacks."
+  sku: String
+  "For LACKS_STOCK: what the source has of sku."
+  available: Int
+  "For LACKS_STOCK: the order's unallocated quantity of sku."
+  needed: Int
+  "The verdict in words, with every SKU concerned."
+  message: String!
 }
 
 type EliminatedAlternative {
@@ -5218,6 +5337,8 @@ type Roadblock {
   message: String!
   sku: String
   source: Source
+  "The routing group the roadblock is about; null when it is about the order as a whole."
+  group: RoutingGroup
 }
 
 type GenerateResult {
@@ -5232,6 +5353,18 @@ type GenerateResult {
 input PlannedItemInput {
   orderLineID: ID!
   quantity: Int!
+  "The item's unit cost; omitted: the source's inventory cost of the SKU. Required for a SKU the source has never carried."
+  unitCost: Decimal
+}
+
+extend type FulfillmentRequest {
+  """
+  What the operation that made the request warned about, as written to its log at WARN level under
+  the same correlationID: for a request made by hand, a source that does not ship to the order's
+  country, a SKU the source never carried, stock overcommitted; for any request, a number parked as
+  too long or duplicate. Empty when there was nothing to warn about.
+  """
+  warnings: [String!]!
 }
 
 input CreateFulfillmentRequestInput {
@@ -5675,6 +5808,8 @@ func (ec *executionContext) childFields_FulfillmentRequest(ctx context.Context, 
 		return ec.fieldContext_FulfillmentRequest_shipments(ctx, field)
 	case "logs":
 		return ec.fieldContext_FulfillmentRequest_logs(ctx, field)
+	case "warnings":
+		return ec.fieldContext_FulfillmentRequest_warnings(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type FulfillmentRequest", field.Name)
 }
@@ -5941,6 +6076,8 @@ func (ec *executionContext) childFields_Roadblock(ctx context.Context, field gra
 		return ec.fieldContext_Roadblock_sku(ctx, field)
 	case "source":
 		return ec.fieldContext_Roadblock_source(ctx, field)
+	case "group":
+		return ec.fieldContext_Roadblock_group(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Roadblock", field.Name)
 }
@@ -6007,6 +6144,8 @@ func (ec *executionContext) childFields_RoutingGroupEvaluation(ctx context.Conte
 		return ec.fieldContext_RoutingGroupEvaluation_plansExplored(ctx, field)
 	case "eliminated":
 		return ec.fieldContext_RoutingGroupEvaluation_eliminated(ctx, field)
+	case "members":
+		return ec.fieldContext_RoutingGroupEvaluation_members(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RoutingGroupEvaluation", field.Name)
 }
@@ -6029,6 +6168,26 @@ func (ec *executionContext) childFields_RoutingGroupMember(ctx context.Context, 
 		return ec.fieldContext_RoutingGroupMember_source(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RoutingGroupMember", field.Name)
+}
+
+func (ec *executionContext) childFields_RoutingMemberVerdict(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "source":
+		return ec.fieldContext_RoutingMemberVerdict_source(ctx, field)
+	case "priority":
+		return ec.fieldContext_RoutingMemberVerdict_priority(ctx, field)
+	case "verdict":
+		return ec.fieldContext_RoutingMemberVerdict_verdict(ctx, field)
+	case "sku":
+		return ec.fieldContext_RoutingMemberVerdict_sku(ctx, field)
+	case "available":
+		return ec.fieldContext_RoutingMemberVerdict_available(ctx, field)
+	case "needed":
+		return ec.fieldContext_RoutingMemberVerdict_needed(ctx, field)
+	case "message":
+		return ec.fieldContext_RoutingMemberVerdict_message(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RoutingMemberVerdict", field.Name)
 }
 
 func (ec *executionContext) childFields_RoutingPlan(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -10095,6 +10254,29 @@ func (ec *executionContext) fieldContext_FulfillmentRequest_logs(ctx context.Con
 	}
 	ec.memo.keepArgs(field, fc.Args)
 	return fc, nil
+}
+
+func (ec *executionContext) _FulfillmentRequest_warnings(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequest) (ret graphql.Marshaler) {
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FulfillmentRequest_warnings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.FulfillmentRequest().Warnings(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FulfillmentRequest_warnings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return newScalarFieldContext("FulfillmentRequest", field, true, true, "String")
 }
 
 func (ec *executionContext) _FulfillmentRequestConnection_edges(ctx context.Context, field graphql.CollectedField, obj *ent.FulfillmentRequestConnection) (ret graphql.Marshaler) {
@@ -14286,6 +14468,38 @@ func (ec *executionContext) fieldContext_Roadblock_source(_ context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _Roadblock_group(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Roadblock) (ret graphql.Marshaler) {
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Roadblock_group(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Group, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.RoutingGroup) graphql.Marshaler {
+			return ec.marshalORoutingGroup2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐRoutingGroup(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Roadblock_group(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Roadblock",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RoutingGroup(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _RoutingGroup_id(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroup) (ret graphql.Marshaler) {
 	if plainLeaf(ec.OperationContext, "RoutingGroup", "id") {
 		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
@@ -14865,6 +15079,38 @@ func (ec *executionContext) fieldContext_RoutingGroupEvaluation_eliminated(_ con
 	return fc, nil
 }
 
+func (ec *executionContext) _RoutingGroupEvaluation_members(ctx context.Context, field graphql.CollectedField, obj *fulfillment.GroupEvaluation) (ret graphql.Marshaler) {
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingGroupEvaluation_members(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Members, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*fulfillment.MemberVerdict) graphql.Marshaler {
+			return ec.marshalNRoutingMemberVerdict2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐMemberVerdictᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingGroupEvaluation_members(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RoutingGroupEvaluation",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RoutingMemberVerdict(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _RoutingGroupMember_id(ctx context.Context, field graphql.CollectedField, obj *ent.RoutingGroupMember) (ret graphql.Marshaler) {
 	if plainLeaf(ec.OperationContext, "RoutingGroupMember", "id") {
 		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
@@ -15057,6 +15303,182 @@ func (ec *executionContext) fieldContext_RoutingGroupMember_source(_ context.Con
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _RoutingMemberVerdict_source(ctx context.Context, field graphql.CollectedField, obj *fulfillment.MemberVerdict) (ret graphql.Marshaler) {
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingMemberVerdict_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Source) graphql.Marshaler {
+			return ec.marshalNSource2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐSource(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingMemberVerdict_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RoutingMemberVerdict",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Source(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RoutingMemberVerdict_priority(ctx context.Context, field graphql.CollectedField, obj *fulfillment.MemberVerdict) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "RoutingMemberVerdict", "priority") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.Priority)
+	}
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingMemberVerdict_priority(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Priority, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingMemberVerdict_priority(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return newScalarFieldContext("RoutingMemberVerdict", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RoutingMemberVerdict_verdict(ctx context.Context, field graphql.CollectedField, obj *fulfillment.MemberVerdict) (ret graphql.Marshaler) {
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingMemberVerdict_verdict(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Verdict, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v fulfillment.Verdict) graphql.Marshaler {
+			return ec.marshalNRoutingVerdict2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐVerdict(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingMemberVerdict_verdict(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return newScalarFieldContext("RoutingMemberVerdict", field, false, false, "RoutingVerdict")
+}
+
+func (ec *executionContext) _RoutingMemberVerdict_sku(ctx context.Context, field graphql.CollectedField, obj *fulfillment.MemberVerdict) (ret graphql.Marshaler) {
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingMemberVerdict_sku(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sku, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingMemberVerdict_sku(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return newScalarFieldContext("RoutingMemberVerdict", field, false, false, "String")
+}
+
+func (ec *executionContext) _RoutingMemberVerdict_available(ctx context.Context, field graphql.CollectedField, obj *fulfillment.MemberVerdict) (ret graphql.Marshaler) {
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingMemberVerdict_available(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Available, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingMemberVerdict_available(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return newScalarFieldContext("RoutingMemberVerdict", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RoutingMemberVerdict_needed(ctx context.Context, field graphql.CollectedField, obj *fulfillment.MemberVerdict) (ret graphql.Marshaler) {
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingMemberVerdict_needed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Needed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingMemberVerdict_needed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return newScalarFieldContext("RoutingMemberVerdict", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RoutingMemberVerdict_message(ctx context.Context, field graphql.CollectedField, obj *fulfillment.MemberVerdict) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "RoutingMemberVerdict", "message") {
+		return ec.marshalNString2string(ctx, field.Selections, obj.Message)
+	}
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RoutingMemberVerdict_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RoutingMemberVerdict_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return newScalarFieldContext("RoutingMemberVerdict", field, false, false, "String")
 }
 
 func (ec *executionContext) _RoutingPlan_totalCost(ctx context.Context, field graphql.CollectedField, obj *fulfillment.Plan) (ret graphql.Marshaler) {
@@ -23001,7 +23423,7 @@ func (ec *executionContext) unmarshalInputPlannedItemInput(ctx context.Context, 
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"orderLineID", "quantity"}
+	fieldsInOrder := [...]string{"orderLineID", "quantity", "unitCost"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -23022,6 +23444,13 @@ func (ec *executionContext) unmarshalInputPlannedItemInput(ctx context.Context, 
 				return it, err
 			}
 			it.Quantity = data
+		case "unitCost":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("unitCost"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋmoneyᚐAmount(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UnitCost = data
 		}
 	}
 	return it, nil
@@ -26061,6 +26490,11 @@ func (ec *executionContext) _FulfillmentRequest(ctx context.Context, sel ast.Sel
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "warnings":
+			out.Values[i] = ec._FulfillmentRequest_warnings(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -27252,6 +27686,11 @@ func (ec *executionContext) _Roadblock(ctx context.Context, sel ast.SelectionSet
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "group":
+			out.Values[i] = ec._Roadblock_group(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -27469,6 +27908,11 @@ func (ec *executionContext) _RoutingGroupEvaluation(ctx context.Context, sel ast
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "members":
+			out.Values[i] = ec._RoutingGroupEvaluation_members(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -27529,6 +27973,69 @@ func (ec *executionContext) _RoutingGroupMember(ctx context.Context, sel ast.Sel
 			}
 		case "source":
 			out.Values[i] = ec._RoutingGroupMember_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var routingMemberVerdictImplementors = []string{"RoutingMemberVerdict"}
+
+func (ec *executionContext) _RoutingMemberVerdict(ctx context.Context, sel ast.SelectionSet, obj *fulfillment.MemberVerdict) graphql.Marshaler {
+	fields := ec.memo.collectFields(ec.OperationContext, sel, routingMemberVerdictImplementors)
+
+	out := ec.memo.objectFields(fields)
+	deferred := noDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RoutingMemberVerdict")
+		case "source":
+			out.Values[i] = ec._RoutingMemberVerdict_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "priority":
+			out.Values[i] = ec._RoutingMemberVerdict_priority(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "verdict":
+			out.Values[i] = ec._RoutingMemberVerdict_verdict(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sku":
+			out.Values[i] = ec._RoutingMemberVerdict_sku(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "available":
+			out.Values[i] = ec._RoutingMemberVerdict_available(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "needed":
+			out.Values[i] = ec._RoutingMemberVerdict_needed(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._RoutingMemberVerdict_message(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -29279,6 +29786,30 @@ func (ec *executionContext) unmarshalNRoutingGroupWhereInput2ᚖgithubᚗcomᚋf
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNRoutingMemberVerdict2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐMemberVerdictᚄ(ctx context.Context, sel ast.SelectionSet, v []*fulfillment.MemberVerdict) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRoutingMemberVerdict2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐMemberVerdict(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRoutingMemberVerdict2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐMemberVerdict(ctx context.Context, sel ast.SelectionSet, v *fulfillment.MemberVerdict) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RoutingMemberVerdict!")
+		return graphql.Null
+	}
+	return ec._RoutingMemberVerdict(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNRoutingPlan2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐPlan(ctx context.Context, sel ast.SelectionSet, v *fulfillment.Plan) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "RoutingPlan!")
@@ -29325,6 +29856,21 @@ func (ec *executionContext) marshalNRoutingRule2ᚕgithubᚗcomᚋfrsvcᚋfulfil
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalNRoutingVerdict2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐVerdict(ctx context.Context, v any) (fulfillment.Verdict, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := fulfillment.Verdict(tmp)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRoutingVerdict2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐVerdict(ctx context.Context, sel ast.SelectionSet, v fulfillment.Verdict) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(string(v))
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "RoutingVerdict!")
+	}
+	return res
 }
 
 func (ec *executionContext) marshalNSendRunResult2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋsenderᚐReport(ctx context.Context, sel ast.SelectionSet, v *sender.Report) graphql.Marshaler {
@@ -29475,6 +30021,35 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 		graphql.AddInvalidNullFromMarshaler(ctx, "String!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNString2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNString2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {

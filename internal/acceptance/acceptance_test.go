@@ -419,15 +419,22 @@ func TestSIGTERMWithRequestInFlight(t *testing.T) {
 		s.q(`mutation($in: CreateSourceInput!) { createSource(input: $in) { id } }`, map[string]any{"in": map[string]any{
 			"name": "Slow", "code": "SLOW", "connector": map[string]any{"kind": "HTTP", "url": supplier.URL, "secret": secret, "timeoutSeconds": 10},
 		}}, &src)
-		var o struct{ ImportOrder struct{ ID string } }
+		var o struct {
+			ImportOrder struct {
+				ID    string
+				Lines []struct{ ID string }
+			}
+		}
 		s.q(`mutation { importOrder(input: {channel: "web", orderNumber: "S-1", paymentStatus: PAID,
 			shipTo: {line1: "1 Main St", city: "Springfield", postalCode: "12345", country: "US"},
-			lines: [{sku: "TEE", quantity: 1, unitPrice: "9.99"}]}) { id } }`, nil, &o)
+			lines: [{sku: "TEE", quantity: 1, unitPrice: "9.99"}]}) { id lines { id } } }`, nil, &o)
 		var c struct {
 			CreateFulfillmentRequest struct{ ID string }
 		}
-		s.q(`mutation($o: ID!, $s: ID!) { createFulfillmentRequest(input: {orderID: $o, sourceID: $s, allowOvercommit: true}) { id } }`,
-			map[string]any{"o": o.ImportOrder.ID, "s": src.CreateSource.ID}, &c)
+		// The source has never carried TEE: the item says what it costs.
+		s.q(`mutation($o: ID!, $s: ID!, $l: ID!) { createFulfillmentRequest(input: {orderID: $o, sourceID: $s, allowOvercommit: true,
+			items: [{orderLineID: $l, quantity: 1, unitCost: "4.00"}]}) { id } }`,
+			map[string]any{"o": o.ImportOrder.ID, "s": src.CreateSource.ID, "l": o.ImportOrder.Lines[0].ID}, &c)
 		s.q(`mutation($ids: [ID!]!) { processFulfillmentRequests(ids: $ids) { id } }`, map[string]any{"ids": []string{c.CreateFulfillmentRequest.ID}}, nil)
 
 		answered := make(chan string, 1)

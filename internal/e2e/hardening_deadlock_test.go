@@ -82,7 +82,8 @@ func TestHardeningOvercommitUnstockedRace(t *testing.T) {
 			for i := range reqs {
 				o := k.order(fmt.Sprintf("UN-%d-%d", round, i), "PAID", kitLine{sku, 2})
 				reqs[i] = Request{Query: `mutation($in: CreateFulfillmentRequestInput!) { createFulfillmentRequest(input: $in) { id } }`,
-					Variables: map[string]any{"in": map[string]any{"orderID": o.ID, "sourceID": src, "allowOvercommit": true}}}
+					Variables: map[string]any{"in": map[string]any{"orderID": o.ID, "sourceID": src, "allowOvercommit": true,
+						"items": []any{map[string]any{"orderLineID": o.line(t, sku), "quantity": 2, "unitCost": "1"}}}}}
 			}
 			for i, r := range k.concurrently(reqs...) {
 				if len(r.Errors) > 0 {

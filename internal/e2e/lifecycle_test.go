@@ -250,7 +250,16 @@ func TestOperatorStory(t *testing.T) {
 		// with overcommit.
 		res = k.frCreate(o2.ID, su.wh2, true, o2.line(t, "C"), 2)
 		k.Err(res, "VALIDATION")
-		h2 := k.mustCreate(o2.ID, su.wh1, true, o2.line(t, "C"), 1)
+		// WH1 has never carried C: overcommit alone is refused, the item
+		// must say what C costs there.
+		if e := k.Err(k.frCreate(o2.ID, su.wh1, true, o2.line(t, "C"), 1), "VALIDATION"); e.Field() != "input.items[0].unitCost" {
+			t.Fatalf("field = %q", e.Field())
+		}
+		var made struct{ CreateFulfillmentRequest kitFR }
+		k.Query(`mutation($in: CreateFulfillmentRequestInput!) { createFulfillmentRequest(input: $in) { ...FR } } `+kitFRFields,
+			map[string]any{"in": map[string]any{"orderID": o2.ID, "sourceID": su.wh1, "allowOvercommit": true,
+				"items": []any{map[string]any{"orderLineID": o2.line(t, "C"), "quantity": 1, "unitCost": "2"}}}}, &made)
+		h2 := made.CreateFulfillmentRequest
 		if h2.Number != "O2-2" || h2.Source.Code != "WH1" {
 			t.Fatalf("overcommitted %+v", h2)
 		}

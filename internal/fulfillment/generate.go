@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/frsvc/fulfillment/ent"
 	"github.com/frsvc/fulfillment/ent/fulfillmentrequest"
@@ -157,6 +158,9 @@ func (s *Service) routingRefused(ctx context.Context, w *trail.Writer, orderID i
 		if rb.Source != nil {
 			m["sourceID"] = rb.Source.ID
 		}
+		if rb.Group != nil {
+			m["groupID"] = strconv.Itoa(rb.Group.ID)
+		}
 		list = append(list, m)
 		codes = append(codes, rb.Code)
 	}
@@ -215,6 +219,10 @@ type newItem struct {
 	line     *ent.OrderLine
 	quantity int
 	unitCost money.Amount
+	// given and field are for requests made by hand: the unit cost the
+	// item gave, and the input field it came from.
+	given *money.Amount
+	field string
 }
 
 type newFR struct {
@@ -230,6 +238,8 @@ type newFR struct {
 	overcommit bool
 	// taken holds numbers given earlier in the same operation.
 	taken map[string]bool
+	// warnings are written to the request's log at WARN level.
+	warnings []warning
 }
 
 // createFR writes one request: number and status by the strategy, items,
@@ -302,8 +312,11 @@ func (s *Service) createFR(ctx context.Context, tx *ent.Tx, w *trail.Writer, n n
 			"Fulfillment request %s created for source %s with %d items (%d units), total cost %s.", number, n.source.Code, len(n.items), units, n.costs.total),
 			Data: map[string]any{"origin": string(n.origin), "sourceID": n.source.ID, "units": units, "totalCost": n.costs.total.String(),
 				"itemCost": n.costs.item.String(), "dropshipFee": n.costs.fee.String(), "shippingCost": n.costs.shipping.String()}},
-		strategyEntry(n, fr, st, problem),
 	}
+	for _, wn := range n.warnings {
+		entries = append(entries, trail.Entry{OrderID: n.order.ID, FRID: fr.ID, Stage: "attach", Level: trail.Warn, Message: wn.message, Data: wn.data})
+	}
+	entries = append(entries, strategyEntry(n, fr, st, problem))
 	if n.source.CommitStock {
 		e := trail.Entry{OrderID: n.order.ID, FRID: fr.ID, Stage: "stock",
 			Message: fmt.Sprintf("Reserved %d units at source %s.", units, n.source.Code),
@@ -350,7 +363,7 @@ func numberTaken(ctx context.Context, tx *ent.Tx, number string, self int) (bool
 func (snap *snapshot) exclude(sourceID int) {
 	for i := range snap.input.Sources {
 		if snap.input.Sources[i].ID == sourceID {
-			snap.input.Sources[i].Enabled = false
+			snap.input.Sources[i].Excluded = true
 		}
 	}
 }

@@ -29,6 +29,23 @@ type GroupEvaluation struct {
 	CandidatesConsidered int
 	PlansExplored        int
 	Eliminated           []*EliminatedAlternative
+	Members              []*MemberVerdict
+}
+
+// Verdict is the GraphQL RoutingVerdict enum; its values are the routing
+// engine's Verdict* constants.
+type Verdict string
+
+// MemberVerdict is one member source of a group tried, with whether the
+// group's plan used it and, if not, why (GraphQL RoutingMemberVerdict).
+type MemberVerdict struct {
+	Source    *ent.Source
+	Priority  int
+	Verdict   Verdict
+	Sku       *string
+	Available *int
+	Needed    *int
+	Message   string
 }
 
 // EliminatedAlternative is the best plan a rule removed.
@@ -70,6 +87,9 @@ type Roadblock struct {
 	Message string
 	Sku     *string
 	Source  *ent.Source
+	// Group is the routing group the roadblock is about; nil for the
+	// order as a whole.
+	Group *ent.RoutingGroup
 }
 
 // Preview routes the order as it stands, writing nothing. routingGroupID
@@ -149,6 +169,21 @@ func (snap *snapshot) preview(d routing.Decision) *Preview {
 			CandidatesConsidered: g.CandidatesConsidered,
 			PlansExplored:        g.PlansExplored,
 		}
+		for _, m := range g.Members {
+			mv := &MemberVerdict{Source: snap.sources[m.SourceID], Priority: m.Priority, Verdict: Verdict(m.Verdict), Message: m.Message}
+			if mv.Source == nil {
+				continue
+			}
+			if m.SKU != "" {
+				sku := m.SKU
+				mv.Sku = &sku
+			}
+			if m.Verdict == routing.VerdictLacksStock {
+				available, needed := m.Available, m.Needed
+				mv.Available, mv.Needed = &available, &needed
+			}
+			ev.Members = append(ev.Members, mv)
+		}
 		for _, e := range g.Eliminated {
 			ev.Eliminated = append(ev.Eliminated, &EliminatedAlternative{
 				Rule: admin.RoutingRule(e.Rule), Plan: snap.plan(&e.Plan), CostDifference: e.CostDifference,
@@ -191,6 +226,9 @@ func (snap *snapshot) roadblocks(rs []routing.Roadblock) []*Roadblock {
 		}
 		if r.SourceID != 0 {
 			rb.Source = snap.sources[r.SourceID]
+		}
+		if r.GroupID != 0 {
+			rb.Group = snap.groups[r.GroupID]
 		}
 		out = append(out, rb)
 	}

@@ -15,8 +15,18 @@ func evaluateGroup(w *world, g *Group, bud *budget) (ev GroupEvaluation) {
 	ev.CandidatesConsidered = len(p.cands)
 	label := groupLabel(g)
 	if len(p.cands) == 0 {
-		ev.Roadblocks = []Roadblock{{Code: CodeNoEligibleSource, GroupID: g.ID,
-			Message: fmt.Sprintf("%s has no eligible, enabled source that ships to %s.", capitalize(label), orNone(w.order.Country))}}
+		rb := Roadblock{Code: CodeNoEligibleSource, GroupID: g.ID,
+			Message: fmt.Sprintf("%s has no eligible, enabled source that ships to %s.", capitalize(label), orNone(w.order.Country))}
+		if len(p.excluded) > 0 {
+			names := make([]string, len(p.excluded))
+			for i, src := range p.excluded {
+				names[i] = sourceLabel(src)
+			}
+			rb.Code = CodeSourceExcluded
+			rb.Message = fmt.Sprintf("%s has no eligible, enabled source that ships to %s other than %s, excluded from this regeneration.",
+				capitalize(label), orNone(w.order.Country), strings.Join(names, ", "))
+		}
+		ev.Roadblocks = []Roadblock{rb}
 		return ev
 	}
 	if p.rangeErr != nil {

@@ -34,6 +34,9 @@ type problem struct {
 	rank    [][]int // [sku][cand]: position by (unit cost + shipping, ID)
 	ord     []int   // scratch for splitGreedy
 	fbuf    []int   // scratch for splitGreedy
+	// excluded are the members that would be candidates but for
+	// regenerate's excludeSource, by ID.
+	excluded []*Source
 	// rangeErr is set when a cost of the group does not fit the engine's
 	// range (see range.go); the problem is then not searched.
 	rangeErr *rangeError
@@ -110,6 +113,10 @@ func buildProblem(w *world, g *Group) *problem {
 			continue
 		}
 		if len(src.ShipsTo) > 0 && !hasCountry(src.ShipsTo, w.order.Country) {
+			continue
+		}
+		if src.Excluded {
+			p.excluded = append(p.excluded, src)
 			continue
 		}
 		fixed, ok := money.Add(src.DropshipFee, src.ShippingBaseCost)
@@ -303,12 +310,30 @@ func (p *problem) outOfStock() ([]Roadblock, []int) {
 			r.Message = fmt.Sprintf("SKU %s: the lines need %s units and, without splitting a line (%s does not), they do not fit the stock available (%s).",
 				sku, strings.Join(qs, " + "), label, strings.Join(av, ", "))
 		}
+		p.blameExcluded(&r, k)
 		rb = append(rb, r)
 	}
 	if rb != nil || noFallback {
 		fallback = nil
 	}
 	return rb, fallback
+}
+
+// blameExcluded turns an out-of-stock roadblock on SKU k into
+// SOURCE_EXCLUDED when an excluded source has some of it, so that the
+// roadblock does not read as if the SKU were out of stock.
+func (p *problem) blameExcluded(r *Roadblock, k int) {
+	var has []string
+	for _, src := range p.excluded {
+		if st, ok := p.w.stock[stockKey{src.ID, p.skus[k]}]; ok && st.Available > 0 {
+			has = append(has, fmt.Sprintf("%s has %d", sourceLabel(src), st.Available))
+		}
+	}
+	if len(has) == 0 {
+		return
+	}
+	r.Code = CodeSourceExcluded
+	r.Message = fmt.Sprintf("SKU %s: %s but is excluded from this regeneration; without it: %s", p.skus[k], strings.Join(has, ", "), r.Message)
 }
 
 // packLimit caps the bin-packing check below. Past it the SKU is assumed to

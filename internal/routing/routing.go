@@ -38,6 +38,9 @@ const (
 	CodeNoRoutingGroup   = "NO_ROUTING_GROUP"
 	CodeNoEligibleSource = "NO_ELIGIBLE_SOURCE"
 	CodeOutOfStock       = "OUT_OF_STOCK"
+	// CodeSourceExcluded: the group would have a source for the SKU (or any
+	// candidate at all) but for the sources a regeneration excluded.
+	CodeSourceExcluded = "SOURCE_EXCLUDED"
 	// CodeSingleSourceUnavailable: SINGLE_REQUEST_REQUIRED found no one-source
 	// plan among those the rules before it kept. (If the budget ran out
 	// before that was settled, the best plan found decides.)
@@ -103,9 +106,12 @@ type Member struct {
 
 // Source is a supplier or warehouse with its cost model.
 type Source struct {
-	ID                  int
-	Code, Name          string
-	Enabled             bool
+	ID         int
+	Code, Name string
+	Enabled    bool
+	// Excluded leaves the source out of this routing (regenerate's
+	// excludeSource); its verdict says so.
+	Excluded            bool
 	ShipsTo             []string // empty: anywhere
 	DropshipFee         money.Amount
 	ShippingBaseCost    money.Amount
@@ -173,6 +179,9 @@ type GroupEvaluation struct {
 	// Eliminated holds, for each rule of the group (in order) that removed at
 	// least one plan, the best plan it removed.
 	Eliminated []Elimination
+	// Members is every member source of the group, by (priority, ID), with
+	// whether the group's plan used it and, if not, why.
+	Members []MemberVerdict
 }
 
 // Elimination is the best alternative one rule removed: among the plans that
@@ -267,6 +276,7 @@ func Route(ctx context.Context, s Snapshot, o Options) Decision {
 	bud := newBudget(ctx, o.MaxNodes)
 	for _, g := range groups {
 		ev := evaluateGroup(w, g, bud)
+		ev.Members = w.verdicts(g, ev.Plan)
 		d.Groups = append(d.Groups, ev)
 		if ev.Plan != nil {
 			d.CanRoute = true
