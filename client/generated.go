@@ -4810,6 +4810,8 @@ var AllPaymentStatus = []PaymentStatus{
 type PlannedItemInput struct {
 	OrderLineID string `json:"orderLineID"`
 	Quantity    int    `json:"quantity"`
+	// The item's unit cost; omitted: the source's inventory cost of the SKU. Required for a SKU the source has never carried.
+	UnitCost *string `json:"unitCost"`
 }
 
 // GetOrderLineID returns PlannedItemInput.OrderLineID, and is useful for accessing the field via an interface.
@@ -4817,6 +4819,9 @@ func (v *PlannedItemInput) GetOrderLineID() string { return v.OrderLineID }
 
 // GetQuantity returns PlannedItemInput.Quantity, and is useful for accessing the field via an interface.
 func (v *PlannedItemInput) GetQuantity() int { return v.Quantity }
+
+// GetUnitCost returns PlannedItemInput.UnitCost, and is useful for accessing the field via an interface.
+func (v *PlannedItemInput) GetUnitCost() *string { return v.UnitCost }
 
 // PreviewFields includes the GraphQL fields of FulfillmentPreview requested by the fragment PreviewFields.
 type PreviewFields struct {
