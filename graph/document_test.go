@@ -158,9 +158,19 @@ func TestLegitimateDocumentsWithinSelections(t *testing.T) {
 		all.Write(b)
 		all.WriteByte('\n')
 	}
-	// genqlient sends each operation with the fragments it uses; all of
-	// them in one document is more than any one request.
-	docs["client operations, all in one"] = all.String()
+	// genqlient sends each operation with the fragments it uses: each
+	// operation is checked here with every fragment of the client, more
+	// than any one request of it holds.
+	ops := parse(t, all.String())
+	if len(ops.Operations) == 0 {
+		t.Fatal("no client operations")
+	}
+	for _, op := range ops.Operations {
+		one := &ast.QueryDocument{Operations: ast.OperationList{op}, Fragments: ops.Fragments}
+		if err := checkSelections(one, Limits{}.withDefaults()); err != nil {
+			t.Errorf("client operation %s with the client's fragments refused: %v", op.Name, err)
+		}
+	}
 	for name, q := range docs {
 		n := selections(t, q)
 		t.Logf("%s: %d selections", name, n)
