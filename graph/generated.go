@@ -409,12 +409,14 @@ type ComplexityRoot struct {
 	}
 
 	SendRunResult struct {
-		Acknowledged func(childComplexity int) int
-		Claimed      func(childComplexity int) int
-		Complete     func(childComplexity int) int
-		Failed       func(childComplexity int) int
-		Processed    func(childComplexity int) int
-		Retried      func(childComplexity int) int
+		Acknowledged  func(childComplexity int) int
+		Claimed       func(childComplexity int) int
+		Complete      func(childComplexity int) int
+		Failed        func(childComplexity int) int
+		Notices       func(childComplexity int) int
+		NoticesFailed func(childComplexity int) int
+		Processed     func(childComplexity int) int
+		Retried       func(childComplexity int) int
 	}
 
 	Shipment struct {
@@ -2319,6 +2321,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SendRunResult.Failed(childComplexity), true
+	case "SendRunResult.notices":
+		if e.ComplexityRoot.SendRunResult.Notices == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendRunResult.Notices(childComplexity), true
+	case "SendRunResult.noticesFailed":
+		if e.ComplexityRoot.SendRunResult.NoticesFailed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendRunResult.NoticesFailed(childComplexity), true
 	case "SendRunResult.processed":
 		if e.ComplexityRoot.SendRunResult.Processed == nil {
 			break
@@ -5260,11 +5274,18 @@ extend type Mutation {
 }
 
 type SendRunResult {
+  "Requests and cancellation notices the run took to send."
   claimed: Int!
   processed: Int!
   acknowledged: Int!
+  "Requests that became FAILED: refused by the source, or their last attempt failed."
   failed: Int!
+  "Requests whose attempt failed with attempts left: they are tried again later."
   retried: Int!
+  "Cancellation notices of voided requests the source took."
+  notices: Int!
+  "Cancellation notices that did not get through: tried again later, or given up (the request's log says which)."
+  noticesFailed: Int!
   "False when the run was still going when the answer was sent: the counts are what had finished by then, and the run goes on."
   complete: Boolean!
 }
@@ -6057,6 +6078,10 @@ func (ec *executionContext) childFields_SendRunResult(ctx context.Context, field
 		return ec.fieldContext_SendRunResult_failed(ctx, field)
 	case "retried":
 		return ec.fieldContext_SendRunResult_retried(ctx, field)
+	case "notices":
+		return ec.fieldContext_SendRunResult_notices(ctx, field)
+	case "noticesFailed":
+		return ec.fieldContext_SendRunResult_noticesFailed(ctx, field)
 	case "complete":
 		return ec.fieldContext_SendRunResult_complete(ctx, field)
 	}
@@ -15293,6 +15318,58 @@ func (ec *executionContext) _SendRunResult_retried(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_SendRunResult_retried(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return newScalarFieldContext("SendRunResult", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SendRunResult_notices(ctx context.Context, field graphql.CollectedField, obj *sender.Report) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "SendRunResult", "notices") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.Notices)
+	}
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendRunResult_notices(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Notices, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SendRunResult_notices(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return newScalarFieldContext("SendRunResult", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SendRunResult_noticesFailed(ctx context.Context, field graphql.CollectedField, obj *sender.Report) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "SendRunResult", "noticesFailed") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.NoticesFailed)
+	}
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendRunResult_noticesFailed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NoticesFailed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SendRunResult_noticesFailed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return newScalarFieldContext("SendRunResult", field, false, false, "Int")
 }
 
@@ -27630,6 +27707,16 @@ func (ec *executionContext) _SendRunResult(ctx context.Context, sel ast.Selectio
 			}
 		case "retried":
 			out.Values[i] = ec._SendRunResult_retried(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "notices":
+			out.Values[i] = ec._SendRunResult_notices(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "noticesFailed":
+			out.Values[i] = ec._SendRunResult_noticesFailed(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
