@@ -493,7 +493,8 @@ func TestREADMEWorkedExample(t *testing.T) {
 		if err != nil {
 			t.Fatalf("the worked example failed: %v\n%s", err, out)
 		}
-		for _, want := range []string{`"totalCost":"12.20"`, `"processed":1`, `"status":"ACKNOWLEDGED"`, "SHIPPED", "import: Order 1001 imported"} {
+		for _, want := range []string{`"totalCost":"12.20"`, `"processed":1`, `"status":"ACKNOWLEDGED"`, "SHIPPED", "import: Order 1001 imported",
+			`"sendStatus":{"due":0,"sending":0,"waiting":0,"nextAttemptAt":null,"lastRun":{"startedAt":`} {
 			if !strings.Contains(string(out), want) {
 				t.Errorf("the worked example's output lacks %q:\n%s", want, out)
 			}

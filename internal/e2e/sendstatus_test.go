@@ -178,3 +178,71 @@ func TestSendRunNoticesAndNextAttempt(t *testing.T) {
 		}
 	})
 }
+
+const sendStatusQuery = `{ sendStatus { due sending waiting nextAttemptAt
+	lastRun { startedAt finishedAt claimed processed acknowledged failed retried notices noticesFailed complete error } } }`
+
+type sendStatusAnswer struct {
+	SendStatus struct {
+		Due, Sending, Waiting int
+		NextAttemptAt         *string
+		LastRun               *struct {
+			StartedAt                                                                 string
+			FinishedAt                                                                *string
+			Claimed, Processed, Acknowledged, Failed, Retried, Notices, NoticesFailed int
+			Complete                                                                  bool
+			Error                                                                     *string
+		}
+	}
+}
+
+// TestSendStatus: sendStatus says what is due, what backs off and until
+// when, and how the account's last run went; that run is kept in the
+// database, so another server process on it reports the same, and another
+// account sees none of it.
+func TestSendStatus(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		h := hdNew(t, a, nil)
+		var st sendStatusAnswer
+		h.Query(sendStatusQuery, nil, &st)
+		if s := st.SendStatus; s.Due != 0 || s.Waiting != 0 || s.Sending != 0 || s.NextAttemptAt != nil || s.LastRun != nil {
+			t.Errorf("send status of a new account = %+v, want nothing", s)
+		}
+		ssProcessing(h, "DOWN", ssServer(t, http.StatusServiceUnavailable, "down"), 3)
+		ssProcessing(h, "UP", ssServer(t, http.StatusOK, `{"acknowledged": true}`), 3)
+		h.Query(sendStatusQuery, nil, &st)
+		if s := st.SendStatus; s.Due != 2 || s.Waiting != 0 || s.NextAttemptAt != nil || s.LastRun != nil {
+			t.Errorf("send status before the run = %+v, want 2 due", s)
+		}
+		ssRun(h)
+		h.Query(sendStatusQuery, nil, &st)
+		s := st.SendStatus
+		if s.Due != 0 || s.Sending != 0 || s.Waiting != 1 || s.NextAttemptAt == nil {
+			t.Errorf("send status after the run = %+v, want 1 waiting with its next attempt", s)
+		}
+		if r := s.LastRun; r == nil || r.FinishedAt == nil || !r.Complete || r.StartedAt == "" || r.Error != nil ||
+			r.Claimed != 2 || r.Acknowledged != 1 || r.Retried != 1 || r.Processed+r.Failed+r.Notices+r.NoticesFailed != 0 {
+			t.Errorf("last run = %+v, want the finished run: 2 claimed, 1 acknowledged, 1 retried", r)
+		}
+
+		// Another server process on the same database reports the same run.
+		other := newAs(t, testdb.On(t, a.Config.DatabaseURL), "Other account")
+		other.AdminKey = h.AdminKey
+		var there sendStatusAnswer
+		other.Query(sendStatusQuery, nil, &there)
+		if r := there.SendStatus.LastRun; r == nil || r.StartedAt != s.LastRun.StartedAt || r.FinishedAt == nil ||
+			*r.FinishedAt != *s.LastRun.FinishedAt || r.Claimed != 2 || r.Acknowledged != 1 || r.Retried != 1 ||
+			there.SendStatus.Waiting != 1 || *there.SendStatus.NextAttemptAt != *s.NextAttemptAt {
+			t.Errorf("send status from another process = %+v (last run %+v), want %+v (last run %+v)", there.SendStatus, r, s, s.LastRun)
+		}
+		// Another account has its own queue and runs.
+		env := *h.Env
+		env.AdminKey = h.NewAccount("Account B")
+		var b sendStatusAnswer
+		env.Query(sendStatusQuery, nil, &b)
+		if s := b.SendStatus; s.Due != 0 || s.Waiting != 0 || s.LastRun != nil {
+			t.Errorf("another account's send status = %+v, want nothing", s)
+		}
+	})
+}

@@ -342,10 +342,15 @@ func (r *Runner) start(ctx context.Context, account int, stop <-chan struct{}) (
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
+		token := r.recordStart(ctx, r.now())
 		err := r.run(ctx, stop, p)
 		if err != nil {
 			r.Logger.Error("send run", "account", account, "error", err.Error())
 		}
+		p.mu.Lock()
+		res := p.res
+		p.mu.Unlock()
+		r.recordEnd(ctx, token, res, err)
 		r.mu.Lock()
 		delete(r.runs, account)
 		r.mu.Unlock()
