@@ -1,11 +1,14 @@
 package e2e
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/frsvc/fulfillment/internal/app"
+	"github.com/frsvc/fulfillment/internal/tenant"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
 
@@ -243,6 +246,28 @@ func TestSendStatus(t *testing.T) {
 		env.Query(sendStatusQuery, nil, &b)
 		if s := b.SendStatus; s.Due != 0 || s.Waiting != 0 || s.LastRun != nil {
 			t.Errorf("another account's send status = %+v, want nothing", s)
+		}
+	})
+}
+
+// TestMigrateClearsStaleNextAttempts: a request left PROCESSED with a next
+// attempt by an earlier version has it cleared when the schema is migrated;
+// a PROCESSING one keeps its own.
+func TestMigrateClearsStaleNextAttempts(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		h := hdNew(t, a, nil)
+		sent := ssProcessing(h, "SENT", ssServer(t, http.StatusOK, `{}`), 3)
+		ssRun(h)
+		queued := ssProcessing(h, "QUEUED", ssServer(t, http.StatusOK, `{}`), 3)
+		ctx := tenant.WithSystem(context.Background())
+		testdb.Must(t, a.Store.Client.FulfillmentRequest.UpdateOneID(kitAtoi(t, sent)).SetNextAttemptAt(time.Now()).Exec(ctx))
+		testdb.Must(t, a.Store.Migrate(ctx))
+		if fr := ssGet(h, sent); fr.Status != "PROCESSED" || fr.NextAttemptAt != nil {
+			t.Errorf("PROCESSED request after migrating: nextAttemptAt %v, want none", fr.NextAttemptAt)
+		}
+		if fr := ssGet(h, queued); fr.Status != "PROCESSING" || fr.NextAttemptAt == nil {
+			t.Errorf("PROCESSING request after migrating: nextAttemptAt %v, want its own", fr.NextAttemptAt)
 		}
 	})
 }
