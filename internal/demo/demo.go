@@ -115,7 +115,7 @@ func seedAt(ctx context.Context, store *db.Store, opts Options, now time.Time) (
 func pointSupplier(ctx context.Context, client *ent.Client, url string) error {
 	err := client.Source.Update().
 		Where(source.Code(SupplierCode), source.ConnectorKindEQ(source.ConnectorKindHTTP),
-			source.ConnectorURLHasSuffix(SupplierPath), source.ConnectorURLHasPrefix("http://127."), source.ConnectorURLNEQ(url)).
+			source.ConnectorURLHasSuffix(SupplierPath), source.ConnectorURLNEQ(url)).
 		SetConnectorURL(url).Exec(ctx)
 	if err != nil {
 		return fmt.Errorf("point the demo source at the demo supplier: %w", err)

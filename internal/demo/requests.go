@@ -79,7 +79,7 @@ func (rejecting) RoundTrip(r *http.Request) (*http.Response, error) {
 func (p *plan) requests(ctx context.Context, store *db.Store, ids map[string]int, created []*ent.Order, opts Options) error {
 	fs := &fulfillment.Service{Store: store}
 	want := map[int]target{}
-	var order1 []int // the requests, in the order made
+	var made []int // the requests, in the order made
 
 	// By hand on the HTTP source, for orders whose every line it has in
 	// stock: two to fail, two to send.
@@ -117,7 +117,7 @@ func (p *plan) requests(ctx context.Context, store *db.Store, ids map[string]int
 		if byHand >= httpOrders/2 {
 			want[fr.ID] = processing
 		}
-		order1 = append(order1, fr.ID)
+		made = append(made, fr.ID)
 		byHand++
 	}
 
@@ -139,7 +139,7 @@ func (p *plan) requests(ctx context.Context, store *db.Store, ids map[string]int
 		}
 		n++
 		for _, fr := range res.FulfillmentRequests {
-			t := targets[len(order1)%len(targets)]
+			t := targets[len(made)%len(targets)]
 			switch {
 			case fr.SourceID == ids[SupplierCode] && t != unprocessed:
 				t = processing
@@ -148,13 +148,13 @@ func (p *plan) requests(ctx context.Context, store *db.Store, ids map[string]int
 				file++
 			}
 			want[fr.ID] = t
-			order1 = append(order1, fr.ID)
+			made = append(made, fr.ID)
 		}
 	}
 
 	of := func(ts ...target) []int {
 		var out []int
-		for _, id := range order1 {
+		for _, id := range made {
 			for _, t := range ts {
 				if want[id] == t {
 					out = append(out, id)

@@ -107,3 +107,41 @@ func TestSupplierTakesPOSTOnly(t *testing.T) {
 		t.Errorf("GET: HTTP %d, want 405", res.StatusCode)
 	}
 }
+
+// TestSeedRepointsSupplier: started again with --demo on another address,
+// the demo source follows its demo supplier there; pointed elsewhere by
+// someone, it is left alone.
+func TestSeedRepointsSupplier(t *testing.T) {
+	s := testdb.Open(t, testdb.SQLite)
+	bg := context.Background()
+	acc, _, err := auth.CreateAccount(bg, s.Client, "Default", "")
+	testdb.Must(t, err)
+	ctx := tenant.WithAccount(bg, acc.ID)
+	url := func() string {
+		t.Helper()
+		src, err := s.Client.Source.Query().Where(source.Code(demo.SupplierCode)).Only(ctx)
+		testdb.Must(t, err)
+		return src.ConnectorURL
+	}
+	seed := func(supplier string) bool {
+		t.Helper()
+		seeded, err := demo.Seed(tenant.WithSystem(bg), s, demo.Options{SupplierURL: supplier, FileDropRoot: t.TempDir()})
+		testdb.Must(t, err)
+		return seeded
+	}
+	if !seed("http://127.0.0.1:8081" + demo.SupplierPath) {
+		t.Fatal("not seeded")
+	}
+	moved := "http://127.0.0.1:9090" + demo.SupplierPath
+	if seed(moved) {
+		t.Error("seeded twice")
+	}
+	if got := url(); got != moved {
+		t.Errorf("after a start on another port the demo source posts to %s, want %s", got, moved)
+	}
+	testdb.Must(t, s.Client.Source.Update().Where(source.Code(demo.SupplierCode)).SetConnectorURL("https://partner.example/orders").Exec(ctx))
+	seed(moved)
+	if got := url(); got != "https://partner.example/orders" {
+		t.Errorf("a source pointed elsewhere was moved to %s", got)
+	}
+}
