@@ -25,6 +25,7 @@ import (
 
 	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/auth"
+	"github.com/frsvc/fulfillment/internal/demo"
 	"github.com/frsvc/fulfillment/internal/gctune"
 	"github.com/frsvc/fulfillment/internal/httpapi"
 )
@@ -203,6 +204,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
 	gcPercent, _ := gctune.Apply(getenv)
 	cfg.Logger = logger
+	// Listening first, so that the demo knows the address of its supplier
+	// (served by this process); connections wait in the backlog meanwhile.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	if cfg.Demo {
+		cfg.DemoSupplierURL = "http://" + loopbackAddr(ln.Addr()) + demo.SupplierPath
+	}
 	a, err := app.New(ctx, cfg.Config)
 	if err != nil {
 		return err
@@ -218,10 +229,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			fmt.Fprintln(stdout, "The database already holds data; the demo data set was not seeded.")
 		}
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return err
-	}
 	url := "http://" + displayAddr(ln.Addr())
 	logger.Info("listening", "addr", ln.Addr().String(), "database", a.Store.Dialect,
 		"playground", cfg.Playground, "introspection", cfg.Introspection, "send_interval", cfg.SendInterval.String(), "gogc", gcPercent,
@@ -232,6 +239,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	fmt.Fprintln(stdout)
 	return a.Serve(ctx, ln)
+}
+
+// loopbackAddr is how this process reaches its own listener: the address
+// listened on, or the loopback address when it listens on every one.
+func loopbackAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); host == "" || ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
 }
 
 func displayAddr(a net.Addr) string {

@@ -5404,11 +5404,14 @@ func (v *RunSendFulfillmentRequestsResponse) GetRunSendFulfillmentRequests() Run
 
 // RunSendFulfillmentRequestsRunSendFulfillmentRequestsSendRunResult includes the requested fields of the GraphQL type SendRunResult.
 type RunSendFulfillmentRequestsRunSendFulfillmentRequestsSendRunResult struct {
+	// Requests and cancellation notices the run took to send.
 	Claimed      int `json:"claimed"`
 	Processed    int `json:"processed"`
 	Acknowledged int `json:"acknowledged"`
-	Failed       int `json:"failed"`
-	Retried      int `json:"retried"`
+	// Requests that became FAILED: refused by the source, or their last attempt failed.
+	Failed int `json:"failed"`
+	// Requests whose attempt failed with attempts left: they are tried again later.
+	Retried int `json:"retried"`
 	// False when the run was still going when the answer was sent: the counts are what had finished by then, and the run goes on.
 	Complete bool `json:"complete"`
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/frsvc/fulfillment/ent/orderline"
 	"github.com/frsvc/fulfillment/ent/routinggroup"
 	"github.com/frsvc/fulfillment/ent/routinggroupmember"
+	"github.com/frsvc/fulfillment/ent/sendrun"
 	"github.com/frsvc/fulfillment/ent/shipment"
 	"github.com/frsvc/fulfillment/ent/shipmentitem"
 	"github.com/frsvc/fulfillment/ent/source"
@@ -60,6 +61,8 @@ type Client struct {
 	RoutingGroup *RoutingGroupClient
 	// RoutingGroupMember is the client for interacting with the RoutingGroupMember builders.
 	RoutingGroupMember *RoutingGroupMemberClient
+	// SendRun is the client for interacting with the SendRun builders.
+	SendRun *SendRunClient
 	// Shipment is the client for interacting with the Shipment builders.
 	Shipment *ShipmentClient
 	// ShipmentItem is the client for interacting with the ShipmentItem builders.
@@ -88,6 +91,7 @@ func (c *Client) init() {
 	c.OrderLine = NewOrderLineClient(c.config)
 	c.RoutingGroup = NewRoutingGroupClient(c.config)
 	c.RoutingGroupMember = NewRoutingGroupMemberClient(c.config)
+	c.SendRun = NewSendRunClient(c.config)
 	c.Shipment = NewShipmentClient(c.config)
 	c.ShipmentItem = NewShipmentItemClient(c.config)
 	c.Source = NewSourceClient(c.config)
@@ -194,6 +198,7 @@ func (c *Client) Tx(ctx context.Context) (*Tx, error) {
 		OrderLine:              NewOrderLineClient(cfg),
 		RoutingGroup:           NewRoutingGroupClient(cfg),
 		RoutingGroupMember:     NewRoutingGroupMemberClient(cfg),
+		SendRun:                NewSendRunClient(cfg),
 		Shipment:               NewShipmentClient(cfg),
 		ShipmentItem:           NewShipmentItemClient(cfg),
 		Source:                 NewSourceClient(cfg),
@@ -227,6 +232,7 @@ func (c *Client) BeginTx(ctx context.Context, opts *sql.TxOptions) (*Tx, error) 
 		OrderLine:              NewOrderLineClient(cfg),
 		RoutingGroup:           NewRoutingGroupClient(cfg),
 		RoutingGroupMember:     NewRoutingGroupMemberClient(cfg),
+		SendRun:                NewSendRunClient(cfg),
 		Shipment:               NewShipmentClient(cfg),
 		ShipmentItem:           NewShipmentItemClient(cfg),
 		Source:                 NewSourceClient(cfg),
@@ -261,8 +267,8 @@ func (c *Client) Use(hooks ...Hook) {
 	for _, n := range []interface{ Use(...Hook) }{
 		c.Account, c.ApiKey, c.FulfillmentLog, c.FulfillmentRequest,
 		c.FulfillmentRequestItem, c.IdempotencyRecord, c.InventoryItem, c.Order,
-		c.OrderLine, c.RoutingGroup, c.RoutingGroupMember, c.Shipment, c.ShipmentItem,
-		c.Source,
+		c.OrderLine, c.RoutingGroup, c.RoutingGroupMember, c.SendRun, c.Shipment,
+		c.ShipmentItem, c.Source,
 	} {
 		n.Use(hooks...)
 	}
@@ -274,8 +280,8 @@ func (c *Client) Intercept(interceptors ...Interceptor) {
 	for _, n := range []interface{ Intercept(...Interceptor) }{
 		c.Account, c.ApiKey, c.FulfillmentLog, c.FulfillmentRequest,
 		c.FulfillmentRequestItem, c.IdempotencyRecord, c.InventoryItem, c.Order,
-		c.OrderLine, c.RoutingGroup, c.RoutingGroupMember, c.Shipment, c.ShipmentItem,
-		c.Source,
+		c.OrderLine, c.RoutingGroup, c.RoutingGroupMember, c.SendRun, c.Shipment,
+		c.ShipmentItem, c.Source,
 	} {
 		n.Intercept(interceptors...)
 	}
@@ -306,6 +312,8 @@ func (c *Client) Mutate(ctx context.Context, m Mutation) (Value, error) {
 		return c.RoutingGroup.mutate(ctx, m)
 	case *RoutingGroupMemberMutation:
 		return c.RoutingGroupMember.mutate(ctx, m)
+	case *SendRunMutation:
+		return c.SendRun.mutate(ctx, m)
 	case *ShipmentMutation:
 		return c.Shipment.mutate(ctx, m)
 	case *ShipmentItemMutation:
@@ -2186,6 +2194,141 @@ func (c *RoutingGroupMemberClient) mutate(ctx context.Context, m *RoutingGroupMe
 	}
 }
 
+// SendRunClient is a client for the SendRun schema.
+type SendRunClient struct {
+	config
+}
+
+// NewSendRunClient returns a client for the SendRun from the given config.
+func NewSendRunClient(c config) *SendRunClient {
+	return &SendRunClient{config: c}
+}
+
+// Use adds a list of mutation hooks to the hooks stack.
+// A call to `Use(f, g, h)` equals to `sendrun.Hooks(f(g(h())))`.
+func (c *SendRunClient) Use(hooks ...Hook) {
+	c.hooks.SendRun = append(c.hooks.SendRun, hooks...)
+}
+
+// Intercept adds a list of query interceptors to the interceptors stack.
+// A call to `Intercept(f, g, h)` equals to `sendrun.Intercept(f(g(h())))`.
+func (c *SendRunClient) Intercept(interceptors ...Interceptor) {
+	c.inters.SendRun = append(c.inters.SendRun, interceptors...)
+}
+
+// Create returns a builder for creating a SendRun entity.
+func (c *SendRunClient) Create() *SendRunCreate {
+	mutation := newSendRunMutation(c.config, OpCreate)
+	return &SendRunCreate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// CreateBulk returns a builder for creating a bulk of SendRun entities.
+func (c *SendRunClient) CreateBulk(builders ...*SendRunCreate) *SendRunCreateBulk {
+	return &SendRunCreateBulk{config: c.config, builders: builders}
+}
+
+// MapCreateBulk creates a bulk creation builder from the given slice. For each item in the slice, the function creates
+// a builder and applies setFunc on it.
+func (c *SendRunClient) MapCreateBulk(slice any, setFunc func(*SendRunCreate, int)) *SendRunCreateBulk {
+	rv := reflect.ValueOf(slice)
+	if rv.Kind() != reflect.Slice {
+		return &SendRunCreateBulk{err: fmt.Errorf("calling to SendRunClient.MapCreateBulk with wrong type %T, need slice", slice)}
+	}
+	builders := make([]*SendRunCreate, rv.Len())
+	for i := 0; i < rv.Len(); i++ {
+		builders[i] = c.Create()
+		setFunc(builders[i], i)
+	}
+	return &SendRunCreateBulk{config: c.config, builders: builders}
+}
+
+// Update returns an update builder for SendRun.
+func (c *SendRunClient) Update() *SendRunUpdate {
+	mutation := newSendRunMutation(c.config, OpUpdate)
+	return &SendRunUpdate{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOne returns an update builder for the given entity.
+func (c *SendRunClient) UpdateOne(_m *SendRun) *SendRunUpdateOne {
+	mutation := newSendRunMutation(c.config, OpUpdateOne, withSendRun(_m))
+	return &SendRunUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// UpdateOneID returns an update builder for the given id.
+func (c *SendRunClient) UpdateOneID(id int) *SendRunUpdateOne {
+	mutation := newSendRunMutation(c.config, OpUpdateOne, withSendRunID(id))
+	return &SendRunUpdateOne{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// Delete returns a delete builder for SendRun.
+func (c *SendRunClient) Delete() *SendRunDelete {
+	mutation := newSendRunMutation(c.config, OpDelete)
+	return &SendRunDelete{config: c.config, hooks: c.Hooks(), mutation: mutation}
+}
+
+// DeleteOne returns a builder for deleting the given entity.
+func (c *SendRunClient) DeleteOne(_m *SendRun) *SendRunDeleteOne {
+	return c.DeleteOneID(_m.ID)
+}
+
+// DeleteOneID returns a builder for deleting the given entity by its id.
+func (c *SendRunClient) DeleteOneID(id int) *SendRunDeleteOne {
+	builder := c.Delete().Where(sendrun.ID(id))
+	builder.mutation.id = &id
+	builder.mutation.op = OpDeleteOne
+	return &SendRunDeleteOne{builder}
+}
+
+// Query returns a query builder for SendRun.
+func (c *SendRunClient) Query() *SendRunQuery {
+	return &SendRunQuery{
+		config: c.config,
+		ctx:    &QueryContext{Type: TypeSendRun},
+		inters: c.Interceptors(),
+	}
+}
+
+// Get returns a SendRun entity by its id.
+func (c *SendRunClient) Get(ctx context.Context, id int) (*SendRun, error) {
+	return c.Query().Where(sendrun.ID(id)).Only(ctx)
+}
+
+// GetX is like Get, but panics if an error occurs.
+func (c *SendRunClient) GetX(ctx context.Context, id int) *SendRun {
+	obj, err := c.Get(ctx, id)
+	if err != nil {
+		panic(err)
+	}
+	return obj
+}
+
+// Hooks returns the client hooks.
+func (c *SendRunClient) Hooks() []Hook {
+	hooks := c.hooks.SendRun
+	return append(hooks[:len(hooks):len(hooks)], sendrun.Hooks[:]...)
+}
+
+// Interceptors returns the client interceptors.
+func (c *SendRunClient) Interceptors() []Interceptor {
+	inters := c.inters.SendRun
+	return append(inters[:len(inters):len(inters)], sendrun.Interceptors[:]...)
+}
+
+func (c *SendRunClient) mutate(ctx context.Context, m *SendRunMutation) (Value, error) {
+	switch m.Op() {
+	case OpCreate:
+		return (&SendRunCreate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdate:
+		return (&SendRunUpdate{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpUpdateOne:
+		return (&SendRunUpdateOne{config: c.config, hooks: c.Hooks(), mutation: m}).Save(ctx)
+	case OpDelete, OpDeleteOne:
+		return (&SendRunDelete{config: c.config, hooks: c.Hooks(), mutation: m}).Exec(ctx)
+	default:
+		return nil, fmt.Errorf("ent: unknown SendRun mutation op: %q", m.Op())
+	}
+}
+
 // ShipmentClient is a client for the Shipment schema.
 type ShipmentClient struct {
 	config
@@ -2724,12 +2867,12 @@ type (
 	hooks struct {
 		Account, ApiKey, FulfillmentLog, FulfillmentRequest, FulfillmentRequestItem,
 		IdempotencyRecord, InventoryItem, Order, OrderLine, RoutingGroup,
-		RoutingGroupMember, Shipment, ShipmentItem, Source []ent.Hook
+		RoutingGroupMember, SendRun, Shipment, ShipmentItem, Source []ent.Hook
 	}
 	inters struct {
 		Account, ApiKey, FulfillmentLog, FulfillmentRequest, FulfillmentRequestItem,
 		IdempotencyRecord, InventoryItem, Order, OrderLine, RoutingGroup,
-		RoutingGroupMember, Shipment, ShipmentItem, Source []ent.Interceptor
+		RoutingGroupMember, SendRun, Shipment, ShipmentItem, Source []ent.Interceptor
 	}
 )
 

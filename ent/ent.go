@@ -23,6 +23,7 @@ import (
 	"github.com/frsvc/fulfillment/ent/orderline"
 	"github.com/frsvc/fulfillment/ent/routinggroup"
 	"github.com/frsvc/fulfillment/ent/routinggroupmember"
+	"github.com/frsvc/fulfillment/ent/sendrun"
 	"github.com/frsvc/fulfillment/ent/shipment"
 	"github.com/frsvc/fulfillment/ent/shipmentitem"
 	"github.com/frsvc/fulfillment/ent/source"
@@ -97,6 +98,7 @@ func checkColumn(t, c string) error {
 			orderline.Table:              orderline.ValidColumn,
 			routinggroup.Table:           routinggroup.ValidColumn,
 			routinggroupmember.Table:     routinggroupmember.ValidColumn,
+			sendrun.Table:                sendrun.ValidColumn,
 			shipment.Table:               shipment.ValidColumn,
 			shipmentitem.Table:           shipmentitem.ValidColumn,
 			source.Table:                 source.ValidColumn,

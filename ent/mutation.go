@@ -23,6 +23,7 @@ import (
 	"github.com/frsvc/fulfillment/ent/predicate"
 	"github.com/frsvc/fulfillment/ent/routinggroup"
 	"github.com/frsvc/fulfillment/ent/routinggroupmember"
+	"github.com/frsvc/fulfillment/ent/sendrun"
 	"github.com/frsvc/fulfillment/ent/shipment"
 	"github.com/frsvc/fulfillment/ent/shipmentitem"
 	"github.com/frsvc/fulfillment/ent/source"
@@ -51,6 +52,7 @@ const (
 	TypeOrderLine              = "OrderLine"
 	TypeRoutingGroup           = "RoutingGroup"
 	TypeRoutingGroupMember     = "RoutingGroupMember"
+	TypeSendRun                = "SendRun"
 	TypeShipment               = "Shipment"
 	TypeShipmentItem           = "ShipmentItem"
 	TypeSource                 = "Source"
@@ -13391,6 +13393,1288 @@ func (m *RoutingGroupMemberMutation) ResetEdge(name string) error {
 		return nil
 	}
 	return fmt.Errorf("unknown RoutingGroupMember edge %s", name)
+}
+
+// SendRunMutation represents an operation that mutates the SendRun nodes in the graph.
+type SendRunMutation struct {
+	config
+	op                Op
+	typ               string
+	id                *int
+	account_id        *int
+	addaccount_id     *int
+	run               *string
+	started_at        *time.Time
+	finished_at       *time.Time
+	claimed           *int
+	addclaimed        *int
+	processed         *int
+	addprocessed      *int
+	acknowledged      *int
+	addacknowledged   *int
+	failed            *int
+	addfailed         *int
+	retried           *int
+	addretried        *int
+	notices           *int
+	addnotices        *int
+	notices_failed    *int
+	addnotices_failed *int
+	complete          *bool
+	error             *string
+	clearedFields     map[string]struct{}
+	done              bool
+	oldValue          func(context.Context) (*SendRun, error)
+	predicates        []predicate.SendRun
+}
+
+var _ ent.Mutation = (*SendRunMutation)(nil)
+
+// sendrunOption allows management of the mutation configuration using functional options.
+type sendrunOption func(*SendRunMutation)
+
+// newSendRunMutation creates new mutation for the SendRun entity.
+func newSendRunMutation(c config, op Op, opts ...sendrunOption) *SendRunMutation {
+	m := &SendRunMutation{
+		config:        c,
+		op:            op,
+		typ:           TypeSendRun,
+		clearedFields: make(map[string]struct{}),
+	}
+	for _, opt := range opts {
+		opt(m)
+	}
+	return m
+}
+
+// withSendRunID sets the ID field of the mutation.
+func withSendRunID(id int) sendrunOption {
+	return func(m *SendRunMutation) {
+		var (
+			err   error
+			once  sync.Once
+			value *SendRun
+		)
+		m.oldValue = func(ctx context.Context) (*SendRun, error) {
+			once.Do(func() {
+				if m.done {
+					err = errors.New("querying old values post mutation is not allowed")
+				} else {
+					value, err = m.Client().SendRun.Get(ctx, id)
+				}
+			})
+			return value, err
+		}
+		m.id = &id
+	}
+}
+
+// withSendRun sets the old SendRun of the mutation.
+func withSendRun(node *SendRun) sendrunOption {
+	return func(m *SendRunMutation) {
+		m.oldValue = func(context.Context) (*SendRun, error) {
+			return node, nil
+		}
+		m.id = &node.ID
+	}
+}
+
+// Client returns a new `ent.Client` from the mutation. If the mutation was
+// executed in a transaction (ent.Tx), a transactional client is returned.
+func (m SendRunMutation) Client() *Client {
+	client := &Client{config: m.config}
+	client.init()
+	return client
+}
+
+// Tx returns an `ent.Tx` for mutations that were executed in transactions;
+// it returns an error otherwise.
+func (m SendRunMutation) Tx() (*Tx, error) {
+	if _, ok := m.driver.(*txDriver); !ok {
+		return nil, errors.New("ent: mutation is not running in a transaction")
+	}
+	tx := &Tx{config: m.config}
+	tx.init()
+	return tx, nil
+}
+
+// ID returns the ID value in the mutation. Note that the ID is only available
+// if it was provided to the builder or after it was returned from the database.
+func (m *SendRunMutation) ID() (id int, exists bool) {
+	if m.id == nil {
+		return
+	}
+	return *m.id, true
+}
+
+// IDs queries the database and returns the entity ids that match the mutation's predicate.
+// That means, if the mutation is applied within a transaction with an isolation level such
+// as sql.LevelSerializable, the returned ids match the ids of the rows that will be updated
+// or updated by the mutation.
+func (m *SendRunMutation) IDs(ctx context.Context) ([]int, error) {
+	switch {
+	case m.op.Is(OpUpdateOne | OpDeleteOne):
+		id, exists := m.ID()
+		if exists {
+			return []int{id}, nil
+		}
+		fallthrough
+	case m.op.Is(OpUpdate | OpDelete):
+		return m.Client().SendRun.Query().Where(m.predicates...).IDs(ctx)
+	default:
+		return nil, fmt.Errorf("IDs is not allowed on %s operations", m.op)
+	}
+}
+
+// SetAccountID sets the "account_id" field.
+func (m *SendRunMutation) SetAccountID(i int) {
+	m.account_id = &i
+	m.addaccount_id = nil
+}
+
+// AccountID returns the value of the "account_id" field in the mutation.
+func (m *SendRunMutation) AccountID() (r int, exists bool) {
+	v := m.account_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAccountID returns the old "account_id" field's value of the SendRun entity.
+// If the SendRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SendRunMutation) OldAccountID(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAccountID is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAccountID requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAccountID: %w", err)
+	}
+	return oldValue.AccountID, nil
+}
+
+// AddAccountID adds i to the "account_id" field.
+func (m *SendRunMutation) AddAccountID(i int) {
+	if m.addaccount_id != nil {
+		*m.addaccount_id += i
+	} else {
+		m.addaccount_id = &i
+	}
+}
+
+// AddedAccountID returns the value that was added to the "account_id" field in this mutation.
+func (m *SendRunMutation) AddedAccountID() (r int, exists bool) {
+	v := m.addaccount_id
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAccountID resets all changes to the "account_id" field.
+func (m *SendRunMutation) ResetAccountID() {
+	m.account_id = nil
+	m.addaccount_id = nil
+}
+
+// SetRun sets the "run" field.
+func (m *SendRunMutation) SetRun(s string) {
+	m.run = &s
+}
+
+// Run returns the value of the "run" field in the mutation.
+func (m *SendRunMutation) Run() (r string, exists bool) {
+	v := m.run
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRun returns the old "run" field's value of the SendRun entity.
+// If the SendRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SendRunMutation) OldRun(ctx context.Context) (v string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRun is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRun requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRun: %w", err)
+	}
+	return oldValue.Run, nil
+}
+
+// ResetRun resets all changes to the "run" field.
+func (m *SendRunMutation) ResetRun() {
+	m.run = nil
+}
+
+// SetStartedAt sets the "started_at" field.
+func (m *SendRunMutation) SetStartedAt(t time.Time) {
+	m.started_at = &t
+}
+
+// StartedAt returns the value of the "started_at" field in the mutation.
+func (m *SendRunMutation) StartedAt() (r time.Time, exists bool) {
+	v := m.started_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldStartedAt returns the old "started_at" field's value of the SendRun entity.
+// If the SendRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SendRunMutation) OldStartedAt(ctx context.Context) (v time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldStartedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldStartedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldStartedAt: %w", err)
+	}
+	return oldValue.StartedAt, nil
+}
+
+// ResetStartedAt resets all changes to the "started_at" field.
+func (m *SendRunMutation) ResetStartedAt() {
+	m.started_at = nil
+}
+
+// SetFinishedAt sets the "finished_at" field.
+func (m *SendRunMutation) SetFinishedAt(t time.Time) {
+	m.finished_at = &t
+}
+
+// FinishedAt returns the value of the "finished_at" field in the mutation.
+func (m *SendRunMutation) FinishedAt() (r time.Time, exists bool) {
+	v := m.finished_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFinishedAt returns the old "finished_at" field's value of the SendRun entity.
+// If the SendRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SendRunMutation) OldFinishedAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFinishedAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFinishedAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFinishedAt: %w", err)
+	}
+	return oldValue.FinishedAt, nil
+}
+
+// ClearFinishedAt clears the value of the "finished_at" field.
+func (m *SendRunMutation) ClearFinishedAt() {
+	m.finished_at = nil
+	m.clearedFields[sendrun.FieldFinishedAt] = struct{}{}
+}
+
+// FinishedAtCleared returns if the "finished_at" field was cleared in this mutation.
+func (m *SendRunMutation) FinishedAtCleared() bool {
+	_, ok := m.clearedFields[sendrun.FieldFinishedAt]
+	return ok
+}
+
+// ResetFinishedAt resets all changes to the "finished_at" field.
+func (m *SendRunMutation) ResetFinishedAt() {
+	m.finished_at = nil
+	delete(m.clearedFields, sendrun.FieldFinishedAt)
+}
+
+// SetClaimed sets the "claimed" field.
+func (m *SendRunMutation) SetClaimed(i int) {
+	m.claimed = &i
+	m.addclaimed = nil
+}
+
+// Claimed returns the value of the "claimed" field in the mutation.
+func (m *SendRunMutation) Claimed() (r int, exists bool) {
+	v := m.claimed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldClaimed returns the old "claimed" field's value of the SendRun entity.
+// If the SendRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SendRunMutation) OldClaimed(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldClaimed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldClaimed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldClaimed: %w", err)
+	}
+	return oldValue.Claimed, nil
+}
+
+// AddClaimed adds i to the "claimed" field.
+func (m *SendRunMutation) AddClaimed(i int) {
+	if m.addclaimed != nil {
+		*m.addclaimed += i
+	} else {
+		m.addclaimed = &i
+	}
+}
+
+// AddedClaimed returns the value that was added to the "claimed" field in this mutation.
+func (m *SendRunMutation) AddedClaimed() (r int, exists bool) {
+	v := m.addclaimed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetClaimed resets all changes to the "claimed" field.
+func (m *SendRunMutation) ResetClaimed() {
+	m.claimed = nil
+	m.addclaimed = nil
+}
+
+// SetProcessed sets the "processed" field.
+func (m *SendRunMutation) SetProcessed(i int) {
+	m.processed = &i
+	m.addprocessed = nil
+}
+
+// Processed returns the value of the "processed" field in the mutation.
+func (m *SendRunMutation) Processed() (r int, exists bool) {
+	v := m.processed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldProcessed returns the old "processed" field's value of the SendRun entity.
+// If the SendRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SendRunMutation) OldProcessed(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldProcessed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldProcessed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldProcessed: %w", err)
+	}
+	return oldValue.Processed, nil
+}
+
+// AddProcessed adds i to the "processed" field.
+func (m *SendRunMutation) AddProcessed(i int) {
+	if m.addprocessed != nil {
+		*m.addprocessed += i
+	} else {
+		m.addprocessed = &i
+	}
+}
+
+// AddedProcessed returns the value that was added to the "processed" field in this mutation.
+func (m *SendRunMutation) AddedProcessed() (r int, exists bool) {
+	v := m.addprocessed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetProcessed resets all changes to the "processed" field.
+func (m *SendRunMutation) ResetProcessed() {
+	m.processed = nil
+	m.addprocessed = nil
+}
+
+// SetAcknowledged sets the "acknowledged" field.
+func (m *SendRunMutation) SetAcknowledged(i int) {
+	m.acknowledged = &i
+	m.addacknowledged = nil
+}
+
+// Acknowledged returns the value of the "acknowledged" field in the mutation.
+func (m *SendRunMutation) Acknowledged() (r int, exists bool) {
+	v := m.acknowledged
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldAcknowledged returns the old "acknowledged" field's value of the SendRun entity.
+// If the SendRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SendRunMutation) OldAcknowledged(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldAcknowledged is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldAcknowledged requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldAcknowledged: %w", err)
+	}
+	return oldValue.Acknowledged, nil
+}
+
+// AddAcknowledged adds i to the "acknowledged" field.
+func (m *SendRunMutation) AddAcknowledged(i int) {
+	if m.addacknowledged != nil {
+		*m.addacknowledged += i
+	} else {
+		m.addacknowledged = &i
+	}
+}
+
+// AddedAcknowledged returns the value that was added to the "acknowledged" field in this mutation.
+func (m *SendRunMutation) AddedAcknowledged() (r int, exists bool) {
+	v := m.addacknowledged
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetAcknowledged resets all changes to the "acknowledged" field.
+func (m *SendRunMutation) ResetAcknowledged() {
+	m.acknowledged = nil
+	m.addacknowledged = nil
+}
+
+// SetFailed sets the "failed" field.
+func (m *SendRunMutation) SetFailed(i int) {
+	m.failed = &i
+	m.addfailed = nil
+}
+
+// Failed returns the value of the "failed" field in the mutation.
+func (m *SendRunMutation) Failed() (r int, exists bool) {
+	v := m.failed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldFailed returns the old "failed" field's value of the SendRun entity.
+// If the SendRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SendRunMutation) OldFailed(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldFailed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldFailed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldFailed: %w", err)
+	}
+	return oldValue.Failed, nil
+}
+
+// AddFailed adds i to the "failed" field.
+func (m *SendRunMutation) AddFailed(i int) {
+	if m.addfailed != nil {
+		*m.addfailed += i
+	} else {
+		m.addfailed = &i
+	}
+}
+
+// AddedFailed returns the value that was added to the "failed" field in this mutation.
+func (m *SendRunMutation) AddedFailed() (r int, exists bool) {
+	v := m.addfailed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetFailed resets all changes to the "failed" field.
+func (m *SendRunMutation) ResetFailed() {
+	m.failed = nil
+	m.addfailed = nil
+}
+
+// SetRetried sets the "retried" field.
+func (m *SendRunMutation) SetRetried(i int) {
+	m.retried = &i
+	m.addretried = nil
+}
+
+// Retried returns the value of the "retried" field in the mutation.
+func (m *SendRunMutation) Retried() (r int, exists bool) {
+	v := m.retried
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldRetried returns the old "retried" field's value of the SendRun entity.
+// If the SendRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SendRunMutation) OldRetried(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldRetried is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldRetried requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldRetried: %w", err)
+	}
+	return oldValue.Retried, nil
+}
+
+// AddRetried adds i to the "retried" field.
+func (m *SendRunMutation) AddRetried(i int) {
+	if m.addretried != nil {
+		*m.addretried += i
+	} else {
+		m.addretried = &i
+	}
+}
+
+// AddedRetried returns the value that was added to the "retried" field in this mutation.
+func (m *SendRunMutation) AddedRetried() (r int, exists bool) {
+	v := m.addretried
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetRetried resets all changes to the "retried" field.
+func (m *SendRunMutation) ResetRetried() {
+	m.retried = nil
+	m.addretried = nil
+}
+
+// SetNotices sets the "notices" field.
+func (m *SendRunMutation) SetNotices(i int) {
+	m.notices = &i
+	m.addnotices = nil
+}
+
+// Notices returns the value of the "notices" field in the mutation.
+func (m *SendRunMutation) Notices() (r int, exists bool) {
+	v := m.notices
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNotices returns the old "notices" field's value of the SendRun entity.
+// If the SendRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SendRunMutation) OldNotices(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNotices is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNotices requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNotices: %w", err)
+	}
+	return oldValue.Notices, nil
+}
+
+// AddNotices adds i to the "notices" field.
+func (m *SendRunMutation) AddNotices(i int) {
+	if m.addnotices != nil {
+		*m.addnotices += i
+	} else {
+		m.addnotices = &i
+	}
+}
+
+// AddedNotices returns the value that was added to the "notices" field in this mutation.
+func (m *SendRunMutation) AddedNotices() (r int, exists bool) {
+	v := m.addnotices
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetNotices resets all changes to the "notices" field.
+func (m *SendRunMutation) ResetNotices() {
+	m.notices = nil
+	m.addnotices = nil
+}
+
+// SetNoticesFailed sets the "notices_failed" field.
+func (m *SendRunMutation) SetNoticesFailed(i int) {
+	m.notices_failed = &i
+	m.addnotices_failed = nil
+}
+
+// NoticesFailed returns the value of the "notices_failed" field in the mutation.
+func (m *SendRunMutation) NoticesFailed() (r int, exists bool) {
+	v := m.notices_failed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldNoticesFailed returns the old "notices_failed" field's value of the SendRun entity.
+// If the SendRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SendRunMutation) OldNoticesFailed(ctx context.Context) (v int, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldNoticesFailed is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldNoticesFailed requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldNoticesFailed: %w", err)
+	}
+	return oldValue.NoticesFailed, nil
+}
+
+// AddNoticesFailed adds i to the "notices_failed" field.
+func (m *SendRunMutation) AddNoticesFailed(i int) {
+	if m.addnotices_failed != nil {
+		*m.addnotices_failed += i
+	} else {
+		m.addnotices_failed = &i
+	}
+}
+
+// AddedNoticesFailed returns the value that was added to the "notices_failed" field in this mutation.
+func (m *SendRunMutation) AddedNoticesFailed() (r int, exists bool) {
+	v := m.addnotices_failed
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// ResetNoticesFailed resets all changes to the "notices_failed" field.
+func (m *SendRunMutation) ResetNoticesFailed() {
+	m.notices_failed = nil
+	m.addnotices_failed = nil
+}
+
+// SetComplete sets the "complete" field.
+func (m *SendRunMutation) SetComplete(b bool) {
+	m.complete = &b
+}
+
+// Complete returns the value of the "complete" field in the mutation.
+func (m *SendRunMutation) Complete() (r bool, exists bool) {
+	v := m.complete
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldComplete returns the old "complete" field's value of the SendRun entity.
+// If the SendRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SendRunMutation) OldComplete(ctx context.Context) (v bool, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldComplete is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldComplete requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldComplete: %w", err)
+	}
+	return oldValue.Complete, nil
+}
+
+// ResetComplete resets all changes to the "complete" field.
+func (m *SendRunMutation) ResetComplete() {
+	m.complete = nil
+}
+
+// SetError sets the "error" field.
+func (m *SendRunMutation) SetError(s string) {
+	m.error = &s
+}
+
+// Error returns the value of the "error" field in the mutation.
+func (m *SendRunMutation) Error() (r string, exists bool) {
+	v := m.error
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldError returns the old "error" field's value of the SendRun entity.
+// If the SendRun object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *SendRunMutation) OldError(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldError is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldError requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldError: %w", err)
+	}
+	return oldValue.Error, nil
+}
+
+// ClearError clears the value of the "error" field.
+func (m *SendRunMutation) ClearError() {
+	m.error = nil
+	m.clearedFields[sendrun.FieldError] = struct{}{}
+}
+
+// ErrorCleared returns if the "error" field was cleared in this mutation.
+func (m *SendRunMutation) ErrorCleared() bool {
+	_, ok := m.clearedFields[sendrun.FieldError]
+	return ok
+}
+
+// ResetError resets all changes to the "error" field.
+func (m *SendRunMutation) ResetError() {
+	m.error = nil
+	delete(m.clearedFields, sendrun.FieldError)
+}
+
+// Where appends a list predicates to the SendRunMutation builder.
+func (m *SendRunMutation) Where(ps ...predicate.SendRun) {
+	m.predicates = append(m.predicates, ps...)
+}
+
+// WhereP appends storage-level predicates to the SendRunMutation builder. Using this method,
+// users can use type-assertion to append predicates that do not depend on any generated package.
+func (m *SendRunMutation) WhereP(ps ...func(*sql.Selector)) {
+	p := make([]predicate.SendRun, len(ps))
+	for i := range ps {
+		p[i] = ps[i]
+	}
+	m.Where(p...)
+}
+
+// Op returns the operation name.
+func (m *SendRunMutation) Op() Op {
+	return m.op
+}
+
+// SetOp allows setting the mutation operation.
+func (m *SendRunMutation) SetOp(op Op) {
+	m.op = op
+}
+
+// Type returns the node type of this mutation (SendRun).
+func (m *SendRunMutation) Type() string {
+	return m.typ
+}
+
+// Fields returns all fields that were changed during this mutation. Note that in
+// order to get all numeric fields that were incremented/decremented, call
+// AddedFields().
+func (m *SendRunMutation) Fields() []string {
+	fields := make([]string, 0, 13)
+	if m.account_id != nil {
+		fields = append(fields, sendrun.FieldAccountID)
+	}
+	if m.run != nil {
+		fields = append(fields, sendrun.FieldRun)
+	}
+	if m.started_at != nil {
+		fields = append(fields, sendrun.FieldStartedAt)
+	}
+	if m.finished_at != nil {
+		fields = append(fields, sendrun.FieldFinishedAt)
+	}
+	if m.claimed != nil {
+		fields = append(fields, sendrun.FieldClaimed)
+	}
+	if m.processed != nil {
+		fields = append(fields, sendrun.FieldProcessed)
+	}
+	if m.acknowledged != nil {
+		fields = append(fields, sendrun.FieldAcknowledged)
+	}
+	if m.failed != nil {
+		fields = append(fields, sendrun.FieldFailed)
+	}
+	if m.retried != nil {
+		fields = append(fields, sendrun.FieldRetried)
+	}
+	if m.notices != nil {
+		fields = append(fields, sendrun.FieldNotices)
+	}
+	if m.notices_failed != nil {
+		fields = append(fields, sendrun.FieldNoticesFailed)
+	}
+	if m.complete != nil {
+		fields = append(fields, sendrun.FieldComplete)
+	}
+	if m.error != nil {
+		fields = append(fields, sendrun.FieldError)
+	}
+	return fields
+}
+
+// Field returns the value of a field with the given name. The second boolean
+// return value indicates that this field was not set, or was not defined in the
+// schema.
+func (m *SendRunMutation) Field(name string) (ent.Value, bool) {
+	switch name {
+	case sendrun.FieldAccountID:
+		return m.AccountID()
+	case sendrun.FieldRun:
+		return m.Run()
+	case sendrun.FieldStartedAt:
+		return m.StartedAt()
+	case sendrun.FieldFinishedAt:
+		return m.FinishedAt()
+	case sendrun.FieldClaimed:
+		return m.Claimed()
+	case sendrun.FieldProcessed:
+		return m.Processed()
+	case sendrun.FieldAcknowledged:
+		return m.Acknowledged()
+	case sendrun.FieldFailed:
+		return m.Failed()
+	case sendrun.FieldRetried:
+		return m.Retried()
+	case sendrun.FieldNotices:
+		return m.Notices()
+	case sendrun.FieldNoticesFailed:
+		return m.NoticesFailed()
+	case sendrun.FieldComplete:
+		return m.Complete()
+	case sendrun.FieldError:
+		return m.Error()
+	}
+	return nil, false
+}
+
+// OldField returns the old value of the field from the database. An error is
+// returned if the mutation operation is not UpdateOne, or the query to the
+// database failed.
+func (m *SendRunMutation) OldField(ctx context.Context, name string) (ent.Value, error) {
+	switch name {
+	case sendrun.FieldAccountID:
+		return m.OldAccountID(ctx)
+	case sendrun.FieldRun:
+		return m.OldRun(ctx)
+	case sendrun.FieldStartedAt:
+		return m.OldStartedAt(ctx)
+	case sendrun.FieldFinishedAt:
+		return m.OldFinishedAt(ctx)
+	case sendrun.FieldClaimed:
+		return m.OldClaimed(ctx)
+	case sendrun.FieldProcessed:
+		return m.OldProcessed(ctx)
+	case sendrun.FieldAcknowledged:
+		return m.OldAcknowledged(ctx)
+	case sendrun.FieldFailed:
+		return m.OldFailed(ctx)
+	case sendrun.FieldRetried:
+		return m.OldRetried(ctx)
+	case sendrun.FieldNotices:
+		return m.OldNotices(ctx)
+	case sendrun.FieldNoticesFailed:
+		return m.OldNoticesFailed(ctx)
+	case sendrun.FieldComplete:
+		return m.OldComplete(ctx)
+	case sendrun.FieldError:
+		return m.OldError(ctx)
+	}
+	return nil, fmt.Errorf("unknown SendRun field %s", name)
+}
+
+// SetField sets the value of a field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SendRunMutation) SetField(name string, value ent.Value) error {
+	switch name {
+	case sendrun.FieldAccountID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAccountID(v)
+		return nil
+	case sendrun.FieldRun:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRun(v)
+		return nil
+	case sendrun.FieldStartedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetStartedAt(v)
+		return nil
+	case sendrun.FieldFinishedAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFinishedAt(v)
+		return nil
+	case sendrun.FieldClaimed:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetClaimed(v)
+		return nil
+	case sendrun.FieldProcessed:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetProcessed(v)
+		return nil
+	case sendrun.FieldAcknowledged:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetAcknowledged(v)
+		return nil
+	case sendrun.FieldFailed:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetFailed(v)
+		return nil
+	case sendrun.FieldRetried:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetRetried(v)
+		return nil
+	case sendrun.FieldNotices:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNotices(v)
+		return nil
+	case sendrun.FieldNoticesFailed:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetNoticesFailed(v)
+		return nil
+	case sendrun.FieldComplete:
+		v, ok := value.(bool)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetComplete(v)
+		return nil
+	case sendrun.FieldError:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetError(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SendRun field %s", name)
+}
+
+// AddedFields returns all numeric fields that were incremented/decremented during
+// this mutation.
+func (m *SendRunMutation) AddedFields() []string {
+	var fields []string
+	if m.addaccount_id != nil {
+		fields = append(fields, sendrun.FieldAccountID)
+	}
+	if m.addclaimed != nil {
+		fields = append(fields, sendrun.FieldClaimed)
+	}
+	if m.addprocessed != nil {
+		fields = append(fields, sendrun.FieldProcessed)
+	}
+	if m.addacknowledged != nil {
+		fields = append(fields, sendrun.FieldAcknowledged)
+	}
+	if m.addfailed != nil {
+		fields = append(fields, sendrun.FieldFailed)
+	}
+	if m.addretried != nil {
+		fields = append(fields, sendrun.FieldRetried)
+	}
+	if m.addnotices != nil {
+		fields = append(fields, sendrun.FieldNotices)
+	}
+	if m.addnotices_failed != nil {
+		fields = append(fields, sendrun.FieldNoticesFailed)
+	}
+	return fields
+}
+
+// AddedField returns the numeric value that was incremented/decremented on a field
+// with the given name. The second boolean return value indicates that this field
+// was not set, or was not defined in the schema.
+func (m *SendRunMutation) AddedField(name string) (ent.Value, bool) {
+	switch name {
+	case sendrun.FieldAccountID:
+		return m.AddedAccountID()
+	case sendrun.FieldClaimed:
+		return m.AddedClaimed()
+	case sendrun.FieldProcessed:
+		return m.AddedProcessed()
+	case sendrun.FieldAcknowledged:
+		return m.AddedAcknowledged()
+	case sendrun.FieldFailed:
+		return m.AddedFailed()
+	case sendrun.FieldRetried:
+		return m.AddedRetried()
+	case sendrun.FieldNotices:
+		return m.AddedNotices()
+	case sendrun.FieldNoticesFailed:
+		return m.AddedNoticesFailed()
+	}
+	return nil, false
+}
+
+// AddField adds the value to the field with the given name. It returns an error if
+// the field is not defined in the schema, or if the type mismatched the field
+// type.
+func (m *SendRunMutation) AddField(name string, value ent.Value) error {
+	switch name {
+	case sendrun.FieldAccountID:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAccountID(v)
+		return nil
+	case sendrun.FieldClaimed:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddClaimed(v)
+		return nil
+	case sendrun.FieldProcessed:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddProcessed(v)
+		return nil
+	case sendrun.FieldAcknowledged:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddAcknowledged(v)
+		return nil
+	case sendrun.FieldFailed:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddFailed(v)
+		return nil
+	case sendrun.FieldRetried:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddRetried(v)
+		return nil
+	case sendrun.FieldNotices:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddNotices(v)
+		return nil
+	case sendrun.FieldNoticesFailed:
+		v, ok := value.(int)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.AddNoticesFailed(v)
+		return nil
+	}
+	return fmt.Errorf("unknown SendRun numeric field %s", name)
+}
+
+// ClearedFields returns all nullable fields that were cleared during this
+// mutation.
+func (m *SendRunMutation) ClearedFields() []string {
+	var fields []string
+	if m.FieldCleared(sendrun.FieldFinishedAt) {
+		fields = append(fields, sendrun.FieldFinishedAt)
+	}
+	if m.FieldCleared(sendrun.FieldError) {
+		fields = append(fields, sendrun.FieldError)
+	}
+	return fields
+}
+
+// FieldCleared returns a boolean indicating if a field with the given name was
+// cleared in this mutation.
+func (m *SendRunMutation) FieldCleared(name string) bool {
+	_, ok := m.clearedFields[name]
+	return ok
+}
+
+// ClearField clears the value of the field with the given name. It returns an
+// error if the field is not defined in the schema.
+func (m *SendRunMutation) ClearField(name string) error {
+	switch name {
+	case sendrun.FieldFinishedAt:
+		m.ClearFinishedAt()
+		return nil
+	case sendrun.FieldError:
+		m.ClearError()
+		return nil
+	}
+	return fmt.Errorf("unknown SendRun nullable field %s", name)
+}
+
+// ResetField resets all changes in the mutation for the field with the given name.
+// It returns an error if the field is not defined in the schema.
+func (m *SendRunMutation) ResetField(name string) error {
+	switch name {
+	case sendrun.FieldAccountID:
+		m.ResetAccountID()
+		return nil
+	case sendrun.FieldRun:
+		m.ResetRun()
+		return nil
+	case sendrun.FieldStartedAt:
+		m.ResetStartedAt()
+		return nil
+	case sendrun.FieldFinishedAt:
+		m.ResetFinishedAt()
+		return nil
+	case sendrun.FieldClaimed:
+		m.ResetClaimed()
+		return nil
+	case sendrun.FieldProcessed:
+		m.ResetProcessed()
+		return nil
+	case sendrun.FieldAcknowledged:
+		m.ResetAcknowledged()
+		return nil
+	case sendrun.FieldFailed:
+		m.ResetFailed()
+		return nil
+	case sendrun.FieldRetried:
+		m.ResetRetried()
+		return nil
+	case sendrun.FieldNotices:
+		m.ResetNotices()
+		return nil
+	case sendrun.FieldNoticesFailed:
+		m.ResetNoticesFailed()
+		return nil
+	case sendrun.FieldComplete:
+		m.ResetComplete()
+		return nil
+	case sendrun.FieldError:
+		m.ResetError()
+		return nil
+	}
+	return fmt.Errorf("unknown SendRun field %s", name)
+}
+
+// AddedEdges returns all edge names that were set/added in this mutation.
+func (m *SendRunMutation) AddedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// AddedIDs returns all IDs (to other nodes) that were added for the given edge
+// name in this mutation.
+func (m *SendRunMutation) AddedIDs(name string) []ent.Value {
+	return nil
+}
+
+// RemovedEdges returns all edge names that were removed in this mutation.
+func (m *SendRunMutation) RemovedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// RemovedIDs returns all IDs (to other nodes) that were removed for the edge with
+// the given name in this mutation.
+func (m *SendRunMutation) RemovedIDs(name string) []ent.Value {
+	return nil
+}
+
+// ClearedEdges returns all edge names that were cleared in this mutation.
+func (m *SendRunMutation) ClearedEdges() []string {
+	edges := make([]string, 0, 0)
+	return edges
+}
+
+// EdgeCleared returns a boolean which indicates if the edge with the given name
+// was cleared in this mutation.
+func (m *SendRunMutation) EdgeCleared(name string) bool {
+	return false
+}
+
+// ClearEdge clears the value of the edge with the given name. It returns an error
+// if that edge is not defined in the schema.
+func (m *SendRunMutation) ClearEdge(name string) error {
+	return fmt.Errorf("unknown SendRun unique edge %s", name)
+}
+
+// ResetEdge resets all changes to the edge with the given name in this mutation.
+// It returns an error if the edge is not defined in the schema.
+func (m *SendRunMutation) ResetEdge(name string) error {
+	return fmt.Errorf("unknown SendRun edge %s", name)
 }
 
 // ShipmentMutation represents an operation that mutates the Shipment nodes in the graph.

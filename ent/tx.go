@@ -36,6 +36,8 @@ type Tx struct {
 	RoutingGroup *RoutingGroupClient
 	// RoutingGroupMember is the client for interacting with the RoutingGroupMember builders.
 	RoutingGroupMember *RoutingGroupMemberClient
+	// SendRun is the client for interacting with the SendRun builders.
+	SendRun *SendRunClient
 	// Shipment is the client for interacting with the Shipment builders.
 	Shipment *ShipmentClient
 	// ShipmentItem is the client for interacting with the ShipmentItem builders.
@@ -184,6 +186,7 @@ func (tx *Tx) init() {
 	tx.OrderLine = NewOrderLineClient(tx.config)
 	tx.RoutingGroup = NewRoutingGroupClient(tx.config)
 	tx.RoutingGroupMember = NewRoutingGroupMemberClient(tx.config)
+	tx.SendRun = NewSendRunClient(tx.config)
 	tx.Shipment = NewShipmentClient(tx.config)
 	tx.ShipmentItem = NewShipmentItemClient(tx.config)
 	tx.Source = NewSourceClient(tx.config)

@@ -83,3 +83,8 @@ func (r *mutationResolver) CreateShipment(ctx context.Context, input fulfillment
 func (r *queryResolver) FulfillmentPreview(ctx context.Context, orderID int, routingGroupID *int) (*fulfillment.Preview, error) {
 	return r.Fulfillment.Preview(ctx, orderID, routingGroupID)
 }
+
+// SendStatus is the resolver for the sendStatus field.
+func (r *queryResolver) SendStatus(ctx context.Context) (*sender.Status, error) {
+	return r.Sender.Status(ctx)
+}

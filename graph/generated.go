@@ -348,6 +348,7 @@ type ComplexityRoot struct {
 		Nodes               func(childComplexity int, ids []int) int
 		Orders              func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.OrderOrder, where *ent.OrderWhereInput) int
 		RoutingGroups       func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.RoutingGroupOrder, where *ent.RoutingGroupWhereInput) int
+		SendStatus          func(childComplexity int) int
 		Shipments           func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.ShipmentOrder, where *ent.ShipmentWhereInput) int
 		Sources             func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.SourceOrder, where *ent.SourceWhereInput) int
 		Viewer              func(childComplexity int) int
@@ -422,13 +423,37 @@ type ComplexityRoot struct {
 		TotalCost  func(childComplexity int) int
 	}
 
+	SendRun struct {
+		Acknowledged  func(childComplexity int) int
+		Claimed       func(childComplexity int) int
+		Complete      func(childComplexity int) int
+		Error         func(childComplexity int) int
+		Failed        func(childComplexity int) int
+		FinishedAt    func(childComplexity int) int
+		Notices       func(childComplexity int) int
+		NoticesFailed func(childComplexity int) int
+		Processed     func(childComplexity int) int
+		Retried       func(childComplexity int) int
+		StartedAt     func(childComplexity int) int
+	}
+
 	SendRunResult struct {
-		Acknowledged func(childComplexity int) int
-		Claimed      func(childComplexity int) int
-		Complete     func(childComplexity int) int
-		Failed       func(childComplexity int) int
-		Processed    func(childComplexity int) int
-		Retried      func(childComplexity int) int
+		Acknowledged  func(childComplexity int) int
+		Claimed       func(childComplexity int) int
+		Complete      func(childComplexity int) int
+		Failed        func(childComplexity int) int
+		Notices       func(childComplexity int) int
+		NoticesFailed func(childComplexity int) int
+		Processed     func(childComplexity int) int
+		Retried       func(childComplexity int) int
+	}
+
+	SendStatus struct {
+		Due           func(childComplexity int) int
+		LastRun       func(childComplexity int) int
+		NextAttemptAt func(childComplexity int) int
+		Sending       func(childComplexity int) int
+		Waiting       func(childComplexity int) int
 	}
 
 	Shipment struct {
@@ -564,6 +589,7 @@ type QueryResolver interface {
 	Sources(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.SourceOrder, where *ent.SourceWhereInput) (*ent.SourceConnection, error)
 	Viewer(ctx context.Context) (*admin.Viewer, error)
 	FulfillmentPreview(ctx context.Context, orderID int, routingGroupID *int) (*fulfillment.Preview, error)
+	SendStatus(ctx context.Context) (*sender.Status, error)
 }
 type RoutingGroupResolver interface {
 	Rules(ctx context.Context, obj *ent.RoutingGroup) ([]admin.RoutingRule, error)
@@ -2066,6 +2092,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.RoutingGroups(childComplexity, args["after"].(*entgql.Cursor[int]), args["first"].(*int), args["before"].(*entgql.Cursor[int]), args["last"].(*int), args["orderBy"].(*ent.RoutingGroupOrder), args["where"].(*ent.RoutingGroupWhereInput)), true
+	case "Query.sendStatus":
+		if e.ComplexityRoot.Query.SendStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.SendStatus(childComplexity), true
 	case "Query.shipments":
 		if e.ComplexityRoot.Query.Shipments == nil {
 			break
@@ -2373,6 +2405,73 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RoutingPlan.TotalCost(childComplexity), true
 
+	case "SendRun.acknowledged":
+		if e.ComplexityRoot.SendRun.Acknowledged == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendRun.Acknowledged(childComplexity), true
+	case "SendRun.claimed":
+		if e.ComplexityRoot.SendRun.Claimed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendRun.Claimed(childComplexity), true
+	case "SendRun.complete":
+		if e.ComplexityRoot.SendRun.Complete == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendRun.Complete(childComplexity), true
+	case "SendRun.error":
+		if e.ComplexityRoot.SendRun.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendRun.Error(childComplexity), true
+	case "SendRun.failed":
+		if e.ComplexityRoot.SendRun.Failed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendRun.Failed(childComplexity), true
+	case "SendRun.finishedAt":
+		if e.ComplexityRoot.SendRun.FinishedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendRun.FinishedAt(childComplexity), true
+	case "SendRun.notices":
+		if e.ComplexityRoot.SendRun.Notices == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendRun.Notices(childComplexity), true
+	case "SendRun.noticesFailed":
+		if e.ComplexityRoot.SendRun.NoticesFailed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendRun.NoticesFailed(childComplexity), true
+	case "SendRun.processed":
+		if e.ComplexityRoot.SendRun.Processed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendRun.Processed(childComplexity), true
+	case "SendRun.retried":
+		if e.ComplexityRoot.SendRun.Retried == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendRun.Retried(childComplexity), true
+	case "SendRun.startedAt":
+		if e.ComplexityRoot.SendRun.StartedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendRun.StartedAt(childComplexity), true
+
 	case "SendRunResult.acknowledged":
 		if e.ComplexityRoot.SendRunResult.Acknowledged == nil {
 			break
@@ -2397,6 +2496,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SendRunResult.Failed(childComplexity), true
+	case "SendRunResult.notices":
+		if e.ComplexityRoot.SendRunResult.Notices == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendRunResult.Notices(childComplexity), true
+	case "SendRunResult.noticesFailed":
+		if e.ComplexityRoot.SendRunResult.NoticesFailed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendRunResult.NoticesFailed(childComplexity), true
 	case "SendRunResult.processed":
 		if e.ComplexityRoot.SendRunResult.Processed == nil {
 			break
@@ -2409,6 +2520,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SendRunResult.Retried(childComplexity), true
+
+	case "SendStatus.due":
+		if e.ComplexityRoot.SendStatus.Due == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendStatus.Due(childComplexity), true
+	case "SendStatus.lastRun":
+		if e.ComplexityRoot.SendStatus.LastRun == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendStatus.LastRun(childComplexity), true
+	case "SendStatus.nextAttemptAt":
+		if e.ComplexityRoot.SendStatus.NextAttemptAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendStatus.NextAttemptAt(childComplexity), true
+	case "SendStatus.sending":
+		if e.ComplexityRoot.SendStatus.Sending == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendStatus.Sending(childComplexity), true
+	case "SendStatus.waiting":
+		if e.ComplexityRoot.SendStatus.Waiting == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SendStatus.Waiting(childComplexity), true
 
 	case "Shipment.carrier":
 		if e.ComplexityRoot.Shipment.Carrier == nil {
@@ -5235,6 +5377,39 @@ input SourceWhereInput {
 extend type Query {
   "How the order would be routed now. Writes nothing."
   fulfillmentPreview(orderID: ID!, routingGroupID: ID): FulfillmentPreview!
+  "What is waiting to be sent for the caller's account, and how its last send run went."
+  sendStatus: SendStatus!
+}
+
+type SendStatus {
+  "Requests (PROCESSING) and cancellation notices (of VOIDED requests) due now: the next send run takes them."
+  due: Int!
+  "Requests and notices a send run is sending right now."
+  sending: Int!
+  "Requests and notices backing off after a failed attempt, until their next attempt."
+  waiting: Int!
+  "The earliest next attempt of those waiting; null when none waits."
+  nextAttemptAt: Time
+  "The account's last send run, whichever server process ran it (the background loop or runSendFulfillmentRequests); null before the first."
+  lastRun: SendRun
+}
+
+"One send run of an account: its counts, as SendRunResult's."
+type SendRun {
+  startedAt: Time!
+  "Null while the run is going, or when its process stopped before the end."
+  finishedAt: Time
+  claimed: Int!
+  processed: Int!
+  acknowledged: Int!
+  failed: Int!
+  retried: Int!
+  notices: Int!
+  noticesFailed: Int!
+  "True once the run has ended: the counts are final."
+  complete: Boolean!
+  "Why the run ended early, when it did."
+  error: String
 }
 
 type FulfillmentPreview {
@@ -5393,11 +5568,18 @@ extend type Mutation {
 }
 
 type SendRunResult {
+  "Requests and cancellation notices the run took to send."
   claimed: Int!
   processed: Int!
   acknowledged: Int!
+  "Requests that became FAILED: refused by the source, or their last attempt failed."
   failed: Int!
+  "Requests whose attempt failed with attempts left: they are tried again later."
   retried: Int!
+  "Cancellation notices of voided requests the source took."
+  notices: Int!
+  "Cancellation notices that did not get through: tried again later, or given up (the request's log says which)."
+  noticesFailed: Int!
   "False when the run was still going when the answer was sent: the counts are what had finished by then, and the run goes on."
   complete: Boolean!
 }
@@ -6204,6 +6386,34 @@ func (ec *executionContext) childFields_RoutingPlan(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type RoutingPlan", field.Name)
 }
 
+func (ec *executionContext) childFields_SendRun(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "startedAt":
+		return ec.fieldContext_SendRun_startedAt(ctx, field)
+	case "finishedAt":
+		return ec.fieldContext_SendRun_finishedAt(ctx, field)
+	case "claimed":
+		return ec.fieldContext_SendRun_claimed(ctx, field)
+	case "processed":
+		return ec.fieldContext_SendRun_processed(ctx, field)
+	case "acknowledged":
+		return ec.fieldContext_SendRun_acknowledged(ctx, field)
+	case "failed":
+		return ec.fieldContext_SendRun_failed(ctx, field)
+	case "retried":
+		return ec.fieldContext_SendRun_retried(ctx, field)
+	case "notices":
+		return ec.fieldContext_SendRun_notices(ctx, field)
+	case "noticesFailed":
+		return ec.fieldContext_SendRun_noticesFailed(ctx, field)
+	case "complete":
+		return ec.fieldContext_SendRun_complete(ctx, field)
+	case "error":
+		return ec.fieldContext_SendRun_error(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SendRun", field.Name)
+}
+
 func (ec *executionContext) childFields_SendRunResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "claimed":
@@ -6216,10 +6426,30 @@ func (ec *executionContext) childFields_SendRunResult(ctx context.Context, field
 		return ec.fieldContext_SendRunResult_failed(ctx, field)
 	case "retried":
 		return ec.fieldContext_SendRunResult_retried(ctx, field)
+	case "notices":
+		return ec.fieldContext_SendRunResult_notices(ctx, field)
+	case "noticesFailed":
+		return ec.fieldContext_SendRunResult_noticesFailed(ctx, field)
 	case "complete":
 		return ec.fieldContext_SendRunResult_complete(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SendRunResult", field.Name)
+}
+
+func (ec *executionContext) childFields_SendStatus(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "due":
+		return ec.fieldContext_SendStatus_due(ctx, field)
+	case "sending":
+		return ec.fieldContext_SendStatus_sending(ctx, field)
+	case "waiting":
+		return ec.fieldContext_SendStatus_waiting(ctx, field)
+	case "nextAttemptAt":
+		return ec.fieldContext_SendStatus_nextAttemptAt(ctx, field)
+	case "lastRun":
+		return ec.fieldContext_SendStatus_lastRun(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SendStatus", field.Name)
 }
 
 func (ec *executionContext) childFields_Shipment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -14280,6 +14510,38 @@ func (ec *executionContext) fieldContext_Query_fulfillmentPreview(ctx context.Co
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_sendStatus(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_sendStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().SendStatus(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *sender.Status) graphql.Marshaler {
+			return ec.marshalNSendStatus2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋsenderᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_sendStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SendStatus(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return resolveFieldInOrder(
 		ctx,
@@ -15588,6 +15850,283 @@ func (ec *executionContext) fieldContext_RoutingPlan_requests(_ context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _SendRun_startedAt(ctx context.Context, field graphql.CollectedField, obj *ent.SendRun) (ret graphql.Marshaler) {
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendRun_startedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SendRun_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return newScalarFieldContext("SendRun", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SendRun_finishedAt(ctx context.Context, field graphql.CollectedField, obj *ent.SendRun) (ret graphql.Marshaler) {
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendRun_finishedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FinishedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SendRun_finishedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return newScalarFieldContext("SendRun", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SendRun_claimed(ctx context.Context, field graphql.CollectedField, obj *ent.SendRun) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "SendRun", "claimed") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.Claimed)
+	}
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendRun_claimed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Claimed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SendRun_claimed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return newScalarFieldContext("SendRun", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SendRun_processed(ctx context.Context, field graphql.CollectedField, obj *ent.SendRun) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "SendRun", "processed") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.Processed)
+	}
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendRun_processed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Processed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SendRun_processed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return newScalarFieldContext("SendRun", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SendRun_acknowledged(ctx context.Context, field graphql.CollectedField, obj *ent.SendRun) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "SendRun", "acknowledged") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.Acknowledged)
+	}
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendRun_acknowledged(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Acknowledged, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SendRun_acknowledged(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return newScalarFieldContext("SendRun", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SendRun_failed(ctx context.Context, field graphql.CollectedField, obj *ent.SendRun) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "SendRun", "failed") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.Failed)
+	}
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendRun_failed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Failed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SendRun_failed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return newScalarFieldContext("SendRun", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SendRun_retried(ctx context.Context, field graphql.CollectedField, obj *ent.SendRun) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "SendRun", "retried") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.Retried)
+	}
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendRun_retried(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Retried, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SendRun_retried(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return newScalarFieldContext("SendRun", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SendRun_notices(ctx context.Context, field graphql.CollectedField, obj *ent.SendRun) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "SendRun", "notices") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.Notices)
+	}
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendRun_notices(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Notices, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SendRun_notices(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return newScalarFieldContext("SendRun", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SendRun_noticesFailed(ctx context.Context, field graphql.CollectedField, obj *ent.SendRun) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "SendRun", "noticesFailed") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.NoticesFailed)
+	}
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendRun_noticesFailed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NoticesFailed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SendRun_noticesFailed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return newScalarFieldContext("SendRun", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SendRun_complete(ctx context.Context, field graphql.CollectedField, obj *ent.SendRun) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "SendRun", "complete") {
+		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.Complete)
+	}
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendRun_complete(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Complete, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SendRun_complete(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return newScalarFieldContext("SendRun", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _SendRun_error(ctx context.Context, field graphql.CollectedField, obj *ent.SendRun) (ret graphql.Marshaler) {
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendRun_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SendRun_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return newScalarFieldContext("SendRun", field, false, false, "String")
+}
+
 func (ec *executionContext) _SendRunResult_claimed(ctx context.Context, field graphql.CollectedField, obj *sender.Report) (ret graphql.Marshaler) {
 	if plainLeaf(ec.OperationContext, "SendRunResult", "claimed") {
 		return ec.marshalNInt2int(ctx, field.Selections, obj.Claimed)
@@ -15718,6 +16257,58 @@ func (ec *executionContext) fieldContext_SendRunResult_retried(_ context.Context
 	return newScalarFieldContext("SendRunResult", field, false, false, "Int")
 }
 
+func (ec *executionContext) _SendRunResult_notices(ctx context.Context, field graphql.CollectedField, obj *sender.Report) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "SendRunResult", "notices") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.Notices)
+	}
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendRunResult_notices(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Notices, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SendRunResult_notices(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return newScalarFieldContext("SendRunResult", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SendRunResult_noticesFailed(ctx context.Context, field graphql.CollectedField, obj *sender.Report) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "SendRunResult", "noticesFailed") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.NoticesFailed)
+	}
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendRunResult_noticesFailed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NoticesFailed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SendRunResult_noticesFailed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return newScalarFieldContext("SendRunResult", field, false, false, "Int")
+}
+
 func (ec *executionContext) _SendRunResult_complete(ctx context.Context, field graphql.CollectedField, obj *sender.Report) (ret graphql.Marshaler) {
 	if plainLeaf(ec.OperationContext, "SendRunResult", "complete") {
 		return ec.marshalNBoolean2bool(ctx, field.Selections, obj.Complete)
@@ -15742,6 +16333,139 @@ func (ec *executionContext) _SendRunResult_complete(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_SendRunResult_complete(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return newScalarFieldContext("SendRunResult", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _SendStatus_due(ctx context.Context, field graphql.CollectedField, obj *sender.Status) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "SendStatus", "due") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.Due)
+	}
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendStatus_due(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Due, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SendStatus_due(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return newScalarFieldContext("SendStatus", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SendStatus_sending(ctx context.Context, field graphql.CollectedField, obj *sender.Status) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "SendStatus", "sending") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.Sending)
+	}
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendStatus_sending(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sending, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SendStatus_sending(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return newScalarFieldContext("SendStatus", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SendStatus_waiting(ctx context.Context, field graphql.CollectedField, obj *sender.Status) (ret graphql.Marshaler) {
+	if plainLeaf(ec.OperationContext, "SendStatus", "waiting") {
+		return ec.marshalNInt2int(ctx, field.Selections, obj.Waiting)
+	}
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendStatus_waiting(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Waiting, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SendStatus_waiting(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return newScalarFieldContext("SendStatus", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SendStatus_nextAttemptAt(ctx context.Context, field graphql.CollectedField, obj *sender.Status) (ret graphql.Marshaler) {
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendStatus_nextAttemptAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NextAttemptAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SendStatus_nextAttemptAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return newScalarFieldContext("SendStatus", field, false, false, "Time")
+}
+
+func (ec *executionContext) _SendStatus_lastRun(ctx context.Context, field graphql.CollectedField, obj *sender.Status) (ret graphql.Marshaler) {
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SendStatus_lastRun(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastRun, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.SendRun) graphql.Marshaler {
+			return ec.marshalOSendRun2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐSendRun(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SendStatus_lastRun(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SendStatus",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SendRun(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Shipment_id(ctx context.Context, field graphql.CollectedField, obj *ent.Shipment) (ret graphql.Marshaler) {
@@ -27624,6 +28348,13 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "sendStatus":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Query_sendStatus(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -28104,6 +28835,89 @@ func (ec *executionContext) _RoutingPlan(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var sendRunImplementors = []string{"SendRun"}
+
+func (ec *executionContext) _SendRun(ctx context.Context, sel ast.SelectionSet, obj *ent.SendRun) graphql.Marshaler {
+	fields := ec.memo.collectFields(ec.OperationContext, sel, sendRunImplementors)
+
+	out := ec.memo.objectFields(fields)
+	deferred := noDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SendRun")
+		case "startedAt":
+			out.Values[i] = ec._SendRun_startedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "finishedAt":
+			out.Values[i] = ec._SendRun_finishedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "claimed":
+			out.Values[i] = ec._SendRun_claimed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "processed":
+			out.Values[i] = ec._SendRun_processed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "acknowledged":
+			out.Values[i] = ec._SendRun_acknowledged(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "failed":
+			out.Values[i] = ec._SendRun_failed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "retried":
+			out.Values[i] = ec._SendRun_retried(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "notices":
+			out.Values[i] = ec._SendRun_notices(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "noticesFailed":
+			out.Values[i] = ec._SendRun_noticesFailed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "complete":
+			out.Values[i] = ec._SendRun_complete(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._SendRun_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var sendRunResultImplementors = []string{"SendRunResult"}
 
 func (ec *executionContext) _SendRunResult(ctx context.Context, sel ast.SelectionSet, obj *sender.Report) graphql.Marshaler {
@@ -28140,9 +28954,72 @@ func (ec *executionContext) _SendRunResult(ctx context.Context, sel ast.Selectio
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "notices":
+			out.Values[i] = ec._SendRunResult_notices(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "noticesFailed":
+			out.Values[i] = ec._SendRunResult_noticesFailed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "complete":
 			out.Values[i] = ec._SendRunResult_complete(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var sendStatusImplementors = []string{"SendStatus"}
+
+func (ec *executionContext) _SendStatus(ctx context.Context, sel ast.SelectionSet, obj *sender.Status) graphql.Marshaler {
+	fields := ec.memo.collectFields(ec.OperationContext, sel, sendStatusImplementors)
+
+	out := ec.memo.objectFields(fields)
+	deferred := noDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SendStatus")
+		case "due":
+			out.Values[i] = ec._SendStatus_due(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sending":
+			out.Values[i] = ec._SendStatus_sending(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "waiting":
+			out.Values[i] = ec._SendStatus_waiting(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nextAttemptAt":
+			out.Values[i] = ec._SendStatus_nextAttemptAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lastRun":
+			out.Values[i] = ec._SendStatus_lastRun(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -29881,6 +30758,14 @@ func (ec *executionContext) marshalNSendRunResult2ᚖgithubᚗcomᚋfrsvcᚋfulf
 	return ec._SendRunResult(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNSendStatus2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋsenderᚐStatus(ctx context.Context, sel ast.SelectionSet, v *sender.Status) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SendStatus!")
+		return graphql.Null
+	}
+	return ec._SendStatus(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNShipment2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐShipment(ctx context.Context, sel ast.SelectionSet, v *ent.Shipment) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Shipment!")
@@ -31310,6 +32195,13 @@ func (ec *executionContext) marshalORoutingRule2ᚕgithubᚗcomᚋfrsvcᚋfulfil
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalOSendRun2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐSendRun(ctx context.Context, sel ast.SelectionSet, v *ent.SendRun) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SendRun(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOShipment2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐShipmentᚄ(ctx context.Context, sel ast.SelectionSet, v []*ent.Shipment) graphql.Marshaler {

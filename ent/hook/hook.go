@@ -141,6 +141,18 @@ func (f RoutingGroupMemberFunc) Mutate(ctx context.Context, m ent.Mutation) (ent
 	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.RoutingGroupMemberMutation", m)
 }
 
+// The SendRunFunc type is an adapter to allow the use of ordinary
+// function as SendRun mutator.
+type SendRunFunc func(context.Context, *ent.SendRunMutation) (ent.Value, error)
+
+// Mutate calls f(ctx, m).
+func (f SendRunFunc) Mutate(ctx context.Context, m ent.Mutation) (ent.Value, error) {
+	if mv, ok := m.(*ent.SendRunMutation); ok {
+		return f(ctx, mv)
+	}
+	return nil, fmt.Errorf("unexpected mutation type %T. expect *ent.SendRunMutation", m)
+}
+
 // The ShipmentFunc type is an adapter to allow the use of ordinary
 // function as Shipment mutator.
 type ShipmentFunc func(context.Context, *ent.ShipmentMutation) (ent.Value, error)

@@ -20,6 +20,7 @@ import (
 	"github.com/frsvc/fulfillment/ent/predicate"
 	"github.com/frsvc/fulfillment/ent/routinggroup"
 	"github.com/frsvc/fulfillment/ent/routinggroupmember"
+	"github.com/frsvc/fulfillment/ent/sendrun"
 	"github.com/frsvc/fulfillment/ent/shipment"
 	"github.com/frsvc/fulfillment/ent/shipmentitem"
 	"github.com/frsvc/fulfillment/ent/source"
@@ -378,6 +379,33 @@ func (f TraverseRoutingGroupMember) Traverse(ctx context.Context, q ent.Query) e
 	return fmt.Errorf("unexpected query type %T. expect *ent.RoutingGroupMemberQuery", q)
 }
 
+// The SendRunFunc type is an adapter to allow the use of ordinary function as a Querier.
+type SendRunFunc func(context.Context, *ent.SendRunQuery) (ent.Value, error)
+
+// Query calls f(ctx, q).
+func (f SendRunFunc) Query(ctx context.Context, q ent.Query) (ent.Value, error) {
+	if q, ok := q.(*ent.SendRunQuery); ok {
+		return f(ctx, q)
+	}
+	return nil, fmt.Errorf("unexpected query type %T. expect *ent.SendRunQuery", q)
+}
+
+// The TraverseSendRun type is an adapter to allow the use of ordinary function as Traverser.
+type TraverseSendRun func(context.Context, *ent.SendRunQuery) error
+
+// Intercept is a dummy implementation of Intercept that returns the next Querier in the pipeline.
+func (f TraverseSendRun) Intercept(next ent.Querier) ent.Querier {
+	return next
+}
+
+// Traverse calls f(ctx, q).
+func (f TraverseSendRun) Traverse(ctx context.Context, q ent.Query) error {
+	if q, ok := q.(*ent.SendRunQuery); ok {
+		return f(ctx, q)
+	}
+	return fmt.Errorf("unexpected query type %T. expect *ent.SendRunQuery", q)
+}
+
 // The ShipmentFunc type is an adapter to allow the use of ordinary function as a Querier.
 type ShipmentFunc func(context.Context, *ent.ShipmentQuery) (ent.Value, error)
 
@@ -484,6 +512,8 @@ func NewQuery(q ent.Query) (Query, error) {
 		return &query[*ent.RoutingGroupQuery, predicate.RoutingGroup, routinggroup.OrderOption]{typ: ent.TypeRoutingGroup, tq: q}, nil
 	case *ent.RoutingGroupMemberQuery:
 		return &query[*ent.RoutingGroupMemberQuery, predicate.RoutingGroupMember, routinggroupmember.OrderOption]{typ: ent.TypeRoutingGroupMember, tq: q}, nil
+	case *ent.SendRunQuery:
+		return &query[*ent.SendRunQuery, predicate.SendRun, sendrun.OrderOption]{typ: ent.TypeSendRun, tq: q}, nil
 	case *ent.ShipmentQuery:
 		return &query[*ent.ShipmentQuery, predicate.Shipment, shipment.OrderOption]{typ: ent.TypeShipment, tq: q}, nil
 	case *ent.ShipmentItemQuery:

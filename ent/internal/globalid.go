@@ -2,4 +2,4 @@
 
 package internal
 
-const IncrementStarts = "{\"accounts\":0,\"api_keys\":4294967296,\"fulfillment_logs\":8589934592,\"fulfillment_request_items\":17179869184,\"fulfillment_requests\":12884901888,\"idempotency_records\":55834574848,\"inventory_items\":21474836480,\"order_lines\":30064771072,\"orders\":25769803776,\"routing_group_members\":38654705664,\"routing_groups\":34359738368,\"shipment_items\":47244640256,\"shipments\":42949672960,\"sources\":51539607552}"
+const IncrementStarts = "{\"accounts\":0,\"api_keys\":4294967296,\"fulfillment_logs\":8589934592,\"fulfillment_request_items\":17179869184,\"fulfillment_requests\":12884901888,\"idempotency_records\":55834574848,\"inventory_items\":21474836480,\"order_lines\":30064771072,\"orders\":25769803776,\"routing_group_members\":38654705664,\"routing_groups\":34359738368,\"send_runs\":60129542144,\"shipment_items\":47244640256,\"shipments\":42949672960,\"sources\":51539607552}"

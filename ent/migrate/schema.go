@@ -545,6 +545,41 @@ var (
 			},
 		},
 	}
+	// SendRunsColumns holds the columns for the "send_runs" table.
+	SendRunsColumns = []*schema.Column{
+		{Name: "id", Type: field.TypeInt, Increment: true},
+		{Name: "account_id", Type: field.TypeInt},
+		{Name: "run", Type: field.TypeString},
+		{Name: "started_at", Type: field.TypeTime},
+		{Name: "finished_at", Type: field.TypeTime, Nullable: true},
+		{Name: "claimed", Type: field.TypeInt, Default: 0},
+		{Name: "processed", Type: field.TypeInt, Default: 0},
+		{Name: "acknowledged", Type: field.TypeInt, Default: 0},
+		{Name: "failed", Type: field.TypeInt, Default: 0},
+		{Name: "retried", Type: field.TypeInt, Default: 0},
+		{Name: "notices", Type: field.TypeInt, Default: 0},
+		{Name: "notices_failed", Type: field.TypeInt, Default: 0},
+		{Name: "complete", Type: field.TypeBool, Default: false},
+		{Name: "error", Type: field.TypeString, Nullable: true},
+	}
+	// SendRunsTable holds the schema information for the "send_runs" table.
+	SendRunsTable = &schema.Table{
+		Name:       "send_runs",
+		Columns:    SendRunsColumns,
+		PrimaryKey: []*schema.Column{SendRunsColumns[0]},
+		Indexes: []*schema.Index{
+			{
+				Name:    "sendrun_account_id",
+				Unique:  false,
+				Columns: []*schema.Column{SendRunsColumns[1]},
+			},
+			{
+				Name:    "sendrun_account_id_unique",
+				Unique:  true,
+				Columns: []*schema.Column{SendRunsColumns[1]},
+			},
+		},
+	}
 	// ShipmentsColumns holds the columns for the "shipments" table.
 	ShipmentsColumns = []*schema.Column{
 		{Name: "id", Type: field.TypeInt, Increment: true},
@@ -700,6 +735,7 @@ var (
 		OrderLinesTable,
 		RoutingGroupsTable,
 		RoutingGroupMembersTable,
+		SendRunsTable,
 		ShipmentsTable,
 		ShipmentItemsTable,
 		SourcesTable,
@@ -752,6 +788,9 @@ func init() {
 	RoutingGroupMembersTable.ForeignKeys[1].RefTable = SourcesTable
 	RoutingGroupMembersTable.Annotation = &entsql.Annotation{
 		IncrementStart: func(i int) *int { return &i }(38654705664),
+	}
+	SendRunsTable.Annotation = &entsql.Annotation{
+		IncrementStart: func(i int) *int { return &i }(60129542144),
 	}
 	ShipmentsTable.ForeignKeys[0].RefTable = FulfillmentRequestsTable
 	ShipmentsTable.Annotation = &entsql.Annotation{

@@ -39,6 +39,9 @@ type RoutingGroup func(*sql.Selector)
 // RoutingGroupMember is the predicate function for routinggroupmember builders.
 type RoutingGroupMember func(*sql.Selector)
 
+// SendRun is the predicate function for sendrun builders.
+type SendRun func(*sql.Selector)
+
 // Shipment is the predicate function for shipment builders.
 type Shipment func(*sql.Selector)
 

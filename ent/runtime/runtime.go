@@ -17,6 +17,7 @@ import (
 	"github.com/frsvc/fulfillment/ent/routinggroup"
 	"github.com/frsvc/fulfillment/ent/routinggroupmember"
 	"github.com/frsvc/fulfillment/ent/schema"
+	"github.com/frsvc/fulfillment/ent/sendrun"
 	"github.com/frsvc/fulfillment/ent/shipment"
 	"github.com/frsvc/fulfillment/ent/shipmentitem"
 	"github.com/frsvc/fulfillment/ent/source"
@@ -390,6 +391,45 @@ func init() {
 	routinggroupmemberDescEligible := routinggroupmemberFields[3].Descriptor()
 	// routinggroupmember.DefaultEligible holds the default value on creation for the eligible field.
 	routinggroupmember.DefaultEligible = routinggroupmemberDescEligible.Default.(bool)
+	sendrunMixin := schema.SendRun{}.Mixin()
+	sendrunMixinHooks0 := sendrunMixin[0].Hooks()
+	sendrun.Hooks[0] = sendrunMixinHooks0[0]
+	sendrunMixinInters0 := sendrunMixin[0].Interceptors()
+	sendrun.Interceptors[0] = sendrunMixinInters0[0]
+	sendrunFields := schema.SendRun{}.Fields()
+	_ = sendrunFields
+	// sendrunDescClaimed is the schema descriptor for claimed field.
+	sendrunDescClaimed := sendrunFields[3].Descriptor()
+	// sendrun.DefaultClaimed holds the default value on creation for the claimed field.
+	sendrun.DefaultClaimed = sendrunDescClaimed.Default.(int)
+	// sendrunDescProcessed is the schema descriptor for processed field.
+	sendrunDescProcessed := sendrunFields[4].Descriptor()
+	// sendrun.DefaultProcessed holds the default value on creation for the processed field.
+	sendrun.DefaultProcessed = sendrunDescProcessed.Default.(int)
+	// sendrunDescAcknowledged is the schema descriptor for acknowledged field.
+	sendrunDescAcknowledged := sendrunFields[5].Descriptor()
+	// sendrun.DefaultAcknowledged holds the default value on creation for the acknowledged field.
+	sendrun.DefaultAcknowledged = sendrunDescAcknowledged.Default.(int)
+	// sendrunDescFailed is the schema descriptor for failed field.
+	sendrunDescFailed := sendrunFields[6].Descriptor()
+	// sendrun.DefaultFailed holds the default value on creation for the failed field.
+	sendrun.DefaultFailed = sendrunDescFailed.Default.(int)
+	// sendrunDescRetried is the schema descriptor for retried field.
+	sendrunDescRetried := sendrunFields[7].Descriptor()
+	// sendrun.DefaultRetried holds the default value on creation for the retried field.
+	sendrun.DefaultRetried = sendrunDescRetried.Default.(int)
+	// sendrunDescNotices is the schema descriptor for notices field.
+	sendrunDescNotices := sendrunFields[8].Descriptor()
+	// sendrun.DefaultNotices holds the default value on creation for the notices field.
+	sendrun.DefaultNotices = sendrunDescNotices.Default.(int)
+	// sendrunDescNoticesFailed is the schema descriptor for notices_failed field.
+	sendrunDescNoticesFailed := sendrunFields[9].Descriptor()
+	// sendrun.DefaultNoticesFailed holds the default value on creation for the notices_failed field.
+	sendrun.DefaultNoticesFailed = sendrunDescNoticesFailed.Default.(int)
+	// sendrunDescComplete is the schema descriptor for complete field.
+	sendrunDescComplete := sendrunFields[10].Descriptor()
+	// sendrun.DefaultComplete holds the default value on creation for the complete field.
+	sendrun.DefaultComplete = sendrunDescComplete.Default.(bool)
 	shipmentMixin := schema.Shipment{}.Mixin()
 	shipmentMixinHooks0 := shipmentMixin[0].Hooks()
 	shipment.Hooks[0] = shipmentMixinHooks0[0]

@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -230,6 +231,74 @@ func TestDemoPreviews(t *testing.T) {
 		}
 		if routable == 0 {
 			t.Error("no demo order can be routed")
+		}
+	})
+}
+
+// TestDemoSupplier: the process started with --demo serves the demo
+// supplier its HTTP source posts to, so the first send run gets the demo
+// HTTP source's requests acknowledged; the demo holds requests in every
+// status, and its FILE drops are under --file-drop-root.
+func TestDemoSupplier(t *testing.T) {
+	each(t, func(t *testing.T, dbURL string) {
+		drops := t.TempDir()
+		s := start(t, dbURL, "--demo", "--file-drop-root", drops)
+		var frs struct {
+			FulfillmentRequests struct {
+				Edges []struct {
+					Node struct {
+						ID, Number, Status, ShipmentStatus string
+						ConfirmationNumber                 *string
+						Source                             struct{ Code string }
+					}
+				}
+			}
+		}
+		list := `{ fulfillmentRequests(first: 100) { edges { node { id number status shipmentStatus confirmationNumber source { code } } } } }`
+		s.q(list, nil, &frs)
+		statuses := map[string]int{}
+		var west []string
+		for _, e := range frs.FulfillmentRequests.Edges {
+			statuses[e.Node.Status]++
+			statuses[e.Node.ShipmentStatus]++
+			if e.Node.Source.Code == "WEST-WH" && e.Node.Status == "PROCESSING" {
+				west = append(west, e.Node.ID)
+			}
+		}
+		for _, st := range []string{"UNPROCESSED", "PROCESSING", "PROCESSED", "ACKNOWLEDGED", "PARTIALLY_SHIPPED", "SHIPPED", "VOIDED", "FAILED"} {
+			if statuses[st] == 0 {
+				t.Errorf("no demo request is %s: %v", st, statuses)
+			}
+		}
+		if len(west) == 0 {
+			t.Fatal("no request of the demo HTTP source WEST-WH waits to be sent")
+		}
+		var run struct {
+			RunSendFulfillmentRequests struct {
+				Acknowledged, Failed, Retried int
+				Complete                      bool
+			}
+		}
+		s.q(`mutation { runSendFulfillmentRequests { acknowledged failed retried complete } }`, nil, &run)
+		if r := run.RunSendFulfillmentRequests; r.Acknowledged < len(west) || r.Failed+r.Retried != 0 || !r.Complete {
+			t.Errorf("the first send run = %+v, want the %d requests of WEST-WH acknowledged", r, len(west))
+		}
+		s.q(list, nil, &frs)
+		for _, e := range frs.FulfillmentRequests.Edges {
+			if !slices.Contains(west, e.Node.ID) {
+				continue
+			}
+			if e.Node.Status != "ACKNOWLEDGED" || e.Node.ConfirmationNumber == nil || !strings.HasPrefix(*e.Node.ConfirmationNumber, "WEST-") {
+				t.Errorf("request %s after the send run: %s, confirmation %v; want ACKNOWLEDGED by the demo supplier",
+					e.Node.Number, e.Node.Status, e.Node.ConfirmationNumber)
+			}
+		}
+		files, _ := filepath.Glob(filepath.Join(drops, "account-*", "eu-sup", "*"))
+		if len(files) == 0 {
+			t.Errorf("no FILE drop of the demo under --file-drop-root %s", drops)
+		}
+		if cwd, _ := filepath.Glob(filepath.Join(s.cmd.Dir, "drops")); len(cwd) != 0 {
+			t.Errorf("the demo wrote drops in the working directory: %v", cwd)
 		}
 	})
 }
@@ -500,7 +569,8 @@ func TestREADMEWorkedExample(t *testing.T) {
 		if err != nil {
 			t.Fatalf("the worked example failed: %v\n%s", err, out)
 		}
-		for _, want := range []string{`"totalCost":"12.20"`, `"processed":1`, `"status":"ACKNOWLEDGED"`, "SHIPPED", "import: Order 1001 imported"} {
+		for _, want := range []string{`"totalCost":"12.20"`, `"processed":1`, `"status":"ACKNOWLEDGED"`, "SHIPPED", "import: Order 1001 imported",
+			`"sendStatus":{"due":0,"sending":0,"waiting":0,"nextAttemptAt":null,"lastRun":{"startedAt":`} {
 			if !strings.Contains(string(out), want) {
 				t.Errorf("the worked example's output lacks %q:\n%s", want, out)
 			}

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -40,8 +41,12 @@ type Config struct {
 	// random one (App.BootstrapSecret).
 	Bootstrap       bool
 	BootstrapAPIKey string
-	// Demo seeds the demo data set into an empty database.
+	// Demo seeds the demo data set into an empty database, and serves the
+	// demo supplier (demo.SupplierPath) its HTTP source posts to.
 	Demo bool
+	// DemoSupplierURL is the demo supplier's address as this process serves
+	// it (the server sets it from its listener); empty: demo.DefaultSupplierURL.
+	DemoSupplierURL string
 
 	// SendInterval is the send run's period; 0 turns the background run off.
 	SendInterval time.Duration
@@ -155,6 +160,10 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 	}
 	if cfg.FileDropRoot == "" {
 		cfg.FileDropRoot = DefaultFileDropRoot(cfg.DatabaseURL)
+		if cfg.Demo && db.SQLiteFile(cfg.DatabaseURL) == "" {
+			// Not the working directory: the demo's drops are a demo's.
+			cfg.FileDropRoot = filepath.Join(os.TempDir(), "fulfillment-demo-drops")
+		}
 	}
 	if cfg.FileDropRoot, err = filepath.Abs(cfg.FileDropRoot); err != nil {
 		return nil, fmt.Errorf("the file drop root: %w", err)
@@ -182,8 +191,13 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 		}
 	}
 	if cfg.Demo {
-		if a.DemoSeeded, err = demo.Seed(tenant.WithSystem(ctx), store.Client); err != nil {
+		opts := demo.Options{SupplierURL: cfg.DemoSupplierURL, FileDropRoot: cfg.FileDropRoot}
+		if a.DemoSeeded, err = demo.Seed(tenant.WithSystem(ctx), store, opts); err != nil {
 			return nil, fmt.Errorf("demo: %w", err)
+		}
+		if cfg.Production && !cfg.AllowPrivateURLs {
+			logger.Warn("the demo's HTTP source posts to the demo supplier on this server's loopback address, which production mode refuses: " +
+				"its requests fail unless --allow-private-urls is given")
 		}
 	}
 
@@ -210,6 +224,12 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 	})
 	if err != nil {
 		return nil, err
+	}
+	if cfg.Demo {
+		mux := http.NewServeMux()
+		mux.Handle(demo.SupplierPath, demo.Supplier())
+		mux.Handle("/", a.Handler)
+		a.Handler = mux
 	}
 	return a, nil
 }

@@ -167,7 +167,23 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err := s.Client.Schema.Create(ctx, migrateOptions()...); err != nil {
 		return fmt.Errorf("migrate schema: %w", err)
 	}
+	// Only a request the send run has still to send has a next attempt:
+	// rows written before that was kept clear it here (idempotent, and a
+	// no-op once they are).
+	if _, err := s.DB.ExecContext(ctx, `UPDATE fulfillment_requests SET next_attempt_at = NULL
+		WHERE next_attempt_at IS NOT NULL AND status <> 'PROCESSING'
+		AND NOT (status = 'VOIDED' AND cancellation_notice_pending = `+s.boolTrue()+`)`); err != nil {
+		return fmt.Errorf("migrate: clear stale next attempts: %w", err)
+	}
 	return nil
+}
+
+// boolTrue is the dialect's literal for true.
+func (s *Store) boolTrue() string {
+	if s.Postgres() {
+		return "TRUE"
+	}
+	return "1"
 }
 
 // MaxTxAttempts is how many times InTx runs a unit of work the database

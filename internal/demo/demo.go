@@ -31,6 +31,7 @@ import (
 	"github.com/frsvc/fulfillment/internal/admin"
 	"github.com/frsvc/fulfillment/internal/apperr"
 	"github.com/frsvc/fulfillment/internal/auth"
+	"github.com/frsvc/fulfillment/internal/db"
 	"github.com/frsvc/fulfillment/internal/money"
 	"github.com/frsvc/fulfillment/internal/orders"
 	"github.com/frsvc/fulfillment/internal/tenant"
@@ -56,13 +57,31 @@ const ActorName = "demo"
 // for the API. Two processes seeding the same empty database at once are
 // told apart by the unique source code: the one that loses the race on the
 // first source returns false and writes nothing.
-func Seed(ctx context.Context, client *ent.Client) (bool, error) {
-	return seedAt(ctx, client, time.Now().UTC().Truncate(time.Minute))
+func Seed(ctx context.Context, store *db.Store, opts Options) (bool, error) {
+	return seedAt(ctx, store, opts, time.Now().UTC().Truncate(time.Minute))
 }
+
+// Options are what the demo needs of the process serving it.
+type Options struct {
+	// SupplierURL is the demo supplier's address (SupplierPath on this
+	// process's listener), where the demo's HTTP source posts. Empty:
+	// http://127.0.0.1:8080/demo/supplier, the default address's.
+	SupplierURL string
+	// FileDropRoot is the folder FILE connectors write under
+	// (--file-drop-root): the demo's first send run writes its drops there.
+	FileDropRoot string
+}
+
+// DefaultSupplierURL is the demo supplier's address on the default listener.
+const DefaultSupplierURL = "http://127.0.0.1:8080" + SupplierPath
 
 // seedAt is Seed with the base time of the orders' dates given, so that tests
 // can compare two seedings.
-func seedAt(ctx context.Context, client *ent.Client, now time.Time) (bool, error) {
+func seedAt(ctx context.Context, store *db.Store, opts Options, now time.Time) (bool, error) {
+	client := store.Client
+	if opts.SupplierURL == "" {
+		opts.SupplierURL = DefaultSupplierURL
+	}
 	acc, err := client.Account.Query().Order(ent.Asc(account.FieldID)).First(tenant.WithSystem(ctx))
 	if ent.IsNotFound(err) {
 		return false, nil
@@ -78,16 +97,30 @@ func seedAt(ctx context.Context, client *ent.Client, now time.Time) (bool, error
 		return false, fmt.Errorf("look for sources: %w", err)
 	}
 	if has {
-		return false, nil
+		return false, pointSupplier(ctx, client, opts.SupplierURL)
 	}
-	p := newPlan(now)
-	if err := p.apply(ctx, client); err != nil {
+	p := newPlan(now, opts.SupplierURL)
+	if err := p.apply(ctx, store, opts); err != nil {
 		if errors.Is(err, errLostRace) {
 			return false, nil
 		}
 		return false, err
 	}
 	return true, nil
+}
+
+// pointSupplier points the demo's HTTP source at this process's demo
+// supplier when it still points at a demo supplier (one on another port, of
+// an earlier start): a source someone pointed elsewhere is left alone.
+func pointSupplier(ctx context.Context, client *ent.Client, url string) error {
+	err := client.Source.Update().
+		Where(source.Code(SupplierCode), source.ConnectorKindEQ(source.ConnectorKindHTTP),
+			source.ConnectorURLHasSuffix(SupplierPath), source.ConnectorURLNEQ(url)).
+		SetConnectorURL(url).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("point the demo source at the demo supplier: %w", err)
+	}
+	return nil
 }
 
 // errLostRace says another process created the first demo source first.
@@ -138,7 +171,7 @@ func amount(n int) *money.Amount { return ptr(cents(n)) }
 // sourceSpecs are the demo's sources. The costs differ so that LOWEST_COST
 // has real choices to make: the dropshippers charge a fee per request, the
 // warehouses charge more for postage instead.
-func sourceSpecs() []sourceSpec {
+func sourceSpecs(supplierURL string) []sourceSpec {
 	return []sourceSpec{
 		{weight: 6, in: admin.CreateSourceInput{
 			Name: "East Coast Dropship Co.", Code: "EAST-DS",
@@ -150,11 +183,10 @@ func sourceSpecs() []sourceSpec {
 			Name: "West Coast Warehouse", Code: "WEST-WH",
 			DropshipFee: amount(0), ShippingBaseCost: amount(650), ShippingPerUnitCost: amount(40),
 			ShipsTo: []string{"US"},
-			// Nothing listens on port 9 (discard) of the loopback address, so
-			// processing a request shows the retry path without reaching out
-			// to anyone.
+			// The demo supplier this process serves (SupplierPath): it
+			// acknowledges what it is sent, without reaching out to anyone.
 			Connector: &admin.ConnectorInput{
-				Kind: source.ConnectorKindHTTP, URL: ptr("http://127.0.0.1:9/fulfillment"),
+				Kind: source.ConnectorKindHTTP, URL: ptr(supplierURL),
 				Secret: ptr("demo-west-wh-signing-secret"), TimeoutSeconds: ptr(5), MaxAttempts: ptr(3),
 			},
 		}},
@@ -337,9 +369,9 @@ type catalogItem struct {
 
 // newPlan builds the data set. It draws from one generator with a fixed seed,
 // in a fixed order, and never ranges over a map while drawing.
-func newPlan(now time.Time) *plan {
+func newPlan(now time.Time, supplierURL string) *plan {
 	r := rand.New(rand.NewPCG(1, 2))
-	specs := sourceSpecs()
+	specs := sourceSpecs(supplierURL)
 	p := &plan{inventory: map[string][]*admin.InventoryInput{}}
 	weights := make([]int, len(specs))
 	for i, s := range specs {
@@ -553,7 +585,8 @@ func inStock(it *catalogItem, codes []string, qty int) bool {
 
 // apply writes the plan through the use cases, in the order an operator
 // would: sources, their stock, routing, then the orders coming in.
-func (p *plan) apply(ctx context.Context, client *ent.Client) error {
+func (p *plan) apply(ctx context.Context, store *db.Store, opts Options) error {
+	client := store.Client
 	adm := &admin.Service{Client: client}
 	ids := map[string]int{}
 	for i, in := range p.sources {
@@ -589,11 +622,13 @@ func (p *plan) apply(ctx context.Context, client *ent.Client) error {
 		}
 	}
 	ord := &orders.Service{Client: client}
+	var all []*ent.Order
 	for _, o := range p.orders {
 		created, err := ord.Import(ctx, o.in)
 		if err != nil {
 			return fmt.Errorf("import order %s/%s: %w", o.in.Channel, o.in.OrderNumber, err)
 		}
+		all = append(all, created)
 		if o.hold == "" {
 			continue
 		}
@@ -601,5 +636,5 @@ func (p *plan) apply(ctx context.Context, client *ent.Client) error {
 			return fmt.Errorf("hold order %s/%s: %w", o.in.Channel, o.in.OrderNumber, err)
 		}
 	}
-	return nil
+	return p.requests(ctx, store, ids, all, opts)
 }

@@ -12,7 +12,7 @@ import (
 // database half of the check is TestSeedIsDeterministic).
 func TestPlanIsDeterministic(t *testing.T) {
 	base := time.Date(2025, 3, 14, 9, 30, 0, 0, time.UTC)
-	if a, b := newPlan(base), newPlan(base); !reflect.DeepEqual(a, b) {
+	if a, b := newPlan(base, DefaultSupplierURL), newPlan(base, DefaultSupplierURL); !reflect.DeepEqual(a, b) {
 		t.Fatal("two plans at the same base time differ")
 	}
 }
@@ -20,7 +20,7 @@ func TestPlanIsDeterministic(t *testing.T) {
 // TestPlanPrices checks the money the planner makes up: exact cents, retail
 // prices above every source's cost.
 func TestPlanPrices(t *testing.T) {
-	p := newPlan(time.Now())
+	p := newPlan(time.Now(), DefaultSupplierURL)
 	cost := map[string]money.Amount{}
 	for _, items := range p.inventory {
 		for _, it := range items {

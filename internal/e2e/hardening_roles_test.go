@@ -39,7 +39,7 @@ var hdQueryRoles = map[string]bool{
 	"viewer": true, "node": true, "nodes": true, "fulfillmentRequests": true, "shipments": true,
 	"__schema": true, "__type": true,
 	"orders": false, "sources": false, "inventoryItems": false, "routingGroups": false,
-	"fulfillmentLogs": false, "fulfillmentPreview": false,
+	"fulfillmentLogs": false, "fulfillmentPreview": false, "sendStatus": false,
 }
 
 // hdOperation writes a call of the root field f: its required arguments as

@@ -318,6 +318,8 @@ func TestPartnerIsolation(t *testing.T) {
 				"routingGroups":      `{ routingGroups { totalCount } }`,
 				"fulfillmentLogs":    `{ fulfillmentLogs { totalCount } }`,
 				"fulfillmentPreview": `{ fulfillmentPreview(orderID: "` + w.o2.ID + `") { canRoute } }`,
+				// The account's whole send queue and its last run: the operator's.
+				"sendStatus": `{ sendStatus { due } }`,
 			}
 			for _, f := range w.typeFields(t, "Query") {
 				if allowed[f.Name] || strings.HasPrefix(f.Name, "__") {

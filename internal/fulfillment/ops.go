@@ -233,6 +233,8 @@ func (s *Service) void(ctx context.Context, tx *ent.Tx, w *trail.Writer, fr *ent
 			}
 			if reached {
 				u.SetCancellationNoticePending(true).SetNextAttemptAt(s.now()).SetAttempts(0)
+			} else {
+				u.ClearNextAttemptAt()
 			}
 		}})
 	if err != nil {

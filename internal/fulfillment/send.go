@@ -23,7 +23,9 @@ type SendAttempt struct {
 	// Lease is the claim token the run holds the request under.
 	Lease     string
 	Connector string
-	// Outcome: "delivered", "acknowledged", "rejected" or "retry".
+	// Outcome: "delivered", "acknowledged", "rejected" or "retry". A retry
+	// on the last attempt allowed is recorded (logged and counted) as
+	// "failed".
 	Outcome      string
 	HTTPStatus   int
 	Duration     time.Duration
@@ -41,14 +43,14 @@ type SendAttempt struct {
 // moves the request through the status machine. The lease is released
 // either way.
 func (s *Service) RecordSend(ctx context.Context, frID int, a SendAttempt) error {
-	observe := false
+	observe, outcome := false, a.Outcome
 	defer func() {
 		if observe && s.ObserveSend != nil {
-			s.ObserveSend(a.Connector, a.Outcome)
+			s.ObserveSend(a.Connector, outcome)
 		}
 	}()
 	return db.InTx(ctx, s.Store.Client, func(tx *ent.Tx) error {
-		observe = false
+		observe, outcome = false, a.Outcome
 		fr, err := tx.FulfillmentRequest.Query().Where(fulfillmentrequest.ID(frID)).WithSource().Only(ctx)
 		if err != nil {
 			return err
@@ -66,7 +68,12 @@ func (s *Service) RecordSend(ctx context.Context, frID int, a SendAttempt) error
 		if a.Notice {
 			stage, what = "cancellation-notice", "Cancellation notice"
 		}
-		data := map[string]any{"connector": a.Connector, "outcome": a.Outcome, "attempt": attempt,
+		exhausted := a.Outcome == "retry" && attempt >= maxAttempts
+		if exhausted {
+			// The last attempt allowed: no retry follows.
+			outcome = "failed"
+		}
+		data := map[string]any{"connector": a.Connector, "outcome": outcome, "attempt": attempt,
 			"maxAttempts": maxAttempts, "durationMs": a.Duration.Milliseconds()}
 		if a.HTTPStatus != 0 {
 			data["httpStatus"] = a.HTTPStatus
@@ -74,15 +81,17 @@ func (s *Service) RecordSend(ctx context.Context, frID int, a SendAttempt) error
 		if a.Reason != "" {
 			data["reason"] = a.Reason
 		}
-		exhausted := a.Outcome == "retry" && attempt >= maxAttempts
 		level := trail.Info
-		msg := fmt.Sprintf("%s attempt %d of %s through %s: %s.", what, attempt, fr.Number, a.Connector, a.Outcome)
+		msg := fmt.Sprintf("%s attempt %d of %s through %s: %s.", what, attempt, fr.Number, a.Connector, outcome)
 		if a.Outcome == "retry" || a.Outcome == "rejected" {
 			level = trail.Warn
 			msg = fmt.Sprintf("%s attempt %d of %s through %s failed: %s.", what, attempt, fr.Number, a.Connector, a.Reason)
-			if a.Outcome == "retry" && !exhausted {
+			switch {
+			case a.Outcome == "retry" && !exhausted:
 				msg += fmt.Sprintf(" Next attempt at %s.", a.NextAttempt.UTC().Format(time.RFC3339))
 				data["nextAttemptAt"] = a.NextAttempt.UTC()
+			case exhausted:
+				msg += fmt.Sprintf(" That was the last of %d attempts.", maxAttempts)
 			}
 		}
 		if err := w.Write(ctx, tx.FulfillmentLog, trail.Entry{OrderID: fr.OrderID, FRID: fr.ID, Stage: stage, Level: level, Message: msg, Data: data}); err != nil {
@@ -103,7 +112,7 @@ func (s *Service) RecordSend(ctx context.Context, frID int, a SendAttempt) error
 			case a.Outcome == "retry" && !exhausted:
 				u.SetNextAttemptAt(a.NextAttempt)
 			default:
-				u.SetCancellationNoticePending(false)
+				u.SetCancellationNoticePending(false).ClearNextAttemptAt()
 				if a.Outcome != "delivered" && a.Outcome != "acknowledged" {
 					if err := w.Write(ctx, tx.FulfillmentLog, trail.Entry{OrderID: fr.OrderID, FRID: fr.ID, Stage: stage, Level: trail.Error,
 						Message: fmt.Sprintf("Gave up on the cancellation notice of %s: tell the source by hand.", fr.Number)}); err != nil {

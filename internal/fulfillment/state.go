@@ -145,7 +145,13 @@ func (s *Service) transition(ctx context.Context, tx *ent.Tx, w *trail.Writer, f
 	return tx.FulfillmentRequest.Get(ctx, fr.ID)
 }
 
+// stamp sets the status's timestamp. Only a PROCESSING request has a next
+// attempt: any other status clears it (a voided request with a cancellation
+// notice to send gets one again from Void).
 func stamp(u *ent.FulfillmentRequestUpdate, to frstatus.Status, now time.Time) {
+	if to != frstatus.Processing && to != frstatus.Voided {
+		u.ClearNextAttemptAt()
+	}
 	switch to {
 	case frstatus.Processing:
 		u.SetProcessingAt(now).SetNextAttemptAt(now)

@@ -37,7 +37,7 @@ func New() *Metrics {
 		}, []string{"from", "to"}),
 		sendAttempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fulfillment_send_attempts_total",
-			Help: "Delivery attempts of the send run by connector and outcome.",
+			Help: "Delivery attempts of the send run by connector and outcome: delivered, acknowledged, rejected, retry (attempts left) or failed (the last attempt allowed failed).",
 		}, []string{"connector", "outcome"}),
 		routingDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "fulfillment_routing_duration_seconds",

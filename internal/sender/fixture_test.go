@@ -342,7 +342,7 @@ func checkLog(t *testing.T, l *ent.FulfillmentLog, connector, outcome string, at
 		t.Errorf("log %q has no duration: %v", l.Message, d)
 	}
 	wantLevel := fulfillmentlog.LevelINFO
-	if outcome == "retry" || outcome == "rejected" {
+	if outcome == "retry" || outcome == "rejected" || outcome == "failed" {
 		wantLevel = fulfillmentlog.LevelWARN
 	}
 	if l.Level != wantLevel {

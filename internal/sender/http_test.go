@@ -325,7 +325,7 @@ func TestSendHTTP(t *testing.T) {
 				t.Fatalf("%d send logs", len(logs))
 			}
 			checkLog(t, logs[0], "HTTP", "retry", 1, 0)
-			checkLog(t, logs[1], "HTTP", "retry", 2, 0)
+			checkLog(t, logs[1], "HTTP", "failed", 2, 0)
 			if logs[0].Data["reason"] != "connection refused" || logs[1].Data["nextAttemptAt"] != nil {
 				t.Errorf("logs %v / %v", logs[0].Data, logs[1].Data)
 			}
@@ -369,7 +369,11 @@ func TestSendHTTP(t *testing.T) {
 				t.Fatalf("%d send logs", len(logs))
 			}
 			for i, l := range logs {
-				checkLog(t, l, "HTTP", "retry", i+1, 500)
+				want := "retry"
+				if i == len(logs)-1 {
+					want = "failed" // the last attempt allowed
+				}
+				checkLog(t, l, "HTTP", want, i+1, 500)
 				if num(l.Data["maxAttempts"]) != 3 {
 					t.Errorf("maxAttempts %v", l.Data["maxAttempts"])
 				}

@@ -62,13 +62,20 @@ const (
 	DefaultBackoffMax  = 10 * time.Minute
 )
 
-// Result counts what one run did.
+// Result counts what one run did. Claimed counts requests and cancellation
+// notices; Processed, Acknowledged, Failed and Retried count requests, and
+// Notices and NoticesFailed the notices.
 type Result struct {
 	Claimed      int
 	Processed    int
 	Acknowledged int
 	Failed       int
 	Retried      int
+	// Notices are the cancellation notices the source took.
+	Notices int
+	// NoticesFailed are the cancellation notices that did not get through:
+	// tried again later, or given up (the request's log says which).
+	NoticesFailed int
 }
 
 func (r *Result) add(o Result) {
@@ -77,6 +84,8 @@ func (r *Result) add(o Result) {
 	r.Acknowledged += o.Acknowledged
 	r.Failed += o.Failed
 	r.Retried += o.Retried
+	r.Notices += o.Notices
+	r.NoticesFailed += o.NoticesFailed
 }
 
 // Report is what RunNow saw of a run: its counts so far, and whether it had
@@ -333,10 +342,15 @@ func (r *Runner) start(ctx context.Context, account int, stop <-chan struct{}) (
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
+		token := r.recordStart(ctx, r.now())
 		err := r.run(ctx, stop, p)
 		if err != nil {
 			r.Logger.Error("send run", "account", account, "error", err.Error())
 		}
+		p.mu.Lock()
+		res := p.res
+		p.mu.Unlock()
+		r.recordEnd(ctx, token, res, err)
 		r.mu.Lock()
 		delete(r.runs, account)
 		r.mu.Unlock()
@@ -829,7 +843,10 @@ func (r *Runner) sendOne(ctx context.Context, b *batch, c claimed) Result {
 		return Result{}
 	}
 	if c.notice {
-		return Result{}
+		if out.Kind == Delivered || out.Kind == Acknowledged {
+			return Result{Notices: 1}
+		}
+		return Result{NoticesFailed: 1}
 	}
 	maxAttempts := max(fr.Edges.Source.ConnectorMaxAttempts, 1)
 	switch {
