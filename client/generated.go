@@ -3145,7 +3145,7 @@ func (v *ImportOrderInput) GetLines() []OrderLineInput { return v.Lines }
 
 // ImportOrderResponse is returned by ImportOrder on success.
 type ImportOrderResponse struct {
-	// Idempotent on (channel, orderNumber): a repeat returns the existing order.
+	// Idempotent on (channel, orderNumber): a repeat with the same content returns the stored order; one whose content differs answers CONFLICT naming what differs.
 	ImportOrder OrderFields `json:"importOrder"`
 }
 

@@ -5338,7 +5338,7 @@ input ImportOrderInput {
 }
 
 extend type Mutation {
-  "Idempotent on (channel, orderNumber): a repeat returns the existing order."
+  "Idempotent on (channel, orderNumber): a repeat with the same content returns the stored order; one whose content differs answers CONFLICT naming what differs."
   importOrder(input: ImportOrderInput!): Order!
   holdOrder(id: ID!, reason: String!): Order!
   releaseOrder(id: ID!): Order!
