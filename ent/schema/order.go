@@ -83,7 +83,8 @@ func (OrderLine) Fields() []ent.Field {
 		field.Int("position").Immutable(),
 		field.String("sku").NotEmpty().Immutable(),
 		field.String("title").Optional(),
-		field.Int("quantity").Positive().Immutable(),
+		// quantity changes only through updateOrder, with unallocated_quantity.
+		field.Int("quantity").Positive(),
 		immutableMoneyField("unit_price"),
 		field.Int("unallocated_quantity").NonNegative(),
 		field.Int("allocated_quantity").NonNegative().Default(0),
