@@ -4,6 +4,7 @@ package e2e
 // with other content, updateOrderPayment, cancelOrder and updateOrder.
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -379,5 +380,62 @@ func TestUpdateOrder(t *testing.T) {
 		if got := k.ocRead(o.ID); got.Lines[1].Quantity != 4 {
 			t.Errorf("another account changed the order: %+v", got)
 		}
+	})
+}
+
+// TestOrderChangesRace: cancelOrder on an order with requests at two sources
+// (voided in an order that touches the stock of the second source first),
+// updateOrder on an order being generated, and regenerations moving stock
+// between the same sources, all at once. Every answer is a success or
+// CONFLICT (never INTERNAL: the cancel locks the order's stock up front, in
+// the global order), and the ledger holds.
+func TestOrderChangesRace(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		k := newKit(t, a)
+		s1 := k.source("S1", nil)
+		s2 := k.source("S2", nil)
+		for _, src := range []string{s1, s2} {
+			for _, sku := range []string{"A", "B"} {
+				k.stock(src, sku, 100000, "1")
+			}
+		}
+		k.group("G", []string{"LOWEST_COST"}, nil, s1, s2)
+		answers := map[string]int{}
+		for round := range 8 {
+			name := func(what string) string { return fmt.Sprintf("OC-%d-%s", round, what) }
+			c := k.order(name("C"), "PAID", kitLine{"A", 2}, kitLine{"B", 2})
+			k.mustCreate(c.ID, s2, false, c.line(t, "A"), 1, c.line(t, "B"), 1)
+			k.mustCreate(c.ID, s1, false, c.line(t, "A"), 1, c.line(t, "B"), 1)
+			x := k.mustCreate(k.order(name("X"), "PAID", kitLine{"A", 1}, kitLine{"B", 1}).ID, s1, false)
+			y := k.mustCreate(k.order(name("Y"), "PAID", kitLine{"B", 1}, kitLine{"A", 1}).ID, s2, false)
+			u := k.order(name("U"), "PAID", kitLine{"A", 3}, kitLine{"B", 3})
+			regen := func(frID string) Request {
+				return Request{Query: kitRegenerateMutation, Variables: map[string]any{"id": frID, "reason": "move", "ex": true}}
+			}
+			res := k.concurrently(
+				Request{Query: ocCancel, Variables: map[string]any{"id": c.ID, "r": "race"}},
+				regen(x.ID), regen(y.ID),
+				Request{Query: kitGenerateMutation, Variables: map[string]any{"id": u.ID}},
+				Request{Query: ocUpdate, Variables: map[string]any{"id": u.ID, "in": map[string]any{"lines": []any{
+					map[string]any{"orderLineID": u.line(t, "A"), "quantity": 1},
+					map[string]any{"sku": "B", "quantity": 1, "unitPrice": "1"},
+				}}}},
+			)
+			for i, r := range res {
+				code := kitCode(t, r)
+				answers[code]++
+				if code != "" && code != "CONFLICT" {
+					t.Errorf("round %d request %d: %+v", round, i, r.Errors)
+				}
+			}
+			if len(res[0].Errors) == 0 {
+				if got := k.ocRead(c.ID); got.Status != "CANCELED" {
+					t.Errorf("round %d: canceled order is %s", round, got.Status)
+				}
+			}
+		}
+		k.checkLedger()
+		t.Logf("answers: %v", answers)
 	})
 }
