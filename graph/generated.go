@@ -272,6 +272,8 @@ type ComplexityRoot struct {
 
 	Order struct {
 		AllocationStatus    func(childComplexity int) int
+		CancelReason        func(childComplexity int) int
+		CanceledAt          func(childComplexity int) int
 		Channel             func(childComplexity int) int
 		CreatedAt           func(childComplexity int) int
 		FulfillmentRequests func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.FulfillmentRequestOrder, where *ent.FulfillmentRequestWhereInput) int
@@ -1688,6 +1690,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Order.AllocationStatus(childComplexity), true
+	case "Order.cancelReason":
+		if e.ComplexityRoot.Order.CancelReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.CancelReason(childComplexity), true
+	case "Order.canceledAt":
+		if e.ComplexityRoot.Order.CanceledAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.CanceledAt(childComplexity), true
 	case "Order.channel":
 		if e.ComplexityRoot.Order.Channel == nil {
 			break
@@ -3963,6 +3977,14 @@ type Order implements Node {
   paymentStatus: PaymentStatus!
   status: OrderStatus!
   holdReason: String
+  """
+  Why cancelOrder canceled the order.
+  """
+  cancelReason: String
+  """
+  When cancelOrder canceled the order.
+  """
+  canceledAt: Time
   shipTo: Address!
   """
   Copy of ship_to.country for filtering.
@@ -4267,6 +4289,19 @@ input OrderWhereInput {
   holdReasonNotNil: Boolean
   holdReasonEqualFold: String
   holdReasonContainsFold: String
+  """
+  canceled_at field predicates
+  """
+  canceledAt: Time
+  canceledAtNEQ: Time
+  canceledAtIn: [Time!]
+  canceledAtNotIn: [Time!]
+  canceledAtGT: Time
+  canceledAtGTE: Time
+  canceledAtLT: Time
+  canceledAtLTE: Time
+  canceledAtIsNil: Boolean
+  canceledAtNotNil: Boolean
   """
   ship_to_country field predicates
   """
@@ -5415,7 +5450,8 @@ extend type Mutation {
   """
   Cancels an OPEN or ON_HOLD order: its live fulfillment requests are voided
   (a request the source already has gets a cancellation notice), reserved
-  stock is released, the units left are killed. CONFLICT if anything of the
+  stock is released, the units left are killed; cancelReason and canceledAt
+  record it. CONFLICT if anything of the
   order has shipped, naming the requests that shipped.
   """
   cancelOrder(id: ID!, reason: String!): Order!
@@ -5894,6 +5930,10 @@ func (ec *executionContext) childFields_Order(ctx context.Context, field graphql
 		return ec.fieldContext_Order_status(ctx, field)
 	case "holdReason":
 		return ec.fieldContext_Order_holdReason(ctx, field)
+	case "cancelReason":
+		return ec.fieldContext_Order_cancelReason(ctx, field)
+	case "canceledAt":
+		return ec.fieldContext_Order_canceledAt(ctx, field)
 	case "shipTo":
 		return ec.fieldContext_Order_shipTo(ctx, field)
 	case "shipToCountry":
@@ -12742,6 +12782,52 @@ func (ec *executionContext) _Order_holdReason(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_Order_holdReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return newScalarFieldContext("Order", field, false, false, "String")
+}
+
+func (ec *executionContext) _Order_cancelReason(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_cancelReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CancelReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Order_cancelReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return newScalarFieldContext("Order", field, false, false, "String")
+}
+
+func (ec *executionContext) _Order_canceledAt(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_canceledAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CanceledAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Order_canceledAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return newScalarFieldContext("Order", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Order_shipTo(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
@@ -22464,7 +22550,7 @@ func (ec *executionContext) unmarshalInputOrderWhereInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "channel", "channelNEQ", "channelIn", "channelNotIn", "channelGT", "channelGTE", "channelLT", "channelLTE", "channelContains", "channelHasPrefix", "channelHasSuffix", "channelEqualFold", "channelContainsFold", "orderNumber", "orderNumberNEQ", "orderNumberIn", "orderNumberNotIn", "orderNumberGT", "orderNumberGTE", "orderNumberLT", "orderNumberLTE", "orderNumberContains", "orderNumberHasPrefix", "orderNumberHasSuffix", "orderNumberEqualFold", "orderNumberContainsFold", "referenceNumber", "referenceNumberNEQ", "referenceNumberIn", "referenceNumberNotIn", "referenceNumberGT", "referenceNumberGTE", "referenceNumberLT", "referenceNumberLTE", "referenceNumberContains", "referenceNumberHasPrefix", "referenceNumberHasSuffix", "referenceNumberIsNil", "referenceNumberNotNil", "referenceNumberEqualFold", "referenceNumberContainsFold", "paymentStatus", "paymentStatusNEQ", "paymentStatusIn", "paymentStatusNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "holdReason", "holdReasonNEQ", "holdReasonIn", "holdReasonNotIn", "holdReasonGT", "holdReasonGTE", "holdReasonLT", "holdReasonLTE", "holdReasonContains", "holdReasonHasPrefix", "holdReasonHasSuffix", "holdReasonIsNil", "holdReasonNotNil", "holdReasonEqualFold", "holdReasonContainsFold", "shipToCountry", "shipToCountryNEQ", "shipToCountryIn", "shipToCountryNotIn", "shipToCountryGT", "shipToCountryGTE", "shipToCountryLT", "shipToCountryLTE", "shipToCountryContains", "shipToCountryHasPrefix", "shipToCountryHasSuffix", "shipToCountryEqualFold", "shipToCountryContainsFold", "orderedAt", "orderedAtNEQ", "orderedAtIn", "orderedAtNotIn", "orderedAtGT", "orderedAtGTE", "orderedAtLT", "orderedAtLTE", "allocationStatus", "allocationStatusNEQ", "allocationStatusIn", "allocationStatusNotIn", "shipmentStatus", "shipmentStatusNEQ", "shipmentStatusIn", "shipmentStatusNotIn", "hasFulfillmentRequests", "hasFulfillmentRequestsWith", "hasLogs", "hasLogsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "channel", "channelNEQ", "channelIn", "channelNotIn", "channelGT", "channelGTE", "channelLT", "channelLTE", "channelContains", "channelHasPrefix", "channelHasSuffix", "channelEqualFold", "channelContainsFold", "orderNumber", "orderNumberNEQ", "orderNumberIn", "orderNumberNotIn", "orderNumberGT", "orderNumberGTE", "orderNumberLT", "orderNumberLTE", "orderNumberContains", "orderNumberHasPrefix", "orderNumberHasSuffix", "orderNumberEqualFold", "orderNumberContainsFold", "referenceNumber", "referenceNumberNEQ", "referenceNumberIn", "referenceNumberNotIn", "referenceNumberGT", "referenceNumberGTE", "referenceNumberLT", "referenceNumberLTE", "referenceNumberContains", "referenceNumberHasPrefix", "referenceNumberHasSuffix", "referenceNumberIsNil", "referenceNumberNotNil", "referenceNumberEqualFold", "referenceNumberContainsFold", "paymentStatus", "paymentStatusNEQ", "paymentStatusIn", "paymentStatusNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "holdReason", "holdReasonNEQ", "holdReasonIn", "holdReasonNotIn", "holdReasonGT", "holdReasonGTE", "holdReasonLT", "holdReasonLTE", "holdReasonContains", "holdReasonHasPrefix", "holdReasonHasSuffix", "holdReasonIsNil", "holdReasonNotNil", "holdReasonEqualFold", "holdReasonContainsFold", "canceledAt", "canceledAtNEQ", "canceledAtIn", "canceledAtNotIn", "canceledAtGT", "canceledAtGTE", "canceledAtLT", "canceledAtLTE", "canceledAtIsNil", "canceledAtNotNil", "shipToCountry", "shipToCountryNEQ", "shipToCountryIn", "shipToCountryNotIn", "shipToCountryGT", "shipToCountryGTE", "shipToCountryLT", "shipToCountryLTE", "shipToCountryContains", "shipToCountryHasPrefix", "shipToCountryHasSuffix", "shipToCountryEqualFold", "shipToCountryContainsFold", "orderedAt", "orderedAtNEQ", "orderedAtIn", "orderedAtNotIn", "orderedAtGT", "orderedAtGTE", "orderedAtLT", "orderedAtLTE", "allocationStatus", "allocationStatusNEQ", "allocationStatusIn", "allocationStatusNotIn", "shipmentStatus", "shipmentStatusNEQ", "shipmentStatusIn", "shipmentStatusNotIn", "hasFulfillmentRequests", "hasFulfillmentRequestsWith", "hasLogs", "hasLogsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -23108,6 +23194,76 @@ func (ec *executionContext) unmarshalInputOrderWhereInput(ctx context.Context, o
 				return it, err
 			}
 			it.HoldReasonContainsFold = data
+		case "canceledAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("canceledAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CanceledAt = data
+		case "canceledAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("canceledAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CanceledAtNEQ = data
+		case "canceledAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("canceledAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CanceledAtIn = data
+		case "canceledAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("canceledAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CanceledAtNotIn = data
+		case "canceledAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("canceledAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CanceledAtGT = data
+		case "canceledAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("canceledAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CanceledAtGTE = data
+		case "canceledAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("canceledAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CanceledAtLT = data
+		case "canceledAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("canceledAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CanceledAtLTE = data
+		case "canceledAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("canceledAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CanceledAtIsNil = data
+		case "canceledAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("canceledAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CanceledAtNotNil = data
 		case "shipToCountry":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("shipToCountry"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -27149,6 +27305,16 @@ func (ec *executionContext) _Order(ctx context.Context, sel ast.SelectionSet, ob
 			}
 		case "holdReason":
 			out.Values[i] = ec._Order_holdReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cancelReason":
+			out.Values[i] = ec._Order_cancelReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "canceledAt":
+			out.Values[i] = ec._Order_canceledAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}

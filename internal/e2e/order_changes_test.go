@@ -68,13 +68,13 @@ func TestReimportWithOtherContent(t *testing.T) {
 	})
 }
 
-const ocOrderFields = `id orderNumber status paymentStatus allocationStatus referenceNumber shipToCountry shipTo { line1 country }
+const ocOrderFields = `id orderNumber status cancelReason canceledAt paymentStatus allocationStatus referenceNumber shipToCountry shipTo { line1 country }
   lines { id position sku quantity unallocatedQuantity allocatedQuantity killedQuantity }`
 
 // ocOrder is an order as these tests read it.
 type ocOrder struct {
 	ID, OrderNumber, Status, PaymentStatus, AllocationStatus string
-	ReferenceNumber                                          *string
+	ReferenceNumber, CancelReason, CanceledAt                *string
 	ShipToCountry                                            string
 	ShipTo                                                   struct{ Line1, Country string }
 	Lines                                                    []struct {
@@ -195,7 +195,8 @@ func TestCancelOrder(t *testing.T) {
 		k.Err(k.Do(Request{Key: other, Query: ocCancel, Variables: map[string]any{"id": o.ID, "r": "x"}}), "NOT_FOUND")
 
 		got := k.ocMust(ocCancel, map[string]any{"id": o.ID, "r": "customer changed their mind"})
-		if got.Status != "CANCELED" || got.AllocationStatus != "CANCELED" {
+		if got.Status != "CANCELED" || got.AllocationStatus != "CANCELED" || got.CanceledAt == nil ||
+			got.CancelReason == nil || *got.CancelReason != "customer changed their mind" {
 			t.Fatalf("canceled order = %+v", got)
 		}
 		for _, l := range got.Lines {

@@ -24,7 +24,8 @@ import (
 // CancelOrder cancels an order that is OPEN or ON_HOLD: every request of it
 // not yet ended is voided as voidFulfillmentRequest does (a request the
 // source already has gets a cancellation notice queued, reserved stock is
-// released), every unit left is killed, and the order becomes CANCELED. An
+// released), every unit left is killed, and the order becomes CANCELED with
+// the reason and time in cancelReason and canceledAt. An
 // order of which anything has shipped cannot be canceled (CONFLICT naming
 // the requests that shipped): shipped units cannot be taken back, and an
 // order half canceled would claim otherwise; void the open requests one by
@@ -87,7 +88,7 @@ func (s *Service) CancelOrder(ctx context.Context, id int, reason string) (*ent.
 			killed[l.Sku] += l.UnallocatedQuantity
 		}
 		n, err := tx.Order.Update().Where(order.ID(id), order.StatusEQ(o.Status)).
-			SetStatus(order.StatusCANCELED).ClearHoldReason().Save(ctx)
+			SetStatus(order.StatusCANCELED).ClearHoldReason().SetCancelReason(reason).SetCanceledAt(s.now()).Save(ctx)
 		if err != nil {
 			return err
 		}
