@@ -3254,7 +3254,7 @@ func (v *ImportOrderInput) GetLines() []OrderLineInput { return v.Lines }
 
 // ImportOrderResponse is returned by ImportOrder on success.
 type ImportOrderResponse struct {
-	// Idempotent on (channel, orderNumber): a repeat returns the existing order.
+	// Idempotent on (channel, orderNumber): a repeat with the same content returns the stored order; one whose content differs answers CONFLICT naming what differs.
 	ImportOrder OrderFields `json:"importOrder"`
 }
 
@@ -4280,6 +4280,17 @@ type OrderWhereInput struct {
 	HoldReasonNotNil       *bool    `json:"holdReasonNotNil,omitempty"`
 	HoldReasonEqualFold    *string  `json:"holdReasonEqualFold,omitempty"`
 	HoldReasonContainsFold *string  `json:"holdReasonContainsFold,omitempty"`
+	// canceled_at field predicates
+	CanceledAt       *time.Time  `json:"canceledAt,omitempty"`
+	CanceledAtNEQ    *time.Time  `json:"canceledAtNEQ,omitempty"`
+	CanceledAtIn     []time.Time `json:"canceledAtIn,omitempty"`
+	CanceledAtNotIn  []time.Time `json:"canceledAtNotIn,omitempty"`
+	CanceledAtGT     *time.Time  `json:"canceledAtGT,omitempty"`
+	CanceledAtGTE    *time.Time  `json:"canceledAtGTE,omitempty"`
+	CanceledAtLT     *time.Time  `json:"canceledAtLT,omitempty"`
+	CanceledAtLTE    *time.Time  `json:"canceledAtLTE,omitempty"`
+	CanceledAtIsNil  *bool       `json:"canceledAtIsNil,omitempty"`
+	CanceledAtNotNil *bool       `json:"canceledAtNotNil,omitempty"`
 	// ship_to_country field predicates
 	ShipToCountry             *string  `json:"shipToCountry,omitempty"`
 	ShipToCountryNEQ          *string  `json:"shipToCountryNEQ,omitempty"`
@@ -4595,6 +4606,36 @@ func (v *OrderWhereInput) GetHoldReasonEqualFold() *string { return v.HoldReason
 
 // GetHoldReasonContainsFold returns OrderWhereInput.HoldReasonContainsFold, and is useful for accessing the field via an interface.
 func (v *OrderWhereInput) GetHoldReasonContainsFold() *string { return v.HoldReasonContainsFold }
+
+// GetCanceledAt returns OrderWhereInput.CanceledAt, and is useful for accessing the field via an interface.
+func (v *OrderWhereInput) GetCanceledAt() *time.Time { return v.CanceledAt }
+
+// GetCanceledAtNEQ returns OrderWhereInput.CanceledAtNEQ, and is useful for accessing the field via an interface.
+func (v *OrderWhereInput) GetCanceledAtNEQ() *time.Time { return v.CanceledAtNEQ }
+
+// GetCanceledAtIn returns OrderWhereInput.CanceledAtIn, and is useful for accessing the field via an interface.
+func (v *OrderWhereInput) GetCanceledAtIn() []time.Time { return v.CanceledAtIn }
+
+// GetCanceledAtNotIn returns OrderWhereInput.CanceledAtNotIn, and is useful for accessing the field via an interface.
+func (v *OrderWhereInput) GetCanceledAtNotIn() []time.Time { return v.CanceledAtNotIn }
+
+// GetCanceledAtGT returns OrderWhereInput.CanceledAtGT, and is useful for accessing the field via an interface.
+func (v *OrderWhereInput) GetCanceledAtGT() *time.Time { return v.CanceledAtGT }
+
+// GetCanceledAtGTE returns OrderWhereInput.CanceledAtGTE, and is useful for accessing the field via an interface.
+func (v *OrderWhereInput) GetCanceledAtGTE() *time.Time { return v.CanceledAtGTE }
+
+// GetCanceledAtLT returns OrderWhereInput.CanceledAtLT, and is useful for accessing the field via an interface.
+func (v *OrderWhereInput) GetCanceledAtLT() *time.Time { return v.CanceledAtLT }
+
+// GetCanceledAtLTE returns OrderWhereInput.CanceledAtLTE, and is useful for accessing the field via an interface.
+func (v *OrderWhereInput) GetCanceledAtLTE() *time.Time { return v.CanceledAtLTE }
+
+// GetCanceledAtIsNil returns OrderWhereInput.CanceledAtIsNil, and is useful for accessing the field via an interface.
+func (v *OrderWhereInput) GetCanceledAtIsNil() *bool { return v.CanceledAtIsNil }
+
+// GetCanceledAtNotNil returns OrderWhereInput.CanceledAtNotNil, and is useful for accessing the field via an interface.
+func (v *OrderWhereInput) GetCanceledAtNotNil() *bool { return v.CanceledAtNotNil }
 
 // GetShipToCountry returns OrderWhereInput.ShipToCountry, and is useful for accessing the field via an interface.
 func (v *OrderWhereInput) GetShipToCountry() *string { return v.ShipToCountry }

@@ -1353,6 +1353,16 @@ func (_q *OrderQuery) collectField(ctx context.Context, oneNode bool, opCtx *gra
 				selectedFields = append(selectedFields, order.FieldHoldReason)
 				fieldSeen[order.FieldHoldReason] = struct{}{}
 			}
+		case "cancelReason":
+			if _, ok := fieldSeen[order.FieldCancelReason]; !ok {
+				selectedFields = append(selectedFields, order.FieldCancelReason)
+				fieldSeen[order.FieldCancelReason] = struct{}{}
+			}
+		case "canceledAt":
+			if _, ok := fieldSeen[order.FieldCanceledAt]; !ok {
+				selectedFields = append(selectedFields, order.FieldCanceledAt)
+				fieldSeen[order.FieldCanceledAt] = struct{}{}
+			}
 		case "shipTo":
 			if _, ok := fieldSeen[order.FieldShipTo]; !ok {
 				selectedFields = append(selectedFields, order.FieldShipTo)

@@ -2348,6 +2348,18 @@ type OrderWhereInput struct {
 	HoldReasonEqualFold    *string  `json:"holdReasonEqualFold,omitempty"`
 	HoldReasonContainsFold *string  `json:"holdReasonContainsFold,omitempty"`
 
+	// "canceled_at" field predicates.
+	CanceledAt       *time.Time  `json:"canceledAt,omitempty"`
+	CanceledAtNEQ    *time.Time  `json:"canceledAtNEQ,omitempty"`
+	CanceledAtIn     []time.Time `json:"canceledAtIn,omitempty"`
+	CanceledAtNotIn  []time.Time `json:"canceledAtNotIn,omitempty"`
+	CanceledAtGT     *time.Time  `json:"canceledAtGT,omitempty"`
+	CanceledAtGTE    *time.Time  `json:"canceledAtGTE,omitempty"`
+	CanceledAtLT     *time.Time  `json:"canceledAtLT,omitempty"`
+	CanceledAtLTE    *time.Time  `json:"canceledAtLTE,omitempty"`
+	CanceledAtIsNil  bool        `json:"canceledAtIsNil,omitempty"`
+	CanceledAtNotNil bool        `json:"canceledAtNotNil,omitempty"`
+
 	// "ship_to_country" field predicates.
 	ShipToCountry             *string  `json:"shipToCountry,omitempty"`
 	ShipToCountryNEQ          *string  `json:"shipToCountryNEQ,omitempty"`
@@ -2728,6 +2740,36 @@ func (i *OrderWhereInput) P() (predicate.Order, error) {
 	}
 	if i.HoldReasonContainsFold != nil {
 		predicates = append(predicates, order.HoldReasonContainsFold(*i.HoldReasonContainsFold))
+	}
+	if i.CanceledAt != nil {
+		predicates = append(predicates, order.CanceledAtEQ(*i.CanceledAt))
+	}
+	if i.CanceledAtNEQ != nil {
+		predicates = append(predicates, order.CanceledAtNEQ(*i.CanceledAtNEQ))
+	}
+	if len(i.CanceledAtIn) > 0 {
+		predicates = append(predicates, order.CanceledAtIn(i.CanceledAtIn...))
+	}
+	if len(i.CanceledAtNotIn) > 0 {
+		predicates = append(predicates, order.CanceledAtNotIn(i.CanceledAtNotIn...))
+	}
+	if i.CanceledAtGT != nil {
+		predicates = append(predicates, order.CanceledAtGT(*i.CanceledAtGT))
+	}
+	if i.CanceledAtGTE != nil {
+		predicates = append(predicates, order.CanceledAtGTE(*i.CanceledAtGTE))
+	}
+	if i.CanceledAtLT != nil {
+		predicates = append(predicates, order.CanceledAtLT(*i.CanceledAtLT))
+	}
+	if i.CanceledAtLTE != nil {
+		predicates = append(predicates, order.CanceledAtLTE(*i.CanceledAtLTE))
+	}
+	if i.CanceledAtIsNil {
+		predicates = append(predicates, order.CanceledAtIsNil())
+	}
+	if i.CanceledAtNotNil {
+		predicates = append(predicates, order.CanceledAtNotNil())
 	}
 	if i.ShipToCountry != nil {
 		predicates = append(predicates, order.ShipToCountryEQ(*i.ShipToCountry))

@@ -8897,6 +8897,8 @@ type OrderMutation struct {
 	payment_status              *order.PaymentStatus
 	status                      *order.Status
 	hold_reason                 *string
+	cancel_reason               *string
+	canceled_at                 *time.Time
 	ship_to                     *address.Address
 	ship_to_country             *string
 	ordered_at                  *time.Time
@@ -9387,6 +9389,104 @@ func (m *OrderMutation) ResetHoldReason() {
 	delete(m.clearedFields, order.FieldHoldReason)
 }
 
+// SetCancelReason sets the "cancel_reason" field.
+func (m *OrderMutation) SetCancelReason(s string) {
+	m.cancel_reason = &s
+}
+
+// CancelReason returns the value of the "cancel_reason" field in the mutation.
+func (m *OrderMutation) CancelReason() (r string, exists bool) {
+	v := m.cancel_reason
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCancelReason returns the old "cancel_reason" field's value of the Order entity.
+// If the Order object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderMutation) OldCancelReason(ctx context.Context) (v *string, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCancelReason is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCancelReason requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCancelReason: %w", err)
+	}
+	return oldValue.CancelReason, nil
+}
+
+// ClearCancelReason clears the value of the "cancel_reason" field.
+func (m *OrderMutation) ClearCancelReason() {
+	m.cancel_reason = nil
+	m.clearedFields[order.FieldCancelReason] = struct{}{}
+}
+
+// CancelReasonCleared returns if the "cancel_reason" field was cleared in this mutation.
+func (m *OrderMutation) CancelReasonCleared() bool {
+	_, ok := m.clearedFields[order.FieldCancelReason]
+	return ok
+}
+
+// ResetCancelReason resets all changes to the "cancel_reason" field.
+func (m *OrderMutation) ResetCancelReason() {
+	m.cancel_reason = nil
+	delete(m.clearedFields, order.FieldCancelReason)
+}
+
+// SetCanceledAt sets the "canceled_at" field.
+func (m *OrderMutation) SetCanceledAt(t time.Time) {
+	m.canceled_at = &t
+}
+
+// CanceledAt returns the value of the "canceled_at" field in the mutation.
+func (m *OrderMutation) CanceledAt() (r time.Time, exists bool) {
+	v := m.canceled_at
+	if v == nil {
+		return
+	}
+	return *v, true
+}
+
+// OldCanceledAt returns the old "canceled_at" field's value of the Order entity.
+// If the Order object wasn't provided to the builder, the object is fetched from the database.
+// An error is returned if the mutation operation is not UpdateOne, or the database query fails.
+func (m *OrderMutation) OldCanceledAt(ctx context.Context) (v *time.Time, err error) {
+	if !m.op.Is(OpUpdateOne) {
+		return v, errors.New("OldCanceledAt is only allowed on UpdateOne operations")
+	}
+	if m.id == nil || m.oldValue == nil {
+		return v, errors.New("OldCanceledAt requires an ID field in the mutation")
+	}
+	oldValue, err := m.oldValue(ctx)
+	if err != nil {
+		return v, fmt.Errorf("querying old value for OldCanceledAt: %w", err)
+	}
+	return oldValue.CanceledAt, nil
+}
+
+// ClearCanceledAt clears the value of the "canceled_at" field.
+func (m *OrderMutation) ClearCanceledAt() {
+	m.canceled_at = nil
+	m.clearedFields[order.FieldCanceledAt] = struct{}{}
+}
+
+// CanceledAtCleared returns if the "canceled_at" field was cleared in this mutation.
+func (m *OrderMutation) CanceledAtCleared() bool {
+	_, ok := m.clearedFields[order.FieldCanceledAt]
+	return ok
+}
+
+// ResetCanceledAt resets all changes to the "canceled_at" field.
+func (m *OrderMutation) ResetCanceledAt() {
+	m.canceled_at = nil
+	delete(m.clearedFields, order.FieldCanceledAt)
+}
+
 // SetShipTo sets the "ship_to" field.
 func (m *OrderMutation) SetShipTo(a address.Address) {
 	m.ship_to = &a
@@ -9819,7 +9919,7 @@ func (m *OrderMutation) Type() string {
 // order to get all numeric fields that were incremented/decremented, call
 // AddedFields().
 func (m *OrderMutation) Fields() []string {
-	fields := make([]string, 0, 15)
+	fields := make([]string, 0, 17)
 	if m.account_id != nil {
 		fields = append(fields, order.FieldAccountID)
 	}
@@ -9846,6 +9946,12 @@ func (m *OrderMutation) Fields() []string {
 	}
 	if m.hold_reason != nil {
 		fields = append(fields, order.FieldHoldReason)
+	}
+	if m.cancel_reason != nil {
+		fields = append(fields, order.FieldCancelReason)
+	}
+	if m.canceled_at != nil {
+		fields = append(fields, order.FieldCanceledAt)
 	}
 	if m.ship_to != nil {
 		fields = append(fields, order.FieldShipTo)
@@ -9891,6 +9997,10 @@ func (m *OrderMutation) Field(name string) (ent.Value, bool) {
 		return m.Status()
 	case order.FieldHoldReason:
 		return m.HoldReason()
+	case order.FieldCancelReason:
+		return m.CancelReason()
+	case order.FieldCanceledAt:
+		return m.CanceledAt()
 	case order.FieldShipTo:
 		return m.ShipTo()
 	case order.FieldShipToCountry:
@@ -9930,6 +10040,10 @@ func (m *OrderMutation) OldField(ctx context.Context, name string) (ent.Value, e
 		return m.OldStatus(ctx)
 	case order.FieldHoldReason:
 		return m.OldHoldReason(ctx)
+	case order.FieldCancelReason:
+		return m.OldCancelReason(ctx)
+	case order.FieldCanceledAt:
+		return m.OldCanceledAt(ctx)
 	case order.FieldShipTo:
 		return m.OldShipTo(ctx)
 	case order.FieldShipToCountry:
@@ -10013,6 +10127,20 @@ func (m *OrderMutation) SetField(name string, value ent.Value) error {
 			return fmt.Errorf("unexpected type %T for field %s", value, name)
 		}
 		m.SetHoldReason(v)
+		return nil
+	case order.FieldCancelReason:
+		v, ok := value.(string)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCancelReason(v)
+		return nil
+	case order.FieldCanceledAt:
+		v, ok := value.(time.Time)
+		if !ok {
+			return fmt.Errorf("unexpected type %T for field %s", value, name)
+		}
+		m.SetCanceledAt(v)
 		return nil
 	case order.FieldShipTo:
 		v, ok := value.(address.Address)
@@ -10119,6 +10247,12 @@ func (m *OrderMutation) ClearedFields() []string {
 	if m.FieldCleared(order.FieldHoldReason) {
 		fields = append(fields, order.FieldHoldReason)
 	}
+	if m.FieldCleared(order.FieldCancelReason) {
+		fields = append(fields, order.FieldCancelReason)
+	}
+	if m.FieldCleared(order.FieldCanceledAt) {
+		fields = append(fields, order.FieldCanceledAt)
+	}
 	return fields
 }
 
@@ -10138,6 +10272,12 @@ func (m *OrderMutation) ClearField(name string) error {
 		return nil
 	case order.FieldHoldReason:
 		m.ClearHoldReason()
+		return nil
+	case order.FieldCancelReason:
+		m.ClearCancelReason()
+		return nil
+	case order.FieldCanceledAt:
+		m.ClearCanceledAt()
 		return nil
 	}
 	return fmt.Errorf("unknown Order nullable field %s", name)
@@ -10173,6 +10313,12 @@ func (m *OrderMutation) ResetField(name string) error {
 		return nil
 	case order.FieldHoldReason:
 		m.ResetHoldReason()
+		return nil
+	case order.FieldCancelReason:
+		m.ResetCancelReason()
+		return nil
+	case order.FieldCanceledAt:
+		m.ResetCanceledAt()
 		return nil
 	case order.FieldShipTo:
 		m.ResetShipTo()

@@ -37,6 +37,10 @@ type Order struct {
 	Status order.Status `json:"status,omitempty"`
 	// HoldReason holds the value of the "hold_reason" field.
 	HoldReason *string `json:"hold_reason,omitempty"`
+	// Why cancelOrder canceled the order.
+	CancelReason *string `json:"cancel_reason,omitempty"`
+	// When cancelOrder canceled the order.
+	CanceledAt *time.Time `json:"canceled_at,omitempty"`
 	// ShipTo holds the value of the "ship_to" field.
 	ShipTo address.Address `json:"ship_to,omitempty"`
 	// Copy of ship_to.country for filtering.
@@ -110,9 +114,9 @@ func (*Order) scanValues(columns []string) ([]any, error) {
 			values[i] = new([]byte)
 		case order.FieldID, order.FieldAccountID, order.FieldFrSequence:
 			values[i] = new(sql.NullInt64)
-		case order.FieldChannel, order.FieldOrderNumber, order.FieldReferenceNumber, order.FieldPaymentStatus, order.FieldStatus, order.FieldHoldReason, order.FieldShipToCountry, order.FieldAllocationStatus, order.FieldShipmentStatus:
+		case order.FieldChannel, order.FieldOrderNumber, order.FieldReferenceNumber, order.FieldPaymentStatus, order.FieldStatus, order.FieldHoldReason, order.FieldCancelReason, order.FieldShipToCountry, order.FieldAllocationStatus, order.FieldShipmentStatus:
 			values[i] = new(sql.NullString)
-		case order.FieldCreatedAt, order.FieldUpdatedAt, order.FieldOrderedAt:
+		case order.FieldCreatedAt, order.FieldUpdatedAt, order.FieldCanceledAt, order.FieldOrderedAt:
 			values[i] = new(sql.NullTime)
 		default:
 			values[i] = new(sql.UnknownType)
@@ -189,6 +193,20 @@ func (_m *Order) assignValues(columns []string, values []any) error {
 			} else if value.Valid {
 				_m.HoldReason = new(string)
 				*_m.HoldReason = value.String
+			}
+		case order.FieldCancelReason:
+			if value, ok := values[i].(*sql.NullString); !ok {
+				return fmt.Errorf("unexpected type %T for field cancel_reason", values[i])
+			} else if value.Valid {
+				_m.CancelReason = new(string)
+				*_m.CancelReason = value.String
+			}
+		case order.FieldCanceledAt:
+			if value, ok := values[i].(*sql.NullTime); !ok {
+				return fmt.Errorf("unexpected type %T for field canceled_at", values[i])
+			} else if value.Valid {
+				_m.CanceledAt = new(time.Time)
+				*_m.CanceledAt = value.Time
 			}
 		case order.FieldShipTo:
 			if value, ok := values[i].(*[]byte); !ok {
@@ -306,6 +324,16 @@ func (_m *Order) String() string {
 	if v := _m.HoldReason; v != nil {
 		builder.WriteString("hold_reason=")
 		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.CancelReason; v != nil {
+		builder.WriteString("cancel_reason=")
+		builder.WriteString(*v)
+	}
+	builder.WriteString(", ")
+	if v := _m.CanceledAt; v != nil {
+		builder.WriteString("canceled_at=")
+		builder.WriteString(v.Format(time.ANSIC))
 	}
 	builder.WriteString(", ")
 	builder.WriteString("ship_to=")

@@ -120,6 +120,34 @@ func (_c *OrderCreate) SetNillableHoldReason(v *string) *OrderCreate {
 	return _c
 }
 
+// SetCancelReason sets the "cancel_reason" field.
+func (_c *OrderCreate) SetCancelReason(v string) *OrderCreate {
+	_c.mutation.SetCancelReason(v)
+	return _c
+}
+
+// SetNillableCancelReason sets the "cancel_reason" field if the given value is not nil.
+func (_c *OrderCreate) SetNillableCancelReason(v *string) *OrderCreate {
+	if v != nil {
+		_c.SetCancelReason(*v)
+	}
+	return _c
+}
+
+// SetCanceledAt sets the "canceled_at" field.
+func (_c *OrderCreate) SetCanceledAt(v time.Time) *OrderCreate {
+	_c.mutation.SetCanceledAt(v)
+	return _c
+}
+
+// SetNillableCanceledAt sets the "canceled_at" field if the given value is not nil.
+func (_c *OrderCreate) SetNillableCanceledAt(v *time.Time) *OrderCreate {
+	if v != nil {
+		_c.SetCanceledAt(*v)
+	}
+	return _c
+}
+
 // SetShipTo sets the "ship_to" field.
 func (_c *OrderCreate) SetShipTo(v address.Address) *OrderCreate {
 	_c.mutation.SetShipTo(v)
@@ -434,6 +462,14 @@ func (_c *OrderCreate) createSpec() (*Order, *sqlgraph.CreateSpec) {
 		_spec.SetField(order.FieldHoldReason, field.TypeString, value)
 		_node.HoldReason = &value
 	}
+	if value, ok := _c.mutation.CancelReason(); ok {
+		_spec.SetField(order.FieldCancelReason, field.TypeString, value)
+		_node.CancelReason = &value
+	}
+	if value, ok := _c.mutation.CanceledAt(); ok {
+		_spec.SetField(order.FieldCanceledAt, field.TypeTime, value)
+		_node.CanceledAt = &value
+	}
 	if value, ok := _c.mutation.ShipTo(); ok {
 		_spec.SetField(order.FieldShipTo, field.TypeJSON, value)
 		_node.ShipTo = value
@@ -627,6 +663,42 @@ func (u *OrderUpsert) UpdateHoldReason() *OrderUpsert {
 // ClearHoldReason clears the value of the "hold_reason" field.
 func (u *OrderUpsert) ClearHoldReason() *OrderUpsert {
 	u.SetNull(order.FieldHoldReason)
+	return u
+}
+
+// SetCancelReason sets the "cancel_reason" field.
+func (u *OrderUpsert) SetCancelReason(v string) *OrderUpsert {
+	u.Set(order.FieldCancelReason, v)
+	return u
+}
+
+// UpdateCancelReason sets the "cancel_reason" field to the value that was provided on create.
+func (u *OrderUpsert) UpdateCancelReason() *OrderUpsert {
+	u.SetExcluded(order.FieldCancelReason)
+	return u
+}
+
+// ClearCancelReason clears the value of the "cancel_reason" field.
+func (u *OrderUpsert) ClearCancelReason() *OrderUpsert {
+	u.SetNull(order.FieldCancelReason)
+	return u
+}
+
+// SetCanceledAt sets the "canceled_at" field.
+func (u *OrderUpsert) SetCanceledAt(v time.Time) *OrderUpsert {
+	u.Set(order.FieldCanceledAt, v)
+	return u
+}
+
+// UpdateCanceledAt sets the "canceled_at" field to the value that was provided on create.
+func (u *OrderUpsert) UpdateCanceledAt() *OrderUpsert {
+	u.SetExcluded(order.FieldCanceledAt)
+	return u
+}
+
+// ClearCanceledAt clears the value of the "canceled_at" field.
+func (u *OrderUpsert) ClearCanceledAt() *OrderUpsert {
+	u.SetNull(order.FieldCanceledAt)
 	return u
 }
 
@@ -843,6 +915,48 @@ func (u *OrderUpsertOne) UpdateHoldReason() *OrderUpsertOne {
 func (u *OrderUpsertOne) ClearHoldReason() *OrderUpsertOne {
 	return u.Update(func(s *OrderUpsert) {
 		s.ClearHoldReason()
+	})
+}
+
+// SetCancelReason sets the "cancel_reason" field.
+func (u *OrderUpsertOne) SetCancelReason(v string) *OrderUpsertOne {
+	return u.Update(func(s *OrderUpsert) {
+		s.SetCancelReason(v)
+	})
+}
+
+// UpdateCancelReason sets the "cancel_reason" field to the value that was provided on create.
+func (u *OrderUpsertOne) UpdateCancelReason() *OrderUpsertOne {
+	return u.Update(func(s *OrderUpsert) {
+		s.UpdateCancelReason()
+	})
+}
+
+// ClearCancelReason clears the value of the "cancel_reason" field.
+func (u *OrderUpsertOne) ClearCancelReason() *OrderUpsertOne {
+	return u.Update(func(s *OrderUpsert) {
+		s.ClearCancelReason()
+	})
+}
+
+// SetCanceledAt sets the "canceled_at" field.
+func (u *OrderUpsertOne) SetCanceledAt(v time.Time) *OrderUpsertOne {
+	return u.Update(func(s *OrderUpsert) {
+		s.SetCanceledAt(v)
+	})
+}
+
+// UpdateCanceledAt sets the "canceled_at" field to the value that was provided on create.
+func (u *OrderUpsertOne) UpdateCanceledAt() *OrderUpsertOne {
+	return u.Update(func(s *OrderUpsert) {
+		s.UpdateCanceledAt()
+	})
+}
+
+// ClearCanceledAt clears the value of the "canceled_at" field.
+func (u *OrderUpsertOne) ClearCanceledAt() *OrderUpsertOne {
+	return u.Update(func(s *OrderUpsert) {
+		s.ClearCanceledAt()
 	})
 }
 
@@ -1238,6 +1352,48 @@ func (u *OrderUpsertBulk) UpdateHoldReason() *OrderUpsertBulk {
 func (u *OrderUpsertBulk) ClearHoldReason() *OrderUpsertBulk {
 	return u.Update(func(s *OrderUpsert) {
 		s.ClearHoldReason()
+	})
+}
+
+// SetCancelReason sets the "cancel_reason" field.
+func (u *OrderUpsertBulk) SetCancelReason(v string) *OrderUpsertBulk {
+	return u.Update(func(s *OrderUpsert) {
+		s.SetCancelReason(v)
+	})
+}
+
+// UpdateCancelReason sets the "cancel_reason" field to the value that was provided on create.
+func (u *OrderUpsertBulk) UpdateCancelReason() *OrderUpsertBulk {
+	return u.Update(func(s *OrderUpsert) {
+		s.UpdateCancelReason()
+	})
+}
+
+// ClearCancelReason clears the value of the "cancel_reason" field.
+func (u *OrderUpsertBulk) ClearCancelReason() *OrderUpsertBulk {
+	return u.Update(func(s *OrderUpsert) {
+		s.ClearCancelReason()
+	})
+}
+
+// SetCanceledAt sets the "canceled_at" field.
+func (u *OrderUpsertBulk) SetCanceledAt(v time.Time) *OrderUpsertBulk {
+	return u.Update(func(s *OrderUpsert) {
+		s.SetCanceledAt(v)
+	})
+}
+
+// UpdateCanceledAt sets the "canceled_at" field to the value that was provided on create.
+func (u *OrderUpsertBulk) UpdateCanceledAt() *OrderUpsertBulk {
+	return u.Update(func(s *OrderUpsert) {
+		s.UpdateCanceledAt()
+	})
+}
+
+// ClearCanceledAt clears the value of the "canceled_at" field.
+func (u *OrderUpsertBulk) ClearCanceledAt() *OrderUpsertBulk {
+	return u.Update(func(s *OrderUpsert) {
+		s.ClearCanceledAt()
 	})
 }
 

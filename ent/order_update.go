@@ -107,6 +107,46 @@ func (_u *OrderUpdate) ClearHoldReason() *OrderUpdate {
 	return _u
 }
 
+// SetCancelReason sets the "cancel_reason" field.
+func (_u *OrderUpdate) SetCancelReason(v string) *OrderUpdate {
+	_u.mutation.SetCancelReason(v)
+	return _u
+}
+
+// SetNillableCancelReason sets the "cancel_reason" field if the given value is not nil.
+func (_u *OrderUpdate) SetNillableCancelReason(v *string) *OrderUpdate {
+	if v != nil {
+		_u.SetCancelReason(*v)
+	}
+	return _u
+}
+
+// ClearCancelReason clears the value of the "cancel_reason" field.
+func (_u *OrderUpdate) ClearCancelReason() *OrderUpdate {
+	_u.mutation.ClearCancelReason()
+	return _u
+}
+
+// SetCanceledAt sets the "canceled_at" field.
+func (_u *OrderUpdate) SetCanceledAt(v time.Time) *OrderUpdate {
+	_u.mutation.SetCanceledAt(v)
+	return _u
+}
+
+// SetNillableCanceledAt sets the "canceled_at" field if the given value is not nil.
+func (_u *OrderUpdate) SetNillableCanceledAt(v *time.Time) *OrderUpdate {
+	if v != nil {
+		_u.SetCanceledAt(*v)
+	}
+	return _u
+}
+
+// ClearCanceledAt clears the value of the "canceled_at" field.
+func (_u *OrderUpdate) ClearCanceledAt() *OrderUpdate {
+	_u.mutation.ClearCanceledAt()
+	return _u
+}
+
 // SetShipTo sets the "ship_to" field.
 func (_u *OrderUpdate) SetShipTo(v address.Address) *OrderUpdate {
 	_u.mutation.SetShipTo(v)
@@ -422,6 +462,18 @@ func (_u *OrderUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	if _u.mutation.HoldReasonCleared() {
 		_spec.ClearField(order.FieldHoldReason, field.TypeString)
 	}
+	if value, ok := _u.mutation.CancelReason(); ok {
+		_spec.SetField(order.FieldCancelReason, field.TypeString, value)
+	}
+	if _u.mutation.CancelReasonCleared() {
+		_spec.ClearField(order.FieldCancelReason, field.TypeString)
+	}
+	if value, ok := _u.mutation.CanceledAt(); ok {
+		_spec.SetField(order.FieldCanceledAt, field.TypeTime, value)
+	}
+	if _u.mutation.CanceledAtCleared() {
+		_spec.ClearField(order.FieldCanceledAt, field.TypeTime)
+	}
 	if value, ok := _u.mutation.ShipTo(); ok {
 		_spec.SetField(order.FieldShipTo, field.TypeJSON, value)
 	}
@@ -671,6 +723,46 @@ func (_u *OrderUpdateOne) SetNillableHoldReason(v *string) *OrderUpdateOne {
 // ClearHoldReason clears the value of the "hold_reason" field.
 func (_u *OrderUpdateOne) ClearHoldReason() *OrderUpdateOne {
 	_u.mutation.ClearHoldReason()
+	return _u
+}
+
+// SetCancelReason sets the "cancel_reason" field.
+func (_u *OrderUpdateOne) SetCancelReason(v string) *OrderUpdateOne {
+	_u.mutation.SetCancelReason(v)
+	return _u
+}
+
+// SetNillableCancelReason sets the "cancel_reason" field if the given value is not nil.
+func (_u *OrderUpdateOne) SetNillableCancelReason(v *string) *OrderUpdateOne {
+	if v != nil {
+		_u.SetCancelReason(*v)
+	}
+	return _u
+}
+
+// ClearCancelReason clears the value of the "cancel_reason" field.
+func (_u *OrderUpdateOne) ClearCancelReason() *OrderUpdateOne {
+	_u.mutation.ClearCancelReason()
+	return _u
+}
+
+// SetCanceledAt sets the "canceled_at" field.
+func (_u *OrderUpdateOne) SetCanceledAt(v time.Time) *OrderUpdateOne {
+	_u.mutation.SetCanceledAt(v)
+	return _u
+}
+
+// SetNillableCanceledAt sets the "canceled_at" field if the given value is not nil.
+func (_u *OrderUpdateOne) SetNillableCanceledAt(v *time.Time) *OrderUpdateOne {
+	if v != nil {
+		_u.SetCanceledAt(*v)
+	}
+	return _u
+}
+
+// ClearCanceledAt clears the value of the "canceled_at" field.
+func (_u *OrderUpdateOne) ClearCanceledAt() *OrderUpdateOne {
+	_u.mutation.ClearCanceledAt()
 	return _u
 }
 
@@ -1018,6 +1110,18 @@ func (_u *OrderUpdateOne) sqlSave(ctx context.Context) (_node *Order, err error)
 	}
 	if _u.mutation.HoldReasonCleared() {
 		_spec.ClearField(order.FieldHoldReason, field.TypeString)
+	}
+	if value, ok := _u.mutation.CancelReason(); ok {
+		_spec.SetField(order.FieldCancelReason, field.TypeString, value)
+	}
+	if _u.mutation.CancelReasonCleared() {
+		_spec.ClearField(order.FieldCancelReason, field.TypeString)
+	}
+	if value, ok := _u.mutation.CanceledAt(); ok {
+		_spec.SetField(order.FieldCanceledAt, field.TypeTime, value)
+	}
+	if _u.mutation.CanceledAtCleared() {
+		_spec.ClearField(order.FieldCanceledAt, field.TypeTime)
 	}
 	if value, ok := _u.mutation.ShipTo(); ok {
 		_spec.SetField(order.FieldShipTo, field.TypeJSON, value)

@@ -441,6 +441,24 @@ func (u *OrderLineUpsert) ClearTitle() *OrderLineUpsert {
 	return u
 }
 
+// SetQuantity sets the "quantity" field.
+func (u *OrderLineUpsert) SetQuantity(v int) *OrderLineUpsert {
+	u.Set(orderline.FieldQuantity, v)
+	return u
+}
+
+// UpdateQuantity sets the "quantity" field to the value that was provided on create.
+func (u *OrderLineUpsert) UpdateQuantity() *OrderLineUpsert {
+	u.SetExcluded(orderline.FieldQuantity)
+	return u
+}
+
+// AddQuantity adds v to the "quantity" field.
+func (u *OrderLineUpsert) AddQuantity(v int) *OrderLineUpsert {
+	u.Add(orderline.FieldQuantity, v)
+	return u
+}
+
 // SetUnallocatedQuantity sets the "unallocated_quantity" field.
 func (u *OrderLineUpsert) SetUnallocatedQuantity(v int) *OrderLineUpsert {
 	u.Set(orderline.FieldUnallocatedQuantity, v)
@@ -536,9 +554,6 @@ func (u *OrderLineUpsertOne) UpdateNewValues() *OrderLineUpsertOne {
 		if _, exists := u.create.mutation.Sku(); exists {
 			s.SetIgnore(orderline.FieldSku)
 		}
-		if _, exists := u.create.mutation.Quantity(); exists {
-			s.SetIgnore(orderline.FieldQuantity)
-		}
 		if _, exists := u.create.mutation.UnitPrice(); exists {
 			s.SetIgnore(orderline.FieldUnitPrice)
 		}
@@ -591,6 +606,27 @@ func (u *OrderLineUpsertOne) UpdateTitle() *OrderLineUpsertOne {
 func (u *OrderLineUpsertOne) ClearTitle() *OrderLineUpsertOne {
 	return u.Update(func(s *OrderLineUpsert) {
 		s.ClearTitle()
+	})
+}
+
+// SetQuantity sets the "quantity" field.
+func (u *OrderLineUpsertOne) SetQuantity(v int) *OrderLineUpsertOne {
+	return u.Update(func(s *OrderLineUpsert) {
+		s.SetQuantity(v)
+	})
+}
+
+// AddQuantity adds v to the "quantity" field.
+func (u *OrderLineUpsertOne) AddQuantity(v int) *OrderLineUpsertOne {
+	return u.Update(func(s *OrderLineUpsert) {
+		s.AddQuantity(v)
+	})
+}
+
+// UpdateQuantity sets the "quantity" field to the value that was provided on create.
+func (u *OrderLineUpsertOne) UpdateQuantity() *OrderLineUpsertOne {
+	return u.Update(func(s *OrderLineUpsert) {
+		s.UpdateQuantity()
 	})
 }
 
@@ -866,9 +902,6 @@ func (u *OrderLineUpsertBulk) UpdateNewValues() *OrderLineUpsertBulk {
 			if _, exists := b.mutation.Sku(); exists {
 				s.SetIgnore(orderline.FieldSku)
 			}
-			if _, exists := b.mutation.Quantity(); exists {
-				s.SetIgnore(orderline.FieldQuantity)
-			}
 			if _, exists := b.mutation.UnitPrice(); exists {
 				s.SetIgnore(orderline.FieldUnitPrice)
 			}
@@ -922,6 +955,27 @@ func (u *OrderLineUpsertBulk) UpdateTitle() *OrderLineUpsertBulk {
 func (u *OrderLineUpsertBulk) ClearTitle() *OrderLineUpsertBulk {
 	return u.Update(func(s *OrderLineUpsert) {
 		s.ClearTitle()
+	})
+}
+
+// SetQuantity sets the "quantity" field.
+func (u *OrderLineUpsertBulk) SetQuantity(v int) *OrderLineUpsertBulk {
+	return u.Update(func(s *OrderLineUpsert) {
+		s.SetQuantity(v)
+	})
+}
+
+// AddQuantity adds v to the "quantity" field.
+func (u *OrderLineUpsertBulk) AddQuantity(v int) *OrderLineUpsertBulk {
+	return u.Update(func(s *OrderLineUpsert) {
+		s.AddQuantity(v)
+	})
+}
+
+// UpdateQuantity sets the "quantity" field to the value that was provided on create.
+func (u *OrderLineUpsertBulk) UpdateQuantity() *OrderLineUpsertBulk {
+	return u.Update(func(s *OrderLineUpsert) {
+		s.UpdateQuantity()
 	})
 }
 

@@ -49,6 +49,27 @@ func (_u *OrderLineUpdate) ClearTitle() *OrderLineUpdate {
 	return _u
 }
 
+// SetQuantity sets the "quantity" field.
+func (_u *OrderLineUpdate) SetQuantity(v int) *OrderLineUpdate {
+	_u.mutation.ResetQuantity()
+	_u.mutation.SetQuantity(v)
+	return _u
+}
+
+// SetNillableQuantity sets the "quantity" field if the given value is not nil.
+func (_u *OrderLineUpdate) SetNillableQuantity(v *int) *OrderLineUpdate {
+	if v != nil {
+		_u.SetQuantity(*v)
+	}
+	return _u
+}
+
+// AddQuantity adds value to the "quantity" field.
+func (_u *OrderLineUpdate) AddQuantity(v int) *OrderLineUpdate {
+	_u.mutation.AddQuantity(v)
+	return _u
+}
+
 // SetUnallocatedQuantity sets the "unallocated_quantity" field.
 func (_u *OrderLineUpdate) SetUnallocatedQuantity(v int) *OrderLineUpdate {
 	_u.mutation.ResetUnallocatedQuantity()
@@ -203,6 +224,11 @@ func (_u *OrderLineUpdate) ExecX(ctx context.Context) {
 
 // check runs all checks and user-defined validators on the builder.
 func (_u *OrderLineUpdate) check() error {
+	if v, ok := _u.mutation.Quantity(); ok {
+		if err := orderline.QuantityValidator(v); err != nil {
+			return &ValidationError{Name: "quantity", err: fmt.Errorf(`ent: validator failed for field "OrderLine.quantity": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.UnallocatedQuantity(); ok {
 		if err := orderline.UnallocatedQuantityValidator(v); err != nil {
 			return &ValidationError{Name: "unallocated_quantity", err: fmt.Errorf(`ent: validator failed for field "OrderLine.unallocated_quantity": %w`, err)}
@@ -252,6 +278,12 @@ func (_u *OrderLineUpdate) sqlSave(ctx context.Context) (_node int, err error) {
 	}
 	if _u.mutation.TitleCleared() {
 		_spec.ClearField(orderline.FieldTitle, field.TypeString)
+	}
+	if value, ok := _u.mutation.Quantity(); ok {
+		_spec.SetField(orderline.FieldQuantity, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedQuantity(); ok {
+		_spec.AddField(orderline.FieldQuantity, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.UnallocatedQuantity(); ok {
 		_spec.SetField(orderline.FieldUnallocatedQuantity, field.TypeInt, value)
@@ -361,6 +393,27 @@ func (_u *OrderLineUpdateOne) SetNillableTitle(v *string) *OrderLineUpdateOne {
 // ClearTitle clears the value of the "title" field.
 func (_u *OrderLineUpdateOne) ClearTitle() *OrderLineUpdateOne {
 	_u.mutation.ClearTitle()
+	return _u
+}
+
+// SetQuantity sets the "quantity" field.
+func (_u *OrderLineUpdateOne) SetQuantity(v int) *OrderLineUpdateOne {
+	_u.mutation.ResetQuantity()
+	_u.mutation.SetQuantity(v)
+	return _u
+}
+
+// SetNillableQuantity sets the "quantity" field if the given value is not nil.
+func (_u *OrderLineUpdateOne) SetNillableQuantity(v *int) *OrderLineUpdateOne {
+	if v != nil {
+		_u.SetQuantity(*v)
+	}
+	return _u
+}
+
+// AddQuantity adds value to the "quantity" field.
+func (_u *OrderLineUpdateOne) AddQuantity(v int) *OrderLineUpdateOne {
+	_u.mutation.AddQuantity(v)
 	return _u
 }
 
@@ -531,6 +584,11 @@ func (_u *OrderLineUpdateOne) ExecX(ctx context.Context) {
 
 // check runs all checks and user-defined validators on the builder.
 func (_u *OrderLineUpdateOne) check() error {
+	if v, ok := _u.mutation.Quantity(); ok {
+		if err := orderline.QuantityValidator(v); err != nil {
+			return &ValidationError{Name: "quantity", err: fmt.Errorf(`ent: validator failed for field "OrderLine.quantity": %w`, err)}
+		}
+	}
 	if v, ok := _u.mutation.UnallocatedQuantity(); ok {
 		if err := orderline.UnallocatedQuantityValidator(v); err != nil {
 			return &ValidationError{Name: "unallocated_quantity", err: fmt.Errorf(`ent: validator failed for field "OrderLine.unallocated_quantity": %w`, err)}
@@ -597,6 +655,12 @@ func (_u *OrderLineUpdateOne) sqlSave(ctx context.Context) (_node *OrderLine, er
 	}
 	if _u.mutation.TitleCleared() {
 		_spec.ClearField(orderline.FieldTitle, field.TypeString)
+	}
+	if value, ok := _u.mutation.Quantity(); ok {
+		_spec.SetField(orderline.FieldQuantity, field.TypeInt, value)
+	}
+	if value, ok := _u.mutation.AddedQuantity(); ok {
+		_spec.AddField(orderline.FieldQuantity, field.TypeInt, value)
 	}
 	if value, ok := _u.mutation.UnallocatedQuantity(); ok {
 		_spec.SetField(orderline.FieldUnallocatedQuantity, field.TypeInt, value)

@@ -245,6 +245,7 @@ type ComplexityRoot struct {
 	Mutation struct {
 		AcknowledgeFulfillmentRequest      func(childComplexity int, id int, confirmationNumber *string) int
 		CancelFulfillmentRequest           func(childComplexity int, id int, reason string, items []*fulfillment.CancelItemInput) int
+		CancelOrder                        func(childComplexity int, id int, reason string) int
 		CreateAPIKey                       func(childComplexity int, input admin.CreateAPIKeyInput) int
 		CreateFulfillmentRequest           func(childComplexity int, input fulfillment.CreateInput) int
 		CreateRoutingGroup                 func(childComplexity int, input admin.CreateRoutingGroupInput) int
@@ -263,6 +264,8 @@ type ComplexityRoot struct {
 		RunSendFulfillmentRequests         func(childComplexity int) int
 		UpdateAccountSettings              func(childComplexity int, input admin.AccountSettingsInput) int
 		UpdateAccountStrategy              func(childComplexity int, input admin.StrategyInput) int
+		UpdateOrder                        func(childComplexity int, id int, input fulfillment.UpdateOrderInput) int
+		UpdateOrderPayment                 func(childComplexity int, id int, paymentStatus order.PaymentStatus) int
 		UpdateRoutingGroup                 func(childComplexity int, id int, input admin.UpdateRoutingGroupInput) int
 		UpdateSource                       func(childComplexity int, id int, input admin.UpdateSourceInput) int
 		UpsertInventory                    func(childComplexity int, sourceID int, items []*admin.InventoryInput) int
@@ -271,6 +274,8 @@ type ComplexityRoot struct {
 
 	Order struct {
 		AllocationStatus    func(childComplexity int) int
+		CancelReason        func(childComplexity int) int
+		CanceledAt          func(childComplexity int) int
 		Channel             func(childComplexity int) int
 		CreatedAt           func(childComplexity int) int
 		FulfillmentRequests func(childComplexity int, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.FulfillmentRequestOrder, where *ent.FulfillmentRequestWhereInput) int
@@ -576,6 +581,9 @@ type MutationResolver interface {
 	ImportOrder(ctx context.Context, input orders.ImportOrderInput) (*ent.Order, error)
 	HoldOrder(ctx context.Context, id int, reason string) (*ent.Order, error)
 	ReleaseOrder(ctx context.Context, id int) (*ent.Order, error)
+	UpdateOrderPayment(ctx context.Context, id int, paymentStatus order.PaymentStatus) (*ent.Order, error)
+	CancelOrder(ctx context.Context, id int, reason string) (*ent.Order, error)
+	UpdateOrder(ctx context.Context, id int, input fulfillment.UpdateOrderInput) (*ent.Order, error)
 }
 type QueryResolver interface {
 	Node(ctx context.Context, id int) (ent.Noder, error)
@@ -1454,6 +1462,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CancelFulfillmentRequest(childComplexity, args["id"].(int), args["reason"].(string), args["items"].([]*fulfillment.CancelItemInput)), true
+	case "Mutation.cancelOrder":
+		if e.ComplexityRoot.Mutation.CancelOrder == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cancelOrder_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CancelOrder(childComplexity, args["id"].(int), args["reason"].(string)), true
 	case "Mutation.createApiKey":
 		if e.ComplexityRoot.Mutation.CreateAPIKey == nil {
 			break
@@ -1647,6 +1666,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UpdateAccountStrategy(childComplexity, args["input"].(admin.StrategyInput)), true
+	case "Mutation.updateOrder":
+		if e.ComplexityRoot.Mutation.UpdateOrder == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateOrder_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateOrder(childComplexity, args["id"].(int), args["input"].(fulfillment.UpdateOrderInput)), true
+	case "Mutation.updateOrderPayment":
+		if e.ComplexityRoot.Mutation.UpdateOrderPayment == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_updateOrderPayment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UpdateOrderPayment(childComplexity, args["id"].(int), args["paymentStatus"].(order.PaymentStatus)), true
 	case "Mutation.updateRoutingGroup":
 		if e.ComplexityRoot.Mutation.UpdateRoutingGroup == nil {
 			break
@@ -1698,6 +1739,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Order.AllocationStatus(childComplexity), true
+	case "Order.cancelReason":
+		if e.ComplexityRoot.Order.CancelReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.CancelReason(childComplexity), true
+	case "Order.canceledAt":
+		if e.ComplexityRoot.Order.CanceledAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.CanceledAt(childComplexity), true
 	case "Order.channel":
 		if e.ComplexityRoot.Order.Channel == nil {
 			break
@@ -2904,6 +2957,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("InventoryInput", ec.unmarshalInputInventoryInput),
 			graphql.NewInputUnmarshaler("InventoryItemOrder", ec.unmarshalInputInventoryItemOrder),
 			graphql.NewInputUnmarshaler("InventoryItemWhereInput", ec.unmarshalInputInventoryItemWhereInput),
+			graphql.NewInputUnmarshaler("OrderLineChangeInput", ec.unmarshalInputOrderLineChangeInput),
 			graphql.NewInputUnmarshaler("OrderLineInput", ec.unmarshalInputOrderLineInput),
 			graphql.NewInputUnmarshaler("OrderOrder", ec.unmarshalInputOrderOrder),
 			graphql.NewInputUnmarshaler("OrderWhereInput", ec.unmarshalInputOrderWhereInput),
@@ -2917,6 +2971,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("SourceOrder", ec.unmarshalInputSourceOrder),
 			graphql.NewInputUnmarshaler("SourceWhereInput", ec.unmarshalInputSourceWhereInput),
 			graphql.NewInputUnmarshaler("StrategyInput", ec.unmarshalInputStrategyInput),
+			graphql.NewInputUnmarshaler("UpdateOrderInput", ec.unmarshalInputUpdateOrderInput),
 			graphql.NewInputUnmarshaler("UpdateRoutingGroupInput", ec.unmarshalInputUpdateRoutingGroupInput),
 			graphql.NewInputUnmarshaler("UpdateSourceInput", ec.unmarshalInputUpdateSourceInput),
 		)
@@ -4142,6 +4197,14 @@ type Order implements Node {
   paymentStatus: PaymentStatus!
   status: OrderStatus!
   holdReason: String
+  """
+  Why cancelOrder canceled the order.
+  """
+  cancelReason: String
+  """
+  When cancelOrder canceled the order.
+  """
+  canceledAt: Time
   shipTo: Address!
   """
   Copy of ship_to.country for filtering.
@@ -4446,6 +4509,19 @@ input OrderWhereInput {
   holdReasonNotNil: Boolean
   holdReasonEqualFold: String
   holdReasonContainsFold: String
+  """
+  canceled_at field predicates
+  """
+  canceledAt: Time
+  canceledAtNEQ: Time
+  canceledAtIn: [Time!]
+  canceledAtNotIn: [Time!]
+  canceledAtGT: Time
+  canceledAtGTE: Time
+  canceledAtLT: Time
+  canceledAtLTE: Time
+  canceledAtIsNil: Boolean
+  canceledAtNotNil: Boolean
   """
   ship_to_country field predicates
   """
@@ -5621,7 +5697,7 @@ extend type Mutation {
   createShipment(input: CreateShipmentInput!): Shipment!
 }
 `, BuiltIn: false},
-	{Name: "../schema/orders.graphql", Input: `# Orders: import, hold and release.
+	{Name: "../schema/orders.graphql", Input: `# Orders: import, hold and release, update and cancel.
 
 input AddressInput {
   name: String
@@ -5652,11 +5728,54 @@ input ImportOrderInput {
   lines: [OrderLineInput!]!
 }
 
+"""
+updateOrder's input: only the fields given change. The reference number and
+the address change only while no live fulfillment request (not CANCELED or
+VOIDED) carries them to a source.
+"""
+input UpdateOrderInput {
+  "An empty string clears it."
+  referenceNumber: String
+  shipTo: AddressInput
+  "Changes of the lines, applied in order."
+  lines: [OrderLineChangeInput!]
+}
+
+"""
+One change of an order's lines. With orderLineID: the line's new quantity,
+down to no less than what is allocated or shipped; 0 removes the line (only
+while none of it is allocated or shipped). Without orderLineID: a new line
+(sku, quantity and unitPrice required).
+"""
+input OrderLineChangeInput {
+  orderLineID: ID
+  sku: String
+  title: String
+  quantity: Int!
+  unitPrice: Decimal
+}
+
 extend type Mutation {
-  "Idempotent on (channel, orderNumber): a repeat returns the existing order."
+  "Idempotent on (channel, orderNumber): a repeat with the same content returns the stored order; one whose content differs answers CONFLICT naming what differs."
   importOrder(input: ImportOrderInput!): Order!
   holdOrder(id: ID!, reason: String!): Order!
   releaseOrder(id: ID!): Order!
+  "Sets the payment status, logged with before and after."
+  updateOrderPayment(id: ID!, paymentStatus: PaymentStatus!): Order!
+  """
+  Cancels an OPEN or ON_HOLD order: its live fulfillment requests are voided
+  (a request the source already has gets a cancellation notice), reserved
+  stock is released, the units left are killed; cancelReason and canceledAt
+  record it. CONFLICT if anything of the
+  order has shipped, naming the requests that shipped.
+  """
+  cancelOrder(id: ID!, reason: String!): Order!
+  """
+  Changes an OPEN or ON_HOLD order's reference number, address and lines
+  while what changes is unallocated; CONFLICT naming the fulfillment requests
+  that hold it otherwise. Logged with before and after.
+  """
+  updateOrder(id: ID!, input: UpdateOrderInput!): Order!
 }
 `, BuiltIn: false},
 	{Name: "../schema/routing.graphql", Input: `# Routing groups: which sources may ship an order, and by which rules.
@@ -6128,6 +6247,10 @@ func (ec *executionContext) childFields_Order(ctx context.Context, field graphql
 		return ec.fieldContext_Order_status(ctx, field)
 	case "holdReason":
 		return ec.fieldContext_Order_holdReason(ctx, field)
+	case "cancelReason":
+		return ec.fieldContext_Order_cancelReason(ctx, field)
+	case "canceledAt":
+		return ec.fieldContext_Order_canceledAt(ctx, field)
 	case "shipTo":
 		return ec.fieldContext_Order_shipTo(ctx, field)
 	case "shipToCountry":
@@ -6836,6 +6959,28 @@ func (ec *executionContext) field_Mutation_cancelFulfillmentRequest_args(ctx con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_cancelOrder_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createApiKey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7119,6 +7264,50 @@ func (ec *executionContext) field_Mutation_updateAccountStrategy_args(ctx contex
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateOrderPayment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "paymentStatus",
+		func(ctx context.Context, v any) (order.PaymentStatus, error) {
+			return ec.unmarshalNPaymentStatus2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋorderᚐPaymentStatus(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["paymentStatus"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_updateOrder_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNID2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (fulfillment.UpdateOrderInput, error) {
+			return ec.unmarshalNUpdateOrderInput2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐUpdateOrderInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
 	return args, nil
 }
 
@@ -12635,6 +12824,153 @@ func (ec *executionContext) fieldContext_Mutation_releaseOrder(ctx context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_updateOrderPayment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateOrderPayment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateOrderPayment(ctx, fc.Args["id"].(int), fc.Args["paymentStatus"].(order.PaymentStatus))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Order) graphql.Marshaler {
+			return ec.marshalNOrder2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐOrder(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateOrderPayment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Order(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateOrderPayment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	ec.memo.keepArgs(field, fc.Args)
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cancelOrder(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cancelOrder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CancelOrder(ctx, fc.Args["id"].(int), fc.Args["reason"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Order) graphql.Marshaler {
+			return ec.marshalNOrder2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐOrder(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cancelOrder(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Order(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cancelOrder_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	ec.memo.keepArgs(field, fc.Args)
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_updateOrder(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_updateOrder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UpdateOrder(ctx, fc.Args["id"].(int), fc.Args["input"].(fulfillment.UpdateOrderInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ent.Order) graphql.Marshaler {
+			return ec.marshalNOrder2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐOrder(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_updateOrder(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Order(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	if args, ok := ec.memo.args(field); ok {
+		fc.Args = args
+		return fc, nil
+	}
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_updateOrder_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	ec.memo.keepArgs(field, fc.Args)
+	return fc, nil
+}
+
 func (ec *executionContext) _Order_id(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
 	if plainLeaf(ec.OperationContext, "Order", "id") {
 		return ec.marshalNID2int(ctx, field.Selections, obj.ID)
@@ -12858,6 +13194,52 @@ func (ec *executionContext) _Order_holdReason(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_Order_holdReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return newScalarFieldContext("Order", field, false, false, "String")
+}
+
+func (ec *executionContext) _Order_cancelReason(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_cancelReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CancelReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Order_cancelReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return newScalarFieldContext("Order", field, false, false, "String")
+}
+
+func (ec *executionContext) _Order_canceledAt(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
+	return resolveFieldInOrder(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_canceledAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CanceledAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Order_canceledAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return newScalarFieldContext("Order", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Order_shipTo(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
@@ -23117,6 +23499,76 @@ func UnmarshalInventoryItemWhereInput(ctx context.Context, raw any) (ent.Invento
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputOrderLineChangeInput(ctx context.Context, obj any) (fulfillment.OrderLineChangeInput, error) {
+	var it fulfillment.OrderLineChangeInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"orderLineID", "sku", "title", "quantity", "unitPrice"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "orderLineID":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderLineID"))
+			data, err := ec.unmarshalOID2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderLineID = data
+		case "sku":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sku"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Sku = data
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = data
+		case "quantity":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("quantity"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Quantity = data
+		case "unitPrice":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("unitPrice"))
+			data, err := ec.unmarshalODecimal2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋmoneyᚐAmount(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UnitPrice = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalOrderLineChangeInput unmarshals raw into the OrderLineChangeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalOrderLineChangeInput(ctx context.Context, raw any) (fulfillment.OrderLineChangeInput, error) {
+	var out fulfillment.OrderLineChangeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "OrderLineChangeInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputOrderLineInput(ctx context.Context, obj any) (orders.LineInput, error) {
 	var it orders.LineInput
 	if obj == nil {
@@ -23244,7 +23696,7 @@ func (ec *executionContext) unmarshalInputOrderWhereInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "channel", "channelNEQ", "channelIn", "channelNotIn", "channelGT", "channelGTE", "channelLT", "channelLTE", "channelContains", "channelHasPrefix", "channelHasSuffix", "channelEqualFold", "channelContainsFold", "orderNumber", "orderNumberNEQ", "orderNumberIn", "orderNumberNotIn", "orderNumberGT", "orderNumberGTE", "orderNumberLT", "orderNumberLTE", "orderNumberContains", "orderNumberHasPrefix", "orderNumberHasSuffix", "orderNumberEqualFold", "orderNumberContainsFold", "referenceNumber", "referenceNumberNEQ", "referenceNumberIn", "referenceNumberNotIn", "referenceNumberGT", "referenceNumberGTE", "referenceNumberLT", "referenceNumberLTE", "referenceNumberContains", "referenceNumberHasPrefix", "referenceNumberHasSuffix", "referenceNumberIsNil", "referenceNumberNotNil", "referenceNumberEqualFold", "referenceNumberContainsFold", "paymentStatus", "paymentStatusNEQ", "paymentStatusIn", "paymentStatusNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "holdReason", "holdReasonNEQ", "holdReasonIn", "holdReasonNotIn", "holdReasonGT", "holdReasonGTE", "holdReasonLT", "holdReasonLTE", "holdReasonContains", "holdReasonHasPrefix", "holdReasonHasSuffix", "holdReasonIsNil", "holdReasonNotNil", "holdReasonEqualFold", "holdReasonContainsFold", "shipToCountry", "shipToCountryNEQ", "shipToCountryIn", "shipToCountryNotIn", "shipToCountryGT", "shipToCountryGTE", "shipToCountryLT", "shipToCountryLTE", "shipToCountryContains", "shipToCountryHasPrefix", "shipToCountryHasSuffix", "shipToCountryEqualFold", "shipToCountryContainsFold", "orderedAt", "orderedAtNEQ", "orderedAtIn", "orderedAtNotIn", "orderedAtGT", "orderedAtGTE", "orderedAtLT", "orderedAtLTE", "allocationStatus", "allocationStatusNEQ", "allocationStatusIn", "allocationStatusNotIn", "shipmentStatus", "shipmentStatusNEQ", "shipmentStatusIn", "shipmentStatusNotIn", "hasFulfillmentRequests", "hasFulfillmentRequestsWith", "hasLogs", "hasLogsWith"}
+	fieldsInOrder := [...]string{"not", "and", "or", "id", "idNEQ", "idIn", "idNotIn", "idGT", "idGTE", "idLT", "idLTE", "createdAt", "createdAtNEQ", "createdAtIn", "createdAtNotIn", "createdAtGT", "createdAtGTE", "createdAtLT", "createdAtLTE", "updatedAt", "updatedAtNEQ", "updatedAtIn", "updatedAtNotIn", "updatedAtGT", "updatedAtGTE", "updatedAtLT", "updatedAtLTE", "channel", "channelNEQ", "channelIn", "channelNotIn", "channelGT", "channelGTE", "channelLT", "channelLTE", "channelContains", "channelHasPrefix", "channelHasSuffix", "channelEqualFold", "channelContainsFold", "orderNumber", "orderNumberNEQ", "orderNumberIn", "orderNumberNotIn", "orderNumberGT", "orderNumberGTE", "orderNumberLT", "orderNumberLTE", "orderNumberContains", "orderNumberHasPrefix", "orderNumberHasSuffix", "orderNumberEqualFold", "orderNumberContainsFold", "referenceNumber", "referenceNumberNEQ", "referenceNumberIn", "referenceNumberNotIn", "referenceNumberGT", "referenceNumberGTE", "referenceNumberLT", "referenceNumberLTE", "referenceNumberContains", "referenceNumberHasPrefix", "referenceNumberHasSuffix", "referenceNumberIsNil", "referenceNumberNotNil", "referenceNumberEqualFold", "referenceNumberContainsFold", "paymentStatus", "paymentStatusNEQ", "paymentStatusIn", "paymentStatusNotIn", "status", "statusNEQ", "statusIn", "statusNotIn", "holdReason", "holdReasonNEQ", "holdReasonIn", "holdReasonNotIn", "holdReasonGT", "holdReasonGTE", "holdReasonLT", "holdReasonLTE", "holdReasonContains", "holdReasonHasPrefix", "holdReasonHasSuffix", "holdReasonIsNil", "holdReasonNotNil", "holdReasonEqualFold", "holdReasonContainsFold", "canceledAt", "canceledAtNEQ", "canceledAtIn", "canceledAtNotIn", "canceledAtGT", "canceledAtGTE", "canceledAtLT", "canceledAtLTE", "canceledAtIsNil", "canceledAtNotNil", "shipToCountry", "shipToCountryNEQ", "shipToCountryIn", "shipToCountryNotIn", "shipToCountryGT", "shipToCountryGTE", "shipToCountryLT", "shipToCountryLTE", "shipToCountryContains", "shipToCountryHasPrefix", "shipToCountryHasSuffix", "shipToCountryEqualFold", "shipToCountryContainsFold", "orderedAt", "orderedAtNEQ", "orderedAtIn", "orderedAtNotIn", "orderedAtGT", "orderedAtGTE", "orderedAtLT", "orderedAtLTE", "allocationStatus", "allocationStatusNEQ", "allocationStatusIn", "allocationStatusNotIn", "shipmentStatus", "shipmentStatusNEQ", "shipmentStatusIn", "shipmentStatusNotIn", "hasFulfillmentRequests", "hasFulfillmentRequestsWith", "hasLogs", "hasLogsWith"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -23888,6 +24340,76 @@ func (ec *executionContext) unmarshalInputOrderWhereInput(ctx context.Context, o
 				return it, err
 			}
 			it.HoldReasonContainsFold = data
+		case "canceledAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("canceledAt"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CanceledAt = data
+		case "canceledAtNEQ":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("canceledAtNEQ"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CanceledAtNEQ = data
+		case "canceledAtIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("canceledAtIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CanceledAtIn = data
+		case "canceledAtNotIn":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("canceledAtNotIn"))
+			data, err := ec.unmarshalOTime2ᚕtimeᚐTimeᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CanceledAtNotIn = data
+		case "canceledAtGT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("canceledAtGT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CanceledAtGT = data
+		case "canceledAtGTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("canceledAtGTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CanceledAtGTE = data
+		case "canceledAtLT":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("canceledAtLT"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CanceledAtLT = data
+		case "canceledAtLTE":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("canceledAtLTE"))
+			data, err := ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CanceledAtLTE = data
+		case "canceledAtIsNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("canceledAtIsNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CanceledAtIsNil = data
+		case "canceledAtNotNil":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("canceledAtNotNil"))
+			data, err := ec.unmarshalOBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CanceledAtNotNil = data
 		case "shipToCountry":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("shipToCountry"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -26168,6 +26690,62 @@ func UnmarshalStrategyInput(ctx context.Context, raw any) (admin.StrategyInput, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputUpdateOrderInput(ctx context.Context, obj any) (fulfillment.UpdateOrderInput, error) {
+	var it fulfillment.UpdateOrderInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"referenceNumber", "shipTo", "lines"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "referenceNumber":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("referenceNumber"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ReferenceNumber = data
+		case "shipTo":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("shipTo"))
+			data, err := ec.unmarshalOAddressInput2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋaddressᚐAddress(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ShipTo = data
+		case "lines":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lines"))
+			data, err := ec.unmarshalOOrderLineChangeInput2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐOrderLineChangeInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lines = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUpdateOrderInput unmarshals raw into the UpdateOrderInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUpdateOrderInput(ctx context.Context, raw any) (fulfillment.UpdateOrderInput, error) {
+	var out fulfillment.UpdateOrderInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UpdateOrderInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUpdateRoutingGroupInput(ctx context.Context, obj any) (admin.UpdateRoutingGroupInput, error) {
 	var it admin.UpdateRoutingGroupInput
 	if obj == nil {
@@ -27794,6 +28372,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "updateOrderPayment":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateOrderPayment(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cancelOrder":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cancelOrder(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updateOrder":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_updateOrder(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -27864,6 +28463,16 @@ func (ec *executionContext) _Order(ctx context.Context, sel ast.SelectionSet, ob
 			}
 		case "holdReason":
 			out.Values[i] = ec._Order_holdReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "cancelReason":
+			out.Values[i] = ec._Order_cancelReason(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "canceledAt":
+			out.Values[i] = ec._Order_canceledAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -30428,6 +31037,11 @@ func (ec *executionContext) marshalNOrderLine2ᚖgithubᚗcomᚋfrsvcᚋfulfillm
 	return ec._OrderLine(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNOrderLineChangeInput2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐOrderLineChangeInput(ctx context.Context, v any) (*fulfillment.OrderLineChangeInput, error) {
+	res, err := ec.unmarshalInputOrderLineChangeInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNOrderLineInput2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋordersᚐLineInputᚄ(ctx context.Context, v any) ([]*orders.LineInput, error) {
 	vSlice := graphql.CoerceList(v)
 	var err error
@@ -30951,6 +31565,11 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 	return res
 }
 
+func (ec *executionContext) unmarshalNUpdateOrderInput2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐUpdateOrderInput(ctx context.Context, v any) (fulfillment.UpdateOrderInput, error) {
+	res, err := ec.unmarshalInputUpdateOrderInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNUpdateRoutingGroupInput2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋadminᚐUpdateRoutingGroupInput(ctx context.Context, v any) (admin.UpdateRoutingGroupInput, error) {
 	res, err := ec.unmarshalInputUpdateRoutingGroupInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -31109,6 +31728,14 @@ func (ec *executionContext) marshalN__TypeKind2string(ctx context.Context, sel a
 		graphql.AddInvalidNullFromMarshaler(ctx, "__TypeKind!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalOAddressInput2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋaddressᚐAddress(ctx context.Context, v any) (*address.Address, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputAddressInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOBoolean2bool(ctx context.Context, v any) (bool, error) {
@@ -31850,6 +32477,23 @@ func (ec *executionContext) marshalOOrderLine2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfi
 	}
 
 	return ret
+}
+
+func (ec *executionContext) unmarshalOOrderLineChangeInput2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐOrderLineChangeInputᚄ(ctx context.Context, v any) ([]*fulfillment.OrderLineChangeInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*fulfillment.OrderLineChangeInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNOrderLineChangeInput2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐOrderLineChangeInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) unmarshalOOrderOrder2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐOrderOrder(ctx context.Context, v any) (*ent.OrderOrder, error) {

@@ -9,6 +9,8 @@ import (
 	"context"
 
 	"github.com/frsvc/fulfillment/ent"
+	"github.com/frsvc/fulfillment/ent/order"
+	"github.com/frsvc/fulfillment/internal/fulfillment"
 	"github.com/frsvc/fulfillment/internal/orders"
 )
 
@@ -25,4 +27,19 @@ func (r *mutationResolver) HoldOrder(ctx context.Context, id int, reason string)
 // ReleaseOrder is the resolver for the releaseOrder field.
 func (r *mutationResolver) ReleaseOrder(ctx context.Context, id int) (*ent.Order, error) {
 	return r.Orders.Release(ctx, id)
+}
+
+// UpdateOrderPayment is the resolver for the updateOrderPayment field.
+func (r *mutationResolver) UpdateOrderPayment(ctx context.Context, id int, paymentStatus order.PaymentStatus) (*ent.Order, error) {
+	return r.Orders.UpdatePayment(ctx, id, paymentStatus)
+}
+
+// CancelOrder is the resolver for the cancelOrder field.
+func (r *mutationResolver) CancelOrder(ctx context.Context, id int, reason string) (*ent.Order, error) {
+	return r.Fulfillment.CancelOrder(ctx, id, reason)
+}
+
+// UpdateOrder is the resolver for the updateOrder field.
+func (r *mutationResolver) UpdateOrder(ctx context.Context, id int, input fulfillment.UpdateOrderInput) (*ent.Order, error) {
+	return r.Fulfillment.UpdateOrder(ctx, id, input)
 }

@@ -389,6 +389,8 @@ var (
 		{Name: "payment_status", Type: field.TypeEnum, Enums: []string{"PAID", "DEFERRED", "PENDING"}},
 		{Name: "status", Type: field.TypeEnum, Enums: []string{"OPEN", "ON_HOLD", "CANCELED", "CLOSED"}, Default: "OPEN"},
 		{Name: "hold_reason", Type: field.TypeString, Nullable: true},
+		{Name: "cancel_reason", Type: field.TypeString, Nullable: true},
+		{Name: "canceled_at", Type: field.TypeTime, Nullable: true},
 		{Name: "ship_to", Type: field.TypeJSON},
 		{Name: "ship_to_country", Type: field.TypeString, Size: 2},
 		{Name: "ordered_at", Type: field.TypeTime},

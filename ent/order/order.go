@@ -36,6 +36,10 @@ const (
 	FieldStatus = "status"
 	// FieldHoldReason holds the string denoting the hold_reason field in the database.
 	FieldHoldReason = "hold_reason"
+	// FieldCancelReason holds the string denoting the cancel_reason field in the database.
+	FieldCancelReason = "cancel_reason"
+	// FieldCanceledAt holds the string denoting the canceled_at field in the database.
+	FieldCanceledAt = "canceled_at"
 	// FieldShipTo holds the string denoting the ship_to field in the database.
 	FieldShipTo = "ship_to"
 	// FieldShipToCountry holds the string denoting the ship_to_country field in the database.
@@ -91,6 +95,8 @@ var Columns = []string{
 	FieldPaymentStatus,
 	FieldStatus,
 	FieldHoldReason,
+	FieldCancelReason,
+	FieldCanceledAt,
 	FieldShipTo,
 	FieldShipToCountry,
 	FieldOrderedAt,
@@ -292,6 +298,16 @@ func ByStatus(opts ...sql.OrderTermOption) OrderOption {
 // ByHoldReason orders the results by the hold_reason field.
 func ByHoldReason(opts ...sql.OrderTermOption) OrderOption {
 	return sql.OrderByField(FieldHoldReason, opts...).ToFunc()
+}
+
+// ByCancelReason orders the results by the cancel_reason field.
+func ByCancelReason(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCancelReason, opts...).ToFunc()
+}
+
+// ByCanceledAt orders the results by the canceled_at field.
+func ByCanceledAt(opts ...sql.OrderTermOption) OrderOption {
+	return sql.OrderByField(FieldCanceledAt, opts...).ToFunc()
 }
 
 // ByShipToCountry orders the results by the ship_to_country field.

@@ -285,11 +285,11 @@ func init() {
 	// order.OrderNumberValidator is a validator for the "order_number" field. It is called by the builders before save.
 	order.OrderNumberValidator = orderDescOrderNumber.Validators[0].(func(string) error)
 	// orderDescShipToCountry is the schema descriptor for ship_to_country field.
-	orderDescShipToCountry := orderFields[7].Descriptor()
+	orderDescShipToCountry := orderFields[9].Descriptor()
 	// order.ShipToCountryValidator is a validator for the "ship_to_country" field. It is called by the builders before save.
 	order.ShipToCountryValidator = orderDescShipToCountry.Validators[0].(func(string) error)
 	// orderDescFrSequence is the schema descriptor for fr_sequence field.
-	orderDescFrSequence := orderFields[11].Descriptor()
+	orderDescFrSequence := orderFields[13].Descriptor()
 	// order.DefaultFrSequence holds the default value on creation for the fr_sequence field.
 	order.DefaultFrSequence = orderDescFrSequence.Default.(int)
 	orderlineMixin := schema.OrderLine{}.Mixin()

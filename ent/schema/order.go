@@ -31,6 +31,9 @@ func (Order) Fields() []ent.Field {
 		field.Enum("status").Values("OPEN", "ON_HOLD", "CANCELED", "CLOSED").Default("OPEN").
 			Annotations(entgql.OrderField("STATUS")),
 		field.String("hold_reason").Optional().Nillable(),
+		field.String("cancel_reason").Optional().Nillable().Comment("Why cancelOrder canceled the order.").
+			Annotations(entgql.Skip(entgql.SkipWhereInput)),
+		field.Time("canceled_at").Optional().Nillable().Comment("When cancelOrder canceled the order."),
 		field.JSON("ship_to", address.Address{}).Annotations(entgql.Type("Address")),
 		field.String("ship_to_country").MaxLen(2).Comment("Copy of ship_to.country for filtering."),
 		field.Time("ordered_at").Annotations(entgql.OrderField("ORDERED_AT")),
@@ -83,7 +86,8 @@ func (OrderLine) Fields() []ent.Field {
 		field.Int("position").Immutable(),
 		field.String("sku").NotEmpty().Immutable(),
 		field.String("title").Optional(),
-		field.Int("quantity").Positive().Immutable(),
+		// quantity changes only through updateOrder, with unallocated_quantity.
+		field.Int("quantity").Positive(),
 		immutableMoneyField("unit_price"),
 		field.Int("unallocated_quantity").NonNegative(),
 		field.Int("allocated_quantity").NonNegative().Default(0),

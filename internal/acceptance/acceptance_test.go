@@ -544,7 +544,8 @@ func TestSIGTERMWithRequestInFlight(t *testing.T) {
 
 // TestREADMEWorkedExample runs the README's `worked-example` blocks, in
 // order, in one bash against the binary, as a reader would paste them:
-// every command must succeed and the story must end shipped.
+// every command must succeed, the story must end shipped, and the second
+// order must change after import and end canceled.
 func TestREADMEWorkedExample(t *testing.T) {
 	if _, err := exec.LookPath("jq"); err != nil {
 		t.Fatal("the worked example needs jq (.ci/run installs it)")
@@ -570,7 +571,10 @@ func TestREADMEWorkedExample(t *testing.T) {
 			t.Fatalf("the worked example failed: %v\n%s", err, out)
 		}
 		for _, want := range []string{`"totalCost":"12.20"`, `"processed":1`, `"status":"ACKNOWLEDGED"`, "SHIPPED", "import: Order 1001 imported",
-			`"sendStatus":{"due":0,"sending":0,"waiting":0,"nextAttemptAt":null,"lastRun":{"startedAt":`} {
+			`"sendStatus":{"due":0,"sending":0,"waiting":0,"nextAttemptAt":null,"lastRun":{"startedAt":`,
+			// The order changed after import, then canceled.
+			`{"updateOrderPayment":{"paymentStatus":"PAID"}}`, `{"updateOrder":{"lines":[{"quantity":3}]}}`,
+			`{"cancelOrder":{"status":"CANCELED","allocationStatus":"CANCELED"}}`} {
 			if !strings.Contains(string(out), want) {
 				t.Errorf("the worked example's output lacks %q:\n%s", want, out)
 			}

@@ -26,6 +26,7 @@ var hdMutationRoles = map[string]bool{
 	"createApiKey": false, "revokeApiKey": false,
 	"updateAccountStrategy": false, "updateAccountSettings": false,
 	"importOrder": false, "holdOrder": false, "releaseOrder": false,
+	"updateOrderPayment": false, "cancelOrder": false, "updateOrder": false,
 	"createFulfillmentRequest": false, "generateFulfillmentRequests": false, "processFulfillmentRequests": false,
 	"markFulfillmentRequestProcessed": false, "markFulfillmentRequestAcknowledged": false,
 	"renumberFulfillmentRequest": false, "voidFulfillmentRequest": false, "regenerateFulfillmentRequest": false,
