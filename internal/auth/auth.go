@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/frsvc/fulfillment/ent"
 	"github.com/frsvc/fulfillment/ent/apikey"
@@ -120,6 +121,10 @@ type Authenticator struct {
 	DetachLookup bool
 }
 
+// LastUsedResolution is how stale a key's lastUsedAt may be: authentication
+// refreshes it at most this often.
+const LastUsedResolution = time.Minute
+
 // ErrUnauthenticated answers a missing, unknown or revoked key. One error for
 // all three, so that a caller learns nothing about which keys exist.
 var ErrUnauthenticated = &apperr.Error{Code: apperr.Unauthenticated, Message: "a valid API key is required: Authorization: Bearer <key>"}
@@ -136,7 +141,8 @@ func (a *Authenticator) Authenticate(ctx context.Context, secret string) (Princi
 	}
 	// Only the columns a principal needs: the lookup runs on every request.
 	k, err := a.Client.ApiKey.Query().Where(apikey.Hash(hash)).
-		Select(apikey.FieldAccountID, apikey.FieldName, apikey.FieldRole, apikey.FieldSourceID, apikey.FieldHash, apikey.FieldRevokedAt).
+		Select(apikey.FieldAccountID, apikey.FieldName, apikey.FieldRole, apikey.FieldSourceID, apikey.FieldHash, apikey.FieldRevokedAt,
+			apikey.FieldUpdatedAt, apikey.FieldLastUsedAt).
 		Only(tenant.WithSystem(lookup(ctx)))
 	if ent.IsNotFound(err) {
 		return Principal{}, ErrUnauthenticated
@@ -146,6 +152,15 @@ func (a *Authenticator) Authenticate(ctx context.Context, secret string) (Princi
 	}
 	if subtle.ConstantTimeCompare([]byte(k.Hash), []byte(hash)) != 1 || k.RevokedAt != nil {
 		return Principal{}, ErrUnauthenticated
+	}
+	if now := time.Now(); k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) >= LastUsedResolution {
+		// A write at most once a resolution per key, conditional so that
+		// concurrent requests of one key mostly skip it; updatedAt keeps
+		// telling of changes to the key, not of its use. A failure costs
+		// the request nothing but a stale lastUsedAt.
+		_ = a.Client.ApiKey.Update().
+			Where(apikey.ID(k.ID), apikey.Or(apikey.LastUsedAtIsNil(), apikey.LastUsedAtLT(now.Add(-LastUsedResolution)))).
+			SetLastUsedAt(now).SetUpdatedAt(k.UpdatedAt).Exec(tenant.WithSystem(lookup(ctx)))
 	}
 	return Principal{AccountID: k.AccountID, KeyID: k.ID, KeyName: k.Name, Role: k.Role, SourceID: k.SourceID}, nil
 }
@@ -239,6 +254,9 @@ var sourceQueries = map[string]bool{
 
 // AuthorizeQuery decides whether p may use the root query field.
 func AuthorizeQuery(p Principal, field string) error {
+	if field == "apiKeys" && p.Role != RoleAdmin {
+		return apperr.Deny("only an ADMIN key may list the account's keys")
+	}
 	if p.Role == RoleSource && !sourceQueries[field] {
 		return apperr.Deny("a SOURCE key may not query %s", field)
 	}
