@@ -581,3 +581,28 @@ func TestHelp(t *testing.T) {
 		t.Errorf("accounts keys create --help lists no flags: %q", out)
 	}
 }
+
+// TestBootstrapKeyIgnoredWarns: BOOTSTRAP_API_KEY on a database that has an
+// account already makes nothing, and the log says so at start-up.
+func TestBootstrapKeyIgnoredWarns(t *testing.T) {
+	each(t, func(t *testing.T, dbURL string) {
+		first := start(t, dbURL)
+		if strings.Contains(first.Stderr.String(), "BOOTSTRAP_API_KEY") {
+			t.Errorf("the first start warns: %s", first.Stderr.String())
+		}
+		second := start(t, dbURL) // another BOOTSTRAP_API_KEY
+		// Written before the serving line, on another pipe.
+		log := second.Stderr.String()
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(log, "BOOTSTRAP_API_KEY") && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+			log = second.Stderr.String()
+		}
+		if !strings.Contains(log, `"level":"WARN"`) || !strings.Contains(log, "BOOTSTRAP_API_KEY is ignored") ||
+			strings.Contains(log, second.Key) {
+			t.Errorf("no warning (or the secret in it): %s", log)
+		}
+		if _, errs := second.do(second.Key, `{ viewer { role } }`, nil); len(errs) == 0 {
+			t.Error("the ignored key authenticates")
+		}
+	})
+}

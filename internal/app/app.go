@@ -18,6 +18,7 @@ import (
 
 	"github.com/frsvc/fulfillment/graph"
 	"github.com/frsvc/fulfillment/internal/admin"
+	"github.com/frsvc/fulfillment/ent/apikey"
 	"github.com/frsvc/fulfillment/internal/auth"
 	"github.com/frsvc/fulfillment/internal/db"
 	"github.com/frsvc/fulfillment/internal/demo"
@@ -178,6 +179,9 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 			return nil, fmt.Errorf("bootstrap: %w", err)
 		}
 		if cfg.BootstrapAPIKey != "" {
+			if a.BootstrapSecret == "" {
+				a.warnIgnoredBootstrapKey(ctx)
+			}
 			a.BootstrapSecret = "" // the caller knows it; never echo a given secret
 		}
 	}
@@ -212,6 +216,19 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// warnIgnoredBootstrapKey says that BOOTSTRAP_API_KEY made nothing, the
+// database having an account already, unless the secret is one of its live
+// keys (a restart with the variable still set).
+func (a *App) warnIgnoredBootstrapKey(ctx context.Context) {
+	hash := auth.Hash(a.Config.BootstrapAPIKey)
+	live, err := a.Store.Client.ApiKey.Query().Where(apikey.Hash(hash), apikey.RevokedAtIsNil()).Exist(tenant.WithSystem(ctx))
+	if err == nil && live {
+		return
+	}
+	a.Logger.Warn("BOOTSTRAP_API_KEY is ignored: the database already has an account, and the variable only sets the key of the default account a database with no account gets; " +
+		"it is not a live key of this database (make one with: accounts keys create --account ID --role ADMIN)")
 }
 
 // Close lets the send runs in progress (on-demand ones detached from their
