@@ -16,9 +16,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/frsvc/fulfillment/ent/apikey"
 	"github.com/frsvc/fulfillment/graph"
 	"github.com/frsvc/fulfillment/internal/admin"
-	"github.com/frsvc/fulfillment/ent/apikey"
 	"github.com/frsvc/fulfillment/internal/auth"
 	"github.com/frsvc/fulfillment/internal/db"
 	"github.com/frsvc/fulfillment/internal/demo"
