@@ -66,6 +66,7 @@ func parseConfigTo(args []string, getenv func(string) string, stdout, stderr io.
 	dbURL := fs.String("database-url", getenv("DATABASE_URL"), "empty: embedded SQLite file fulfillment.db; postgres://…; file:… or *.db (DATABASE_URL)")
 	demoFlag := fs.Bool("demo", false, "seed a demo data set into an empty database")
 	sendInterval := fs.String("send-interval", envOr("SEND_INTERVAL", "30s"), "send-run period, 0 = off (SEND_INTERVAL)")
+	shutdownDelay := fs.String("shutdown-delay", envOr("SHUTDOWN_DELAY", "0"), "once shutdown begins, how long to go on serving with /readyz answering 503 before closing the listener (SHUTDOWN_DELAY)")
 	sendLease := fs.String("send-lease", envOr("SEND_LEASE", app.Defaults().SendLease.String()), "how long a send run's claim on a request lasts (SEND_LEASE)")
 	dropRoot := fs.String("file-drop-root", getenv("FILE_DROP_ROOT"),
 		"folder FILE connectors write under, one folder per account; empty: drops beside the SQLite file, or in the working directory on PostgreSQL (FILE_DROP_ROOT)")
@@ -94,6 +95,9 @@ func parseConfigTo(args []string, getenv func(string) string, stdout, stderr io.
 	cfg.FileDropRoot = strings.TrimSpace(*dropRoot)
 	var err error
 	if cfg.SendInterval, err = parseDuration("send-interval", *sendInterval); err != nil {
+		return cfg, err
+	}
+	if cfg.ShutdownDelay, err = parseDuration("shutdown-delay", *shutdownDelay); err != nil {
 		return cfg, err
 	}
 	if cfg.SendLease, err = parseDuration("send-lease", *sendLease); err != nil {

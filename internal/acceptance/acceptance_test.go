@@ -606,3 +606,43 @@ func TestBootstrapKeyIgnoredWarns(t *testing.T) {
 		}
 	})
 }
+
+// TestReadyzDuringShutdown: once SIGTERM has begun the shutdown, /readyz
+// answers 503 while the server still serves (--shutdown-delay), then the
+// process stops and says so.
+func TestReadyzDuringShutdown(t *testing.T) {
+	each(t, func(t *testing.T, dbURL string) {
+		s := start(t, dbURL, "--shutdown-delay", "5s")
+		if code, body := s.get("/readyz"); code != http.StatusOK {
+			t.Fatalf("/readyz before: %d %s", code, body)
+		}
+		if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		code, body := 0, ""
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if code, body = s.get("/readyz"); code == http.StatusServiceUnavailable {
+				break
+			}
+		}
+		if code != http.StatusServiceUnavailable || !strings.Contains(body, "shutting down") {
+			t.Fatalf("/readyz once shutdown began: %d %s", code, body)
+		}
+		// Still serving.
+		if _, errs := s.do(s.Key, `{ viewer { role } }`, nil); len(errs) > 0 {
+			t.Errorf("a query during the delay: %+v", errs)
+		}
+		select {
+		case err := <-s.done:
+			s.done <- err
+			if err != nil {
+				t.Errorf("exit after SIGTERM: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("the server did not stop")
+		}
+		if !strings.Contains(s.Stderr.String(), `"msg":"stopped"`) {
+			t.Errorf("no stopped line in the log")
+		}
+	})
+}

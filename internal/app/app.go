@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/frsvc/fulfillment/ent/apikey"
@@ -82,6 +83,10 @@ type Config struct {
 	MaxBodyBytes   int64
 	// ShutdownGrace is how long Serve lets in-flight work finish.
 	ShutdownGrace time.Duration
+	// ShutdownDelay is how long Serve goes on serving once shutdown has
+	// begun, /readyz answering 503, before it closes the listener: time for
+	// a load balancer to stop sending it requests. 0 closes it at once.
+	ShutdownDelay time.Duration
 
 	// Logger receives the server's log (JSON to stderr in the binary).
 	Logger *slog.Logger
@@ -141,6 +146,8 @@ type App struct {
 	DemoSeeded bool
 
 	served bool // Serve has shut the send runs down
+	// draining is set once shutdown has begun: /readyz answers 503.
+	draining atomic.Bool
 }
 
 // New opens and migrates the store, bootstraps the default account, seeds
@@ -211,6 +218,7 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 		Production: cfg.Production, Limits: graph.Limits{Complexity: cfg.Complexity},
 		RateLimit: rate, RateBurst: cfg.RateBurst, MaxExecuting: cfg.MaxExecuting, MaxInFlight: cfg.MaxInFlight,
 		RequestTimeout: cfg.RequestTimeout, MaxBodyBytes: cfg.MaxBodyBytes, Now: cfg.Now,
+		Draining: a.draining.Load,
 	})
 	if err != nil {
 		return nil, err
@@ -284,7 +292,18 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	case <-ctx.Done():
 	}
-	a.Logger.Info("shutting down")
+	a.draining.Store(true)
+	a.Logger.Info("shutting down", "delay", a.Config.ShutdownDelay.String())
+	if d := a.Config.ShutdownDelay; d > 0 {
+		// Still serving, /readyz saying 503, for the load balancer to notice.
+		select {
+		case <-time.After(d):
+		case err := <-errc:
+			stopLoop()
+			<-loopDone
+			return err
+		}
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), a.grace())
 	defer cancel()
 	stopLoop()
@@ -299,6 +318,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		a.Logger.Warn("the send run did not finish its batch in time; its leases will expire and be taken over")
 	}
 	if shutdownErr != nil {
+		a.Logger.Warn("stopped", "error", shutdownErr.Error())
 		return fmt.Errorf("shutdown: %w", shutdownErr)
 	}
 	a.Logger.Info("stopped")
