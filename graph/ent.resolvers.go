@@ -49,6 +49,10 @@ func (r *queryResolver) Orders(ctx context.Context, after *entgql.Cursor[int], f
 
 // RoutingGroups is the resolver for the routingGroups field.
 func (r *queryResolver) RoutingGroups(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.RoutingGroupOrder, where *ent.RoutingGroupWhereInput) (*ent.RoutingGroupConnection, error) {
+	if orderBy == nil {
+		// The order routing tries them in.
+		orderBy = &ent.RoutingGroupOrder{Direction: entgql.OrderDirectionAsc, Field: ent.RoutingGroupOrderFieldPosition}
+	}
 	return r.Client.RoutingGroup.Query().Paginate(ctx, after, first, before, last, ent.WithRoutingGroupOrder(orderBy), ent.WithRoutingGroupFilter(where.Filter))
 }
 

@@ -16,10 +16,12 @@ import (
 	"time"
 
 	"github.com/frsvc/fulfillment/ent"
+	"github.com/frsvc/fulfillment/ent/account"
 	"github.com/frsvc/fulfillment/ent/apikey"
 	"github.com/frsvc/fulfillment/internal/apperr"
 	"github.com/frsvc/fulfillment/internal/db"
 	"github.com/frsvc/fulfillment/internal/tenant"
+	"github.com/frsvc/fulfillment/internal/wording"
 )
 
 // SecretPrefix starts every generated secret, so that a leaked key is easy
@@ -191,7 +193,16 @@ func CreateAccount(ctx context.Context, client *ent.Client, name, secret string)
 	if err != nil {
 		return nil, "", err
 	}
-	acc, err := tx.Account.Create().SetName(name).Save(ctx)
+	name = strings.TrimSpace(name)
+	taken, err := tx.Account.Query().Where(account.NameEqualFold(name)).Exist(ctx)
+	if err == nil && taken {
+		_ = tx.Rollback()
+		return nil, "", apperr.Clash("an account named %q exists already; account names are unique", name)
+	}
+	var acc *ent.Account
+	if err == nil {
+		acc, err = tx.Account.Create().SetName(name).Save(ctx)
+	}
 	if err == nil {
 		_, err = tx.ApiKey.Create().SetAccountID(acc.ID).SetName("first admin key").SetRole(RoleAdmin).
 			SetPrefix(DisplayPrefix(secret)).SetHash(Hash(secret)).Save(ctx)
@@ -241,7 +252,7 @@ func AuthorizeMutation(p Principal, field string) error {
 		}
 		return apperr.Deny("a SOURCE key may not call %s", field)
 	default:
-		return apperr.Deny("a %s key may not call %s", p.Role, field)
+		return apperr.Deny("%s may not call %s", wording.A(string(p.Role)+" key"), field)
 	}
 }
 

@@ -317,6 +317,7 @@ func TestPartnerIsolation(t *testing.T) {
 				"inventoryItems":     `{ inventoryItems { totalCount } }`,
 				"routingGroups":      `{ routingGroups { totalCount } }`,
 				"fulfillmentLogs":    `{ fulfillmentLogs { totalCount } }`,
+				"apiKeys":            `{ apiKeys { totalCount } }`,
 				"fulfillmentPreview": `{ fulfillmentPreview(orderID: "` + w.o2.ID + `") { canRoute } }`,
 			}
 			for _, f := range w.typeFields(t, "Query") {
