@@ -15,6 +15,9 @@ import (
 	"strings"
 	"time"
 
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
+
 	"github.com/frsvc/fulfillment/ent"
 	"github.com/frsvc/fulfillment/ent/account"
 	"github.com/frsvc/fulfillment/ent/apikey"
@@ -194,7 +197,11 @@ func CreateAccount(ctx context.Context, client *ent.Client, name, secret string)
 		return nil, "", err
 	}
 	name = strings.TrimSpace(name)
-	taken, err := tx.Account.Query().Where(account.NameEqualFold(name)).Exist(ctx)
+	err = lockAccountNames(ctx, tx)
+	var taken bool
+	if err == nil {
+		taken, err = tx.Account.Query().Where(account.NameEqualFold(name)).Exist(ctx)
+	}
 	if err == nil && taken {
 		_ = tx.Rollback()
 		return nil, "", apperr.Clash("an account named %q exists already; account names are unique", name)
@@ -217,6 +224,24 @@ func CreateAccount(ctx context.Context, client *ent.Client, name, secret string)
 	return acc, secret, nil
 }
 
+// lockAccountNames makes concurrent account creations check the names one
+// after the other: on PostgreSQL with a transaction-scoped advisory lock
+// (there is no row to lock before the account exists); SQLite's write
+// transactions are serial already.
+func lockAccountNames(ctx context.Context, tx *ent.Tx) error {
+	postgres := false
+	// The selector knows the dialect; the query matches nothing.
+	if _, err := tx.Account.Query().Where(account.ID(0)).
+		Modify(func(s *entsql.Selector) { postgres = s.Dialect() == dialect.Postgres }).IDs(ctx); err != nil {
+		return err
+	}
+	if !postgres {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext('fulfillment: account names'))")
+	return err
+}
+
 // Bootstrap creates the default account and an ADMIN key on a database with
 // no account. It returns the secret when it made one, "" otherwise.
 func Bootstrap(ctx context.Context, client *ent.Client, secret string) (string, error) {
@@ -228,6 +253,9 @@ func Bootstrap(ctx context.Context, client *ent.Client, secret string) (string, 
 		return "", nil
 	}
 	_, s, err := CreateAccount(ctx, client, "Default", secret)
+	if apperr.CodeOf(err) == apperr.Conflict {
+		return "", nil // another process made it meanwhile
+	}
 	if err != nil {
 		return "", err
 	}

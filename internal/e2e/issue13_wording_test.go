@@ -4,10 +4,14 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/frsvc/fulfillment/ent/account"
 	"github.com/frsvc/fulfillment/internal/app"
+	"github.com/frsvc/fulfillment/internal/apperr"
 	"github.com/frsvc/fulfillment/internal/auth"
+	"github.com/frsvc/fulfillment/internal/tenant"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
 
@@ -221,6 +225,43 @@ func TestIssue13DuplicateAccountNames(t *testing.T) {
 		for _, name := range []string{"Acme", " acme ", "test ACCOUNT"} {
 			if _, _, err := auth.CreateAccount(t.Context(), a.Store.Client, name, ""); err == nil || !strings.Contains(err.Error(), "exists already") {
 				t.Errorf("%q: %v", name, err)
+			}
+		}
+	})
+}
+
+// TestIssue13DuplicateAccountNamesRace: of concurrent creations of one name,
+// one succeeds.
+func TestIssue13DuplicateAccountNamesRace(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		for round := 0; round < 5; round++ {
+			name := "Twin " + string(rune('A'+round))
+			errs := make([]error, 4)
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for i := range errs {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					<-start
+					_, _, errs[i] = auth.CreateAccount(t.Context(), a.Store.Client, name, "")
+				}()
+			}
+			close(start)
+			wg.Wait()
+			ok := 0
+			for _, err := range errs {
+				if err == nil {
+					ok++
+				} else if apperr.CodeOf(err) != apperr.Conflict {
+					t.Errorf("%s: %v", name, err)
+				}
+			}
+			n, err := a.Store.Client.Account.Query().Where(account.Name(name)).Count(tenant.WithSystem(t.Context()))
+			testdb.Must(t, err)
+			if ok != 1 || n != 1 {
+				t.Fatalf("%s: %d creations succeeded, %d accounts (%v)", name, ok, n, errs)
 			}
 		}
 	})
