@@ -162,10 +162,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, secret string) (Princi
 		// A write at most once a resolution per key, conditional so that
 		// concurrent requests of one key mostly skip it; updatedAt keeps
 		// telling of changes to the key, not of its use. A failure costs
-		// the request nothing but a stale lastUsedAt.
+		// the request nothing but a stale lastUsedAt. A write may wait for
+		// SQLite's writer: under the request's own deadline, not detached.
 		_ = a.Client.ApiKey.Update().
 			Where(apikey.ID(k.ID), apikey.Or(apikey.LastUsedAtIsNil(), apikey.LastUsedAtLT(now.Add(-LastUsedResolution)))).
-			SetLastUsedAt(now).SetUpdatedAt(k.UpdatedAt).Exec(tenant.WithSystem(lookup(ctx)))
+			SetLastUsedAt(now).SetUpdatedAt(k.UpdatedAt).Exec(tenant.WithSystem(ctx))
 	}
 	return Principal{AccountID: k.AccountID, KeyID: k.ID, KeyName: k.Name, Role: k.Role, SourceID: k.SourceID}, nil
 }
