@@ -23,11 +23,15 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/frsvc/fulfillment/ent"
+	"github.com/frsvc/fulfillment/internal/admin"
 	"github.com/frsvc/fulfillment/internal/app"
+	"github.com/frsvc/fulfillment/internal/apperr"
 	"github.com/frsvc/fulfillment/internal/auth"
 	"github.com/frsvc/fulfillment/internal/demo"
 	"github.com/frsvc/fulfillment/internal/gctune"
 	"github.com/frsvc/fulfillment/internal/httpapi"
+	"github.com/frsvc/fulfillment/internal/tenant"
 )
 
 func main() {
@@ -48,8 +52,12 @@ type config struct {
 }
 
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (config, error) {
-	fs := flag.NewFlagSet("fulfillment", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	return parseConfigTo(args, getenv, stderr, stderr)
+}
+
+// parseConfigTo is parseConfig writing --help's answer to stdout.
+func parseConfigTo(args []string, getenv func(string) string, stdout, stderr io.Writer) (config, error) {
+	fs := newFlagSet("fulfillment", args, stdout, stderr)
 	envOr := func(name, def string) string {
 		if v := getenv(name); v != "" {
 			return v
@@ -60,6 +68,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	dbURL := fs.String("database-url", getenv("DATABASE_URL"), "empty: embedded SQLite file fulfillment.db; postgres://…; file:… or *.db (DATABASE_URL)")
 	demoFlag := fs.Bool("demo", false, "seed a demo data set into an empty database")
 	sendInterval := fs.String("send-interval", envOr("SEND_INTERVAL", "30s"), "send-run period, 0 = off (SEND_INTERVAL)")
+	shutdownDelay := fs.String("shutdown-delay", envOr("SHUTDOWN_DELAY", "0"), "once shutdown begins, how long to go on serving with /readyz answering 503 before closing the listener (SHUTDOWN_DELAY)")
 	sendLease := fs.String("send-lease", envOr("SEND_LEASE", app.Defaults().SendLease.String()), "how long a send run's claim on a request lasts (SEND_LEASE)")
 	dropRoot := fs.String("file-drop-root", getenv("FILE_DROP_ROOT"),
 		"folder FILE connectors write under, one folder per account; empty: drops beside the SQLite file, or in the working directory on PostgreSQL (FILE_DROP_ROOT)")
@@ -88,6 +97,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (c
 	cfg.FileDropRoot = strings.TrimSpace(*dropRoot)
 	var err error
 	if cfg.SendInterval, err = parseDuration("send-interval", *sendInterval); err != nil {
+		return cfg, err
+	}
+	if cfg.ShutdownDelay, err = parseDuration("shutdown-delay", *shutdownDelay); err != nil {
 		return cfg, err
 	}
 	if cfg.SendLease, err = parseDuration("send-lease", *sendLease); err != nil {
@@ -195,9 +207,16 @@ func isOrigin(o string) bool {
 // run is the whole program, with its inputs passed in so tests can drive it.
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "accounts" {
-		return runAccounts(ctx, args[1:], getenv, stdout, stderr)
+		err := runAccounts(ctx, args[1:], getenv, stdout, stderr)
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
 	}
-	cfg, err := parseConfig(args, getenv, stderr)
+	cfg, err := parseConfigTo(args, getenv, stdout, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -265,29 +284,87 @@ func displayAddr(a net.Addr) string {
 	return net.JoinHostPort(host, port)
 }
 
-// runAccounts is `accounts create --name NAME [--database-url …]`: it prints
-// the new account's first ADMIN key alone on the last line of stdout.
-func runAccounts(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "create" {
-		return errors.New("usage: accounts create --name NAME [--database-url URL]")
+// usage lists the program's commands; each command's --help adds its flags.
+const usage = `Usage:
+  fulfillment [flags]
+      serve the GraphQL API (flags below)
+  fulfillment accounts create --name NAME [--database-url URL]
+      create an account; prints its first ADMIN key alone on the last line
+  fulfillment accounts keys create --account ID --role ADMIN|READ_ONLY|SOURCE [--name NAME] [--source ID] [--database-url URL]
+      create an API key for an account, for instance to recover one whose ADMIN
+      keys are lost; prints the secret alone on the last line
+`
+
+// wantsHelp reports whether args ask for help before anything else they say.
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "-h", "-help", "--help", "help":
+			return true
+		case "--":
+			return false
+		}
 	}
-	fs := flag.NewFlagSet("accounts create", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	name := fs.String("name", "", "the account's name")
+	return false
+}
+
+// newFlagSet is a flag set whose usage is the program's usage and the set's
+// own flags; on --help it writes to stdout, on a bad flag to stderr.
+func newFlagSet(name string, args []string, stdout, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	out := stderr
+	if wantsHelp(args) {
+		out = stdout
+	}
+	fs.SetOutput(out)
+	fs.Usage = func() {
+		fmt.Fprint(out, usage)
+		fmt.Fprintf(out, "\nFlags of %s:\n", name)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// runAccounts is `accounts create` and `accounts keys create`.
+func runAccounts(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	switch {
+	case len(args) > 0 && args[0] == "create":
+		return runAccountsCreate(ctx, args[1:], getenv, stdout, stderr)
+	case len(args) > 1 && args[0] == "keys" && args[1] == "create":
+		return runKeysCreate(ctx, args[2:], getenv, stdout, stderr)
+	case len(args) > 0 && wantsHelp(args[:1]) || len(args) > 1 && args[0] == "keys" && wantsHelp(args[1:2]):
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	return errors.New("usage: accounts create … or accounts keys create … (see --help)")
+}
+
+// openForCommand opens the same app the server runs, so the store is
+// opened, migrated and instrumented as it is there; without the default
+// account, whose key only the server shows.
+func openForCommand(ctx context.Context, dbURL string, stderr io.Writer) (*app.App, error) {
+	cfg := app.Defaults()
+	cfg.DatabaseURL, cfg.Bootstrap = dbURL, false
+	cfg.Logger = slog.New(slog.NewJSONHandler(stderr, nil))
+	return app.New(ctx, cfg)
+}
+
+// runAccountsCreate is `accounts create --name NAME [--database-url …]`: it
+// prints the new account's first ADMIN key alone on the last line of stdout.
+func runAccountsCreate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("accounts create", args, stdout, stderr)
+	name := fs.String("name", "", "the account's name, unique among the accounts")
 	dbURL := fs.String("database-url", getenv("DATABASE_URL"), "database URL (DATABASE_URL)")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("accounts create: unexpected argument %q", fs.Arg(0))
 	}
 	if strings.TrimSpace(*name) == "" {
 		return errors.New("accounts create: --name is required")
 	}
-	// The same app the server runs, so the store is opened, migrated and
-	// instrumented as it is there; without the default account, whose key
-	// only the server shows.
-	cfg := app.Defaults()
-	cfg.DatabaseURL, cfg.Bootstrap = *dbURL, false
-	cfg.Logger = slog.New(slog.NewJSONHandler(stderr, nil))
-	a, err := app.New(ctx, cfg)
+	a, err := openForCommand(ctx, *dbURL, stderr)
 	if err != nil {
 		return err
 	}
@@ -297,5 +374,71 @@ func runAccounts(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	fmt.Fprintf(stdout, "Created account %q (id %d). Its ADMIN API key, shown this once:\n%s\n", acc.Name, acc.ID, secret)
+	return nil
+}
+
+// keyFlags names the flags of `accounts keys create` by the input fields
+// whose errors they answer.
+var keyFlags = map[string]string{"input.name": "--name", "input.role": "--role", "input.sourceID": "--source"}
+
+// runKeysCreate is `accounts keys create --account ID --role ROLE [--name N]
+// [--source ID]`: it makes a key for the account, whatever keys it has or
+// lacks, and prints the secret alone on the last line of stdout. Whoever
+// runs the server can so recover an account whose ADMIN keys are lost.
+func runKeysCreate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("accounts keys create", args, stdout, stderr)
+	accountFlag := fs.String("account", "", "the account's id")
+	role := fs.String("role", "", "ADMIN, READ_ONLY or SOURCE")
+	name := fs.String("name", "", "the key's name (default: \"<role> key from the command line\")")
+	sourceFlag := fs.String("source", "", "for a SOURCE key, the id of the account's source it belongs to")
+	dbURL := fs.String("database-url", getenv("DATABASE_URL"), "database URL (DATABASE_URL)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("accounts keys create: unexpected argument %q", fs.Arg(0))
+	}
+	accountID, err := strconv.Atoi(strings.TrimSpace(*accountFlag))
+	if err != nil || accountID < 1 {
+		return fmt.Errorf("accounts keys create: --account must be an account's id, such as 1 (got %q)", *accountFlag)
+	}
+	r := auth.Role(strings.ToUpper(strings.TrimSpace(*role)))
+	if *role == "" {
+		return errors.New("accounts keys create: --role is required: ADMIN, READ_ONLY or SOURCE")
+	}
+	in := admin.CreateAPIKeyInput{Name: *name, Role: r}
+	if strings.TrimSpace(in.Name) == "" {
+		in.Name = string(r) + " key from the command line"
+	}
+	if *sourceFlag != "" {
+		id, err := strconv.Atoi(strings.TrimSpace(*sourceFlag))
+		if err != nil || id < 1 {
+			return fmt.Errorf("accounts keys create: --source must be a source's id, such as 2 (got %q)", *sourceFlag)
+		}
+		in.SourceID = &id
+	}
+	a, err := openForCommand(ctx, *dbURL, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	acc, err := a.Store.Client.Account.Get(tenant.WithAccount(ctx, accountID), accountID)
+	if ent.IsNotFound(err) {
+		return fmt.Errorf("accounts keys create: account %d not found", accountID)
+	}
+	if err != nil {
+		return err
+	}
+	created, err := a.Admin.CreateAPIKey(tenant.WithAccount(ctx, accountID), in)
+	if err != nil {
+		var e *apperr.Error
+		if errors.As(err, &e) && keyFlags[e.Field] != "" {
+			return fmt.Errorf("accounts keys create: %s: %s", keyFlags[e.Field], e.Message)
+		}
+		return fmt.Errorf("accounts keys create: %w", err)
+	}
+	k := created.APIKey
+	fmt.Fprintf(stdout, "Created %s key %q (id %d) for account %q (id %d). Its secret, shown this once:\n%s\n",
+		k.Role, k.Name, k.ID, acc.Name, acc.ID, created.Secret)
 	return nil
 }

@@ -241,6 +241,7 @@ func TestAccountsCreate(t *testing.T) {
 				{"accounts", "create", "--name", "  ", "--database-url", url},
 				{"accounts"},
 				{"accounts", "delete", "--name", "x"},
+				{"accounts", "create", "--name", "acme ", "--database-url", url}, // names are unique
 			} {
 				if err := run(context.Background(), args, env(nil), io.Discard, io.Discard); err == nil {
 					t.Errorf("%q accepted", args)

@@ -202,6 +202,11 @@ func (_q *ApiKeyQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 				selectedFields = append(selectedFields, apikey.FieldRevokedAt)
 				fieldSeen[apikey.FieldRevokedAt] = struct{}{}
 			}
+		case "lastUsedAt":
+			if _, ok := fieldSeen[apikey.FieldLastUsedAt]; !ok {
+				selectedFields = append(selectedFields, apikey.FieldLastUsedAt)
+				fieldSeen[apikey.FieldLastUsedAt] = struct{}{}
+			}
 		case "id":
 		case "__typename":
 		default:

@@ -22,6 +22,11 @@ func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, erro
 	return r.Client.Noders(ctx, ids)
 }
 
+// APIKeys is the resolver for the apiKeys field.
+func (r *queryResolver) APIKeys(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int) (*ent.ApiKeyConnection, error) {
+	return r.Client.ApiKey.Query().Paginate(ctx, after, first, before, last)
+}
+
 // FulfillmentLogs is the resolver for the fulfillmentLogs field.
 func (r *queryResolver) FulfillmentLogs(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.FulfillmentLogOrder, where *ent.FulfillmentLogWhereInput) (*ent.FulfillmentLogConnection, error) {
 	return r.Client.FulfillmentLog.Query().Paginate(ctx, after, first, before, last, ent.WithFulfillmentLogOrder(orderBy), ent.WithFulfillmentLogFilter(where.Filter))
@@ -44,6 +49,10 @@ func (r *queryResolver) Orders(ctx context.Context, after *entgql.Cursor[int], f
 
 // RoutingGroups is the resolver for the routingGroups field.
 func (r *queryResolver) RoutingGroups(ctx context.Context, after *entgql.Cursor[int], first *int, before *entgql.Cursor[int], last *int, orderBy *ent.RoutingGroupOrder, where *ent.RoutingGroupWhereInput) (*ent.RoutingGroupConnection, error) {
+	if orderBy == nil {
+		// The order routing tries them in.
+		orderBy = &ent.RoutingGroupOrder{Direction: entgql.OrderDirectionAsc, Field: ent.RoutingGroupOrderFieldPosition}
+	}
 	return r.Client.RoutingGroup.Query().Paginate(ctx, after, first, before, last, ent.WithRoutingGroupOrder(orderBy), ent.WithRoutingGroupFilter(where.Filter))
 }
 

@@ -27,6 +27,8 @@ func (ApiKey) Fields() []ent.Field {
 		field.String("prefix").Immutable(),
 		field.String("hash").Immutable().Sensitive().Unique().Annotations(entgql.Skip()),
 		field.Time("revoked_at").Optional().Nillable(),
+		// Refreshed by authentication at most once a minute per key.
+		field.Time("last_used_at").Optional().Nillable().Annotations(entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)),
 	}
 }
 
@@ -42,5 +44,9 @@ func (ApiKey) Indexes() []ent.Index { return []ent.Index{index.Fields("account_i
 
 // Annotations of ApiKey.
 func (ApiKey) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.Skip(entgql.SkipWhereInput, entgql.SkipOrderField)}
+	return []schema.Annotation{
+		entgql.Skip(entgql.SkipWhereInput, entgql.SkipOrderField),
+		// The account's keys, for ADMIN keys only (auth.AuthorizeQuery).
+		entgql.RelayConnection(), entgql.QueryField("apiKeys"),
+	}
 }

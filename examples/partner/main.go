@@ -135,7 +135,11 @@ func run(ctx context.Context, cfg Config, out io.Writer) (Summary, error) {
 		return sum, explain(err)
 	}
 	if v.Viewer.Role != client.ApiKeyRoleSource || v.Viewer.Source == nil {
-		return sum, fmt.Errorf("the key is a %s key: use the SOURCE key of your source", v.Viewer.Role)
+		article := "a"
+		if r := string(v.Viewer.Role); r != "" && strings.ContainsRune("AEIOU", rune(r[0])) {
+			article = "an"
+		}
+		return sum, fmt.Errorf("the key is %s %s key: use the SOURCE key of your source", article, v.Viewer.Role)
 	}
 	src := v.Viewer.Source
 	fmt.Fprintf(out, "Signed in as source %s (%s).\n", src.Code, src.Name)

@@ -174,7 +174,8 @@ func TestRun(t *testing.T) {
 		}
 		admin := cfg
 		admin.Key = env.AdminKey
-		if _, err := run(context.Background(), admin, io.Discard); err == nil || !strings.Contains(err.Error(), "SOURCE key") {
+		if _, err := run(context.Background(), admin, io.Discard); err == nil || !strings.Contains(err.Error(), "SOURCE key") ||
+			!strings.Contains(err.Error(), "is an ADMIN key") {
 			t.Errorf("ADMIN key: %v", err)
 		}
 	})

@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -578,6 +579,151 @@ func TestREADMEWorkedExample(t *testing.T) {
 			if !strings.Contains(string(out), want) {
 				t.Errorf("the worked example's output lacks %q:\n%s", want, out)
 			}
+		}
+	})
+}
+
+// runBinary runs the binary to its end and returns its stdout, stderr and
+// exit code.
+func runBinary(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Dir = t.TempDir()
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit):
+		code = exit.ExitCode()
+	default:
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// TestAccountsKeysCreate: whoever runs the server makes an account a new
+// ADMIN key from the command line; the secret is alone on the last line.
+func TestAccountsKeysCreate(t *testing.T) {
+	each(t, func(t *testing.T, dbURL string) {
+		s := start(t, dbURL)
+		var v struct {
+			Viewer struct{ Account struct{ ID, Name string } }
+		}
+		s.q(`{ viewer { account { id name } } }`, nil, &v)
+		out, errOut, code := runBinary(t, "accounts", "keys", "create", "--account", v.Viewer.Account.ID, "--role", "ADMIN",
+			"--name", "recovery", "--database-url", dbURL)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		key := lines[len(lines)-1]
+		if !regexp.MustCompile(`^frk_[a-z2-7]{52}$`).MatchString(key) {
+			t.Fatalf("last line %q is not a key alone (stdout %q)", key, out)
+		}
+		data, errs := s.do(key, `{ viewer { role apiKey { name } account { name } } apiKeys { totalCount } }`, nil)
+		if len(errs) > 0 || !strings.Contains(string(data), `"role":"ADMIN"`) || !strings.Contains(string(data), `"name":"recovery"`) ||
+			!strings.Contains(string(data), `"totalCount":2`) {
+			t.Fatalf("the new key: %s %+v", data, errs)
+		}
+		for _, c := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"--account", "999999", "--role", "ADMIN"}, "account 999999 not found"},
+			{[]string{"--account", "x", "--role", "ADMIN"}, "--account"},
+			{[]string{"--account", v.Viewer.Account.ID}, "--role is required"},
+			{[]string{"--account", v.Viewer.Account.ID, "--role", "SOURCE"}, "--source"},
+			{[]string{"--account", v.Viewer.Account.ID, "--role", "OWNER"}, "--role"},
+		} {
+			out, errOut, code := runBinary(t, append([]string{"accounts", "keys", "create", "--database-url", dbURL}, c.args...)...)
+			if code == 0 || !strings.Contains(errOut, c.want) || strings.Contains(out, "frk_") {
+				t.Errorf("%q: exit %d, stderr %q, stdout %q; want an error naming %s", c.args, code, errOut, out, c.want)
+			}
+		}
+	})
+}
+
+// TestHelp: --help of the program and of each command exits 0 and lists the
+// commands on stdout.
+func TestHelp(t *testing.T) {
+	for _, args := range [][]string{
+		{"--help"}, {"-h"}, {"accounts", "--help"}, {"accounts", "create", "--help"},
+		{"accounts", "keys", "--help"}, {"accounts", "keys", "create", "--help"},
+	} {
+		out, errOut, code := runBinary(t, args...)
+		if code != 0 || !strings.Contains(out, "accounts create --name") || !strings.Contains(out, "accounts keys create --account") {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q", args, code, out, errOut)
+		}
+	}
+	out, _, _ := runBinary(t, "accounts", "keys", "create", "--help")
+	if !strings.Contains(out, "-role") || !strings.Contains(out, "-source") {
+		t.Errorf("accounts keys create --help lists no flags: %q", out)
+	}
+}
+
+// TestBootstrapKeyIgnoredWarns: BOOTSTRAP_API_KEY on a database that has an
+// account already makes nothing, and the log says so at start-up.
+func TestBootstrapKeyIgnoredWarns(t *testing.T) {
+	each(t, func(t *testing.T, dbURL string) {
+		first := start(t, dbURL)
+		if strings.Contains(first.Stderr.String(), "BOOTSTRAP_API_KEY") {
+			t.Errorf("the first start warns: %s", first.Stderr.String())
+		}
+		second := start(t, dbURL) // another BOOTSTRAP_API_KEY
+		// Written before the serving line, on another pipe.
+		log := second.Stderr.String()
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(log, "BOOTSTRAP_API_KEY") && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+			log = second.Stderr.String()
+		}
+		if !strings.Contains(log, `"level":"WARN"`) || !strings.Contains(log, "BOOTSTRAP_API_KEY is ignored") ||
+			strings.Contains(log, second.Key) {
+			t.Errorf("no warning (or the secret in it): %s", log)
+		}
+		if _, errs := second.do(second.Key, `{ viewer { role } }`, nil); len(errs) == 0 {
+			t.Error("the ignored key authenticates")
+		}
+	})
+}
+
+// TestReadyzDuringShutdown: once SIGTERM has begun the shutdown, /readyz
+// answers 503 while the server still serves (--shutdown-delay), then the
+// process stops and says so.
+func TestReadyzDuringShutdown(t *testing.T) {
+	each(t, func(t *testing.T, dbURL string) {
+		s := start(t, dbURL, "--shutdown-delay", "5s")
+		if code, body := s.get("/readyz"); code != http.StatusOK {
+			t.Fatalf("/readyz before: %d %s", code, body)
+		}
+		if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		code, body := 0, ""
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if code, body = s.get("/readyz"); code == http.StatusServiceUnavailable {
+				break
+			}
+		}
+		if code != http.StatusServiceUnavailable || !strings.Contains(body, "shutting down") {
+			t.Fatalf("/readyz once shutdown began: %d %s", code, body)
+		}
+		// Still serving.
+		if _, errs := s.do(s.Key, `{ viewer { role } }`, nil); len(errs) > 0 {
+			t.Errorf("a query during the delay: %+v", errs)
+		}
+		select {
+		case err := <-s.done:
+			s.done <- err
+			if err != nil {
+				t.Errorf("exit after SIGTERM: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("the server did not stop")
+		}
+		if !strings.Contains(s.Stderr.String(), `"msg":"stopped"`) {
+			t.Errorf("no stopped line in the log")
 		}
 	})
 }

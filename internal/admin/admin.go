@@ -723,16 +723,49 @@ func (s *Service) CreateAPIKey(ctx context.Context, in CreateAPIKeyInput) (*Crea
 }
 
 // RevokeAPIKey revokes a key; it takes effect on the key's next request.
-// Revoking a revoked key changes nothing.
+// Revoking a revoked key changes nothing. The account's last active ADMIN
+// key cannot be revoked: nothing could make another one through the API.
 func (s *Service) RevokeAPIKey(ctx context.Context, id int) (*ent.ApiKey, error) {
-	k, err := s.Client.ApiKey.Get(ctx, id)
-	if ent.IsNotFound(err) {
-		return nil, apperr.Missing("API key", id)
+	var out *ent.ApiKey
+	err := db.InTx(ctx, s.Client, func(tx *ent.Tx) error {
+		k, err := tx.ApiKey.Get(ctx, id)
+		if ent.IsNotFound(err) {
+			return apperr.Missing("API key", id)
+		}
+		if err != nil {
+			return err
+		}
+		if k.RevokedAt != nil {
+			out = k
+			return nil
+		}
+		if k.Role == auth.RoleAdmin {
+			// Two revokes of the last two ADMIN keys must not both pass the
+			// count: on PostgreSQL the account's row serialises them (the
+			// second counts after the first commits); SQLite's write
+			// transactions are serial already (_txlock=immediate).
+			if err := db.LockAccount(ctx, tx, s.Postgres, k.AccountID); err != nil {
+				return err
+			}
+			n, err := tx.ApiKey.Query().Where(apikey.RoleEQ(auth.RoleAdmin), apikey.RevokedAtIsNil(), apikey.IDNEQ(k.ID)).Count(ctx)
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return apperr.Clash("API key %d is the account's last active ADMIN key; create another ADMIN key before revoking it", k.ID)
+			}
+		}
+		out, err = tx.ApiKey.UpdateOneID(k.ID).Where(apikey.RevokedAtIsNil()).SetRevokedAt(time.Now()).Save(ctx)
+		if ent.IsNotFound(err) {
+			// Revoked meanwhile by another request.
+			out, err = tx.ApiKey.Get(ctx, k.ID)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
-	if err != nil || k.RevokedAt != nil {
-		return k, err
-	}
-	return s.Client.ApiKey.UpdateOne(k).SetRevokedAt(time.Now()).Save(ctx)
+	return out.Unwrap(), nil
 }
 
 // --- account ---------------------------------------------------------------

@@ -52,15 +52,22 @@ type Connector struct {
 
 // ConnectorOf describes s's connector.
 func ConnectorOf(s *ent.Source) *Connector {
-	return &Connector{
+	c := &Connector{
 		Kind:           s.ConnectorKind,
-		URL:            nonEmpty(s.ConnectorURL),
 		HasSecret:      s.ConnectorSecret != "",
 		TimeoutSeconds: s.ConnectorTimeoutSeconds,
-		Directory:      nonEmpty(s.ConnectorDirectory),
 		Format:         s.ConnectorFormat,
 		MaxAttempts:    s.ConnectorMaxAttempts,
 	}
+	// A field of another kind of connector is null, whatever is stored
+	// from an earlier kind.
+	switch s.ConnectorKind {
+	case source.ConnectorKindHTTP:
+		c.URL = nonEmpty(s.ConnectorURL)
+	case source.ConnectorKindFILE:
+		c.Directory = nonEmpty(s.ConnectorDirectory)
+	}
+	return c
 }
 
 func nonEmpty(s string) *string {

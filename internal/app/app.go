@@ -15,8 +15,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
+	"github.com/frsvc/fulfillment/ent/apikey"
 	"github.com/frsvc/fulfillment/graph"
 	"github.com/frsvc/fulfillment/internal/admin"
 	"github.com/frsvc/fulfillment/internal/auth"
@@ -86,6 +88,10 @@ type Config struct {
 	MaxBodyBytes   int64
 	// ShutdownGrace is how long Serve lets in-flight work finish.
 	ShutdownGrace time.Duration
+	// ShutdownDelay is how long Serve goes on serving once shutdown has
+	// begun, /readyz answering 503, before it closes the listener: time for
+	// a load balancer to stop sending it requests. 0 closes it at once.
+	ShutdownDelay time.Duration
 
 	// Logger receives the server's log (JSON to stderr in the binary).
 	Logger *slog.Logger
@@ -145,6 +151,8 @@ type App struct {
 	DemoSeeded bool
 
 	served bool // Serve has shut the send runs down
+	// draining is set once shutdown has begun: /readyz answers 503.
+	draining atomic.Bool
 }
 
 // New opens and migrates the store, bootstraps the default account, seeds
@@ -187,6 +195,9 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 			return nil, fmt.Errorf("bootstrap: %w", err)
 		}
 		if cfg.BootstrapAPIKey != "" {
+			if a.BootstrapSecret == "" {
+				a.warnIgnoredBootstrapKey(ctx)
+			}
 			a.BootstrapSecret = "" // the caller knows it; never echo a given secret
 		}
 	}
@@ -221,6 +232,7 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 		Production: cfg.Production, Limits: graph.Limits{Complexity: cfg.Complexity},
 		RateLimit: rate, RateBurst: cfg.RateBurst, MaxExecuting: cfg.MaxExecuting, MaxInFlight: cfg.MaxInFlight,
 		RequestTimeout: cfg.RequestTimeout, MaxBodyBytes: cfg.MaxBodyBytes, Now: cfg.Now,
+		Draining: a.draining.Load,
 	})
 	if err != nil {
 		return nil, err
@@ -232,6 +244,19 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 		a.Handler = mux
 	}
 	return a, nil
+}
+
+// warnIgnoredBootstrapKey says that BOOTSTRAP_API_KEY made nothing, the
+// database having an account already, unless the secret is one of its live
+// keys (a restart with the variable still set).
+func (a *App) warnIgnoredBootstrapKey(ctx context.Context) {
+	hash := auth.Hash(a.Config.BootstrapAPIKey)
+	live, err := a.Store.Client.ApiKey.Query().Where(apikey.Hash(hash), apikey.RevokedAtIsNil()).Exist(tenant.WithSystem(ctx))
+	if err == nil && live {
+		return
+	}
+	a.Logger.Warn("BOOTSTRAP_API_KEY is ignored: the database already has an account, and the variable only sets the key of the default account a database with no account gets; " +
+		"it is not a live key of this database (make one with: accounts keys create --account ID --role ADMIN)")
 }
 
 // Close lets the send runs in progress (on-demand ones detached from their
@@ -287,7 +312,18 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	case <-ctx.Done():
 	}
-	a.Logger.Info("shutting down")
+	a.draining.Store(true)
+	a.Logger.Info("shutting down", "delay", a.Config.ShutdownDelay.String())
+	if d := a.Config.ShutdownDelay; d > 0 {
+		// Still serving, /readyz saying 503, for the load balancer to notice.
+		select {
+		case <-time.After(d):
+		case err := <-errc:
+			stopLoop()
+			<-loopDone
+			return err
+		}
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), a.grace())
 	defer cancel()
 	stopLoop()
@@ -302,6 +338,7 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 		a.Logger.Warn("the send run did not finish its batch in time; its leases will expire and be taken over")
 	}
 	if shutdownErr != nil {
+		a.Logger.Warn("stopped", "error", shutdownErr.Error())
 		return fmt.Errorf("shutdown: %w", shutdownErr)
 	}
 	a.Logger.Info("stopped")

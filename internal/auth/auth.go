@@ -13,12 +13,18 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"time"
+
+	"entgo.io/ent/dialect"
+	entsql "entgo.io/ent/dialect/sql"
 
 	"github.com/frsvc/fulfillment/ent"
+	"github.com/frsvc/fulfillment/ent/account"
 	"github.com/frsvc/fulfillment/ent/apikey"
 	"github.com/frsvc/fulfillment/internal/apperr"
 	"github.com/frsvc/fulfillment/internal/db"
 	"github.com/frsvc/fulfillment/internal/tenant"
+	"github.com/frsvc/fulfillment/internal/wording"
 )
 
 // SecretPrefix starts every generated secret, so that a leaked key is easy
@@ -120,6 +126,10 @@ type Authenticator struct {
 	DetachLookup bool
 }
 
+// LastUsedResolution is how stale a key's lastUsedAt may be: authentication
+// refreshes it at most this often.
+const LastUsedResolution = time.Minute
+
 // ErrUnauthenticated answers a missing, unknown or revoked key. One error for
 // all three, so that a caller learns nothing about which keys exist.
 var ErrUnauthenticated = &apperr.Error{Code: apperr.Unauthenticated, Message: "a valid API key is required: Authorization: Bearer <key>"}
@@ -136,7 +146,8 @@ func (a *Authenticator) Authenticate(ctx context.Context, secret string) (Princi
 	}
 	// Only the columns a principal needs: the lookup runs on every request.
 	k, err := a.Client.ApiKey.Query().Where(apikey.Hash(hash)).
-		Select(apikey.FieldAccountID, apikey.FieldName, apikey.FieldRole, apikey.FieldSourceID, apikey.FieldHash, apikey.FieldRevokedAt).
+		Select(apikey.FieldAccountID, apikey.FieldName, apikey.FieldRole, apikey.FieldSourceID, apikey.FieldHash, apikey.FieldRevokedAt,
+			apikey.FieldUpdatedAt, apikey.FieldLastUsedAt).
 		Only(tenant.WithSystem(lookup(ctx)))
 	if ent.IsNotFound(err) {
 		return Principal{}, ErrUnauthenticated
@@ -146,6 +157,16 @@ func (a *Authenticator) Authenticate(ctx context.Context, secret string) (Princi
 	}
 	if subtle.ConstantTimeCompare([]byte(k.Hash), []byte(hash)) != 1 || k.RevokedAt != nil {
 		return Principal{}, ErrUnauthenticated
+	}
+	if now := time.Now(); k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) >= LastUsedResolution {
+		// A write at most once a resolution per key, conditional so that
+		// concurrent requests of one key mostly skip it; updatedAt keeps
+		// telling of changes to the key, not of its use. A failure costs
+		// the request nothing but a stale lastUsedAt. A write may wait for
+		// SQLite's writer: under the request's own deadline, not detached.
+		_ = a.Client.ApiKey.Update().
+			Where(apikey.ID(k.ID), apikey.Or(apikey.LastUsedAtIsNil(), apikey.LastUsedAtLT(now.Add(-LastUsedResolution)))).
+			SetLastUsedAt(now).SetUpdatedAt(k.UpdatedAt).Exec(tenant.WithSystem(ctx))
 	}
 	return Principal{AccountID: k.AccountID, KeyID: k.ID, KeyName: k.Name, Role: k.Role, SourceID: k.SourceID}, nil
 }
@@ -176,7 +197,20 @@ func CreateAccount(ctx context.Context, client *ent.Client, name, secret string)
 	if err != nil {
 		return nil, "", err
 	}
-	acc, err := tx.Account.Create().SetName(name).Save(ctx)
+	name = strings.TrimSpace(name)
+	err = lockAccountNames(ctx, tx)
+	var taken bool
+	if err == nil {
+		taken, err = tx.Account.Query().Where(account.NameEqualFold(name)).Exist(ctx)
+	}
+	if err == nil && taken {
+		_ = tx.Rollback()
+		return nil, "", apperr.Clash("an account named %q exists already; account names are unique", name)
+	}
+	var acc *ent.Account
+	if err == nil {
+		acc, err = tx.Account.Create().SetName(name).Save(ctx)
+	}
 	if err == nil {
 		_, err = tx.ApiKey.Create().SetAccountID(acc.ID).SetName("first admin key").SetRole(RoleAdmin).
 			SetPrefix(DisplayPrefix(secret)).SetHash(Hash(secret)).Save(ctx)
@@ -191,6 +225,24 @@ func CreateAccount(ctx context.Context, client *ent.Client, name, secret string)
 	return acc, secret, nil
 }
 
+// lockAccountNames makes concurrent account creations check the names one
+// after the other: on PostgreSQL with a transaction-scoped advisory lock
+// (there is no row to lock before the account exists); SQLite's write
+// transactions are serial already.
+func lockAccountNames(ctx context.Context, tx *ent.Tx) error {
+	postgres := false
+	// The selector knows the dialect; the query matches nothing.
+	if _, err := tx.Account.Query().Where(account.ID(0)).
+		Modify(func(s *entsql.Selector) { postgres = s.Dialect() == dialect.Postgres }).IDs(ctx); err != nil {
+		return err
+	}
+	if !postgres {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtext('fulfillment: account names'))")
+	return err
+}
+
 // Bootstrap creates the default account and an ADMIN key on a database with
 // no account. It returns the secret when it made one, "" otherwise.
 func Bootstrap(ctx context.Context, client *ent.Client, secret string) (string, error) {
@@ -202,6 +254,9 @@ func Bootstrap(ctx context.Context, client *ent.Client, secret string) (string, 
 		return "", nil
 	}
 	_, s, err := CreateAccount(ctx, client, "Default", secret)
+	if apperr.CodeOf(err) == apperr.Conflict {
+		return "", nil // another process made it meanwhile
+	}
 	if err != nil {
 		return "", err
 	}
@@ -226,7 +281,7 @@ func AuthorizeMutation(p Principal, field string) error {
 		}
 		return apperr.Deny("a SOURCE key may not call %s", field)
 	default:
-		return apperr.Deny("a %s key may not call %s", p.Role, field)
+		return apperr.Deny("%s may not call %s", wording.A(string(p.Role)+" key"), field)
 	}
 }
 
@@ -239,6 +294,9 @@ var sourceQueries = map[string]bool{
 
 // AuthorizeQuery decides whether p may use the root query field.
 func AuthorizeQuery(p Principal, field string) error {
+	if field == "apiKeys" && p.Role != RoleAdmin {
+		return apperr.Deny("only an ADMIN key may list the account's keys")
+	}
 	if p.Role == RoleSource && !sourceQueries[field] {
 		return apperr.Deny("a SOURCE key may not query %s", field)
 	}

@@ -6,6 +6,7 @@ import (
 	entsql "entgo.io/ent/dialect/sql"
 
 	"github.com/frsvc/fulfillment/ent"
+	"github.com/frsvc/fulfillment/ent/account"
 	"github.com/frsvc/fulfillment/ent/inventoryitem"
 	"github.com/frsvc/fulfillment/ent/predicate"
 	"github.com/frsvc/fulfillment/internal/tenant"
@@ -37,6 +38,21 @@ func LockInventory(ctx context.Context, tx *ent.Tx, postgres bool, ps ...predica
 	ctx = tenant.WithoutSource(ctx)
 	_, err := tx.InventoryItem.Query().Where(ps...).Unique(false).
 		Order(ent.Asc(inventoryitem.FieldID)).
+		Modify(func(sel *entsql.Selector) { sel.For(entsql.LockNoKeyUpdate) }).
+		IDs(ctx)
+	return err
+}
+
+// LockAccount locks the account's row for the rest of the transaction, on
+// PostgreSQL (FOR NO KEY UPDATE, which rows referring to the account do not
+// wait for); SQLite's single writer needs no lock. It serialises changes
+// that count the account's rows before they change one, such as revoking an
+// ADMIN key only while another stays active.
+func LockAccount(ctx context.Context, tx *ent.Tx, postgres bool, id int) error {
+	if !postgres {
+		return nil
+	}
+	_, err := tx.Account.Query().Where(account.ID(id)).
 		Modify(func(sel *entsql.Selector) { sel.For(entsql.LockNoKeyUpdate) }).
 		IDs(ctx)
 	return err

@@ -550,7 +550,10 @@ func kitFingerprint(t testing.TB, s *db.Store) (string, map[string]int) {
 			}
 			rows[tbl.Name]++
 			fmt.Fprintf(h, "%s:", tbl.Name)
-			for _, v := range vals {
+			for i, v := range vals {
+				if cols[i] == "last_used_at" {
+					continue // a key's use is recorded, whatever the call did
+				}
 				if b, ok := v.([]byte); ok {
 					v = string(b)
 				}

@@ -127,6 +127,12 @@ func hdFingerprint(t testing.TB, s *db.Store) string {
 				ptrs[i] = &vals[i]
 			}
 			testdb.Must(t, rows.Scan(ptrs...))
+			for i, c := range cols {
+				if c == "last_used_at" {
+					// A key's use is recorded, whatever the call did.
+					vals[i] = nil
+				}
+			}
 			fmt.Fprintf(&b, "%s %v\n", name, vals)
 		}
 		testdb.Must(t, rows.Err())

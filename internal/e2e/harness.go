@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/frsvc/fulfillment/internal/app"
+	"github.com/frsvc/fulfillment/internal/apperr"
 	"github.com/frsvc/fulfillment/internal/auth"
 	"github.com/frsvc/fulfillment/internal/db"
 	"github.com/frsvc/fulfillment/internal/testdb"
@@ -61,7 +62,12 @@ func newWithAs(t testing.TB, a *app.App, configure func(*app.Config), account st
 // NewAccount creates another account and returns its ADMIN key.
 func (e *Env) NewAccount(name string) string {
 	e.T.Helper()
+	// Account names are unique: a test asking for a name twice on one
+	// database gets "name 2", "name 3"…
 	_, secret, err := auth.CreateAccount(context.Background(), e.Store.Client, name, "")
+	for n := 2; apperr.CodeOf(err) == apperr.Conflict && n < 100; n++ {
+		_, secret, err = auth.CreateAccount(context.Background(), e.Store.Client, fmt.Sprintf("%s %d", name, n), "")
+	}
 	if err != nil {
 		e.T.Fatalf("create account: %v", err)
 	}

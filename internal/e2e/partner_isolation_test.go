@@ -317,6 +317,7 @@ func TestPartnerIsolation(t *testing.T) {
 				"inventoryItems":     `{ inventoryItems { totalCount } }`,
 				"routingGroups":      `{ routingGroups { totalCount } }`,
 				"fulfillmentLogs":    `{ fulfillmentLogs { totalCount } }`,
+				"apiKeys":            `{ apiKeys { totalCount } }`,
 				"fulfillmentPreview": `{ fulfillmentPreview(orderID: "` + w.o2.ID + `") { canRoute } }`,
 				// The account's whole send queue and its last run: the operator's.
 				"sendStatus": `{ sendStatus { due } }`,

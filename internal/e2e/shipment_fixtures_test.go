@@ -275,7 +275,10 @@ func spFingerprint(t testing.TB, s *db.Store) string {
 				t.Fatalf("scan %s: %v", tbl.Name, err)
 			}
 			fmt.Fprintf(h, "%s:", tbl.Name)
-			for _, v := range vals {
+			for i, v := range vals {
+				if cols[i] == "last_used_at" {
+					continue // a key's use is recorded, whatever the call did
+				}
 				if b, ok := v.([]byte); ok {
 					v = string(b)
 				}

@@ -173,7 +173,7 @@ func (s *Service) routingRefused(ctx context.Context, w *trail.Writer, orderID i
 	if len(p.Roadblocks) > 0 {
 		msg = "the order cannot be routed: " + p.Roadblocks[0].Message
 	}
-	return &apperr.Error{Code: apperr.RoutingFailed, Message: msg, Extra: map[string]any{"roadblocks": list, "correlationId": w.CorrelationID}, Err: logErr}
+	return &apperr.Error{Code: apperr.RoutingFailed, Message: msg, Extra: map[string]any{"roadblocks": list, "correlationID": w.CorrelationID, "correlationId": w.CorrelationID}, Err: logErr}
 }
 
 // materialize turns the chosen plan into requests, items, reservations and

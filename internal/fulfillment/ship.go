@@ -16,6 +16,7 @@ import (
 	"github.com/frsvc/fulfillment/internal/db"
 	"github.com/frsvc/fulfillment/internal/frstatus"
 	"github.com/frsvc/fulfillment/internal/trail"
+	"github.com/frsvc/fulfillment/internal/wording"
 )
 
 // CancelMode says where a canceled quantity goes.
@@ -97,7 +98,7 @@ func (s *Service) Cancel(ctx context.Context, id int, reason string, items []*Ca
 				}
 			}
 			if left := fi.Quantity - fi.ShippedQuantity - fi.CanceledQuantity; listed > left {
-				return apperr.Invalid(fmt.Sprintf("items[%d].quantity", i), "only %d of %s are left to cancel", left, fi.Sku)
+				return apperr.Invalid(fmt.Sprintf("items[%d].quantity", i), "only %d of %s %s left to cancel", left, fi.Sku, wording.IsAre(left))
 			}
 		}
 		released := map[string]int{}
@@ -199,7 +200,7 @@ func (s *Service) Ship(ctx context.Context, in CreateShipmentInput) (*ent.Shipme
 			}
 			ship[fi.ID] += it.Quantity
 			if left := fi.Quantity - fi.ShippedQuantity - fi.CanceledQuantity; ship[fi.ID] > left {
-				return apperr.Invalid(fmt.Sprintf("input.items[%d].quantity", i), "only %d of %s are left to ship", left, fi.Sku)
+				return apperr.Invalid(fmt.Sprintf("input.items[%d].quantity", i), "only %d of %s %s left to ship", left, fi.Sku, wording.IsAre(left))
 			}
 		}
 		shippedAt := s.now()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -99,7 +100,13 @@ func crossSite(allowed []string, next http.Handler) http.Handler {
 			return
 		}
 		if r.Method != http.MethodOptions && !originAllowed(r, allowed) {
-			errorBody(w, http.StatusForbidden, apperr.Forbidden, "cross-site requests from this origin are not allowed", nil)
+			msg := "cross-site requests from this origin are not allowed"
+			if o := r.Header.Get("Origin"); o != "" && o != "null" {
+				msg = fmt.Sprintf("cross-site requests from the origin %s are not allowed; start the server with --cors-origins %s (or CORS_ORIGINS) to allow it", excerptOrigin(o), excerptOrigin(o))
+			} else {
+				msg += "; start the server with --cors-origins ORIGIN (or CORS_ORIGINS) to allow a browser origin"
+			}
+			errorBody(w, http.StatusForbidden, apperr.Forbidden, msg, nil)
 			return
 		}
 		next.ServeHTTP(w, r)
@@ -308,4 +315,19 @@ func (k *keyLimiter) wrap(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// excerptOrigin is an Origin header fit to quote in a message: printable
+// ASCII, at most 100 characters.
+func excerptOrigin(o string) string {
+	o = strings.Map(func(r rune) rune {
+		if r < 0x21 || r > 0x7e {
+			return -1
+		}
+		return r
+	}, o)
+	if len(o) > 100 {
+		o = o[:100] + "…"
+	}
+	return o
 }

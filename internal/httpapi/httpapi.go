@@ -64,6 +64,9 @@ type Config struct {
 	// Now is the clock of the idempotency keys' leases and retention (nil
 	// is time.Now).
 	Now func() time.Time
+	// Draining reports that shutdown has begun: /readyz answers 503 from
+	// then on (nil: never).
+	Draining func() bool
 }
 
 func (c *Config) defaults() {
@@ -119,6 +122,10 @@ func New(cfg Config) (http.Handler, error) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if cfg.Draining != nil && cfg.Draining() {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
 		if err := cfg.Store.Ping(ctx); err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/frsvc/fulfillment/internal/db"
 	"github.com/frsvc/fulfillment/internal/money"
 	"github.com/frsvc/fulfillment/internal/trail"
+	"github.com/frsvc/fulfillment/internal/wording"
 )
 
 // MaxLines bounds the lines of one order.
@@ -113,7 +114,7 @@ func (s *Service) importOrder(ctx context.Context, in ImportOrderInput) (o *ent.
 		}
 		return trail.New().Write(ctx, tx.FulfillmentLog, trail.Entry{
 			OrderID: o.ID, Stage: "import",
-			Message: fmt.Sprintf("Order %s imported from %s with %d lines.", o.OrderNumber, o.Channel, len(in.Lines)),
+			Message: fmt.Sprintf("Order %s imported from %s with %s.", o.OrderNumber, o.Channel, wording.Count(len(in.Lines), "line")),
 			Data:    map[string]any{"channel": o.Channel, "orderNumber": o.OrderNumber, "lines": len(in.Lines), "paymentStatus": string(o.PaymentStatus)},
 		})
 	})
@@ -353,7 +354,12 @@ func (s *Service) setStatus(ctx context.Context, id int, to order.Status, reason
 			allowed = allowed || o.Status == f
 		}
 		if !allowed {
-			return apperr.Transition(string(o.Status), string(to))
+			e := apperr.Transition(string(o.Status), string(to))
+			if to == order.StatusOPEN {
+				// Releasing an order that is not held: say so, not "from OPEN to OPEN".
+				e.Message = fmt.Sprintf("order %s is not on hold (it is %s): only a held order can be released", o.OrderNumber, o.Status)
+			}
+			return e
 		}
 		// Guarded on the status read, so a concurrent change makes this a
 		// conflict instead of a lost update.

@@ -5,9 +5,13 @@
 package trail
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
+	"strings"
+	"unicode"
 
 	"github.com/frsvc/fulfillment/ent"
 	"github.com/frsvc/fulfillment/ent/fulfillmentlog"
@@ -59,10 +63,10 @@ func (w *Writer) Builder(ctx context.Context, c *ent.FulfillmentLogClient, e Ent
 		SetCorrelationID(w.CorrelationID).
 		SetStage(e.Stage).
 		SetLevel(level).
-		SetMessage(e.Message).
+		SetMessage(oneLine(e.Message)).
 		SetActor(auth.Actor(ctx))
 	if e.Data != nil {
-		b.SetData(e.Data)
+		b.SetData(normalize(e.Data))
 	}
 	if e.OrderID != 0 {
 		b.SetOrderID(e.OrderID)
@@ -86,4 +90,66 @@ func (w *Writer) Write(ctx context.Context, c *ent.FulfillmentLogClient, entries
 		builders[i] = w.Builder(ctx, c, e)
 	}
 	return c.CreateBulk(builders...).Exec(ctx)
+}
+
+// normalize gives data the shape the API shows everywhere: ids are strings
+// (a key "id", or ending in "ID" or "IDs", holding whole numbers), and text
+// is one line (line breaks, tabs and other control characters become
+// spaces), so that no entry carries a literal \n. Structs are taken as
+// their JSON.
+func normalize(data map[string]any) map[string]any {
+	raw, err := json.Marshal(data)
+	if err != nil {
+		return data
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var out map[string]any
+	if dec.Decode(&out) != nil {
+		return data
+	}
+	for k, v := range out {
+		out[k] = normalizeValue(isIDKey(k), v)
+	}
+	return out
+}
+
+func isIDKey(k string) bool {
+	return k == "id" || strings.HasSuffix(k, "ID") || strings.HasSuffix(k, "IDs") || strings.HasSuffix(k, "Id")
+}
+
+func normalizeValue(id bool, v any) any {
+	switch v := v.(type) {
+	case json.Number:
+		if _, err := v.Int64(); id && err == nil {
+			return v.String()
+		}
+		return v
+	case string:
+		return oneLine(v)
+	case []any:
+		for i := range v {
+			v[i] = normalizeValue(id, v[i])
+		}
+		return v
+	case map[string]any:
+		for k, x := range v {
+			v[k] = normalizeValue(isIDKey(k), x)
+		}
+		return v
+	}
+	return v
+}
+
+// oneLine replaces control characters (line breaks, tabs) with spaces.
+func oneLine(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
 }
