@@ -549,7 +549,7 @@ func (_q *FulfillmentRequestQuery) collectField(ctx context.Context, oneNode boo
 				query = (&FulfillmentLogClient{config: _q.config}).Query()
 			)
 			args := newFulfillmentLogPaginateArgs(fieldArgs(ctx, new(FulfillmentLogWhereInput), path...))
-			if err := validateFirstLast(args.first, args.last); err != nil {
+			if err := validatePaging(args.first, args.last); err != nil {
 				return fmt.Errorf("validate first and last in path %q: %w", path, err)
 			}
 			pager, err := newFulfillmentLogPager(args.opts, args.last != nil)
@@ -559,7 +559,7 @@ func (_q *FulfillmentRequestQuery) collectField(ctx context.Context, oneNode boo
 			if query, err = pager.applyFilter(query); err != nil {
 				return err
 			}
-			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...)
+			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...) && !hasCollectedField(ctx, append(path, pageInfoField)...)
 			if hasCollectedField(ctx, append(path, totalCountField)...) || hasCollectedField(ctx, append(path, pageInfoField)...) {
 				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
 				if hasPagination || ignoredEdges {
@@ -1143,7 +1143,7 @@ func (_q *OrderQuery) collectField(ctx context.Context, oneNode bool, opCtx *gra
 				query = (&FulfillmentRequestClient{config: _q.config}).Query()
 			)
 			args := newFulfillmentRequestPaginateArgs(fieldArgs(ctx, new(FulfillmentRequestWhereInput), path...))
-			if err := validateFirstLast(args.first, args.last); err != nil {
+			if err := validatePaging(args.first, args.last); err != nil {
 				return fmt.Errorf("validate first and last in path %q: %w", path, err)
 			}
 			pager, err := newFulfillmentRequestPager(args.opts, args.last != nil)
@@ -1153,7 +1153,7 @@ func (_q *OrderQuery) collectField(ctx context.Context, oneNode bool, opCtx *gra
 			if query, err = pager.applyFilter(query); err != nil {
 				return err
 			}
-			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...)
+			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...) && !hasCollectedField(ctx, append(path, pageInfoField)...)
 			if hasCollectedField(ctx, append(path, totalCountField)...) || hasCollectedField(ctx, append(path, pageInfoField)...) {
 				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
 				if hasPagination || ignoredEdges {
@@ -1232,7 +1232,7 @@ func (_q *OrderQuery) collectField(ctx context.Context, oneNode bool, opCtx *gra
 				query = (&FulfillmentLogClient{config: _q.config}).Query()
 			)
 			args := newFulfillmentLogPaginateArgs(fieldArgs(ctx, new(FulfillmentLogWhereInput), path...))
-			if err := validateFirstLast(args.first, args.last); err != nil {
+			if err := validatePaging(args.first, args.last); err != nil {
 				return fmt.Errorf("validate first and last in path %q: %w", path, err)
 			}
 			pager, err := newFulfillmentLogPager(args.opts, args.last != nil)
@@ -1242,7 +1242,7 @@ func (_q *OrderQuery) collectField(ctx context.Context, oneNode bool, opCtx *gra
 			if query, err = pager.applyFilter(query); err != nil {
 				return err
 			}
-			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...)
+			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...) && !hasCollectedField(ctx, append(path, pageInfoField)...)
 			if hasCollectedField(ctx, append(path, totalCountField)...) || hasCollectedField(ctx, append(path, pageInfoField)...) {
 				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
 				if hasPagination || ignoredEdges {
@@ -2099,7 +2099,7 @@ func (_q *SourceQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 				query = (&InventoryItemClient{config: _q.config}).Query()
 			)
 			args := newInventoryItemPaginateArgs(fieldArgs(ctx, new(InventoryItemWhereInput), path...))
-			if err := validateFirstLast(args.first, args.last); err != nil {
+			if err := validatePaging(args.first, args.last); err != nil {
 				return fmt.Errorf("validate first and last in path %q: %w", path, err)
 			}
 			pager, err := newInventoryItemPager(args.opts, args.last != nil)
@@ -2109,7 +2109,7 @@ func (_q *SourceQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 			if query, err = pager.applyFilter(query); err != nil {
 				return err
 			}
-			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...)
+			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...) && !hasCollectedField(ctx, append(path, pageInfoField)...)
 			if hasCollectedField(ctx, append(path, totalCountField)...) || hasCollectedField(ctx, append(path, pageInfoField)...) {
 				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
 				if hasPagination || ignoredEdges {
@@ -2188,7 +2188,7 @@ func (_q *SourceQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 				query = (&FulfillmentRequestClient{config: _q.config}).Query()
 			)
 			args := newFulfillmentRequestPaginateArgs(fieldArgs(ctx, new(FulfillmentRequestWhereInput), path...))
-			if err := validateFirstLast(args.first, args.last); err != nil {
+			if err := validatePaging(args.first, args.last); err != nil {
 				return fmt.Errorf("validate first and last in path %q: %w", path, err)
 			}
 			pager, err := newFulfillmentRequestPager(args.opts, args.last != nil)
@@ -2198,7 +2198,7 @@ func (_q *SourceQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 			if query, err = pager.applyFilter(query); err != nil {
 				return err
 			}
-			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...)
+			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...) && !hasCollectedField(ctx, append(path, pageInfoField)...)
 			if hasCollectedField(ctx, append(path, totalCountField)...) || hasCollectedField(ctx, append(path, pageInfoField)...) {
 				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
 				if hasPagination || ignoredEdges {
