@@ -1575,6 +1575,9 @@ func newOrderLinePaginateArgs(rv map[string]any) *orderlinePaginateArgs {
 	if v := rv[beforeField]; v != nil {
 		args.before = v.(*Cursor)
 	}
+	if v, ok := rv[whereField].(*OrderLineWhereInput); ok {
+		args.opts = append(args.opts, WithOrderLineFilter(v.Filter))
+	}
 	return args
 }
 

@@ -7,8 +7,9 @@ package graph
 
 import (
 	"context"
-
 	"github.com/frsvc/fulfillment/ent"
+	"github.com/frsvc/fulfillment/ent/fulfillmentrequest"
+	"github.com/frsvc/fulfillment/ent/order"
 	"github.com/frsvc/fulfillment/internal/fulfillment"
 	"github.com/frsvc/fulfillment/internal/sender"
 )
@@ -77,4 +78,20 @@ func (r *mutationResolver) CreateShipment(ctx context.Context, input fulfillment
 // FulfillmentPreview is the resolver for the fulfillmentPreview field.
 func (r *queryResolver) FulfillmentPreview(ctx context.Context, orderID int, routingGroupID *int) (*fulfillment.Preview, error) {
 	return r.Fulfillment.Preview(ctx, orderID, routingGroupID)
+}
+
+// OrderNumber is the resolver for the orderNumber field.
+func (r *fulfillmentRequestWhereInputResolver) OrderNumber(ctx context.Context, obj *ent.FulfillmentRequestWhereInput, data *string) error {
+	if data != nil {
+		obj.AddPredicates(fulfillmentrequest.HasOrderWith(order.OrderNumber(*data)))
+	}
+	return nil
+}
+
+// OrderNumberIn is the resolver for the orderNumberIn field.
+func (r *fulfillmentRequestWhereInputResolver) OrderNumberIn(ctx context.Context, obj *ent.FulfillmentRequestWhereInput, data []string) error {
+	if data != nil {
+		obj.AddPredicates(fulfillmentrequest.HasOrderWith(order.OrderNumberIn(data...)))
+	}
+	return nil
 }
