@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+
 	"github.com/frsvc/fulfillment/ent"
 	"github.com/frsvc/fulfillment/ent/fulfillmentrequest"
 	"github.com/frsvc/fulfillment/ent/order"
