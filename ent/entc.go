@@ -39,10 +39,25 @@ func main() {
 			gen.FeatureIntercept,
 			gen.FeatureNamedEdges,
 		},
-	}, entc.Extensions(ex))
+	}, entc.Extensions(ex), pagingTemplates)
 	if err != nil {
 		log.Fatalf("running ent codegen: %v", err)
 	}
+}
+
+// pagingTemplates adds ent/template after entgql's templates, so that its
+// definitions replace entgql's of the same name: paging by pageInfo alone
+// (without edges) gets the page's cursors, and first with last is a typed
+// refusal. See the files for what changed from entgql's.
+func pagingTemplates(cfg *gen.Config) error {
+	for _, name := range []string{"paging.tmpl", "collection.tmpl"} {
+		t, err := gen.NewTemplate(name).Funcs(entgql.TemplateFuncs).ParseFiles("./ent/template/" + name)
+		if err != nil {
+			return fmt.Errorf("parsing ent/template/%s: %w", name, err)
+		}
+		cfg.Templates = append(cfg.Templates, t)
+	}
+	return nil
 }
 
 // newestLogsFirst makes Order.logs and FulfillmentRequest.logs page newest

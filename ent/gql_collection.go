@@ -554,7 +554,7 @@ func (_q *FulfillmentRequestQuery) collectField(ctx context.Context, oneNode boo
 				query = (&FulfillmentLogClient{config: _q.config}).Query()
 			)
 			args := newFulfillmentLogPaginateArgs(fieldArgs(ctx, new(FulfillmentLogWhereInput), path...))
-			if err := validateFirstLast(args.first, args.last); err != nil {
+			if err := validatePaging(args.first, args.last); err != nil {
 				return fmt.Errorf("validate first and last in path %q: %w", path, err)
 			}
 			pager, err := newFulfillmentLogPager(args.opts, args.last != nil)
@@ -564,7 +564,7 @@ func (_q *FulfillmentRequestQuery) collectField(ctx context.Context, oneNode boo
 			if query, err = pager.applyFilter(query); err != nil {
 				return err
 			}
-			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...)
+			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...) && !hasCollectedField(ctx, append(path, pageInfoField)...)
 			if hasCollectedField(ctx, append(path, totalCountField)...) || hasCollectedField(ctx, append(path, pageInfoField)...) {
 				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
 				if hasPagination || ignoredEdges {
@@ -1148,7 +1148,7 @@ func (_q *OrderQuery) collectField(ctx context.Context, oneNode bool, opCtx *gra
 				query = (&FulfillmentRequestClient{config: _q.config}).Query()
 			)
 			args := newFulfillmentRequestPaginateArgs(fieldArgs(ctx, new(FulfillmentRequestWhereInput), path...))
-			if err := validateFirstLast(args.first, args.last); err != nil {
+			if err := validatePaging(args.first, args.last); err != nil {
 				return fmt.Errorf("validate first and last in path %q: %w", path, err)
 			}
 			pager, err := newFulfillmentRequestPager(args.opts, args.last != nil)
@@ -1158,7 +1158,7 @@ func (_q *OrderQuery) collectField(ctx context.Context, oneNode bool, opCtx *gra
 			if query, err = pager.applyFilter(query); err != nil {
 				return err
 			}
-			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...)
+			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...) && !hasCollectedField(ctx, append(path, pageInfoField)...)
 			if hasCollectedField(ctx, append(path, totalCountField)...) || hasCollectedField(ctx, append(path, pageInfoField)...) {
 				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
 				if hasPagination || ignoredEdges {
@@ -1237,7 +1237,7 @@ func (_q *OrderQuery) collectField(ctx context.Context, oneNode bool, opCtx *gra
 				query = (&FulfillmentLogClient{config: _q.config}).Query()
 			)
 			args := newFulfillmentLogPaginateArgs(fieldArgs(ctx, new(FulfillmentLogWhereInput), path...))
-			if err := validateFirstLast(args.first, args.last); err != nil {
+			if err := validatePaging(args.first, args.last); err != nil {
 				return fmt.Errorf("validate first and last in path %q: %w", path, err)
 			}
 			pager, err := newFulfillmentLogPager(args.opts, args.last != nil)
@@ -1247,7 +1247,7 @@ func (_q *OrderQuery) collectField(ctx context.Context, oneNode bool, opCtx *gra
 			if query, err = pager.applyFilter(query); err != nil {
 				return err
 			}
-			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...)
+			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...) && !hasCollectedField(ctx, append(path, pageInfoField)...)
 			if hasCollectedField(ctx, append(path, totalCountField)...) || hasCollectedField(ctx, append(path, pageInfoField)...) {
 				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
 				if hasPagination || ignoredEdges {
@@ -1589,6 +1589,9 @@ func newOrderLinePaginateArgs(rv map[string]any) *orderlinePaginateArgs {
 	}
 	if v := rv[beforeField]; v != nil {
 		args.before = v.(*Cursor)
+	}
+	if v, ok := rv[whereField].(*OrderLineWhereInput); ok {
+		args.opts = append(args.opts, WithOrderLineFilter(v.Filter))
 	}
 	return args
 }
@@ -2114,7 +2117,7 @@ func (_q *SourceQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 				query = (&InventoryItemClient{config: _q.config}).Query()
 			)
 			args := newInventoryItemPaginateArgs(fieldArgs(ctx, new(InventoryItemWhereInput), path...))
-			if err := validateFirstLast(args.first, args.last); err != nil {
+			if err := validatePaging(args.first, args.last); err != nil {
 				return fmt.Errorf("validate first and last in path %q: %w", path, err)
 			}
 			pager, err := newInventoryItemPager(args.opts, args.last != nil)
@@ -2124,7 +2127,7 @@ func (_q *SourceQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 			if query, err = pager.applyFilter(query); err != nil {
 				return err
 			}
-			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...)
+			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...) && !hasCollectedField(ctx, append(path, pageInfoField)...)
 			if hasCollectedField(ctx, append(path, totalCountField)...) || hasCollectedField(ctx, append(path, pageInfoField)...) {
 				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
 				if hasPagination || ignoredEdges {
@@ -2203,7 +2206,7 @@ func (_q *SourceQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 				query = (&FulfillmentRequestClient{config: _q.config}).Query()
 			)
 			args := newFulfillmentRequestPaginateArgs(fieldArgs(ctx, new(FulfillmentRequestWhereInput), path...))
-			if err := validateFirstLast(args.first, args.last); err != nil {
+			if err := validatePaging(args.first, args.last); err != nil {
 				return fmt.Errorf("validate first and last in path %q: %w", path, err)
 			}
 			pager, err := newFulfillmentRequestPager(args.opts, args.last != nil)
@@ -2213,7 +2216,7 @@ func (_q *SourceQuery) collectField(ctx context.Context, oneNode bool, opCtx *gr
 			if query, err = pager.applyFilter(query); err != nil {
 				return err
 			}
-			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...)
+			ignoredEdges := !hasCollectedField(ctx, append(path, edgesField)...) && !hasCollectedField(ctx, append(path, pageInfoField)...)
 			if hasCollectedField(ctx, append(path, totalCountField)...) || hasCollectedField(ctx, append(path, pageInfoField)...) {
 				hasPagination := args.after != nil || args.first != nil || args.before != nil || args.last != nil
 				if hasPagination || ignoredEdges {

@@ -270,7 +270,7 @@ func (_m *AccountQuery) Paginate(
 	ctx context.Context, after *Cursor, first *int,
 	before *Cursor, last *int, opts ...AccountPaginateOption,
 ) (*AccountConnection, error) {
-	if err := validateFirstLast(first, last); err != nil {
+	if err := validatePaging(first, last); err != nil {
 		return nil, err
 	}
 	pager, err := newAccountPager(opts, last != nil)
@@ -281,7 +281,7 @@ func (_m *AccountQuery) Paginate(
 		return nil, err
 	}
 	conn := &AccountConnection{Edges: []*AccountEdge{}}
-	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	ignoredEdges := !hasCollectedField(ctx, edgesField) && !hasCollectedField(ctx, pageInfoField)
 	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
 		if hasPagination || ignoredEdges {
@@ -584,7 +584,7 @@ func (_m *ApiKeyQuery) Paginate(
 	ctx context.Context, after *Cursor, first *int,
 	before *Cursor, last *int, opts ...ApiKeyPaginateOption,
 ) (*ApiKeyConnection, error) {
-	if err := validateFirstLast(first, last); err != nil {
+	if err := validatePaging(first, last); err != nil {
 		return nil, err
 	}
 	pager, err := newApiKeyPager(opts, last != nil)
@@ -595,7 +595,7 @@ func (_m *ApiKeyQuery) Paginate(
 		return nil, err
 	}
 	conn := &ApiKeyConnection{Edges: []*ApiKeyEdge{}}
-	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	ignoredEdges := !hasCollectedField(ctx, edgesField) && !hasCollectedField(ctx, pageInfoField)
 	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
 		if hasPagination || ignoredEdges {
@@ -898,7 +898,7 @@ func (_m *FulfillmentLogQuery) Paginate(
 	ctx context.Context, after *Cursor, first *int,
 	before *Cursor, last *int, opts ...FulfillmentLogPaginateOption,
 ) (*FulfillmentLogConnection, error) {
-	if err := validateFirstLast(first, last); err != nil {
+	if err := validatePaging(first, last); err != nil {
 		return nil, err
 	}
 	pager, err := newFulfillmentLogPager(opts, last != nil)
@@ -909,7 +909,7 @@ func (_m *FulfillmentLogQuery) Paginate(
 		return nil, err
 	}
 	conn := &FulfillmentLogConnection{Edges: []*FulfillmentLogEdge{}}
-	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	ignoredEdges := !hasCollectedField(ctx, edgesField) && !hasCollectedField(ctx, pageInfoField)
 	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
 		if hasPagination || ignoredEdges {
@@ -1194,7 +1194,7 @@ func (_m *FulfillmentRequestQuery) Paginate(
 	ctx context.Context, after *Cursor, first *int,
 	before *Cursor, last *int, opts ...FulfillmentRequestPaginateOption,
 ) (*FulfillmentRequestConnection, error) {
-	if err := validateFirstLast(first, last); err != nil {
+	if err := validatePaging(first, last); err != nil {
 		return nil, err
 	}
 	pager, err := newFulfillmentRequestPager(opts, last != nil)
@@ -1205,7 +1205,7 @@ func (_m *FulfillmentRequestQuery) Paginate(
 		return nil, err
 	}
 	conn := &FulfillmentRequestConnection{Edges: []*FulfillmentRequestEdge{}}
-	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	ignoredEdges := !hasCollectedField(ctx, edgesField) && !hasCollectedField(ctx, pageInfoField)
 	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
 		if hasPagination || ignoredEdges {
@@ -1562,7 +1562,7 @@ func (_m *FulfillmentRequestItemQuery) Paginate(
 	ctx context.Context, after *Cursor, first *int,
 	before *Cursor, last *int, opts ...FulfillmentRequestItemPaginateOption,
 ) (*FulfillmentRequestItemConnection, error) {
-	if err := validateFirstLast(first, last); err != nil {
+	if err := validatePaging(first, last); err != nil {
 		return nil, err
 	}
 	pager, err := newFulfillmentRequestItemPager(opts, last != nil)
@@ -1573,7 +1573,7 @@ func (_m *FulfillmentRequestItemQuery) Paginate(
 		return nil, err
 	}
 	conn := &FulfillmentRequestItemConnection{Edges: []*FulfillmentRequestItemEdge{}}
-	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	ignoredEdges := !hasCollectedField(ctx, edgesField) && !hasCollectedField(ctx, pageInfoField)
 	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
 		if hasPagination || ignoredEdges {
@@ -1811,7 +1811,7 @@ func (_m *InventoryItemQuery) Paginate(
 	ctx context.Context, after *Cursor, first *int,
 	before *Cursor, last *int, opts ...InventoryItemPaginateOption,
 ) (*InventoryItemConnection, error) {
-	if err := validateFirstLast(first, last); err != nil {
+	if err := validatePaging(first, last); err != nil {
 		return nil, err
 	}
 	pager, err := newInventoryItemPager(opts, last != nil)
@@ -1822,7 +1822,7 @@ func (_m *InventoryItemQuery) Paginate(
 		return nil, err
 	}
 	conn := &InventoryItemConnection{Edges: []*InventoryItemEdge{}}
-	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	ignoredEdges := !hasCollectedField(ctx, edgesField) && !hasCollectedField(ctx, pageInfoField)
 	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
 		if hasPagination || ignoredEdges {
@@ -2197,7 +2197,7 @@ func (_m *OrderQuery) Paginate(
 	ctx context.Context, after *Cursor, first *int,
 	before *Cursor, last *int, opts ...OrderPaginateOption,
 ) (*OrderConnection, error) {
-	if err := validateFirstLast(first, last); err != nil {
+	if err := validatePaging(first, last); err != nil {
 		return nil, err
 	}
 	pager, err := newOrderPager(opts, last != nil)
@@ -2208,7 +2208,7 @@ func (_m *OrderQuery) Paginate(
 		return nil, err
 	}
 	conn := &OrderConnection{Edges: []*OrderEdge{}}
-	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	ignoredEdges := !hasCollectedField(ctx, edgesField) && !hasCollectedField(ctx, pageInfoField)
 	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
 		if hasPagination || ignoredEdges {
@@ -2583,7 +2583,7 @@ func (_m *OrderLineQuery) Paginate(
 	ctx context.Context, after *Cursor, first *int,
 	before *Cursor, last *int, opts ...OrderLinePaginateOption,
 ) (*OrderLineConnection, error) {
-	if err := validateFirstLast(first, last); err != nil {
+	if err := validatePaging(first, last); err != nil {
 		return nil, err
 	}
 	pager, err := newOrderLinePager(opts, last != nil)
@@ -2594,7 +2594,7 @@ func (_m *OrderLineQuery) Paginate(
 		return nil, err
 	}
 	conn := &OrderLineConnection{Edges: []*OrderLineEdge{}}
-	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	ignoredEdges := !hasCollectedField(ctx, edgesField) && !hasCollectedField(ctx, pageInfoField)
 	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
 		if hasPagination || ignoredEdges {
@@ -2832,7 +2832,7 @@ func (_m *RoutingGroupQuery) Paginate(
 	ctx context.Context, after *Cursor, first *int,
 	before *Cursor, last *int, opts ...RoutingGroupPaginateOption,
 ) (*RoutingGroupConnection, error) {
-	if err := validateFirstLast(first, last); err != nil {
+	if err := validatePaging(first, last); err != nil {
 		return nil, err
 	}
 	pager, err := newRoutingGroupPager(opts, last != nil)
@@ -2843,7 +2843,7 @@ func (_m *RoutingGroupQuery) Paginate(
 		return nil, err
 	}
 	conn := &RoutingGroupConnection{Edges: []*RoutingGroupEdge{}}
-	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	ignoredEdges := !hasCollectedField(ctx, edgesField) && !hasCollectedField(ctx, pageInfoField)
 	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
 		if hasPagination || ignoredEdges {
@@ -3182,7 +3182,7 @@ func (_m *RoutingGroupMemberQuery) Paginate(
 	ctx context.Context, after *Cursor, first *int,
 	before *Cursor, last *int, opts ...RoutingGroupMemberPaginateOption,
 ) (*RoutingGroupMemberConnection, error) {
-	if err := validateFirstLast(first, last); err != nil {
+	if err := validatePaging(first, last); err != nil {
 		return nil, err
 	}
 	pager, err := newRoutingGroupMemberPager(opts, last != nil)
@@ -3193,7 +3193,7 @@ func (_m *RoutingGroupMemberQuery) Paginate(
 		return nil, err
 	}
 	conn := &RoutingGroupMemberConnection{Edges: []*RoutingGroupMemberEdge{}}
-	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	ignoredEdges := !hasCollectedField(ctx, edgesField) && !hasCollectedField(ctx, pageInfoField)
 	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
 		if hasPagination || ignoredEdges {
@@ -3431,7 +3431,7 @@ func (_m *ShipmentQuery) Paginate(
 	ctx context.Context, after *Cursor, first *int,
 	before *Cursor, last *int, opts ...ShipmentPaginateOption,
 ) (*ShipmentConnection, error) {
-	if err := validateFirstLast(first, last); err != nil {
+	if err := validatePaging(first, last); err != nil {
 		return nil, err
 	}
 	pager, err := newShipmentPager(opts, last != nil)
@@ -3442,7 +3442,7 @@ func (_m *ShipmentQuery) Paginate(
 		return nil, err
 	}
 	conn := &ShipmentConnection{Edges: []*ShipmentEdge{}}
-	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	ignoredEdges := !hasCollectedField(ctx, edgesField) && !hasCollectedField(ctx, pageInfoField)
 	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
 		if hasPagination || ignoredEdges {
@@ -3781,7 +3781,7 @@ func (_m *ShipmentItemQuery) Paginate(
 	ctx context.Context, after *Cursor, first *int,
 	before *Cursor, last *int, opts ...ShipmentItemPaginateOption,
 ) (*ShipmentItemConnection, error) {
-	if err := validateFirstLast(first, last); err != nil {
+	if err := validatePaging(first, last); err != nil {
 		return nil, err
 	}
 	pager, err := newShipmentItemPager(opts, last != nil)
@@ -3792,7 +3792,7 @@ func (_m *ShipmentItemQuery) Paginate(
 		return nil, err
 	}
 	conn := &ShipmentItemConnection{Edges: []*ShipmentItemEdge{}}
-	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	ignoredEdges := !hasCollectedField(ctx, edgesField) && !hasCollectedField(ctx, pageInfoField)
 	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
 		if hasPagination || ignoredEdges {
@@ -4030,7 +4030,7 @@ func (_m *SourceQuery) Paginate(
 	ctx context.Context, after *Cursor, first *int,
 	before *Cursor, last *int, opts ...SourcePaginateOption,
 ) (*SourceConnection, error) {
-	if err := validateFirstLast(first, last); err != nil {
+	if err := validatePaging(first, last); err != nil {
 		return nil, err
 	}
 	pager, err := newSourcePager(opts, last != nil)
@@ -4041,7 +4041,7 @@ func (_m *SourceQuery) Paginate(
 		return nil, err
 	}
 	conn := &SourceConnection{Edges: []*SourceEdge{}}
-	ignoredEdges := !hasCollectedField(ctx, edgesField)
+	ignoredEdges := !hasCollectedField(ctx, edgesField) && !hasCollectedField(ctx, pageInfoField)
 	if hasCollectedField(ctx, totalCountField) || hasCollectedField(ctx, pageInfoField) {
 		hasPagination := after != nil || first != nil || before != nil || last != nil
 		if hasPagination || ignoredEdges {

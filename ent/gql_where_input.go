@@ -11,6 +11,7 @@ import (
 	"github.com/frsvc/fulfillment/ent/fulfillmentrequest"
 	"github.com/frsvc/fulfillment/ent/inventoryitem"
 	"github.com/frsvc/fulfillment/ent/order"
+	"github.com/frsvc/fulfillment/ent/orderline"
 	"github.com/frsvc/fulfillment/ent/predicate"
 	"github.com/frsvc/fulfillment/ent/routinggroup"
 	"github.com/frsvc/fulfillment/ent/shipment"
@@ -2397,6 +2398,10 @@ type OrderWhereInput struct {
 	ShipmentStatusIn    []order.ShipmentStatus `json:"shipmentStatusIn,omitempty"`
 	ShipmentStatusNotIn []order.ShipmentStatus `json:"shipmentStatusNotIn,omitempty"`
 
+	// "lines" edge predicates.
+	HasLines     *bool                  `json:"hasLines,omitempty"`
+	HasLinesWith []*OrderLineWhereInput `json:"hasLinesWith,omitempty"`
+
 	// "fulfillment_requests" edge predicates.
 	HasFulfillmentRequests     *bool                           `json:"hasFulfillmentRequests,omitempty"`
 	HasFulfillmentRequestsWith []*FulfillmentRequestWhereInput `json:"hasFulfillmentRequestsWith,omitempty"`
@@ -2859,6 +2864,24 @@ func (i *OrderWhereInput) P() (predicate.Order, error) {
 		predicates = append(predicates, order.ShipmentStatusNotIn(i.ShipmentStatusNotIn...))
 	}
 
+	if i.HasLines != nil {
+		p := order.HasLines()
+		if !*i.HasLines {
+			p = order.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasLinesWith) > 0 {
+		with := make([]predicate.OrderLine, 0, len(i.HasLinesWith))
+		for _, w := range i.HasLinesWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasLinesWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, order.HasLinesWith(with...))
+	}
 	if i.HasFulfillmentRequests != nil {
 		p := order.HasFulfillmentRequests()
 		if !*i.HasFulfillmentRequests {
@@ -2902,6 +2925,524 @@ func (i *OrderWhereInput) P() (predicate.Order, error) {
 		return predicates[0], nil
 	default:
 		return order.And(predicates...), nil
+	}
+}
+
+// OrderLineWhereInput represents a where input for filtering OrderLine queries.
+type OrderLineWhereInput struct {
+	Predicates []predicate.OrderLine  `json:"-"`
+	Not        *OrderLineWhereInput   `json:"not,omitempty"`
+	Or         []*OrderLineWhereInput `json:"or,omitempty"`
+	And        []*OrderLineWhereInput `json:"and,omitempty"`
+
+	// "id" field predicates.
+	ID      *int  `json:"id,omitempty"`
+	IDNEQ   *int  `json:"idNEQ,omitempty"`
+	IDIn    []int `json:"idIn,omitempty"`
+	IDNotIn []int `json:"idNotIn,omitempty"`
+	IDGT    *int  `json:"idGT,omitempty"`
+	IDGTE   *int  `json:"idGTE,omitempty"`
+	IDLT    *int  `json:"idLT,omitempty"`
+	IDLTE   *int  `json:"idLTE,omitempty"`
+
+	// "order_id" field predicates.
+	OrderID      *int  `json:"orderID,omitempty"`
+	OrderIDNEQ   *int  `json:"orderIDNEQ,omitempty"`
+	OrderIDIn    []int `json:"orderIDIn,omitempty"`
+	OrderIDNotIn []int `json:"orderIDNotIn,omitempty"`
+
+	// "position" field predicates.
+	Position      *int  `json:"position,omitempty"`
+	PositionNEQ   *int  `json:"positionNEQ,omitempty"`
+	PositionIn    []int `json:"positionIn,omitempty"`
+	PositionNotIn []int `json:"positionNotIn,omitempty"`
+	PositionGT    *int  `json:"positionGT,omitempty"`
+	PositionGTE   *int  `json:"positionGTE,omitempty"`
+	PositionLT    *int  `json:"positionLT,omitempty"`
+	PositionLTE   *int  `json:"positionLTE,omitempty"`
+
+	// "sku" field predicates.
+	Sku             *string  `json:"sku,omitempty"`
+	SkuNEQ          *string  `json:"skuNEQ,omitempty"`
+	SkuIn           []string `json:"skuIn,omitempty"`
+	SkuNotIn        []string `json:"skuNotIn,omitempty"`
+	SkuGT           *string  `json:"skuGT,omitempty"`
+	SkuGTE          *string  `json:"skuGTE,omitempty"`
+	SkuLT           *string  `json:"skuLT,omitempty"`
+	SkuLTE          *string  `json:"skuLTE,omitempty"`
+	SkuContains     *string  `json:"skuContains,omitempty"`
+	SkuHasPrefix    *string  `json:"skuHasPrefix,omitempty"`
+	SkuHasSuffix    *string  `json:"skuHasSuffix,omitempty"`
+	SkuEqualFold    *string  `json:"skuEqualFold,omitempty"`
+	SkuContainsFold *string  `json:"skuContainsFold,omitempty"`
+
+	// "title" field predicates.
+	Title             *string  `json:"title,omitempty"`
+	TitleNEQ          *string  `json:"titleNEQ,omitempty"`
+	TitleIn           []string `json:"titleIn,omitempty"`
+	TitleNotIn        []string `json:"titleNotIn,omitempty"`
+	TitleGT           *string  `json:"titleGT,omitempty"`
+	TitleGTE          *string  `json:"titleGTE,omitempty"`
+	TitleLT           *string  `json:"titleLT,omitempty"`
+	TitleLTE          *string  `json:"titleLTE,omitempty"`
+	TitleContains     *string  `json:"titleContains,omitempty"`
+	TitleHasPrefix    *string  `json:"titleHasPrefix,omitempty"`
+	TitleHasSuffix    *string  `json:"titleHasSuffix,omitempty"`
+	TitleIsNil        bool     `json:"titleIsNil,omitempty"`
+	TitleNotNil       bool     `json:"titleNotNil,omitempty"`
+	TitleEqualFold    *string  `json:"titleEqualFold,omitempty"`
+	TitleContainsFold *string  `json:"titleContainsFold,omitempty"`
+
+	// "quantity" field predicates.
+	Quantity      *int  `json:"quantity,omitempty"`
+	QuantityNEQ   *int  `json:"quantityNEQ,omitempty"`
+	QuantityIn    []int `json:"quantityIn,omitempty"`
+	QuantityNotIn []int `json:"quantityNotIn,omitempty"`
+	QuantityGT    *int  `json:"quantityGT,omitempty"`
+	QuantityGTE   *int  `json:"quantityGTE,omitempty"`
+	QuantityLT    *int  `json:"quantityLT,omitempty"`
+	QuantityLTE   *int  `json:"quantityLTE,omitempty"`
+
+	// "unit_price" field predicates.
+	UnitPrice      *money.Amount  `json:"unitPrice,omitempty"`
+	UnitPriceNEQ   *money.Amount  `json:"unitPriceNEQ,omitempty"`
+	UnitPriceIn    []money.Amount `json:"unitPriceIn,omitempty"`
+	UnitPriceNotIn []money.Amount `json:"unitPriceNotIn,omitempty"`
+	UnitPriceGT    *money.Amount  `json:"unitPriceGT,omitempty"`
+	UnitPriceGTE   *money.Amount  `json:"unitPriceGTE,omitempty"`
+	UnitPriceLT    *money.Amount  `json:"unitPriceLT,omitempty"`
+	UnitPriceLTE   *money.Amount  `json:"unitPriceLTE,omitempty"`
+
+	// "unallocated_quantity" field predicates.
+	UnallocatedQuantity      *int  `json:"unallocatedQuantity,omitempty"`
+	UnallocatedQuantityNEQ   *int  `json:"unallocatedQuantityNEQ,omitempty"`
+	UnallocatedQuantityIn    []int `json:"unallocatedQuantityIn,omitempty"`
+	UnallocatedQuantityNotIn []int `json:"unallocatedQuantityNotIn,omitempty"`
+	UnallocatedQuantityGT    *int  `json:"unallocatedQuantityGT,omitempty"`
+	UnallocatedQuantityGTE   *int  `json:"unallocatedQuantityGTE,omitempty"`
+	UnallocatedQuantityLT    *int  `json:"unallocatedQuantityLT,omitempty"`
+	UnallocatedQuantityLTE   *int  `json:"unallocatedQuantityLTE,omitempty"`
+
+	// "allocated_quantity" field predicates.
+	AllocatedQuantity      *int  `json:"allocatedQuantity,omitempty"`
+	AllocatedQuantityNEQ   *int  `json:"allocatedQuantityNEQ,omitempty"`
+	AllocatedQuantityIn    []int `json:"allocatedQuantityIn,omitempty"`
+	AllocatedQuantityNotIn []int `json:"allocatedQuantityNotIn,omitempty"`
+	AllocatedQuantityGT    *int  `json:"allocatedQuantityGT,omitempty"`
+	AllocatedQuantityGTE   *int  `json:"allocatedQuantityGTE,omitempty"`
+	AllocatedQuantityLT    *int  `json:"allocatedQuantityLT,omitempty"`
+	AllocatedQuantityLTE   *int  `json:"allocatedQuantityLTE,omitempty"`
+
+	// "shipped_quantity" field predicates.
+	ShippedQuantity      *int  `json:"shippedQuantity,omitempty"`
+	ShippedQuantityNEQ   *int  `json:"shippedQuantityNEQ,omitempty"`
+	ShippedQuantityIn    []int `json:"shippedQuantityIn,omitempty"`
+	ShippedQuantityNotIn []int `json:"shippedQuantityNotIn,omitempty"`
+	ShippedQuantityGT    *int  `json:"shippedQuantityGT,omitempty"`
+	ShippedQuantityGTE   *int  `json:"shippedQuantityGTE,omitempty"`
+	ShippedQuantityLT    *int  `json:"shippedQuantityLT,omitempty"`
+	ShippedQuantityLTE   *int  `json:"shippedQuantityLTE,omitempty"`
+
+	// "killed_quantity" field predicates.
+	KilledQuantity      *int  `json:"killedQuantity,omitempty"`
+	KilledQuantityNEQ   *int  `json:"killedQuantityNEQ,omitempty"`
+	KilledQuantityIn    []int `json:"killedQuantityIn,omitempty"`
+	KilledQuantityNotIn []int `json:"killedQuantityNotIn,omitempty"`
+	KilledQuantityGT    *int  `json:"killedQuantityGT,omitempty"`
+	KilledQuantityGTE   *int  `json:"killedQuantityGTE,omitempty"`
+	KilledQuantityLT    *int  `json:"killedQuantityLT,omitempty"`
+	KilledQuantityLTE   *int  `json:"killedQuantityLTE,omitempty"`
+
+	// "order" edge predicates.
+	HasOrder     *bool              `json:"hasOrder,omitempty"`
+	HasOrderWith []*OrderWhereInput `json:"hasOrderWith,omitempty"`
+}
+
+// AddPredicates adds custom predicates to the where input to be used during the filtering phase.
+func (i *OrderLineWhereInput) AddPredicates(predicates ...predicate.OrderLine) {
+	i.Predicates = append(i.Predicates, predicates...)
+}
+
+// Filter applies the OrderLineWhereInput filter on the OrderLineQuery builder.
+func (i *OrderLineWhereInput) Filter(q *OrderLineQuery) (*OrderLineQuery, error) {
+	if i == nil {
+		return q, nil
+	}
+	p, err := i.P()
+	if err != nil {
+		if err == ErrEmptyOrderLineWhereInput {
+			return q, nil
+		}
+		return nil, err
+	}
+	return q.Where(p), nil
+}
+
+// ErrEmptyOrderLineWhereInput is returned in case the OrderLineWhereInput is empty.
+var ErrEmptyOrderLineWhereInput = errors.New("ent: empty predicate OrderLineWhereInput")
+
+// P returns a predicate for filtering orderlines.
+// An error is returned if the input is empty or invalid.
+func (i *OrderLineWhereInput) P() (predicate.OrderLine, error) {
+	var predicates []predicate.OrderLine
+	if i.Not != nil {
+		p, err := i.Not.P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'not'", err)
+		}
+		predicates = append(predicates, orderline.Not(p))
+	}
+	switch n := len(i.Or); {
+	case n == 1:
+		p, err := i.Or[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'or'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		or := make([]predicate.OrderLine, 0, n)
+		for _, w := range i.Or {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'or'", err)
+			}
+			or = append(or, p)
+		}
+		predicates = append(predicates, orderline.Or(or...))
+	}
+	switch n := len(i.And); {
+	case n == 1:
+		p, err := i.And[0].P()
+		if err != nil {
+			return nil, fmt.Errorf("%w: field 'and'", err)
+		}
+		predicates = append(predicates, p)
+	case n > 1:
+		and := make([]predicate.OrderLine, 0, n)
+		for _, w := range i.And {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'and'", err)
+			}
+			and = append(and, p)
+		}
+		predicates = append(predicates, orderline.And(and...))
+	}
+	predicates = append(predicates, i.Predicates...)
+	if i.ID != nil {
+		predicates = append(predicates, orderline.IDEQ(*i.ID))
+	}
+	if i.IDNEQ != nil {
+		predicates = append(predicates, orderline.IDNEQ(*i.IDNEQ))
+	}
+	if len(i.IDIn) > 0 {
+		predicates = append(predicates, orderline.IDIn(i.IDIn...))
+	}
+	if len(i.IDNotIn) > 0 {
+		predicates = append(predicates, orderline.IDNotIn(i.IDNotIn...))
+	}
+	if i.IDGT != nil {
+		predicates = append(predicates, orderline.IDGT(*i.IDGT))
+	}
+	if i.IDGTE != nil {
+		predicates = append(predicates, orderline.IDGTE(*i.IDGTE))
+	}
+	if i.IDLT != nil {
+		predicates = append(predicates, orderline.IDLT(*i.IDLT))
+	}
+	if i.IDLTE != nil {
+		predicates = append(predicates, orderline.IDLTE(*i.IDLTE))
+	}
+	if i.OrderID != nil {
+		predicates = append(predicates, orderline.OrderIDEQ(*i.OrderID))
+	}
+	if i.OrderIDNEQ != nil {
+		predicates = append(predicates, orderline.OrderIDNEQ(*i.OrderIDNEQ))
+	}
+	if len(i.OrderIDIn) > 0 {
+		predicates = append(predicates, orderline.OrderIDIn(i.OrderIDIn...))
+	}
+	if len(i.OrderIDNotIn) > 0 {
+		predicates = append(predicates, orderline.OrderIDNotIn(i.OrderIDNotIn...))
+	}
+	if i.Position != nil {
+		predicates = append(predicates, orderline.PositionEQ(*i.Position))
+	}
+	if i.PositionNEQ != nil {
+		predicates = append(predicates, orderline.PositionNEQ(*i.PositionNEQ))
+	}
+	if len(i.PositionIn) > 0 {
+		predicates = append(predicates, orderline.PositionIn(i.PositionIn...))
+	}
+	if len(i.PositionNotIn) > 0 {
+		predicates = append(predicates, orderline.PositionNotIn(i.PositionNotIn...))
+	}
+	if i.PositionGT != nil {
+		predicates = append(predicates, orderline.PositionGT(*i.PositionGT))
+	}
+	if i.PositionGTE != nil {
+		predicates = append(predicates, orderline.PositionGTE(*i.PositionGTE))
+	}
+	if i.PositionLT != nil {
+		predicates = append(predicates, orderline.PositionLT(*i.PositionLT))
+	}
+	if i.PositionLTE != nil {
+		predicates = append(predicates, orderline.PositionLTE(*i.PositionLTE))
+	}
+	if i.Sku != nil {
+		predicates = append(predicates, orderline.SkuEQ(*i.Sku))
+	}
+	if i.SkuNEQ != nil {
+		predicates = append(predicates, orderline.SkuNEQ(*i.SkuNEQ))
+	}
+	if len(i.SkuIn) > 0 {
+		predicates = append(predicates, orderline.SkuIn(i.SkuIn...))
+	}
+	if len(i.SkuNotIn) > 0 {
+		predicates = append(predicates, orderline.SkuNotIn(i.SkuNotIn...))
+	}
+	if i.SkuGT != nil {
+		predicates = append(predicates, orderline.SkuGT(*i.SkuGT))
+	}
+	if i.SkuGTE != nil {
+		predicates = append(predicates, orderline.SkuGTE(*i.SkuGTE))
+	}
+	if i.SkuLT != nil {
+		predicates = append(predicates, orderline.SkuLT(*i.SkuLT))
+	}
+	if i.SkuLTE != nil {
+		predicates = append(predicates, orderline.SkuLTE(*i.SkuLTE))
+	}
+	if i.SkuContains != nil {
+		predicates = append(predicates, orderline.SkuContains(*i.SkuContains))
+	}
+	if i.SkuHasPrefix != nil {
+		predicates = append(predicates, orderline.SkuHasPrefix(*i.SkuHasPrefix))
+	}
+	if i.SkuHasSuffix != nil {
+		predicates = append(predicates, orderline.SkuHasSuffix(*i.SkuHasSuffix))
+	}
+	if i.SkuEqualFold != nil {
+		predicates = append(predicates, orderline.SkuEqualFold(*i.SkuEqualFold))
+	}
+	if i.SkuContainsFold != nil {
+		predicates = append(predicates, orderline.SkuContainsFold(*i.SkuContainsFold))
+	}
+	if i.Title != nil {
+		predicates = append(predicates, orderline.TitleEQ(*i.Title))
+	}
+	if i.TitleNEQ != nil {
+		predicates = append(predicates, orderline.TitleNEQ(*i.TitleNEQ))
+	}
+	if len(i.TitleIn) > 0 {
+		predicates = append(predicates, orderline.TitleIn(i.TitleIn...))
+	}
+	if len(i.TitleNotIn) > 0 {
+		predicates = append(predicates, orderline.TitleNotIn(i.TitleNotIn...))
+	}
+	if i.TitleGT != nil {
+		predicates = append(predicates, orderline.TitleGT(*i.TitleGT))
+	}
+	if i.TitleGTE != nil {
+		predicates = append(predicates, orderline.TitleGTE(*i.TitleGTE))
+	}
+	if i.TitleLT != nil {
+		predicates = append(predicates, orderline.TitleLT(*i.TitleLT))
+	}
+	if i.TitleLTE != nil {
+		predicates = append(predicates, orderline.TitleLTE(*i.TitleLTE))
+	}
+	if i.TitleContains != nil {
+		predicates = append(predicates, orderline.TitleContains(*i.TitleContains))
+	}
+	if i.TitleHasPrefix != nil {
+		predicates = append(predicates, orderline.TitleHasPrefix(*i.TitleHasPrefix))
+	}
+	if i.TitleHasSuffix != nil {
+		predicates = append(predicates, orderline.TitleHasSuffix(*i.TitleHasSuffix))
+	}
+	if i.TitleIsNil {
+		predicates = append(predicates, orderline.TitleIsNil())
+	}
+	if i.TitleNotNil {
+		predicates = append(predicates, orderline.TitleNotNil())
+	}
+	if i.TitleEqualFold != nil {
+		predicates = append(predicates, orderline.TitleEqualFold(*i.TitleEqualFold))
+	}
+	if i.TitleContainsFold != nil {
+		predicates = append(predicates, orderline.TitleContainsFold(*i.TitleContainsFold))
+	}
+	if i.Quantity != nil {
+		predicates = append(predicates, orderline.QuantityEQ(*i.Quantity))
+	}
+	if i.QuantityNEQ != nil {
+		predicates = append(predicates, orderline.QuantityNEQ(*i.QuantityNEQ))
+	}
+	if len(i.QuantityIn) > 0 {
+		predicates = append(predicates, orderline.QuantityIn(i.QuantityIn...))
+	}
+	if len(i.QuantityNotIn) > 0 {
+		predicates = append(predicates, orderline.QuantityNotIn(i.QuantityNotIn...))
+	}
+	if i.QuantityGT != nil {
+		predicates = append(predicates, orderline.QuantityGT(*i.QuantityGT))
+	}
+	if i.QuantityGTE != nil {
+		predicates = append(predicates, orderline.QuantityGTE(*i.QuantityGTE))
+	}
+	if i.QuantityLT != nil {
+		predicates = append(predicates, orderline.QuantityLT(*i.QuantityLT))
+	}
+	if i.QuantityLTE != nil {
+		predicates = append(predicates, orderline.QuantityLTE(*i.QuantityLTE))
+	}
+	if i.UnitPrice != nil {
+		predicates = append(predicates, orderline.UnitPriceEQ(*i.UnitPrice))
+	}
+	if i.UnitPriceNEQ != nil {
+		predicates = append(predicates, orderline.UnitPriceNEQ(*i.UnitPriceNEQ))
+	}
+	if len(i.UnitPriceIn) > 0 {
+		predicates = append(predicates, orderline.UnitPriceIn(i.UnitPriceIn...))
+	}
+	if len(i.UnitPriceNotIn) > 0 {
+		predicates = append(predicates, orderline.UnitPriceNotIn(i.UnitPriceNotIn...))
+	}
+	if i.UnitPriceGT != nil {
+		predicates = append(predicates, orderline.UnitPriceGT(*i.UnitPriceGT))
+	}
+	if i.UnitPriceGTE != nil {
+		predicates = append(predicates, orderline.UnitPriceGTE(*i.UnitPriceGTE))
+	}
+	if i.UnitPriceLT != nil {
+		predicates = append(predicates, orderline.UnitPriceLT(*i.UnitPriceLT))
+	}
+	if i.UnitPriceLTE != nil {
+		predicates = append(predicates, orderline.UnitPriceLTE(*i.UnitPriceLTE))
+	}
+	if i.UnallocatedQuantity != nil {
+		predicates = append(predicates, orderline.UnallocatedQuantityEQ(*i.UnallocatedQuantity))
+	}
+	if i.UnallocatedQuantityNEQ != nil {
+		predicates = append(predicates, orderline.UnallocatedQuantityNEQ(*i.UnallocatedQuantityNEQ))
+	}
+	if len(i.UnallocatedQuantityIn) > 0 {
+		predicates = append(predicates, orderline.UnallocatedQuantityIn(i.UnallocatedQuantityIn...))
+	}
+	if len(i.UnallocatedQuantityNotIn) > 0 {
+		predicates = append(predicates, orderline.UnallocatedQuantityNotIn(i.UnallocatedQuantityNotIn...))
+	}
+	if i.UnallocatedQuantityGT != nil {
+		predicates = append(predicates, orderline.UnallocatedQuantityGT(*i.UnallocatedQuantityGT))
+	}
+	if i.UnallocatedQuantityGTE != nil {
+		predicates = append(predicates, orderline.UnallocatedQuantityGTE(*i.UnallocatedQuantityGTE))
+	}
+	if i.UnallocatedQuantityLT != nil {
+		predicates = append(predicates, orderline.UnallocatedQuantityLT(*i.UnallocatedQuantityLT))
+	}
+	if i.UnallocatedQuantityLTE != nil {
+		predicates = append(predicates, orderline.UnallocatedQuantityLTE(*i.UnallocatedQuantityLTE))
+	}
+	if i.AllocatedQuantity != nil {
+		predicates = append(predicates, orderline.AllocatedQuantityEQ(*i.AllocatedQuantity))
+	}
+	if i.AllocatedQuantityNEQ != nil {
+		predicates = append(predicates, orderline.AllocatedQuantityNEQ(*i.AllocatedQuantityNEQ))
+	}
+	if len(i.AllocatedQuantityIn) > 0 {
+		predicates = append(predicates, orderline.AllocatedQuantityIn(i.AllocatedQuantityIn...))
+	}
+	if len(i.AllocatedQuantityNotIn) > 0 {
+		predicates = append(predicates, orderline.AllocatedQuantityNotIn(i.AllocatedQuantityNotIn...))
+	}
+	if i.AllocatedQuantityGT != nil {
+		predicates = append(predicates, orderline.AllocatedQuantityGT(*i.AllocatedQuantityGT))
+	}
+	if i.AllocatedQuantityGTE != nil {
+		predicates = append(predicates, orderline.AllocatedQuantityGTE(*i.AllocatedQuantityGTE))
+	}
+	if i.AllocatedQuantityLT != nil {
+		predicates = append(predicates, orderline.AllocatedQuantityLT(*i.AllocatedQuantityLT))
+	}
+	if i.AllocatedQuantityLTE != nil {
+		predicates = append(predicates, orderline.AllocatedQuantityLTE(*i.AllocatedQuantityLTE))
+	}
+	if i.ShippedQuantity != nil {
+		predicates = append(predicates, orderline.ShippedQuantityEQ(*i.ShippedQuantity))
+	}
+	if i.ShippedQuantityNEQ != nil {
+		predicates = append(predicates, orderline.ShippedQuantityNEQ(*i.ShippedQuantityNEQ))
+	}
+	if len(i.ShippedQuantityIn) > 0 {
+		predicates = append(predicates, orderline.ShippedQuantityIn(i.ShippedQuantityIn...))
+	}
+	if len(i.ShippedQuantityNotIn) > 0 {
+		predicates = append(predicates, orderline.ShippedQuantityNotIn(i.ShippedQuantityNotIn...))
+	}
+	if i.ShippedQuantityGT != nil {
+		predicates = append(predicates, orderline.ShippedQuantityGT(*i.ShippedQuantityGT))
+	}
+	if i.ShippedQuantityGTE != nil {
+		predicates = append(predicates, orderline.ShippedQuantityGTE(*i.ShippedQuantityGTE))
+	}
+	if i.ShippedQuantityLT != nil {
+		predicates = append(predicates, orderline.ShippedQuantityLT(*i.ShippedQuantityLT))
+	}
+	if i.ShippedQuantityLTE != nil {
+		predicates = append(predicates, orderline.ShippedQuantityLTE(*i.ShippedQuantityLTE))
+	}
+	if i.KilledQuantity != nil {
+		predicates = append(predicates, orderline.KilledQuantityEQ(*i.KilledQuantity))
+	}
+	if i.KilledQuantityNEQ != nil {
+		predicates = append(predicates, orderline.KilledQuantityNEQ(*i.KilledQuantityNEQ))
+	}
+	if len(i.KilledQuantityIn) > 0 {
+		predicates = append(predicates, orderline.KilledQuantityIn(i.KilledQuantityIn...))
+	}
+	if len(i.KilledQuantityNotIn) > 0 {
+		predicates = append(predicates, orderline.KilledQuantityNotIn(i.KilledQuantityNotIn...))
+	}
+	if i.KilledQuantityGT != nil {
+		predicates = append(predicates, orderline.KilledQuantityGT(*i.KilledQuantityGT))
+	}
+	if i.KilledQuantityGTE != nil {
+		predicates = append(predicates, orderline.KilledQuantityGTE(*i.KilledQuantityGTE))
+	}
+	if i.KilledQuantityLT != nil {
+		predicates = append(predicates, orderline.KilledQuantityLT(*i.KilledQuantityLT))
+	}
+	if i.KilledQuantityLTE != nil {
+		predicates = append(predicates, orderline.KilledQuantityLTE(*i.KilledQuantityLTE))
+	}
+
+	if i.HasOrder != nil {
+		p := orderline.HasOrder()
+		if !*i.HasOrder {
+			p = orderline.Not(p)
+		}
+		predicates = append(predicates, p)
+	}
+	if len(i.HasOrderWith) > 0 {
+		with := make([]predicate.Order, 0, len(i.HasOrderWith))
+		for _, w := range i.HasOrderWith {
+			p, err := w.P()
+			if err != nil {
+				return nil, fmt.Errorf("%w: field 'HasOrderWith'", err)
+			}
+			with = append(with, p)
+		}
+		predicates = append(predicates, orderline.HasOrderWith(with...))
+	}
+	switch len(predicates) {
+	case 0:
+		return nil, ErrEmptyOrderLineWhereInput
+	case 1:
+		return predicates[0], nil
+	default:
+		return orderline.And(predicates...), nil
 	}
 }
 

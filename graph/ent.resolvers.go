@@ -86,11 +86,17 @@ func (r *Resolver) RoutingGroup() RoutingGroupResolver { return &routingGroupRes
 // Source returns SourceResolver implementation.
 func (r *Resolver) Source() SourceResolver { return &sourceResolver{r} }
 
+// FulfillmentRequestWhereInput returns FulfillmentRequestWhereInputResolver implementation.
+func (r *Resolver) FulfillmentRequestWhereInput() FulfillmentRequestWhereInputResolver {
+	return &fulfillmentRequestWhereInputResolver{r}
+}
+
 type (
-	accountResolver            struct{ *Resolver }
-	fulfillmentRequestResolver struct{ *Resolver }
-	inventoryItemResolver      struct{ *Resolver }
-	queryResolver              struct{ *Resolver }
-	routingGroupResolver       struct{ *Resolver }
-	sourceResolver             struct{ *Resolver }
+	accountResolver                      struct{ *Resolver }
+	fulfillmentRequestResolver           struct{ *Resolver }
+	inventoryItemResolver                struct{ *Resolver }
+	queryResolver                        struct{ *Resolver }
+	routingGroupResolver                 struct{ *Resolver }
+	sourceResolver                       struct{ *Resolver }
+	fulfillmentRequestWhereInputResolver struct{ *Resolver }
 )

@@ -23,9 +23,14 @@ import (
 // cause for the log only.
 func classify(err error) *apperr.Error {
 	var ae *apperr.Error
+	var gq *gqlerror.Error
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, &gq) && gq.Extensions["code"] == "INVALID_PAGINATION":
+		// A connection's first and last (ent's validatePaging, see
+		// ent/template/paging.tmpl): a refused request.
+		return &apperr.Error{Code: apperr.Validation, Message: gq.Message, Err: err}
 	case ent.IsNotFound(err):
 		return &apperr.Error{Code: apperr.NotFound, Message: "not found", Err: err}
 	case ent.IsValidationError(err):

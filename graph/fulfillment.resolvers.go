@@ -9,6 +9,8 @@ import (
 	"context"
 
 	"github.com/frsvc/fulfillment/ent"
+	"github.com/frsvc/fulfillment/ent/fulfillmentrequest"
+	"github.com/frsvc/fulfillment/ent/order"
 	"github.com/frsvc/fulfillment/internal/fulfillment"
 	"github.com/frsvc/fulfillment/internal/sender"
 )
@@ -87,4 +89,20 @@ func (r *queryResolver) FulfillmentPreview(ctx context.Context, orderID int, rou
 // SendStatus is the resolver for the sendStatus field.
 func (r *queryResolver) SendStatus(ctx context.Context) (*sender.Status, error) {
 	return r.Sender.Status(ctx)
+}
+
+// OrderNumber is the resolver for the orderNumber field.
+func (r *fulfillmentRequestWhereInputResolver) OrderNumber(ctx context.Context, obj *ent.FulfillmentRequestWhereInput, data *string) error {
+	if data != nil {
+		obj.AddPredicates(fulfillmentrequest.HasOrderWith(order.OrderNumber(*data)))
+	}
+	return nil
+}
+
+// OrderNumberIn is the resolver for the orderNumberIn field.
+func (r *fulfillmentRequestWhereInputResolver) OrderNumberIn(ctx context.Context, obj *ent.FulfillmentRequestWhereInput, data []string) error {
+	if data != nil {
+		obj.AddPredicates(fulfillmentrequest.HasOrderWith(order.OrderNumberIn(data...)))
+	}
+	return nil
 }

@@ -161,7 +161,7 @@ func main() {
 // list or map) whose result cannot be null or an error: one that returns
 // the value itself (a type with its own MarshalGQL, which has no error to
 // give), or a String, Int, ID or Boolean, for which gqlgen's Marshal
-// function, and internal/scalar's MarshalInt, never answer null.
+// function, and internal/scalar's MarshalInt and MarshalID, never answer null.
 var leafMarshal = regexp.MustCompile(`(?m)^func \(ec \*executionContext\) (marshal[\p{L}\p{N}_]+)\(ctx context\.Context, sel ast\.SelectionSet, v [\w.]+\) graphql\.Marshaler \{\n` +
 	`(?:\treturn v\n` +
 	`|\t_ = sel\n\tres := ` + leafMarshalFunc + `\(v\)\n\tif res == graphql\.Null \{\n\t\tgraphql\.AddInvalidNullFromMarshaler\(ctx, "\w+!"\)\n\t\}\n\treturn res\n` +
@@ -169,7 +169,7 @@ var leafMarshal = regexp.MustCompile(`(?m)^func \(ec \*executionContext\) (marsh
 	`)\}\n`)
 
 // leafMarshalFunc are the Marshal functions of leafMarshal.
-const leafMarshalFunc = `(?:graphql\.(?:MarshalString|MarshalInt|MarshalIntID|MarshalBoolean)|scalar\.MarshalInt)`
+const leafMarshalFunc = `(?:graphql\.(?:MarshalString|MarshalInt|MarshalIntID|MarshalBoolean)|scalar\.Marshal(?:Int|ID))`
 
 // plainField matches a generated field of an object (not an introspection
 // type) whose resolver reads a struct field, with no directive, marshalled

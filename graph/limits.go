@@ -18,9 +18,12 @@ import (
 
 // Limits bound what one operation may cost. Zero fields take the defaults.
 type Limits struct {
-	// Complexity is the most an operation may cost: every field costs 1
-	// plus its children, and a connection costs its page size times its
-	// children.
+	// Complexity is the most an operation may cost: objects and
+	// connections are charged, scalar fields are not. A field that returns
+	// an object costs 1 plus its children; a connection costs 1 plus its
+	// page size times the cost of one of its nodes (at least 1 when edges or
+	// pageInfo are selected, which read the page), plus its pageInfo;
+	// nodes(ids:) costs the number of ids times the cost of one node.
 	Complexity int
 	// Depth is the deepest selection nesting allowed.
 	Depth int
@@ -87,23 +90,93 @@ type limitsExtension struct {
 var (
 	_ graphql.HandlerExtension        = limitsExtension{}
 	_ graphql.OperationContextMutator = limitsExtension{}
+	_ graphql.ResponseInterceptor     = limitsExtension{}
 )
+
+// costExtension is the key of the operation's cost, in the operation's
+// stats and in the answer's extensions.
+const costExtension = "cost"
+
+// Cost is extensions.cost of every answer to an operation that was costed:
+// what it requested and the limit. When the walk stopped early (over the
+// limit), Requested is what was counted so far, already above the limit.
+type Cost struct {
+	Requested int `json:"requested"`
+	Limit     int `json:"limit"`
+}
 
 func (limitsExtension) ExtensionName() string                   { return "Limits" }
 func (limitsExtension) Validate(graphql.ExecutableSchema) error { return nil }
 func (e limitsExtension) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
 	w := &walker{doc: oc.Doc, vars: oc.Variables, limits: e.limits, schema: e.schema}
-	cost := w.selection(oc.Operation.SelectionSet, 1)
+	root := &costNode{}
+	cost := w.selection(oc.Operation.SelectionSet, 1, root)
+	if w.err == nil || w.over {
+		oc.Stats.SetExtension(costExtension, Cost{Requested: cost, Limit: e.limits.Complexity})
+	}
+	if w.over {
+		return limitError("the operation costs %s%d, above the limit of %d; most of it is %s: ask for smaller pages or fewer nested connections",
+			map[bool]string{true: "more than ", false: ""}[w.stopped], cost, e.limits.Complexity, root.heaviest())
+	}
 	if w.err != nil {
 		return w.err
 	}
 	if w.aliases > e.limits.Aliases {
 		return limitError("the operation has %d aliases; at most %d are allowed", w.aliases, e.limits.Aliases)
 	}
-	if cost > e.limits.Complexity {
-		return limitError("the operation has complexity %d, above the limit of %d: ask for smaller pages or fewer fields", cost, e.limits.Complexity)
-	}
 	return nil
+}
+
+// InterceptResponse puts the operation's cost in the answer's extensions,
+// refusals included (the executor answers those through the same chain).
+func (limitsExtension) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	resp := next(ctx)
+	if resp == nil || !graphql.HasOperationContext(ctx) {
+		return resp
+	}
+	if c := graphql.GetOperationContext(ctx).Stats.GetExtension(costExtension); c != nil {
+		if resp.Extensions == nil {
+			resp.Extensions = map[string]any{}
+		}
+		resp.Extensions[costExtension] = c
+	}
+	return resp
+}
+
+// costNode is a costed field with its costed children: what a refusal
+// names. Connections carry their label ("logs(first: 50, the default)").
+type costNode struct {
+	label    string
+	cost     int
+	children []*costNode
+}
+
+func (n *costNode) add(label string) *costNode {
+	c := &costNode{label: label}
+	n.children = append(n.children, c)
+	return c
+}
+
+// heaviest names the connections on the path that costs most, from the
+// root down: "orders(first: 50) × logs(first: 50, the default)".
+func (n *costNode) heaviest() string {
+	var labels []string
+	for len(n.children) > 0 {
+		next := n.children[0]
+		for _, c := range n.children[1:] {
+			if c.cost > next.cost {
+				next = c
+			}
+		}
+		if next.label != "" {
+			labels = append(labels, next.label)
+		}
+		n = next
+	}
+	if len(labels) == 0 {
+		return "its many fields"
+	}
+	return strings.Join(labels, " × ")
 }
 
 func limitError(format string, args ...any) *gqlerror.Error {
@@ -118,10 +191,28 @@ type walker struct {
 	schema  *ast.Schema
 	aliases int
 	err     *gqlerror.Error
+	// over is set when the cost passed the limit (err is then the refusal),
+	// stopped when the walk stopped there, before the end.
+	over, stopped bool
+	// visits counts the fields walked, fragments expanded at each spread:
+	// scalars cost nothing, yet walking them is work, and nested spreads
+	// can double it at every level. More than the complexity limit is
+	// refused as it was when every field cost 1.
+	visits int
 }
 
-// selection returns the cost of a selection set at a depth.
-func (w *walker) selection(set ast.SelectionSet, depth int) int {
+// visit counts a field walked; false when there were too many.
+func (w *walker) visit() bool {
+	w.visits++
+	if w.visits > w.limits.Complexity && w.err == nil {
+		w.err = limitError("the operation selects more than %d fields once its fragments are expanded", w.limits.Complexity)
+	}
+	return w.err == nil
+}
+
+// selection returns the cost of a selection set at a depth; parent
+// receives a costNode for each field.
+func (w *walker) selection(set ast.SelectionSet, depth int, parent *costNode) int {
 	if w.err != nil {
 		return 0
 	}
@@ -130,28 +221,33 @@ func (w *walker) selection(set ast.SelectionSet, depth int) int {
 		return 0
 	}
 	cost := 0
-	for _, sel := range set {
+	for i, sel := range set {
 		switch s := sel.(type) {
 		case *ast.Field:
-			if w.included(s.Directives) {
-				cost = saturate(cost, w.field(s, depth))
+			if w.included(s.Directives) && w.visit() {
+				cost = saturate(cost, w.field(s, depth, parent))
 			}
 		case *ast.InlineFragment:
 			if w.included(s.Directives) {
-				cost = saturate(cost, w.selection(s.SelectionSet, depth))
+				cost = saturate(cost, w.selection(s.SelectionSet, depth, parent))
 			}
 		case *ast.FragmentSpread:
 			if f := w.doc.Fragments.ForName(s.Name); f != nil && w.included(s.Directives) {
-				cost = saturate(cost, w.selection(f.SelectionSet, depth))
+				cost = saturate(cost, w.selection(f.SelectionSet, depth, parent))
 			}
 		}
 		// Stop at once when over: nested fragment spreads can double the
 		// work at every level, and a hostile document must not make the
-		// check itself expensive.
+		// check itself expensive. (MutateOperationContext words the
+		// refusal.)
 		if cost > w.limits.Complexity && w.err == nil {
-			w.err = limitError("the operation's complexity is above the limit of %d: ask for smaller pages or fewer fields", w.limits.Complexity)
+			w.over = true
+			w.err = limitError("the operation costs more than the limit of %d", w.limits.Complexity)
 		}
 		if w.err != nil {
+			if w.over && i < len(set)-1 {
+				w.stopped = true
+			}
 			return cost
 		}
 	}
@@ -177,7 +273,7 @@ func (w *walker) included(dirs ast.DirectiveList) bool {
 	return true
 }
 
-func (w *walker) field(f *ast.Field, depth int) int {
+func (w *walker) field(f *ast.Field, depth int, parent *costNode) int {
 	if f.Alias != "" && f.Alias != f.Name {
 		w.aliases++
 	}
@@ -194,9 +290,9 @@ func (w *walker) field(f *ast.Field, depth int) int {
 			return 0
 		}
 	}
-	mult := 1
+	mult, label := 1, ""
 	if isConnection(f) {
-		page := DefaultPage
+		page, defaulted := DefaultPage, false
 		if args["first"] == nil && args["last"] == nil && (f.Arguments.ForName("first") != nil || f.Arguments.ForName("last") != nil) {
 			// Present but null through a variable: the cache could not page it.
 			ae := &apperr.Error{Code: apperr.Validation, Field: "first", Message: "first or last must not be null"}
@@ -214,6 +310,16 @@ func (w *walker) field(f *ast.Field, depth int) int {
 				return 0
 			}
 			page = int(v)
+			// pagingCache gave it (at the field's own position).
+			a := f.Arguments.ForName(name)
+			defaulted = a != nil && a.Value != nil && a.Value.Position == f.Position && f.Position != nil
+			label = fmt.Sprintf("%s(%s: %d)", f.Name, name, page)
+			if defaulted {
+				label = fmt.Sprintf("%s(%s: %d, the default)", f.Name, name, page)
+			}
+		}
+		if label == "" {
+			label = fmt.Sprintf("%s(first: %d, the default)", f.Name, page)
 		}
 		// A cursor must be one the server gave. The resolvers' own
 		// coercion would refuse a malformed one only after the root
@@ -235,14 +341,100 @@ func (w *walker) field(f *ast.Field, depth int) int {
 			mult = max(len(ids), 1)
 		}
 	}
+	if len(f.SelectionSet) == 0 {
+		// A leaf (scalar or enum) costs nothing and adds no level.
+		return 0
+	}
+	node := parent.add(label)
+	if isConnection(f) {
+		node.cost = w.connection(f, depth, mult, node)
+		return node.cost
+	}
 	// Introspection is walked like the rest: __Type.fields → __Field.type →
 	// __Type.fields … nests without end, and each level multiplies the answer.
-	children := 0
-	if len(f.SelectionSet) > 0 {
-		// A leaf has no selection set and adds no level.
-		children = w.selection(f.SelectionSet, depth+1)
+	children := w.selection(f.SelectionSet, depth+1, node)
+	if f.Name == "nodes" {
+		// Each id is an object read.
+		node.cost = saturate(1, mul(mult, saturate(1, children)))
+	} else {
+		node.cost = saturate(1, children)
 	}
-	return saturate(1, mul(mult, children))
+	return node.cost
+}
+
+// connection costs a connection of page items: 1, plus page times the cost
+// of one node (at least 1 when edges or pageInfo are selected: either reads
+// the page's rows), plus pageInfo (an object). The edges and their node
+// are the node's cost, not objects charged again; totalCount is a scalar.
+func (w *walker) connection(f *ast.Field, depth, page int, node *costNode) int {
+	perItem, rest, reads := 0, 0, false
+	// The levels the connection's own selection sets take: its fields at
+	// depth+1, those of edges and pageInfo at depth+2 (the node's are
+	// checked by selection at depth+3).
+	deep := func(d int) bool {
+		if d > w.limits.Depth && w.err == nil {
+			w.err = limitError("the operation is nested deeper than %d levels", w.limits.Depth)
+		}
+		return w.err != nil
+	}
+	if deep(depth + 1) {
+		return 0
+	}
+	for _, sel := range w.flatten(f.SelectionSet) {
+		if len(sel.SelectionSet) > 0 && deep(depth+2) {
+			return 0
+		}
+		switch sel.Name {
+		case "edges":
+			reads = true
+			// edges → node: the node costs 1 plus its children.
+			for _, e := range w.flatten(sel.SelectionSet) {
+				if e.Name == "node" {
+					perItem = saturate(perItem, saturate(1, w.selection(e.SelectionSet, depth+3, node)))
+				}
+			}
+		case "pageInfo":
+			reads = true
+			rest = saturate(rest, 1)
+		}
+		if w.err != nil {
+			return 0
+		}
+	}
+	if reads {
+		perItem = max(perItem, 1)
+	}
+	return saturate(saturate(1, mul(page, perItem)), rest)
+}
+
+// flatten lists the fields of a selection set that run, through its
+// fragments. Connection and edge types have no interfaces or unions, so a
+// fragment's fields are the type's own.
+func (w *walker) flatten(set ast.SelectionSet) []*ast.Field {
+	var out []*ast.Field
+	for _, sel := range set {
+		if w.err != nil {
+			return nil
+		}
+		switch s := sel.(type) {
+		case *ast.Field:
+			if w.included(s.Directives) && w.visit() {
+				if s.Alias != "" && s.Alias != s.Name {
+					w.aliases++
+				}
+				out = append(out, s)
+			}
+		case *ast.InlineFragment:
+			if w.included(s.Directives) {
+				out = append(out, w.flatten(s.SelectionSet)...)
+			}
+		case *ast.FragmentSpread:
+			if fr := w.doc.Fragments.ForName(s.Name); fr != nil && w.included(s.Directives) {
+				out = append(out, w.flatten(fr.SelectionSet)...)
+			}
+		}
+	}
+	return out
 }
 
 // pageSize reads first or last as the resolvers will (internal/scalar's

@@ -13,10 +13,13 @@ import (
 )
 
 // TestLimitsWalkCost checks the walker's arithmetic on known documents, by
-// the rule: a field costs 1 plus its children; a connection costs 1 plus its
-// page (first, last, else 50) times its children; nodes(ids:) 1 plus the
-// number of ids times its children. Fragments and inline fragments add no
-// cost and no level; a leaf adds no level.
+// the rule: objects and connections are charged, scalars are not. A field
+// returning an object costs 1 plus its children; a connection costs 1 plus
+// its page (first, last, else 50) times one node's cost (1 plus its
+// children, at least 1 when edges or pageInfo are selected) plus 1 for
+// pageInfo; nodes(ids:) 1 plus the number of ids times one node's cost.
+// Fragments and inline fragments add no cost and no level; a leaf adds no
+// level.
 func TestLimitsWalkCost(t *testing.T) {
 	schema := NewSchema(&Resolver{}).Schema()
 	cases := []struct {
@@ -26,20 +29,30 @@ func TestLimitsWalkCost(t *testing.T) {
 		cost    int
 		aliases int
 	}{
-		{"leaf", `{ __typename }`, nil, 1, 0},
-		{"viewer", `{ viewer { role account { name } } }`, nil, 1 + 1 + (1 + 1), 0},
-		{"connection", `{ orders(first: 3) { totalCount edges { node { id } } } }`, nil, 1 + 3*(1+(1+(1+1))), 0},
-		{"default page", `{ orders { totalCount } }`, nil, 1 + 50*1, 0},
-		{"first 0 counts a page of 1", `{ orders(first: 0) { totalCount } }`, nil, 1 + 1, 0},
-		{"last", `{ orders(last: 7) { totalCount } }`, nil, 1 + 7, 0},
-		{"variable page", `query($n: Int) { orders(first: $n) { totalCount } }`, map[string]any{"n": int64(9)}, 1 + 9, 0},
-		{"json.Number variable page", `query($n: Int) { orders(first: $n) { totalCount } }`, map[string]any{"n": json.Number("9")}, 1 + 9, 0},
+		{"leaf", `{ __typename }`, nil, 0, 0},
+		{"viewer", `{ viewer { role account { name } } }`, nil, 1 + 1, 0},
+		{"connection", `{ orders(first: 3) { totalCount edges { node { id } } } }`, nil, 1 + 3*1, 0},
+		{"count alone reads no rows", `{ orders(first: 100) { totalCount } }`, nil, 1, 0},
+		{"pageInfo alone reads the page", `{ orders(first: 10) { pageInfo { endCursor } } }`, nil, 1 + 10*1 + 1, 0},
+		{"default page", `{ orders { edges { cursor } } }`, nil, 1 + 50*1, 0},
+		{"first 0 counts a page of 1", `{ orders(first: 0) { edges { node { id } } } }`, nil, 1 + 1, 0},
+		{"last", `{ orders(last: 7) { edges { node { id } } } }`, nil, 1 + 7, 0},
+		{"variable page", `query($n: Int) { orders(first: $n) { edges { node { id } } } }`, map[string]any{"n": int64(9)}, 1 + 9, 0},
+		{"json.Number variable page", `query($n: Int) { orders(first: $n) { edges { node { id } } } }`, map[string]any{"n": json.Number("9")}, 1 + 9, 0},
 		{"nested connections", `{ orders(first: 10) { edges { node { fulfillmentRequests(first: 5) { edges { node { number } } } } } } }`,
-			nil, 1 + 10*(1+(1+(1+5*(1+(1+1))))), 0},
+			nil, 1 + 10*(1+(1+5*1)), 0},
+		{"objects in a node", `{ orders(first: 10) { edges { node { id lines { sku } shipTo { city } } } } }`, nil, 1 + 10*(1+1+1), 0},
 		{"nodes", `{ nodes(ids: [1, 2, 3]) { id } }`, nil, 1 + 3*1, 0},
-		{"fragment and inline fragment", `{ ...Q } fragment Q on Query { orders(first: 2) { ... on OrderConnection { totalCount } } }`, nil, 1 + 2*1, 0},
-		{"aliases", `{ a: viewer { r: role role } b: orders(first: 1) { totalCount } }`, nil, (1 + 2) + (1 + 1), 3},
-		{"introspection", `{ __schema { types { name } } }`, nil, 1 + (1 + 1), 0},
+		{"fragment and inline fragment", `{ ...Q } fragment Q on Query { orders(first: 2) { ... on OrderConnection { edges { node { id } } } } }`, nil, 1 + 2*1, 0},
+		{"aliases", `{ a: viewer { r: role role } b: orders(first: 1) { totalCount e: edges { node { id } } } }`, nil, 1 + (1 + 1), 4},
+		{"introspection", `{ __schema { types { name } } }`, nil, 1 + 1, 0},
+		// An operator's page: 50 orders with their lines, 5 requests each
+		// with items and 10 log entries.
+		{"operator page", `{ orders(first: 50) { totalCount pageInfo { hasNextPage endCursor } edges { cursor node { id orderNumber status
+  lines { id sku quantity unitPrice } shipTo { name city country }
+  fulfillmentRequests(first: 5) { totalCount edges { node { id number status items { id quantity }
+    logs(first: 10) { edges { node { id message createdAt } } } } } } } } } }`, nil,
+			1 + 50*(1+1+1+(1+5*(1+1+(1+10*1)))) + 1, 0},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -48,7 +61,7 @@ func TestLimitsWalkCost(t *testing.T) {
 				t.Fatalf("load: %v", err)
 			}
 			w := &walker{doc: doc, vars: c.vars, limits: Limits{}.withDefaults(), schema: schema}
-			cost := w.selection(doc.Operations[0].SelectionSet, 1)
+			cost := w.selection(doc.Operations[0].SelectionSet, 1, &costNode{})
 			if w.err != nil {
 				t.Fatalf("refused: %v", w.err)
 			}
@@ -81,7 +94,7 @@ func TestLimitsWalkDepth(t *testing.T) {
 				continue
 			}
 			w := &walker{doc: doc, limits: Limits{Depth: limit}.withDefaults(), schema: schema}
-			w.selection(doc.Operations[0].SelectionSet, 1)
+			w.selection(doc.Operations[0].SelectionSet, 1, &costNode{})
 			refused := w.err != nil
 			if refused != (limit < c.depth) {
 				t.Errorf("%s (depth %d) with Depth %d: refused %v (%v)", c.query, c.depth, limit, refused, w.err)
@@ -132,7 +145,7 @@ func TestLimitsWalkStopsOnFragmentBlowUp(t *testing.T) {
 		t.Fatalf("load: %v", err)
 	}
 	w := &walker{doc: doc, limits: Limits{}.withDefaults(), schema: schema}
-	w.selection(doc.Operations[0].SelectionSet, 1)
+	w.selection(doc.Operations[0].SelectionSet, 1, &costNode{})
 	if w.err == nil || apperrCode(w.err) != "COMPLEXITY_LIMIT_EXCEEDED" {
 		t.Fatalf("err = %v, want COMPLEXITY_LIMIT_EXCEEDED", w.err)
 	}

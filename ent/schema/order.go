@@ -114,7 +114,8 @@ func (OrderLine) Indexes() []ent.Index {
 	}
 }
 
-// Annotations of OrderLine.
+// Annotations of OrderLine. Its where input exists for
+// Order.hasLinesWith (orders by SKU); lines are not a connection of their own.
 func (OrderLine) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.Skip(entgql.SkipWhereInput, entgql.SkipOrderField)}
+	return []schema.Annotation{entgql.Skip(entgql.SkipOrderField)}
 }

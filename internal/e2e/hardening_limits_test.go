@@ -43,17 +43,17 @@ type hdLimit struct {
 // mutation reports whether the case imports an order (it then takes $in).
 func (c hdLimit) mutation() bool { return strings.HasPrefix(strings.TrimSpace(c.query), "mutation") }
 
-// hdComplexityQuery costs 9902+r by the rule (see TestHardeningLimits).
+// hdComplexityQuery costs 9998+r by the rule (see TestHardeningLimits).
 func hdComplexityQuery(r int) string {
-	return fmt.Sprintf(`{ orders(first: 99) { edges { node { fulfillmentRequests(first: 97) { totalCount } } } }
-  inventoryItems(first: %d) { totalCount } }`, r)
+	return fmt.Sprintf(`{ orders(first: 98) { edges { node { fulfillmentRequests(first: 100) { edges { node { id } } } } } }
+  inventoryItems(first: %d) { edges { node { id } } } }`, r)
 }
 
 // hdComplexityMutation costs 9998+x by the rule, x ≤ 3.
 func hdComplexityMutation(x int) string {
-	fields := []string{"id", "orderNumber", "channel"}[:x]
-	return fmt.Sprintf(`mutation($in: ImportOrderInput!) { importOrder(input: $in) { %s
-  fulfillmentRequests(first: 98) { edges { node { logs(first: 99) { totalCount } } } } } }`, strings.Join(fields, " "))
+	fields := []string{"l1: lines { sku }", "l2: lines { sku }", "l3: lines { sku }"}[:x]
+	return fmt.Sprintf(`mutation($in: ImportOrderInput!) { importOrder(input: $in) { id %s
+  fulfillmentRequests(first: 98) { edges { node { logs(first: 100) { edges { node { id } } } } } } } }`, strings.Join(fields, " "))
 }
 
 // hdDeep is an operation whose longest path has exactly depth fields, the
@@ -180,17 +180,18 @@ func hdListTokens(t testing.TB, n int) string {
 // (the operation histogram did not move) and that a refused importOrder
 // wrote no order.
 //
-// Costs by the rule (a field costs 1 plus its children; a connection costs
-// 1 plus its page times its children):
+// Costs by the rule (objects and connections are charged, scalars are not:
+// an object field costs 1 plus its children; a connection 1 plus its page
+// times one node's cost, 1 plus the node's children; see graph/limits.go):
 //
-//	{ orders(first: 99) { edges { node { fulfillmentRequests(first: 97) { totalCount } } } } inventoryItems(first: r) { totalCount } }
-//	  fulfillmentRequests = 1 + 97·1 = 98, node = 99, edges = 100, orders = 1 + 99·100 = 9901
-//	  inventoryItems = 1 + r: 9999, 10000, 10001 for r = 97, 98, 99.
-//	importOrder(input: $in) { <x scalar fields> fulfillmentRequests(first: 98) { edges { node { logs(first: 99) { totalCount } } } } }
-//	  logs = 100, node = 101, edges = 102, fulfillmentRequests = 1 + 98·102 = 9997,
+//	{ orders(first: 98) { edges { node { fulfillmentRequests(first: 100) { edges { node { id } } } } } } inventoryItems(first: r) { edges { node { id } } } }
+//	  fulfillmentRequests = 1 + 100·1 = 101, an order's node = 102, orders = 1 + 98·102 = 9997
+//	  inventoryItems = 1 + r: 9999, 10000, 10001 for r = 1, 2, 3.
+//	importOrder(input: $in) { id <x × lines { sku }> fulfillmentRequests(first: 98) { edges { node { logs(first: 100) { edges { node { id } } } } } } }
+//	  logs = 101, a request's node = 102, fulfillmentRequests = 1 + 98·102 = 9997,
 //	  importOrder = 1 + x + 9997: 9999, 10000, 10001 for x = 1, 2, 3.
-//	{ orders(first: n) { totalCount } } = n + 1;  { orders { totalCount } } = 1 + 50 (the default page).
-//	importOrder(input: $in) { id fulfillmentRequests(first: n) { totalCount } } = n + 3.
+//	{ orders(first: n) { edges { node { id } } } } = n + 1;  { orders { edges { node { id } } } } = 1 + 50 (the default page).
+//	importOrder(input: $in) { id fulfillmentRequests(first: n) { edges { node { id } } } } = n + 2.
 func TestHardeningLimits(t *testing.T) {
 	t.Parallel()
 	testdb.Each(t, func(t *testing.T, a *app.App) {
@@ -200,21 +201,21 @@ func TestHardeningLimits(t *testing.T) {
 		const over, refusedPage = "COMPLEXITY_LIMIT_EXCEEDED", "VALIDATION"
 		cases := []hdLimit{
 			// Complexity, default limit 10000.
-			{name: "complexity 9999", env: def, query: hdComplexityQuery(97)},
-			{name: "complexity 10000", env: def, query: hdComplexityQuery(98)},
-			{name: "complexity 10001", env: def, query: hdComplexityQuery(99), code: over},
+			{name: "complexity 9999", env: def, query: hdComplexityQuery(1)},
+			{name: "complexity 10000", env: def, query: hdComplexityQuery(2)},
+			{name: "complexity 10001", env: def, query: hdComplexityQuery(3), code: over},
 			{name: "mutation complexity 9999", env: def, query: hdComplexityMutation(1)},
 			{name: "mutation complexity 10000", env: def, query: hdComplexityMutation(2)},
 			{name: "mutation complexity 10001", env: def, query: hdComplexityMutation(3), code: over},
 			// Complexity, a handler with Limits.Complexity 21.
-			{name: "small complexity 20", env: small, query: `{ orders(first: 19) { totalCount } }`},
-			{name: "small complexity 21", env: small, query: `{ orders(first: 20) { totalCount } }`},
-			{name: "small complexity 22", env: small, query: `{ orders(first: 21) { totalCount } }`, code: over},
-			{name: "small complexity default page 51", env: small, query: `{ orders { totalCount } }`, code: over},
-			{name: "small complexity via variable 22", env: small, query: `query($n: Int) { orders(first: $n) { totalCount } }`, vars: map[string]any{"n": 21}, code: over},
-			{name: "small mutation complexity 20", env: small, query: `mutation($in: ImportOrderInput!) { importOrder(input: $in) { id fulfillmentRequests(first: 17) { totalCount } } }`},
-			{name: "small mutation complexity 21", env: small, query: `mutation($in: ImportOrderInput!) { importOrder(input: $in) { id fulfillmentRequests(first: 18) { totalCount } } }`},
-			{name: "small mutation complexity 22", env: small, query: `mutation($in: ImportOrderInput!) { importOrder(input: $in) { id fulfillmentRequests(first: 19) { totalCount } } }`, code: over},
+			{name: "small complexity 20", env: small, query: `{ orders(first: 19) { edges { node { id } } } }`},
+			{name: "small complexity 21", env: small, query: `{ orders(first: 20) { edges { node { id } } } }`},
+			{name: "small complexity 22", env: small, query: `{ orders(first: 21) { edges { node { id } } } }`, code: over},
+			{name: "small complexity default page 51", env: small, query: `{ orders { edges { node { id } } } }`, code: over},
+			{name: "small complexity via variable 22", env: small, query: `query($n: Int) { orders(first: $n) { edges { node { id } } } }`, vars: map[string]any{"n": 21}, code: over},
+			{name: "small mutation complexity 20", env: small, query: `mutation($in: ImportOrderInput!) { importOrder(input: $in) { id fulfillmentRequests(first: 18) { edges { node { id } } } } }`},
+			{name: "small mutation complexity 21", env: small, query: `mutation($in: ImportOrderInput!) { importOrder(input: $in) { id fulfillmentRequests(first: 19) { edges { node { id } } } } }`},
+			{name: "small mutation complexity 22", env: small, query: `mutation($in: ImportOrderInput!) { importOrder(input: $in) { id fulfillmentRequests(first: 20) { edges { node { id } } } } }`, code: over},
 
 			// Depth, default 15: the number of fields on the longest path.
 			{name: "depth 14", env: def, query: hdDeep(14, false)},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/frsvc/fulfillment/ent"
 	"github.com/frsvc/fulfillment/ent/fulfillmentrequest"
@@ -149,7 +150,6 @@ func (s *Service) generate(ctx context.Context, orderID int, routingGroupID *int
 // since the generation rolled back, and answers ROUTING_FAILED.
 func (s *Service) routingRefused(ctx context.Context, w *trail.Writer, orderID int, p *Preview) error {
 	list := make([]map[string]any, 0, len(p.Roadblocks))
-	codes := make([]string, 0, len(p.Roadblocks))
 	for _, rb := range p.Roadblocks {
 		m := map[string]any{"code": rb.Code, "message": rb.Message}
 		if rb.Sku != nil {
@@ -162,11 +162,10 @@ func (s *Service) routingRefused(ctx context.Context, w *trail.Writer, orderID i
 			m["groupID"] = strconv.Itoa(rb.Group.ID)
 		}
 		list = append(list, m)
-		codes = append(codes, rb.Code)
 	}
 	logErr := w.Write(ctx, s.Store.Client.FulfillmentLog, trail.Entry{
 		OrderID: orderID, Stage: "routing", Level: trail.Warn,
-		Message: fmt.Sprintf("Routing stopped: %v.", codes),
+		Message: routingStoppedMessage(p.Roadblocks),
 		Data:    map[string]any{"roadblocks": list},
 	})
 	msg := "the order cannot be routed"
@@ -174,6 +173,28 @@ func (s *Service) routingRefused(ctx context.Context, w *trail.Writer, orderID i
 		msg = "the order cannot be routed: " + p.Roadblocks[0].Message
 	}
 	return &apperr.Error{Code: apperr.RoutingFailed, Message: msg, Extra: map[string]any{"roadblocks": list, "correlationID": w.CorrelationID, "correlationId": w.CorrelationID}, Err: logErr}
+}
+
+// routingStoppedMessage says in words why routing stopped: the roadblocks'
+// own sentences, each once, the first few of them (their codes and
+// details are in the entry's data).
+func routingStoppedMessage(rbs []*Roadblock) string {
+	const most = 5
+	var said []string
+	seen := map[string]bool{}
+	for _, rb := range rbs {
+		if !seen[rb.Message] {
+			seen[rb.Message] = true
+			said = append(said, rb.Message)
+		}
+	}
+	switch {
+	case len(said) == 0:
+		return "Routing stopped."
+	case len(said) > most:
+		return fmt.Sprintf("Routing stopped. %s (and %d more roadblocks)", strings.Join(said[:most], " "), len(said)-most)
+	}
+	return "Routing stopped. " + strings.Join(said, " ")
 }
 
 // materialize turns the chosen plan into requests, items, reservations and

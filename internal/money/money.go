@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/shopspring/decimal"
+
+	"github.com/frsvc/fulfillment/internal/scalar"
 )
 
 // Scale is the number of decimal places an Amount carries.
@@ -184,7 +186,7 @@ func (a Amount) MarshalGQL(w io.Writer) {
 func (a *Amount) UnmarshalGQL(v any) error {
 	s, ok := v.(string)
 	if !ok {
-		return fmt.Errorf("Decimal must be a string such as \"12.50\", got %T", v)
+		return fmt.Errorf("a Decimal is sent as a string such as \"12.50\", not as %s", scalar.Describe(v))
 	}
 	p, err := Parse(s)
 	if err != nil {

@@ -75,5 +75,5 @@ func notInt(v any) error {
 	case bool, json.Number, float64, float32:
 		return fmt.Errorf("Int cannot represent non-integer value: %v", v)
 	}
-	return fmt.Errorf("Int cannot represent a value of type %T", v)
+	return fmt.Errorf("Int cannot represent %s", Describe(v))
 }
