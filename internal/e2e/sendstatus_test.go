@@ -62,11 +62,18 @@ func ssProcessing(h *hdEnv, code, url string, maxAttempts int) string {
 		"name": "Partner " + code, "code": code, "commitStock": false,
 		"connector": map[string]any{"kind": "HTTP", "url": url, "secret": "whsec_status_0123456789", "timeoutSeconds": 10, "maxAttempts": maxAttempts},
 	}}, &src)
-	var o struct{ ImportOrder struct{ ID string } }
-	h.Query(`mutation($in: ImportOrderInput!) { importOrder(input: $in) { id } }`, map[string]any{"in": hdOrderInput("SS-" + code)}, &o)
+	var o struct {
+		ImportOrder struct {
+			ID    string
+			Lines []struct{ ID string }
+		}
+	}
+	h.Query(`mutation($in: ImportOrderInput!) { importOrder(input: $in) { id lines { id } } }`, map[string]any{"in": hdOrderInput("SS-" + code)}, &o)
 	var fr struct{ CreateFulfillmentRequest struct{ ID string } }
+	// The partner keeps no inventory here: the item says what it costs.
 	h.Query(`mutation($in: CreateFulfillmentRequestInput!) { createFulfillmentRequest(input: $in) { id } }`, map[string]any{"in": map[string]any{
 		"orderID": o.ImportOrder.ID, "sourceID": src.CreateSource.ID, "allowOvercommit": true,
+		"items": []any{map[string]any{"orderLineID": o.ImportOrder.Lines[0].ID, "quantity": 1, "unitCost": "5"}},
 	}}, &fr)
 	var p struct{ ProcessFulfillmentRequests []struct{ Status string } }
 	h.Query(`mutation($id: ID!) { processFulfillmentRequests(ids: [$id]) { status } }`, map[string]any{"id": fr.CreateFulfillmentRequest.ID}, &p)
