@@ -109,6 +109,19 @@ var AllCancelMode = []CancelMode{
 	CancelModeKill,
 }
 
+// CancelOrderResponse is returned by CancelOrder on success.
+type CancelOrderResponse struct {
+	// Cancels an OPEN or ON_HOLD order: its live fulfillment requests are voided
+	// (a request the source already has gets a cancellation notice), reserved
+	// stock is released, the units left are killed; cancelReason and canceledAt
+	// record it. CONFLICT if anything of the
+	// order has shipped, naming the requests that shipped.
+	CancelOrder OrderFields `json:"cancelOrder"`
+}
+
+// GetCancelOrder returns CancelOrderResponse.CancelOrder, and is useful for accessing the field via an interface.
+func (v *CancelOrderResponse) GetCancelOrder() OrderFields { return v.CancelOrder }
+
 type ConnectorInput struct {
 	Kind ConnectorKind `json:"kind"`
 	// HTTP: an absolute http:// or https:// URL. In production it must reach a public address: a
@@ -4101,6 +4114,33 @@ func (v *OrderFieldsShipToAddress) GetPostalCode() string { return v.PostalCode 
 // GetCountry returns OrderFieldsShipToAddress.Country, and is useful for accessing the field via an interface.
 func (v *OrderFieldsShipToAddress) GetCountry() string { return v.Country }
 
+// One change of an order's lines. With orderLineID: the line's new quantity,
+// down to no less than what is allocated or shipped; 0 removes the line (only
+// while none of it is allocated or shipped). Without orderLineID: a new line
+// (sku, quantity and unitPrice required).
+type OrderLineChangeInput struct {
+	OrderLineID *string `json:"orderLineID,omitempty"`
+	Sku         *string `json:"sku,omitempty"`
+	Title       *string `json:"title,omitempty"`
+	Quantity    int     `json:"quantity"`
+	UnitPrice   *string `json:"unitPrice,omitempty"`
+}
+
+// GetOrderLineID returns OrderLineChangeInput.OrderLineID, and is useful for accessing the field via an interface.
+func (v *OrderLineChangeInput) GetOrderLineID() *string { return v.OrderLineID }
+
+// GetSku returns OrderLineChangeInput.Sku, and is useful for accessing the field via an interface.
+func (v *OrderLineChangeInput) GetSku() *string { return v.Sku }
+
+// GetTitle returns OrderLineChangeInput.Title, and is useful for accessing the field via an interface.
+func (v *OrderLineChangeInput) GetTitle() *string { return v.Title }
+
+// GetQuantity returns OrderLineChangeInput.Quantity, and is useful for accessing the field via an interface.
+func (v *OrderLineChangeInput) GetQuantity() int { return v.Quantity }
+
+// GetUnitPrice returns OrderLineChangeInput.UnitPrice, and is useful for accessing the field via an interface.
+func (v *OrderLineChangeInput) GetUnitPrice() *string { return v.UnitPrice }
+
 type OrderLineInput struct {
 	Sku       string  `json:"sku"`
 	Title     *string `json:"title"`
@@ -6851,6 +6891,46 @@ func (v *StrategyInput) GetMaxNumberLength() *int { return v.MaxNumberLength }
 // GetAutoProcess returns StrategyInput.AutoProcess, and is useful for accessing the field via an interface.
 func (v *StrategyInput) GetAutoProcess() *bool { return v.AutoProcess }
 
+// updateOrder's input: only the fields given change. The reference number and
+// the address change only while no live fulfillment request (not CANCELED or
+// VOIDED) carries them to a source.
+type UpdateOrderInput struct {
+	// An empty string clears it.
+	ReferenceNumber *string       `json:"referenceNumber,omitempty"`
+	ShipTo          *AddressInput `json:"shipTo,omitempty"`
+	// Changes of the lines, applied in order.
+	Lines []OrderLineChangeInput `json:"lines,omitempty"`
+}
+
+// GetReferenceNumber returns UpdateOrderInput.ReferenceNumber, and is useful for accessing the field via an interface.
+func (v *UpdateOrderInput) GetReferenceNumber() *string { return v.ReferenceNumber }
+
+// GetShipTo returns UpdateOrderInput.ShipTo, and is useful for accessing the field via an interface.
+func (v *UpdateOrderInput) GetShipTo() *AddressInput { return v.ShipTo }
+
+// GetLines returns UpdateOrderInput.Lines, and is useful for accessing the field via an interface.
+func (v *UpdateOrderInput) GetLines() []OrderLineChangeInput { return v.Lines }
+
+// UpdateOrderPaymentResponse is returned by UpdateOrderPayment on success.
+type UpdateOrderPaymentResponse struct {
+	// Sets the payment status, logged with before and after.
+	UpdateOrderPayment OrderFields `json:"updateOrderPayment"`
+}
+
+// GetUpdateOrderPayment returns UpdateOrderPaymentResponse.UpdateOrderPayment, and is useful for accessing the field via an interface.
+func (v *UpdateOrderPaymentResponse) GetUpdateOrderPayment() OrderFields { return v.UpdateOrderPayment }
+
+// UpdateOrderResponse is returned by UpdateOrder on success.
+type UpdateOrderResponse struct {
+	// Changes an OPEN or ON_HOLD order's reference number, address and lines
+	// while what changes is unallocated; CONFLICT naming the fulfillment requests
+	// that hold it otherwise. Logged with before and after.
+	UpdateOrder OrderFields `json:"updateOrder"`
+}
+
+// GetUpdateOrder returns UpdateOrderResponse.UpdateOrder, and is useful for accessing the field via an interface.
+func (v *UpdateOrderResponse) GetUpdateOrder() OrderFields { return v.UpdateOrder }
+
 // UpsertInventoryResponse is returned by UpsertInventory on success.
 type UpsertInventoryResponse struct {
 	// Bulk upsert by SKU for one source: atomic, at most 1000 items a call.
@@ -7039,6 +7119,18 @@ func (v *__CancelFulfillmentRequestInput) GetReason() string { return v.Reason }
 
 // GetItems returns __CancelFulfillmentRequestInput.Items, and is useful for accessing the field via an interface.
 func (v *__CancelFulfillmentRequestInput) GetItems() []CancelItemInput { return v.Items }
+
+// __CancelOrderInput is used internally by genqlient
+type __CancelOrderInput struct {
+	Id     string `json:"id"`
+	Reason string `json:"reason"`
+}
+
+// GetId returns __CancelOrderInput.Id, and is useful for accessing the field via an interface.
+func (v *__CancelOrderInput) GetId() string { return v.Id }
+
+// GetReason returns __CancelOrderInput.Reason, and is useful for accessing the field via an interface.
+func (v *__CancelOrderInput) GetReason() string { return v.Reason }
 
 // __CreateApiKeyInput is used internally by genqlient
 type __CreateApiKeyInput struct {
@@ -7330,6 +7422,30 @@ func (v *__RenumberFulfillmentRequestInput) GetId() string { return v.Id }
 // GetNumber returns __RenumberFulfillmentRequestInput.Number, and is useful for accessing the field via an interface.
 func (v *__RenumberFulfillmentRequestInput) GetNumber() string { return v.Number }
 
+// __UpdateOrderInput is used internally by genqlient
+type __UpdateOrderInput struct {
+	Id    string           `json:"id"`
+	Input UpdateOrderInput `json:"input"`
+}
+
+// GetId returns __UpdateOrderInput.Id, and is useful for accessing the field via an interface.
+func (v *__UpdateOrderInput) GetId() string { return v.Id }
+
+// GetInput returns __UpdateOrderInput.Input, and is useful for accessing the field via an interface.
+func (v *__UpdateOrderInput) GetInput() UpdateOrderInput { return v.Input }
+
+// __UpdateOrderPaymentInput is used internally by genqlient
+type __UpdateOrderPaymentInput struct {
+	Id            string        `json:"id"`
+	PaymentStatus PaymentStatus `json:"paymentStatus"`
+}
+
+// GetId returns __UpdateOrderPaymentInput.Id, and is useful for accessing the field via an interface.
+func (v *__UpdateOrderPaymentInput) GetId() string { return v.Id }
+
+// GetPaymentStatus returns __UpdateOrderPaymentInput.PaymentStatus, and is useful for accessing the field via an interface.
+func (v *__UpdateOrderPaymentInput) GetPaymentStatus() PaymentStatus { return v.PaymentStatus }
+
 // __UpsertInventoryInput is used internally by genqlient
 type __UpsertInventoryInput struct {
 	SourceID string           `json:"sourceID"`
@@ -7496,6 +7612,78 @@ func CancelFulfillmentRequest(
 	}
 
 	data_ = &CancelFulfillmentRequestResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
+// The mutation executed by CancelOrder.
+const CancelOrder_Operation = `
+mutation CancelOrder ($id: ID!, $reason: String!) {
+	cancelOrder(id: $id, reason: $reason) {
+		... OrderFields
+	}
+}
+fragment OrderFields on Order {
+	id
+	channel
+	orderNumber
+	referenceNumber
+	paymentStatus
+	status
+	holdReason
+	allocationStatus
+	shipmentStatus
+	orderedAt
+	shipTo {
+		name
+		line1
+		line2
+		city
+		region
+		postalCode
+		country
+	}
+	lines {
+		id
+		position
+		sku
+		title
+		quantity
+		unitPrice
+		unallocatedQuantity
+		allocatedQuantity
+		shippedQuantity
+		killedQuantity
+	}
+}
+`
+
+// Cancel an OPEN or ON_HOLD order: its live requests are voided (one its
+// source already has gets a cancellation notice), reserved stock released,
+// the units left killed. CONFLICT if anything of it has shipped.
+func CancelOrder(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	id string,
+	reason string,
+) (data_ *CancelOrderResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "CancelOrder",
+		Query:  CancelOrder_Operation,
+		Variables: &__CancelOrderInput{
+			Id:     id,
+			Reason: reason,
+		},
+	}
+
+	data_ = &CancelOrderResponse{}
 	resp_ := &graphql.Response{Data: data_}
 
 	err_ = client_.MakeRequest(
@@ -9419,6 +9607,150 @@ func RunSendFulfillmentRequests(
 	}
 
 	data_ = &RunSendFulfillmentRequestsResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
+// The mutation executed by UpdateOrder.
+const UpdateOrder_Operation = `
+mutation UpdateOrder ($id: ID!, $input: UpdateOrderInput!) {
+	updateOrder(id: $id, input: $input) {
+		... OrderFields
+	}
+}
+fragment OrderFields on Order {
+	id
+	channel
+	orderNumber
+	referenceNumber
+	paymentStatus
+	status
+	holdReason
+	allocationStatus
+	shipmentStatus
+	orderedAt
+	shipTo {
+		name
+		line1
+		line2
+		city
+		region
+		postalCode
+		country
+	}
+	lines {
+		id
+		position
+		sku
+		title
+		quantity
+		unitPrice
+		unallocatedQuantity
+		allocatedQuantity
+		shippedQuantity
+		killedQuantity
+	}
+}
+`
+
+// Change an order's reference number, address and lines while what changes
+// is unallocated (CONFLICT naming the requests that hold it otherwise). Only
+// the fields given (not nil) change; a line change with orderLineID sets that
+// line's quantity (0 removes it), one without adds a line.
+func UpdateOrder(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	id string,
+	input UpdateOrderInput,
+) (data_ *UpdateOrderResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "UpdateOrder",
+		Query:  UpdateOrder_Operation,
+		Variables: &__UpdateOrderInput{
+			Id:    id,
+			Input: input,
+		},
+	}
+
+	data_ = &UpdateOrderResponse{}
+	resp_ := &graphql.Response{Data: data_}
+
+	err_ = client_.MakeRequest(
+		ctx_,
+		req_,
+		resp_,
+	)
+
+	return data_, err_
+}
+
+// The mutation executed by UpdateOrderPayment.
+const UpdateOrderPayment_Operation = `
+mutation UpdateOrderPayment ($id: ID!, $paymentStatus: PaymentStatus!) {
+	updateOrderPayment(id: $id, paymentStatus: $paymentStatus) {
+		... OrderFields
+	}
+}
+fragment OrderFields on Order {
+	id
+	channel
+	orderNumber
+	referenceNumber
+	paymentStatus
+	status
+	holdReason
+	allocationStatus
+	shipmentStatus
+	orderedAt
+	shipTo {
+		name
+		line1
+		line2
+		city
+		region
+		postalCode
+		country
+	}
+	lines {
+		id
+		position
+		sku
+		title
+		quantity
+		unitPrice
+		unallocatedQuantity
+		allocatedQuantity
+		shippedQuantity
+		killedQuantity
+	}
+}
+`
+
+// Set an order's payment status (any status of the order; setting the one
+// it has changes nothing).
+func UpdateOrderPayment(
+	ctx_ context.Context,
+	client_ graphql.Client,
+	id string,
+	paymentStatus PaymentStatus,
+) (data_ *UpdateOrderPaymentResponse, err_ error) {
+	req_ := &graphql.Request{
+		OpName: "UpdateOrderPayment",
+		Query:  UpdateOrderPayment_Operation,
+		Variables: &__UpdateOrderPaymentInput{
+			Id:            id,
+			PaymentStatus: paymentStatus,
+		},
+	}
+
+	data_ = &UpdateOrderPaymentResponse{}
 	resp_ := &graphql.Response{Data: data_}
 
 	err_ = client_.MakeRequest(

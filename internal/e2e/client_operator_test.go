@@ -170,3 +170,46 @@ func TestClientOperator(t *testing.T) {
 		}
 	})
 }
+
+// TestClientOrderChanges: the typed client changes an order after import
+// (payment, reference, lines) and cancels it; a field left nil is left out
+// of the request and so unchanged, and a refusal carries its code.
+func TestClientOrderChanges(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		ctx := context.Background()
+		url, adminKey := server(t, a)
+		c := client.New(url, adminKey)
+
+		in := orderInput("4001", line("SKU-A", 2))
+		in.PaymentStatus = client.PaymentStatusPending
+		o := must(client.ImportOrder(ctx, c, in))(t, "importOrder").ImportOrder
+
+		paid := must(client.UpdateOrderPayment(ctx, c, o.Id, client.PaymentStatusPaid))(t, "updateOrderPayment").UpdateOrderPayment
+		if paid.PaymentStatus != client.PaymentStatusPaid {
+			t.Fatalf("payment: %+v", paid)
+		}
+
+		// Only the reference number and the lines are given: the address
+		// stays as imported.
+		changed := must(client.UpdateOrder(ctx, c, o.Id, client.UpdateOrderInput{
+			ReferenceNumber: ptr("PO-77"),
+			Lines: []client.OrderLineChangeInput{
+				{OrderLineID: &o.Lines[0].Id, Quantity: 3},
+				{Sku: ptr("SKU-B"), Quantity: 1, UnitPrice: ptr("4.50")},
+			},
+		}))(t, "updateOrder").UpdateOrder
+		if changed.ReferenceNumber == nil || *changed.ReferenceNumber != "PO-77" || changed.ShipTo.Line1 != "1 Main St" ||
+			len(changed.Lines) != 2 || changed.Lines[0].Quantity != 3 || changed.Lines[1].Sku != "SKU-B" {
+			t.Fatalf("updated: %+v", changed)
+		}
+
+		canceled := must(client.CancelOrder(ctx, c, o.Id, "customer asked"))(t, "cancelOrder").CancelOrder
+		if canceled.Status != client.OrderStatusCanceled {
+			t.Fatalf("canceled: %+v", canceled)
+		}
+		_, err := client.CancelOrder(ctx, c, o.Id, "again")
+		if code := client.ErrorCode(err); code != "INVALID_TRANSITION" {
+			t.Fatalf("cancel a canceled order: code %q (%v), want INVALID_TRANSITION", code, err)
+		}
+	})
+}
