@@ -369,7 +369,13 @@ func (r *Runner) Shutdown(ctx context.Context) error {
 		r.stopped = true
 		close(r.stopping)
 	}
+	// No run is in progress, and none can start now: nothing to wait for,
+	// even when ctx has already ended (App.Close after Serve's grace).
+	idle := len(r.runs) == 0
 	r.mu.Unlock()
+	if idle {
+		return nil
+	}
 	done := make(chan struct{})
 	go func() { r.wg.Wait(); close(done) }()
 	select {
