@@ -292,6 +292,10 @@ var sourceQueries = map[string]bool{
 	"__typename": true, "__schema": true, "__type": true,
 }
 
+// MayReadAPIKey reports whether p may read the API key: an ADMIN key any
+// of the account's, any other key only itself.
+func MayReadAPIKey(p Principal, keyID int) bool { return p.Role == RoleAdmin || p.KeyID == keyID }
+
 // AuthorizeQuery decides whether p may use the root query field.
 func AuthorizeQuery(p Principal, field string) error {
 	if field == "apiKeys" && p.Role != RoleAdmin {
