@@ -15,8 +15,8 @@ import (
 )
 
 // fieldAccess refuses, before any resolver runs, an operation of a SOURCE
-// key that selects a non-null Order or OrderLine field the key may not
-// read: refused while resolving, such a field's null would spread up to
+// key that selects a non-null Order, OrderLine or FulfillmentRequest field
+// the key may not read: refused while resolving, such a field's null would spread up to
 // the nearest nullable parent and null every row of the page, with one
 // error per row. Instead the answer is one FORBIDDEN per such field, at its
 // path in the document (no list indices). A nullable field the key may not
@@ -93,6 +93,8 @@ func (w *accessWalker) field(f *ast.Field, parent ast.Path) {
 			err = auth.AuthorizeOrderField(w.p, f.Name)
 		case "OrderLine":
 			err = auth.AuthorizeOrderLineField(w.p, f.Name)
+		case "FulfillmentRequest":
+			err = auth.AuthorizeFulfillmentRequestField(w.p, f.Name)
 		}
 		var ae *apperr.Error
 		if errors.As(err, &ae) {

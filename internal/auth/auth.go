@@ -345,6 +345,16 @@ func AuthorizeOrderLineField(p Principal, field string) error {
 	return nil
 }
 
+// AuthorizeFulfillmentRequestField decides whether p may read the
+// FulfillmentRequest field: a SOURCE key all but warnings, the operator's
+// log of how the request was made.
+func AuthorizeFulfillmentRequestField(p Principal, field string) error {
+	if p.Role == RoleSource && field == "warnings" {
+		return apperr.Deny("a SOURCE key may not read FulfillmentRequest.%s", field)
+	}
+	return nil
+}
+
 // AuthorizeFilter decides whether p may filter with where, the raw value of
 // a where argument. A SOURCE key may not filter through relations (has…,
 // has…With): those run as sub-queries outside the partner's scope, so they
