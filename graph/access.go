@@ -55,17 +55,19 @@ type accessWalker struct {
 	vars map[string]any
 	seen map[string]bool
 	errs gqlerror.List
-	// fragments guards against walking a fragment within itself (the
-	// validator refuses cycles; this keeps the walk finite regardless).
-	depth int
+	// depth counts the fields on the path (fragments add none, as in the
+	// operation's depth limit, which bounds it before this runs); expanding
+	// are the fragments being walked, so that a fragment within itself is
+	// not walked again (the validator refuses cycles; this keeps the walk
+	// finite regardless).
+	depth     int
+	expanding map[string]bool
 }
 
 func (w *accessWalker) selection(set ast.SelectionSet, path ast.Path) {
 	if w.depth > 64 {
 		return
 	}
-	w.depth++
-	defer func() { w.depth-- }()
 	for _, sel := range set {
 		switch s := sel.(type) {
 		case *ast.Field:
@@ -77,8 +79,13 @@ func (w *accessWalker) selection(set ast.SelectionSet, path ast.Path) {
 				w.selection(s.SelectionSet, path)
 			}
 		case *ast.FragmentSpread:
-			if f := w.doc.Fragments.ForName(s.Name); f != nil && included(s.Directives, w.vars) {
+			if f := w.doc.Fragments.ForName(s.Name); f != nil && !w.expanding[s.Name] && included(s.Directives, w.vars) {
+				if w.expanding == nil {
+					w.expanding = map[string]bool{}
+				}
+				w.expanding[s.Name] = true
 				w.selection(f.SelectionSet, path)
+				delete(w.expanding, s.Name)
 			}
 		}
 	}
@@ -110,7 +117,9 @@ func (w *accessWalker) field(f *ast.Field, parent ast.Path) {
 			return
 		}
 	}
+	w.depth++
 	w.selection(f.SelectionSet, path)
+	w.depth--
 }
 
 // included reports whether @skip and @include let a selection run.

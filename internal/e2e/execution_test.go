@@ -173,3 +173,21 @@ func TestSourceWarningsRefusedOnce(t *testing.T) {
 		}
 	})
 }
+
+// TestSourceRefusedFieldUnderNestedFragments: fragments add no level to
+// the operation's depth, so a field the SOURCE key may not read, nested in
+// 70 inline fragments, is refused once before anything runs as it is
+// without them, not left to null the page row by row.
+func TestSourceRefusedFieldUnderNestedFragments(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		w := newPartnerWorld(t, a)
+		const n = 70
+		q := "{ fulfillmentRequests(first: 10) { edges { node { id " + strings.Repeat("... on FulfillmentRequest { ", n) +
+			"warnings" + strings.Repeat(" }", n) + " } } } }"
+		res := w.try(w.keyA, q, nil)
+		if len(res.Errors) != 1 || res.Errors[0].Code() != "FORBIDDEN" {
+			t.Fatalf("errors %+v (data %s), want one FORBIDDEN", res.Errors, res.Data)
+		}
+	})
+}
