@@ -4,17 +4,19 @@ import (
 	"context"
 	"errors"
 
+	"entgo.io/contrib/entgql"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/frsvc/fulfillment/ent"
 	"github.com/frsvc/fulfillment/internal/apperr"
 	"github.com/frsvc/fulfillment/internal/auth"
 )
 
 // fieldAccess refuses, before any resolver runs, an operation of a SOURCE
-// key that selects a non-null Order or OrderLine field the key may not
-// read: refused while resolving, such a field's null would spread up to
+// key that selects a non-null Order, OrderLine or FulfillmentRequest field
+// the key may not read: refused while resolving, such a field's null would spread up to
 // the nearest nullable parent and null every row of the page, with one
 // error per row. Instead the answer is one FORBIDDEN per such field, at its
 // path in the document (no list indices). A nullable field the key may not
@@ -53,17 +55,19 @@ type accessWalker struct {
 	vars map[string]any
 	seen map[string]bool
 	errs gqlerror.List
-	// fragments guards against walking a fragment within itself (the
-	// validator refuses cycles; this keeps the walk finite regardless).
-	depth int
+	// depth counts the fields on the path (fragments add none, as in the
+	// operation's depth limit, which bounds it before this runs); expanding
+	// are the fragments being walked, so that a fragment within itself is
+	// not walked again (the validator refuses cycles; this keeps the walk
+	// finite regardless).
+	depth     int
+	expanding map[string]bool
 }
 
 func (w *accessWalker) selection(set ast.SelectionSet, path ast.Path) {
 	if w.depth > 64 {
 		return
 	}
-	w.depth++
-	defer func() { w.depth-- }()
 	for _, sel := range set {
 		switch s := sel.(type) {
 		case *ast.Field:
@@ -75,8 +79,13 @@ func (w *accessWalker) selection(set ast.SelectionSet, path ast.Path) {
 				w.selection(s.SelectionSet, path)
 			}
 		case *ast.FragmentSpread:
-			if f := w.doc.Fragments.ForName(s.Name); f != nil && included(s.Directives, w.vars) {
+			if f := w.doc.Fragments.ForName(s.Name); f != nil && !w.expanding[s.Name] && included(s.Directives, w.vars) {
+				if w.expanding == nil {
+					w.expanding = map[string]bool{}
+				}
+				w.expanding[s.Name] = true
 				w.selection(f.SelectionSet, path)
+				delete(w.expanding, s.Name)
 			}
 		}
 	}
@@ -91,6 +100,8 @@ func (w *accessWalker) field(f *ast.Field, parent ast.Path) {
 			err = auth.AuthorizeOrderField(w.p, f.Name)
 		case "OrderLine":
 			err = auth.AuthorizeOrderLineField(w.p, f.Name)
+		case "FulfillmentRequest":
+			err = auth.AuthorizeFulfillmentRequestField(w.p, f.Name)
 		}
 		var ae *apperr.Error
 		if errors.As(err, &ae) {
@@ -106,7 +117,9 @@ func (w *accessWalker) field(f *ast.Field, parent ast.Path) {
 			return
 		}
 	}
+	w.depth++
 	w.selection(f.SelectionSet, path)
+	w.depth--
 }
 
 // included reports whether @skip and @include let a selection run.
@@ -124,4 +137,32 @@ func included(dirs ast.DirectiveList, vars map[string]any) bool {
 		}
 	}
 	return true
+}
+
+// hiddenNode reports whether node(id:) and nodes(ids:) answer n as not
+// found: an API key other than the caller's own, for a caller that is not
+// an ADMIN key (apiKeys refuses such callers the list; node must not give
+// it one id at a time).
+func hiddenNode(ctx context.Context, n ent.Noder) bool {
+	k, ok := n.(*ent.ApiKey)
+	if !ok {
+		return false
+	}
+	p, ok := auth.FromContext(ctx)
+	return ok && !auth.MayReadAPIKey(p, k.ID)
+}
+
+// errNodeHidden is node(id:)'s answer for a node hiddenNode hides: what it
+// answers for an id that does not exist.
+var errNodeHidden = &apperr.Error{Code: apperr.NotFound, Message: "not found"}
+
+// hideNodes answers, in nodes(ids:), each node hiddenNode hides as not
+// found, as entgql answers an id that does not exist.
+func hideNodes(ctx context.Context, ids []int, ns []ent.Noder) {
+	for i, n := range ns {
+		if n != nil && hiddenNode(ctx, n) {
+			ns[i] = nil
+			graphql.AddError(graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i)), entgql.ErrNodeNotFound(ids[i]))
+		}
+	}
 }

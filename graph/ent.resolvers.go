@@ -14,12 +14,18 @@ import (
 
 // Node is the resolver for the node field.
 func (r *queryResolver) Node(ctx context.Context, id int) (ent.Noder, error) {
-	return r.Client.Noder(ctx, id)
+	n, err := r.Client.Noder(ctx, id)
+	if err == nil && hiddenNode(ctx, n) {
+		return nil, errNodeHidden
+	}
+	return n, err
 }
 
 // Nodes is the resolver for the nodes field.
 func (r *queryResolver) Nodes(ctx context.Context, ids []int) ([]ent.Noder, error) {
-	return r.Client.Noders(ctx, ids)
+	ns, err := r.Client.Noders(ctx, ids)
+	hideNodes(ctx, ids, ns)
+	return ns, err
 }
 
 // APIKeys is the resolver for the apiKeys field.

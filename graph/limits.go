@@ -20,7 +20,9 @@ import (
 type Limits struct {
 	// Complexity is the most an operation may cost: objects and
 	// connections are charged, scalar fields are not. A field that returns
-	// an object costs 1 plus its children; a connection costs 1 plus its
+	// an object costs 1 plus its children, a list of objects (not a
+	// connection) 1 plus DefaultListSize times its children when they are
+	// objects too; a connection costs 1 plus its
 	// page size times the cost of one of its nodes (at least 1 when edges or
 	// pageInfo are selected, which read the page), plus its pageInfo;
 	// nodes(ids:) costs the number of ids times the cost of one node.
@@ -55,6 +57,10 @@ const (
 	DefaultPage = 50
 	// MaxPage is the largest first or last allowed.
 	MaxPage = 100
+	// DefaultListSize is how many elements a list of objects (not a
+	// connection: an order's lines, a request's items) is charged as, when
+	// its elements select objects of their own.
+	DefaultListSize = 10
 )
 
 func (l Limits) withDefaults() Limits {
@@ -353,10 +359,14 @@ func (w *walker) field(f *ast.Field, depth int, parent *costNode) int {
 	// Introspection is walked like the rest: __Type.fields → __Field.type →
 	// __Type.fields … nests without end, and each level multiplies the answer.
 	children := w.selection(f.SelectionSet, depth+1, node)
-	if f.Name == "nodes" {
+	switch {
+	case f.Name == "nodes":
 		// Each id is an object read.
 		node.cost = saturate(1, mul(mult, saturate(1, children)))
-	} else {
+	case children > 0 && objectList(f):
+		// Each element loads the objects it selects.
+		node.cost = saturate(1, mul(DefaultListSize, children))
+	default:
 		node.cost = saturate(1, children)
 	}
 	return node.cost
@@ -495,6 +505,14 @@ func cursorValue(v any) any {
 func isConnection(f *ast.Field) bool {
 	d := f.Definition
 	return d != nil && d.Arguments.ForName("first") != nil && d.Arguments.ForName("last") != nil
+}
+
+// objectList reports whether f is a list of the schema's own objects (not
+// of introspection's, which the schema bounds).
+func objectList(f *ast.Field) bool {
+	d := f.Definition
+	return d != nil && d.Type != nil && d.Type.Elem != nil &&
+		f.ObjectDefinition != nil && !strings.HasPrefix(f.ObjectDefinition.Name, "__")
 }
 
 // saturate adds without overflowing, so that a hostile query cannot wrap

@@ -158,3 +158,48 @@ func apperrCode(err error) string {
 	}
 	return ""
 }
+
+// TestLimitsListsOfObjects: a list of objects that are not leaves (an
+// order's lines with their order, a request's items with their line) is
+// charged as DefaultListSize of its elements, since each element loads
+// what it selects. Otherwise going back and forth between lines and their
+// order multiplied the answer by an order's lines at every turn (100
+// orders of 50 lines answered 100 × 50³ objects) for a cost under 1,000.
+// Lists of leaves-only elements cost what they did, and so does the
+// schema's introspection (bounded by the schema itself).
+func TestLimitsListsOfObjects(t *testing.T) {
+	schema := NewSchema(&Resolver{}).Schema()
+	walk := func(q string) (int, error) {
+		t.Helper()
+		doc, err := gqlparser.LoadQuery(schema, q)
+		if err != nil {
+			t.Fatalf("load: %v", err)
+		}
+		w := &walker{doc: doc, limits: Limits{}.withDefaults(), schema: schema}
+		cost := w.selection(doc.Operations[0].SelectionSet, 1, &costNode{})
+		if w.err != nil {
+			return cost, w.err
+		}
+		return cost, nil
+	}
+	hostile := `{ orders(first: 100) { edges { node { lines { order { lines { order { lines { order { lines { sku } } } } } } } } } } }`
+	if cost, err := walk(hostile); err == nil || apperrCode(err) != "COMPLEXITY_LIMIT_EXCEEDED" {
+		t.Errorf("lines → order → lines × 3 over 100 orders: cost %d accepted, want COMPLEXITY_LIMIT_EXCEEDED", cost)
+	}
+	n := DefaultListSize
+	for _, c := range []struct {
+		name  string
+		query string
+		cost  int
+	}{
+		{"lines of leaves", `{ orders(first: 10) { edges { node { lines { sku quantity } } } } }`, 1 + 10*(1+1)},
+		{"items with their line", `{ fulfillmentRequests(first: 10) { edges { node { items { quantity orderLine { sku } } } } } }`,
+			1 + 10*(1+(1+n*1))},
+		{"introspection", `{ __schema { types { name fields { name type { name } } } } }`, 1 + (1 + (1 + 1))},
+	} {
+		cost, err := walk(c.query)
+		if err != nil || cost != c.cost {
+			t.Errorf("%s: cost %d, err %v; want %d", c.name, cost, err, c.cost)
+		}
+	}
+}

@@ -292,6 +292,10 @@ var sourceQueries = map[string]bool{
 	"__typename": true, "__schema": true, "__type": true,
 }
 
+// MayReadAPIKey reports whether p may read the API key: an ADMIN key any
+// of the account's, any other key only itself.
+func MayReadAPIKey(p Principal, keyID int) bool { return p.Role == RoleAdmin || p.KeyID == keyID }
+
 // AuthorizeQuery decides whether p may use the root query field.
 func AuthorizeQuery(p Principal, field string) error {
 	if field == "apiKeys" && p.Role != RoleAdmin {
@@ -337,6 +341,16 @@ func OrderLineFieldOpen(field string) bool { return sourceOrderLineFields[field]
 func AuthorizeOrderLineField(p Principal, field string) error {
 	if p.Role == RoleSource && !sourceOrderLineFields[field] {
 		return apperr.Deny("a SOURCE key may not read OrderLine.%s", field)
+	}
+	return nil
+}
+
+// AuthorizeFulfillmentRequestField decides whether p may read the
+// FulfillmentRequest field: a SOURCE key all but warnings, the operator's
+// log of how the request was made.
+func AuthorizeFulfillmentRequestField(p Principal, field string) error {
+	if p.Role == RoleSource && field == "warnings" {
+		return apperr.Deny("a SOURCE key may not read FulfillmentRequest.%s", field)
 	}
 	return nil
 }

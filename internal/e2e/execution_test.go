@@ -151,3 +151,43 @@ func TestArgumentsPerOperation(t *testing.T) {
 		}
 	})
 }
+
+// TestSourceWarningsRefusedOnce: FulfillmentRequest.warnings is non-null
+// and a SOURCE key may not read it. Refused while resolving, its null
+// spread to every request of the page, one error each; it is refused once,
+// at its place in the document, before anything runs, as the Order and
+// OrderLine fields a SOURCE key may not read are.
+func TestSourceWarningsRefusedOnce(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		w := newPartnerWorld(t, a)
+		res := w.try(w.keyA, `{ fulfillmentRequests(first: 10) { totalCount edges { node { id warnings } } } }`, nil)
+		if len(res.Errors) != 1 || res.Errors[0].Code() != "FORBIDDEN" ||
+			fmt.Sprint(res.Errors[0].Path) != fmt.Sprint([]any{"fulfillmentRequests", "edges", "node", "warnings"}) {
+			t.Fatalf("errors %+v (data %s), want one FORBIDDEN at fulfillmentRequests.edges.node.warnings", res.Errors, res.Data)
+		}
+		// Without it, the page reads as before.
+		res = w.try(w.keyA, `{ fulfillmentRequests(first: 10) { edges { node { id } } } }`, nil)
+		if len(res.Errors) != 0 {
+			t.Errorf("errors %+v", res.Errors)
+		}
+	})
+}
+
+// TestSourceRefusedFieldUnderNestedFragments: fragments add no level to
+// the operation's depth, so a field the SOURCE key may not read, nested in
+// 70 inline fragments, is refused once before anything runs as it is
+// without them, not left to null the page row by row.
+func TestSourceRefusedFieldUnderNestedFragments(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		w := newPartnerWorld(t, a)
+		const n = 70
+		q := "{ fulfillmentRequests(first: 10) { edges { node { id " + strings.Repeat("... on FulfillmentRequest { ", n) +
+			"warnings" + strings.Repeat(" }", n) + " } } } }"
+		res := w.try(w.keyA, q, nil)
+		if len(res.Errors) != 1 || res.Errors[0].Code() != "FORBIDDEN" {
+			t.Fatalf("errors %+v (data %s), want one FORBIDDEN", res.Errors, res.Data)
+		}
+	})
+}

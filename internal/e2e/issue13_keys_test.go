@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -168,5 +169,58 @@ func TestIssue13APIKeysConnection(t *testing.T) {
 			}
 		}
 		e.Err(e.Do(Request{Key: ro.Secret, Query: q}), "FORBIDDEN")
+	})
+}
+
+// TestIssue13APIKeysThroughNode: node(id:) and nodes(ids:) do not show a
+// non-ADMIN key the account's other keys, which apiKeys refuses to list: a
+// READ_ONLY or SOURCE key sees only itself, as viewer.apiKey does.
+func TestIssue13APIKeysThroughNode(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		e := New(t, a)
+		src := e.createSource(e.AdminKey, "SRC")
+		ro := e.createKey(map[string]any{"name": "dashboard", "role": "READ_ONLY"})
+		sk := e.createKey(map[string]any{"name": "partner", "role": "SOURCE", "sourceID": src.ID})
+		sk2 := e.createKey(map[string]any{"name": "partner two", "role": "SOURCE", "sourceID": src.ID})
+		admin := e.Principal(e.AdminKey)
+		const one = `query($id: ID!) { node(id: $id) { ... on ApiKey { id name role lastUsedAt } } }`
+		const many = `query($ids: [ID!]!) { nodes(ids: $ids) { ... on ApiKey { id name } } }`
+		for _, c := range []struct {
+			name, secret, own, other string
+		}{
+			{"READ_ONLY", ro.Secret, ro.APIKey.ID, strconv.Itoa(admin.KeyID)},
+			{"SOURCE", sk.Secret, sk.APIKey.ID, sk2.APIKey.ID},
+		} {
+			res := e.Do(Request{Key: c.secret, Query: one, Variables: map[string]any{"id": c.other}})
+			er := e.Err(res, "NOT_FOUND")
+			if strings.Contains(string(res.Raw), `"name"`) {
+				t.Errorf("%s: node shows another key: %s", c.name, res.Raw)
+			}
+			// Answered as an id that does not exist.
+			missing := e.Err(e.Do(Request{Key: c.secret, Query: one, Variables: map[string]any{"id": "4294967290"}}), "NOT_FOUND")
+			if er.Message != missing.Message {
+				t.Errorf("%s: hidden key %q, missing id %q", c.name, er.Message, missing.Message)
+			}
+			res = e.Do(Request{Key: c.secret, Query: many, Variables: map[string]any{"ids": []string{c.own, c.other}}})
+			var out struct{ Nodes []*struct{ ID, Name string } }
+			res.Decode(t, &out)
+			if len(out.Nodes) != 2 || out.Nodes[0] == nil || out.Nodes[0].ID != c.own || out.Nodes[1] != nil {
+				t.Errorf("%s: nodes = %s", c.name, res.Raw)
+			}
+			if len(res.Errors) != 1 || res.Errors[0].Extensions["code"] != "NOT_FOUND" {
+				t.Errorf("%s: nodes errors = %+v", c.name, res.Errors)
+			}
+			// Its own key it reads, as through viewer.
+			res = e.Do(Request{Key: c.secret, Query: one, Variables: map[string]any{"id": c.own}})
+			if len(res.Errors) != 0 || !strings.Contains(string(res.Raw), c.own) {
+				t.Errorf("%s: own key: %s", c.name, res.Raw)
+			}
+		}
+		// ADMIN reads any of the account's keys.
+		res := e.Do(Request{Key: e.AdminKey, Query: one, Variables: map[string]any{"id": ro.APIKey.ID}})
+		if len(res.Errors) != 0 || !strings.Contains(string(res.Raw), "dashboard") {
+			t.Errorf("admin: %s", res.Raw)
+		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -275,6 +276,40 @@ func TestMigrateClearsStaleNextAttempts(t *testing.T) {
 		}
 		if fr := ssGet(h, queued); fr.Status != "PROCESSING" || fr.NextAttemptAt == nil {
 			t.Errorf("PROCESSING request after migrating: nextAttemptAt %v, want its own", fr.NextAttemptAt)
+		}
+	})
+}
+
+// TestSendStatusRunErrorWording: a run that ends on a database error says
+// so in sendStatus.lastRun.error without the driver's words (table names,
+// SQL): they are for the server's log, as an INTERNAL error's cause is.
+func TestSendStatusRunErrorWording(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, a *app.App) {
+		h := hdNew(t, a, nil)
+		ssProcessing(h, "UP", ssServer(t, http.StatusOK, `{"acknowledged": true}`), 3)
+		ctx := context.Background()
+		// The claim loads the requests' items: without their table it fails.
+		if _, err := a.Store.DB.ExecContext(ctx, `ALTER TABLE fulfillment_request_items RENAME TO fri_away`); err != nil {
+			t.Fatal(err)
+		}
+		res := h.Do(Request{Key: h.AdminKey, Query: sendReportQuery})
+		if _, err := a.Store.DB.ExecContext(ctx, `ALTER TABLE fri_away RENAME TO fulfillment_request_items`); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range res.Errors {
+			if strings.Contains(e.Message, "fri_away") {
+				t.Errorf("runSendFulfillmentRequests shows the driver's error: %q", e.Message)
+			}
+		}
+		var st sendStatusAnswer
+		h.Query(sendStatusQuery, nil, &st)
+		r := st.SendStatus.LastRun
+		if r == nil || r.Error == nil || *r.Error == "" {
+			t.Fatalf("last run = %+v, want it to tell of its error", r)
+		}
+		if strings.Contains(*r.Error, "fri_away") || strings.Contains(*r.Error, "fulfillment_request_items") {
+			t.Errorf("lastRun.error shows the driver's error: %q", *r.Error)
 		}
 	})
 }

@@ -295,8 +295,10 @@ func checkQuantity(field string, q int) error {
 // first "attach" entry), oldest first. A SOURCE key may not read them: they
 // are the operator's log.
 func (s *Service) Warnings(ctx context.Context, fr *ent.FulfillmentRequest) ([]string, error) {
-	if p, ok := auth.FromContext(ctx); ok && p.Role == auth.RoleSource {
-		return nil, apperr.Deny("a SOURCE key may not read FulfillmentRequest.warnings")
+	if p, ok := auth.FromContext(ctx); ok {
+		if err := auth.AuthorizeFulfillmentRequestField(p, "warnings"); err != nil {
+			return nil, err
+		}
 	}
 	entries, err := s.Store.Client.FulfillmentLog.Query().
 		Where(fulfillmentlog.FulfillmentRequestID(fr.ID),

@@ -110,6 +110,13 @@ func (s *Service) transition(ctx context.Context, tx *ent.Tx, w *trail.Writer, f
 	if c.guard != nil {
 		u.Where(c.guard)
 	}
+	if c.operator && fr.Status == frstatus.Processing {
+		// The lease as read may be stale: a send run's claim sets it without
+		// a new version, and on PostgreSQL it can commit between the read
+		// and this write. Claimed meanwhile, the request is being sent: the
+		// update matches nothing and the answer is CONFLICT below.
+		u.Where(fulfillmentrequest.Or(fulfillmentrequest.LeaseExpiresAtIsNil(), fulfillmentrequest.LeaseExpiresAtLTE(now)))
+	}
 	if c.set != nil {
 		c.set(u)
 	}

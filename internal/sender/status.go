@@ -102,9 +102,19 @@ func (r *Runner) recordEnd(ctx context.Context, token string, res Result, runErr
 		SetFailed(res.Failed).SetRetried(res.Retried).SetNotices(res.Notices).SetNoticesFailed(res.NoticesFailed).
 		SetComplete(true)
 	if runErr != nil {
-		u.SetError(runErr.Error())
+		u.SetError(runErrorText(runErr))
 	}
 	if err := u.Exec(ctx); err != nil {
 		r.Logger.Warn("record the end of a send run", "error", err.Error())
 	}
+}
+
+// runErrorText is what sendStatus says of a run's error. The error itself
+// (a driver's, naming tables and SQL) goes to the server's log only, as an
+// INTERNAL error's cause does; any key that reads sendStatus reads this.
+func runErrorText(err error) string {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return "the run was stopped before the end (the server was shutting down or the request ended); what was left is sent by a later run"
+	}
+	return "the run stopped on an internal error; the server's log has the cause (\"send run\" with this account); what was left is sent by a later run"
 }
