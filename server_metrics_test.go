@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -30,20 +29,15 @@ func TestMetricsMove(t *testing.T) {
 				url = testdb.URL(t, kind)
 			}
 			const key = "frk_metrics_test_key_0123456789abcdefghijk"
-			ctx, cancel := context.WithCancel(context.Background())
-			stdout, stderr := &hdBuf{}, &hdBuf{}
-			done := make(chan error, 1)
-			go func() {
-				done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--database-url", url, "--send-interval", "0", "--demo"},
-					hdGetenv(map[string]string{"BOOTSTRAP_API_KEY": key}), stdout, stderr)
-			}()
+			srv := startRun(t, []string{"--addr", "127.0.0.1:0", "--database-url", url, "--send-interval", "0", "--demo"},
+				map[string]string{"BOOTSTRAP_API_KEY": key}, 30*time.Second)
 			t.Cleanup(func() {
-				cancel()
-				if err := <-done; err != nil {
+				srv.cancel()
+				if err := <-srv.done; err != nil {
 					t.Errorf("run: %v", err)
 				}
 			})
-			base := waitServing(t, stdout, stderr, done)
+			base := srv.url
 
 			gql := func(query string, vars map[string]any) map[string]any {
 				t.Helper()
@@ -137,23 +131,6 @@ func TestMetricsMove(t *testing.T) {
 			}
 		})
 	}
-}
-
-func waitServing(t *testing.T, stdout, stderr *hdBuf, done chan error) string {
-	t.Helper()
-	re := regexp.MustCompile(`Serving GraphQL at (http://\S+)/query`)
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
-		if m := re.FindStringSubmatch(stdout.String()); m != nil {
-			return m[1]
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("run returned before serving: %v\nstderr %s", err, stderr)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	t.Fatalf("server did not start; stderr %s", stderr)
-	return ""
 }
 
 func remarshal(t *testing.T, in any, out any) {

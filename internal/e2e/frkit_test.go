@@ -7,9 +7,7 @@ package e2e
 // package.
 
 import (
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -20,7 +18,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/frsvc/fulfillment/ent/migrate"
 	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/db"
 )
@@ -525,48 +522,6 @@ func (k *frKit) checkLedger(overcommitted ...string) kitLedger {
 		}
 	}
 	return st
-}
-
-// kitFingerprint hashes the content of every table of the schema, row by row:
-// equal fingerprints mean nothing was written in between.
-func kitFingerprint(t testing.TB, s *db.Store) (string, map[string]int) {
-	t.Helper()
-	h := sha256.New()
-	rows := map[string]int{}
-	for _, tbl := range migrate.Tables {
-		r, err := s.DB.Query("SELECT * FROM " + tbl.Name + " ORDER BY 1")
-		if err != nil {
-			t.Fatalf("read %s: %v", tbl.Name, err)
-		}
-		cols, _ := r.Columns()
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		for r.Next() {
-			if err := r.Scan(ptrs...); err != nil {
-				t.Fatalf("scan %s: %v", tbl.Name, err)
-			}
-			rows[tbl.Name]++
-			fmt.Fprintf(h, "%s:", tbl.Name)
-			for i, v := range vals {
-				if cols[i] == "last_used_at" {
-					continue // a key's use is recorded, whatever the call did
-				}
-				if b, ok := v.([]byte); ok {
-					v = string(b)
-				}
-				fmt.Fprintf(h, "%v|", v)
-			}
-			h.Write([]byte{'\n'})
-		}
-		if err := r.Err(); err != nil {
-			t.Fatalf("read %s: %v", tbl.Name, err)
-		}
-		_ = r.Close()
-	}
-	return hex.EncodeToString(h.Sum(nil)), rows
 }
 
 // kitTableCount counts the rows of one table.

@@ -11,9 +11,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"strings"
 	"testing"
 
+	"github.com/frsvc/fulfillment/ent/migrate"
 	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/apperr"
 	"github.com/frsvc/fulfillment/internal/auth"
@@ -136,8 +138,7 @@ func (e *Env) Do(r Request) *Result {
 
 // Send is Do without a testing.TB: it may be called from any goroutine.
 func (e *Env) Send(r Request) (*Result, error) {
-	body, _ := json.Marshal(map[string]any{"query": r.Query, "variables": r.Variables})
-	req, err := http.NewRequest(http.MethodPost, e.Server.URL+"/query", bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, e.Server.URL+"/query", bytes.NewReader(Body(r.Query, r.Variables)))
 	if err != nil {
 		return nil, err
 	}
@@ -232,13 +233,7 @@ func (e *Env) Principal(key string) auth.Principal {
 // exactly one and its code is code.
 func (e *Env) Err(res *Result, code string) Error {
 	e.T.Helper()
-	if len(res.Errors) != 1 {
-		e.T.Fatalf("want one %s error, got %d: %+v (data %s)", code, len(res.Errors), res.Errors, res.Data)
-	}
-	if got := res.Errors[0].Code(); got != code {
-		e.T.Fatalf("want code %s, got %s: %+v", code, got, res.Errors[0])
-	}
-	return res.Errors[0]
+	return ErrorOf(e.T, res, code)
 }
 
 // Field returns extensions.field of an error.
@@ -254,4 +249,161 @@ func (e *Env) TotalCount(key, conn string) int {
 		e.T.Fatalf("no %s in answer", conn)
 	}
 	return c.TotalCount
+}
+
+// Body is the JSON body of a GraphQL POST.
+func Body(query string, vars map[string]any) []byte {
+	b, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	return b
+}
+
+// ErrorOf returns the only error of res, failing t unless there is exactly
+// one and its code is code (Env.Err for a t of the caller's choosing).
+func ErrorOf(t testing.TB, res *Result, code string) Error {
+	t.Helper()
+	if len(res.Errors) != 1 {
+		t.Fatalf("want one %s error, got %d: %+v (data %s)", code, len(res.Errors), res.Errors, res.Data)
+	}
+	if got := res.Errors[0].Code(); got != code {
+		t.Fatalf("want code %s, got %s: %+v", code, got, res.Errors[0])
+	}
+	return res.Errors[0]
+}
+
+// CreateKeyMutation creates an API key and reads all of it back.
+const CreateKeyMutation = `mutation($input: CreateApiKeyInput!) {
+  createApiKey(input: $input) { secret apiKey { id name role prefix revokedAt sourceID source { code } } } }`
+
+// CreatedKey is what CreateKeyMutation answers.
+type CreatedKey struct {
+	Secret string
+	APIKey struct {
+		ID, Name, Role, Prefix string
+		RevokedAt              *string
+		SourceID               *string
+		Source                 *struct{ Code string }
+	} `json:"apiKey"`
+}
+
+// CreateKey creates an API key in the account with its ADMIN key; input is
+// a CreateApiKeyInput ({"name", "role"[, "sourceID"]}).
+func (e *Env) CreateKey(input map[string]any) CreatedKey {
+	e.T.Helper()
+	return e.CreateKeyAs(e.AdminKey, input)
+}
+
+// CreateKeyAs is CreateKey with another (ADMIN) key: of another account.
+func (e *Env) CreateKeyAs(key string, input map[string]any) CreatedKey {
+	e.T.Helper()
+	var out struct{ CreateApiKey CreatedKey }
+	e.QueryAs(key, CreateKeyMutation, map[string]any{"input": input}, &out)
+	return out.CreateApiKey
+}
+
+// ReadOnlyKey creates a READ_ONLY key named name and returns its secret.
+func (e *Env) ReadOnlyKey(name string) string {
+	e.T.Helper()
+	return e.CreateKey(map[string]any{"name": name, "role": "READ_ONLY"}).Secret
+}
+
+// SourceKey creates a SOURCE key named name for the source and returns it.
+func (e *Env) SourceKey(name, sourceID string) CreatedKey {
+	e.T.Helper()
+	return e.CreateKey(map[string]any{"name": name, "role": "SOURCE", "sourceID": sourceID})
+}
+
+// Fingerprint is every row of every table, as text (tables by name, a key's
+// last use left out: every call records it). Equal fingerprints mean
+// nothing was written in between.
+func Fingerprint(t testing.TB, s *db.Store) string {
+	t.Helper()
+	fp, _ := FingerprintRows(t, s)
+	return fp
+}
+
+// FingerprintRows is Fingerprint with the number of rows of each table.
+func FingerprintRows(t testing.TB, s *db.Store) (string, map[string]int) {
+	t.Helper()
+	var b strings.Builder
+	counts := map[string]int{}
+	names := make([]string, 0, len(migrate.Tables))
+	for _, tb := range migrate.Tables {
+		names = append(names, tb.Name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		rows, err := s.DB.Query("SELECT * FROM " + name + " ORDER BY 1")
+		if err != nil {
+			t.Fatalf("read %s: %v", name, err)
+		}
+		cols, err := rows.Columns()
+		if err != nil {
+			t.Fatalf("read %s: %v", name, err)
+		}
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		for rows.Next() {
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatalf("scan %s: %v", name, err)
+			}
+			counts[name]++
+			for i, c := range cols {
+				if c == "last_used_at" {
+					vals[i] = nil
+				}
+				if b, ok := vals[i].([]byte); ok {
+					vals[i] = string(b)
+				}
+			}
+			fmt.Fprintf(&b, "%s %v\n", name, vals)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatalf("read %s: %v", name, err)
+		}
+		_ = rows.Close()
+	}
+	return b.String(), counts
+}
+
+// Unchanged runs fn and fails t if it wrote anything to s.
+func Unchanged(t testing.TB, s *db.Store, what string, fn func()) {
+	t.Helper()
+	before := Fingerprint(t, s)
+	fn()
+	if after := Fingerprint(t, s); after != before {
+		t.Errorf("%s changed the database", what)
+	}
+}
+
+// CounterValue sums the counter name of the app's metrics over the series
+// whose labels include labels.
+func CounterValue(t testing.TB, a *app.App, name string, labels map[string]string) float64 {
+	t.Helper()
+	mfs, err := a.Metrics.Registry.Gather()
+	if err != nil {
+		t.Fatalf("gather metrics: %v", err)
+	}
+	var n float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	series:
+		for _, m := range mf.GetMetric() {
+			have := map[string]string{}
+			for _, l := range m.GetLabel() {
+				have[l.GetName()] = l.GetValue()
+			}
+			for k, v := range labels {
+				if have[k] != v {
+					continue series
+				}
+			}
+			n += m.GetCounter().GetValue()
+		}
+	}
+	return n
 }

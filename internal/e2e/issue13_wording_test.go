@@ -69,9 +69,7 @@ func TestIssue13Wording(t *testing.T) {
 			if err := auth.AuthorizeMutation(auth.Principal{Role: auth.RoleReadOnly}, "importOrder"); !strings.Contains(err.Error(), "a READ_ONLY key") {
 				t.Errorf("%v", err)
 			}
-			var out struct{ CreateApiKey createdKey }
-			k.q(createKeyMutation, map[string]any{"input": map[string]any{"name": "ro", "role": "READ_ONLY"}}, &out)
-			res := k.try(out.CreateApiKey.Secret, `{ apiKeys { totalCount } }`, nil)
+			res := k.try(k.ReadOnlyKey("ro"), `{ apiKeys { totalCount } }`, nil)
 			if len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Message, "an ADMIN key") {
 				t.Errorf("%+v", res.Errors)
 			}

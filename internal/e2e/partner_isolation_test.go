@@ -80,17 +80,11 @@ func (w *partnerWorld) with(t *testing.T) *partnerWorld {
 	return &c
 }
 
+// sourceKey creates a SOURCE key for the source: its secret and id.
 func (w *partnerWorld) sourceKey(name, sourceID string) (secret, id string) {
 	w.T.Helper()
-	var out struct {
-		CreateApiKey struct {
-			Secret string
-			APIKey struct{ ID string } `json:"apiKey"`
-		}
-	}
-	w.q(`mutation($s: ID!, $n: String!) { createApiKey(input: {name: $n, role: SOURCE, sourceID: $s}) { secret apiKey { id } } }`,
-		map[string]any{"s": sourceID, "n": name}, &out)
-	return out.CreateApiKey.Secret, out.CreateApiKey.APIKey.ID
+	k := w.SourceKey(name, sourceID)
+	return k.Secret, k.APIKey.ID
 }
 
 // sendNamed is Do for an operation whose own name trips the harness's
@@ -516,7 +510,7 @@ func TestPartnerIsolation(t *testing.T) {
 					t.Errorf("Mutation.%s is new: decide whether a SOURCE key may call it and add it to this test", f.Name)
 					continue
 				}
-				spUnchanged(t, s, "partner A calling "+f.Name, func() {
+				Unchanged(t, s, "partner A calling "+f.Name, func() {
 					refused(t, w.sendNamed(f.Name, Request{Key: w.keyA, Query: c.query, Variables: c.vars}), []string{"FORBIDDEN"}, f.Name)
 				})
 			}
@@ -526,7 +520,7 @@ func TestPartnerIsolation(t *testing.T) {
 				}
 			}
 			// Several at once: none runs.
-			spUnchanged(t, s, "a batch of forbidden mutations", func() {
+			Unchanged(t, s, "a batch of forbidden mutations", func() {
 				res := w.Do(Request{Key: w.keyA, Query: `mutation($id: ID!) { a: acknowledgeFulfillmentRequest(id: $id) { id }
 					b: voidFulfillmentRequest(id: $id, reason: "x") { id } }`, Variables: map[string]any{"id": w.b2.ID}})
 				refused(t, res, []string{"FORBIDDEN", "NOT_FOUND"}, "a", "b")
@@ -548,7 +542,7 @@ func TestPartnerIsolation(t *testing.T) {
 				{"ship on the shared order", spShipMutation, map[string]any{"input": map[string]any{"fulfillmentRequestID": w.b1.ID, "trackingNumber": "TA-X",
 					"items": []any{map[string]any{"fulfillmentRequestItemID": w.b1.Items["SKU-B"], "quantity": 1}}}}},
 			} {
-				spUnchanged(t, s, "partner A: "+c.name+" of B's request", func() {
+				Unchanged(t, s, "partner A: "+c.name+" of B's request", func() {
 					res := w.Do(Request{Key: w.keyA, Query: c.query, Variables: c.vars})
 					refused(t, res, []string{"NOT_FOUND"})
 					if raw := string(res.Raw); strings.Contains(raw, "P-3") || strings.Contains(raw, "PB") || strings.Contains(raw, "SKU-B") {
@@ -557,7 +551,7 @@ func TestPartnerIsolation(t *testing.T) {
 				})
 			}
 			// B's item on A's own request is not an item of it.
-			spUnchanged(t, s, "partner A shipping B's item", func() {
+			Unchanged(t, s, "partner A shipping B's item", func() {
 				res := w.Do(Request{Key: w.keyA, Query: spShipMutation, Variables: map[string]any{"input": map[string]any{
 					"fulfillmentRequestID": w.a2.ID, "trackingNumber": "TA-X",
 					"items": []any{map[string]any{"fulfillmentRequestItemID": w.b1.Items["SKU-B"], "quantity": 1}}}}})
@@ -569,7 +563,7 @@ func TestPartnerIsolation(t *testing.T) {
 			// quantity, which is more than is left).
 			var answers []string
 			for _, number := range []string{"TB-1", "T-NEVER-USED"} {
-				spUnchanged(t, s, "partner A shipping with tracking number "+number, func() {
+				Unchanged(t, s, "partner A shipping with tracking number "+number, func() {
 					res := w.Do(Request{Key: w.keyA, Query: spShipMutation, Variables: map[string]any{"input": map[string]any{
 						"fulfillmentRequestID": w.a2.ID, "trackingNumber": number,
 						"items": []any{map[string]any{"fulfillmentRequestItemID": w.a2.Items["SKU-A"], "quantity": 99}}}}})

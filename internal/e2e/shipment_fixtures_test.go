@@ -1,14 +1,9 @@
 package e2e
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
 	"testing"
 
-	"github.com/frsvc/fulfillment/ent/migrate"
 	"github.com/frsvc/fulfillment/internal/app"
-	"github.com/frsvc/fulfillment/internal/db"
 )
 
 // The shipment and partner tests share this small operator's kit. Its
@@ -252,64 +247,4 @@ func (k *spKit) committed(sourceID string) map[string]int {
 		m[n.Sku] = n.Committed
 	}
 	return m
-}
-
-// spFingerprint hashes every row of every table: equal fingerprints mean
-// nothing was written in between.
-func spFingerprint(t testing.TB, s *db.Store) string {
-	t.Helper()
-	h := sha256.New()
-	for _, tbl := range migrate.Tables {
-		rows, err := s.DB.Query("SELECT * FROM " + tbl.Name + " ORDER BY 1")
-		if err != nil {
-			t.Fatalf("read %s: %v", tbl.Name, err)
-		}
-		cols, _ := rows.Columns()
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		for rows.Next() {
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatalf("scan %s: %v", tbl.Name, err)
-			}
-			fmt.Fprintf(h, "%s:", tbl.Name)
-			for i, v := range vals {
-				if cols[i] == "last_used_at" {
-					continue // a key's use is recorded, whatever the call did
-				}
-				if b, ok := v.([]byte); ok {
-					v = string(b)
-				}
-				fmt.Fprintf(h, "%v|", v)
-			}
-			h.Write([]byte{'\n'})
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatalf("read %s: %v", tbl.Name, err)
-		}
-		_ = rows.Close()
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-// spUnchanged runs fn and fails if it wrote anything.
-func spUnchanged(t *testing.T, s *db.Store, what string, fn func()) {
-	t.Helper()
-	before := spFingerprint(t, s)
-	fn()
-	if after := spFingerprint(t, s); after != before {
-		t.Errorf("%s changed the database", what)
-	}
-}
-
-// spErr fails unless res has exactly one error, of the code; it returns
-// the error.
-func spErr(t *testing.T, res *Result, code string) Error {
-	t.Helper()
-	if len(res.Errors) != 1 || res.Errors[0].Code() != code {
-		t.Fatalf("want one %s error, got %+v (data %s)", code, res.Errors, res.Data)
-	}
-	return res.Errors[0]
 }

@@ -34,15 +34,15 @@ func TestShipments(t *testing.T) {
 		t.Run("refused before the source has it", func(t *testing.T) {
 			k := k.with(t)
 			all := map[string]int{fr1.Items["SKU-A"]: 1}
-			spUnchanged(t, s, "a shipment on an UNPROCESSED request", func() {
-				e := spErr(t, k.ship(k.key, fr1.ID, "T-0", all), "INVALID_TRANSITION")
+			Unchanged(t, s, "a shipment on an UNPROCESSED request", func() {
+				e := ErrorOf(t, k.ship(k.key, fr1.ID, "T-0", all), "INVALID_TRANSITION")
 				if e.Extensions["from"] != "UNPROCESSED" || e.Extensions["to"] != "SHIPPED" {
 					t.Errorf("extensions %v", e.Extensions)
 				}
 			})
 			k.q(`mutation($ids: [ID!]!) { processFulfillmentRequests(ids: $ids) { id } }`, map[string]any{"ids": []string{fr1.ID}}, nil)
-			spUnchanged(t, s, "a shipment on a PROCESSING request", func() {
-				e := spErr(t, k.ship(k.key, fr1.ID, "T-0", all), "INVALID_TRANSITION")
+			Unchanged(t, s, "a shipment on a PROCESSING request", func() {
+				e := ErrorOf(t, k.ship(k.key, fr1.ID, "T-0", all), "INVALID_TRANSITION")
 				if e.Extensions["from"] != "PROCESSING" {
 					t.Errorf("extensions %v", e.Extensions)
 				}
@@ -113,10 +113,10 @@ func TestShipments(t *testing.T) {
 				{"duplicate tracking number, other spacing", " T-1 ", "input.trackingNumber", []any{map[string]any{"fulfillmentRequestItemID": a, "quantity": 1}}},
 				{"another request's item", "T-X", "input.items[0].fulfillmentRequestItemID", []any{map[string]any{"fulfillmentRequestItemID": o1.Lines["SKU-A"], "quantity": 1}}},
 			} {
-				spUnchanged(t, s, c.name, func() {
+				Unchanged(t, s, c.name, func() {
 					res := k.try(k.key, spShipMutation, map[string]any{"input": map[string]any{
 						"fulfillmentRequestID": fr1.ID, "trackingNumber": c.tracking, "items": c.items}})
-					if e := spErr(t, res, "VALIDATION"); e.Field() != c.field {
+					if e := ErrorOf(t, res, "VALIDATION"); e.Field() != c.field {
 						t.Errorf("%s: field %q, want %q (%s)", c.name, e.Field(), c.field, e.Message)
 					}
 				})
@@ -141,8 +141,8 @@ func TestShipments(t *testing.T) {
 				t.Errorf("order %s/%s, lines %v %v", o.Status, o.ShipmentStatus, o.line("SKU-A"), o.line("SKU-B"))
 			}
 			wantCommitted(t, 0, 0)
-			spUnchanged(t, s, "a shipment of a shipped request", func() {
-				spErr(t, k.ship(k.key, fr1.ID, "T-X", map[string]int{fr1.Items["SKU-A"]: 1}), "VALIDATION")
+			Unchanged(t, s, "a shipment of a shipped request", func() {
+				ErrorOf(t, k.ship(k.key, fr1.ID, "T-X", map[string]int{fr1.Items["SKU-A"]: 1}), "VALIDATION")
 			})
 		})
 
@@ -154,8 +154,8 @@ func TestShipments(t *testing.T) {
 		t.Run("duplicate tracking number across requests", func(t *testing.T) {
 			k := k.with(t)
 			for _, tn := range []string{"T-1", "T-2"} {
-				spUnchanged(t, s, "tracking number "+tn+" again", func() {
-					if e := spErr(t, k.ship(k.key, fr2.ID, tn, map[string]int{fr2.Items["SKU-B"]: 1}), "VALIDATION"); e.Field() != "input.trackingNumber" {
+				Unchanged(t, s, "tracking number "+tn+" again", func() {
+					if e := ErrorOf(t, k.ship(k.key, fr2.ID, tn, map[string]int{fr2.Items["SKU-B"]: 1}), "VALIDATION"); e.Field() != "input.trackingNumber" {
 						t.Errorf("field %q", e.Field())
 					}
 				})
@@ -177,15 +177,15 @@ func TestShipments(t *testing.T) {
 				{"zero", []any{map[string]any{"fulfillmentRequestItemID": fr2.Items["SKU-A"], "quantity": 0, "mode": "FILL"}}, "items[0].quantity"},
 				{"another request's item", []any{map[string]any{"fulfillmentRequestItemID": fr1.Items["SKU-A"], "quantity": 1, "mode": "FILL"}}, "items[0].fulfillmentRequestItemID"},
 			} {
-				spUnchanged(t, s, "cancel: "+c.name, func() {
+				Unchanged(t, s, "cancel: "+c.name, func() {
 					res := k.try(k.key, spCancelMutation, map[string]any{"id": fr2.ID, "reason": "stock out", "items": c.items})
-					if e := spErr(t, res, "VALIDATION"); e.Field() != c.field {
+					if e := ErrorOf(t, res, "VALIDATION"); e.Field() != c.field {
 						t.Errorf("%s: field %q, want %q", c.name, e.Field(), c.field)
 					}
 				})
 			}
-			spUnchanged(t, s, "cancel without a reason", func() {
-				spErr(t, k.try(k.key, spCancelMutation, map[string]any{"id": fr2.ID, "reason": " "}), "VALIDATION")
+			Unchanged(t, s, "cancel without a reason", func() {
+				ErrorOf(t, k.try(k.key, spCancelMutation, map[string]any{"id": fr2.ID, "reason": " "}), "VALIDATION")
 			})
 			// One A is killed; the other A and the unshipped B go back (FILL,
 			// given or by default).
@@ -210,14 +210,14 @@ func TestShipments(t *testing.T) {
 					t.Errorf("item %s: shipped %d + canceled %d ≠ %d", it.Sku, it.ShippedQuantity, it.CanceledQuantity, it.Quantity)
 				}
 			}
-			spUnchanged(t, s, "a shipment on a CANCELED request", func() {
-				e := spErr(t, k.ship(k.key, fr2.ID, "T-X", map[string]int{fr2.Items["SKU-A"]: 1}), "INVALID_TRANSITION")
+			Unchanged(t, s, "a shipment on a CANCELED request", func() {
+				e := ErrorOf(t, k.ship(k.key, fr2.ID, "T-X", map[string]int{fr2.Items["SKU-A"]: 1}), "INVALID_TRANSITION")
 				if e.Extensions["from"] != "CANCELED" {
 					t.Errorf("extensions %v", e.Extensions)
 				}
 			})
-			spUnchanged(t, s, "a second cancel", func() {
-				spErr(t, k.try(k.key, spCancelMutation, map[string]any{"id": fr2.ID, "reason": "again"}), "INVALID_TRANSITION")
+			Unchanged(t, s, "a second cancel", func() {
+				ErrorOf(t, k.try(k.key, spCancelMutation, map[string]any{"id": fr2.ID, "reason": "again"}), "INVALID_TRANSITION")
 			})
 
 			// What was filled is routable again.
@@ -246,8 +246,8 @@ func TestShipments(t *testing.T) {
 			// A voided request takes no shipment either.
 			gid := frs[0].ID
 			k.q(`mutation($id: ID!) { voidFulfillmentRequest(id: $id, reason: "wrong source") { id } }`, map[string]any{"id": gid}, nil)
-			spUnchanged(t, s, "a shipment on a VOIDED request", func() {
-				e := spErr(t, k.ship(k.key, gid, "T-X", map[string]int{frs[0].Items[0].ID: 1}), "INVALID_TRANSITION")
+			Unchanged(t, s, "a shipment on a VOIDED request", func() {
+				e := ErrorOf(t, k.ship(k.key, gid, "T-X", map[string]int{frs[0].Items[0].ID: 1}), "INVALID_TRANSITION")
 				if e.Extensions["from"] != "VOIDED" {
 					t.Errorf("extensions %v", e.Extensions)
 				}
@@ -331,8 +331,8 @@ func TestShipments(t *testing.T) {
 			k := k.with(t)
 			o3 := k.order("S-3", []string{"SKU-A"}, 2)
 			fr3 := k.create(o3, src, nil)
-			spUnchanged(t, s, "a cancel of an UNPROCESSED request", func() {
-				e := spErr(t, k.try(k.key, spCancelMutation, map[string]any{"id": fr3.ID, "reason": "no"}), "INVALID_TRANSITION")
+			Unchanged(t, s, "a cancel of an UNPROCESSED request", func() {
+				e := ErrorOf(t, k.try(k.key, spCancelMutation, map[string]any{"id": fr3.ID, "reason": "no"}), "INVALID_TRANSITION")
 				if e.Extensions["from"] != "UNPROCESSED" || e.Extensions["to"] != "CANCELED" {
 					t.Errorf("extensions %v", e.Extensions)
 				}
