@@ -44,7 +44,7 @@ func hdNew(t testing.TB, a *app.App, configure func(*app.Config)) *hdEnv {
 			configure(c)
 		}
 	})
-	e := newAs(t, h, "Hardening account")
+	e := NewAs(t, h, "Hardening account")
 	return &hdEnv{Env: e, Metrics: h.Metrics, Logs: logs}
 }
 

@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/frsvc/fulfillment/ent/migrate"
@@ -36,11 +37,11 @@ type Env struct {
 // New serves a's handler and creates an account with an ADMIN key.
 func New(t testing.TB, a *app.App) *Env {
 	t.Helper()
-	return newAs(t, a, "Test account")
+	return NewAs(t, a, "Test account")
 }
 
-// newAs is New with the account's name.
-func newAs(t testing.TB, a *app.App, account string) *Env {
+// NewAs is New with the account's name.
+func NewAs(t testing.TB, a *app.App, account string) *Env {
 	t.Helper()
 	srv := httptest.NewServer(a.Handler)
 	t.Cleanup(srv.Close)
@@ -58,7 +59,7 @@ func NewWith(t testing.TB, a *app.App, configure func(*app.Config)) *Env {
 
 func newWithAs(t testing.TB, a *app.App, configure func(*app.Config), account string) *Env {
 	t.Helper()
-	return newAs(t, testdb.On(t, a.Config.DatabaseURL, configure), account)
+	return NewAs(t, testdb.On(t, a.Config.DatabaseURL, configure), account)
 }
 
 // NewAccount creates another account and returns its ADMIN key.
@@ -406,4 +407,21 @@ func CounterValue(t testing.TB, a *app.App, name string, labels map[string]strin
 		}
 	}
 	return n
+}
+
+// AtOnce runs fn(0) … fn(n-1) in n goroutines released together by one
+// barrier, so that they race, and returns when all have returned.
+func AtOnce(n int, fn func(i int)) {
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			fn(i)
+		}()
+	}
+	close(start)
+	wg.Wait()
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/frsvc/fulfillment/ent/apikey"
@@ -70,19 +69,9 @@ func TestIssue13LastAdminKeyRace(t *testing.T) {
 			ctx := auth.WithPrincipal(context.Background(), p)
 			k2 := e.CreateKeyAs(acc, map[string]any{"name": "second", "role": "ADMIN"}).Secret
 			id2 := e.Principal(k2).KeyID
-			var wg sync.WaitGroup
 			errs := make([]error, 2)
-			start := make(chan struct{})
-			for i, id := range []int{p.KeyID, id2} {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-start
-					_, errs[i] = a.Admin.RevokeAPIKey(ctx, id)
-				}()
-			}
-			close(start)
-			wg.Wait()
+			ids := []int{p.KeyID, id2}
+			AtOnce(len(ids), func(i int) { _, errs[i] = a.Admin.RevokeAPIKey(ctx, ids[i]) })
 			ok := 0
 			for _, err := range errs {
 				if err == nil {

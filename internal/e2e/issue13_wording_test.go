@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/frsvc/fulfillment/ent/account"
@@ -236,18 +235,7 @@ func TestIssue13DuplicateAccountNamesRace(t *testing.T) {
 		for round := 0; round < 5; round++ {
 			name := "Twin " + string(rune('A'+round))
 			errs := make([]error, 4)
-			var wg sync.WaitGroup
-			start := make(chan struct{})
-			for i := range errs {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-start
-					_, _, errs[i] = auth.CreateAccount(t.Context(), a.Store.Client, name, "")
-				}()
-			}
-			close(start)
-			wg.Wait()
+			AtOnce(len(errs), func(i int) { _, _, errs[i] = auth.CreateAccount(t.Context(), a.Store.Client, name, "") })
 			ok := 0
 			for _, err := range errs {
 				if err == nil {

@@ -197,7 +197,7 @@ func TestSendStatus(t *testing.T) {
 		}
 
 		// Another server process on the same database reports the same run.
-		other := newAs(t, testdb.On(t, a.Config.DatabaseURL), "Other account")
+		other := NewAs(t, testdb.On(t, a.Config.DatabaseURL), "Other account")
 		other.AdminKey = h.AdminKey
 		var there sendStatusAnswer
 		other.Query(sendStatusQuery, nil, &there)
