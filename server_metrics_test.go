@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -24,10 +23,7 @@ func TestMetricsMove(t *testing.T) {
 	for _, kind := range testdb.Kinds(t) {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
-			url := "file:" + filepath.Join(t.TempDir(), "m.db")
-			if kind == testdb.Postgres {
-				url = testdb.URL(t, kind)
-			}
+			url := testdb.URL(t, kind)
 			const key = "frk_metrics_test_key_0123456789abcdefghijk"
 			srv := startRun(t, []string{"--addr", "127.0.0.1:0", "--database-url", url, "--send-interval", "0", "--demo"},
 				map[string]string{"BOOTSTRAP_API_KEY": key}, 30*time.Second)

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -29,10 +28,7 @@ func TestGracefulShutdown(t *testing.T) {
 	for _, kind := range testdb.Kinds(t) {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
-			url := "file:" + filepath.Join(t.TempDir(), "x.db")
-			if kind == testdb.Postgres {
-				url = testdb.URL(t, kind)
-			}
+			url := testdb.URL(t, kind)
 			const key = "frk_shutdown_test_key_0123456789abcdefghij"
 			srv := startRun(t, []string{"--addr", "127.0.0.1:0", "--database-url", url, "--send-interval", "0"},
 				map[string]string{"BOOTSTRAP_API_KEY": key}, 20*time.Second)

@@ -114,7 +114,7 @@ func TestArgumentsPerOperation(t *testing.T) {
 		}
 		for _, n := range []int{1, 2, 1} {
 			var p page
-			w.try(w.key, doc, map[string]any{"n": n}).Decode(t, &p)
+			w.try(w.AdminKey, doc, map[string]any{"n": n}).Decode(t, &p)
 			var got []string
 			for _, e := range p.Orders.Edges {
 				got = append(got, fmt.Sprintf("%s:%d/%d", e.Node.OrderNumber, len(e.Node.Some.Edges), len(e.Node.All.Edges)))
@@ -133,7 +133,7 @@ func TestArgumentsPerOperation(t *testing.T) {
 			`query($c: Cursor) { orders(first: 4) { edges { node { logs(last: 1, before: $c) { totalCount } } } } }`,
 			`{ orders(first: 4, after: "bm90LWEtY3Vyc29y") { totalCount } }`,
 		} {
-			res := w.try(w.key, q, map[string]any{"c": "@@"})
+			res := w.try(w.AdminKey, q, map[string]any{"c": "@@"})
 			if len(res.Errors) != 1 || res.Errors[0].Code() != "VALIDATION" || string(res.Data) != "null" && len(res.Data) != 0 {
 				t.Errorf("%s: errors %+v, data %s; want one VALIDATION error and no data", q, res.Errors, res.Data)
 			}
@@ -142,11 +142,11 @@ func TestArgumentsPerOperation(t *testing.T) {
 		// arguments are not checked.
 		const skipped = `query($c: Cursor, $has: Boolean!, $skip: Boolean!) { orders(first: 2, after: $c) @include(if: $has) { totalCount }
 			sources { totalCount } ... on Query @skip(if: $skip) { shipments(first: 1, before: $c) { totalCount } } }`
-		res := w.try(w.key, skipped, map[string]any{"c": "", "has": false, "skip": true})
+		res := w.try(w.AdminKey, skipped, map[string]any{"c": "", "has": false, "skip": true})
 		if len(res.Errors) != 0 || strings.Contains(string(res.Data), "orders") || !strings.Contains(string(res.Data), `"sources":{"totalCount":2}`) {
 			t.Errorf("cursors under @include(if: false) and @skip(if: true): errors %+v, data %s; want the rest answered", res.Errors, res.Data)
 		}
-		if res := w.try(w.key, skipped, map[string]any{"c": "", "has": true, "skip": true}); len(res.Errors) != 1 || res.Errors[0].Code() != "VALIDATION" {
+		if res := w.try(w.AdminKey, skipped, map[string]any{"c": "", "has": true, "skip": true}); len(res.Errors) != 1 || res.Errors[0].Code() != "VALIDATION" {
 			t.Errorf("cursor under @include(if: true): errors %+v; want one VALIDATION error", res.Errors)
 		}
 	})

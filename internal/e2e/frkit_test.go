@@ -165,11 +165,7 @@ func kitOrderInput(number, payment, country string, lines ...kitLine) map[string
 	for i, l := range lines {
 		ls[i] = map[string]any{"sku": l.sku, "quantity": l.qty, "unitPrice": "10"}
 	}
-	return map[string]any{
-		"channel": "web", "orderNumber": number, "paymentStatus": payment,
-		"shipTo": map[string]any{"line1": "1 Main St", "city": "Springfield", "postalCode": "12345", "country": country},
-		"lines":  ls,
-	}
+	return importInput("web", number, payment, country, ls)
 }
 
 // order imports an order shipping to the US.

@@ -120,13 +120,10 @@ func (h *hdEnv) raw(method, path string, header map[string]string, body io.Reade
 	return &hdResponse{Status: resp.StatusCode, Header: resp.Header, Body: b}
 }
 
-// hdOrderInput is a valid ImportOrderInput with one line.
+// hdOrderInput is a valid paid ImportOrderInput of the hardening channel
+// with one line.
 func hdOrderInput(number string) map[string]any {
-	return map[string]any{
-		"channel": "hardening", "orderNumber": number, "paymentStatus": "PAID",
-		"shipTo": map[string]any{"line1": "1 Main St", "city": "Springfield", "postalCode": "12345", "country": "US"},
-		"lines":  []any{map[string]any{"sku": "HD-1", "quantity": 1, "unitPrice": "9.99"}},
-	}
+	return importInput("hardening", number, "PAID", "US", []any{map[string]any{"sku": "HD-1", "quantity": 1, "unitPrice": "9.99"}})
 }
 
 // hdCodes are the error codes of res, or "HTTP <status> not JSON".

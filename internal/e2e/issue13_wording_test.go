@@ -49,7 +49,7 @@ func TestIssue13Wording(t *testing.T) {
 		fr := k.create(o, src, nil)
 		k.markProcessed(fr.ID)
 		t.Run("only 1 is left", func(t *testing.T) {
-			res := k.ship(k.key, fr.ID, "T-1", map[string]int{fr.Items["TEE-1"]: 2})
+			res := k.ship(k.AdminKey, fr.ID, "T-1", map[string]int{fr.Items["TEE-1"]: 2})
 			if len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Message, "only 1 of TEE-1 is left to ship") {
 				t.Errorf("%+v", res.Errors)
 			}
@@ -57,7 +57,7 @@ func TestIssue13Wording(t *testing.T) {
 
 		t.Run("release an open order", func(t *testing.T) {
 			o2 := k.order("W-2", []string{"TEE-1"}, 1)
-			res := k.try(k.key, `mutation($id: ID!) { releaseOrder(id: $id) { id } }`, map[string]any{"id": o2.ID})
+			res := k.try(k.AdminKey, `mutation($id: ID!) { releaseOrder(id: $id) { id } }`, map[string]any{"id": o2.ID})
 			if len(res.Errors) != 1 || res.Errors[0].Code() != "INVALID_TRANSITION" ||
 				!strings.Contains(res.Errors[0].Message, "not on hold") || strings.Contains(res.Errors[0].Message, "OPEN to OPEN") {
 				t.Errorf("%+v", res.Errors)

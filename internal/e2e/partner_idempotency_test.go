@@ -17,7 +17,7 @@ func TestPartnerIdempotencyKeys(t *testing.T) {
 		s := a.Store
 		w := newPartnerWorld(t, a)
 		const q = `mutation { createApiKey(input: {name: "ops", role: ADMIN}) { secret apiKey { role } } }`
-		first := w.Do(Request{Key: w.key, Query: q, Header: map[string]string{"Idempotency-Key": "ops-key-1"}})
+		first := w.Do(Request{Key: w.AdminKey, Query: q, Header: map[string]string{"Idempotency-Key": "ops-key-1"}})
 		if len(first.Errors) > 0 {
 			t.Fatalf("errors %+v", first.Errors)
 		}

@@ -48,7 +48,7 @@ func newPartnerWorld(t *testing.T, a *app.App) *partnerWorld {
 	for _, fr := range []spFR{w.a1, w.a2, w.b1, w.b2} {
 		w.markProcessed(fr.ID)
 	}
-	res := w.ship(w.key, w.b1.ID, "TB-1", map[string]int{w.b1.Items["SKU-B"]: 1})
+	res := w.ship(w.AdminKey, w.b1.ID, "TB-1", map[string]int{w.b1.Items["SKU-B"]: 1})
 	if len(res.Errors) > 0 {
 		t.Fatalf("ship: %+v", res.Errors)
 	}

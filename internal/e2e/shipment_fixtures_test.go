@@ -13,7 +13,6 @@ import (
 // spKit is one account set up through the API with its ADMIN key.
 type spKit struct {
 	*Env
-	key string
 }
 
 func spNew(t *testing.T, a *app.App) *spKit {
@@ -21,15 +20,15 @@ func spNew(t *testing.T, a *app.App) *spKit {
 	// Without the per-key rate limit: these tests send many requests with
 	// one key on purpose.
 	e := NewWith(t, a, func(c *app.Config) { c.RateLimit = 0 })
-	return &spKit{Env: e, key: e.AdminKey}
+	return &spKit{Env: e}
 }
 
-func (k *spKit) with(t *testing.T) *spKit { return &spKit{Env: k.WithT(t), key: k.key} }
+func (k *spKit) with(t *testing.T) *spKit { return &spKit{Env: k.WithT(t)} }
 
 // q runs an operation with the ADMIN key and fails on any error.
 func (k *spKit) q(query string, vars map[string]any, out any) {
 	k.T.Helper()
-	k.QueryAs(k.key, query, vars, out)
+	k.QueryAs(k.AdminKey, query, vars, out)
 }
 
 // try runs an operation with a key and returns the answer, errors and all.
@@ -73,11 +72,10 @@ func (k *spKit) order(number string, skus []string, qty ...int) spOrder {
 			Lines []struct{ ID, Sku string }
 		}
 	}
-	k.q(`mutation($input: ImportOrderInput!) { importOrder(input: $input) { id lines { id sku } } }`, map[string]any{"input": map[string]any{
-		"channel": "web", "orderNumber": number, "referenceNumber": "REF-" + number, "paymentStatus": "PAID",
-		"shipTo": map[string]any{"name": "Ada", "line1": "1 Main St", "city": "Springfield", "postalCode": "12345", "country": "US"},
-		"lines":  lines,
-	}}, &out)
+	input := importInput("web", number, "PAID", "US", lines)
+	input["referenceNumber"] = "REF-" + number
+	input["shipTo"].(map[string]any)["name"] = "Ada"
+	k.q(`mutation($input: ImportOrderInput!) { importOrder(input: $input) { id lines { id sku } } }`, map[string]any{"input": input}, &out)
 	o := spOrder{ID: out.ImportOrder.ID, Lines: map[string]string{}}
 	for _, l := range out.ImportOrder.Lines {
 		o.Lines[l.Sku] = l.ID

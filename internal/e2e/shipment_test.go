@@ -35,14 +35,14 @@ func TestShipments(t *testing.T) {
 			k := k.with(t)
 			all := map[string]int{fr1.Items["SKU-A"]: 1}
 			Unchanged(t, s, "a shipment on an UNPROCESSED request", func() {
-				e := ErrorOf(t, k.ship(k.key, fr1.ID, "T-0", all), "INVALID_TRANSITION")
+				e := ErrorOf(t, k.ship(k.AdminKey, fr1.ID, "T-0", all), "INVALID_TRANSITION")
 				if e.Extensions["from"] != "UNPROCESSED" || e.Extensions["to"] != "SHIPPED" {
 					t.Errorf("extensions %v", e.Extensions)
 				}
 			})
 			k.q(`mutation($ids: [ID!]!) { processFulfillmentRequests(ids: $ids) { id } }`, map[string]any{"ids": []string{fr1.ID}}, nil)
 			Unchanged(t, s, "a shipment on a PROCESSING request", func() {
-				e := ErrorOf(t, k.ship(k.key, fr1.ID, "T-0", all), "INVALID_TRANSITION")
+				e := ErrorOf(t, k.ship(k.AdminKey, fr1.ID, "T-0", all), "INVALID_TRANSITION")
 				if e.Extensions["from"] != "PROCESSING" {
 					t.Errorf("extensions %v", e.Extensions)
 				}
@@ -62,7 +62,7 @@ func TestShipments(t *testing.T) {
 
 		t.Run("partial", func(t *testing.T) {
 			k := k.with(t)
-			res := k.ship(k.key, fr1.ID, "T-1", map[string]int{fr1.Items["SKU-A"]: 1})
+			res := k.ship(k.AdminKey, fr1.ID, "T-1", map[string]int{fr1.Items["SKU-A"]: 1})
 			if len(res.Errors) > 0 {
 				t.Fatalf("errors %+v", res.Errors)
 			}
@@ -114,7 +114,7 @@ func TestShipments(t *testing.T) {
 				{"another request's item", "T-X", "input.items[0].fulfillmentRequestItemID", []any{map[string]any{"fulfillmentRequestItemID": o1.Lines["SKU-A"], "quantity": 1}}},
 			} {
 				Unchanged(t, s, c.name, func() {
-					res := k.try(k.key, spShipMutation, map[string]any{"input": map[string]any{
+					res := k.try(k.AdminKey, spShipMutation, map[string]any{"input": map[string]any{
 						"fulfillmentRequestID": fr1.ID, "trackingNumber": c.tracking, "items": c.items}})
 					if e := ErrorOf(t, res, "VALIDATION"); e.Field() != c.field {
 						t.Errorf("%s: field %q, want %q (%s)", c.name, e.Field(), c.field, e.Message)
@@ -128,7 +128,7 @@ func TestShipments(t *testing.T) {
 		t.Run("full", func(t *testing.T) {
 			k := k.with(t)
 			k.q(`mutation($id: ID!) { acknowledgeFulfillmentRequest(id: $id, confirmationNumber: "CN-1") { id } }`, map[string]any{"id": fr1.ID}, nil)
-			res := k.ship(k.key, fr1.ID, "T-2", map[string]int{fr1.Items["SKU-A"]: 2, fr1.Items["SKU-B"]: 2})
+			res := k.ship(k.AdminKey, fr1.ID, "T-2", map[string]int{fr1.Items["SKU-A"]: 2, fr1.Items["SKU-B"]: 2})
 			if len(res.Errors) > 0 {
 				t.Fatalf("errors %+v", res.Errors)
 			}
@@ -142,7 +142,7 @@ func TestShipments(t *testing.T) {
 			}
 			wantCommitted(t, 0, 0)
 			Unchanged(t, s, "a shipment of a shipped request", func() {
-				ErrorOf(t, k.ship(k.key, fr1.ID, "T-X", map[string]int{fr1.Items["SKU-A"]: 1}), "VALIDATION")
+				ErrorOf(t, k.ship(k.AdminKey, fr1.ID, "T-X", map[string]int{fr1.Items["SKU-A"]: 1}), "VALIDATION")
 			})
 		})
 
@@ -155,7 +155,7 @@ func TestShipments(t *testing.T) {
 			k := k.with(t)
 			for _, tn := range []string{"T-1", "T-2"} {
 				Unchanged(t, s, "tracking number "+tn+" again", func() {
-					if e := ErrorOf(t, k.ship(k.key, fr2.ID, tn, map[string]int{fr2.Items["SKU-B"]: 1}), "VALIDATION"); e.Field() != "input.trackingNumber" {
+					if e := ErrorOf(t, k.ship(k.AdminKey, fr2.ID, tn, map[string]int{fr2.Items["SKU-B"]: 1}), "VALIDATION"); e.Field() != "input.trackingNumber" {
 						t.Errorf("field %q", e.Field())
 					}
 				})
@@ -164,7 +164,7 @@ func TestShipments(t *testing.T) {
 
 		t.Run("cancel with FILL and KILL", func(t *testing.T) {
 			k := k.with(t)
-			if res := k.ship(k.key, fr2.ID, "T-3", map[string]int{fr2.Items["SKU-B"]: 1}); len(res.Errors) > 0 {
+			if res := k.ship(k.AdminKey, fr2.ID, "T-3", map[string]int{fr2.Items["SKU-B"]: 1}); len(res.Errors) > 0 {
 				t.Fatalf("errors %+v", res.Errors)
 			}
 			wantCommitted(t, 2, 1)
@@ -178,14 +178,14 @@ func TestShipments(t *testing.T) {
 				{"another request's item", []any{map[string]any{"fulfillmentRequestItemID": fr1.Items["SKU-A"], "quantity": 1, "mode": "FILL"}}, "items[0].fulfillmentRequestItemID"},
 			} {
 				Unchanged(t, s, "cancel: "+c.name, func() {
-					res := k.try(k.key, spCancelMutation, map[string]any{"id": fr2.ID, "reason": "stock out", "items": c.items})
+					res := k.try(k.AdminKey, spCancelMutation, map[string]any{"id": fr2.ID, "reason": "stock out", "items": c.items})
 					if e := ErrorOf(t, res, "VALIDATION"); e.Field() != c.field {
 						t.Errorf("%s: field %q, want %q", c.name, e.Field(), c.field)
 					}
 				})
 			}
 			Unchanged(t, s, "cancel without a reason", func() {
-				ErrorOf(t, k.try(k.key, spCancelMutation, map[string]any{"id": fr2.ID, "reason": " "}), "VALIDATION")
+				ErrorOf(t, k.try(k.AdminKey, spCancelMutation, map[string]any{"id": fr2.ID, "reason": " "}), "VALIDATION")
 			})
 			// One A is killed; the other A and the unshipped B go back (FILL,
 			// given or by default).
@@ -211,13 +211,13 @@ func TestShipments(t *testing.T) {
 				}
 			}
 			Unchanged(t, s, "a shipment on a CANCELED request", func() {
-				e := ErrorOf(t, k.ship(k.key, fr2.ID, "T-X", map[string]int{fr2.Items["SKU-A"]: 1}), "INVALID_TRANSITION")
+				e := ErrorOf(t, k.ship(k.AdminKey, fr2.ID, "T-X", map[string]int{fr2.Items["SKU-A"]: 1}), "INVALID_TRANSITION")
 				if e.Extensions["from"] != "CANCELED" {
 					t.Errorf("extensions %v", e.Extensions)
 				}
 			})
 			Unchanged(t, s, "a second cancel", func() {
-				ErrorOf(t, k.try(k.key, spCancelMutation, map[string]any{"id": fr2.ID, "reason": "again"}), "INVALID_TRANSITION")
+				ErrorOf(t, k.try(k.AdminKey, spCancelMutation, map[string]any{"id": fr2.ID, "reason": "again"}), "INVALID_TRANSITION")
 			})
 
 			// What was filled is routable again.
@@ -247,7 +247,7 @@ func TestShipments(t *testing.T) {
 			gid := frs[0].ID
 			k.q(`mutation($id: ID!) { voidFulfillmentRequest(id: $id, reason: "wrong source") { id } }`, map[string]any{"id": gid}, nil)
 			Unchanged(t, s, "a shipment on a VOIDED request", func() {
-				e := ErrorOf(t, k.ship(k.key, gid, "T-X", map[string]int{frs[0].Items[0].ID: 1}), "INVALID_TRANSITION")
+				e := ErrorOf(t, k.ship(k.AdminKey, gid, "T-X", map[string]int{frs[0].Items[0].ID: 1}), "INVALID_TRANSITION")
 				if e.Extensions["from"] != "VOIDED" {
 					t.Errorf("extensions %v", e.Extensions)
 				}
@@ -272,7 +272,7 @@ func TestShipments(t *testing.T) {
 			var wg sync.WaitGroup
 			send := func(frID, item, tracking string) {
 				defer wg.Done()
-				res, err := k.Send(Request{Key: k.key, Query: spShipMutation, Variables: map[string]any{"input": map[string]any{
+				res, err := k.Send(Request{Key: k.AdminKey, Query: spShipMutation, Variables: map[string]any{"input": map[string]any{
 					"fulfillmentRequestID": frID, "trackingNumber": tracking,
 					"items": []any{map[string]any{"fulfillmentRequestItemID": item, "quantity": 1}}}}})
 				switch {
@@ -319,7 +319,7 @@ func TestShipments(t *testing.T) {
 			}
 			// S-5 lost the race for SAME when S-4 won it: ship it now.
 			if f := k.fr(fr5.ID); f.ShipmentStatus != "SHIPPED" {
-				if res := k.ship(k.key, fr5.ID, "S5-REST", map[string]int{fr5.Items["SKU-A"]: 1}); len(res.Errors) > 0 {
+				if res := k.ship(k.AdminKey, fr5.ID, "S5-REST", map[string]int{fr5.Items["SKU-A"]: 1}); len(res.Errors) > 0 {
 					t.Fatalf("errors %+v", res.Errors)
 				}
 			}
@@ -332,7 +332,7 @@ func TestShipments(t *testing.T) {
 			o3 := k.order("S-3", []string{"SKU-A"}, 2)
 			fr3 := k.create(o3, src, nil)
 			Unchanged(t, s, "a cancel of an UNPROCESSED request", func() {
-				e := ErrorOf(t, k.try(k.key, spCancelMutation, map[string]any{"id": fr3.ID, "reason": "no"}), "INVALID_TRANSITION")
+				e := ErrorOf(t, k.try(k.AdminKey, spCancelMutation, map[string]any{"id": fr3.ID, "reason": "no"}), "INVALID_TRANSITION")
 				if e.Extensions["from"] != "UNPROCESSED" || e.Extensions["to"] != "CANCELED" {
 					t.Errorf("extensions %v", e.Extensions)
 				}
@@ -353,7 +353,7 @@ func TestShipments(t *testing.T) {
 			}
 			wantCommitted(t, 0, 0)
 			// Nothing left to route.
-			res := k.try(k.key, `mutation($id: ID!) { generateFulfillmentRequests(orderID: $id) { fulfillmentRequests { id } } }`, map[string]any{"id": o3.ID})
+			res := k.try(k.AdminKey, `mutation($id: ID!) { generateFulfillmentRequests(orderID: $id) { fulfillmentRequests { id } } }`, map[string]any{"id": o3.ID})
 			if len(res.Errors) != 1 || res.Errors[0].Code() != "ROUTING_FAILED" && res.Errors[0].Code() != "VALIDATION" {
 				t.Errorf("generate on a canceled order: %+v", res.Errors)
 			}
