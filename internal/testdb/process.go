@@ -1,7 +1,9 @@
 package testdb
 
-// process.go is the set-up of the tests that run the server itself — the
-// binary, or run() in a goroutine — rather than the app in the test.
+// process.go is the set-up shared by the tests that run the server itself
+// (the binary, or run() in a goroutine) and by those that drive the app's
+// goroutines: safe output buffers, a settable clock, the wait for the
+// server to serve.
 
 import (
 	"bytes"
@@ -34,6 +36,30 @@ func (s *Buffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// Clock is a settable clock (for app.Config.Now, or a send runner's): it
+// moves only when the test advances it.
+type Clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+// NewClock returns a clock standing at t.
+func NewClock(t time.Time) *Clock { return &Clock{t: t} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Advance moves the clock on by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
 }
 
 // Getenv returns a getenv over vars alone (run() reads its environment
