@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/frsvc/fulfillment/internal/e2e"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
 
@@ -37,26 +37,16 @@ func TestMetricsMove(t *testing.T) {
 
 			gql := func(query string, vars map[string]any) map[string]any {
 				t.Helper()
-				body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-				req, _ := http.NewRequest(http.MethodPost, base+"/query", bytes.NewReader(body))
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Authorization", "Bearer "+key)
-				resp, err := http.DefaultClient.Do(req)
+				res, err := e2e.Post(nil, base, e2e.Request{Key: key, Query: query, Variables: vars})
 				if err != nil {
 					t.Fatal(err)
 				}
-				defer resp.Body.Close()
-				var out struct {
-					Data   map[string]any `json:"data"`
-					Errors []any          `json:"errors"`
-				}
-				if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-					t.Fatal(err)
-				}
-				if len(out.Errors) > 0 {
+				if len(res.Errors) > 0 {
 					return nil
 				}
-				return out.Data
+				var data map[string]any
+				res.Decode(t, &data)
+				return data
 			}
 
 			var orders struct {

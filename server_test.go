@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 	"github.com/frsvc/fulfillment/internal/db"
 	"github.com/frsvc/fulfillment/internal/httpapi"
 	"github.com/frsvc/fulfillment/internal/tenant"
+	"github.com/frsvc/fulfillment/internal/e2e"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
 
@@ -276,23 +276,18 @@ func (s *server) stop(t *testing.T) {
 // viewer asks the running server who key is.
 func (s *server) viewer(t *testing.T, key string) (int, string) {
 	t.Helper()
-	body := `{"query":"{ viewer { role account { name } } }"}`
-	req, _ := http.NewRequest(http.MethodPost, s.url+"/query", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := http.DefaultClient.Do(req)
+	res, err := e2e.Post(nil, s.url, e2e.Request{Key: key, Query: `{ viewer { role account { name } } }`})
 	testdb.Must(t, err)
-	defer resp.Body.Close()
 	var out struct {
-		Data struct {
-			Viewer struct {
-				Role    string
-				Account struct{ Name string }
-			}
+		Viewer struct {
+			Role    string
+			Account struct{ Name string }
 		}
 	}
-	testdb.Must(t, json.NewDecoder(resp.Body).Decode(&out))
-	return resp.StatusCode, out.Data.Viewer.Role + " " + out.Data.Viewer.Account.Name
+	if res.Data != nil && string(res.Data) != "null" {
+		res.Decode(t, &out)
+	}
+	return res.Status, out.Viewer.Role + " " + out.Viewer.Account.Name
 }
 
 func TestBootstrapAPIKey(t *testing.T) {

@@ -28,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/frsvc/fulfillment/internal/e2e"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
 
@@ -106,33 +107,16 @@ func start(t *testing.T, dbURL string, args ...string) *server {
 }
 
 // gqlError is one error of an answer.
-type gqlError struct {
-	Message    string
-	Path       []any
-	Extensions map[string]any
-}
+type gqlError = e2e.Error
 
 // do posts one GraphQL operation with key and returns data and errors.
 func (s *server) do(key, query string, vars map[string]any) (json.RawMessage, []gqlError) {
 	s.t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, _ := http.NewRequest(http.MethodPost, s.URL+"/query", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := http.DefaultClient.Do(req)
+	res, err := e2e.Post(nil, s.URL, e2e.Request{Key: key, Query: query, Variables: vars})
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	var out struct {
-		Data   json.RawMessage
-		Errors []gqlError
-	}
-	raw, _ := io.ReadAll(resp.Body)
-	if err := json.Unmarshal(raw, &out); err != nil {
-		s.t.Fatalf("HTTP %d, not JSON: %s", resp.StatusCode, raw)
-	}
-	return out.Data, out.Errors
+	return res.Data, res.Errors
 }
 
 // q runs an operation with the ADMIN key, fails on any error and decodes

@@ -139,7 +139,17 @@ func (e *Env) Do(r Request) *Result {
 
 // Send is Do without a testing.TB: it may be called from any goroutine.
 func (e *Env) Send(r Request) (*Result, error) {
-	req, err := http.NewRequest(http.MethodPost, e.Server.URL+"/query", bytes.NewReader(Body(r.Query, r.Variables)))
+	return Post(e.Server.Client(), e.Server.URL, r)
+}
+
+// Post sends r as a POST /query with a JSON body to the server at baseURL
+// (http://host:port: this Env's, or a server process a test started)
+// through client, http.DefaultClient when nil, and decodes the answer.
+func Post(client *http.Client, baseURL string, r Request) (*Result, error) {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	req, err := http.NewRequest(http.MethodPost, baseURL+"/query", bytes.NewReader(Body(r.Query, r.Variables)))
 	if err != nil {
 		return nil, err
 	}
@@ -150,7 +160,7 @@ func (e *Env) Send(r Request) (*Result, error) {
 	for k, v := range r.Header {
 		req.Header.Set(k, v)
 	}
-	resp, err := e.Server.Client().Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
 	}
