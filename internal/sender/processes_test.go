@@ -40,18 +40,7 @@ func TestTwoServerProcesses(t *testing.T) {
 	for i := range 2 {
 		startProcess(t, bin, url, i)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		left, err := store.Client.FulfillmentRequest.Query().Where(fulfillmentrequest.StatusEQ(frstatus.Processing)).Count(b.ctx)
-		testdb.Must(t, err)
-		if left == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d requests still PROCESSING after a minute", left)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	b.waitDrained(t, time.Minute)
 
 	keys := rcv.snapshot()
 	if len(keys) != n {

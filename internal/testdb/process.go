@@ -100,6 +100,19 @@ func WaitServing(t testing.TB, out fmt.Stringer, exited <-chan error, timeout ti
 	}
 }
 
+// WaitFor checks cond every interval until it holds; once timeout has
+// passed without it, it fails t with what() says.
+func WaitFor(t testing.TB, timeout, interval time.Duration, cond func() bool, what func() string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal(what())
+		}
+		time.Sleep(interval)
+	}
+}
+
 // BuildServer builds the server binary (the module's main package) to bin;
 // the error carries the compiler's output.
 func BuildServer(bin string) error {
