@@ -223,6 +223,12 @@ func (e *Env) QueryAs(key, query string, vars map[string]any, out any) {
 	}
 }
 
+// Try sends a request with key and returns the answer, errors and all.
+func (e *Env) Try(key, query string, vars map[string]any) *Result {
+	e.T.Helper()
+	return e.Do(Request{Key: key, Query: query, Variables: vars})
+}
+
 // WithT returns a copy of e that reports to t (for subtests).
 func (e *Env) WithT(t testing.TB) *Env {
 	c := *e

@@ -16,7 +16,7 @@ func TestFilterOrdersBySku(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, a *app.App) {
 		w := newPartnerWorld(t, a)
 		ids := func(key, where string) ([]string, *Result) {
-			res := w.try(key, fmt.Sprintf(`{ orders(where: %s, orderBy: {field: ORDER_NUMBER, direction: ASC}) { edges { node { id } } } }`, where), nil)
+			res := w.Try(key, fmt.Sprintf(`{ orders(where: %s, orderBy: {field: ORDER_NUMBER, direction: ASC}) { edges { node { id } } } }`, where), nil)
 			var out struct {
 				Orders struct {
 					Edges []struct{ Node struct{ ID string } }
@@ -56,7 +56,7 @@ func TestSourceFiltersRequestsByOrderNumber(t *testing.T) {
 					Edges []struct{ Node struct{ ID string } }
 				}
 			}
-			res := w.try(key, fmt.Sprintf(`{ fulfillmentRequests(where: %s) { edges { node { id } } } }`, where), nil)
+			res := w.Try(key, fmt.Sprintf(`{ fulfillmentRequests(where: %s) { edges { node { id } } } }`, where), nil)
 			if len(res.Errors) > 0 {
 				t.Fatalf("%s: %+v", where, res.Errors)
 			}
@@ -91,7 +91,7 @@ func TestSourceFiltersRequestsByOrderNumber(t *testing.T) {
 func TestSourceForbiddenFieldNamed(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, a *app.App) {
 		w := newPartnerWorld(t, a)
-		res := w.try(w.keyA, `{ fulfillmentRequests(first: 10) { edges { node { id order { orderNumber status paymentStatus } } } } }`, nil)
+		res := w.Try(w.keyA, `{ fulfillmentRequests(first: 10) { edges { node { id order { orderNumber status paymentStatus } } } } }`, nil)
 		if len(res.Errors) != 2 {
 			t.Fatalf("errors %+v, want two: Order.status and Order.paymentStatus", res.Errors)
 		}

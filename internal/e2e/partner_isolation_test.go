@@ -34,7 +34,7 @@ func newPartnerWorld(t *testing.T, a *app.App) *partnerWorld {
 	stock := map[string]int{"SKU-A": 50, "SKU-B": 50}
 	w.a, w.b = w.source("PA", stock), w.source("PB", stock)
 	var g struct{ CreateRoutingGroup struct{ ID string } }
-	w.q(`mutation($a: ID!, $b: ID!) { createRoutingGroup(input: {name: "Default", isDefault: true, rules: [LOWEST_COST],
+	w.Query(`mutation($a: ID!, $b: ID!) { createRoutingGroup(input: {name: "Default", isDefault: true, rules: [LOWEST_COST],
 		members: [{sourceID: $a, priority: 1}, {sourceID: $b, priority: 2}]}) { id } }`, map[string]any{"a": w.a, "b": w.b}, &g)
 	w.group = g.CreateRoutingGroup.ID
 	w.o1 = w.order("P-1", []string{"SKU-A", "SKU-B"}, 2, 1)
@@ -62,14 +62,14 @@ func newPartnerWorld(t *testing.T, a *app.App) *partnerWorld {
 			Edges []struct{ Node struct{ ID string } }
 		}
 	}
-	w.q(`query($s: ID!) { inventoryItems(where: {sourceID: $s}) { edges { node { id } } } }`, map[string]any{"s": w.a}, &inv)
+	w.Query(`query($s: ID!) { inventoryItems(where: {sourceID: $s}) { edges { node { id } } } }`, map[string]any{"s": w.a}, &inv)
 	w.invA = inv.InventoryItems.Edges[0].Node.ID
 	var logs struct {
 		FulfillmentLogs struct {
 			Edges []struct{ Node struct{ ID string } }
 		}
 	}
-	w.q(`query($fr: ID!) { fulfillmentLogs(first: 1, where: {fulfillmentRequestID: $fr}) { edges { node { id } } } }`, map[string]any{"fr": w.a1.ID}, &logs)
+	w.Query(`query($fr: ID!) { fulfillmentLogs(first: 1, where: {fulfillmentRequestID: $fr}) { edges { node { id } } } }`, map[string]any{"fr": w.a1.ID}, &logs)
 	w.logID = logs.FulfillmentLogs.Edges[0].Node.ID
 	return w
 }
@@ -341,19 +341,19 @@ func TestPartnerIsolation(t *testing.T) {
 					APIKey struct{ ID string } `json:"apiKey"`
 				}
 			}
-			w.q(`{ viewer { apiKey { id } } }`, nil, &keys)
+			w.Query(`{ viewer { apiKey { id } } }`, nil, &keys)
 			var b1 struct {
 				Node struct {
 					Items []struct{ ID string }
 				}
 			}
-			w.q(`query($id: ID!) { node(id: $id) { ... on FulfillmentRequest { items { id } } } }`, map[string]any{"id": w.b1.ID}, &b1)
+			w.Query(`query($id: ID!) { node(id: $id) { ... on FulfillmentRequest { items { id } } } }`, map[string]any{"id": w.b1.ID}, &b1)
 			var shipItems struct {
 				Node struct {
 					Items []struct{ ID string }
 				}
 			}
-			w.q(`query($id: ID!) { node(id: $id) { ... on Shipment { items { id } } } }`, map[string]any{"id": w.shipB}, &shipItems)
+			w.Query(`query($id: ID!) { node(id: $id) { ... on Shipment { items { id } } } }`, map[string]any{"id": w.shipB}, &shipItems)
 			hidden := map[string]string{
 				"B's request":                           w.b1.ID,
 				"B's other request":                     w.b2.ID,
@@ -636,7 +636,7 @@ func TestPartnerIsolation(t *testing.T) {
 					}
 				}
 			}
-			w.q(`query($id: ID!) { node(id: $id) { ... on FulfillmentRequest { logs(first: 50) { edges { node { stage actor } } } } } }`,
+			w.Query(`query($id: ID!) { node(id: $id) { ... on FulfillmentRequest { logs(first: 50) { edges { node { stage actor } } } } } }`,
 				map[string]any{"id": w.a1.ID}, &logs)
 			actors := map[string]string{}
 			for _, e := range logs.Node.Logs.Edges {
@@ -689,7 +689,7 @@ func (k *spKit) typeFields(t *testing.T, typ string) []typeField {
 	var out struct {
 		Type struct{ Fields []typeField } `json:"__type"`
 	}
-	k.q(`query($n: String!) { __type(name: $n) { fields { name
+	k.Query(`query($n: String!) { __type(name: $n) { fields { name
 		type { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } }`, map[string]any{"n": typ}, &out)
 	f := out.Type.Fields
 	sort.Slice(f, func(i, j int) bool { return f[i].Name < f[j].Name })

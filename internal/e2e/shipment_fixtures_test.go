@@ -25,30 +25,18 @@ func spNew(t *testing.T, a *app.App) *spKit {
 
 func (k *spKit) with(t *testing.T) *spKit { return &spKit{Env: k.WithT(t)} }
 
-// q runs an operation with the ADMIN key and fails on any error.
-func (k *spKit) q(query string, vars map[string]any, out any) {
-	k.T.Helper()
-	k.QueryAs(k.AdminKey, query, vars, out)
-}
-
-// try runs an operation with a key and returns the answer, errors and all.
-func (k *spKit) try(key, query string, vars map[string]any) *Result {
-	k.T.Helper()
-	return k.Do(Request{Key: key, Query: query, Variables: vars})
-}
-
 // source creates a MANUAL source with stock: sku → quantity (unit cost 1.00).
 func (k *spKit) source(code string, stock map[string]int) string {
 	k.T.Helper()
 	var out struct{ CreateSource struct{ ID string } }
-	k.q(`mutation($input: CreateSourceInput!) { createSource(input: $input) { id } }`, map[string]any{"input": map[string]any{
+	k.Query(`mutation($input: CreateSourceInput!) { createSource(input: $input) { id } }`, map[string]any{"input": map[string]any{
 		"name": "Source " + code, "code": code,
 	}}, &out)
 	var items []any
 	for sku, q := range stock {
 		items = append(items, map[string]any{"sku": sku, "quantity": q, "unitCost": "1.00"})
 	}
-	k.q(`mutation($s: ID!, $items: [InventoryInput!]!) { upsertInventory(sourceID: $s, items: $items) { id } }`,
+	k.Query(`mutation($s: ID!, $items: [InventoryInput!]!) { upsertInventory(sourceID: $s, items: $items) { id } }`,
 		map[string]any{"s": out.CreateSource.ID, "items": items}, nil)
 	return out.CreateSource.ID
 }
@@ -75,7 +63,7 @@ func (k *spKit) order(number string, skus []string, qty ...int) spOrder {
 	input := importInput("web", number, "PAID", "US", lines)
 	input["referenceNumber"] = "REF-" + number
 	input["shipTo"].(map[string]any)["name"] = "Ada"
-	k.q(`mutation($input: ImportOrderInput!) { importOrder(input: $input) { id lines { id sku } } }`, map[string]any{"input": input}, &out)
+	k.Query(`mutation($input: ImportOrderInput!) { importOrder(input: $input) { id lines { id sku } } }`, map[string]any{"input": input}, &out)
 	o := spOrder{ID: out.ImportOrder.ID, Lines: map[string]string{}}
 	for _, l := range out.ImportOrder.Lines {
 		o.Lines[l.Sku] = l.ID
@@ -107,7 +95,7 @@ func (k *spKit) create(o spOrder, sourceID string, items map[string]int) spFR {
 			Items []struct{ ID, Sku string }
 		}
 	}
-	k.q(`mutation($input: CreateFulfillmentRequestInput!) { createFulfillmentRequest(input: $input) { id items { id sku } } }`,
+	k.Query(`mutation($input: CreateFulfillmentRequestInput!) { createFulfillmentRequest(input: $input) { id items { id sku } } }`,
 		map[string]any{"input": input}, &out)
 	fr := spFR{ID: out.CreateFulfillmentRequest.ID, Items: map[string]string{}}
 	for _, it := range out.CreateFulfillmentRequest.Items {
@@ -119,7 +107,7 @@ func (k *spKit) create(o spOrder, sourceID string, items map[string]int) spFR {
 // markProcessed moves an UNPROCESSED request to PROCESSED by hand.
 func (k *spKit) markProcessed(id string) {
 	k.T.Helper()
-	k.q(`mutation($id: ID!) { markFulfillmentRequestProcessed(id: $id) { id } }`, map[string]any{"id": id}, nil)
+	k.Query(`mutation($id: ID!) { markFulfillmentRequestProcessed(id: $id) { id } }`, map[string]any{"id": id}, nil)
 }
 
 const spShipMutation = `mutation($input: CreateShipmentInput!) { createShipment(input: $input) {
@@ -133,7 +121,7 @@ func (k *spKit) ship(key, frID, tracking string, items map[string]int) *Result {
 	for id, q := range items {
 		list = append(list, map[string]any{"fulfillmentRequestItemID": id, "quantity": q})
 	}
-	return k.try(key, spShipMutation, map[string]any{"input": map[string]any{
+	return k.Try(key, spShipMutation, map[string]any{"input": map[string]any{
 		"fulfillmentRequestID": frID, "trackingNumber": tracking, "carrier": "UPS", "items": list,
 	}})
 }
@@ -158,7 +146,7 @@ const spViewFields = `id number status shipmentStatus shippedAt
 func (k *spKit) fr(id string) spView {
 	k.T.Helper()
 	var out struct{ Node spView }
-	k.q(`query($id: ID!) { node(id: $id) { ... on FulfillmentRequest { `+spViewFields+` } } }`, map[string]any{"id": id}, &out)
+	k.Query(`query($id: ID!) { node(id: $id) { ... on FulfillmentRequest { `+spViewFields+` } } }`, map[string]any{"id": id}, &out)
 	return out.Node
 }
 
@@ -180,7 +168,7 @@ type spOrderView struct {
 func (k *spKit) ledger(orderID string) spOrderView {
 	k.T.Helper()
 	var out struct{ Node spOrderView }
-	k.q(`query($id: ID!) { node(id: $id) { ... on Order { status allocationStatus shipmentStatus
+	k.Query(`query($id: ID!) { node(id: $id) { ... on Order { status allocationStatus shipmentStatus
 		lines { id sku quantity unallocatedQuantity allocatedQuantity shippedQuantity killedQuantity }
 		fulfillmentRequests(first: 100) { edges { node { `+spViewFields+` } } } } } }`, map[string]any{"id": orderID}, &out)
 	o := out.Node
@@ -234,7 +222,7 @@ func (k *spKit) committed(sourceID string) map[string]int {
 			}
 		}
 	}
-	k.q(`query($id: ID!) { node(id: $id) { ... on Source { inventoryItems(first: 100) { edges { node { sku quantity committed available } } } } } }`,
+	k.Query(`query($id: ID!) { node(id: $id) { ... on Source { inventoryItems(first: 100) { edges { node { sku quantity committed available } } } } } }`,
 		map[string]any{"id": sourceID}, &out)
 	m := map[string]int{}
 	for _, e := range out.Node.InventoryItems.Edges {

@@ -18,7 +18,7 @@ func TestShipments(t *testing.T) {
 		s := a.Store
 		k := spNew(t, a)
 		src := k.source("SHIP", map[string]int{"SKU-A": 10, "SKU-B": 5})
-		k.q(`mutation($s: ID!) { createRoutingGroup(input: {name: "Default", isDefault: true, rules: [LOWEST_COST],
+		k.Query(`mutation($s: ID!) { createRoutingGroup(input: {name: "Default", isDefault: true, rules: [LOWEST_COST],
 			members: [{sourceID: $s, priority: 1}]}) { id } }`, map[string]any{"s": src}, nil)
 		wantCommitted := func(t *testing.T, a, b int) {
 			t.Helper()
@@ -40,7 +40,7 @@ func TestShipments(t *testing.T) {
 					t.Errorf("extensions %v", e.Extensions)
 				}
 			})
-			k.q(`mutation($ids: [ID!]!) { processFulfillmentRequests(ids: $ids) { id } }`, map[string]any{"ids": []string{fr1.ID}}, nil)
+			k.Query(`mutation($ids: [ID!]!) { processFulfillmentRequests(ids: $ids) { id } }`, map[string]any{"ids": []string{fr1.ID}}, nil)
 			Unchanged(t, s, "a shipment on a PROCESSING request", func() {
 				e := ErrorOf(t, k.ship(k.AdminKey, fr1.ID, "T-0", all), "INVALID_TRANSITION")
 				if e.Extensions["from"] != "PROCESSING" {
@@ -50,7 +50,7 @@ func TestShipments(t *testing.T) {
 			var run struct {
 				RunSendFulfillmentRequests struct{ Claimed, Processed int }
 			}
-			k.q(`mutation { runSendFulfillmentRequests { claimed processed } }`, nil, &run)
+			k.Query(`mutation { runSendFulfillmentRequests { claimed processed } }`, nil, &run)
 			if run.RunSendFulfillmentRequests.Processed != 1 {
 				t.Fatalf("send run %+v", run)
 			}
@@ -114,7 +114,7 @@ func TestShipments(t *testing.T) {
 				{"another request's item", "T-X", "input.items[0].fulfillmentRequestItemID", []any{map[string]any{"fulfillmentRequestItemID": o1.Lines["SKU-A"], "quantity": 1}}},
 			} {
 				Unchanged(t, s, c.name, func() {
-					res := k.try(k.AdminKey, spShipMutation, map[string]any{"input": map[string]any{
+					res := k.Try(k.AdminKey, spShipMutation, map[string]any{"input": map[string]any{
 						"fulfillmentRequestID": fr1.ID, "trackingNumber": c.tracking, "items": c.items}})
 					if e := ErrorOf(t, res, "VALIDATION"); e.Field() != c.field {
 						t.Errorf("%s: field %q, want %q (%s)", c.name, e.Field(), c.field, e.Message)
@@ -127,7 +127,7 @@ func TestShipments(t *testing.T) {
 
 		t.Run("full", func(t *testing.T) {
 			k := k.with(t)
-			k.q(`mutation($id: ID!) { acknowledgeFulfillmentRequest(id: $id, confirmationNumber: "CN-1") { id } }`, map[string]any{"id": fr1.ID}, nil)
+			k.Query(`mutation($id: ID!) { acknowledgeFulfillmentRequest(id: $id, confirmationNumber: "CN-1") { id } }`, map[string]any{"id": fr1.ID}, nil)
 			res := k.ship(k.AdminKey, fr1.ID, "T-2", map[string]int{fr1.Items["SKU-A"]: 2, fr1.Items["SKU-B"]: 2})
 			if len(res.Errors) > 0 {
 				t.Fatalf("errors %+v", res.Errors)
@@ -178,21 +178,21 @@ func TestShipments(t *testing.T) {
 				{"another request's item", []any{map[string]any{"fulfillmentRequestItemID": fr1.Items["SKU-A"], "quantity": 1, "mode": "FILL"}}, "items[0].fulfillmentRequestItemID"},
 			} {
 				Unchanged(t, s, "cancel: "+c.name, func() {
-					res := k.try(k.AdminKey, spCancelMutation, map[string]any{"id": fr2.ID, "reason": "stock out", "items": c.items})
+					res := k.Try(k.AdminKey, spCancelMutation, map[string]any{"id": fr2.ID, "reason": "stock out", "items": c.items})
 					if e := ErrorOf(t, res, "VALIDATION"); e.Field() != c.field {
 						t.Errorf("%s: field %q, want %q", c.name, e.Field(), c.field)
 					}
 				})
 			}
 			Unchanged(t, s, "cancel without a reason", func() {
-				ErrorOf(t, k.try(k.AdminKey, spCancelMutation, map[string]any{"id": fr2.ID, "reason": " "}), "VALIDATION")
+				ErrorOf(t, k.Try(k.AdminKey, spCancelMutation, map[string]any{"id": fr2.ID, "reason": " "}), "VALIDATION")
 			})
 			// One A is killed; the other A and the unshipped B go back (FILL,
 			// given or by default).
 			var out struct {
 				CancelFulfillmentRequest struct{ Status, ShipmentStatus, CancelReason string }
 			}
-			k.q(spCancelMutation, map[string]any{"id": fr2.ID, "reason": "stock out", "items": []any{
+			k.Query(spCancelMutation, map[string]any{"id": fr2.ID, "reason": "stock out", "items": []any{
 				map[string]any{"fulfillmentRequestItemID": fr2.Items["SKU-A"], "quantity": 1, "mode": "KILL"},
 				map[string]any{"fulfillmentRequestItemID": fr2.Items["SKU-A"], "quantity": 1, "mode": "FILL"},
 			}}, &out)
@@ -217,7 +217,7 @@ func TestShipments(t *testing.T) {
 				}
 			})
 			Unchanged(t, s, "a second cancel", func() {
-				ErrorOf(t, k.try(k.AdminKey, spCancelMutation, map[string]any{"id": fr2.ID, "reason": "again"}), "INVALID_TRANSITION")
+				ErrorOf(t, k.Try(k.AdminKey, spCancelMutation, map[string]any{"id": fr2.ID, "reason": "again"}), "INVALID_TRANSITION")
 			})
 
 			// What was filled is routable again.
@@ -226,7 +226,7 @@ func TestShipments(t *testing.T) {
 					FulfillmentRequests []spView
 				}
 			}
-			k.q(`mutation($id: ID!) { generateFulfillmentRequests(orderID: $id) { fulfillmentRequests { `+spViewFields+` } } }`,
+			k.Query(`mutation($id: ID!) { generateFulfillmentRequests(orderID: $id) { fulfillmentRequests { `+spViewFields+` } } }`,
 				map[string]any{"id": o2.ID}, &gen)
 			frs := gen.GenerateFulfillmentRequests.FulfillmentRequests
 			if len(frs) != 1 || len(frs[0].Items) != 2 {
@@ -245,7 +245,7 @@ func TestShipments(t *testing.T) {
 
 			// A voided request takes no shipment either.
 			gid := frs[0].ID
-			k.q(`mutation($id: ID!) { voidFulfillmentRequest(id: $id, reason: "wrong source") { id } }`, map[string]any{"id": gid}, nil)
+			k.Query(`mutation($id: ID!) { voidFulfillmentRequest(id: $id, reason: "wrong source") { id } }`, map[string]any{"id": gid}, nil)
 			Unchanged(t, s, "a shipment on a VOIDED request", func() {
 				e := ErrorOf(t, k.ship(k.AdminKey, gid, "T-X", map[string]int{frs[0].Items[0].ID: 1}), "INVALID_TRANSITION")
 				if e.Extensions["from"] != "VOIDED" {
@@ -306,7 +306,7 @@ func TestShipments(t *testing.T) {
 				t.Errorf("answers %v", got)
 			}
 			var sh struct{ Shipments struct{ TotalCount int } }
-			k.q(`{ shipments(where: {trackingNumber: "SAME"}) { totalCount } }`, nil, &sh)
+			k.Query(`{ shipments(where: {trackingNumber: "SAME"}) { totalCount } }`, nil, &sh)
 			if sh.Shipments.TotalCount != 1 {
 				t.Errorf("tracking number SAME used %d times", sh.Shipments.TotalCount)
 			}
@@ -332,17 +332,17 @@ func TestShipments(t *testing.T) {
 			o3 := k.order("S-3", []string{"SKU-A"}, 2)
 			fr3 := k.create(o3, src, nil)
 			Unchanged(t, s, "a cancel of an UNPROCESSED request", func() {
-				e := ErrorOf(t, k.try(k.AdminKey, spCancelMutation, map[string]any{"id": fr3.ID, "reason": "no"}), "INVALID_TRANSITION")
+				e := ErrorOf(t, k.Try(k.AdminKey, spCancelMutation, map[string]any{"id": fr3.ID, "reason": "no"}), "INVALID_TRANSITION")
 				if e.Extensions["from"] != "UNPROCESSED" || e.Extensions["to"] != "CANCELED" {
 					t.Errorf("extensions %v", e.Extensions)
 				}
 			})
-			k.q(`mutation($id: ID!) { markFulfillmentRequestAcknowledged(id: $id) { id } }`, map[string]any{"id": fr3.ID}, nil)
+			k.Query(`mutation($id: ID!) { markFulfillmentRequestAcknowledged(id: $id) { id } }`, map[string]any{"id": fr3.ID}, nil)
 			wantCommitted(t, 2, 0)
 			var out struct {
 				CancelFulfillmentRequest struct{ Status, ShipmentStatus string }
 			}
-			k.q(spCancelMutation, map[string]any{"id": fr3.ID, "reason": "discontinued", "items": []any{
+			k.Query(spCancelMutation, map[string]any{"id": fr3.ID, "reason": "discontinued", "items": []any{
 				map[string]any{"fulfillmentRequestItemID": fr3.Items["SKU-A"], "quantity": 2, "mode": "KILL"}}}, &out)
 			if c := out.CancelFulfillmentRequest; c.Status != "CANCELED" || c.ShipmentStatus != "CANCELED" {
 				t.Errorf("after the cancel: %+v", c)
@@ -353,7 +353,7 @@ func TestShipments(t *testing.T) {
 			}
 			wantCommitted(t, 0, 0)
 			// Nothing left to route.
-			res := k.try(k.AdminKey, `mutation($id: ID!) { generateFulfillmentRequests(orderID: $id) { fulfillmentRequests { id } } }`, map[string]any{"id": o3.ID})
+			res := k.Try(k.AdminKey, `mutation($id: ID!) { generateFulfillmentRequests(orderID: $id) { fulfillmentRequests { id } } }`, map[string]any{"id": o3.ID})
 			if len(res.Errors) != 1 || res.Errors[0].Code() != "ROUTING_FAILED" && res.Errors[0].Code() != "VALIDATION" {
 				t.Errorf("generate on a canceled order: %+v", res.Errors)
 			}
