@@ -102,6 +102,20 @@ func (e *Env) createSource(key, code string) sourceOut {
 	return out.CreateSource
 }
 
+// addSource creates the source "Source <code>" with the ADMIN key and
+// returns its id; extra adds input fields (without a connector it is a
+// MANUAL source).
+func (e *Env) addSource(code string, extra map[string]any) string {
+	e.T.Helper()
+	in := map[string]any{"name": "Source " + code, "code": code}
+	for f, v := range extra {
+		in[f] = v
+	}
+	var out struct{ CreateSource struct{ ID string } }
+	e.Query(`mutation($in: CreateSourceInput!) { createSource(input: $in) { id } }`, map[string]any{"in": in}, &out)
+	return out.CreateSource.ID
+}
+
 type inventoryOut struct {
 	ID        string
 	Sku       string

@@ -128,13 +128,7 @@ func (k *frKit) try(query string, vars map[string]any) *Result {
 // source creates a source and returns its id; extra adds input fields.
 func (k *frKit) source(code string, extra map[string]any) string {
 	k.T.Helper()
-	in := map[string]any{"name": "Source " + code, "code": code}
-	for f, v := range extra {
-		in[f] = v
-	}
-	var out struct{ CreateSource struct{ ID string } }
-	k.Query(`mutation($in: CreateSourceInput!) { createSource(input: $in) { id } }`, map[string]any{"in": in}, &out)
-	return out.CreateSource.ID
+	return k.addSource(code, extra)
 }
 
 // stock sets a source's quantity and unit cost of a SKU.

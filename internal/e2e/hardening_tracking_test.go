@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -133,9 +132,7 @@ func TestHardeningTrackingMigration(t *testing.T) {
 			t.Fatalf("the old shipment's source_id is %s, want %s", src, w.srcA)
 		}
 
-		srv := httptest.NewServer(a2.Handler)
-		t.Cleanup(srv.Close)
-		w2 := &trWorld{spKit: &spKit{Env: &Env{T: t, App: a2, Store: a2.Store, Server: srv, AdminKey: k.AdminKey}},
+		w2 := &trWorld{spKit: &spKit{Env: Serve(t, a2, k.AdminKey)},
 			keyA: w.keyA, keyB: w.keyB, a1: w.a1, a2: w.a2, b1: w.b1, srcA: w.srcA, srcB: w.srcB}
 		// B may use the number A used before the migration; A may not.
 		if res := w2.ship(w2.keyB, w2.b1.ID, "OLD-1", map[string]int{w2.b1.Items["SKU-B"]: 1}); len(res.Errors) > 0 {

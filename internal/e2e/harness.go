@@ -1,6 +1,15 @@
 // Package e2e drives the service end to end through its HTTP handler, as a
 // client would: real database (SQLite and PostgreSQL), real HTTP, real keys.
-// harness.go is the small client the tests share.
+//
+// harness.go is the set-up every test shares, here once: a server and an
+// account over an app of testdb (New, NewWith, Serve), API keys per role
+// (CreateKey, ReadOnlyKey, SourceKey), requests and their checks (Do, Send,
+// Post, Query, Try, Err, ErrorOf), the database fingerprint that proves a
+// call wrote nothing (Fingerprint, Unchanged), the metrics (CounterValue)
+// and calls that race (AtOnce). The tests' own kits build on it:
+// fixtures_test.go (operator data), frkit_test.go (fulfillment requests),
+// shipment_fixtures_test.go (shipments and partners) and
+// hardening_helpers_test.go (a server with chosen limits, raw HTTP).
 package e2e
 
 import (
@@ -43,11 +52,18 @@ func New(t testing.TB, a *app.App) *Env {
 // NewAs is New with the account's name.
 func NewAs(t testing.TB, a *app.App, account string) *Env {
 	t.Helper()
-	srv := httptest.NewServer(a.Handler)
-	t.Cleanup(srv.Close)
-	e := &Env{T: t, App: a, Store: a.Store, Server: srv}
+	e := Serve(t, a, "")
 	e.AdminKey = e.NewAccount(account)
 	return e
+}
+
+// Serve serves a's handler for an account that exists already: adminKey is
+// its ADMIN key (another server process on the same database, say).
+func Serve(t testing.TB, a *app.App, adminKey string) *Env {
+	t.Helper()
+	srv := httptest.NewServer(a.Handler)
+	t.Cleanup(srv.Close)
+	return &Env{T: t, App: a, Store: a.Store, Server: srv, AdminKey: adminKey}
 }
 
 // NewWith is New over another app on a's database, built with the

@@ -28,17 +28,14 @@ func (k *spKit) with(t *testing.T) *spKit { return &spKit{Env: k.WithT(t)} }
 // source creates a MANUAL source with stock: sku → quantity (unit cost 1.00).
 func (k *spKit) source(code string, stock map[string]int) string {
 	k.T.Helper()
-	var out struct{ CreateSource struct{ ID string } }
-	k.Query(`mutation($input: CreateSourceInput!) { createSource(input: $input) { id } }`, map[string]any{"input": map[string]any{
-		"name": "Source " + code, "code": code,
-	}}, &out)
+	id := k.addSource(code, nil)
 	var items []any
 	for sku, q := range stock {
 		items = append(items, map[string]any{"sku": sku, "quantity": q, "unitCost": "1.00"})
 	}
 	k.Query(`mutation($s: ID!, $items: [InventoryInput!]!) { upsertInventory(sourceID: $s, items: $items) { id } }`,
-		map[string]any{"s": out.CreateSource.ID, "items": items}, nil)
-	return out.CreateSource.ID
+		map[string]any{"s": id, "items": items}, nil)
+	return id
 }
 
 // spOrder is an imported order with its line ids by SKU.
