@@ -98,7 +98,7 @@ func TestIssue13APIKeysConnection(t *testing.T) {
 		e := New(t, a)
 		src := e.createSource(e.AdminKey, "SRC")
 		ro := e.CreateKey(map[string]any{"name": "dashboard", "role": "READ_ONLY"})
-		sk := e.CreateKey(map[string]any{"name": "partner", "role": "SOURCE", "sourceID": src.ID})
+		sk := e.SourceKey("partner", src.ID)
 		e.Query(revokeKeyMutation, map[string]any{"id": sk.APIKey.ID}, nil)
 		e.NewAccount("Other") // its key is not listed
 
@@ -163,8 +163,8 @@ func TestIssue13APIKeysThroughNode(t *testing.T) {
 		e := New(t, a)
 		src := e.createSource(e.AdminKey, "SRC")
 		ro := e.CreateKey(map[string]any{"name": "dashboard", "role": "READ_ONLY"})
-		sk := e.CreateKey(map[string]any{"name": "partner", "role": "SOURCE", "sourceID": src.ID})
-		sk2 := e.CreateKey(map[string]any{"name": "partner two", "role": "SOURCE", "sourceID": src.ID})
+		sk := e.SourceKey("partner", src.ID)
+		sk2 := e.SourceKey("partner two", src.ID)
 		admin := e.Principal(e.AdminKey)
 		const one = `query($id: ID!) { node(id: $id) { ... on ApiKey { id name role lastUsedAt } } }`
 		const many = `query($ids: [ID!]!) { nodes(ids: $ids) { ... on ApiKey { id name } } }`

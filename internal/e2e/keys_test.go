@@ -118,7 +118,7 @@ func TestAPIKeys(t *testing.T) {
 					t.Errorf("%s: field = %q, want %q", c.name, f, c.field)
 				}
 			}
-			sk := e.CreateKey(map[string]any{"name": "partner", "role": "SOURCE", "sourceID": src.ID})
+			sk := e.SourceKey("partner", src.ID)
 			if sk.APIKey.Role != "SOURCE" || sk.APIKey.SourceID == nil || *sk.APIKey.SourceID != src.ID || sk.APIKey.Source == nil || sk.APIKey.Source.Code != "SRC" {
 				t.Fatalf("source key = %+v", sk.APIKey)
 			}
