@@ -4,6 +4,8 @@ import (
 	"io"
 	"slices"
 	"testing"
+
+	"github.com/frsvc/fulfillment/internal/testdb"
 )
 
 // TestParseOriginsHardening: --cors-origins takes exact origins only,
@@ -54,10 +56,10 @@ func TestParseOriginsHardening(t *testing.T) {
 			t.Errorf("parseOrigins(%q) accepted: %q", bad, got)
 		}
 		// Through the flag and the environment as well.
-		if _, err := parseConfig([]string{"--cors-origins", bad}, env(nil), io.Discard); err == nil {
+		if _, err := parseConfig([]string{"--cors-origins", bad}, testdb.Getenv(nil), io.Discard); err == nil {
 			t.Errorf("--cors-origins %q accepted", bad)
 		}
-		if _, err := parseConfig(nil, env(map[string]string{"CORS_ORIGINS": bad}), io.Discard); err == nil {
+		if _, err := parseConfig(nil, testdb.Getenv(map[string]string{"CORS_ORIGINS": bad}), io.Discard); err == nil {
 			t.Errorf("CORS_ORIGINS=%q accepted", bad)
 		}
 	}

@@ -1,18 +1,16 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/frsvc/fulfillment/internal/e2e"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
 
@@ -25,48 +23,30 @@ func TestMetricsMove(t *testing.T) {
 	for _, kind := range testdb.Kinds(t) {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
-			url := "file:" + filepath.Join(t.TempDir(), "m.db")
-			if kind == testdb.Postgres {
-				url = testdb.URL(t, kind)
-			}
+			url := testdb.URL(t, kind)
 			const key = "frk_metrics_test_key_0123456789abcdefghijk"
-			ctx, cancel := context.WithCancel(context.Background())
-			stdout, stderr := &hdBuf{}, &hdBuf{}
-			done := make(chan error, 1)
-			go func() {
-				done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--database-url", url, "--send-interval", "0", "--demo"},
-					hdGetenv(map[string]string{"BOOTSTRAP_API_KEY": key}), stdout, stderr)
-			}()
+			srv := startRun(t, []string{"--addr", "127.0.0.1:0", "--database-url", url, "--send-interval", "0", "--demo"},
+				map[string]string{"BOOTSTRAP_API_KEY": key}, 30*time.Second)
 			t.Cleanup(func() {
-				cancel()
-				if err := <-done; err != nil {
+				srv.cancel()
+				if err := <-srv.done; err != nil {
 					t.Errorf("run: %v", err)
 				}
 			})
-			base := waitServing(t, stdout, stderr, done)
+			base := srv.url
 
 			gql := func(query string, vars map[string]any) map[string]any {
 				t.Helper()
-				body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-				req, _ := http.NewRequest(http.MethodPost, base+"/query", bytes.NewReader(body))
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("Authorization", "Bearer "+key)
-				resp, err := http.DefaultClient.Do(req)
+				res, err := e2e.Post(nil, base, e2e.Request{Key: key, Query: query, Variables: vars})
 				if err != nil {
 					t.Fatal(err)
 				}
-				defer resp.Body.Close()
-				var out struct {
-					Data   map[string]any `json:"data"`
-					Errors []any          `json:"errors"`
-				}
-				if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-					t.Fatal(err)
-				}
-				if len(out.Errors) > 0 {
+				if len(res.Errors) > 0 {
 					return nil
 				}
-				return out.Data
+				var data map[string]any
+				res.Decode(t, &data)
+				return data
 			}
 
 			var orders struct {
@@ -137,23 +117,6 @@ func TestMetricsMove(t *testing.T) {
 			}
 		})
 	}
-}
-
-func waitServing(t *testing.T, stdout, stderr *hdBuf, done chan error) string {
-	t.Helper()
-	re := regexp.MustCompile(`Serving GraphQL at (http://\S+)/query`)
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); {
-		if m := re.FindStringSubmatch(stdout.String()); m != nil {
-			return m[1]
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("run returned before serving: %v\nstderr %s", err, stderr)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	t.Fatalf("server did not start; stderr %s", stderr)
-	return ""
 }
 
 func remarshal(t *testing.T, in any, out any) {

@@ -9,10 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptrace"
-	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,28 +17,6 @@ import (
 	"github.com/frsvc/fulfillment/internal/tenant"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
-
-// hdBuf is a bytes.Buffer safe for run()'s goroutines and the test.
-type hdBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *hdBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *hdBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func hdGetenv(vars map[string]string) func(string) string {
-	return func(k string) string { return vars[k] }
-}
 
 // TestGracefulShutdown starts the real server with run(), puts several
 // importOrder requests in flight (each has sent half its body when the
@@ -53,35 +28,12 @@ func TestGracefulShutdown(t *testing.T) {
 	for _, kind := range testdb.Kinds(t) {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
-			url := "file:" + filepath.Join(t.TempDir(), "x.db")
-			if kind == testdb.Postgres {
-				url = testdb.URL(t, kind)
-			}
+			url := testdb.URL(t, kind)
 			const key = "frk_shutdown_test_key_0123456789abcdefghij"
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			stdout, stderr := &hdBuf{}, &hdBuf{}
-			done := make(chan error, 1)
-			go func() {
-				done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--database-url", url, "--send-interval", "0"},
-					hdGetenv(map[string]string{"BOOTSTRAP_API_KEY": key}), stdout, stderr)
-			}()
-			re := regexp.MustCompile(`Serving GraphQL at http://(\S+)/query`)
-			var addr string
-			for deadline := time.Now().Add(20 * time.Second); addr == ""; {
-				if m := re.FindStringSubmatch(stdout.String()); m != nil {
-					addr = m[1]
-					break
-				}
-				select {
-				case err := <-done:
-					t.Fatalf("run returned before serving: %v\nstdout %s\nstderr %s", err, stdout, stderr)
-				case <-time.After(10 * time.Millisecond):
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("no Serving line: %q", stdout.String())
-				}
-			}
+			srv := startRun(t, []string{"--addr", "127.0.0.1:0", "--database-url", url, "--send-interval", "0"},
+				map[string]string{"BOOTSTRAP_API_KEY": key}, 20*time.Second)
+			cancel, done, stderr := srv.cancel, srv.done, srv.stderr
+			addr := strings.TrimPrefix(srv.url, "http://")
 			// No keep-alive: an idle connection is Shutdown's to close, and a
 			// request the client sent on one would be cut off with it. The
 			// client waits for the server's 100 Continue before it sends the

@@ -3,27 +3,22 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/frsvc/fulfillment/internal/auth"
 	"github.com/frsvc/fulfillment/internal/db"
+	"github.com/frsvc/fulfillment/internal/e2e"
 	"github.com/frsvc/fulfillment/internal/httpapi"
 	"github.com/frsvc/fulfillment/internal/tenant"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
-
-func env(vars map[string]string) func(string) string {
-	return func(k string) string { return vars[k] }
-}
 
 func TestParseConfig(t *testing.T) {
 	cases := []struct {
@@ -99,7 +94,7 @@ func TestParseConfig(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var stderr bytes.Buffer
-			cfg, err := parseConfig(c.args, env(c.env), &stderr)
+			cfg, err := parseConfig(c.args, testdb.Getenv(c.env), &stderr)
 			if err != nil {
 				t.Fatalf("parseConfig: %v (stderr %s)", err, stderr.String())
 			}
@@ -114,7 +109,7 @@ func TestParseConfig(t *testing.T) {
 func TestParseConfigProductionFlag(t *testing.T) {
 	for _, args := range [][]string{{"--production"}, {"--production", "--addr", ":1"}, {"--production=true"}} {
 		var stderr bytes.Buffer
-		c, err := parseConfig(args, env(nil), &stderr)
+		c, err := parseConfig(args, testdb.Getenv(nil), &stderr)
 		if err != nil {
 			t.Errorf("%q: %v", args, err)
 			continue
@@ -152,29 +147,11 @@ func TestParseConfigRefuses(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if cfg, err := parseConfig(c.args, env(c.env), io.Discard); err == nil {
+			if cfg, err := parseConfig(c.args, testdb.Getenv(c.env), io.Discard); err == nil {
 				t.Errorf("accepted: %+v", cfg)
 			}
 		})
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // lastLine returns the last non-empty line of out.
@@ -208,7 +185,7 @@ func TestAccountsCreate(t *testing.T) {
 			create := func(name string) string {
 				t.Helper()
 				var stdout, stderr bytes.Buffer
-				err := run(context.Background(), []string{"accounts", "create", "--name", name, "--database-url", url}, env(nil), &stdout, &stderr)
+				err := run(context.Background(), []string{"accounts", "create", "--name", name, "--database-url", url}, testdb.Getenv(nil), &stdout, &stderr)
 				if err != nil {
 					t.Fatalf("accounts create: %v (stderr %s)", err, stderr.String())
 				}
@@ -231,7 +208,7 @@ func TestAccountsCreate(t *testing.T) {
 
 			// DATABASE_URL works as well as the flag.
 			var stdout bytes.Buffer
-			testdb.Must(t, run(context.Background(), []string{"accounts", "create", "--name", "Initech"}, env(map[string]string{"DATABASE_URL": url}), &stdout, io.Discard))
+			testdb.Must(t, run(context.Background(), []string{"accounts", "create", "--name", "Initech"}, testdb.Getenv(map[string]string{"DATABASE_URL": url}), &stdout, io.Discard))
 			if _, name, n := authenticate(t, url, lastLine(stdout.String())); name != "Initech" || n != 3 {
 				t.Errorf("from env: %q, %d accounts", name, n)
 			}
@@ -243,7 +220,7 @@ func TestAccountsCreate(t *testing.T) {
 				{"accounts", "delete", "--name", "x"},
 				{"accounts", "create", "--name", "acme ", "--database-url", url}, // names are unique
 			} {
-				if err := run(context.Background(), args, env(nil), io.Discard, io.Discard); err == nil {
+				if err := run(context.Background(), args, testdb.Getenv(nil), io.Discard, io.Discard); err == nil {
 					t.Errorf("%q accepted", args)
 				}
 			}
@@ -253,38 +230,34 @@ func TestAccountsCreate(t *testing.T) {
 
 // server is run() in a goroutine.
 type server struct {
-	stdout *syncBuffer
+	stdout *testdb.Buffer
+	stderr *testdb.Buffer
 	cancel context.CancelFunc
 	done   chan error
 	url    string
 }
 
-func startServer(t *testing.T, dbURL string, vars map[string]string) *server {
+// startRun runs run() with args and the environment vars alone, as the
+// server process would, and waits until it serves (for timeout at the
+// most). done receives run()'s return once cancel (or stop) ends it.
+func startRun(t *testing.T, args []string, vars map[string]string, timeout time.Duration) *server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &server{stdout: &syncBuffer{}, cancel: cancel, done: make(chan error, 1)}
-	vars["SEND_INTERVAL"] = "0"
+	s := &server{stdout: &testdb.Buffer{}, stderr: &testdb.Buffer{}, cancel: cancel, done: make(chan error, 1)}
 	go func() {
-		s.done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--database-url", dbURL}, env(vars), s.stdout, io.Discard)
+		s.done <- run(ctx, args, testdb.Getenv(vars), s.stdout, s.stderr)
 	}()
-	re := regexp.MustCompile(`Serving GraphQL at (http://\S+)/query`)
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if m := re.FindStringSubmatch(s.stdout.String()); m != nil {
-			s.url = m[1]
-			break
-		}
-		select {
-		case err := <-s.done:
-			t.Fatalf("run returned before serving: %v (stdout %q)", err, s.stdout.String())
-		case <-time.After(10 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			cancel()
-			t.Fatalf("no \"Serving\" line: %q", s.stdout.String())
-		}
-	}
+	t.Cleanup(cancel)
+	s.url = testdb.WaitServing(t, s.stdout, s.done, timeout, s.stderr)
 	return s
+}
+
+// startServer serves the database at dbURL on a free port, with no send
+// loop and the environment vars.
+func startServer(t *testing.T, dbURL string, vars map[string]string) *server {
+	t.Helper()
+	vars["SEND_INTERVAL"] = "0"
+	return startRun(t, []string{"--addr", "127.0.0.1:0", "--database-url", dbURL}, vars, 15*time.Second)
 }
 
 func (s *server) stop(t *testing.T) {
@@ -303,23 +276,18 @@ func (s *server) stop(t *testing.T) {
 // viewer asks the running server who key is.
 func (s *server) viewer(t *testing.T, key string) (int, string) {
 	t.Helper()
-	body := `{"query":"{ viewer { role account { name } } }"}`
-	req, _ := http.NewRequest(http.MethodPost, s.url+"/query", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := http.DefaultClient.Do(req)
+	res, err := e2e.Post(nil, s.url, e2e.Request{Key: key, Query: `{ viewer { role account { name } } }`})
 	testdb.Must(t, err)
-	defer resp.Body.Close()
 	var out struct {
-		Data struct {
-			Viewer struct {
-				Role    string
-				Account struct{ Name string }
-			}
+		Viewer struct {
+			Role    string
+			Account struct{ Name string }
 		}
 	}
-	testdb.Must(t, json.NewDecoder(resp.Body).Decode(&out))
-	return resp.StatusCode, out.Data.Viewer.Role + " " + out.Data.Viewer.Account.Name
+	if res.Data != nil && string(res.Data) != "null" {
+		res.Decode(t, &out)
+	}
+	return res.Status, out.Viewer.Role + " " + out.Viewer.Account.Name
 }
 
 func TestBootstrapAPIKey(t *testing.T) {
@@ -386,7 +354,7 @@ func TestBootstrapRandomKey(t *testing.T) {
 }
 
 func TestRunRefusesBadConfig(t *testing.T) {
-	err := run(context.Background(), []string{"--cors-origins", "*", "--database-url", testdb.URL(t, testdb.SQLite)}, env(nil), io.Discard, io.Discard)
+	err := run(context.Background(), []string{"--cors-origins", "*", "--database-url", testdb.URL(t, testdb.SQLite)}, testdb.Getenv(nil), io.Discard, io.Discard)
 	if err == nil {
 		t.Fatal("run accepted a wildcard origin")
 	}

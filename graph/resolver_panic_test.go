@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/frsvc/fulfillment/graph"
@@ -19,23 +18,6 @@ import (
 	"github.com/frsvc/fulfillment/internal/tenant"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
-
-type panicLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *panicLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *panicLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestResolverPanic makes resolvers really panic: the Resolver's Admin
 // service has a nil ent client, so viewer and createSource dereference nil.
@@ -56,7 +38,7 @@ func TestResolverPanic(t *testing.T) {
 		// service, which no configuration of the app can produce.
 		r := *ap.Resolver
 		r.Admin = &admin.Service{} // nil Client: a nil dereference inside the resolver
-		logs := &panicLog{}
+		logs := &testdb.Buffer{}
 		gql := graph.NewHandler(&r, graph.Options{Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			gql.ServeHTTP(w, req.WithContext(auth.WithPrincipal(req.Context(), p)))

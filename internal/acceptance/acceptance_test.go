@@ -23,12 +23,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/frsvc/fulfillment/internal/e2e"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
 
@@ -42,34 +42,13 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "fulfillment")
-	build := exec.Command("go", "build", "-o", binary, ".")
-	build.Dir = filepath.Join("..", "..")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "go build:", err)
+	if err := testdb.BuildServer(binary); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 	code := m.Run()
 	_ = os.RemoveAll(dir)
 	os.Exit(code)
-}
-
-// lockedBuffer collects a child's output for the test and its goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // server is one running binary.
@@ -79,12 +58,10 @@ type server struct {
 	URL    string
 	Key    string
 	DBURL  string
-	Stdout *lockedBuffer
-	Stderr *lockedBuffer
+	Stdout *testdb.Buffer
+	Stderr *testdb.Buffer
 	done   chan error
 }
-
-var servingLine = regexp.MustCompile(`Serving GraphQL at (http://\S+)/query`)
 
 // start runs the binary over dbURL with args, BOOTSTRAP_API_KEY set, and
 // waits until it says where it serves.
@@ -94,7 +71,7 @@ func start(t *testing.T, dbURL string, args ...string) *server {
 	cmd := exec.Command(binary, append([]string{"--addr", "127.0.0.1:0", "--send-interval", "0"}, args...)...)
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "BOOTSTRAP_API_KEY="+key, "RATE_LIMIT=0")
 	cmd.Dir = t.TempDir()
-	s := &server{t: t, cmd: cmd, Key: key, DBURL: dbURL, Stdout: &lockedBuffer{}, Stderr: &lockedBuffer{}, done: make(chan error, 1)}
+	s := &server{t: t, cmd: cmd, Key: key, DBURL: dbURL, Stdout: &testdb.Buffer{}, Stderr: &testdb.Buffer{}, done: make(chan error, 1)}
 	pr, pw := io.Pipe()
 	cmd.Stdout = io.MultiWriter(s.Stdout, pw)
 	cmd.Stderr = s.Stderr
@@ -113,7 +90,7 @@ func start(t *testing.T, dbURL string, args ...string) *server {
 	go func() {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
-			if m := servingLine.FindStringSubmatch(sc.Text()); m != nil {
+			if m := testdb.ServingLine.FindStringSubmatch(sc.Text()); m != nil {
 				found <- m[1]
 			}
 		}
@@ -130,33 +107,16 @@ func start(t *testing.T, dbURL string, args ...string) *server {
 }
 
 // gqlError is one error of an answer.
-type gqlError struct {
-	Message    string
-	Path       []any
-	Extensions map[string]any
-}
+type gqlError = e2e.Error
 
 // do posts one GraphQL operation with key and returns data and errors.
 func (s *server) do(key, query string, vars map[string]any) (json.RawMessage, []gqlError) {
 	s.t.Helper()
-	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	req, _ := http.NewRequest(http.MethodPost, s.URL+"/query", bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := http.DefaultClient.Do(req)
+	res, err := e2e.Post(nil, s.URL, e2e.Request{Key: key, Query: query, Variables: vars})
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	var out struct {
-		Data   json.RawMessage
-		Errors []gqlError
-	}
-	raw, _ := io.ReadAll(resp.Body)
-	if err := json.Unmarshal(raw, &out); err != nil {
-		s.t.Fatalf("HTTP %d, not JSON: %s", resp.StatusCode, raw)
-	}
-	return out.Data, out.Errors
+	return res.Data, res.Errors
 }
 
 // q runs an operation with the ADMIN key, fails on any error and decodes

@@ -14,7 +14,6 @@ import (
 	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/apperr"
 	"github.com/frsvc/fulfillment/internal/auth"
-	"github.com/frsvc/fulfillment/internal/db"
 	"github.com/frsvc/fulfillment/internal/money"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
@@ -22,15 +21,6 @@ import (
 // These are unit tests of the admin package over the store of an app built by
 // testdb (app.New); they construct the package's own types by hand on
 // purpose (a fixed clock, a detached lookup), which is what is under test.
-
-func account(t *testing.T, s *db.Store, name string) context.Context {
-	t.Helper()
-	_, secret, err := auth.CreateAccount(context.Background(), s.Client, name, "")
-	testdb.Must(t, err)
-	p, err := (&auth.Authenticator{Client: s.Client}).Authenticate(context.Background(), secret)
-	testdb.Must(t, err)
-	return auth.WithPrincipal(context.Background(), p)
-}
 
 func ptr[T any](v T) *T { return &v }
 
@@ -82,8 +72,8 @@ func TestRoutingRule(t *testing.T) {
 func TestSources(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, a *app.App) {
 		s := a.Store
-		ctx := account(t, s, "A")
-		other := account(t, s, "B")
+		ctx := testdb.Account(t, s, "A")
+		other := testdb.Account(t, s, "B")
 		svc := &admin.Service{Client: s.Client}
 
 		src, err := svc.CreateSource(ctx, admin.CreateSourceInput{Name: " Main ", Code: " MAIN ", ShipsTo: []string{"us", "CA", " us "}})
@@ -178,7 +168,7 @@ func TestSources(t *testing.T) {
 func TestAccountStrategy(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, a *app.App) {
 		s := a.Store
-		ctx := account(t, s, "A")
+		ctx := testdb.Account(t, s, "A")
 		svc := &admin.Service{Client: s.Client}
 		acc, err := svc.UpdateAccountStrategy(ctx, admin.StrategyInput{MaxNumberLength: ptr(30)})
 		testdb.Must(t, err)
@@ -210,8 +200,8 @@ func TestAccountStrategy(t *testing.T) {
 func TestAPIKeys(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, a *app.App) {
 		s := a.Store
-		ctx := account(t, s, "A")
-		other := account(t, s, "B")
+		ctx := testdb.Account(t, s, "A")
+		other := testdb.Account(t, s, "B")
 		svc := &admin.Service{Client: s.Client}
 		src, err := svc.CreateSource(ctx, admin.CreateSourceInput{Name: "S", Code: "S"})
 		testdb.Must(t, err)
@@ -253,7 +243,7 @@ func TestAPIKeys(t *testing.T) {
 func TestConcurrentDefaultGroups(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, a *app.App) {
 		s := a.Store
-		ctx := account(t, s, "A")
+		ctx := testdb.Account(t, s, "A")
 		svc := &admin.Service{Client: s.Client}
 		src, err := svc.CreateSource(ctx, admin.CreateSourceInput{Name: "S", Code: "S"})
 		testdb.Must(t, err)
@@ -306,8 +296,8 @@ func TestConcurrentDefaultGroups(t *testing.T) {
 func TestUpsertInventoryUnknownSource(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, a *app.App) {
 		s := a.Store
-		ctx := account(t, s, "A")
-		other := account(t, s, "B")
+		ctx := testdb.Account(t, s, "A")
+		other := testdb.Account(t, s, "B")
 		svc := &admin.Service{Client: s.Client}
 		src, err := svc.CreateSource(other, admin.CreateSourceInput{Name: "S", Code: "S"})
 		testdb.Must(t, err)

@@ -4,14 +4,13 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/frsvc/fulfillment/client"
 	"github.com/frsvc/fulfillment/internal/app"
-	"github.com/frsvc/fulfillment/internal/auth"
+	"github.com/frsvc/fulfillment/internal/e2e"
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
 
@@ -33,13 +32,8 @@ func must[T any](v T, err error) func(t *testing.T, what string) T {
 // account.
 func server(t *testing.T, a *app.App) (string, string) {
 	t.Helper()
-	srv := httptest.NewServer(a.Handler)
-	t.Cleanup(srv.Close)
-	_, key, err := auth.CreateAccount(context.Background(), a.Store.Client, "Client story", "")
-	if err != nil {
-		t.Fatalf("create account: %v", err)
-	}
-	return srv.URL, key
+	e := e2e.NewAs(t, a, "Client story")
+	return e.Server.URL, e.AdminKey
 }
 
 func orderInput(number string, lines ...client.OrderLineInput) client.ImportOrderInput {

@@ -20,7 +20,7 @@ func TestListFieldErrors(t *testing.T) {
 		w := newPartnerWorld(t, a)
 		// A SOURCE key may read an order's number but not its hold reason:
 		// one FORBIDDEN per request of source A.
-		res := w.try(w.keyA, `{ fulfillmentRequests(first: 10) { edges { node { id order { id orderNumber holdReason } } } } }`, nil)
+		res := w.Try(w.keyA, `{ fulfillmentRequests(first: 10) { edges { node { id order { id orderNumber holdReason } } } } }`, nil)
 		var data struct {
 			FulfillmentRequests struct {
 				Edges []struct {
@@ -114,7 +114,7 @@ func TestArgumentsPerOperation(t *testing.T) {
 		}
 		for _, n := range []int{1, 2, 1} {
 			var p page
-			w.try(w.key, doc, map[string]any{"n": n}).Decode(t, &p)
+			w.Try(w.AdminKey, doc, map[string]any{"n": n}).Decode(t, &p)
 			var got []string
 			for _, e := range p.Orders.Edges {
 				got = append(got, fmt.Sprintf("%s:%d/%d", e.Node.OrderNumber, len(e.Node.Some.Edges), len(e.Node.All.Edges)))
@@ -133,7 +133,7 @@ func TestArgumentsPerOperation(t *testing.T) {
 			`query($c: Cursor) { orders(first: 4) { edges { node { logs(last: 1, before: $c) { totalCount } } } } }`,
 			`{ orders(first: 4, after: "bm90LWEtY3Vyc29y") { totalCount } }`,
 		} {
-			res := w.try(w.key, q, map[string]any{"c": "@@"})
+			res := w.Try(w.AdminKey, q, map[string]any{"c": "@@"})
 			if len(res.Errors) != 1 || res.Errors[0].Code() != "VALIDATION" || string(res.Data) != "null" && len(res.Data) != 0 {
 				t.Errorf("%s: errors %+v, data %s; want one VALIDATION error and no data", q, res.Errors, res.Data)
 			}
@@ -142,11 +142,11 @@ func TestArgumentsPerOperation(t *testing.T) {
 		// arguments are not checked.
 		const skipped = `query($c: Cursor, $has: Boolean!, $skip: Boolean!) { orders(first: 2, after: $c) @include(if: $has) { totalCount }
 			sources { totalCount } ... on Query @skip(if: $skip) { shipments(first: 1, before: $c) { totalCount } } }`
-		res := w.try(w.key, skipped, map[string]any{"c": "", "has": false, "skip": true})
+		res := w.Try(w.AdminKey, skipped, map[string]any{"c": "", "has": false, "skip": true})
 		if len(res.Errors) != 0 || strings.Contains(string(res.Data), "orders") || !strings.Contains(string(res.Data), `"sources":{"totalCount":2}`) {
 			t.Errorf("cursors under @include(if: false) and @skip(if: true): errors %+v, data %s; want the rest answered", res.Errors, res.Data)
 		}
-		if res := w.try(w.key, skipped, map[string]any{"c": "", "has": true, "skip": true}); len(res.Errors) != 1 || res.Errors[0].Code() != "VALIDATION" {
+		if res := w.Try(w.AdminKey, skipped, map[string]any{"c": "", "has": true, "skip": true}); len(res.Errors) != 1 || res.Errors[0].Code() != "VALIDATION" {
 			t.Errorf("cursor under @include(if: true): errors %+v; want one VALIDATION error", res.Errors)
 		}
 	})
@@ -161,13 +161,13 @@ func TestSourceWarningsRefusedOnce(t *testing.T) {
 	t.Parallel()
 	testdb.Each(t, func(t *testing.T, a *app.App) {
 		w := newPartnerWorld(t, a)
-		res := w.try(w.keyA, `{ fulfillmentRequests(first: 10) { totalCount edges { node { id warnings } } } }`, nil)
+		res := w.Try(w.keyA, `{ fulfillmentRequests(first: 10) { totalCount edges { node { id warnings } } } }`, nil)
 		if len(res.Errors) != 1 || res.Errors[0].Code() != "FORBIDDEN" ||
 			fmt.Sprint(res.Errors[0].Path) != fmt.Sprint([]any{"fulfillmentRequests", "edges", "node", "warnings"}) {
 			t.Fatalf("errors %+v (data %s), want one FORBIDDEN at fulfillmentRequests.edges.node.warnings", res.Errors, res.Data)
 		}
 		// Without it, the page reads as before.
-		res = w.try(w.keyA, `{ fulfillmentRequests(first: 10) { edges { node { id } } } }`, nil)
+		res = w.Try(w.keyA, `{ fulfillmentRequests(first: 10) { edges { node { id } } } }`, nil)
 		if len(res.Errors) != 0 {
 			t.Errorf("errors %+v", res.Errors)
 		}
@@ -185,7 +185,7 @@ func TestSourceRefusedFieldUnderNestedFragments(t *testing.T) {
 		const n = 70
 		q := "{ fulfillmentRequests(first: 10) { edges { node { id " + strings.Repeat("... on FulfillmentRequest { ", n) +
 			"warnings" + strings.Repeat(" }", n) + " } } } }"
-		res := w.try(w.keyA, q, nil)
+		res := w.Try(w.keyA, q, nil)
 		if len(res.Errors) != 1 || res.Errors[0].Code() != "FORBIDDEN" {
 			t.Fatalf("errors %+v (data %s), want one FORBIDDEN", res.Errors, res.Data)
 		}

@@ -29,8 +29,19 @@ const (
     members { priority eligible source { id code } } } }`
 )
 
-// orderInput returns a valid ImportOrderInput with the given lines (two
-// good ones when none are given).
+// importInput is an ImportOrderInput of the channel shipping to an address
+// in Springfield, country; lines are OrderLineInputs. The tests' order
+// builders below all start from it.
+func importInput(channel, number, payment, country string, lines []any) map[string]any {
+	return map[string]any{
+		"channel": channel, "orderNumber": number, "paymentStatus": payment,
+		"shipTo": map[string]any{"line1": "1 Main St", "city": "Springfield", "postalCode": "12345", "country": country},
+		"lines":  lines,
+	}
+}
+
+// orderInput returns a valid paid web ImportOrderInput to Ada in the US with
+// the given lines (two good ones when none are given).
 func orderInput(number string, lines ...map[string]any) map[string]any {
 	if len(lines) == 0 {
 		lines = []map[string]any{
@@ -42,15 +53,9 @@ func orderInput(number string, lines ...map[string]any) map[string]any {
 	for i, l := range lines {
 		ls[i] = l
 	}
-	return map[string]any{
-		"channel":       "web",
-		"orderNumber":   number,
-		"paymentStatus": "PAID",
-		"shipTo": map[string]any{
-			"name": "Ada", "line1": "1 Main St", "city": "Springfield", "postalCode": "12345", "country": "US",
-		},
-		"lines": ls,
-	}
+	in := importInput("web", number, "PAID", "US", ls)
+	in["shipTo"].(map[string]any)["name"] = "Ada"
+	return in
 }
 
 type orderOut struct {
@@ -95,6 +100,20 @@ func (e *Env) createSource(key, code string) sourceOut {
 		"name": "Source " + code, "code": code, "dropshipFee": "2.5", "shipsTo": []string{"US", "CA"},
 	}}, &out)
 	return out.CreateSource
+}
+
+// addSource creates the source "Source <code>" with the ADMIN key and
+// returns its id; extra adds input fields (without a connector it is a
+// MANUAL source).
+func (e *Env) addSource(code string, extra map[string]any) string {
+	e.T.Helper()
+	in := map[string]any{"name": "Source " + code, "code": code}
+	for f, v := range extra {
+		in[f] = v
+	}
+	var out struct{ CreateSource struct{ ID string } }
+	e.Query(`mutation($in: CreateSourceInput!) { createSource(input: $in) { id } }`, map[string]any{"in": in}, &out)
+	return out.CreateSource.ID
 }
 
 type inventoryOut struct {

@@ -7,9 +7,7 @@ package e2e
 // package.
 
 import (
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -20,7 +18,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/frsvc/fulfillment/ent/migrate"
 	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/db"
 )
@@ -131,13 +128,7 @@ func (k *frKit) try(query string, vars map[string]any) *Result {
 // source creates a source and returns its id; extra adds input fields.
 func (k *frKit) source(code string, extra map[string]any) string {
 	k.T.Helper()
-	in := map[string]any{"name": "Source " + code, "code": code}
-	for f, v := range extra {
-		in[f] = v
-	}
-	var out struct{ CreateSource struct{ ID string } }
-	k.Query(`mutation($in: CreateSourceInput!) { createSource(input: $in) { id } }`, map[string]any{"in": in}, &out)
-	return out.CreateSource.ID
+	return k.addSource(code, extra)
 }
 
 // stock sets a source's quantity and unit cost of a SKU.
@@ -168,11 +159,7 @@ func kitOrderInput(number, payment, country string, lines ...kitLine) map[string
 	for i, l := range lines {
 		ls[i] = map[string]any{"sku": l.sku, "quantity": l.qty, "unitPrice": "10"}
 	}
-	return map[string]any{
-		"channel": "web", "orderNumber": number, "paymentStatus": payment,
-		"shipTo": map[string]any{"line1": "1 Main St", "city": "Springfield", "postalCode": "12345", "country": country},
-		"lines":  ls,
-	}
+	return importInput("web", number, payment, country, ls)
 }
 
 // order imports an order shipping to the US.
@@ -525,48 +512,6 @@ func (k *frKit) checkLedger(overcommitted ...string) kitLedger {
 		}
 	}
 	return st
-}
-
-// kitFingerprint hashes the content of every table of the schema, row by row:
-// equal fingerprints mean nothing was written in between.
-func kitFingerprint(t testing.TB, s *db.Store) (string, map[string]int) {
-	t.Helper()
-	h := sha256.New()
-	rows := map[string]int{}
-	for _, tbl := range migrate.Tables {
-		r, err := s.DB.Query("SELECT * FROM " + tbl.Name + " ORDER BY 1")
-		if err != nil {
-			t.Fatalf("read %s: %v", tbl.Name, err)
-		}
-		cols, _ := r.Columns()
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		for r.Next() {
-			if err := r.Scan(ptrs...); err != nil {
-				t.Fatalf("scan %s: %v", tbl.Name, err)
-			}
-			rows[tbl.Name]++
-			fmt.Fprintf(h, "%s:", tbl.Name)
-			for i, v := range vals {
-				if cols[i] == "last_used_at" {
-					continue // a key's use is recorded, whatever the call did
-				}
-				if b, ok := v.([]byte); ok {
-					v = string(b)
-				}
-				fmt.Fprintf(h, "%v|", v)
-			}
-			h.Write([]byte{'\n'})
-		}
-		if err := r.Err(); err != nil {
-			t.Fatalf("read %s: %v", tbl.Name, err)
-		}
-		_ = r.Close()
-	}
-	return hex.EncodeToString(h.Sum(nil)), rows
 }
 
 // kitTableCount counts the rows of one table.

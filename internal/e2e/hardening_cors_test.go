@@ -98,7 +98,7 @@ func TestHardeningCORS(t *testing.T) {
 				resp := h.raw(http.MethodPost, "/query", map[string]string{
 					"Origin": c.origin, "Sec-Fetch-Site": "cross-site", "Content-Type": "application/json",
 					"Authorization": "Bearer " + h.AdminKey,
-				}, bytes.NewReader(hdBody(`{ viewer { role } }`, nil)))
+				}, bytes.NewReader(Body(`{ viewer { role } }`, nil)))
 				res := resp.result()
 				if res == nil {
 					t.Fatalf("answer is not JSON: %q", resp.Body)

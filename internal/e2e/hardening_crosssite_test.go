@@ -98,7 +98,7 @@ func TestHardeningCrossSite(t *testing.T) {
 								}
 								path += "?" + v.Encode()
 							} else {
-								body = bytes.NewReader(hdBody(q, vars))
+								body = bytes.NewReader(Body(q, vars))
 							}
 							before := hdOrders(t, s)
 							resp := h.raw(m, path, headers, body)
@@ -167,7 +167,7 @@ func TestHardeningOddRequests(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, a *app.App) {
 		s := a.Store
 		h := hdNew(t, a, func(c *app.Config) { c.CORSOrigins = []string{hdOpsOrigin} })
-		mutation := hdBody(`mutation($in: ImportOrderInput!) { importOrder(input: $in) { id } }`, map[string]any{"in": hdOrderInput("ODD-1")})
+		mutation := Body(`mutation($in: ImportOrderInput!) { importOrder(input: $in) { id } }`, map[string]any{"in": hdOrderInput("ODD-1")})
 		auth := "Bearer " + h.AdminKey
 		cases := []struct {
 			name    string

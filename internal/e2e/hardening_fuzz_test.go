@@ -108,7 +108,7 @@ func FuzzGraphQLRequest(f *testing.F) {
 			shipTo: {line1: "1", city: "c", postalCode: "1", country: "US"}, lines: [{sku: "A", quantity: 1, unitPrice: "1.00"}]}) { id } }`,
 	} {
 		rec := httptest.NewRecorder()
-		req := httptest.NewRequest(http.MethodPost, "/query", bytes.NewReader(hdBody(q, nil)))
+		req := httptest.NewRequest(http.MethodPost, "/query", bytes.NewReader(Body(q, nil)))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer "+key)
 		handler.ServeHTTP(rec, req)

@@ -113,7 +113,7 @@ func TestHardeningLogScan(t *testing.T) {
 		h.Query(`{ viewer { role } orders { totalCount } }`, nil, nil)
 		for _, bad := range []string{"Bearer frk_not_a_key_LOGSCAN", "Basic " + h.AdminKey, "bearer " + h.AdminKey + "x", h.AdminKey} {
 			res := h.raw(http.MethodPost, "/query", map[string]string{"Content-Type": "application/json", "Authorization": bad},
-				bytes.NewReader(hdBody(`{ viewer { role } }`, nil)))
+				bytes.NewReader(Body(`{ viewer { role } }`, nil)))
 			if res.Status != http.StatusUnauthorized {
 				t.Errorf("Authorization %q: HTTP %d", bad, res.Status)
 			}

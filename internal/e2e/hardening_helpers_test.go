@@ -5,19 +5,14 @@ package e2e
 // they stay clear of the other test files of the package.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
-	"sort"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/frsvc/fulfillment/ent/migrate"
 	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/db"
 	"github.com/frsvc/fulfillment/internal/metrics"
@@ -25,30 +20,12 @@ import (
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
 
-// hdBuffer is a bytes.Buffer safe for the server's goroutines and the test.
-type hdBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *hdBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *hdBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // hdEnv is an Env over a handler built from a chosen httpapi.Config, with
 // its metrics (to tell whether an operation ran) and its log output.
 type hdEnv struct {
 	*Env
 	Metrics *metrics.Metrics
-	Logs    *hdBuffer
+	Logs    *testdb.Buffer
 }
 
 // hdNew builds an app over a's database with its configuration adjusted by
@@ -57,7 +34,7 @@ type hdEnv struct {
 // per-key rate limit is off, as the tests send many requests.
 func hdNew(t testing.TB, a *app.App, configure func(*app.Config)) *hdEnv {
 	t.Helper()
-	logs := &hdBuffer{}
+	logs := &testdb.Buffer{}
 	h := testdb.On(t, a.Config.DatabaseURL, func(c *app.Config) {
 		c.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		// As the handler's zero configuration had it: no introspection or
@@ -67,7 +44,7 @@ func hdNew(t testing.TB, a *app.App, configure func(*app.Config)) *hdEnv {
 			configure(c)
 		}
 	})
-	e := newAs(t, h, "Hardening account")
+	e := NewAs(t, h, "Hardening account")
 	return &hdEnv{Env: e, Metrics: h.Metrics, Logs: logs}
 }
 
@@ -103,42 +80,6 @@ func hdOrders(t testing.TB, s *db.Store) int {
 	n, err := s.Client.Order.Query().Count(tenant.WithSystem(context.Background()))
 	testdb.Must(t, err)
 	return n
-}
-
-// hdFingerprint is every row of every table, as text: equal fingerprints
-// mean nothing was written.
-func hdFingerprint(t testing.TB, s *db.Store) string {
-	t.Helper()
-	var b strings.Builder
-	names := make([]string, 0, len(migrate.Tables))
-	for _, tb := range migrate.Tables {
-		names = append(names, tb.Name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		rows, err := s.DB.Query("SELECT * FROM " + name + " ORDER BY 1")
-		testdb.Must(t, err)
-		cols, err := rows.Columns()
-		testdb.Must(t, err)
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			testdb.Must(t, rows.Scan(ptrs...))
-			for i, c := range cols {
-				if c == "last_used_at" {
-					// A key's use is recorded, whatever the call did.
-					vals[i] = nil
-				}
-			}
-			fmt.Fprintf(&b, "%s %v\n", name, vals)
-		}
-		testdb.Must(t, rows.Err())
-		rows.Close()
-	}
-	return b.String()
 }
 
 // hdResponse is a raw HTTP answer.
@@ -179,19 +120,10 @@ func (h *hdEnv) raw(method, path string, header map[string]string, body io.Reade
 	return &hdResponse{Status: resp.StatusCode, Header: resp.Header, Body: b}
 }
 
-// hdBody is a GraphQL POST body.
-func hdBody(query string, vars map[string]any) []byte {
-	b, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	return b
-}
-
-// hdOrderInput is a valid ImportOrderInput with one line.
+// hdOrderInput is a valid paid ImportOrderInput of the hardening channel
+// with one line.
 func hdOrderInput(number string) map[string]any {
-	return map[string]any{
-		"channel": "hardening", "orderNumber": number, "paymentStatus": "PAID",
-		"shipTo": map[string]any{"line1": "1 Main St", "city": "Springfield", "postalCode": "12345", "country": "US"},
-		"lines":  []any{map[string]any{"sku": "HD-1", "quantity": 1, "unitPrice": "9.99"}},
-	}
+	return importInput("hardening", number, "PAID", "US", []any{map[string]any{"sku": "HD-1", "quantity": 1, "unitPrice": "9.99"}})
 }
 
 // hdCodes are the error codes of res, or "HTTP <status> not JSON".
@@ -200,4 +132,51 @@ func hdCodes(res *Result) string {
 		return "not JSON"
 	}
 	return strings.Join(res.Codes(), ",")
+}
+
+// hdConnector is the HTTP connector of a partner source.
+type hdConnector struct {
+	url, secret                 string
+	timeoutSeconds, maxAttempts int
+}
+
+// hdPartnerFR creates a source "Partner <code>" that keeps no stock, with
+// the HTTP connector c, an order numbered orderNumber (hdOrderInput), and a
+// fulfillment request at that source for the order's line, processed so
+// that the send run takes it; it returns the request's id.
+func hdPartnerFR(h *hdEnv, code, orderNumber string, c hdConnector) string {
+	h.T.Helper()
+	var src struct{ CreateSource struct{ ID string } }
+	h.Query(`mutation($in: CreateSourceInput!) { createSource(input: $in) { id } }`, map[string]any{"in": map[string]any{
+		"name": "Partner " + code, "code": code, "commitStock": false,
+		"connector": map[string]any{"kind": "HTTP", "url": c.url, "secret": c.secret, "timeoutSeconds": c.timeoutSeconds, "maxAttempts": c.maxAttempts},
+	}}, &src)
+	var o struct {
+		ImportOrder struct {
+			ID    string
+			Lines []struct{ ID string }
+		}
+	}
+	h.Query(`mutation($in: ImportOrderInput!) { importOrder(input: $in) { id lines { id } } }`, map[string]any{"in": hdOrderInput(orderNumber)}, &o)
+	var fr struct{ CreateFulfillmentRequest struct{ ID string } }
+	// The partner keeps no inventory here: the item says what it costs.
+	h.Query(`mutation($in: CreateFulfillmentRequestInput!) { createFulfillmentRequest(input: $in) { id } }`, map[string]any{"in": map[string]any{
+		"orderID": o.ImportOrder.ID, "sourceID": src.CreateSource.ID, "allowOvercommit": true,
+		"items": []any{map[string]any{"orderLineID": o.ImportOrder.Lines[0].ID, "quantity": 1, "unitCost": "5"}},
+	}}, &fr)
+	var p struct {
+		ProcessFulfillmentRequests []struct{ ID, Status string }
+	}
+	h.Query(`mutation($id: ID!) { processFulfillmentRequests(ids: [$id]) { id status } }`, map[string]any{"id": fr.CreateFulfillmentRequest.ID}, &p)
+	if len(p.ProcessFulfillmentRequests) != 1 || p.ProcessFulfillmentRequests[0].Status != "PROCESSING" {
+		h.T.Fatalf("process: %+v", p)
+	}
+	return fr.CreateFulfillmentRequest.ID
+}
+
+// hdProcessingFR is hdPartnerFR with order FR-<code>, the connector signed
+// with secret, a 30-second timeout and 5 attempts.
+func hdProcessingFR(h *hdEnv, code, url, secret string) string {
+	h.T.Helper()
+	return hdPartnerFR(h, code, "FR-"+code, hdConnector{url, secret, 30, 5})
 }

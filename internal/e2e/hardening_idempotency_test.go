@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"sync"
 	"testing"
 	"time"
 
@@ -42,19 +41,6 @@ func TestHardeningIdempotencyHashNumbers(t *testing.T) {
 	})
 }
 
-// hdClock is a settable clock for app.Config.Now.
-type hdClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *hdClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *hdClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // TestHardeningIdempotencyCrashedKey: a keyed request whose server was
 // killed while it ran leaves its key in progress under a lease of the
 // request timeout (app.Config.RequestTimeout, 5 s here) and a margin. A
@@ -66,7 +52,7 @@ func (c *hdClock) Add(d time.Duration) {
 func TestHardeningIdempotencyCrashedKey(t *testing.T) {
 	t.Parallel()
 	testdb.Each(t, func(t *testing.T, a *app.App) {
-		clk := &hdClock{t: time.Now().Truncate(time.Microsecond)}
+		clk := testdb.NewClock(time.Now().Truncate(time.Microsecond))
 		const timeout = 5 * time.Second
 		lease := timeout + idempotency.LeaseMargin
 		k := &frKit{Env: newWithAs(t, a, func(c *app.Config) {
@@ -104,14 +90,14 @@ func TestHardeningIdempotencyCrashedKey(t *testing.T) {
 		}
 
 		leave("crashed-1", true)
-		clk.Add(lease - time.Second)
+		clk.Advance(lease - time.Second)
 		res := k.send(kitWithKey("crashed-1", createQ, in))
 		k.Err(res, "CONFLICT")
 		if res.Header.Get("Retry-After") != "1" {
 			t.Fatalf("CONFLICT under a live lease with Retry-After %q, want 1", res.Header.Get("Retry-After"))
 		}
 		k.expectFRs(o.ID, map[string]string{})
-		clk.Add(time.Second)
+		clk.Advance(time.Second)
 		ran := k.send(kitWithKey("crashed-1", createQ, in))
 		if len(ran.Errors) > 0 || ran.Header.Get(kitReplayedHeader) != "" {
 			t.Fatalf("retry once the lease expired: %s, want the request run", ran.Raw)
@@ -122,7 +108,7 @@ func TestHardeningIdempotencyCrashedKey(t *testing.T) {
 		k.expectFRs(o.ID, map[string]string{"CR-1-1": "UNPROCESSED"})
 
 		leave("crashed-2", true)
-		clk.Add(lease)
+		clk.Advance(lease)
 		reqs := make([]Request, 10)
 		for i := range reqs {
 			reqs[i] = kitWithKey("crashed-2", createQ, in)
@@ -131,9 +117,9 @@ func TestHardeningIdempotencyCrashedKey(t *testing.T) {
 		k.expectFRs(o.ID, map[string]string{"CR-1-1": "UNPROCESSED", "CR-1-2": "UNPROCESSED"})
 
 		leave("crashed-3", false)
-		clk.Add(lease - time.Second)
+		clk.Advance(lease - time.Second)
 		k.Err(k.send(kitWithKey("crashed-3", createQ, in)), "CONFLICT")
-		clk.Add(time.Second)
+		clk.Advance(time.Second)
 		if res := k.send(kitWithKey("crashed-3", createQ, in)); len(res.Errors) > 0 || res.Header.Get(kitReplayedHeader) != "" {
 			t.Fatalf("retry of a record from before leases, a lease length on: %s", res.Raw)
 		}

@@ -457,9 +457,9 @@ func TestHardeningBodyLimit(t *testing.T) {
 		}
 		headers := map[string]string{"Content-Type": "application/json", "Authorization": "Bearer " + h.AdminKey}
 		const limit = httpapi.DefaultMaxBodyBytes
-		query := hdBody(`{ viewer { role } }`, nil)
+		query := Body(`{ viewer { role } }`, nil)
 		mutation := func(n string) []byte {
-			return hdBody(`mutation($in: ImportOrderInput!) { importOrder(input: $in) { id } }`, map[string]any{"in": hdOrderInput(n)})
+			return Body(`mutation($in: ImportOrderInput!) { importOrder(input: $in) { id } }`, map[string]any{"in": hdOrderInput(n)})
 		}
 		cases := []struct {
 			name    string
@@ -612,45 +612,6 @@ func TestHardeningTimeout(t *testing.T) {
 			t.Errorf("status while the delivery is in flight = %s, want PROCESSING", fr.Node.Status)
 		}
 	})
-}
-
-// hdProcessingFR creates a source with an HTTP connector to url signed with
-// secret, an order, and a fulfillment request at that source, processed so
-// that the send run takes it; it returns the request's id.
-func hdProcessingFR(h *hdEnv, code, url, secret string) string {
-	h.T.Helper()
-	return hdProcessingFRTimeout(h, code, url, secret, 30)
-}
-
-// hdProcessingFRTimeout is hdProcessingFR with the connector's timeout.
-func hdProcessingFRTimeout(h *hdEnv, code, url, secret string, timeoutSeconds int) string {
-	h.T.Helper()
-	var src struct{ CreateSource struct{ ID string } }
-	h.Query(`mutation($in: CreateSourceInput!) { createSource(input: $in) { id } }`, map[string]any{"in": map[string]any{
-		"name": "Partner " + code, "code": code, "commitStock": false,
-		"connector": map[string]any{"kind": "HTTP", "url": url, "secret": secret, "timeoutSeconds": timeoutSeconds, "maxAttempts": 5},
-	}}, &src)
-	var o struct {
-		ImportOrder struct {
-			ID    string
-			Lines []struct{ ID string }
-		}
-	}
-	h.Query(`mutation($in: ImportOrderInput!) { importOrder(input: $in) { id lines { id } } }`, map[string]any{"in": hdOrderInput("FR-" + code)}, &o)
-	var fr struct{ CreateFulfillmentRequest struct{ ID string } }
-	// The partner keeps no inventory here: the item says what it costs.
-	h.Query(`mutation($in: CreateFulfillmentRequestInput!) { createFulfillmentRequest(input: $in) { id } }`, map[string]any{"in": map[string]any{
-		"orderID": o.ImportOrder.ID, "sourceID": src.CreateSource.ID, "allowOvercommit": true,
-		"items": []any{map[string]any{"orderLineID": o.ImportOrder.Lines[0].ID, "quantity": 1, "unitCost": "5"}},
-	}}, &fr)
-	var p struct {
-		ProcessFulfillmentRequests []struct{ ID, Status string }
-	}
-	h.Query(`mutation($id: ID!) { processFulfillmentRequests(ids: [$id]) { id status } }`, map[string]any{"id": fr.CreateFulfillmentRequest.ID}, &p)
-	if len(p.ProcessFulfillmentRequests) != 1 || p.ProcessFulfillmentRequests[0].Status != "PROCESSING" {
-		h.T.Fatalf("process: %+v", p)
-	}
-	return fr.CreateFulfillmentRequest.ID
 }
 
 // TestHardeningSelectionAnswer: a document refused for its selections is

@@ -23,13 +23,13 @@ const hnInventoryRead = `{ inventoryItems(first: 100) { totalCount edges { node 
 // and must change nothing.
 func hnRefused(t *testing.T, k *frKit, a *app.App, what, field, query string, vars map[string]any) Error {
 	t.Helper()
-	before, _ := kitFingerprint(t, a.Store)
+	before, _ := FingerprintRows(t, a.Store)
 	res := k.try(query, vars)
 	e := k.Err(res, "VALIDATION")
 	if e.Field() != field {
 		t.Errorf("%s: field %q, want %q (%s)", what, e.Field(), field, e.Message)
 	}
-	if after, _ := kitFingerprint(t, a.Store); after != before {
+	if after, _ := FingerprintRows(t, a.Store); after != before {
 		t.Errorf("%s: refused, yet something was written", what)
 	}
 	return e
@@ -218,7 +218,7 @@ func TestHardeningQuantityBelowCommitted(t *testing.T) {
 		item := func(sku string, qty int, cost string) any {
 			return map[string]any{"sku": sku, "quantity": qty, "unitCost": cost}
 		}
-		before, _ := kitFingerprint(t, a.Store)
+		before, _ := FingerprintRows(t, a.Store)
 		res := upsert(item("B", 20, "2"), item("A", 5, "1"))
 		e := k.Err(res, "CONFLICT")
 		if e.Field() != "items[1].quantity" {
@@ -238,7 +238,7 @@ func TestHardeningQuantityBelowCommitted(t *testing.T) {
 		if want := []string{fr1.ID + "=" + fr1.Number, fr2.ID + "=" + fr2.Number}; fmt.Sprint(ids) != fmt.Sprint(want) {
 			t.Errorf("extensions name %v, want %v", ids, want)
 		}
-		if after, _ := kitFingerprint(t, a.Store); after != before {
+		if after, _ := FingerprintRows(t, a.Store); after != before {
 			t.Fatal("refused, yet the batch was partly written")
 		}
 

@@ -196,7 +196,7 @@ func TestHardeningRoles(t *testing.T) {
 			return false
 		}
 
-		before := hdFingerprint(t, s)
+		before := Fingerprint(t, s)
 		for _, f := range mutations {
 			t.Run("READ_ONLY mutation "+f.Name, func(t *testing.T) {
 				res := call(t, readOnly, "mutation", f)
@@ -237,7 +237,7 @@ func TestHardeningRoles(t *testing.T) {
 				}
 			})
 		}
-		if after := hdFingerprint(t, s); after != before {
+		if after := Fingerprint(t, s); after != before {
 			t.Errorf("refused calls changed the database:\n%s", hdDiff(before, after))
 		}
 

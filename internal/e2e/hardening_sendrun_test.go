@@ -61,7 +61,7 @@ func TestHardeningSendRunTenants(t *testing.T) {
 		}))
 		t.Cleanup(acking.Close)
 
-		aFR := hdProcessingFRTimeout(h, "HANG", hanging.URL, "whsec_hanging_0123456789", 60)
+		aFR := hdPartnerFR(h, "HANG", "FR-HANG", hdConnector{hanging.URL, "whsec_hanging_0123456789", 60, 5})
 		env := *h.Env
 		env.AdminKey = h.NewAccount("Tenant B")
 		hb := &hdEnv{Env: &env, Metrics: h.Metrics, Logs: h.Logs}

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
@@ -29,12 +28,7 @@ func trNew(t *testing.T, k *spKit) *trWorld {
 	w := &trWorld{spKit: k}
 	w.srcA = k.source("PA", map[string]int{"SKU-A": 10})
 	w.srcB = k.source("PB", map[string]int{"SKU-B": 10})
-	key := func(src string) string {
-		var out struct{ CreateApiKey struct{ Secret string } }
-		k.q(`mutation($s: ID!) { createApiKey(input: {name: "partner", role: SOURCE, sourceID: $s}) { secret } }`, map[string]any{"s": src}, &out)
-		return out.CreateApiKey.Secret
-	}
-	w.keyA, w.keyB = key(w.srcA), key(w.srcB)
+	w.keyA, w.keyB = k.SourceKey("partner", w.srcA).Secret, k.SourceKey("partner", w.srcB).Secret
 	o1 := k.order("TR-1", []string{"SKU-A", "SKU-B"}, 2, 2)
 	w.a1 = k.create(o1, w.srcA, map[string]int{"SKU-A": 2})
 	w.b1 = k.create(o1, w.srcB, map[string]int{"SKU-B": 2})
@@ -57,16 +51,16 @@ func (w *trWorld) checkPerSource(t *testing.T) {
 	if res := w.ship(w.keyA, w.a1.ID, "T-1", map[string]int{w.a1.Items["SKU-A"]: 1}); len(res.Errors) > 0 {
 		t.Fatalf("A using the number B used: %+v", res.Errors)
 	}
-	spUnchanged(t, w.Store, "A reusing its own tracking number", func() {
+	Unchanged(t, w.Store, "A reusing its own tracking number", func() {
 		res := w.ship(w.keyA, w.a2.ID, "T-1", map[string]int{w.a2.Items["SKU-A"]: 1})
-		e := spErr(t, res, "VALIDATION")
+		e := ErrorOf(t, res, "VALIDATION")
 		if e.Field() != "input.trackingNumber" || !strings.Contains(e.Message, "already used") {
 			t.Errorf("reuse: %+v", e)
 		}
 	})
 	// B reusing its own number on its request: refused the same way.
-	spUnchanged(t, w.Store, "B reusing its own tracking number", func() {
-		spErr(t, w.ship(w.keyB, w.b1.ID, "T-1", map[string]int{w.b1.Items["SKU-B"]: 1}), "VALIDATION")
+	Unchanged(t, w.Store, "B reusing its own tracking number", func() {
+		ErrorOf(t, w.ship(w.keyB, w.b1.ID, "T-1", map[string]int{w.b1.Items["SKU-B"]: 1}), "VALIDATION")
 	})
 }
 
@@ -138,20 +132,18 @@ func TestHardeningTrackingMigration(t *testing.T) {
 			t.Fatalf("the old shipment's source_id is %s, want %s", src, w.srcA)
 		}
 
-		srv := httptest.NewServer(a2.Handler)
-		t.Cleanup(srv.Close)
-		w2 := &trWorld{spKit: &spKit{Env: &Env{T: t, App: a2, Store: a2.Store, Server: srv, AdminKey: k.AdminKey}, key: k.key},
+		w2 := &trWorld{spKit: &spKit{Env: Serve(t, a2, k.AdminKey)},
 			keyA: w.keyA, keyB: w.keyB, a1: w.a1, a2: w.a2, b1: w.b1, srcA: w.srcA, srcB: w.srcB}
 		// B may use the number A used before the migration; A may not.
 		if res := w2.ship(w2.keyB, w2.b1.ID, "OLD-1", map[string]int{w2.b1.Items["SKU-B"]: 1}); len(res.Errors) > 0 {
 			t.Fatalf("B using A's pre-migration number: %+v", res.Errors)
 		}
-		spErr(t, w2.ship(w2.keyA, w2.a2.ID, "OLD-1", map[string]int{w2.a2.Items["SKU-A"]: 1}), "VALIDATION")
+		ErrorOf(t, w2.ship(w2.keyA, w2.a2.ID, "OLD-1", map[string]int{w2.a2.Items["SKU-A"]: 1}), "VALIDATION")
 		w2.checkPerSource(t)
 
-		before, _ := kitFingerprint(t, a2.Store)
+		before, _ := FingerprintRows(t, a2.Store)
 		a3 := testdb.On(t, a.Config.DatabaseURL)
-		if after, _ := kitFingerprint(t, a3.Store); after != before || !slices.Equal(trIndexes(t, a3), got) {
+		if after, _ := FingerprintRows(t, a3.Store); after != before || !slices.Equal(trIndexes(t, a3), got) {
 			t.Fatal("a second start changed the database")
 		}
 	})

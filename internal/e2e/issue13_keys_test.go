@@ -4,7 +4,6 @@ import (
 	"context"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/frsvc/fulfillment/ent/apikey"
@@ -25,7 +24,7 @@ func TestIssue13LastAdminKey(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, a *app.App) {
 		e := New(t, a)
 		first := e.Principal(e.AdminKey)
-		ro := e.createKey(map[string]any{"name": "dashboard", "role": "READ_ONLY"})
+		ro := e.CreateKey(map[string]any{"name": "dashboard", "role": "READ_ONLY"})
 
 		res := e.Do(Request{Key: e.AdminKey, Query: revokeKeyMutation, Variables: map[string]any{"id": first.KeyID}})
 		er := e.Err(res, "CONFLICT")
@@ -40,7 +39,7 @@ func TestIssue13LastAdminKey(t *testing.T) {
 		e.Query(revokeKeyMutation, map[string]any{"id": ro.APIKey.ID}, nil)
 
 		// With a second ADMIN key, the first can go; then the second is the last.
-		second := e.createKey(map[string]any{"name": "second admin", "role": "ADMIN"})
+		second := e.CreateKey(map[string]any{"name": "second admin", "role": "ADMIN"})
 		e.Query(revokeKeyMutation, map[string]any{"id": first.KeyID}, nil)
 		res = e.Do(Request{Key: second.Secret, Query: revokeKeyMutation, Variables: map[string]any{"id": second.APIKey.ID}})
 		e.Err(res, "CONFLICT")
@@ -68,21 +67,11 @@ func TestIssue13LastAdminKeyRace(t *testing.T) {
 			acc := e.NewAccount("Race " + string(rune('A'+round)))
 			p := e.Principal(acc)
 			ctx := auth.WithPrincipal(context.Background(), p)
-			k2 := e.createKeyAs(acc, map[string]any{"name": "second", "role": "ADMIN"})
+			k2 := e.CreateKeyAs(acc, map[string]any{"name": "second", "role": "ADMIN"}).Secret
 			id2 := e.Principal(k2).KeyID
-			var wg sync.WaitGroup
 			errs := make([]error, 2)
-			start := make(chan struct{})
-			for i, id := range []int{p.KeyID, id2} {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-start
-					_, errs[i] = a.Admin.RevokeAPIKey(ctx, id)
-				}()
-			}
-			close(start)
-			wg.Wait()
+			ids := []int{p.KeyID, id2}
+			AtOnce(len(ids), func(i int) { _, errs[i] = a.Admin.RevokeAPIKey(ctx, ids[i]) })
 			ok := 0
 			for _, err := range errs {
 				if err == nil {
@@ -101,13 +90,6 @@ func TestIssue13LastAdminKeyRace(t *testing.T) {
 	})
 }
 
-func (e *Env) createKeyAs(key string, input map[string]any) string {
-	e.T.Helper()
-	var out struct{ CreateApiKey createdKey }
-	e.QueryAs(key, createKeyMutation, map[string]any{"input": input}, &out)
-	return out.CreateApiKey.Secret
-}
-
 // TestIssue13APIKeysConnection: ADMIN keys list the account's keys, with
 // their use, never a secret or hash; other roles may not.
 func TestIssue13APIKeysConnection(t *testing.T) {
@@ -115,8 +97,8 @@ func TestIssue13APIKeysConnection(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, a *app.App) {
 		e := New(t, a)
 		src := e.createSource(e.AdminKey, "SRC")
-		ro := e.createKey(map[string]any{"name": "dashboard", "role": "READ_ONLY"})
-		sk := e.createKey(map[string]any{"name": "partner", "role": "SOURCE", "sourceID": src.ID})
+		ro := e.CreateKey(map[string]any{"name": "dashboard", "role": "READ_ONLY"})
+		sk := e.SourceKey("partner", src.ID)
 		e.Query(revokeKeyMutation, map[string]any{"id": sk.APIKey.ID}, nil)
 		e.NewAccount("Other") // its key is not listed
 
@@ -180,9 +162,9 @@ func TestIssue13APIKeysThroughNode(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, a *app.App) {
 		e := New(t, a)
 		src := e.createSource(e.AdminKey, "SRC")
-		ro := e.createKey(map[string]any{"name": "dashboard", "role": "READ_ONLY"})
-		sk := e.createKey(map[string]any{"name": "partner", "role": "SOURCE", "sourceID": src.ID})
-		sk2 := e.createKey(map[string]any{"name": "partner two", "role": "SOURCE", "sourceID": src.ID})
+		ro := e.CreateKey(map[string]any{"name": "dashboard", "role": "READ_ONLY"})
+		sk := e.SourceKey("partner", src.ID)
+		sk2 := e.SourceKey("partner two", src.ID)
 		admin := e.Principal(e.AdminKey)
 		const one = `query($id: ID!) { node(id: $id) { ... on ApiKey { id name role lastUsedAt } } }`
 		const many = `query($ids: [ID!]!) { nodes(ids: $ids) { ... on ApiKey { id name } } }`

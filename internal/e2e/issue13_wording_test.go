@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/frsvc/fulfillment/ent/account"
@@ -31,7 +30,7 @@ func TestIssue13Wording(t *testing.T) {
 					}
 				}
 			}
-			k.q(`query($id: ID!) { node(id: $id) { ... on Order { logs(first: 5) { edges { node { message } } } } } }`,
+			k.Query(`query($id: ID!) { node(id: $id) { ... on Order { logs(first: 5) { edges { node { message } } } } } }`,
 				map[string]any{"id": o.ID}, &out)
 			found := false
 			for _, ed := range out.Node.Logs.Edges {
@@ -50,7 +49,7 @@ func TestIssue13Wording(t *testing.T) {
 		fr := k.create(o, src, nil)
 		k.markProcessed(fr.ID)
 		t.Run("only 1 is left", func(t *testing.T) {
-			res := k.ship(k.key, fr.ID, "T-1", map[string]int{fr.Items["TEE-1"]: 2})
+			res := k.ship(k.AdminKey, fr.ID, "T-1", map[string]int{fr.Items["TEE-1"]: 2})
 			if len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Message, "only 1 of TEE-1 is left to ship") {
 				t.Errorf("%+v", res.Errors)
 			}
@@ -58,7 +57,7 @@ func TestIssue13Wording(t *testing.T) {
 
 		t.Run("release an open order", func(t *testing.T) {
 			o2 := k.order("W-2", []string{"TEE-1"}, 1)
-			res := k.try(k.key, `mutation($id: ID!) { releaseOrder(id: $id) { id } }`, map[string]any{"id": o2.ID})
+			res := k.Try(k.AdminKey, `mutation($id: ID!) { releaseOrder(id: $id) { id } }`, map[string]any{"id": o2.ID})
 			if len(res.Errors) != 1 || res.Errors[0].Code() != "INVALID_TRANSITION" ||
 				!strings.Contains(res.Errors[0].Message, "not on hold") || strings.Contains(res.Errors[0].Message, "OPEN to OPEN") {
 				t.Errorf("%+v", res.Errors)
@@ -69,16 +68,14 @@ func TestIssue13Wording(t *testing.T) {
 			if err := auth.AuthorizeMutation(auth.Principal{Role: auth.RoleReadOnly}, "importOrder"); !strings.Contains(err.Error(), "a READ_ONLY key") {
 				t.Errorf("%v", err)
 			}
-			var out struct{ CreateApiKey createdKey }
-			k.q(createKeyMutation, map[string]any{"input": map[string]any{"name": "ro", "role": "READ_ONLY"}}, &out)
-			res := k.try(out.CreateApiKey.Secret, `{ apiKeys { totalCount } }`, nil)
+			res := k.Try(k.ReadOnlyKey("ro"), `{ apiKeys { totalCount } }`, nil)
 			if len(res.Errors) != 1 || !strings.Contains(res.Errors[0].Message, "an ADMIN key") {
 				t.Errorf("%+v", res.Errors)
 			}
 		})
 
 		t.Run("log data: ids are strings, text one line", func(t *testing.T) {
-			k.q(`mutation($id: ID!, $r: String!) { holdOrder(id: $id, reason: $r) { id } }`,
+			k.Query(`mutation($id: ID!, $r: String!) { holdOrder(id: $id, reason: $r) { id } }`,
 				map[string]any{"id": o.ID, "r": "fraud check\nsecond line"}, nil)
 			var out struct {
 				FulfillmentLogs struct {
@@ -90,7 +87,7 @@ func TestIssue13Wording(t *testing.T) {
 					}
 				}
 			}
-			k.q(`{ fulfillmentLogs(first: 50) { edges { node { stage message data } } } }`, nil, &out)
+			k.Query(`{ fulfillmentLogs(first: 50) { edges { node { stage message data } } } }`, nil, &out)
 			sawID := false
 			for _, ed := range out.FulfillmentLogs.Edges {
 				raw := string(ed.Node.Data)
@@ -151,7 +148,7 @@ func TestIssue13RoutingGroupsByPosition(t *testing.T) {
 			name string
 			pos  int
 		}{{"third", 30}, {"first", 10}, {"second", 20}} {
-			k.q(`mutation($n: String!, $p: Int!, $s: ID!) { createRoutingGroup(input: {name: $n, position: $p, rules: [LOWEST_COST],
+			k.Query(`mutation($n: String!, $p: Int!, $s: ID!) { createRoutingGroup(input: {name: $n, position: $p, rules: [LOWEST_COST],
 				members: [{sourceID: $s, priority: 1}]}) { id } }`, map[string]any{"n": g.name, "p": g.pos, "s": src}, nil)
 		}
 		var out struct {
@@ -159,7 +156,7 @@ func TestIssue13RoutingGroupsByPosition(t *testing.T) {
 				Edges []struct{ Node struct{ Name string } }
 			}
 		}
-		k.q(`{ routingGroups(first: 10) { edges { node { name } } } }`, nil, &out)
+		k.Query(`{ routingGroups(first: 10) { edges { node { name } } } }`, nil, &out)
 		var names []string
 		for _, ed := range out.RoutingGroups.Edges {
 			names = append(names, ed.Node.Name)
@@ -167,7 +164,7 @@ func TestIssue13RoutingGroupsByPosition(t *testing.T) {
 		if strings.Join(names, ",") != "first,second,third" {
 			t.Errorf("routingGroups = %v", names)
 		}
-		k.q(`{ routingGroups(first: 10, orderBy: {field: NAME, direction: DESC}) { edges { node { name } } } }`, nil, &out)
+		k.Query(`{ routingGroups(first: 10, orderBy: {field: NAME, direction: DESC}) { edges { node { name } } } }`, nil, &out)
 		if out.RoutingGroups.Edges[0].Node.Name != "third" {
 			t.Errorf("orderBy NAME DESC: %+v", out)
 		}
@@ -186,7 +183,7 @@ func TestIssue13ConnectorFieldsThatDoNotApply(t *testing.T) {
 				Connector struct{ URL, Directory *string }
 			}
 		}
-		k.q(`mutation { createSource(input: {name: "F", code: "F", connector: {kind: FILE, directory: "outbox"}}) {
+		k.Query(`mutation { createSource(input: {name: "F", code: "F", connector: {kind: FILE, directory: "outbox"}}) {
 			id connector { url directory } } }`, nil, &c)
 		if c.CreateSource.Connector.Directory == nil || c.CreateSource.Connector.URL != nil {
 			t.Errorf("FILE connector %+v", c.CreateSource.Connector)
@@ -197,7 +194,7 @@ func TestIssue13ConnectorFieldsThatDoNotApply(t *testing.T) {
 				Connector struct{ URL, Directory *string }
 			}
 		}
-		k.q(`mutation { createSource(input: {name: "H", code: "H", connector: {kind: HTTP, url: "https://h.example.com/fr",
+		k.Query(`mutation { createSource(input: {name: "H", code: "H", connector: {kind: HTTP, url: "https://h.example.com/fr",
 			secret: "0123456789abcdef0123", directory: "outbox"}}) { connector { url directory } } }`, nil, &h)
 		if h.CreateSource.Connector.Directory != nil || h.CreateSource.Connector.URL == nil {
 			t.Errorf("HTTP connector given a directory: %+v", h.CreateSource.Connector)
@@ -207,7 +204,7 @@ func TestIssue13ConnectorFieldsThatDoNotApply(t *testing.T) {
 				Connector struct{ URL, Directory *string }
 			}
 		}
-		k.q(`mutation($id: ID!) { updateSource(id: $id, input: {connector: {kind: HTTP, url: "https://supplier.example.com/fr", secret: "0123456789abcdef0123"}}) {
+		k.Query(`mutation($id: ID!) { updateSource(id: $id, input: {connector: {kind: HTTP, url: "https://supplier.example.com/fr", secret: "0123456789abcdef0123"}}) {
 			connector { url directory } } }`, map[string]any{"id": c.CreateSource.ID}, &u)
 		if u.UpdateSource.Connector.Directory != nil || u.UpdateSource.Connector.URL == nil {
 			t.Errorf("HTTP connector after FILE: url %v, directory %v", u.UpdateSource.Connector.URL, u.UpdateSource.Connector.Directory)
@@ -238,18 +235,7 @@ func TestIssue13DuplicateAccountNamesRace(t *testing.T) {
 		for round := 0; round < 5; round++ {
 			name := "Twin " + string(rune('A'+round))
 			errs := make([]error, 4)
-			var wg sync.WaitGroup
-			start := make(chan struct{})
-			for i := range errs {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					<-start
-					_, _, errs[i] = auth.CreateAccount(t.Context(), a.Store.Client, name, "")
-				}()
-			}
-			close(start)
-			wg.Wait()
+			AtOnce(len(errs), func(i int) { _, _, errs[i] = auth.CreateAccount(t.Context(), a.Store.Client, name, "") })
 			ok := 0
 			for _, err := range errs {
 				if err == nil {

@@ -13,26 +13,6 @@ import (
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
 
-const createKeyMutation = `mutation($input: CreateApiKeyInput!) {
-  createApiKey(input: $input) { secret apiKey { id name role prefix revokedAt sourceID source { code } } } }`
-
-type createdKey struct {
-	Secret string
-	APIKey struct {
-		ID, Name, Role, Prefix string
-		RevokedAt              *string
-		SourceID               *string
-		Source                 *struct{ Code string }
-	} `json:"apiKey"`
-}
-
-func (e *Env) createKey(input map[string]any) createdKey {
-	e.T.Helper()
-	var out struct{ CreateApiKey createdKey }
-	e.Query(createKeyMutation, map[string]any{"input": input}, &out)
-	return out.CreateApiKey
-}
-
 // TestAPIKeys covers key creation (secret shown once, never its hash),
 // roles, revocation and the viewer.
 func TestAPIKeys(t *testing.T) {
@@ -42,7 +22,7 @@ func TestAPIKeys(t *testing.T) {
 		e := New(t, a)
 		src := e.createSource(e.AdminKey, "SRC")
 
-		ro := e.createKey(map[string]any{"name": "dashboard", "role": "READ_ONLY"})
+		ro := e.CreateKey(map[string]any{"name": "dashboard", "role": "READ_ONLY"})
 		if !strings.HasPrefix(ro.Secret, auth.SecretPrefix) || len(ro.Secret) < 40 {
 			t.Fatalf("secret = %q, want frk_ and 256 bits", ro.Secret)
 		}
@@ -133,12 +113,12 @@ func TestAPIKeys(t *testing.T) {
 				{"SOURCE with unknown source", map[string]any{"name": "s", "role": "SOURCE", "sourceID": "999999"}, "input.sourceID"},
 				{"blank name", map[string]any{"name": " ", "role": "ADMIN"}, "input.name"},
 			} {
-				res := e.Do(Request{Key: e.AdminKey, Query: createKeyMutation, Variables: map[string]any{"input": c.input}})
+				res := e.Do(Request{Key: e.AdminKey, Query: CreateKeyMutation, Variables: map[string]any{"input": c.input}})
 				if f := e.Err(res, "VALIDATION").Field(); f != c.field {
 					t.Errorf("%s: field = %q, want %q", c.name, f, c.field)
 				}
 			}
-			sk := e.createKey(map[string]any{"name": "partner", "role": "SOURCE", "sourceID": src.ID})
+			sk := e.SourceKey("partner", src.ID)
 			if sk.APIKey.Role != "SOURCE" || sk.APIKey.SourceID == nil || *sk.APIKey.SourceID != src.ID || sk.APIKey.Source == nil || sk.APIKey.Source.Code != "SRC" {
 				t.Fatalf("source key = %+v", sk.APIKey)
 			}
@@ -244,7 +224,7 @@ func TestAPIKeys(t *testing.T) {
 
 		t.Run("revoke", func(t *testing.T) {
 			e := e.WithT(t)
-			other := e.createKey(map[string]any{"name": "ops", "role": "ADMIN"})
+			other := e.CreateKey(map[string]any{"name": "ops", "role": "ADMIN"})
 			e.QueryAs(other.Secret, `{ viewer { role } }`, nil, nil)
 
 			var rv struct {

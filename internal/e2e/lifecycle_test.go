@@ -91,7 +91,7 @@ func TestOperatorStory(t *testing.T) {
 		kitExpectStock(t, st, map[string]int{"WH1/A": 0, "WH1/B": 0})
 
 		// Preview: WH1 alone is cheapest (2×5 + 10 = 20), and nothing is written.
-		before, _ := kitFingerprint(t, s)
+		before, _ := FingerprintRows(t, s)
 		var pv struct {
 			FulfillmentPreview struct {
 				CanRoute bool
@@ -106,7 +106,7 @@ func TestOperatorStory(t *testing.T) {
 		if p := pv.FulfillmentPreview; !p.CanRoute || p.Plan.TotalCost != "20.00" || len(p.Plan.Requests) != 1 || p.Plan.Requests[0].Source.Code != "WH1" {
 			t.Fatalf("preview = %+v", p)
 		}
-		if after, _ := kitFingerprint(t, s); after != before {
+		if after, _ := FingerprintRows(t, s); after != before {
 			t.Fatal("fulfillmentPreview wrote to the database")
 		}
 
@@ -223,12 +223,12 @@ func TestOperatorStory(t *testing.T) {
 
 		// By hand. Above the unallocated quantity: VALIDATION, nothing written.
 		o2 := k.order("O2", "PAID", kitLine{"A", 3}, kitLine{"B", 2}, kitLine{"C", 1})
-		fpBefore, _ := kitFingerprint(t, s)
+		fpBefore, _ := FingerprintRows(t, s)
 		res = k.frCreate(o2.ID, su.wh2, false, o2.line(t, "A"), 4)
 		if e := k.Err(res, "VALIDATION"); e.Field() != "input.items[0].quantity" {
 			t.Fatalf("field = %q", e.Field())
 		}
-		if fp, _ := kitFingerprint(t, s); fp != fpBefore {
+		if fp, _ := FingerprintRows(t, s); fp != fpBefore {
 			t.Fatal("a refused createFulfillmentRequest wrote to the database")
 		}
 		// Part of one line at WH2.
@@ -522,7 +522,7 @@ func TestGenerateFailureRollsBack(t *testing.T) {
 			return fmt.Sprintf("frs=%d items=%d orderLogs=%d logs=%d lines=%v committed=%v", frs, items, logs, allLogs, st.Lines["F1"], st.Committed)
 		}
 		before := snapshot()
-		fpBefore, _ := kitFingerprint(t, s)
+		fpBefore, _ := FingerprintRows(t, s)
 
 		armed.Store(true)
 		res := k.try(kitGenerateMutation, map[string]any{"id": o.ID})
@@ -533,7 +533,7 @@ func TestGenerateFailureRollsBack(t *testing.T) {
 		if after := snapshot(); after != before {
 			t.Fatalf("after a failed generation:\n%s\nwant\n%s", after, before)
 		}
-		if fp, _ := kitFingerprint(t, s); fp != fpBefore {
+		if fp, _ := FingerprintRows(t, s); fp != fpBefore {
 			t.Fatal("a failed generation left something behind")
 		}
 

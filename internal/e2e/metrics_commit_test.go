@@ -7,29 +7,6 @@ import (
 	"github.com/frsvc/fulfillment/internal/testdb"
 )
 
-// transitionCount is fulfillment_fr_transitions_total{from, to} of the app.
-func transitionCount(t testing.TB, a *app.App, from, to string) float64 {
-	t.Helper()
-	mfs, err := a.Metrics.Registry.Gather()
-	testdb.Must(t, err)
-	var n float64
-	for _, mf := range mfs {
-		if mf.GetName() != "fulfillment_fr_transitions_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			labels := map[string]string{}
-			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
-			}
-			if labels["from"] == from && labels["to"] == to {
-				n += m.GetCounter().GetValue()
-			}
-		}
-	}
-	return n
-}
-
 // TestTransitionMetricCountsCommittedOnly: a regenerate that cannot route
 // rolls back the void of the request it replaces, and the transition metric
 // does not count that void (it once showed UNPROCESSED→VOIDED 2 after two
@@ -46,7 +23,7 @@ func TestTransitionMetricCountsCommittedOnly(t *testing.T) {
 		if len(frs) != 1 {
 			t.Fatalf("generate: %+v", frs)
 		}
-		before := transitionCount(t, k.App, "UNPROCESSED", "VOIDED")
+		before := CounterValue(t, k.App, "fulfillment_fr_transitions_total", map[string]string{"from": "UNPROCESSED", "to": "VOIDED"})
 		for range 2 {
 			res := k.try(kitRegenerateMutation, map[string]any{"id": frs[0].ID, "reason": "move", "ex": true})
 			if code := kitCode(t, res); code != "ROUTING_FAILED" {
@@ -56,11 +33,11 @@ func TestTransitionMetricCountsCommittedOnly(t *testing.T) {
 		if got := k.fr(frs[0].ID).Status; got != "UNPROCESSED" {
 			t.Fatalf("after failed regenerates the request is %s, want UNPROCESSED", got)
 		}
-		if got := transitionCount(t, k.App, "UNPROCESSED", "VOIDED") - before; got != 0 {
+		if got := CounterValue(t, k.App, "fulfillment_fr_transitions_total", map[string]string{"from": "UNPROCESSED", "to": "VOIDED"}) - before; got != 0 {
 			t.Errorf("failed regenerates counted %v UNPROCESSED→VOIDED transitions, want 0", got)
 		}
 		k.must("void", frs[0].ID, nil)
-		if got := transitionCount(t, k.App, "UNPROCESSED", "VOIDED") - before; got != 1 {
+		if got := CounterValue(t, k.App, "fulfillment_fr_transitions_total", map[string]string{"from": "UNPROCESSED", "to": "VOIDED"}) - before; got != 1 {
 			t.Errorf("a committed void counted %v, want 1", got)
 		}
 	})

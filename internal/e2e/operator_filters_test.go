@@ -16,7 +16,7 @@ func TestFilterOrdersBySku(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, a *app.App) {
 		w := newPartnerWorld(t, a)
 		ids := func(key, where string) ([]string, *Result) {
-			res := w.try(key, fmt.Sprintf(`{ orders(where: %s, orderBy: {field: ORDER_NUMBER, direction: ASC}) { edges { node { id } } } }`, where), nil)
+			res := w.Try(key, fmt.Sprintf(`{ orders(where: %s, orderBy: {field: ORDER_NUMBER, direction: ASC}) { edges { node { id } } } }`, where), nil)
 			var out struct {
 				Orders struct {
 					Edges []struct{ Node struct{ ID string } }
@@ -31,11 +31,11 @@ func TestFilterOrdersBySku(t *testing.T) {
 			}
 			return got, res
 		}
-		got, res := ids(w.key, `{hasLinesWith: {sku: "SKU-A"}}`)
+		got, res := ids(w.AdminKey, `{hasLinesWith: {sku: "SKU-A"}}`)
 		if want := []string{w.o1.ID, w.o2.ID, w.o4.ID}; len(res.Errors) > 0 || !slices.Equal(got, want) {
 			t.Errorf("orders with SKU-A: %v %+v, want %v", got, res.Errors, want)
 		}
-		got, res = ids(w.key, `{hasLinesWith: {skuIn: ["SKU-B"], quantityGTE: 3}}`)
+		got, res = ids(w.AdminKey, `{hasLinesWith: {skuIn: ["SKU-B"], quantityGTE: 3}}`)
 		if want := []string{w.o2.ID, w.o3.ID}; len(res.Errors) > 0 || !slices.Equal(got, want) {
 			t.Errorf("orders with 3 or more SKU-B: %v %+v, want %v", got, res.Errors, want)
 		}
@@ -56,7 +56,7 @@ func TestSourceFiltersRequestsByOrderNumber(t *testing.T) {
 					Edges []struct{ Node struct{ ID string } }
 				}
 			}
-			res := w.try(key, fmt.Sprintf(`{ fulfillmentRequests(where: %s) { edges { node { id } } } }`, where), nil)
+			res := w.Try(key, fmt.Sprintf(`{ fulfillmentRequests(where: %s) { edges { node { id } } } }`, where), nil)
 			if len(res.Errors) > 0 {
 				t.Fatalf("%s: %+v", where, res.Errors)
 			}
@@ -76,7 +76,7 @@ func TestSourceFiltersRequestsByOrderNumber(t *testing.T) {
 			{w.keyA, `{orderNumber: "P-3"}`, []string{}},
 			{w.keyA, `{orderNumberIn: ["P-1", "P-2", "P-3"]}`, []string{w.a1.ID, w.a2.ID}},
 			{w.keyA, `{or: [{orderNumber: "P-3"}, {orderNumber: "P-1"}]}`, []string{w.a1.ID}},
-			{w.key, `{orderNumber: "P-2"}`, []string{w.a2.ID, w.b1.ID}},
+			{w.AdminKey, `{orderNumber: "P-2"}`, []string{w.a2.ID, w.b1.ID}},
 		} {
 			if got := frs(c.key, c.where); !slices.Equal(got, c.want) {
 				t.Errorf("%s: %v, want %v", c.where, got, c.want)
@@ -91,7 +91,7 @@ func TestSourceFiltersRequestsByOrderNumber(t *testing.T) {
 func TestSourceForbiddenFieldNamed(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, a *app.App) {
 		w := newPartnerWorld(t, a)
-		res := w.try(w.keyA, `{ fulfillmentRequests(first: 10) { edges { node { id order { orderNumber status paymentStatus } } } } }`, nil)
+		res := w.Try(w.keyA, `{ fulfillmentRequests(first: 10) { edges { node { id order { orderNumber status paymentStatus } } } } }`, nil)
 		if len(res.Errors) != 2 {
 			t.Fatalf("errors %+v, want two: Order.status and Order.paymentStatus", res.Errors)
 		}

@@ -17,7 +17,7 @@ func TestPartnerIdempotencyKeys(t *testing.T) {
 		s := a.Store
 		w := newPartnerWorld(t, a)
 		const q = `mutation { createApiKey(input: {name: "ops", role: ADMIN}) { secret apiKey { role } } }`
-		first := w.Do(Request{Key: w.key, Query: q, Header: map[string]string{"Idempotency-Key": "ops-key-1"}})
+		first := w.Do(Request{Key: w.AdminKey, Query: q, Header: map[string]string{"Idempotency-Key": "ops-key-1"}})
 		if len(first.Errors) > 0 {
 			t.Fatalf("errors %+v", first.Errors)
 		}
@@ -26,7 +26,7 @@ func TestPartnerIdempotencyKeys(t *testing.T) {
 		if made.CreateApiKey.Secret == "" {
 			t.Fatalf("no secret: %s", first.Data)
 		}
-		before := spFingerprint(t, s)
+		before := Fingerprint(t, s)
 		again := w.Do(Request{Key: w.keyA, Query: q, Header: map[string]string{"Idempotency-Key": "ops-key-1"}})
 		if strings.Contains(string(again.Raw), made.CreateApiKey.Secret) {
 			t.Errorf("partner A was handed the ADMIN key's secret by replaying the operator's Idempotency-Key: %s", again.Raw)
@@ -39,7 +39,7 @@ func TestPartnerIdempotencyKeys(t *testing.T) {
 				t.Errorf("error %s %q", e.Code(), e.Message)
 			}
 		}
-		if spFingerprint(t, s) != before {
+		if Fingerprint(t, s) != before {
 			t.Errorf("partner A's replay wrote something")
 		}
 	})

@@ -34,7 +34,7 @@ func newPartnerWorld(t *testing.T, a *app.App) *partnerWorld {
 	stock := map[string]int{"SKU-A": 50, "SKU-B": 50}
 	w.a, w.b = w.source("PA", stock), w.source("PB", stock)
 	var g struct{ CreateRoutingGroup struct{ ID string } }
-	w.q(`mutation($a: ID!, $b: ID!) { createRoutingGroup(input: {name: "Default", isDefault: true, rules: [LOWEST_COST],
+	w.Query(`mutation($a: ID!, $b: ID!) { createRoutingGroup(input: {name: "Default", isDefault: true, rules: [LOWEST_COST],
 		members: [{sourceID: $a, priority: 1}, {sourceID: $b, priority: 2}]}) { id } }`, map[string]any{"a": w.a, "b": w.b}, &g)
 	w.group = g.CreateRoutingGroup.ID
 	w.o1 = w.order("P-1", []string{"SKU-A", "SKU-B"}, 2, 1)
@@ -48,7 +48,7 @@ func newPartnerWorld(t *testing.T, a *app.App) *partnerWorld {
 	for _, fr := range []spFR{w.a1, w.a2, w.b1, w.b2} {
 		w.markProcessed(fr.ID)
 	}
-	res := w.ship(w.key, w.b1.ID, "TB-1", map[string]int{w.b1.Items["SKU-B"]: 1})
+	res := w.ship(w.AdminKey, w.b1.ID, "TB-1", map[string]int{w.b1.Items["SKU-B"]: 1})
 	if len(res.Errors) > 0 {
 		t.Fatalf("ship: %+v", res.Errors)
 	}
@@ -62,14 +62,14 @@ func newPartnerWorld(t *testing.T, a *app.App) *partnerWorld {
 			Edges []struct{ Node struct{ ID string } }
 		}
 	}
-	w.q(`query($s: ID!) { inventoryItems(where: {sourceID: $s}) { edges { node { id } } } }`, map[string]any{"s": w.a}, &inv)
+	w.Query(`query($s: ID!) { inventoryItems(where: {sourceID: $s}) { edges { node { id } } } }`, map[string]any{"s": w.a}, &inv)
 	w.invA = inv.InventoryItems.Edges[0].Node.ID
 	var logs struct {
 		FulfillmentLogs struct {
 			Edges []struct{ Node struct{ ID string } }
 		}
 	}
-	w.q(`query($fr: ID!) { fulfillmentLogs(first: 1, where: {fulfillmentRequestID: $fr}) { edges { node { id } } } }`, map[string]any{"fr": w.a1.ID}, &logs)
+	w.Query(`query($fr: ID!) { fulfillmentLogs(first: 1, where: {fulfillmentRequestID: $fr}) { edges { node { id } } } }`, map[string]any{"fr": w.a1.ID}, &logs)
 	w.logID = logs.FulfillmentLogs.Edges[0].Node.ID
 	return w
 }
@@ -80,17 +80,11 @@ func (w *partnerWorld) with(t *testing.T) *partnerWorld {
 	return &c
 }
 
+// sourceKey creates a SOURCE key for the source: its secret and id.
 func (w *partnerWorld) sourceKey(name, sourceID string) (secret, id string) {
 	w.T.Helper()
-	var out struct {
-		CreateApiKey struct {
-			Secret string
-			APIKey struct{ ID string } `json:"apiKey"`
-		}
-	}
-	w.q(`mutation($s: ID!, $n: String!) { createApiKey(input: {name: $n, role: SOURCE, sourceID: $s}) { secret apiKey { id } } }`,
-		map[string]any{"s": sourceID, "n": name}, &out)
-	return out.CreateApiKey.Secret, out.CreateApiKey.APIKey.ID
+	k := w.SourceKey(name, sourceID)
+	return k.Secret, k.APIKey.ID
 }
 
 // sendNamed is Do for an operation whose own name trips the harness's
@@ -347,19 +341,19 @@ func TestPartnerIsolation(t *testing.T) {
 					APIKey struct{ ID string } `json:"apiKey"`
 				}
 			}
-			w.q(`{ viewer { apiKey { id } } }`, nil, &keys)
+			w.Query(`{ viewer { apiKey { id } } }`, nil, &keys)
 			var b1 struct {
 				Node struct {
 					Items []struct{ ID string }
 				}
 			}
-			w.q(`query($id: ID!) { node(id: $id) { ... on FulfillmentRequest { items { id } } } }`, map[string]any{"id": w.b1.ID}, &b1)
+			w.Query(`query($id: ID!) { node(id: $id) { ... on FulfillmentRequest { items { id } } } }`, map[string]any{"id": w.b1.ID}, &b1)
 			var shipItems struct {
 				Node struct {
 					Items []struct{ ID string }
 				}
 			}
-			w.q(`query($id: ID!) { node(id: $id) { ... on Shipment { items { id } } } }`, map[string]any{"id": w.shipB}, &shipItems)
+			w.Query(`query($id: ID!) { node(id: $id) { ... on Shipment { items { id } } } }`, map[string]any{"id": w.shipB}, &shipItems)
 			hidden := map[string]string{
 				"B's request":                           w.b1.ID,
 				"B's other request":                     w.b2.ID,
@@ -516,7 +510,7 @@ func TestPartnerIsolation(t *testing.T) {
 					t.Errorf("Mutation.%s is new: decide whether a SOURCE key may call it and add it to this test", f.Name)
 					continue
 				}
-				spUnchanged(t, s, "partner A calling "+f.Name, func() {
+				Unchanged(t, s, "partner A calling "+f.Name, func() {
 					refused(t, w.sendNamed(f.Name, Request{Key: w.keyA, Query: c.query, Variables: c.vars}), []string{"FORBIDDEN"}, f.Name)
 				})
 			}
@@ -526,7 +520,7 @@ func TestPartnerIsolation(t *testing.T) {
 				}
 			}
 			// Several at once: none runs.
-			spUnchanged(t, s, "a batch of forbidden mutations", func() {
+			Unchanged(t, s, "a batch of forbidden mutations", func() {
 				res := w.Do(Request{Key: w.keyA, Query: `mutation($id: ID!) { a: acknowledgeFulfillmentRequest(id: $id) { id }
 					b: voidFulfillmentRequest(id: $id, reason: "x") { id } }`, Variables: map[string]any{"id": w.b2.ID}})
 				refused(t, res, []string{"FORBIDDEN", "NOT_FOUND"}, "a", "b")
@@ -548,7 +542,7 @@ func TestPartnerIsolation(t *testing.T) {
 				{"ship on the shared order", spShipMutation, map[string]any{"input": map[string]any{"fulfillmentRequestID": w.b1.ID, "trackingNumber": "TA-X",
 					"items": []any{map[string]any{"fulfillmentRequestItemID": w.b1.Items["SKU-B"], "quantity": 1}}}}},
 			} {
-				spUnchanged(t, s, "partner A: "+c.name+" of B's request", func() {
+				Unchanged(t, s, "partner A: "+c.name+" of B's request", func() {
 					res := w.Do(Request{Key: w.keyA, Query: c.query, Variables: c.vars})
 					refused(t, res, []string{"NOT_FOUND"})
 					if raw := string(res.Raw); strings.Contains(raw, "P-3") || strings.Contains(raw, "PB") || strings.Contains(raw, "SKU-B") {
@@ -557,7 +551,7 @@ func TestPartnerIsolation(t *testing.T) {
 				})
 			}
 			// B's item on A's own request is not an item of it.
-			spUnchanged(t, s, "partner A shipping B's item", func() {
+			Unchanged(t, s, "partner A shipping B's item", func() {
 				res := w.Do(Request{Key: w.keyA, Query: spShipMutation, Variables: map[string]any{"input": map[string]any{
 					"fulfillmentRequestID": w.a2.ID, "trackingNumber": "TA-X",
 					"items": []any{map[string]any{"fulfillmentRequestItemID": w.b1.Items["SKU-B"], "quantity": 1}}}}})
@@ -569,7 +563,7 @@ func TestPartnerIsolation(t *testing.T) {
 			// quantity, which is more than is left).
 			var answers []string
 			for _, number := range []string{"TB-1", "T-NEVER-USED"} {
-				spUnchanged(t, s, "partner A shipping with tracking number "+number, func() {
+				Unchanged(t, s, "partner A shipping with tracking number "+number, func() {
 					res := w.Do(Request{Key: w.keyA, Query: spShipMutation, Variables: map[string]any{"input": map[string]any{
 						"fulfillmentRequestID": w.a2.ID, "trackingNumber": number,
 						"items": []any{map[string]any{"fulfillmentRequestItemID": w.a2.Items["SKU-A"], "quantity": 99}}}}})
@@ -642,7 +636,7 @@ func TestPartnerIsolation(t *testing.T) {
 					}
 				}
 			}
-			w.q(`query($id: ID!) { node(id: $id) { ... on FulfillmentRequest { logs(first: 50) { edges { node { stage actor } } } } } }`,
+			w.Query(`query($id: ID!) { node(id: $id) { ... on FulfillmentRequest { logs(first: 50) { edges { node { stage actor } } } } } }`,
 				map[string]any{"id": w.a1.ID}, &logs)
 			actors := map[string]string{}
 			for _, e := range logs.Node.Logs.Edges {
@@ -695,7 +689,7 @@ func (k *spKit) typeFields(t *testing.T, typ string) []typeField {
 	var out struct {
 		Type struct{ Fields []typeField } `json:"__type"`
 	}
-	k.q(`query($n: String!) { __type(name: $n) { fields { name
+	k.Query(`query($n: String!) { __type(name: $n) { fields { name
 		type { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } }`, map[string]any{"n": typ}, &out)
 	f := out.Type.Fields
 	sort.Slice(f, func(i, j int) bool { return f[i].Name < f[j].Name })

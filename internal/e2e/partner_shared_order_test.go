@@ -25,7 +25,7 @@ func TestPartnerShipsItsShareOfASharedOrder(t *testing.T) {
 				AllocationStatus string
 			}
 		}
-		w.q(`query($id: ID!) { node(id: $id) { ... on Order { status shipmentStatus allocationStatus } } }`,
+		w.Query(`query($id: ID!) { node(id: $id) { ... on Order { status shipmentStatus allocationStatus } } }`,
 			map[string]any{"id": w.o2.ID}, &out)
 		if out.Node.Status != "OPEN" || out.Node.ShipmentStatus != "PARTIALLY_SHIPPED" || out.Node.AllocationStatus != "ALLOCATED" {
 			t.Fatalf("shared order after partner A shipped its share = %+v, want OPEN / PARTIALLY_SHIPPED / ALLOCATED", out.Node)

@@ -87,7 +87,7 @@ func TestPreviewWritesNothing(t *testing.T) {
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
 				k := k.with(t)
-				fp, rows := kitFingerprint(t, s)
+				fp, rows := FingerprintRows(t, s)
 				vars := map[string]any{"id": c.orderID}
 				if c.group != "" {
 					vars["group"] = c.group
@@ -106,7 +106,7 @@ func TestPreviewWritesNothing(t *testing.T) {
 				} else if p.CanRoute || p.Plan != nil || !slices.Contains(codes, c.code) {
 					t.Fatalf("preview = %+v, want roadblock %s", p, c.code)
 				}
-				after, rowsAfter := kitFingerprint(t, s)
+				after, rowsAfter := FingerprintRows(t, s)
 				if fmt.Sprint(rowsAfter) != fmt.Sprint(rows) {
 					t.Fatalf("rows %v → %v", rows, rowsAfter)
 				}
@@ -120,9 +120,9 @@ func TestPreviewWritesNothing(t *testing.T) {
 		// What the previews promised is what generate does (and the counts
 		// the previews kept are the ones generate changes).
 		frsBefore := kitTableCount(t, s, "fulfillment_requests")
-		fpBefore, _ := kitFingerprint(t, s)
+		fpBefore, _ := FingerprintRows(t, s)
 		g := k.generate(routable.ID)
-		if fp, _ := kitFingerprint(t, s); fp == fpBefore {
+		if fp, _ := FingerprintRows(t, s); fp == fpBefore {
 			t.Fatal("the fingerprint did not see a generation: it cannot prove that a preview wrote nothing")
 		}
 		if len(g.FulfillmentRequests) != 1 || g.FulfillmentRequests[0].Source.Code != "S1" {

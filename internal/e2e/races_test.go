@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 
 	"github.com/frsvc/fulfillment/internal/app"
@@ -17,21 +16,13 @@ func (k *frKit) concurrently(reqs ...Request) []*Result {
 	k.T.Helper()
 	out := make([]*Result, len(reqs))
 	errs := make([]error, len(reqs))
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for i, r := range reqs {
+	AtOnce(len(reqs), func(i int) {
+		r := reqs[i]
 		if r.Key == "" {
 			r.Key = k.AdminKey
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			out[i], errs[i] = k.Send(r)
-		}()
-	}
-	close(start)
-	wg.Wait()
+		out[i], errs[i] = k.Send(r)
+	})
 	for i, err := range errs {
 		if err != nil {
 			k.T.Fatalf("request %d: %v", i, err)

@@ -54,52 +54,11 @@ func ssGet(h *hdEnv, id string) ssFR {
 	return out.Node
 }
 
-// ssProcessing creates a source whose HTTP connector posts to url with
-// maxAttempts attempts, an order and a processed request at that source.
+// ssProcessing is hdPartnerFR for the send status tests: order SS-<code>,
+// a 10-second timeout and maxAttempts attempts.
 func ssProcessing(h *hdEnv, code, url string, maxAttempts int) string {
 	h.T.Helper()
-	var src struct{ CreateSource struct{ ID string } }
-	h.Query(`mutation($in: CreateSourceInput!) { createSource(input: $in) { id } }`, map[string]any{"in": map[string]any{
-		"name": "Partner " + code, "code": code, "commitStock": false,
-		"connector": map[string]any{"kind": "HTTP", "url": url, "secret": "whsec_status_0123456789", "timeoutSeconds": 10, "maxAttempts": maxAttempts},
-	}}, &src)
-	var o struct {
-		ImportOrder struct {
-			ID    string
-			Lines []struct{ ID string }
-		}
-	}
-	h.Query(`mutation($in: ImportOrderInput!) { importOrder(input: $in) { id lines { id } } }`, map[string]any{"in": hdOrderInput("SS-" + code)}, &o)
-	var fr struct{ CreateFulfillmentRequest struct{ ID string } }
-	// The partner keeps no inventory here: the item says what it costs.
-	h.Query(`mutation($in: CreateFulfillmentRequestInput!) { createFulfillmentRequest(input: $in) { id } }`, map[string]any{"in": map[string]any{
-		"orderID": o.ImportOrder.ID, "sourceID": src.CreateSource.ID, "allowOvercommit": true,
-		"items": []any{map[string]any{"orderLineID": o.ImportOrder.Lines[0].ID, "quantity": 1, "unitCost": "5"}},
-	}}, &fr)
-	var p struct{ ProcessFulfillmentRequests []struct{ Status string } }
-	h.Query(`mutation($id: ID!) { processFulfillmentRequests(ids: [$id]) { status } }`, map[string]any{"id": fr.CreateFulfillmentRequest.ID}, &p)
-	return fr.CreateFulfillmentRequest.ID
-}
-
-// ssMetric is the value of fulfillment_send_attempts_total for the outcome.
-func ssMetric(h *hdEnv, outcome string) float64 {
-	h.T.Helper()
-	mfs, err := h.Metrics.Registry.Gather()
-	testdb.Must(h.T, err)
-	var n float64
-	for _, mf := range mfs {
-		if mf.GetName() != "fulfillment_send_attempts_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "outcome" && l.GetValue() == outcome {
-					n += m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return n
+	return hdPartnerFR(h, code, "SS-"+code, hdConnector{url, "whsec_status_0123456789", 10, maxAttempts})
 }
 
 func ssServer(t *testing.T, status int, body string) string {
@@ -153,7 +112,7 @@ func TestSendRunLastAttemptFails(t *testing.T) {
 		if len(outcomes) != 1 || outcomes[0] != "retry" {
 			t.Errorf("send log outcomes of the request with an attempt left = %v, want [retry]", outcomes)
 		}
-		if f, r := ssMetric(h, "failed"), ssMetric(h, "retry"); f != 1 || r != 1 {
+		if f, r := CounterValue(t, h.App, "fulfillment_send_attempts_total", map[string]string{"outcome": "failed"}), CounterValue(t, h.App, "fulfillment_send_attempts_total", map[string]string{"outcome": "retry"}); f != 1 || r != 1 {
 			t.Errorf("fulfillment_send_attempts_total: failed %v, retry %v; want 1 and 1", f, r)
 		}
 	})
@@ -238,7 +197,7 @@ func TestSendStatus(t *testing.T) {
 		}
 
 		// Another server process on the same database reports the same run.
-		other := newAs(t, testdb.On(t, a.Config.DatabaseURL), "Other account")
+		other := NewAs(t, testdb.On(t, a.Config.DatabaseURL), "Other account")
 		other.AdminKey = h.AdminKey
 		var there sendStatusAnswer
 		other.Query(sendStatusQuery, nil, &there)

@@ -1,14 +1,9 @@
 package e2e
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
 	"testing"
 
-	"github.com/frsvc/fulfillment/ent/migrate"
 	"github.com/frsvc/fulfillment/internal/app"
-	"github.com/frsvc/fulfillment/internal/db"
 )
 
 // The shipment and partner tests share this small operator's kit. Its
@@ -18,7 +13,6 @@ import (
 // spKit is one account set up through the API with its ADMIN key.
 type spKit struct {
 	*Env
-	key string
 }
 
 func spNew(t *testing.T, a *app.App) *spKit {
@@ -26,37 +20,22 @@ func spNew(t *testing.T, a *app.App) *spKit {
 	// Without the per-key rate limit: these tests send many requests with
 	// one key on purpose.
 	e := NewWith(t, a, func(c *app.Config) { c.RateLimit = 0 })
-	return &spKit{Env: e, key: e.AdminKey}
+	return &spKit{Env: e}
 }
 
-func (k *spKit) with(t *testing.T) *spKit { return &spKit{Env: k.WithT(t), key: k.key} }
-
-// q runs an operation with the ADMIN key and fails on any error.
-func (k *spKit) q(query string, vars map[string]any, out any) {
-	k.T.Helper()
-	k.QueryAs(k.key, query, vars, out)
-}
-
-// try runs an operation with a key and returns the answer, errors and all.
-func (k *spKit) try(key, query string, vars map[string]any) *Result {
-	k.T.Helper()
-	return k.Do(Request{Key: key, Query: query, Variables: vars})
-}
+func (k *spKit) with(t *testing.T) *spKit { return &spKit{Env: k.WithT(t)} }
 
 // source creates a MANUAL source with stock: sku → quantity (unit cost 1.00).
 func (k *spKit) source(code string, stock map[string]int) string {
 	k.T.Helper()
-	var out struct{ CreateSource struct{ ID string } }
-	k.q(`mutation($input: CreateSourceInput!) { createSource(input: $input) { id } }`, map[string]any{"input": map[string]any{
-		"name": "Source " + code, "code": code,
-	}}, &out)
+	id := k.addSource(code, nil)
 	var items []any
 	for sku, q := range stock {
 		items = append(items, map[string]any{"sku": sku, "quantity": q, "unitCost": "1.00"})
 	}
-	k.q(`mutation($s: ID!, $items: [InventoryInput!]!) { upsertInventory(sourceID: $s, items: $items) { id } }`,
-		map[string]any{"s": out.CreateSource.ID, "items": items}, nil)
-	return out.CreateSource.ID
+	k.Query(`mutation($s: ID!, $items: [InventoryInput!]!) { upsertInventory(sourceID: $s, items: $items) { id } }`,
+		map[string]any{"s": id, "items": items}, nil)
+	return id
 }
 
 // spOrder is an imported order with its line ids by SKU.
@@ -78,11 +57,10 @@ func (k *spKit) order(number string, skus []string, qty ...int) spOrder {
 			Lines []struct{ ID, Sku string }
 		}
 	}
-	k.q(`mutation($input: ImportOrderInput!) { importOrder(input: $input) { id lines { id sku } } }`, map[string]any{"input": map[string]any{
-		"channel": "web", "orderNumber": number, "referenceNumber": "REF-" + number, "paymentStatus": "PAID",
-		"shipTo": map[string]any{"name": "Ada", "line1": "1 Main St", "city": "Springfield", "postalCode": "12345", "country": "US"},
-		"lines":  lines,
-	}}, &out)
+	input := importInput("web", number, "PAID", "US", lines)
+	input["referenceNumber"] = "REF-" + number
+	input["shipTo"].(map[string]any)["name"] = "Ada"
+	k.Query(`mutation($input: ImportOrderInput!) { importOrder(input: $input) { id lines { id sku } } }`, map[string]any{"input": input}, &out)
 	o := spOrder{ID: out.ImportOrder.ID, Lines: map[string]string{}}
 	for _, l := range out.ImportOrder.Lines {
 		o.Lines[l.Sku] = l.ID
@@ -114,7 +92,7 @@ func (k *spKit) create(o spOrder, sourceID string, items map[string]int) spFR {
 			Items []struct{ ID, Sku string }
 		}
 	}
-	k.q(`mutation($input: CreateFulfillmentRequestInput!) { createFulfillmentRequest(input: $input) { id items { id sku } } }`,
+	k.Query(`mutation($input: CreateFulfillmentRequestInput!) { createFulfillmentRequest(input: $input) { id items { id sku } } }`,
 		map[string]any{"input": input}, &out)
 	fr := spFR{ID: out.CreateFulfillmentRequest.ID, Items: map[string]string{}}
 	for _, it := range out.CreateFulfillmentRequest.Items {
@@ -126,7 +104,7 @@ func (k *spKit) create(o spOrder, sourceID string, items map[string]int) spFR {
 // markProcessed moves an UNPROCESSED request to PROCESSED by hand.
 func (k *spKit) markProcessed(id string) {
 	k.T.Helper()
-	k.q(`mutation($id: ID!) { markFulfillmentRequestProcessed(id: $id) { id } }`, map[string]any{"id": id}, nil)
+	k.Query(`mutation($id: ID!) { markFulfillmentRequestProcessed(id: $id) { id } }`, map[string]any{"id": id}, nil)
 }
 
 const spShipMutation = `mutation($input: CreateShipmentInput!) { createShipment(input: $input) {
@@ -140,7 +118,7 @@ func (k *spKit) ship(key, frID, tracking string, items map[string]int) *Result {
 	for id, q := range items {
 		list = append(list, map[string]any{"fulfillmentRequestItemID": id, "quantity": q})
 	}
-	return k.try(key, spShipMutation, map[string]any{"input": map[string]any{
+	return k.Try(key, spShipMutation, map[string]any{"input": map[string]any{
 		"fulfillmentRequestID": frID, "trackingNumber": tracking, "carrier": "UPS", "items": list,
 	}})
 }
@@ -165,7 +143,7 @@ const spViewFields = `id number status shipmentStatus shippedAt
 func (k *spKit) fr(id string) spView {
 	k.T.Helper()
 	var out struct{ Node spView }
-	k.q(`query($id: ID!) { node(id: $id) { ... on FulfillmentRequest { `+spViewFields+` } } }`, map[string]any{"id": id}, &out)
+	k.Query(`query($id: ID!) { node(id: $id) { ... on FulfillmentRequest { `+spViewFields+` } } }`, map[string]any{"id": id}, &out)
 	return out.Node
 }
 
@@ -187,7 +165,7 @@ type spOrderView struct {
 func (k *spKit) ledger(orderID string) spOrderView {
 	k.T.Helper()
 	var out struct{ Node spOrderView }
-	k.q(`query($id: ID!) { node(id: $id) { ... on Order { status allocationStatus shipmentStatus
+	k.Query(`query($id: ID!) { node(id: $id) { ... on Order { status allocationStatus shipmentStatus
 		lines { id sku quantity unallocatedQuantity allocatedQuantity shippedQuantity killedQuantity }
 		fulfillmentRequests(first: 100) { edges { node { `+spViewFields+` } } } } } }`, map[string]any{"id": orderID}, &out)
 	o := out.Node
@@ -241,7 +219,7 @@ func (k *spKit) committed(sourceID string) map[string]int {
 			}
 		}
 	}
-	k.q(`query($id: ID!) { node(id: $id) { ... on Source { inventoryItems(first: 100) { edges { node { sku quantity committed available } } } } } }`,
+	k.Query(`query($id: ID!) { node(id: $id) { ... on Source { inventoryItems(first: 100) { edges { node { sku quantity committed available } } } } } }`,
 		map[string]any{"id": sourceID}, &out)
 	m := map[string]int{}
 	for _, e := range out.Node.InventoryItems.Edges {
@@ -252,64 +230,4 @@ func (k *spKit) committed(sourceID string) map[string]int {
 		m[n.Sku] = n.Committed
 	}
 	return m
-}
-
-// spFingerprint hashes every row of every table: equal fingerprints mean
-// nothing was written in between.
-func spFingerprint(t testing.TB, s *db.Store) string {
-	t.Helper()
-	h := sha256.New()
-	for _, tbl := range migrate.Tables {
-		rows, err := s.DB.Query("SELECT * FROM " + tbl.Name + " ORDER BY 1")
-		if err != nil {
-			t.Fatalf("read %s: %v", tbl.Name, err)
-		}
-		cols, _ := rows.Columns()
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		for rows.Next() {
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatalf("scan %s: %v", tbl.Name, err)
-			}
-			fmt.Fprintf(h, "%s:", tbl.Name)
-			for i, v := range vals {
-				if cols[i] == "last_used_at" {
-					continue // a key's use is recorded, whatever the call did
-				}
-				if b, ok := v.([]byte); ok {
-					v = string(b)
-				}
-				fmt.Fprintf(h, "%v|", v)
-			}
-			h.Write([]byte{'\n'})
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatalf("read %s: %v", tbl.Name, err)
-		}
-		_ = rows.Close()
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
-// spUnchanged runs fn and fails if it wrote anything.
-func spUnchanged(t *testing.T, s *db.Store, what string, fn func()) {
-	t.Helper()
-	before := spFingerprint(t, s)
-	fn()
-	if after := spFingerprint(t, s); after != before {
-		t.Errorf("%s changed the database", what)
-	}
-}
-
-// spErr fails unless res has exactly one error, of the code; it returns
-// the error.
-func spErr(t *testing.T, res *Result, code string) Error {
-	t.Helper()
-	if len(res.Errors) != 1 || res.Errors[0].Code() != code {
-		t.Fatalf("want one %s error, got %+v (data %s)", code, res.Errors, res.Data)
-	}
-	return res.Errors[0]
 }

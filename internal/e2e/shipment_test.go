@@ -18,7 +18,7 @@ func TestShipments(t *testing.T) {
 		s := a.Store
 		k := spNew(t, a)
 		src := k.source("SHIP", map[string]int{"SKU-A": 10, "SKU-B": 5})
-		k.q(`mutation($s: ID!) { createRoutingGroup(input: {name: "Default", isDefault: true, rules: [LOWEST_COST],
+		k.Query(`mutation($s: ID!) { createRoutingGroup(input: {name: "Default", isDefault: true, rules: [LOWEST_COST],
 			members: [{sourceID: $s, priority: 1}]}) { id } }`, map[string]any{"s": src}, nil)
 		wantCommitted := func(t *testing.T, a, b int) {
 			t.Helper()
@@ -34,15 +34,15 @@ func TestShipments(t *testing.T) {
 		t.Run("refused before the source has it", func(t *testing.T) {
 			k := k.with(t)
 			all := map[string]int{fr1.Items["SKU-A"]: 1}
-			spUnchanged(t, s, "a shipment on an UNPROCESSED request", func() {
-				e := spErr(t, k.ship(k.key, fr1.ID, "T-0", all), "INVALID_TRANSITION")
+			Unchanged(t, s, "a shipment on an UNPROCESSED request", func() {
+				e := ErrorOf(t, k.ship(k.AdminKey, fr1.ID, "T-0", all), "INVALID_TRANSITION")
 				if e.Extensions["from"] != "UNPROCESSED" || e.Extensions["to"] != "SHIPPED" {
 					t.Errorf("extensions %v", e.Extensions)
 				}
 			})
-			k.q(`mutation($ids: [ID!]!) { processFulfillmentRequests(ids: $ids) { id } }`, map[string]any{"ids": []string{fr1.ID}}, nil)
-			spUnchanged(t, s, "a shipment on a PROCESSING request", func() {
-				e := spErr(t, k.ship(k.key, fr1.ID, "T-0", all), "INVALID_TRANSITION")
+			k.Query(`mutation($ids: [ID!]!) { processFulfillmentRequests(ids: $ids) { id } }`, map[string]any{"ids": []string{fr1.ID}}, nil)
+			Unchanged(t, s, "a shipment on a PROCESSING request", func() {
+				e := ErrorOf(t, k.ship(k.AdminKey, fr1.ID, "T-0", all), "INVALID_TRANSITION")
 				if e.Extensions["from"] != "PROCESSING" {
 					t.Errorf("extensions %v", e.Extensions)
 				}
@@ -50,7 +50,7 @@ func TestShipments(t *testing.T) {
 			var run struct {
 				RunSendFulfillmentRequests struct{ Claimed, Processed int }
 			}
-			k.q(`mutation { runSendFulfillmentRequests { claimed processed } }`, nil, &run)
+			k.Query(`mutation { runSendFulfillmentRequests { claimed processed } }`, nil, &run)
 			if run.RunSendFulfillmentRequests.Processed != 1 {
 				t.Fatalf("send run %+v", run)
 			}
@@ -62,7 +62,7 @@ func TestShipments(t *testing.T) {
 
 		t.Run("partial", func(t *testing.T) {
 			k := k.with(t)
-			res := k.ship(k.key, fr1.ID, "T-1", map[string]int{fr1.Items["SKU-A"]: 1})
+			res := k.ship(k.AdminKey, fr1.ID, "T-1", map[string]int{fr1.Items["SKU-A"]: 1})
 			if len(res.Errors) > 0 {
 				t.Fatalf("errors %+v", res.Errors)
 			}
@@ -113,10 +113,10 @@ func TestShipments(t *testing.T) {
 				{"duplicate tracking number, other spacing", " T-1 ", "input.trackingNumber", []any{map[string]any{"fulfillmentRequestItemID": a, "quantity": 1}}},
 				{"another request's item", "T-X", "input.items[0].fulfillmentRequestItemID", []any{map[string]any{"fulfillmentRequestItemID": o1.Lines["SKU-A"], "quantity": 1}}},
 			} {
-				spUnchanged(t, s, c.name, func() {
-					res := k.try(k.key, spShipMutation, map[string]any{"input": map[string]any{
+				Unchanged(t, s, c.name, func() {
+					res := k.Try(k.AdminKey, spShipMutation, map[string]any{"input": map[string]any{
 						"fulfillmentRequestID": fr1.ID, "trackingNumber": c.tracking, "items": c.items}})
-					if e := spErr(t, res, "VALIDATION"); e.Field() != c.field {
+					if e := ErrorOf(t, res, "VALIDATION"); e.Field() != c.field {
 						t.Errorf("%s: field %q, want %q (%s)", c.name, e.Field(), c.field, e.Message)
 					}
 				})
@@ -127,8 +127,8 @@ func TestShipments(t *testing.T) {
 
 		t.Run("full", func(t *testing.T) {
 			k := k.with(t)
-			k.q(`mutation($id: ID!) { acknowledgeFulfillmentRequest(id: $id, confirmationNumber: "CN-1") { id } }`, map[string]any{"id": fr1.ID}, nil)
-			res := k.ship(k.key, fr1.ID, "T-2", map[string]int{fr1.Items["SKU-A"]: 2, fr1.Items["SKU-B"]: 2})
+			k.Query(`mutation($id: ID!) { acknowledgeFulfillmentRequest(id: $id, confirmationNumber: "CN-1") { id } }`, map[string]any{"id": fr1.ID}, nil)
+			res := k.ship(k.AdminKey, fr1.ID, "T-2", map[string]int{fr1.Items["SKU-A"]: 2, fr1.Items["SKU-B"]: 2})
 			if len(res.Errors) > 0 {
 				t.Fatalf("errors %+v", res.Errors)
 			}
@@ -141,8 +141,8 @@ func TestShipments(t *testing.T) {
 				t.Errorf("order %s/%s, lines %v %v", o.Status, o.ShipmentStatus, o.line("SKU-A"), o.line("SKU-B"))
 			}
 			wantCommitted(t, 0, 0)
-			spUnchanged(t, s, "a shipment of a shipped request", func() {
-				spErr(t, k.ship(k.key, fr1.ID, "T-X", map[string]int{fr1.Items["SKU-A"]: 1}), "VALIDATION")
+			Unchanged(t, s, "a shipment of a shipped request", func() {
+				ErrorOf(t, k.ship(k.AdminKey, fr1.ID, "T-X", map[string]int{fr1.Items["SKU-A"]: 1}), "VALIDATION")
 			})
 		})
 
@@ -154,8 +154,8 @@ func TestShipments(t *testing.T) {
 		t.Run("duplicate tracking number across requests", func(t *testing.T) {
 			k := k.with(t)
 			for _, tn := range []string{"T-1", "T-2"} {
-				spUnchanged(t, s, "tracking number "+tn+" again", func() {
-					if e := spErr(t, k.ship(k.key, fr2.ID, tn, map[string]int{fr2.Items["SKU-B"]: 1}), "VALIDATION"); e.Field() != "input.trackingNumber" {
+				Unchanged(t, s, "tracking number "+tn+" again", func() {
+					if e := ErrorOf(t, k.ship(k.AdminKey, fr2.ID, tn, map[string]int{fr2.Items["SKU-B"]: 1}), "VALIDATION"); e.Field() != "input.trackingNumber" {
 						t.Errorf("field %q", e.Field())
 					}
 				})
@@ -164,7 +164,7 @@ func TestShipments(t *testing.T) {
 
 		t.Run("cancel with FILL and KILL", func(t *testing.T) {
 			k := k.with(t)
-			if res := k.ship(k.key, fr2.ID, "T-3", map[string]int{fr2.Items["SKU-B"]: 1}); len(res.Errors) > 0 {
+			if res := k.ship(k.AdminKey, fr2.ID, "T-3", map[string]int{fr2.Items["SKU-B"]: 1}); len(res.Errors) > 0 {
 				t.Fatalf("errors %+v", res.Errors)
 			}
 			wantCommitted(t, 2, 1)
@@ -177,22 +177,22 @@ func TestShipments(t *testing.T) {
 				{"zero", []any{map[string]any{"fulfillmentRequestItemID": fr2.Items["SKU-A"], "quantity": 0, "mode": "FILL"}}, "items[0].quantity"},
 				{"another request's item", []any{map[string]any{"fulfillmentRequestItemID": fr1.Items["SKU-A"], "quantity": 1, "mode": "FILL"}}, "items[0].fulfillmentRequestItemID"},
 			} {
-				spUnchanged(t, s, "cancel: "+c.name, func() {
-					res := k.try(k.key, spCancelMutation, map[string]any{"id": fr2.ID, "reason": "stock out", "items": c.items})
-					if e := spErr(t, res, "VALIDATION"); e.Field() != c.field {
+				Unchanged(t, s, "cancel: "+c.name, func() {
+					res := k.Try(k.AdminKey, spCancelMutation, map[string]any{"id": fr2.ID, "reason": "stock out", "items": c.items})
+					if e := ErrorOf(t, res, "VALIDATION"); e.Field() != c.field {
 						t.Errorf("%s: field %q, want %q", c.name, e.Field(), c.field)
 					}
 				})
 			}
-			spUnchanged(t, s, "cancel without a reason", func() {
-				spErr(t, k.try(k.key, spCancelMutation, map[string]any{"id": fr2.ID, "reason": " "}), "VALIDATION")
+			Unchanged(t, s, "cancel without a reason", func() {
+				ErrorOf(t, k.Try(k.AdminKey, spCancelMutation, map[string]any{"id": fr2.ID, "reason": " "}), "VALIDATION")
 			})
 			// One A is killed; the other A and the unshipped B go back (FILL,
 			// given or by default).
 			var out struct {
 				CancelFulfillmentRequest struct{ Status, ShipmentStatus, CancelReason string }
 			}
-			k.q(spCancelMutation, map[string]any{"id": fr2.ID, "reason": "stock out", "items": []any{
+			k.Query(spCancelMutation, map[string]any{"id": fr2.ID, "reason": "stock out", "items": []any{
 				map[string]any{"fulfillmentRequestItemID": fr2.Items["SKU-A"], "quantity": 1, "mode": "KILL"},
 				map[string]any{"fulfillmentRequestItemID": fr2.Items["SKU-A"], "quantity": 1, "mode": "FILL"},
 			}}, &out)
@@ -210,14 +210,14 @@ func TestShipments(t *testing.T) {
 					t.Errorf("item %s: shipped %d + canceled %d ≠ %d", it.Sku, it.ShippedQuantity, it.CanceledQuantity, it.Quantity)
 				}
 			}
-			spUnchanged(t, s, "a shipment on a CANCELED request", func() {
-				e := spErr(t, k.ship(k.key, fr2.ID, "T-X", map[string]int{fr2.Items["SKU-A"]: 1}), "INVALID_TRANSITION")
+			Unchanged(t, s, "a shipment on a CANCELED request", func() {
+				e := ErrorOf(t, k.ship(k.AdminKey, fr2.ID, "T-X", map[string]int{fr2.Items["SKU-A"]: 1}), "INVALID_TRANSITION")
 				if e.Extensions["from"] != "CANCELED" {
 					t.Errorf("extensions %v", e.Extensions)
 				}
 			})
-			spUnchanged(t, s, "a second cancel", func() {
-				spErr(t, k.try(k.key, spCancelMutation, map[string]any{"id": fr2.ID, "reason": "again"}), "INVALID_TRANSITION")
+			Unchanged(t, s, "a second cancel", func() {
+				ErrorOf(t, k.Try(k.AdminKey, spCancelMutation, map[string]any{"id": fr2.ID, "reason": "again"}), "INVALID_TRANSITION")
 			})
 
 			// What was filled is routable again.
@@ -226,7 +226,7 @@ func TestShipments(t *testing.T) {
 					FulfillmentRequests []spView
 				}
 			}
-			k.q(`mutation($id: ID!) { generateFulfillmentRequests(orderID: $id) { fulfillmentRequests { `+spViewFields+` } } }`,
+			k.Query(`mutation($id: ID!) { generateFulfillmentRequests(orderID: $id) { fulfillmentRequests { `+spViewFields+` } } }`,
 				map[string]any{"id": o2.ID}, &gen)
 			frs := gen.GenerateFulfillmentRequests.FulfillmentRequests
 			if len(frs) != 1 || len(frs[0].Items) != 2 {
@@ -245,9 +245,9 @@ func TestShipments(t *testing.T) {
 
 			// A voided request takes no shipment either.
 			gid := frs[0].ID
-			k.q(`mutation($id: ID!) { voidFulfillmentRequest(id: $id, reason: "wrong source") { id } }`, map[string]any{"id": gid}, nil)
-			spUnchanged(t, s, "a shipment on a VOIDED request", func() {
-				e := spErr(t, k.ship(k.key, gid, "T-X", map[string]int{frs[0].Items[0].ID: 1}), "INVALID_TRANSITION")
+			k.Query(`mutation($id: ID!) { voidFulfillmentRequest(id: $id, reason: "wrong source") { id } }`, map[string]any{"id": gid}, nil)
+			Unchanged(t, s, "a shipment on a VOIDED request", func() {
+				e := ErrorOf(t, k.ship(k.AdminKey, gid, "T-X", map[string]int{frs[0].Items[0].ID: 1}), "INVALID_TRANSITION")
 				if e.Extensions["from"] != "VOIDED" {
 					t.Errorf("extensions %v", e.Extensions)
 				}
@@ -272,7 +272,7 @@ func TestShipments(t *testing.T) {
 			var wg sync.WaitGroup
 			send := func(frID, item, tracking string) {
 				defer wg.Done()
-				res, err := k.Send(Request{Key: k.key, Query: spShipMutation, Variables: map[string]any{"input": map[string]any{
+				res, err := k.Send(Request{Key: k.AdminKey, Query: spShipMutation, Variables: map[string]any{"input": map[string]any{
 					"fulfillmentRequestID": frID, "trackingNumber": tracking,
 					"items": []any{map[string]any{"fulfillmentRequestItemID": item, "quantity": 1}}}}})
 				switch {
@@ -306,7 +306,7 @@ func TestShipments(t *testing.T) {
 				t.Errorf("answers %v", got)
 			}
 			var sh struct{ Shipments struct{ TotalCount int } }
-			k.q(`{ shipments(where: {trackingNumber: "SAME"}) { totalCount } }`, nil, &sh)
+			k.Query(`{ shipments(where: {trackingNumber: "SAME"}) { totalCount } }`, nil, &sh)
 			if sh.Shipments.TotalCount != 1 {
 				t.Errorf("tracking number SAME used %d times", sh.Shipments.TotalCount)
 			}
@@ -319,7 +319,7 @@ func TestShipments(t *testing.T) {
 			}
 			// S-5 lost the race for SAME when S-4 won it: ship it now.
 			if f := k.fr(fr5.ID); f.ShipmentStatus != "SHIPPED" {
-				if res := k.ship(k.key, fr5.ID, "S5-REST", map[string]int{fr5.Items["SKU-A"]: 1}); len(res.Errors) > 0 {
+				if res := k.ship(k.AdminKey, fr5.ID, "S5-REST", map[string]int{fr5.Items["SKU-A"]: 1}); len(res.Errors) > 0 {
 					t.Fatalf("errors %+v", res.Errors)
 				}
 			}
@@ -331,18 +331,18 @@ func TestShipments(t *testing.T) {
 			k := k.with(t)
 			o3 := k.order("S-3", []string{"SKU-A"}, 2)
 			fr3 := k.create(o3, src, nil)
-			spUnchanged(t, s, "a cancel of an UNPROCESSED request", func() {
-				e := spErr(t, k.try(k.key, spCancelMutation, map[string]any{"id": fr3.ID, "reason": "no"}), "INVALID_TRANSITION")
+			Unchanged(t, s, "a cancel of an UNPROCESSED request", func() {
+				e := ErrorOf(t, k.Try(k.AdminKey, spCancelMutation, map[string]any{"id": fr3.ID, "reason": "no"}), "INVALID_TRANSITION")
 				if e.Extensions["from"] != "UNPROCESSED" || e.Extensions["to"] != "CANCELED" {
 					t.Errorf("extensions %v", e.Extensions)
 				}
 			})
-			k.q(`mutation($id: ID!) { markFulfillmentRequestAcknowledged(id: $id) { id } }`, map[string]any{"id": fr3.ID}, nil)
+			k.Query(`mutation($id: ID!) { markFulfillmentRequestAcknowledged(id: $id) { id } }`, map[string]any{"id": fr3.ID}, nil)
 			wantCommitted(t, 2, 0)
 			var out struct {
 				CancelFulfillmentRequest struct{ Status, ShipmentStatus string }
 			}
-			k.q(spCancelMutation, map[string]any{"id": fr3.ID, "reason": "discontinued", "items": []any{
+			k.Query(spCancelMutation, map[string]any{"id": fr3.ID, "reason": "discontinued", "items": []any{
 				map[string]any{"fulfillmentRequestItemID": fr3.Items["SKU-A"], "quantity": 2, "mode": "KILL"}}}, &out)
 			if c := out.CancelFulfillmentRequest; c.Status != "CANCELED" || c.ShipmentStatus != "CANCELED" {
 				t.Errorf("after the cancel: %+v", c)
@@ -353,7 +353,7 @@ func TestShipments(t *testing.T) {
 			}
 			wantCommitted(t, 0, 0)
 			// Nothing left to route.
-			res := k.try(k.key, `mutation($id: ID!) { generateFulfillmentRequests(orderID: $id) { fulfillmentRequests { id } } }`, map[string]any{"id": o3.ID})
+			res := k.Try(k.AdminKey, `mutation($id: ID!) { generateFulfillmentRequests(orderID: $id) { fulfillmentRequests { id } } }`, map[string]any{"id": o3.ID})
 			if len(res.Errors) != 1 || res.Errors[0].Code() != "ROUTING_FAILED" && res.Errors[0].Code() != "VALIDATION" {
 				t.Errorf("generate on a canceled order: %+v", res.Errors)
 			}

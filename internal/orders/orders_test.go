@@ -13,8 +13,6 @@ import (
 	"github.com/frsvc/fulfillment/internal/address"
 	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/apperr"
-	"github.com/frsvc/fulfillment/internal/auth"
-	"github.com/frsvc/fulfillment/internal/db"
 	"github.com/frsvc/fulfillment/internal/money"
 	"github.com/frsvc/fulfillment/internal/orders"
 	"github.com/frsvc/fulfillment/internal/tenant"
@@ -24,17 +22,6 @@ import (
 // These are unit tests of the orders package over the store of an app built by
 // testdb (app.New); they construct the package's own types by hand on
 // purpose (a fixed clock, a detached lookup), which is what is under test.
-
-// account returns a context confined to a fresh account, as a request with
-// its ADMIN key would be.
-func account(t *testing.T, s *db.Store, name string) context.Context {
-	t.Helper()
-	_, secret, err := auth.CreateAccount(context.Background(), s.Client, name, "")
-	testdb.Must(t, err)
-	p, err := (&auth.Authenticator{Client: s.Client}).Authenticate(context.Background(), secret)
-	testdb.Must(t, err)
-	return auth.WithPrincipal(context.Background(), p)
-}
 
 func input(number string, lines ...*orders.LineInput) orders.ImportOrderInput {
 	if len(lines) == 0 {
@@ -53,7 +40,7 @@ func input(number string, lines ...*orders.LineInput) orders.ImportOrderInput {
 func TestImportNormalizes(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, ap *app.App) {
 		s := ap.Store
-		ctx := account(t, s, "Acme")
+		ctx := testdb.Account(t, s, "Acme")
 		now := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
 		svc := &orders.Service{Client: s.Client, Now: func() time.Time { return now }}
 		in := input(" 1001 ", &orders.LineInput{Sku: "  A  ", Quantity: 3, UnitPrice: money.MustParse("1.5")})
@@ -119,7 +106,7 @@ func TestImportRefusals(t *testing.T) {
 	}
 	testdb.Each(t, func(t *testing.T, ap *app.App) {
 		s := ap.Store
-		ctx := account(t, s, "Acme")
+		ctx := testdb.Account(t, s, "Acme")
 		svc := &orders.Service{Client: s.Client}
 		for _, c := range cases {
 			in := input("R-1")
@@ -142,8 +129,8 @@ func TestImportRefusals(t *testing.T) {
 func TestImportConcurrentAndTenants(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, ap *app.App) {
 		s := ap.Store
-		a := account(t, s, "A")
-		b := account(t, s, "B")
+		a := testdb.Account(t, s, "A")
+		b := testdb.Account(t, s, "B")
 		svc := &orders.Service{Client: s.Client}
 		const n = 8
 		ids := make([]int, 2*n)
@@ -197,7 +184,7 @@ func TestImportConcurrentAndTenants(t *testing.T) {
 func TestHoldRelease(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, ap *app.App) {
 		s := ap.Store
-		ctx := account(t, s, "A")
+		ctx := testdb.Account(t, s, "A")
 		svc := &orders.Service{Client: s.Client}
 		o, err := svc.Import(ctx, input("H-1"))
 		testdb.Must(t, err)

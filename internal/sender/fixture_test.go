@@ -22,6 +22,7 @@ import (
 	"github.com/frsvc/fulfillment/internal/fulfillment"
 	"github.com/frsvc/fulfillment/internal/sender"
 	"github.com/frsvc/fulfillment/internal/tenant"
+	"github.com/frsvc/fulfillment/internal/testdb"
 )
 
 // The tests of this package drive the send run against httptest sources
@@ -34,28 +35,11 @@ import (
 // is short even on the real clock.
 const testBase = 10 * time.Millisecond
 
-// fakeClock is the runner's controllable clock. It starts a minute ahead
-// of the wall clock (and on a whole millisecond), so that whatever the API
+// newClock is the runner's controllable clock. It starts a minute ahead of
+// the wall clock (and on a whole millisecond), so that whatever the API
 // stamped with the wall clock is already due for it.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock {
-	return &fakeClock{t: time.Now().Add(time.Minute).Truncate(time.Millisecond)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+func newClock() *testdb.Clock {
+	return testdb.NewClock(time.Now().Add(time.Minute).Truncate(time.Millisecond))
 }
 
 // delivery is one POST a test source received.
@@ -271,7 +255,7 @@ func (w *world) logs(id int, stage string) []*ent.FulfillmentLog {
 
 // runner returns a send runner over the world's store on the clock, with
 // the app's drop root.
-func (w *world) runner(clock *fakeClock, holder string) *sender.Runner {
+func (w *world) runner(clock *testdb.Clock, holder string) *sender.Runner {
 	r := newRunner(w.store, clock, holder)
 	r.FileDropRoot = w.root
 	return r
@@ -285,7 +269,7 @@ func (w *world) dropDir(dir string) string {
 // newRunner wires a runner by hand on purpose: these tests run several
 // runners (replicas, a crashed one) over one app's store, each with its own
 // holder, fake clock and backoff, which one app.New does not make.
-func newRunner(store *db.Store, clock *fakeClock, holder string) *sender.Runner {
+func newRunner(store *db.Store, clock *testdb.Clock, holder string) *sender.Runner {
 	r := &sender.Runner{
 		Store:       store,
 		Fulfillment: &fulfillment.Service{Store: store},

@@ -2,6 +2,7 @@ package sender_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -195,13 +196,8 @@ func TestSourceConcurrency(t *testing.T) {
 				results <- res
 			}()
 		}
-		deadline := time.Now().Add(time.Minute)
-		for inFlight.Load() < 2 {
-			if time.Now().After(deadline) {
-				t.Fatalf("%d deliveries in flight, want 2", inFlight.Load())
-			}
-			time.Sleep(time.Millisecond)
-		}
+		testdb.WaitFor(t, time.Minute, time.Millisecond, func() bool { return inFlight.Load() >= 2 },
+			func() string { return fmt.Sprintf("%d deliveries in flight, want 2", inFlight.Load()) })
 		time.Sleep(100 * time.Millisecond) // a third one would arrive meanwhile
 		close(gate)
 		var total sender.Result

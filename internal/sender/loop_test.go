@@ -2,6 +2,7 @@ package sender_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -34,13 +35,8 @@ func TestLoop(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { r.Loop(ctx, 20*time.Millisecond, tenant.WithSystem); close(done) }()
-		deadline := time.Now().Add(10 * time.Second)
-		for w.get(id).Status != frstatus.Processed {
-			if time.Now().After(deadline) {
-				t.Fatalf("not delivered by the loop: %s", w.get(id).Status)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		testdb.WaitFor(t, 10*time.Second, 10*time.Millisecond, func() bool { return w.get(id).Status == frstatus.Processed },
+			func() string { return fmt.Sprintf("not delivered by the loop: %s", w.get(id).Status) })
 		cancel()
 		select {
 		case <-done:

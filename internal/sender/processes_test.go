@@ -1,13 +1,10 @@
 package sender_test
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -29,11 +26,7 @@ func TestTwoServerProcesses(t *testing.T) {
 	}
 	url := testdb.URL(t, testdb.Postgres) // skips without TEST_DATABASE_URL
 	bin := filepath.Join(t.TempDir(), "fulfillment")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	build.Dir = filepath.Join("..", "..")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	testdb.Must(t, testdb.BuildServer(bin))
 
 	store, err := db.Open(url, db.Config{})
 	testdb.Must(t, err)
@@ -47,18 +40,7 @@ func TestTwoServerProcesses(t *testing.T) {
 	for i := range 2 {
 		startProcess(t, bin, url, i)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		left, err := store.Client.FulfillmentRequest.Query().Where(fulfillmentrequest.StatusEQ(frstatus.Processing)).Count(b.ctx)
-		testdb.Must(t, err)
-		if left == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d requests still PROCESSING after a minute", left)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	b.waitDrained(t, time.Minute)
 
 	keys := rcv.snapshot()
 	if len(keys) != n {
@@ -80,29 +62,11 @@ func TestTwoServerProcesses(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a bytes.Buffer safe for a process's output and the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startProcess starts the server binary with a fast send loop and stops it
 // (SIGINT, as an operator would) when the test ends.
 func startProcess(t *testing.T, bin, url string, i int) {
 	t.Helper()
-	out := &lockedBuffer{}
+	out := &testdb.Buffer{}
 	cmd := exec.Command(bin, "--addr", "127.0.0.1:0", "--database-url", url,
 		"--send-interval", "50ms", "--send-lease", "30s")
 	cmd.Env = append(os.Environ(), "BOOTSTRAP_API_KEY=frk_two_processes_test_key_"+string(rune('a'+i)))
@@ -122,16 +86,5 @@ func startProcess(t *testing.T, bin, url string, i int) {
 			t.Logf("process %d output:\n%s", i, out.String())
 		}
 	})
-	serving := regexp.MustCompile(`Serving GraphQL at http://\S+/query`)
-	deadline := time.Now().Add(30 * time.Second)
-	for !serving.MatchString(out.String()) {
-		select {
-		case err := <-exited:
-			t.Fatalf("process %d exited before serving: %v\n%s", i, err, out.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("process %d is not serving after 30s:\n%s", i, out.String())
-		}
-	}
+	testdb.WaitServing(t, out, exited, 30*time.Second)
 }

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/frsvc/fulfillment/ent/fulfillmentrequest"
 	"github.com/frsvc/fulfillment/internal/app"
 	"github.com/frsvc/fulfillment/internal/e2e"
 	"github.com/frsvc/fulfillment/internal/frstatus"
@@ -68,19 +67,7 @@ func TestLeaseRenewedWhileBatchInFlight(t *testing.T) {
 					}
 				}()
 			}
-			deadline := time.Now().Add(2 * time.Minute)
-			for {
-				left, err := store.Client.FulfillmentRequest.Query().
-					Where(fulfillmentrequest.StatusEQ(frstatus.Processing)).Count(b.ctx)
-				testdb.Must(t, err)
-				if left == 0 {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("%d requests still PROCESSING after two minutes", left)
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
+			b.waitDrained(t, 2*time.Minute)
 			cancel()
 			wg.Wait()
 

@@ -49,6 +49,19 @@ func newBulk(tb testing.TB, store *db.Store, n int, url string) *bulk {
 	return b
 }
 
+// waitDrained waits until no request is PROCESSING any more (the runners
+// took every one), failing t after timeout.
+func (b *bulk) waitDrained(t *testing.T, timeout time.Duration) {
+	t.Helper()
+	left := 0
+	testdb.WaitFor(t, timeout, 50*time.Millisecond, func() bool {
+		n, err := b.client.FulfillmentRequest.Query().Where(fulfillmentrequest.StatusEQ(frstatus.Processing)).Count(b.ctx)
+		testdb.Must(t, err)
+		left = n
+		return left == 0
+	}, func() string { return fmt.Sprintf("%d requests still PROCESSING after %s", left, timeout) })
+}
+
 // seed writes n PROCESSING requests, due now, each with its own order of
 // two lines and two items, spread over the sources.
 func (b *bulk) seed(tb testing.TB, n int) {

@@ -21,6 +21,7 @@ import (
 	"testing"
 
 	"github.com/frsvc/fulfillment/internal/app"
+	"github.com/frsvc/fulfillment/internal/auth"
 	"github.com/frsvc/fulfillment/internal/db"
 )
 
@@ -163,6 +164,18 @@ func createPostgres(t testing.TB) string {
 	u.Path = "/" + name
 	dropRoots.Store(u.String(), filepath.Join(t.TempDir(), "drops"))
 	return u.String()
+}
+
+// Account creates an account named name on s and returns a context that
+// carries the principal of its ADMIN key, as authentication leaves a
+// request made with that key (for tests below the HTTP surface).
+func Account(t testing.TB, s *db.Store, name string) context.Context {
+	t.Helper()
+	_, secret, err := auth.CreateAccount(context.Background(), s.Client, name, "")
+	Must(t, err)
+	p, err := (&auth.Authenticator{Client: s.Client}).Authenticate(context.Background(), secret)
+	Must(t, err)
+	return auth.WithPrincipal(context.Background(), p)
 }
 
 // Must fails the test on err.
