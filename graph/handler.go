@@ -67,7 +67,7 @@ func NewHandler(r *Resolver, o Options) *handler.Server {
 	}
 	// Before parsing and validation: selection sets the validator would
 	// take too long over.
-	srv.Use(documentBounds{limits: limits, cache: cache})
+	srv.Use(documentBounds{limits: limits, cache: cache, schema: es.Schema(), rules: validationRules(o.Production)})
 	// Before the extensions that refuse operations: a keyed mutation claims
 	// its key from the document parsed here (see idempotency.Extension).
 	srv.Use(idempotency.Extension{})
