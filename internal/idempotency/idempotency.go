@@ -193,8 +193,8 @@ type pendingKey struct{}
 // instead (the first answer replayed, CONFLICT while the first request
 // runs, IDEMPOTENCY_KEY_REUSED for another request, VALIDATION for a key
 // too long), which Wrap then writes in place of the caller's answer. A
-// request without a key, or one that claimed already, gets true or false
-// as before.
+// request without a key gets true; one that claimed already, the answer it
+// got then.
 func Claim(ctx context.Context) bool {
 	p, ok := ctx.Value(pendingKey{}).(*pending)
 	if !ok {
