@@ -7,6 +7,10 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/parser"
+	"github.com/vektah/gqlparser/v2/validator"
+	"github.com/vektah/gqlparser/v2/validator/rules"
+
+	"github.com/frsvc/fulfillment/internal/gqlhttp"
 )
 
 // documentBounds refuses a document before it is validated when its
@@ -25,6 +29,10 @@ import (
 type documentBounds struct {
 	limits Limits
 	cache  graphql.Cache[*ast.QueryDocument]
+	// schema and rules validate a document as the executor would (see
+	// share); nil schema: not at all.
+	schema *ast.Schema
+	rules  func() *rules.Rules
 }
 
 var (
@@ -35,18 +43,67 @@ var (
 func (documentBounds) ExtensionName() string                   { return "DocumentBounds" }
 func (documentBounds) Validate(graphql.ExecutableSchema) error { return nil }
 
+// MutateOperationParameters bounds a document not in the query cache. Its
+// parse is the request's only one: the transport's, when it parsed the
+// document already (a GET, to refuse a mutation), is taken over, and a
+// document within the bounds that validates goes into the query cache
+// (share), where the executor finds it instead of parsing it again.
 func (e documentBounds) MutateOperationParameters(ctx context.Context, p *graphql.RawParams) *gqlerror.Error {
 	if e.cache != nil {
 		if _, ok := e.cache.Get(ctx, p.Query); ok {
 			return nil
 		}
 	}
-	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: p.Query}, e.limits.Tokens)
-	if err != nil {
-		// The executor parses it again and answers the error as usual.
-		return nil
+	doc := gqlhttp.ParsedDocument(ctx, p.Query)
+	if doc == nil {
+		var err error
+		if doc, err = parser.ParseQueryWithTokenLimit(&ast.Source{Input: p.Query}, e.limits.Tokens); err != nil {
+			// The executor parses it again and answers the error as usual.
+			return nil
+		}
 	}
-	return checkSelections(doc, e.limits)
+	if err := checkSelections(doc, e.limits); err != nil {
+		return err
+	}
+	e.share(ctx, p.Query, doc)
+	return nil
+}
+
+// share validates doc as the executor would (the same schema and rules,
+// validationRules) and, when it is valid, adds it to the query cache as the
+// executor would once it had parsed and validated it: the executor then
+// takes it from the cache, neither parsed nor validated again. A document
+// that does not validate, or holds no operation, is left to the executor,
+// which parses and validates it again to answer its errors as it does.
+func (e documentBounds) share(ctx context.Context, query string, doc *ast.QueryDocument) {
+	if e.cache == nil || e.schema == nil || len(doc.Operations) == 0 {
+		return
+	}
+	if len(validator.ValidateWithRules(e.schema, doc, e.rules())) == 0 {
+		e.cache.Add(ctx, query, doc)
+	}
+}
+
+// validationRules are the rules gqlgen's executor validates a document
+// with when no rules are set (handler.Server.SetValidationRulesFn): the
+// default rules, the two that suggest names swapped for their variants
+// without suggestions when disableSuggestion is set
+// (SetDisableSuggestion), as the executor swaps them.
+// TestValidationRulesAsExecutor holds the two to the same answers.
+func validationRules(disableSuggestion bool) func() *rules.Rules {
+	return func() *rules.Rules {
+		r := rules.NewDefaultRules()
+		fields, leafs := rules.FieldsOnCorrectTypeRule, rules.ScalarLeafsRule
+		if disableSuggestion {
+			fields, leafs = rules.FieldsOnCorrectTypeRuleWithoutSuggestions, rules.ScalarLeafsRuleWithoutSuggestions
+		}
+		for _, name := range []string{"FieldsOnCorrectType", "FieldsOnCorrectTypeWithoutSuggestions", "ScalarLeafs", "ScalarLeafsWithoutSuggestions"} {
+			r.RemoveRule(name)
+		}
+		r.AddRule(fields.Name, fields.RuleFunc)
+		r.AddRule(leafs.Name, leafs.RuleFunc)
+		return r
+	}
 }
 
 // checkSelections refuses a document with a selection set of more than

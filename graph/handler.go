@@ -18,6 +18,7 @@ import (
 	"github.com/frsvc/fulfillment/internal/apperr"
 	"github.com/frsvc/fulfillment/internal/auth"
 	"github.com/frsvc/fulfillment/internal/gqlhttp"
+	"github.com/frsvc/fulfillment/internal/idempotency"
 )
 
 // Options tune the GraphQL handler.
@@ -66,7 +67,10 @@ func NewHandler(r *Resolver, o Options) *handler.Server {
 	}
 	// Before parsing and validation: selection sets the validator would
 	// take too long over.
-	srv.Use(documentBounds{limits: limits, cache: cache})
+	srv.Use(documentBounds{limits: limits, cache: cache, schema: es.Schema(), rules: validationRules(o.Production)})
+	// Before the extensions that refuse operations: a keyed mutation claims
+	// its key from the document parsed here (see idempotency.Extension).
+	srv.Use(idempotency.Extension{})
 	srv.Use(limitsExtension{limits: limits, schema: es.Schema()})
 	srv.Use(fieldAccess{})
 	srv.SetErrorPresenter(errorPresenter(logger))

@@ -218,7 +218,13 @@ func New(ctx context.Context, cfg Config) (a *App, err error) {
 	a.Admin = &admin.Service{Client: store.Client, Postgres: store.Postgres()}
 	a.Sender = &sender.Runner{Store: store, Fulfillment: a.Fulfillment, Logger: logger, Lease: cfg.SendLease, Now: cfg.Now,
 		FileDropRoot: cfg.FileDropRoot, RefusePrivateAddresses: cfg.Production && !cfg.AllowPrivateURLs}
-	a.Auth = &auth.Authenticator{Client: store.Client, DetachLookup: !store.Postgres()}
+	// The key lookup: a prepared statement on PostgreSQL, detached from the
+	// request's cancellation on SQLite (see auth.Authenticator.Lookup).
+	lookup := store.Prepared()
+	if !store.Postgres() {
+		lookup = store.Detached()
+	}
+	a.Auth = &auth.Authenticator{Client: store.Client, Lookup: lookup}
 
 	rate := cfg.RateLimit
 	if rate == 0 {

@@ -22,7 +22,6 @@ import (
 	"github.com/frsvc/fulfillment/ent/account"
 	"github.com/frsvc/fulfillment/ent/apikey"
 	"github.com/frsvc/fulfillment/internal/apperr"
-	"github.com/frsvc/fulfillment/internal/db"
 	"github.com/frsvc/fulfillment/internal/tenant"
 	"github.com/frsvc/fulfillment/internal/wording"
 )
@@ -114,16 +113,19 @@ func DisplayPrefix(secret string) string {
 // Authenticator resolves bearer secrets.
 type Authenticator struct {
 	Client *ent.Client
-	// DetachLookup runs the key lookup's statement without the request's
-	// cancellation and deadline (db.WithDetached; the wait for a pooled
-	// connection still ends with the request). Meant for SQLite, where the
-	// lookup is a point read of a unique index in this process that cannot
-	// wait on a network, and where a cancelable context makes the driver
-	// start a goroutine to watch it for every statement: some 35 µs on two
-	// cores, half of what the HTTP guards cost a request. Not for
-	// PostgreSQL, where the request's deadline must bound a statement that
-	// waits on the network; there the lookup is a prepared statement.
-	DetachLookup bool
+	// Lookup is the client the key lookup, a read sent on every request,
+	// runs on (Client when nil): one of the store's statement modes. On
+	// PostgreSQL db.Store.Prepared, a statement prepared once. On SQLite
+	// db.Store.Detached: there the lookup is a point read of a unique index
+	// in this process that cannot wait on a network, and a cancelable
+	// context makes the driver start a goroutine to watch it for every
+	// statement, a cost of the same order as the rest of the HTTP guards
+	// (README, Benchmarks: Guards); detached, the statement runs without
+	// the request's cancellation and deadline, and only the wait for a
+	// pooled connection ends with the request. Not for PostgreSQL, where
+	// the request's deadline must bound a statement that waits on the
+	// network.
+	Lookup *ent.Client
 }
 
 // LastUsedResolution is how stale a key's lastUsedAt may be: authentication
@@ -140,15 +142,15 @@ func (a *Authenticator) Authenticate(ctx context.Context, secret string) (Princi
 		return Principal{}, ErrUnauthenticated
 	}
 	hash := Hash(secret)
-	lookup := db.WithDetached
-	if !a.DetachLookup {
-		lookup = db.WithPrepared
+	lookup := a.Lookup
+	if lookup == nil {
+		lookup = a.Client
 	}
 	// Only the columns a principal needs: the lookup runs on every request.
-	k, err := a.Client.ApiKey.Query().Where(apikey.Hash(hash)).
+	k, err := lookup.ApiKey.Query().Where(apikey.Hash(hash)).
 		Select(apikey.FieldAccountID, apikey.FieldName, apikey.FieldRole, apikey.FieldSourceID, apikey.FieldHash, apikey.FieldRevokedAt,
 			apikey.FieldUpdatedAt, apikey.FieldLastUsedAt).
-		Only(tenant.WithSystem(lookup(ctx)))
+		Only(tenant.WithSystem(ctx))
 	if ent.IsNotFound(err) {
 		return Principal{}, ErrUnauthenticated
 	}

@@ -150,11 +150,20 @@ func TestAuthenticate(t *testing.T) {
 		if k.Hash != auth.Hash(secret) || k.Prefix != auth.DisplayPrefix(secret) {
 			t.Errorf("stored key = %+v", k)
 		}
-		// DetachLookup: the same answers (revocation included); the wait
-		// for a connection still ends with the request.
+		// A lookup on the store's detached client: the same answers
+		// (revocation included); the wait for a connection still ends with
+		// the request.
 		_, live, err := auth.CreateAccount(ctx, s.Client, "Other", "")
 		testdb.Must(t, err)
-		detached := &auth.Authenticator{Client: s.Client, DetachLookup: true}
+		// The app's lookup: prepared on PostgreSQL, detached on SQLite.
+		want, mode := s.Detached(), "detached"
+		if s.Postgres() {
+			want, mode = s.Prepared(), "prepared"
+		}
+		if a.Lookup != want {
+			t.Errorf("the app's key lookup is not on the store's %s client", mode)
+		}
+		detached := &auth.Authenticator{Client: s.Client, Lookup: s.Detached()}
 		if _, err := detached.Authenticate(ctx, live); err != nil {
 			t.Errorf("detached lookup: %v", err)
 		}
@@ -163,9 +172,9 @@ func TestAuthenticate(t *testing.T) {
 		}
 		canceled, cancel := context.WithCancel(ctx)
 		cancel()
-		for _, a := range []*auth.Authenticator{a, detached} {
+		for name, a := range map[string]*auth.Authenticator{"the app's": a, "detached": detached} {
 			if _, err := a.Authenticate(canceled, live); !errors.Is(err, context.Canceled) {
-				t.Errorf("lookup (detached %v) under a canceled context = %v, want context.Canceled", a.DetachLookup, err)
+				t.Errorf("%s lookup under a canceled context = %v, want context.Canceled", name, err)
 			}
 		}
 		if _, _, err := auth.CreateAccount(ctx, s.Client, "  ", ""); apperr.CodeOf(err) != apperr.Validation {

@@ -37,6 +37,8 @@ type Store struct {
 	Dialect string
 
 	prep       *preparingDriver
+	prepared   *ent.Client // Prepared
+	detached   *ent.Client // Detached
 	statements atomic.Int64
 }
 
@@ -92,6 +94,8 @@ func Open(rawURL string, cfg Config) (*Store, error) {
 	// The driver handed to ent is this one, never a wrapper around it: ent's
 	// Client.BeginTx (read transactions) type-asserts the driver for BeginTx.
 	s.Client = ent.NewClient(ent.Driver(s.prep))
+	s.prepared = ent.NewClient(ent.Driver(modeDriver{s.prep, preparedStatement}))
+	s.detached = ent.NewClient(ent.Driver(modeDriver{s.prep, detachedStatement}))
 	return s, nil
 }
 

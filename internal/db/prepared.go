@@ -9,10 +9,12 @@ import (
 
 	"entgo.io/ent/dialect"
 	entsql "entgo.io/ent/dialect/sql"
+
+	"github.com/frsvc/fulfillment/ent"
 )
 
-// maxPrepared bounds the statements kept prepared: only queries run under
-// WithPrepared are, and those are a fixed few.
+// maxPrepared bounds the statements kept prepared: only queries run through
+// Store.Prepared are, and those are a fixed few.
 const maxPrepared = 32
 
 // statementMode is how the preparing driver runs an ent query: as ent does,
@@ -25,39 +27,43 @@ const (
 	detachedStatement
 )
 
-type statementModeKey struct{}
-
-// WithDetached marks ctx so that an ent query run under it outside a
-// transaction takes its pooled connection under ctx (the wait for a
-// connection ends with ctx), then runs the statement without ctx's
-// cancellation and deadline. For a short point read on SQLite, where a
-// cancelable context makes the driver start a goroutine to watch it for
-// every statement: the statement cannot wait on a network, the wait for a
-// connection can.
-func WithDetached(ctx context.Context) context.Context {
-	return context.WithValue(ctx, statementModeKey{}, detachedStatement)
-}
-
-// WithPrepared marks ctx so that an ent query run under it outside a
-// transaction uses a statement prepared once (per pooled connection, by
+// Prepared returns a client of the store whose queries, outside a
+// transaction, use a statement prepared once (per pooled connection, by
 // database/sql) instead of being parsed anew: for a fixed query sent on
 // every request, such as the API key lookup. On SQLite that saves parsing
 // the statement; on PostgreSQL, lib/pq's round trip for the unnamed
-// statement and the server's parse. The statement is counted like any other
-// (the counting driver sits above this one).
-func WithPrepared(ctx context.Context) context.Context {
-	return context.WithValue(ctx, statementModeKey{}, preparedStatement)
+// statement and the server's parse. The statement is counted like any
+// other. Writes and transactions of the client are the store's own.
+func (s *Store) Prepared() *ent.Client { return s.prepared }
+
+// Detached returns a client of the store whose queries, outside a
+// transaction, take their pooled connection under the caller's context
+// (the wait for a connection ends with it), then run the statement without
+// its cancellation and deadline. For a short point read on SQLite, where a
+// cancelable context makes the driver start a goroutine to watch it for
+// every statement: the statement cannot wait on a network, the wait for a
+// connection can. Writes and transactions of the client are the store's
+// own.
+func (s *Store) Detached() *ent.Client { return s.detached }
+
+// modeDriver is the preparing driver with its queries run in one mode. It
+// closes nothing: the store's client owns the driver.
+type modeDriver struct {
+	*preparingDriver
+	mode statementMode
 }
 
-func modeOf(ctx context.Context) statementMode {
-	m, _ := ctx.Value(statementModeKey{}).(statementMode)
-	return m
+func (d modeDriver) Query(ctx context.Context, query string, args, v any) error {
+	return d.query(ctx, d.mode, query, args, v)
 }
+
+func (modeDriver) Close() error { return nil }
 
 // preparingDriver is the ent driver the store hands to ent: ent's SQL driver
-// with a statement cache for the queries run under WithPrepared, a connection
-// of their own for those run under WithDetached, and a count of every
-// statement sent (inside transactions too) for the statement metric.
+// with a statement cache for the queries of Store.Prepared, a connection of
+// their own for those of Store.Detached (each a modeDriver over this one),
+// and a count of every statement sent (inside transactions too) for the
+// statement metric.
 type preparingDriver struct {
 	*entsql.Driver
 	pool  *sql.DB
@@ -133,11 +139,15 @@ func (t *countedTx) QueryContext(ctx context.Context, query string, args ...any)
 	return t.Tx.QueryContext(ctx, query, args...)
 }
 
-// Query counts the statement and runs it as ent's driver does, through a
-// prepared statement or detached when ctx asks for it.
+// Query counts the statement and runs it as ent's driver does.
 func (d *preparingDriver) Query(ctx context.Context, query string, args, v any) error {
+	return d.query(ctx, plainStatement, query, args, v)
+}
+
+// query counts the statement and runs it in mode: as ent's driver does,
+// through a prepared statement, or detached.
+func (d *preparingDriver) query(ctx context.Context, mode statementMode, query string, args, v any) error {
 	d.count()
-	mode := modeOf(ctx)
 	if mode == plainStatement {
 		return d.Driver.Query(ctx, query, args, v)
 	}
@@ -236,6 +246,10 @@ func (d *preparingDriver) Close() error {
 // (Client.ExecContext); transactions with the same two.
 var (
 	_ dialect.Driver = (*preparingDriver)(nil)
+	_ dialect.Driver = modeDriver{}
+	_ interface {
+		BeginTx(context.Context, *sql.TxOptions) (dialect.Tx, error)
+	} = modeDriver{}
 	_ interface {
 		BeginTx(context.Context, *sql.TxOptions) (dialect.Tx, error)
 	} = (*preparingDriver)(nil)

@@ -44,26 +44,29 @@ func openAccounts(t *testing.T) (*Store, *counter, context.Context) {
 	return s, &counter{s: s}, ctx
 }
 
-// TestWithPrepared: a query under WithPrepared answers as the unprepared
-// one does, is counted by the counting driver above, keeps one prepared
+// TestPrepared: a query of Store.Prepared answers as the unprepared one
+// does, is counted by the counting driver above, keeps one prepared
 // statement however often it runs, is not prepared inside a transaction,
 // and past maxPrepared statements runs unprepared.
-func TestWithPrepared(t *testing.T) {
+func TestPrepared(t *testing.T) {
 	s, counter, ctx := openAccounts(t)
 	defer s.Close()
 	pd := s.prep
-	names := func(ctx context.Context) []string {
+	names := func(client *ent.Client) []string {
 		t.Helper()
-		got, err := s.Client.Account.Query().Where(account.NameNEQ("acct-1")).Order(account.ByID()).Select(account.FieldName).Strings(ctx)
+		got, err := client.Account.Query().Where(account.NameNEQ("acct-1")).Order(account.ByID()).Select(account.FieldName).Strings(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return got
 	}
-	want := names(ctx)
+	want := names(s.Client)
+	if n := len(pd.stmts); n != 0 {
+		t.Errorf("a query of the store's client was prepared: %d statements", n)
+	}
 	counter.Reset()
 	for range 5 {
-		if got := names(WithPrepared(ctx)); fmt.Sprint(got) != fmt.Sprint(want) {
+		if got := names(s.Prepared()); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("prepared query = %v, want %v", got, want)
 		}
 	}
@@ -74,11 +77,11 @@ func TestWithPrepared(t *testing.T) {
 		t.Errorf("%d statements prepared, want 1", n)
 	}
 
-	tx, err := s.Client.Tx(ctx)
+	tx, err := s.Prepared().Tx(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tx.Account.Query().Where(account.NameEQ("acct-2")).Only(WithPrepared(ctx)); err != nil {
+	if _, err := tx.Account.Query().Where(account.NameEQ("acct-2")).Only(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := tx.Rollback(); err != nil {
@@ -89,7 +92,7 @@ func TestWithPrepared(t *testing.T) {
 	}
 
 	for i := range maxPrepared + 5 {
-		got, err := s.Client.Account.Query().Where(account.NameNEQ("x")).Limit(100 + i).Count(WithPrepared(ctx))
+		got, err := s.Prepared().Account.Query().Where(account.NameNEQ("x")).Limit(100 + i).Count(ctx)
 		if err != nil || got != 3 {
 			t.Fatalf("query %d: %d, %v", i, got, err)
 		}
@@ -105,22 +108,22 @@ func TestWithPrepared(t *testing.T) {
 	}
 }
 
-// TestWithDetached: a query under WithDetached answers as the plain one
-// does, is counted, gives its connection back when its rows are closed, and
-// its wait for a connection ends with its context (all of SQLite's four
-// connections held: it returns at its deadline, not when one frees).
-func TestWithDetached(t *testing.T) {
+// TestDetached: a query of Store.Detached answers as the plain one does, is
+// counted, gives its connection back when its rows are closed, and its wait
+// for a connection ends with its context (all of SQLite's four connections
+// held: it returns at its deadline, not when one frees).
+func TestDetached(t *testing.T) {
 	s, counter, ctx := openAccounts(t)
 	defer s.Close()
-	names := func(ctx context.Context) ([]string, error) {
-		return s.Client.Account.Query().Where(account.NameNEQ("acct-1")).Order(account.ByID()).Select(account.FieldName).Strings(ctx)
+	names := func(ctx context.Context, client *ent.Client) ([]string, error) {
+		return client.Account.Query().Where(account.NameNEQ("acct-1")).Order(account.ByID()).Select(account.FieldName).Strings(ctx)
 	}
-	want, err := names(ctx)
+	want, err := names(ctx, s.Client)
 	if err != nil {
 		t.Fatal(err)
 	}
 	counter.Reset()
-	got, err := names(WithDetached(ctx))
+	got, err := names(ctx, s.Detached())
 	if err != nil || fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("detached query = %v, %v; want %v", got, err, want)
 	}
@@ -155,7 +158,7 @@ func TestWithDetached(t *testing.T) {
 	deadline, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	if _, err := names(WithDetached(deadline)); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := names(deadline, s.Detached()); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("with every connection held: %v, want context.DeadlineExceeded", err)
 	}
 	if waited := time.Since(start); waited > time.Second {

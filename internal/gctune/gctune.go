@@ -1,14 +1,13 @@
 // Package gctune sets the garbage collector's pace for the server.
 //
 // The Go runtime's default (GOGC=100) starts a collection each time the heap
-// doubles. This service's live heap is small (a few MiB of caches and pools)
-// while a request allocates a few MiB (a nested page builds thousands of
-// small values), so at the default the collector runs every few requests (in
-// the load benchmark, GOGC=400 raised the page's saturation rate on
-// PostgreSQL from 200 to 270 req/s). DefaultPercent lets the heap grow to
-// five times its live size between collections instead, which costs tens of
-// MiB. An operator's GOGC (or GOMEMLIMIT, to cap the
-// heap) always wins.
+// doubles. This service's live heap is small (caches and pools) while a
+// request allocates a good part of it again (a nested page builds thousands
+// of small values), so at the default the collector runs every few requests,
+// and the load benchmark's saturation rate is markedly lower (BENCHMARKS.md,
+// gctune). DefaultPercent lets the heap grow to five times its live size
+// between collections instead, a modest amount of memory for a small live
+// heap. An operator's GOGC (or GOMEMLIMIT, to cap the heap) always wins.
 package gctune
 
 import (

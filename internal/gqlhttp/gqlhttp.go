@@ -198,7 +198,11 @@ func (t Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Graph
 	var params *graphql.RawParams
 	var bad *badRequest
 	if r.Method == http.MethodGet {
-		params, bad = t.getParams(r)
+		var doc *ast.QueryDocument
+		params, doc, bad = t.getParams(r)
+		if doc != nil {
+			ctx = WithParsedDocument(ctx, params.Query, doc)
+		}
 	} else {
 		params, bad = postParams(r)
 	}
@@ -305,34 +309,62 @@ type badRequest struct {
 func invalid(msg string) *badRequest { return &badRequest{status: http.StatusBadRequest, msg: msg} }
 
 // getParams reads the parameters of a GET request from its URL and refuses
-// a mutation before anything runs.
-func (t Transport) getParams(r *http.Request) (*graphql.RawParams, *badRequest) {
+// a mutation before anything runs. It returns the document it parsed to
+// tell (nil when it does not parse), for the request's other readers
+// (WithParsedDocument).
+func (t Transport) getParams(r *http.Request) (*graphql.RawParams, *ast.QueryDocument, *badRequest) {
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		return nil, invalid("the URL's query string could not be parsed")
+		return nil, nil, invalid("the URL's query string could not be parsed")
 	}
 	if !q.Has("query") {
-		return nil, invalid("the request has no query parameter")
+		return nil, nil, invalid("the request has no query parameter")
 	}
 	p := &graphql.RawParams{Query: q.Get("query"), OperationName: q.Get("operationName")}
 	if v := q.Get("variables"); v != "" {
 		if p.Variables, err = object(json.RawMessage(v)); err != nil {
-			return nil, invalid("the variables parameter must be a JSON object")
+			return nil, nil, invalid("the variables parameter must be a JSON object")
 		}
 	}
 	if v := q.Get("extensions"); v != "" {
 		if p.Extensions, err = object(json.RawMessage(v)); err != nil {
-			return nil, invalid("the extensions parameter must be a JSON object")
+			return nil, nil, invalid("the extensions parameter must be a JSON object")
 		}
 	}
 	// A document that parses tells its operation's type; one that does not
 	// is a request error for the executor to report.
-	if doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: p.Query}, t.TokenLimit); err == nil {
-		if op := doc.Operations.ForName(p.OperationName); op != nil && op.Operation != ast.Query {
-			return nil, &badRequest{status: http.StatusMethodNotAllowed, msg: mutationOverGET, allow: http.MethodPost}
-		}
+	doc, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: p.Query}, t.TokenLimit)
+	if err != nil {
+		return p, nil, nil
 	}
-	return p, nil
+	if op := doc.Operations.ForName(p.OperationName); op != nil && op.Operation != ast.Query {
+		return nil, nil, &badRequest{status: http.StatusMethodNotAllowed, msg: mutationOverGET, allow: http.MethodPost}
+	}
+	return p, doc, nil
+}
+
+type parsedKey struct{}
+
+// parsedDocument is a document parsed from query.
+type parsedDocument struct {
+	query string
+	doc   *ast.QueryDocument
+}
+
+// WithParsedDocument returns ctx carrying doc, the document parsed from
+// query under the transport's token limit and not validated, for the
+// request's later readers (ParsedDocument), so that none parses it again.
+func WithParsedDocument(ctx context.Context, query string, doc *ast.QueryDocument) context.Context {
+	return context.WithValue(ctx, parsedKey{}, parsedDocument{query: query, doc: doc})
+}
+
+// ParsedDocument is the document of WithParsedDocument when it was parsed
+// from query (nil otherwise): parsed, not validated.
+func ParsedDocument(ctx context.Context, query string) *ast.QueryDocument {
+	if p, ok := ctx.Value(parsedKey{}).(parsedDocument); ok && p.query == query {
+		return p.doc
+	}
+	return nil
 }
 
 // postParams reads the parameters of a POST request from its JSON body.

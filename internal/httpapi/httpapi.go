@@ -114,8 +114,11 @@ func New(cfg Config) (http.Handler, error) {
 	// Outside in: negotiate the response media type (406 when the Accept
 	// header allows no GraphQL response type), cap concurrency, bound time,
 	// refuse cross-site and non-JSON bodies, bound the body, authenticate,
-	// rate-limit per key, replay idempotent mutations, run GraphQL a few
-	// requests at a time (the rest queued).
+	// rate-limit per key, hash a request under an Idempotency-Key, run
+	// GraphQL a few requests at a time (the rest queued). The key itself is
+	// claimed (or its answer replayed) within GraphQL, once the executor has
+	// parsed the document and found a mutation (idempotency.Extension), so
+	// in an execution slot.
 	mux.Handle("/query", negotiate(inFlight(cfg.MaxInFlight, timeout(cfg.RequestTimeout,
 		crossSite(cfg.CORSOrigins, limitBody(cfg.MaxBodyBytes, authenticate(authn, logger, perKey)))))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {

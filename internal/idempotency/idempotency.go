@@ -33,9 +33,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vektah/gqlparser/v2/ast"
-	"github.com/vektah/gqlparser/v2/parser"
-
 	"github.com/frsvc/fulfillment/ent"
 	"github.com/frsvc/fulfillment/ent/idempotencyrecord"
 	"github.com/frsvc/fulfillment/ent/predicate"
@@ -124,7 +121,13 @@ type gqlRequest struct {
 	Variables     map[string]any `json:"variables,omitempty"`
 }
 
-// Wrap returns next guarded by idempotency keys.
+// Wrap returns next guarded by idempotency keys. It reads a keyed POST
+// request's body and hashes it, and leaves the rest to next, which must be
+// the GraphQL handler with Extension installed: only the executor, once it
+// has parsed the document (under its token limit) and chosen the operation,
+// can tell a mutation, and only then is the key claimed (Claim). The answer
+// of a request that claimed no key (a query, or a document the executor
+// refused before it knew the operation) is passed on as next wrote it.
 func (m *Middleware) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key := r.Header.Get(Header)
@@ -141,12 +144,8 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		req, err := decodeRequest(body)
-		if err != nil || !isMutation(req) {
+		if err != nil {
 			next.ServeHTTP(w, r)
-			return
-		}
-		if len(key) > MaxKeyLength {
-			writeError(w, http.StatusBadRequest, apperr.Validation, "the Idempotency-Key header must be at most 255 characters")
 			return
 		}
 		// The caller is part of the request: an answer is replayed only to
@@ -155,54 +154,132 @@ func (m *Middleware) Wrap(next http.Handler) http.Handler {
 		// under the operator's Idempotency-Key and be handed the answer
 		// without its own role ever being checked.
 		p, _ := auth.FromContext(r.Context())
-		m.serve(w, r, next, key, hash(req, p.KeyID))
+		m.serve(w, r, next, &pending{m: m, key: key, hash: hash(req, p.KeyID)})
 	})
 }
 
-func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Handler, key, reqHash string) {
-	ctx := r.Context()
+// claimState is how far a keyed request has come with its key.
+type claimState int
+
+const (
+	// unclaimed: the executor has not found a mutation (yet).
+	unclaimed claimState = iota
+	// claimed: the key is this request's, under the lease of holder.
+	claimed
+	// answered: the key answers for the request (a replay, CONFLICT,
+	// IDEMPOTENCY_KEY_REUSED, a refused key, a failure of the store), in
+	// place of whatever the executor writes.
+	answered
+)
+
+// pending is a keyed request's claim on its key, carried in the request's
+// context from Wrap to the executor (Claim) and back. Claim runs on the
+// request's goroutine, within next.ServeHTTP.
+type pending struct {
+	m         *Middleware
+	key, hash string
+	state     claimState
+	holder    string
+	// answer writes the key's answer (answered).
+	answer func(http.ResponseWriter)
+}
+
+type pendingKey struct{}
+
+// Claim takes the request's Idempotency-Key for its operation, which the
+// caller has found to be a mutation (the GraphQL executor, through
+// Extension, once the document is parsed and its operation chosen). It
+// reports whether the mutation may run: false when the key answers
+// instead (the first answer replayed, CONFLICT while the first request
+// runs, IDEMPOTENCY_KEY_REUSED for another request, VALIDATION for a key
+// too long), which Wrap then writes in place of the caller's answer. A
+// request without a key gets true; one that claimed already, the answer it
+// got then.
+func Claim(ctx context.Context) bool {
+	p, ok := ctx.Value(pendingKey{}).(*pending)
+	if !ok {
+		return true
+	}
+	if p.state == unclaimed {
+		p.claim(ctx)
+	}
+	return p.state == claimed
+}
+
+func (p *pending) claim(ctx context.Context) {
+	m := p.m
+	p.state = answered
+	if len(p.key) > MaxKeyLength {
+		p.answer = func(w http.ResponseWriter) {
+			writeError(w, http.StatusBadRequest, apperr.Validation, "the Idempotency-Key header must be at most 255 characters")
+		}
+		return
+	}
 	now := m.now()
-	rec, holder, err := m.claim(ctx, key, reqHash, now)
+	rec, holder, err := m.claim(ctx, p.key, p.hash, now)
 	if ae := (*apperr.Error)(nil); errors.As(err, &ae) && ae.Code == apperr.Conflict {
-		writeError(w, http.StatusConflict, apperr.Conflict, ae.Message)
+		p.answer = func(w http.ResponseWriter) { writeError(w, http.StatusConflict, apperr.Conflict, ae.Message) }
 		return
 	}
 	if err != nil {
 		m.Logger.ErrorContext(ctx, "idempotency store", "error", err.Error())
-		writeError(w, http.StatusInternalServerError, apperr.Internal, "internal error")
+		p.answer = func(w http.ResponseWriter) {
+			writeError(w, http.StatusInternalServerError, apperr.Internal, "internal error")
+		}
 		return
 	}
-	if rec != nil {
-		switch {
-		case rec.RequestHash != reqHash:
+	if rec == nil {
+		p.state, p.holder = claimed, holder
+		return
+	}
+	switch {
+	case rec.RequestHash != p.hash:
+		p.answer = func(w http.ResponseWriter) {
 			writeError(w, http.StatusUnprocessableEntity, apperr.IdempotencyKeyReused, "this Idempotency-Key was used with a different request")
-		case !rec.Completed:
-			wait := max(int(math.Ceil(m.leaseEnd(rec).Sub(now).Seconds())), 1)
+		}
+	case !rec.Completed:
+		wait := max(int(math.Ceil(m.leaseEnd(rec).Sub(now).Seconds())), 1)
+		p.answer = func(w http.ResponseWriter) {
 			w.Header().Set("Retry-After", strconv.Itoa(wait))
 			writeError(w, http.StatusConflict, apperr.Conflict, fmt.Sprintf(
 				"a request with this Idempotency-Key is still in progress; if its server stopped, a retry runs it again once its lease has expired (within %d s)", wait))
-		default:
+		}
+	default:
+		p.answer = func(w http.ResponseWriter) {
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set(ReplayedHeader, "true")
 			w.WriteHeader(rec.StatusCode)
 			_, _ = w.Write(rec.Response)
 		}
-		return
 	}
+}
+
+func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Handler, p *pending) {
+	ctx := r.Context()
 	buf := &recorder{header: http.Header{}, status: http.StatusOK}
-	rctx, transient := apperr.WithTransientNote(ctx)
+	rctx, transient := apperr.WithTransientNote(context.WithValue(ctx, pendingKey{}, p))
 	next.ServeHTTP(buf, r.WithContext(rctx))
-	// The request ran; remember its answer before sending it, so that a
-	// client retrying the moment it has the answer gets a replay, and
-	// detached from the client's context so that a disconnect cannot leave
-	// the key pending.
-	defer func() {
+	send := func() {
 		for k, v := range buf.header {
 			w.Header()[k] = v
 		}
 		w.WriteHeader(buf.status)
 		_, _ = w.Write(buf.body.Bytes())
-	}()
+	}
+	switch p.state {
+	case unclaimed:
+		send()
+		return
+	case answered:
+		p.answer(w)
+		return
+	}
+	// The request ran; remember its answer before sending it, so that a
+	// client retrying the moment it has the answer gets a replay, and
+	// detached from the client's context so that a disconnect cannot leave
+	// the key pending.
+	defer send()
+	key, holder := p.key, p.holder
 	sctx := context.WithoutCancel(ctx)
 	// Both writes are guarded by the lease: a request that outlived it (it
 	// cannot, by the request timeout, but a clock can jump) must not touch
@@ -210,6 +287,7 @@ func (m *Middleware) serve(w http.ResponseWriter, r *http.Request, next http.Han
 	ours := []predicate.IdempotencyRecord{idempotencyrecord.Key(key), idempotencyrecord.Completed(false),
 		idempotencyrecord.LeaseHolder(holder)}
 	var n int
+	var err error
 	if buf.status >= 500 || hasInternalError(buf.body.Bytes()) || transient() {
 		// A failure of ours is not an answer worth replaying: free the key.
 		// Nor is a transient one (a transaction the database kept aborting
@@ -313,19 +391,6 @@ func ptrString(s *string) string {
 		return ""
 	}
 	return *s
-}
-
-func isMutation(req gqlRequest) bool {
-	doc, err := parser.ParseQuery(&ast.Source{Input: req.Query})
-	if err != nil {
-		return false
-	}
-	for _, op := range doc.Operations {
-		if req.OperationName == "" || op.Name == req.OperationName {
-			return op.Operation == ast.Mutation
-		}
-	}
-	return false
 }
 
 // decodeRequest reads a GraphQL request body with every number of its

@@ -166,9 +166,10 @@ func (o loadOptions) step(f func()) {
 
 // turns lets the servers' measurements take turns, one step each (a closed
 // loop, an arrival rate), rather than one server's whole series and then
-// the other's: the machine's speed drifts by tens of percent over minutes
-// on a shared host, and a drift would otherwise fall on whichever server
-// was measured second. One step runs at a time; a party that has finished
+// the other's: the machine's speed drifts over minutes on a shared host,
+// by more than the difference being measured at times (BENCHMARKS.md,
+// loadtest), and a drift would otherwise fall on whichever server was
+// measured second. One step runs at a time; a party that has finished
 // its steps drops out of the rotation.
 type turns struct {
 	mu   sync.Mutex
