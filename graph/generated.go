@@ -54,6 +54,9 @@ type ResolverRoot interface {
 }
 
 type DirectiveRoot struct {
+	Allow           func(ctx context.Context, obj any, next graphql.Resolver, roles []apikey.Role) (res any, err error)
+	FilterRelations func(ctx context.Context, obj any, next graphql.Resolver, roles []apikey.Role) (res any, err error)
+	ReadableBy      func(ctx context.Context, obj any, next graphql.Resolver, roles []apikey.Role) (res any, err error)
 }
 
 type ComplexityRoot struct {
@@ -3125,7 +3128,7 @@ var sources = []*ast.Source{
 
 extend type Query {
   "The caller: its account, role and (for SOURCE keys) its source."
-  viewer: Viewer!
+  viewer: Viewer! @allow(roles: [ADMIN, READ_ONLY, SOURCE])
 }
 
 type Viewer {
@@ -3267,14 +3270,14 @@ type CreatedApiKey {
 }
 
 extend type Mutation {
-  createSource(input: CreateSourceInput!): Source!
-  updateSource(id: ID!, input: UpdateSourceInput!): Source!
+  createSource(input: CreateSourceInput!): Source! @allow(roles: [ADMIN])
+  updateSource(id: ID!, input: UpdateSourceInput!): Source! @allow(roles: [ADMIN])
   "Bulk upsert by SKU for one source: atomic, at most 1000 items a call."
-  upsertInventory(sourceID: ID!, items: [InventoryInput!]!): [InventoryItem!]!
-  createApiKey(input: CreateApiKeyInput!): CreatedApiKey!
-  revokeApiKey(id: ID!): ApiKey!
+  upsertInventory(sourceID: ID!, items: [InventoryInput!]!): [InventoryItem!]! @allow(roles: [ADMIN])
+  createApiKey(input: CreateApiKeyInput!): CreatedApiKey! @allow(roles: [ADMIN])
+  revokeApiKey(id: ID!): ApiKey! @allow(roles: [ADMIN])
   "Sets the account's default strategy; omitted fields are left as they are."
-  updateAccountStrategy(input: StrategyInput!): Account!
+  updateAccountStrategy(input: StrategyInput!): Account! @allow(roles: [ADMIN])
 }
 
 "Account-wide automation settings."
@@ -3284,8 +3287,43 @@ input AccountSettingsInput {
 }
 
 extend type Mutation {
-  updateAccountSettings(input: AccountSettingsInput!): Account!
+  updateAccountSettings(input: AccountSettingsInput!): Account! @allow(roles: [ADMIN])
 }
+`, BuiltIn: false},
+	{Name: "../schema/authz.graphql", Input: `# Who may use what: declared here, on the fields, and nowhere else.
+# graph/authz.go implements the directives with internal/auth's predicates;
+# a directive without an implementation refuses every call (graph.NewSchema
+# panics on one, and gqlgen's generated code refuses a nil one).
+
+"""
+The roles that may use a root field of Query or Mutation. Every one of
+them carries it (TestEveryRootFieldDeclaresItsRoles); the introspection
+fields __schema, __type and __typename are open to every caller. Another
+role is refused FORBIDDEN at the field, before its resolver runs.
+"""
+directive @allow(roles: [ApiKeyRole!]!) on FIELD_DEFINITION
+
+"""
+The roles that may read an object field; without it every role that may
+reach the object may read the field. A role not listed that selects a
+non-null such field has its operation refused before anything runs, with
+one FORBIDDEN per path of the document: refused row by row, the field's
+null would spread to the nearest nullable parent and null the whole page.
+A nullable one is refused row by row, null with FORBIDDEN at each row.
+"""
+directive @readableBy(roles: [ApiKeyRole!]!) on FIELD_DEFINITION
+
+"""
+The roles that may filter through relations (has…, has…With) in the where
+argument of the field; any other role filters by the type's own fields
+only. Those filters run as sub-queries outside a SOURCE key's scope, so
+they would answer questions about what it may not read (another source's
+requests on a shared order, an order's status, the logs). On every field
+with a where argument (TestEveryRootFieldDeclaresItsRoles): a directive of
+its own rather than an argument of @allow, because connections below the
+root (Source.fulfillmentRequests, Order.logs) take a where too.
+"""
+directive @filterRelations(roles: [ApiKeyRole!]!) on FIELD_DEFINITION
 `, BuiltIn: false},
 	{Name: "../schema/ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
 directive @goModel(model: String, models: [String!], forceGenerate: Boolean) on OBJECT | INPUT_OBJECT | SCALAR | ENUM | INTERFACE | UNION
@@ -3619,7 +3657,7 @@ type FulfillmentRequest implements Node {
     Filtering options for FulfillmentLogs returned from the connection.
     """
     where: FulfillmentLogWhereInput
-  ): FulfillmentLogConnection!
+  ): FulfillmentLogConnection! @filterRelations(roles: [ADMIN,READ_ONLY])
 }
 """
 A connection to a list of items.
@@ -4291,30 +4329,30 @@ interface Node @goModel(model: "github.com/frsvc/fulfillment/ent.Noder") {
 type Order implements Node {
   id: ID!
   createdAt: Time!
-  updatedAt: Time!
+  updatedAt: Time! @readableBy(roles: [ADMIN,READ_ONLY])
   channel: String!
   orderNumber: String!
   referenceNumber: String
-  paymentStatus: PaymentStatus!
-  status: OrderStatus!
-  holdReason: String
+  paymentStatus: PaymentStatus! @readableBy(roles: [ADMIN,READ_ONLY])
+  status: OrderStatus! @readableBy(roles: [ADMIN,READ_ONLY])
+  holdReason: String @readableBy(roles: [ADMIN,READ_ONLY])
   """
   Why cancelOrder canceled the order.
   """
-  cancelReason: String
+  cancelReason: String @readableBy(roles: [ADMIN,READ_ONLY])
   """
   When cancelOrder canceled the order.
   """
-  canceledAt: Time
+  canceledAt: Time @readableBy(roles: [ADMIN,READ_ONLY])
   shipTo: Address!
   """
   Copy of ship_to.country for filtering.
   """
-  shipToCountry: String!
+  shipToCountry: String! @readableBy(roles: [ADMIN,READ_ONLY])
   orderedAt: Time!
-  allocationStatus: OrderAllocationStatus!
-  shipmentStatus: OrderShipmentStatus!
-  lines: [OrderLine!]
+  allocationStatus: OrderAllocationStatus! @readableBy(roles: [ADMIN,READ_ONLY])
+  shipmentStatus: OrderShipmentStatus! @readableBy(roles: [ADMIN,READ_ONLY])
+  lines: [OrderLine!] @readableBy(roles: [ADMIN,READ_ONLY])
   fulfillmentRequests(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -4345,7 +4383,7 @@ type Order implements Node {
     Filtering options for FulfillmentRequests returned from the connection.
     """
     where: FulfillmentRequestWhereInput
-  ): FulfillmentRequestConnection!
+  ): FulfillmentRequestConnection! @readableBy(roles: [ADMIN,READ_ONLY]) @filterRelations(roles: [ADMIN,READ_ONLY])
   logs(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -4376,7 +4414,7 @@ type Order implements Node {
     Filtering options for FulfillmentLogs returned from the connection.
     """
     where: FulfillmentLogWhereInput
-  ): FulfillmentLogConnection!
+  ): FulfillmentLogConnection! @readableBy(roles: [ADMIN,READ_ONLY]) @filterRelations(roles: [ADMIN,READ_ONLY])
 }
 """
 OrderAllocationStatus is enum for the field allocation_status
@@ -4437,11 +4475,11 @@ type OrderLine implements Node {
   sku: String!
   title: String
   quantity: Int!
-  unitPrice: Decimal!
-  unallocatedQuantity: Int!
-  allocatedQuantity: Int!
-  shippedQuantity: Int!
-  killedQuantity: Int!
+  unitPrice: Decimal! @readableBy(roles: [ADMIN,READ_ONLY])
+  unallocatedQuantity: Int! @readableBy(roles: [ADMIN,READ_ONLY])
+  allocatedQuantity: Int! @readableBy(roles: [ADMIN,READ_ONLY])
+  shippedQuantity: Int! @readableBy(roles: [ADMIN,READ_ONLY])
+  killedQuantity: Int! @readableBy(roles: [ADMIN,READ_ONLY])
   order: Order!
   fulfillmentRequestItems: [FulfillmentRequestItem!]
 }
@@ -4862,7 +4900,7 @@ type Query {
     ID of the object.
     """
     id: ID!
-  ): Node
+  ): Node @allow(roles: [ADMIN,READ_ONLY,SOURCE])
   """
   Lookup nodes by a list of IDs.
   """
@@ -4871,7 +4909,7 @@ type Query {
     The list of node IDs.
     """
     ids: [ID!]!
-  ): [Node]!
+  ): [Node]! @allow(roles: [ADMIN,READ_ONLY,SOURCE])
   apiKeys(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -4892,7 +4930,7 @@ type Query {
     Returns the last _n_ elements from the list.
     """
     last: Int
-  ): ApiKeyConnection!
+  ): ApiKeyConnection! @allow(roles: [ADMIN])
   fulfillmentLogs(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -4923,7 +4961,7 @@ type Query {
     Filtering options for FulfillmentLogs returned from the connection.
     """
     where: FulfillmentLogWhereInput
-  ): FulfillmentLogConnection!
+  ): FulfillmentLogConnection! @filterRelations(roles: [ADMIN,READ_ONLY]) @allow(roles: [ADMIN,READ_ONLY])
   fulfillmentRequests(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -4954,7 +4992,7 @@ type Query {
     Filtering options for FulfillmentRequests returned from the connection.
     """
     where: FulfillmentRequestWhereInput
-  ): FulfillmentRequestConnection!
+  ): FulfillmentRequestConnection! @filterRelations(roles: [ADMIN,READ_ONLY]) @allow(roles: [ADMIN,READ_ONLY,SOURCE])
   inventoryItems(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -4985,7 +5023,7 @@ type Query {
     Filtering options for InventoryItems returned from the connection.
     """
     where: InventoryItemWhereInput
-  ): InventoryItemConnection!
+  ): InventoryItemConnection! @filterRelations(roles: [ADMIN,READ_ONLY]) @allow(roles: [ADMIN,READ_ONLY])
   orders(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -5016,7 +5054,7 @@ type Query {
     Filtering options for Orders returned from the connection.
     """
     where: OrderWhereInput
-  ): OrderConnection!
+  ): OrderConnection! @filterRelations(roles: [ADMIN,READ_ONLY]) @allow(roles: [ADMIN,READ_ONLY])
   routingGroups(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -5047,7 +5085,7 @@ type Query {
     Filtering options for RoutingGroups returned from the connection.
     """
     where: RoutingGroupWhereInput
-  ): RoutingGroupConnection!
+  ): RoutingGroupConnection! @filterRelations(roles: [ADMIN,READ_ONLY]) @allow(roles: [ADMIN,READ_ONLY])
   shipments(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -5078,7 +5116,7 @@ type Query {
     Filtering options for Shipments returned from the connection.
     """
     where: ShipmentWhereInput
-  ): ShipmentConnection!
+  ): ShipmentConnection! @filterRelations(roles: [ADMIN,READ_ONLY]) @allow(roles: [ADMIN,READ_ONLY,SOURCE])
   sources(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -5109,7 +5147,7 @@ type Query {
     Filtering options for Sources returned from the connection.
     """
     where: SourceWhereInput
-  ): SourceConnection!
+  ): SourceConnection! @filterRelations(roles: [ADMIN,READ_ONLY]) @allow(roles: [ADMIN,READ_ONLY])
 }
 type RoutingGroup implements Node {
   id: ID!
@@ -5505,7 +5543,7 @@ type Source implements Node {
     Filtering options for InventoryItems returned from the connection.
     """
     where: InventoryItemWhereInput
-  ): InventoryItemConnection!
+  ): InventoryItemConnection! @filterRelations(roles: [ADMIN,READ_ONLY])
   fulfillmentRequests(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -5536,7 +5574,7 @@ type Source implements Node {
     Filtering options for FulfillmentRequests returned from the connection.
     """
     where: FulfillmentRequestWhereInput
-  ): FulfillmentRequestConnection!
+  ): FulfillmentRequestConnection! @filterRelations(roles: [ADMIN,READ_ONLY])
 }
 """
 A connection to a list of items.
@@ -5722,9 +5760,9 @@ input SourceWhereInput {
 
 extend type Query {
   "How the order would be routed now. Writes nothing."
-  fulfillmentPreview(orderID: ID!, routingGroupID: ID): FulfillmentPreview!
+  fulfillmentPreview(orderID: ID!, routingGroupID: ID): FulfillmentPreview! @allow(roles: [ADMIN, READ_ONLY])
   "What is waiting to be sent for the caller's account, and how its last send run went."
-  sendStatus: SendStatus!
+  sendStatus: SendStatus! @allow(roles: [ADMIN, READ_ONLY])
 }
 
 type SendStatus {
@@ -5885,7 +5923,7 @@ extend type FulfillmentRequest {
   country, a SKU the source never carried, stock overcommitted; for any request, a number parked as
   too long or duplicate. Empty when there was nothing to warn about.
   """
-  warnings: [String!]!
+  warnings: [String!]! @readableBy(roles: [ADMIN, READ_ONLY])
 }
 
 input CreateFulfillmentRequestInput {
@@ -5899,18 +5937,18 @@ input CreateFulfillmentRequestInput {
 
 extend type Mutation {
   "By hand: the chosen source, bypassing routing. Items default to every unallocated line."
-  createFulfillmentRequest(input: CreateFulfillmentRequestInput!): FulfillmentRequest!
+  createFulfillmentRequest(input: CreateFulfillmentRequestInput!): FulfillmentRequest! @allow(roles: [ADMIN])
   "The full generation flow: route, attach, apply strategies, commit stock, log."
-  generateFulfillmentRequests(orderID: ID!, routingGroupID: ID): GenerateResult!
+  generateFulfillmentRequests(orderID: ID!, routingGroupID: ID): GenerateResult! @allow(roles: [ADMIN])
   "Queue requests for the next send run; all or nothing."
-  processFulfillmentRequests(ids: [ID!]!): [FulfillmentRequest!]!
-  markFulfillmentRequestProcessed(id: ID!): FulfillmentRequest!
-  markFulfillmentRequestAcknowledged(id: ID!, confirmationNumber: String): FulfillmentRequest!
-  renumberFulfillmentRequest(id: ID!, number: String!): FulfillmentRequest!
-  voidFulfillmentRequest(id: ID!, reason: String!): FulfillmentRequest!
-  regenerateFulfillmentRequest(id: ID!, reason: String!, excludeSource: Boolean = false): GenerateResult!
+  processFulfillmentRequests(ids: [ID!]!): [FulfillmentRequest!]! @allow(roles: [ADMIN])
+  markFulfillmentRequestProcessed(id: ID!): FulfillmentRequest! @allow(roles: [ADMIN])
+  markFulfillmentRequestAcknowledged(id: ID!, confirmationNumber: String): FulfillmentRequest! @allow(roles: [ADMIN])
+  renumberFulfillmentRequest(id: ID!, number: String!): FulfillmentRequest! @allow(roles: [ADMIN])
+  voidFulfillmentRequest(id: ID!, reason: String!): FulfillmentRequest! @allow(roles: [ADMIN])
+  regenerateFulfillmentRequest(id: ID!, reason: String!, excludeSource: Boolean = false): GenerateResult! @allow(roles: [ADMIN])
   "The source's own confirmation of a request it received (SOURCE keys, or ADMIN on a source's behalf)."
-  acknowledgeFulfillmentRequest(id: ID!, confirmationNumber: String): FulfillmentRequest!
+  acknowledgeFulfillmentRequest(id: ID!, confirmationNumber: String): FulfillmentRequest! @allow(roles: [ADMIN, SOURCE])
 }
 
 type SendRunResult {
@@ -5961,10 +5999,10 @@ input CreateShipmentInput {
 
 extend type Mutation {
   "Run the send run now for the caller's account, or join the one in progress (an account has at most one at a time), and wait for it: at most 10 s and half the request's time limit, then answer with what had finished (complete: false) while the run goes on."
-  runSendFulfillmentRequests: SendRunResult!
+  runSendFulfillmentRequests: SendRunResult! @allow(roles: [ADMIN])
   "The source cancels a request it received. Every unshipped quantity is canceled; items say FILL or KILL per item, and what they leave out is FILL."
-  cancelFulfillmentRequest(id: ID!, reason: String!, items: [CancelItemInput!]): FulfillmentRequest!
-  createShipment(input: CreateShipmentInput!): Shipment!
+  cancelFulfillmentRequest(id: ID!, reason: String!, items: [CancelItemInput!]): FulfillmentRequest! @allow(roles: [ADMIN, SOURCE])
+  createShipment(input: CreateShipmentInput!): Shipment! @allow(roles: [ADMIN, SOURCE])
 }
 
 extend input FulfillmentRequestWhereInput {
@@ -6038,11 +6076,11 @@ input OrderLineChangeInput {
 
 extend type Mutation {
   "Idempotent on (channel, orderNumber): a repeat with the same content returns the stored order; one whose content differs answers CONFLICT naming what differs."
-  importOrder(input: ImportOrderInput!): Order!
-  holdOrder(id: ID!, reason: String!): Order!
-  releaseOrder(id: ID!): Order!
+  importOrder(input: ImportOrderInput!): Order! @allow(roles: [ADMIN])
+  holdOrder(id: ID!, reason: String!): Order! @allow(roles: [ADMIN])
+  releaseOrder(id: ID!): Order! @allow(roles: [ADMIN])
   "Sets the payment status, logged with before and after."
-  updateOrderPayment(id: ID!, paymentStatus: PaymentStatus!): Order!
+  updateOrderPayment(id: ID!, paymentStatus: PaymentStatus!): Order! @allow(roles: [ADMIN])
   """
   Cancels an OPEN or ON_HOLD order: its live fulfillment requests are voided
   (a request the source already has gets a cancellation notice), reserved
@@ -6050,13 +6088,13 @@ extend type Mutation {
   record it. CONFLICT if anything of the
   order has shipped, naming the requests that shipped.
   """
-  cancelOrder(id: ID!, reason: String!): Order!
+  cancelOrder(id: ID!, reason: String!): Order! @allow(roles: [ADMIN])
   """
   Changes an OPEN or ON_HOLD order's reference number, address and lines
   while what changes is unallocated; CONFLICT naming the fulfillment requests
   that hold it otherwise. Logged with before and after.
   """
-  updateOrder(id: ID!, input: UpdateOrderInput!): Order!
+  updateOrder(id: ID!, input: UpdateOrderInput!): Order! @allow(roles: [ADMIN])
 }
 `, BuiltIn: false},
 	{Name: "../schema/routing.graphql", Input: `# Routing groups: which sources may ship an order, and by which rules.
@@ -6107,8 +6145,8 @@ input UpdateRoutingGroupInput {
 }
 
 type Mutation {
-  createRoutingGroup(input: CreateRoutingGroupInput!): RoutingGroup!
-  updateRoutingGroup(id: ID!, input: UpdateRoutingGroupInput!): RoutingGroup!
+  createRoutingGroup(input: CreateRoutingGroupInput!): RoutingGroup! @allow(roles: [ADMIN])
+  updateRoutingGroup(id: ID!, input: UpdateRoutingGroupInput!): RoutingGroup! @allow(roles: [ADMIN])
 }
 `, BuiltIn: false},
 	{Name: "../schema/scalars.graphql", Input: `"An exact amount of money, as a JSON string such as \"12.50\" (at most 4 decimals)."
@@ -7157,6 +7195,48 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 // endregion ************************** internal!.gotpl ***************************
 
 // region    ***************************** args.gotpl *****************************
+
+func (ec *executionContext) dir_allow_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "roles",
+		func(ctx context.Context, v any) ([]apikey.Role, error) {
+			return ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["roles"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) dir_filterRelations_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "roles",
+		func(ctx context.Context, v any) ([]apikey.Role, error) {
+			return ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["roles"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) dir_readableBy_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "roles",
+		func(ctx context.Context, v any) ([]apikey.Role, error) {
+			return ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["roles"] = arg0
+	return args, nil
+}
 
 func (ec *executionContext) field_FulfillmentRequest_logs_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
@@ -11149,7 +11229,25 @@ func (ec *executionContext) _FulfillmentRequest_logs(ctx context.Context, field 
 			fc := graphql.GetFieldContext(ctx)
 			return obj.Logs(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.FulfillmentLogOrder), fc.Args["where"].(*ent.FulfillmentLogWhereInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal *ent.FulfillmentLogConnection
+					return zeroVal, err
+				}
+				if ec.Directives.FilterRelations == nil {
+					var zeroVal *ent.FulfillmentLogConnection
+					return zeroVal, errors.New("directive filterRelations is not implemented")
+				}
+				return ec.Directives.FilterRelations(ctx, obj, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.FulfillmentLogConnection) graphql.Marshaler {
 			return ec.marshalNFulfillmentLogConnection2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentLogConnection(ctx, selections, v)
 		},
@@ -11197,7 +11295,25 @@ func (ec *executionContext) _FulfillmentRequest_warnings(ctx context.Context, fi
 		func(ctx context.Context) (any, error) {
 			return ec.Resolvers.FulfillmentRequest().Warnings(ctx, obj)
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal []string
+					return zeroVal, err
+				}
+				if ec.Directives.ReadableBy == nil {
+					var zeroVal []string
+					return zeroVal, errors.New("directive readableBy is not implemented")
+				}
+				return ec.Directives.ReadableBy(ctx, obj, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
 			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
 		},
@@ -12188,7 +12304,25 @@ func (ec *executionContext) _Mutation_createRoutingGroup(ctx context.Context, fi
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().CreateRoutingGroup(ctx, fc.Args["input"].(admin.CreateRoutingGroupInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.RoutingGroup
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.RoutingGroup
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.RoutingGroup) graphql.Marshaler {
 			return ec.marshalNRoutingGroup2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐRoutingGroup(ctx, selections, v)
 		},
@@ -12237,7 +12371,25 @@ func (ec *executionContext) _Mutation_updateRoutingGroup(ctx context.Context, fi
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UpdateRoutingGroup(ctx, fc.Args["id"].(int), fc.Args["input"].(admin.UpdateRoutingGroupInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.RoutingGroup
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.RoutingGroup
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.RoutingGroup) graphql.Marshaler {
 			return ec.marshalNRoutingGroup2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐRoutingGroup(ctx, selections, v)
 		},
@@ -12286,7 +12438,25 @@ func (ec *executionContext) _Mutation_createSource(ctx context.Context, field gr
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().CreateSource(ctx, fc.Args["input"].(admin.CreateSourceInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.Source
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.Source
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Source) graphql.Marshaler {
 			return ec.marshalNSource2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐSource(ctx, selections, v)
 		},
@@ -12335,7 +12505,25 @@ func (ec *executionContext) _Mutation_updateSource(ctx context.Context, field gr
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UpdateSource(ctx, fc.Args["id"].(int), fc.Args["input"].(admin.UpdateSourceInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.Source
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.Source
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Source) graphql.Marshaler {
 			return ec.marshalNSource2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐSource(ctx, selections, v)
 		},
@@ -12384,7 +12572,25 @@ func (ec *executionContext) _Mutation_upsertInventory(ctx context.Context, field
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UpsertInventory(ctx, fc.Args["sourceID"].(int), fc.Args["items"].([]*admin.InventoryInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal []*ent.InventoryItem
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal []*ent.InventoryItem
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.InventoryItem) graphql.Marshaler {
 			return ec.marshalNInventoryItem2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐInventoryItemᚄ(ctx, selections, v)
 		},
@@ -12433,7 +12639,25 @@ func (ec *executionContext) _Mutation_createApiKey(ctx context.Context, field gr
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().CreateAPIKey(ctx, fc.Args["input"].(admin.CreateAPIKeyInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *admin.CreatedAPIKey
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *admin.CreatedAPIKey
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *admin.CreatedAPIKey) graphql.Marshaler {
 			return ec.marshalNCreatedApiKey2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋadminᚐCreatedAPIKey(ctx, selections, v)
 		},
@@ -12482,7 +12706,25 @@ func (ec *executionContext) _Mutation_revokeApiKey(ctx context.Context, field gr
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().RevokeAPIKey(ctx, fc.Args["id"].(int))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.ApiKey
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.ApiKey
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.ApiKey) graphql.Marshaler {
 			return ec.marshalNApiKey2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐApiKey(ctx, selections, v)
 		},
@@ -12531,7 +12773,25 @@ func (ec *executionContext) _Mutation_updateAccountStrategy(ctx context.Context,
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UpdateAccountStrategy(ctx, fc.Args["input"].(admin.StrategyInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.Account
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.Account
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Account) graphql.Marshaler {
 			return ec.marshalNAccount2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐAccount(ctx, selections, v)
 		},
@@ -12580,7 +12840,25 @@ func (ec *executionContext) _Mutation_updateAccountSettings(ctx context.Context,
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UpdateAccountSettings(ctx, fc.Args["input"].(admin.AccountSettingsInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.Account
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.Account
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Account) graphql.Marshaler {
 			return ec.marshalNAccount2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐAccount(ctx, selections, v)
 		},
@@ -12629,7 +12907,25 @@ func (ec *executionContext) _Mutation_createFulfillmentRequest(ctx context.Conte
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().CreateFulfillmentRequest(ctx, fc.Args["input"].(fulfillment.CreateInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.FulfillmentRequest
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.FulfillmentRequest
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.FulfillmentRequest) graphql.Marshaler {
 			return ec.marshalNFulfillmentRequest2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequest(ctx, selections, v)
 		},
@@ -12678,7 +12974,25 @@ func (ec *executionContext) _Mutation_generateFulfillmentRequests(ctx context.Co
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().GenerateFulfillmentRequests(ctx, fc.Args["orderID"].(int), fc.Args["routingGroupID"].(*int))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *fulfillment.GenerateResult
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *fulfillment.GenerateResult
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *fulfillment.GenerateResult) graphql.Marshaler {
 			return ec.marshalNGenerateResult2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐGenerateResult(ctx, selections, v)
 		},
@@ -12727,7 +13041,25 @@ func (ec *executionContext) _Mutation_processFulfillmentRequests(ctx context.Con
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().ProcessFulfillmentRequests(ctx, fc.Args["ids"].([]int))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal []*ent.FulfillmentRequest
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal []*ent.FulfillmentRequest
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.FulfillmentRequest) graphql.Marshaler {
 			return ec.marshalNFulfillmentRequest2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequestᚄ(ctx, selections, v)
 		},
@@ -12776,7 +13108,25 @@ func (ec *executionContext) _Mutation_markFulfillmentRequestProcessed(ctx contex
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().MarkFulfillmentRequestProcessed(ctx, fc.Args["id"].(int))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.FulfillmentRequest
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.FulfillmentRequest
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.FulfillmentRequest) graphql.Marshaler {
 			return ec.marshalNFulfillmentRequest2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequest(ctx, selections, v)
 		},
@@ -12825,7 +13175,25 @@ func (ec *executionContext) _Mutation_markFulfillmentRequestAcknowledged(ctx con
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().MarkFulfillmentRequestAcknowledged(ctx, fc.Args["id"].(int), fc.Args["confirmationNumber"].(*string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.FulfillmentRequest
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.FulfillmentRequest
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.FulfillmentRequest) graphql.Marshaler {
 			return ec.marshalNFulfillmentRequest2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequest(ctx, selections, v)
 		},
@@ -12874,7 +13242,25 @@ func (ec *executionContext) _Mutation_renumberFulfillmentRequest(ctx context.Con
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().RenumberFulfillmentRequest(ctx, fc.Args["id"].(int), fc.Args["number"].(string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.FulfillmentRequest
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.FulfillmentRequest
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.FulfillmentRequest) graphql.Marshaler {
 			return ec.marshalNFulfillmentRequest2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequest(ctx, selections, v)
 		},
@@ -12923,7 +13309,25 @@ func (ec *executionContext) _Mutation_voidFulfillmentRequest(ctx context.Context
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().VoidFulfillmentRequest(ctx, fc.Args["id"].(int), fc.Args["reason"].(string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.FulfillmentRequest
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.FulfillmentRequest
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.FulfillmentRequest) graphql.Marshaler {
 			return ec.marshalNFulfillmentRequest2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequest(ctx, selections, v)
 		},
@@ -12972,7 +13376,25 @@ func (ec *executionContext) _Mutation_regenerateFulfillmentRequest(ctx context.C
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().RegenerateFulfillmentRequest(ctx, fc.Args["id"].(int), fc.Args["reason"].(string), fc.Args["excludeSource"].(*bool))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *fulfillment.GenerateResult
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *fulfillment.GenerateResult
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *fulfillment.GenerateResult) graphql.Marshaler {
 			return ec.marshalNGenerateResult2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐGenerateResult(ctx, selections, v)
 		},
@@ -13021,7 +13443,25 @@ func (ec *executionContext) _Mutation_acknowledgeFulfillmentRequest(ctx context.
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().AcknowledgeFulfillmentRequest(ctx, fc.Args["id"].(int), fc.Args["confirmationNumber"].(*string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "SOURCE"})
+				if err != nil {
+					var zeroVal *ent.FulfillmentRequest
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.FulfillmentRequest
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.FulfillmentRequest) graphql.Marshaler {
 			return ec.marshalNFulfillmentRequest2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequest(ctx, selections, v)
 		},
@@ -13069,7 +13509,25 @@ func (ec *executionContext) _Mutation_runSendFulfillmentRequests(ctx context.Con
 		func(ctx context.Context) (any, error) {
 			return ec.Resolvers.Mutation().RunSendFulfillmentRequests(ctx)
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *sender.Report
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *sender.Report
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *sender.Report) graphql.Marshaler {
 			return ec.marshalNSendRunResult2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋsenderᚐReport(ctx, selections, v)
 		},
@@ -13102,7 +13560,25 @@ func (ec *executionContext) _Mutation_cancelFulfillmentRequest(ctx context.Conte
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().CancelFulfillmentRequest(ctx, fc.Args["id"].(int), fc.Args["reason"].(string), fc.Args["items"].([]*fulfillment.CancelItemInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "SOURCE"})
+				if err != nil {
+					var zeroVal *ent.FulfillmentRequest
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.FulfillmentRequest
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.FulfillmentRequest) graphql.Marshaler {
 			return ec.marshalNFulfillmentRequest2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequest(ctx, selections, v)
 		},
@@ -13151,7 +13627,25 @@ func (ec *executionContext) _Mutation_createShipment(ctx context.Context, field 
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().CreateShipment(ctx, fc.Args["input"].(fulfillment.CreateShipmentInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "SOURCE"})
+				if err != nil {
+					var zeroVal *ent.Shipment
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.Shipment
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Shipment) graphql.Marshaler {
 			return ec.marshalNShipment2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐShipment(ctx, selections, v)
 		},
@@ -13200,7 +13694,25 @@ func (ec *executionContext) _Mutation_importOrder(ctx context.Context, field gra
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().ImportOrder(ctx, fc.Args["input"].(orders.ImportOrderInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.Order
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.Order
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Order) graphql.Marshaler {
 			return ec.marshalNOrder2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐOrder(ctx, selections, v)
 		},
@@ -13249,7 +13761,25 @@ func (ec *executionContext) _Mutation_holdOrder(ctx context.Context, field graph
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().HoldOrder(ctx, fc.Args["id"].(int), fc.Args["reason"].(string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.Order
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.Order
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Order) graphql.Marshaler {
 			return ec.marshalNOrder2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐOrder(ctx, selections, v)
 		},
@@ -13298,7 +13828,25 @@ func (ec *executionContext) _Mutation_releaseOrder(ctx context.Context, field gr
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().ReleaseOrder(ctx, fc.Args["id"].(int))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.Order
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.Order
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Order) graphql.Marshaler {
 			return ec.marshalNOrder2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐOrder(ctx, selections, v)
 		},
@@ -13347,7 +13895,25 @@ func (ec *executionContext) _Mutation_updateOrderPayment(ctx context.Context, fi
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UpdateOrderPayment(ctx, fc.Args["id"].(int), fc.Args["paymentStatus"].(order.PaymentStatus))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.Order
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.Order
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Order) graphql.Marshaler {
 			return ec.marshalNOrder2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐOrder(ctx, selections, v)
 		},
@@ -13396,7 +13962,25 @@ func (ec *executionContext) _Mutation_cancelOrder(ctx context.Context, field gra
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().CancelOrder(ctx, fc.Args["id"].(int), fc.Args["reason"].(string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.Order
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.Order
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Order) graphql.Marshaler {
 			return ec.marshalNOrder2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐOrder(ctx, selections, v)
 		},
@@ -13445,7 +14029,25 @@ func (ec *executionContext) _Mutation_updateOrder(ctx context.Context, field gra
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UpdateOrder(ctx, fc.Args["id"].(int), fc.Args["input"].(fulfillment.UpdateOrderInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.Order
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.Order
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Order) graphql.Marshaler {
 			return ec.marshalNOrder2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐOrder(ctx, selections, v)
 		},
@@ -13542,7 +14144,25 @@ func (ec *executionContext) _Order_updatedAt(ctx context.Context, field graphql.
 		func(ctx context.Context) (any, error) {
 			return obj.UpdatedAt, nil
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal time.Time
+					return zeroVal, err
+				}
+				if ec.Directives.ReadableBy == nil {
+					var zeroVal time.Time
+					return zeroVal, errors.New("directive readableBy is not implemented")
+				}
+				return ec.Directives.ReadableBy(ctx, obj, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -13633,9 +14253,6 @@ func (ec *executionContext) fieldContext_Order_referenceNumber(_ context.Context
 }
 
 func (ec *executionContext) _Order_paymentStatus(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
-	if plainLeaf(ec.OperationContext, "Order", "paymentStatus") {
-		return ec.marshalNPaymentStatus2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋorderᚐPaymentStatus(ctx, field.Selections, obj.PaymentStatus)
-	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -13646,7 +14263,25 @@ func (ec *executionContext) _Order_paymentStatus(ctx context.Context, field grap
 		func(ctx context.Context) (any, error) {
 			return obj.PaymentStatus, nil
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal order.PaymentStatus
+					return zeroVal, err
+				}
+				if ec.Directives.ReadableBy == nil {
+					var zeroVal order.PaymentStatus
+					return zeroVal, errors.New("directive readableBy is not implemented")
+				}
+				return ec.Directives.ReadableBy(ctx, obj, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v order.PaymentStatus) graphql.Marshaler {
 			return ec.marshalNPaymentStatus2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋorderᚐPaymentStatus(ctx, selections, v)
 		},
@@ -13659,9 +14294,6 @@ func (ec *executionContext) fieldContext_Order_paymentStatus(_ context.Context, 
 }
 
 func (ec *executionContext) _Order_status(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
-	if plainLeaf(ec.OperationContext, "Order", "status") {
-		return ec.marshalNOrderStatus2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋorderᚐStatus(ctx, field.Selections, obj.Status)
-	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -13672,7 +14304,25 @@ func (ec *executionContext) _Order_status(ctx context.Context, field graphql.Col
 		func(ctx context.Context) (any, error) {
 			return obj.Status, nil
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal order.Status
+					return zeroVal, err
+				}
+				if ec.Directives.ReadableBy == nil {
+					var zeroVal order.Status
+					return zeroVal, errors.New("directive readableBy is not implemented")
+				}
+				return ec.Directives.ReadableBy(ctx, obj, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v order.Status) graphql.Marshaler {
 			return ec.marshalNOrderStatus2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋorderᚐStatus(ctx, selections, v)
 		},
@@ -13695,7 +14345,25 @@ func (ec *executionContext) _Order_holdReason(ctx context.Context, field graphql
 		func(ctx context.Context) (any, error) {
 			return obj.HoldReason, nil
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				if ec.Directives.ReadableBy == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive readableBy is not implemented")
+				}
+				return ec.Directives.ReadableBy(ctx, obj, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
 			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
@@ -13718,7 +14386,25 @@ func (ec *executionContext) _Order_cancelReason(ctx context.Context, field graph
 		func(ctx context.Context) (any, error) {
 			return obj.CancelReason, nil
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				if ec.Directives.ReadableBy == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive readableBy is not implemented")
+				}
+				return ec.Directives.ReadableBy(ctx, obj, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
 			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
@@ -13741,7 +14427,25 @@ func (ec *executionContext) _Order_canceledAt(ctx context.Context, field graphql
 		func(ctx context.Context) (any, error) {
 			return obj.CanceledAt, nil
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal *time.Time
+					return zeroVal, err
+				}
+				if ec.Directives.ReadableBy == nil {
+					var zeroVal *time.Time
+					return zeroVal, errors.New("directive readableBy is not implemented")
+				}
+				return ec.Directives.ReadableBy(ctx, obj, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
 			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
 		},
@@ -13786,9 +14490,6 @@ func (ec *executionContext) fieldContext_Order_shipTo(_ context.Context, field g
 }
 
 func (ec *executionContext) _Order_shipToCountry(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
-	if plainLeaf(ec.OperationContext, "Order", "shipToCountry") {
-		return ec.marshalNString2string(ctx, field.Selections, obj.ShipToCountry)
-	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -13799,7 +14500,25 @@ func (ec *executionContext) _Order_shipToCountry(ctx context.Context, field grap
 		func(ctx context.Context) (any, error) {
 			return obj.ShipToCountry, nil
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.ReadableBy == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive readableBy is not implemented")
+				}
+				return ec.Directives.ReadableBy(ctx, obj, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -13835,9 +14554,6 @@ func (ec *executionContext) fieldContext_Order_orderedAt(_ context.Context, fiel
 }
 
 func (ec *executionContext) _Order_allocationStatus(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
-	if plainLeaf(ec.OperationContext, "Order", "allocationStatus") {
-		return ec.marshalNOrderAllocationStatus2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋorderᚐAllocationStatus(ctx, field.Selections, obj.AllocationStatus)
-	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -13848,7 +14564,25 @@ func (ec *executionContext) _Order_allocationStatus(ctx context.Context, field g
 		func(ctx context.Context) (any, error) {
 			return obj.AllocationStatus, nil
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal order.AllocationStatus
+					return zeroVal, err
+				}
+				if ec.Directives.ReadableBy == nil {
+					var zeroVal order.AllocationStatus
+					return zeroVal, errors.New("directive readableBy is not implemented")
+				}
+				return ec.Directives.ReadableBy(ctx, obj, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v order.AllocationStatus) graphql.Marshaler {
 			return ec.marshalNOrderAllocationStatus2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋorderᚐAllocationStatus(ctx, selections, v)
 		},
@@ -13861,9 +14595,6 @@ func (ec *executionContext) fieldContext_Order_allocationStatus(_ context.Contex
 }
 
 func (ec *executionContext) _Order_shipmentStatus(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
-	if plainLeaf(ec.OperationContext, "Order", "shipmentStatus") {
-		return ec.marshalNOrderShipmentStatus2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋorderᚐShipmentStatus(ctx, field.Selections, obj.ShipmentStatus)
-	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -13874,7 +14605,25 @@ func (ec *executionContext) _Order_shipmentStatus(ctx context.Context, field gra
 		func(ctx context.Context) (any, error) {
 			return obj.ShipmentStatus, nil
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal order.ShipmentStatus
+					return zeroVal, err
+				}
+				if ec.Directives.ReadableBy == nil {
+					var zeroVal order.ShipmentStatus
+					return zeroVal, errors.New("directive readableBy is not implemented")
+				}
+				return ec.Directives.ReadableBy(ctx, obj, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v order.ShipmentStatus) graphql.Marshaler {
 			return ec.marshalNOrderShipmentStatus2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋorderᚐShipmentStatus(ctx, selections, v)
 		},
@@ -13897,7 +14646,25 @@ func (ec *executionContext) _Order_lines(ctx context.Context, field graphql.Coll
 		func(ctx context.Context) (any, error) {
 			return obj.Lines(ctx)
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal []*ent.OrderLine
+					return zeroVal, err
+				}
+				if ec.Directives.ReadableBy == nil {
+					var zeroVal []*ent.OrderLine
+					return zeroVal, errors.New("directive readableBy is not implemented")
+				}
+				return ec.Directives.ReadableBy(ctx, obj, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.OrderLine) graphql.Marshaler {
 			return ec.marshalOOrderLine2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐOrderLineᚄ(ctx, selections, v)
 		},
@@ -13930,7 +14697,37 @@ func (ec *executionContext) _Order_fulfillmentRequests(ctx context.Context, fiel
 			fc := graphql.GetFieldContext(ctx)
 			return obj.FulfillmentRequests(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.FulfillmentRequestOrder), fc.Args["where"].(*ent.FulfillmentRequestWhereInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal *ent.FulfillmentRequestConnection
+					return zeroVal, err
+				}
+				if ec.Directives.ReadableBy == nil {
+					var zeroVal *ent.FulfillmentRequestConnection
+					return zeroVal, errors.New("directive readableBy is not implemented")
+				}
+				return ec.Directives.ReadableBy(ctx, obj, directive0, roles)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal *ent.FulfillmentRequestConnection
+					return zeroVal, err
+				}
+				if ec.Directives.FilterRelations == nil {
+					var zeroVal *ent.FulfillmentRequestConnection
+					return zeroVal, errors.New("directive filterRelations is not implemented")
+				}
+				return ec.Directives.FilterRelations(ctx, obj, directive1, roles)
+			}
+
+			next = directive2
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.FulfillmentRequestConnection) graphql.Marshaler {
 			return ec.marshalNFulfillmentRequestConnection2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequestConnection(ctx, selections, v)
 		},
@@ -13979,7 +14776,37 @@ func (ec *executionContext) _Order_logs(ctx context.Context, field graphql.Colle
 			fc := graphql.GetFieldContext(ctx)
 			return obj.Logs(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.FulfillmentLogOrder), fc.Args["where"].(*ent.FulfillmentLogWhereInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal *ent.FulfillmentLogConnection
+					return zeroVal, err
+				}
+				if ec.Directives.ReadableBy == nil {
+					var zeroVal *ent.FulfillmentLogConnection
+					return zeroVal, errors.New("directive readableBy is not implemented")
+				}
+				return ec.Directives.ReadableBy(ctx, obj, directive0, roles)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal *ent.FulfillmentLogConnection
+					return zeroVal, err
+				}
+				if ec.Directives.FilterRelations == nil {
+					var zeroVal *ent.FulfillmentLogConnection
+					return zeroVal, errors.New("directive filterRelations is not implemented")
+				}
+				return ec.Directives.FilterRelations(ctx, obj, directive1, roles)
+			}
+
+			next = directive2
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.FulfillmentLogConnection) graphql.Marshaler {
 			return ec.marshalNFulfillmentLogConnection2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentLogConnection(ctx, selections, v)
 		},
@@ -14318,9 +15145,6 @@ func (ec *executionContext) fieldContext_OrderLine_quantity(_ context.Context, f
 }
 
 func (ec *executionContext) _OrderLine_unitPrice(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
-	if plainLeaf(ec.OperationContext, "OrderLine", "unitPrice") {
-		return ec.marshalNDecimal2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋmoneyᚐAmount(ctx, field.Selections, obj.UnitPrice)
-	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -14331,7 +15155,25 @@ func (ec *executionContext) _OrderLine_unitPrice(ctx context.Context, field grap
 		func(ctx context.Context) (any, error) {
 			return obj.UnitPrice, nil
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal money.Amount
+					return zeroVal, err
+				}
+				if ec.Directives.ReadableBy == nil {
+					var zeroVal money.Amount
+					return zeroVal, errors.New("directive readableBy is not implemented")
+				}
+				return ec.Directives.ReadableBy(ctx, obj, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
 			return ec.marshalNDecimal2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋmoneyᚐAmount(ctx, selections, v)
 		},
@@ -14344,9 +15186,6 @@ func (ec *executionContext) fieldContext_OrderLine_unitPrice(_ context.Context, 
 }
 
 func (ec *executionContext) _OrderLine_unallocatedQuantity(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
-	if plainLeaf(ec.OperationContext, "OrderLine", "unallocatedQuantity") {
-		return ec.marshalNInt2int(ctx, field.Selections, obj.UnallocatedQuantity)
-	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -14357,7 +15196,25 @@ func (ec *executionContext) _OrderLine_unallocatedQuantity(ctx context.Context, 
 		func(ctx context.Context) (any, error) {
 			return obj.UnallocatedQuantity, nil
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal int
+					return zeroVal, err
+				}
+				if ec.Directives.ReadableBy == nil {
+					var zeroVal int
+					return zeroVal, errors.New("directive readableBy is not implemented")
+				}
+				return ec.Directives.ReadableBy(ctx, obj, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -14370,9 +15227,6 @@ func (ec *executionContext) fieldContext_OrderLine_unallocatedQuantity(_ context
 }
 
 func (ec *executionContext) _OrderLine_allocatedQuantity(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
-	if plainLeaf(ec.OperationContext, "OrderLine", "allocatedQuantity") {
-		return ec.marshalNInt2int(ctx, field.Selections, obj.AllocatedQuantity)
-	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -14383,7 +15237,25 @@ func (ec *executionContext) _OrderLine_allocatedQuantity(ctx context.Context, fi
 		func(ctx context.Context) (any, error) {
 			return obj.AllocatedQuantity, nil
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal int
+					return zeroVal, err
+				}
+				if ec.Directives.ReadableBy == nil {
+					var zeroVal int
+					return zeroVal, errors.New("directive readableBy is not implemented")
+				}
+				return ec.Directives.ReadableBy(ctx, obj, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -14396,9 +15268,6 @@ func (ec *executionContext) fieldContext_OrderLine_allocatedQuantity(_ context.C
 }
 
 func (ec *executionContext) _OrderLine_shippedQuantity(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
-	if plainLeaf(ec.OperationContext, "OrderLine", "shippedQuantity") {
-		return ec.marshalNInt2int(ctx, field.Selections, obj.ShippedQuantity)
-	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -14409,7 +15278,25 @@ func (ec *executionContext) _OrderLine_shippedQuantity(ctx context.Context, fiel
 		func(ctx context.Context) (any, error) {
 			return obj.ShippedQuantity, nil
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal int
+					return zeroVal, err
+				}
+				if ec.Directives.ReadableBy == nil {
+					var zeroVal int
+					return zeroVal, errors.New("directive readableBy is not implemented")
+				}
+				return ec.Directives.ReadableBy(ctx, obj, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -14422,9 +15309,6 @@ func (ec *executionContext) fieldContext_OrderLine_shippedQuantity(_ context.Con
 }
 
 func (ec *executionContext) _OrderLine_killedQuantity(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
-	if plainLeaf(ec.OperationContext, "OrderLine", "killedQuantity") {
-		return ec.marshalNInt2int(ctx, field.Selections, obj.KilledQuantity)
-	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -14435,7 +15319,25 @@ func (ec *executionContext) _OrderLine_killedQuantity(ctx context.Context, field
 		func(ctx context.Context) (any, error) {
 			return obj.KilledQuantity, nil
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal int
+					return zeroVal, err
+				}
+				if ec.Directives.ReadableBy == nil {
+					var zeroVal int
+					return zeroVal, errors.New("directive readableBy is not implemented")
+				}
+				return ec.Directives.ReadableBy(ctx, obj, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -14893,7 +15795,25 @@ func (ec *executionContext) _Query_node(ctx context.Context, field graphql.Colle
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Node(ctx, fc.Args["id"].(int))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY", "SOURCE"})
+				if err != nil {
+					var zeroVal ent.Noder
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal ent.Noder
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v ent.Noder) graphql.Marshaler {
 			return ec.marshalONode2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐNoder(ctx, selections, v)
 		},
@@ -14942,7 +15862,25 @@ func (ec *executionContext) _Query_nodes(ctx context.Context, field graphql.Coll
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Nodes(ctx, fc.Args["ids"].([]int))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY", "SOURCE"})
+				if err != nil {
+					var zeroVal []ent.Noder
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal []ent.Noder
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v []ent.Noder) graphql.Marshaler {
 			return ec.marshalNNode2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐNoder(ctx, selections, v)
 		},
@@ -14991,7 +15929,25 @@ func (ec *executionContext) _Query_apiKeys(ctx context.Context, field graphql.Co
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().APIKeys(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.ApiKeyConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.ApiKeyConnection
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.ApiKeyConnection) graphql.Marshaler {
 			return ec.marshalNApiKeyConnection2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐApiKeyConnection(ctx, selections, v)
 		},
@@ -15040,7 +15996,37 @@ func (ec *executionContext) _Query_fulfillmentLogs(ctx context.Context, field gr
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().FulfillmentLogs(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.FulfillmentLogOrder), fc.Args["where"].(*ent.FulfillmentLogWhereInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal *ent.FulfillmentLogConnection
+					return zeroVal, err
+				}
+				if ec.Directives.FilterRelations == nil {
+					var zeroVal *ent.FulfillmentLogConnection
+					return zeroVal, errors.New("directive filterRelations is not implemented")
+				}
+				return ec.Directives.FilterRelations(ctx, nil, directive0, roles)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal *ent.FulfillmentLogConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.FulfillmentLogConnection
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive1, roles)
+			}
+
+			next = directive2
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.FulfillmentLogConnection) graphql.Marshaler {
 			return ec.marshalNFulfillmentLogConnection2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentLogConnection(ctx, selections, v)
 		},
@@ -15089,7 +16075,37 @@ func (ec *executionContext) _Query_fulfillmentRequests(ctx context.Context, fiel
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().FulfillmentRequests(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.FulfillmentRequestOrder), fc.Args["where"].(*ent.FulfillmentRequestWhereInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal *ent.FulfillmentRequestConnection
+					return zeroVal, err
+				}
+				if ec.Directives.FilterRelations == nil {
+					var zeroVal *ent.FulfillmentRequestConnection
+					return zeroVal, errors.New("directive filterRelations is not implemented")
+				}
+				return ec.Directives.FilterRelations(ctx, nil, directive0, roles)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY", "SOURCE"})
+				if err != nil {
+					var zeroVal *ent.FulfillmentRequestConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.FulfillmentRequestConnection
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive1, roles)
+			}
+
+			next = directive2
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.FulfillmentRequestConnection) graphql.Marshaler {
 			return ec.marshalNFulfillmentRequestConnection2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequestConnection(ctx, selections, v)
 		},
@@ -15138,7 +16154,37 @@ func (ec *executionContext) _Query_inventoryItems(ctx context.Context, field gra
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().InventoryItems(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.InventoryItemOrder), fc.Args["where"].(*ent.InventoryItemWhereInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal *ent.InventoryItemConnection
+					return zeroVal, err
+				}
+				if ec.Directives.FilterRelations == nil {
+					var zeroVal *ent.InventoryItemConnection
+					return zeroVal, errors.New("directive filterRelations is not implemented")
+				}
+				return ec.Directives.FilterRelations(ctx, nil, directive0, roles)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal *ent.InventoryItemConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.InventoryItemConnection
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive1, roles)
+			}
+
+			next = directive2
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.InventoryItemConnection) graphql.Marshaler {
 			return ec.marshalNInventoryItemConnection2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐInventoryItemConnection(ctx, selections, v)
 		},
@@ -15187,7 +16233,37 @@ func (ec *executionContext) _Query_orders(ctx context.Context, field graphql.Col
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Orders(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.OrderOrder), fc.Args["where"].(*ent.OrderWhereInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal *ent.OrderConnection
+					return zeroVal, err
+				}
+				if ec.Directives.FilterRelations == nil {
+					var zeroVal *ent.OrderConnection
+					return zeroVal, errors.New("directive filterRelations is not implemented")
+				}
+				return ec.Directives.FilterRelations(ctx, nil, directive0, roles)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal *ent.OrderConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.OrderConnection
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive1, roles)
+			}
+
+			next = directive2
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.OrderConnection) graphql.Marshaler {
 			return ec.marshalNOrderConnection2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐOrderConnection(ctx, selections, v)
 		},
@@ -15236,7 +16312,37 @@ func (ec *executionContext) _Query_routingGroups(ctx context.Context, field grap
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().RoutingGroups(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.RoutingGroupOrder), fc.Args["where"].(*ent.RoutingGroupWhereInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal *ent.RoutingGroupConnection
+					return zeroVal, err
+				}
+				if ec.Directives.FilterRelations == nil {
+					var zeroVal *ent.RoutingGroupConnection
+					return zeroVal, errors.New("directive filterRelations is not implemented")
+				}
+				return ec.Directives.FilterRelations(ctx, nil, directive0, roles)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal *ent.RoutingGroupConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.RoutingGroupConnection
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive1, roles)
+			}
+
+			next = directive2
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.RoutingGroupConnection) graphql.Marshaler {
 			return ec.marshalNRoutingGroupConnection2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐRoutingGroupConnection(ctx, selections, v)
 		},
@@ -15285,7 +16391,37 @@ func (ec *executionContext) _Query_shipments(ctx context.Context, field graphql.
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Shipments(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.ShipmentOrder), fc.Args["where"].(*ent.ShipmentWhereInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal *ent.ShipmentConnection
+					return zeroVal, err
+				}
+				if ec.Directives.FilterRelations == nil {
+					var zeroVal *ent.ShipmentConnection
+					return zeroVal, errors.New("directive filterRelations is not implemented")
+				}
+				return ec.Directives.FilterRelations(ctx, nil, directive0, roles)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY", "SOURCE"})
+				if err != nil {
+					var zeroVal *ent.ShipmentConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.ShipmentConnection
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive1, roles)
+			}
+
+			next = directive2
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.ShipmentConnection) graphql.Marshaler {
 			return ec.marshalNShipmentConnection2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐShipmentConnection(ctx, selections, v)
 		},
@@ -15334,7 +16470,37 @@ func (ec *executionContext) _Query_sources(ctx context.Context, field graphql.Co
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Sources(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.SourceOrder), fc.Args["where"].(*ent.SourceWhereInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal *ent.SourceConnection
+					return zeroVal, err
+				}
+				if ec.Directives.FilterRelations == nil {
+					var zeroVal *ent.SourceConnection
+					return zeroVal, errors.New("directive filterRelations is not implemented")
+				}
+				return ec.Directives.FilterRelations(ctx, nil, directive0, roles)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal *ent.SourceConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.SourceConnection
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive1, roles)
+			}
+
+			next = directive2
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.SourceConnection) graphql.Marshaler {
 			return ec.marshalNSourceConnection2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐSourceConnection(ctx, selections, v)
 		},
@@ -15382,7 +16548,25 @@ func (ec *executionContext) _Query_viewer(ctx context.Context, field graphql.Col
 		func(ctx context.Context) (any, error) {
 			return ec.Resolvers.Query().Viewer(ctx)
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY", "SOURCE"})
+				if err != nil {
+					var zeroVal *admin.Viewer
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *admin.Viewer
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *admin.Viewer) graphql.Marshaler {
 			return ec.marshalNViewer2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋadminᚐViewer(ctx, selections, v)
 		},
@@ -15415,7 +16599,25 @@ func (ec *executionContext) _Query_fulfillmentPreview(ctx context.Context, field
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().FulfillmentPreview(ctx, fc.Args["orderID"].(int), fc.Args["routingGroupID"].(*int))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal *fulfillment.Preview
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *fulfillment.Preview
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *fulfillment.Preview) graphql.Marshaler {
 			return ec.marshalNFulfillmentPreview2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐPreview(ctx, selections, v)
 		},
@@ -15463,7 +16665,25 @@ func (ec *executionContext) _Query_sendStatus(ctx context.Context, field graphql
 		func(ctx context.Context) (any, error) {
 			return ec.Resolvers.Query().SendStatus(ctx)
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal *sender.Status
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *sender.Status
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *sender.Status) graphql.Marshaler {
 			return ec.marshalNSendStatus2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋsenderᚐStatus(ctx, selections, v)
 		},
@@ -18275,7 +19495,25 @@ func (ec *executionContext) _Source_inventoryItems(ctx context.Context, field gr
 			fc := graphql.GetFieldContext(ctx)
 			return obj.InventoryItems(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.InventoryItemOrder), fc.Args["where"].(*ent.InventoryItemWhereInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal *ent.InventoryItemConnection
+					return zeroVal, err
+				}
+				if ec.Directives.FilterRelations == nil {
+					var zeroVal *ent.InventoryItemConnection
+					return zeroVal, errors.New("directive filterRelations is not implemented")
+				}
+				return ec.Directives.FilterRelations(ctx, obj, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.InventoryItemConnection) graphql.Marshaler {
 			return ec.marshalNInventoryItemConnection2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐInventoryItemConnection(ctx, selections, v)
 		},
@@ -18324,7 +19562,25 @@ func (ec *executionContext) _Source_fulfillmentRequests(ctx context.Context, fie
 			fc := graphql.GetFieldContext(ctx)
 			return obj.FulfillmentRequests(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.FulfillmentRequestOrder), fc.Args["where"].(*ent.FulfillmentRequestWhereInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal *ent.FulfillmentRequestConnection
+					return zeroVal, err
+				}
+				if ec.Directives.FilterRelations == nil {
+					var zeroVal *ent.FulfillmentRequestConnection
+					return zeroVal, errors.New("directive filterRelations is not implemented")
+				}
+				return ec.Directives.FilterRelations(ctx, obj, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.FulfillmentRequestConnection) graphql.Marshaler {
 			return ec.marshalNFulfillmentRequestConnection2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequestConnection(ctx, selections, v)
 		},
@@ -32018,6 +33274,36 @@ func (ec *executionContext) unmarshalNApiKeyRole2githubᚗcomᚋfrsvcᚋfulfillm
 
 func (ec *executionContext) marshalNApiKeyRole2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRole(ctx context.Context, sel ast.SelectionSet, v apikey.Role) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx context.Context, v any) ([]apikey.Role, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]apikey.Role, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNApiKeyRole2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRole(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx context.Context, sel ast.SelectionSet, v []apikey.Role) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNApiKeyRole2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRole(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
