@@ -4383,7 +4383,7 @@ type Order implements Node {
     Filtering options for FulfillmentRequests returned from the connection.
     """
     where: FulfillmentRequestWhereInput
-  ): FulfillmentRequestConnection! @readableBy(roles: [ADMIN,READ_ONLY]) @filterRelations(roles: [ADMIN,READ_ONLY])
+  ): FulfillmentRequestConnection! @filterRelations(roles: [ADMIN,READ_ONLY]) @readableBy(roles: [ADMIN,READ_ONLY])
   logs(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -4414,7 +4414,7 @@ type Order implements Node {
     Filtering options for FulfillmentLogs returned from the connection.
     """
     where: FulfillmentLogWhereInput
-  ): FulfillmentLogConnection! @readableBy(roles: [ADMIN,READ_ONLY]) @filterRelations(roles: [ADMIN,READ_ONLY])
+  ): FulfillmentLogConnection! @filterRelations(roles: [ADMIN,READ_ONLY]) @readableBy(roles: [ADMIN,READ_ONLY])
 }
 """
 OrderAllocationStatus is enum for the field allocation_status
@@ -14706,11 +14706,11 @@ func (ec *executionContext) _Order_fulfillmentRequests(ctx context.Context, fiel
 					var zeroVal *ent.FulfillmentRequestConnection
 					return zeroVal, err
 				}
-				if ec.Directives.ReadableBy == nil {
+				if ec.Directives.FilterRelations == nil {
 					var zeroVal *ent.FulfillmentRequestConnection
-					return zeroVal, errors.New("directive readableBy is not implemented")
+					return zeroVal, errors.New("directive filterRelations is not implemented")
 				}
-				return ec.Directives.ReadableBy(ctx, obj, directive0, roles)
+				return ec.Directives.FilterRelations(ctx, obj, directive0, roles)
 			}
 			directive2 := func(ctx context.Context) (any, error) {
 				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
@@ -14718,11 +14718,11 @@ func (ec *executionContext) _Order_fulfillmentRequests(ctx context.Context, fiel
 					var zeroVal *ent.FulfillmentRequestConnection
 					return zeroVal, err
 				}
-				if ec.Directives.FilterRelations == nil {
+				if ec.Directives.ReadableBy == nil {
 					var zeroVal *ent.FulfillmentRequestConnection
-					return zeroVal, errors.New("directive filterRelations is not implemented")
+					return zeroVal, errors.New("directive readableBy is not implemented")
 				}
-				return ec.Directives.FilterRelations(ctx, obj, directive1, roles)
+				return ec.Directives.ReadableBy(ctx, obj, directive1, roles)
 			}
 
 			next = directive2
@@ -14785,11 +14785,11 @@ func (ec *executionContext) _Order_logs(ctx context.Context, field graphql.Colle
 					var zeroVal *ent.FulfillmentLogConnection
 					return zeroVal, err
 				}
-				if ec.Directives.ReadableBy == nil {
+				if ec.Directives.FilterRelations == nil {
 					var zeroVal *ent.FulfillmentLogConnection
-					return zeroVal, errors.New("directive readableBy is not implemented")
+					return zeroVal, errors.New("directive filterRelations is not implemented")
 				}
-				return ec.Directives.ReadableBy(ctx, obj, directive0, roles)
+				return ec.Directives.FilterRelations(ctx, obj, directive0, roles)
 			}
 			directive2 := func(ctx context.Context) (any, error) {
 				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
@@ -14797,11 +14797,11 @@ func (ec *executionContext) _Order_logs(ctx context.Context, field graphql.Colle
 					var zeroVal *ent.FulfillmentLogConnection
 					return zeroVal, err
 				}
-				if ec.Directives.FilterRelations == nil {
+				if ec.Directives.ReadableBy == nil {
 					var zeroVal *ent.FulfillmentLogConnection
-					return zeroVal, errors.New("directive filterRelations is not implemented")
+					return zeroVal, errors.New("directive readableBy is not implemented")
 				}
-				return ec.Directives.FilterRelations(ctx, obj, directive1, roles)
+				return ec.Directives.ReadableBy(ctx, obj, directive1, roles)
 			}
 
 			next = directive2

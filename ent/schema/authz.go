@@ -26,14 +26,18 @@ func readableBy(roles ...string) entgql.Directive { return rolesDirective("reada
 
 // filterRelations is @filterRelations(roles: …): the roles whose where
 // argument may filter through relations.
-func filterRelations(roles ...string) entgql.Directive { return rolesDirective("filterRelations", roles) }
+func filterRelations(roles ...string) entgql.Directive {
+	return rolesDirective("filterRelations", roles)
+}
 
 // operatorsOnly annotates a field or edge only operator keys may read.
 func operatorsOnly() entgql.Annotation { return entgql.Directives(readableBy(operators...)) }
 
 // operatorRelationFilters annotates an edge with a where argument: only
 // operator keys may filter it through relations.
-func operatorRelationFilters() entgql.Annotation { return entgql.Directives(filterRelations(operators...)) }
+func operatorRelationFilters() entgql.Annotation {
+	return entgql.Directives(filterRelations(operators...))
+}
 
 // rootConnection are the directives of a root connection (which takes a
 // where argument) that roles may use: @allow last, as gqlgen runs a field's

@@ -30,7 +30,7 @@ func (Order) Fields() []ent.Field {
 		field.String("channel").NotEmpty().Immutable().Annotations(entgql.OrderField("CHANNEL")),
 		field.String("order_number").NotEmpty().Immutable().Annotations(entgql.OrderField("ORDER_NUMBER")),
 		field.String("reference_number").Optional(),
-				field.Enum("payment_status").Values("PAID", "DEFERRED", "PENDING").
+		field.Enum("payment_status").Values("PAID", "DEFERRED", "PENDING").
 			Annotations(entgql.Type("PaymentStatus"), operatorsOnly()),
 		field.Enum("status").Values("OPEN", "ON_HOLD", "CANCELED", "CLOSED").Default("OPEN").
 			Annotations(entgql.OrderField("STATUS"), operatorsOnly()),
@@ -56,10 +56,13 @@ func (Order) Fields() []ent.Field {
 func (Order) Edges() []ent.Edge {
 	return []ent.Edge{
 		edge.To("lines", OrderLine.Type).Annotations(operatorsOnly()),
+		// @readableBy last: gqlgen runs a field's directives from the last
+		// to the first, and a role refused the field is told so whatever
+		// its where.
 		edge.To("fulfillment_requests", FulfillmentRequest.Type).
-			Annotations(entgql.RelayConnection(), entgql.Directives(readableBy(operators...), filterRelations(operators...))),
+			Annotations(entgql.RelayConnection(), entgql.Directives(filterRelations(operators...), readableBy(operators...))),
 		edge.To("logs", FulfillmentLog.Type).
-			Annotations(entgql.RelayConnection(), entgql.Directives(readableBy(operators...), filterRelations(operators...))),
+			Annotations(entgql.RelayConnection(), entgql.Directives(filterRelations(operators...), readableBy(operators...))),
 	}
 }
 

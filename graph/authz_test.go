@@ -1,0 +1,238 @@
+package graph
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/frsvc/fulfillment/internal/apperr"
+	"github.com/frsvc/fulfillment/internal/auth"
+)
+
+// TestEveryRootFieldDeclaresItsRoles enumerates the executable schema: every
+// field of Query and Mutation but the introspection ones carries @allow with
+// roles of ApiKeyRole, as the directive gqlgen runs first; every field with
+// a where argument carries @filterRelations; @allow is on root fields only
+// and @readableBy on object fields only, run before @filterRelations.
+func TestEveryRootFieldDeclaresItsRoles(t *testing.T) {
+	schema := NewSchema(&Resolver{}).Schema()
+	known := map[string]bool{}
+	for _, v := range schema.Types["ApiKeyRole"].EnumValues {
+		known[v.Name] = true
+	}
+	checkRoles := func(where string, d *ast.Directive) {
+		roles := directiveRoles(d)
+		if len(roles) == 0 {
+			t.Errorf("%s: @%s lists no role", where, d.Name)
+		}
+		for _, r := range roles {
+			if !known[string(r)] {
+				t.Errorf("%s: @%s lists %q, not an ApiKeyRole", where, d.Name, r)
+			}
+		}
+	}
+	// last is the name of the directive gqlgen runs first (the outermost).
+	last := func(f *ast.FieldDefinition) string {
+		var names []string
+		for _, d := range f.Directives {
+			if d.Name != "goField" {
+				names = append(names, d.Name)
+			}
+		}
+		if len(names) == 0 {
+			return ""
+		}
+		return names[len(names)-1]
+	}
+	roots := 0
+	for _, root := range []*ast.Definition{schema.Query, schema.Mutation} {
+		for _, f := range root.Fields {
+			if strings.HasPrefix(f.Name, "__") {
+				continue
+			}
+			roots++
+			name := root.Name + "." + f.Name
+			d := f.Directives.ForName("allow")
+			if d == nil {
+				t.Errorf("%s carries no @allow: declare the roles that may use it", name)
+				continue
+			}
+			checkRoles(name, d)
+			if last(f) != "allow" {
+				t.Errorf("%s: @allow is not its last directive, so it would not run first", name)
+			}
+			if f.Directives.ForName("readableBy") != nil {
+				t.Errorf("%s: @readableBy on a root field (use @allow)", name)
+			}
+		}
+	}
+	if roots < 20 {
+		t.Fatalf("only %d root fields found", roots)
+	}
+	wheres := 0
+	for _, def := range schema.Types {
+		if def.Kind != ast.Object || strings.HasPrefix(def.Name, "__") {
+			continue
+		}
+		root := def.Name == "Query" || def.Name == "Mutation"
+		for _, f := range def.Fields {
+			name := def.Name + "." + f.Name
+			if !root && f.Directives.ForName("allow") != nil {
+				t.Errorf("%s: @allow on an object field (use @readableBy)", name)
+			}
+			if d := f.Directives.ForName("readableBy"); d != nil {
+				checkRoles(name, d)
+				if last(f) != "readableBy" {
+					t.Errorf("%s: @readableBy is not its last directive, so it would not run first", name)
+				}
+			}
+			d := f.Directives.ForName("filterRelations")
+			if f.Arguments.ForName("where") == nil {
+				if d != nil {
+					t.Errorf("%s: @filterRelations on a field without a where argument", name)
+				}
+				continue
+			}
+			wheres++
+			if d == nil {
+				t.Errorf("%s takes a where argument but carries no @filterRelations: declare the roles that may filter through relations", name)
+				continue
+			}
+			checkRoles(name, d)
+		}
+	}
+	if wheres == 0 {
+		t.Fatal("no field with a where argument found")
+	}
+	// What the up-front check skips: the operator keys read every field.
+	got := newFieldAccess(schema).unrestricted
+	if len(got) != 2 || !got[auth.RoleAdmin] || !got[auth.RoleReadOnly] {
+		t.Errorf("roles reading every field: %v, want ADMIN and READ_ONLY", got)
+	}
+}
+
+// TestAuthzDirectivesImplemented: NewSchema implements every directive the
+// schema declares beyond gqlgen's and entgql's own.
+func TestAuthzDirectivesImplemented(t *testing.T) {
+	v := reflect.ValueOf(authzDirectives())
+	for i := range v.NumField() {
+		if v.Field(i).IsNil() {
+			t.Errorf("directive %s has no implementation", v.Type().Field(i).Name)
+		}
+	}
+	if v.NumField() != 3 {
+		t.Errorf("%d directives implemented, want allow, readableBy and filterRelations: check authzDirectives", v.NumField())
+	}
+}
+
+// TestMissingDirectiveFailsClosed: a schema built without the directives'
+// implementations refuses the fields that carry them, before any resolver
+// runs (the resolver here has no services: it would panic).
+func TestMissingDirectiveFailsClosed(t *testing.T) {
+	srv := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{}}))
+	srv.AddTransport(transport.POST{})
+	srv.SetRecoverFunc(func(context.Context, any) error { return errors.New("a resolver ran") })
+	req := httptest.NewRequest(http.MethodPost, "/query", strings.NewReader(`{"query": "{ viewer { role } }"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req = req.WithContext(auth.WithPrincipal(req.Context(), auth.Principal{AccountID: 1, KeyID: 1, Role: auth.RoleAdmin}))
+	rec := httptest.NewRecorder()
+	srv.ServeHTTP(rec, req)
+	var resp struct {
+		Data   json.RawMessage
+		Errors []struct{ Message string }
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &resp); err != nil {
+		t.Fatalf("%v: %s", err, rec.Body)
+	}
+	if len(resp.Errors) != 1 || resp.Errors[0].Message != "directive allow is not implemented" || string(resp.Data) != "null" {
+		t.Errorf("answer %s, want null data and the directive's refusal alone", rec.Body)
+	}
+}
+
+// TestDirectivesRefuseUnknownRoles: each directive lets a listed role
+// through to the resolver and refuses, without calling it, a role not
+// listed, an unknown one, a caller without a principal, and a field it
+// does not belong on.
+func TestDirectivesRefuseUnknownRoles(t *testing.T) {
+	schema := NewSchema(&Resolver{}).Schema()
+	doc, gerr := gqlparser.LoadQuery(schema, `mutation { importOrder(input: {channel: "c", orderNumber: "1", paymentStatus: PAID,
+		shipTo: {line1: "1", city: "c", postalCode: "1", country: "US"}, lines: [{sku: "A", quantity: 1, unitPrice: "1"}]}) { id } }`)
+	if gerr != nil {
+		t.Fatal(gerr)
+	}
+	importOrder := doc.Operations[0].SelectionSet[0].(*ast.Field)
+	doc, gerr = gqlparser.LoadQuery(schema, `{ orders(where: {hasLinesWith: {sku: "A"}}) { edges { node { status } } } }`)
+	if gerr != nil {
+		t.Fatal(gerr)
+	}
+	orders := doc.Operations[0].SelectionSet[0].(*ast.Field)
+	status := orders.SelectionSet[0].(*ast.Field).SelectionSet[0].(*ast.Field).SelectionSet[0].(*ast.Field)
+	fieldCtx := func(p *auth.Principal, object string, f *ast.Field) context.Context {
+		ctx := context.Background()
+		if p != nil {
+			ctx = auth.WithPrincipal(ctx, *p)
+		}
+		ctx = graphql.WithOperationContext(ctx, &graphql.OperationContext{Doc: doc, Variables: map[string]any{}})
+		return graphql.WithFieldContext(ctx, &graphql.FieldContext{Object: object, Field: graphql.CollectedField{Field: f}})
+	}
+	type directive func(context.Context, any, graphql.Resolver, []auth.Role) (any, error)
+	all := []auth.Role{auth.RoleAdmin, auth.RoleReadOnly, auth.RoleSource}
+	operators := []auth.Role{auth.RoleAdmin, auth.RoleReadOnly}
+	for _, c := range []struct {
+		name      string
+		directive directive
+		object    string
+		field     *ast.Field
+		roles     []auth.Role
+		role      *auth.Role // nil: no principal
+		want      apperr.Code
+	}{
+		{"allow: listed", allowDirective, "Mutation", importOrder, []auth.Role{auth.RoleAdmin}, new(auth.RoleAdmin), ""},
+		{"allow: not listed", allowDirective, "Mutation", importOrder, []auth.Role{auth.RoleAdmin}, new(auth.RoleSource), apperr.Forbidden},
+		{"allow: unknown role", allowDirective, "Mutation", importOrder, all, new(auth.Role("ROOT")), apperr.Forbidden},
+		{"allow: unknown role, query", allowDirective, "Query", orders, all, new(auth.Role("ROOT")), apperr.Forbidden},
+		{"allow: no principal", allowDirective, "Query", orders, all, nil, apperr.Unauthenticated},
+		{"allow: on an object field", allowDirective, "Order", status, all, new(auth.RoleAdmin), apperr.Internal},
+		{"allow: no role listed", allowDirective, "Query", orders, nil, new(auth.RoleAdmin), apperr.Forbidden},
+		{"readableBy: listed", readableByDirective, "Order", status, operators, new(auth.RoleReadOnly), ""},
+		{"readableBy: not listed", readableByDirective, "Order", status, operators, new(auth.RoleSource), apperr.Forbidden},
+		{"readableBy: unknown role", readableByDirective, "Order", status, all, new(auth.Role("ROOT")), apperr.Forbidden},
+		{"readableBy: no principal", readableByDirective, "Order", status, all, nil, apperr.Unauthenticated},
+		{"readableBy: on a root field", readableByDirective, "Query", orders, all, new(auth.RoleAdmin), apperr.Internal},
+		{"filterRelations: listed", filterRelationsDirective, "Query", orders, operators, new(auth.RoleAdmin), ""},
+		{"filterRelations: not listed", filterRelationsDirective, "Query", orders, operators, new(auth.RoleSource), apperr.Forbidden},
+		{"filterRelations: unknown role", filterRelationsDirective, "Query", orders, all, new(auth.Role("ROOT")), apperr.Forbidden},
+		{"filterRelations: no principal", filterRelationsDirective, "Query", orders, all, nil, apperr.Unauthenticated},
+		{"filterRelations: without a where", filterRelationsDirective, "Order", status, all, new(auth.RoleAdmin), apperr.Internal},
+	} {
+		var p *auth.Principal
+		if c.role != nil {
+			p = &auth.Principal{AccountID: 1, KeyID: 1, Role: *c.role, SourceID: new(int)}
+		}
+		called := false
+		res, err := c.directive(fieldCtx(p, c.object, c.field), nil, func(context.Context) (any, error) {
+			called = true
+			return "value", nil
+		}, c.roles)
+		if c.want == "" {
+			if err != nil || !called || res != "value" {
+				t.Errorf("%s: %v, %v (resolver called %v), want the resolver's answer", c.name, res, err, called)
+			}
+			continue
+		}
+		if called || apperr.CodeOf(err) != c.want {
+			t.Errorf("%s: %v (resolver called %v), want %s", c.name, err, called, c.want)
+		}
+	}
+}
