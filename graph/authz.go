@@ -22,26 +22,26 @@ import (
 //
 //   - @allow(roles:) on every root field: the roles that may use it,
 //     checked before its resolver runs (allowDirective).
-//   - @readableBy(roles:) on an object field: the roles that may read it,
-//     checked row by row (readableByDirective) and, for a non-null field,
-//     for the whole operation before it runs (fieldAccess).
-//   - @filterRelations(roles:) on every field with a where argument: the
-//     roles whose where may filter through relations
-//     (filterRelationsDirective).
+//   - @operatorOnly on an object field only operator keys may read: checked
+//     row by row (operatorOnlyDirective) and, for a non-null field, for the
+//     whole operation before it runs (fieldAccess).
+//   - @operatorRelationFilters on every field with a where argument: only
+//     operator keys may filter through relations
+//     (operatorRelationFiltersDirective).
 //
-// Each directive fails closed: a caller without a principal, a role the
-// directive does not list (an unknown one included), a directive where it
-// does not belong, all are refused. A directive left without an
-// implementation makes gqlgen's generated code refuse every call of the
-// fields that carry it (TestAuthzDirectivesImplemented checks that
-// authzDirectives implements every one).
+// Each directive fails closed: a caller without a principal, a role not
+// allowed (an unknown one included), a directive where it does not belong,
+// all are refused. A directive left without an implementation makes
+// gqlgen's generated code refuse every call of the fields that carry it
+// (TestAuthzDirectivesImplemented checks that authzDirectives implements
+// every one).
 
 // authzDirectives are the implementations of the schema's directives.
 func authzDirectives() DirectiveRoot {
 	return DirectiveRoot{
-		Allow:           allowDirective,
-		ReadableBy:      readableByDirective,
-		FilterRelations: filterRelationsDirective,
+		Allow:                   allowDirective,
+		OperatorOnly:            operatorOnlyDirective,
+		OperatorRelationFilters: operatorRelationFiltersDirective,
 	}
 }
 
@@ -88,72 +88,60 @@ func allowDirective(ctx context.Context, _ any, next graphql.Resolver, roles []a
 	return next(ctx)
 }
 
-// readableByDirective implements @readableBy on an object field, row by
-// row: the field is null with FORBIDDEN in each row for a role not listed.
-// A non-null field never gets here for such a role: fieldAccess refuses the
+// operatorOnlyDirective implements @operatorOnly, row by row: the field is
+// null with FORBIDDEN in each row for a key that is not an operator's. A
+// non-null field never gets here for such a key: fieldAccess refuses the
 // operation first.
-func readableByDirective(ctx context.Context, _ any, next graphql.Resolver, roles []auth.Role) (any, error) {
+func operatorOnlyDirective(ctx context.Context, _ any, next graphql.Resolver) (any, error) {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil {
-		return nil, errors.New("@readableBy without a field context")
+		return nil, errors.New("@operatorOnly without a field context")
 	}
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if fc.Object == "Query" || fc.Object == "Mutation" {
-		return nil, errMisplaced("readableBy", fc)
+		return nil, errMisplaced("operatorOnly", fc)
 	}
-	if err := auth.AuthorizeRead(p, fc.Object, fc.Field.Name, roles...); err != nil {
+	if err := auth.AuthorizeOperatorField(p, fc.Object, fc.Field.Name); err != nil {
 		return nil, err
 	}
 	return next(ctx)
 }
 
-// filterRelationsDirective implements @filterRelations on a field with a
-// where argument: a role not listed may filter by the type's own fields
-// only (auth.AuthorizeFilter).
-func filterRelationsDirective(ctx context.Context, _ any, next graphql.Resolver, roles []auth.Role) (any, error) {
+// operatorRelationFiltersDirective implements @operatorRelationFilters on a
+// field with a where argument: a key that is not an operator's may filter
+// by the type's own fields only (auth.AuthorizeFilter).
+func operatorRelationFiltersDirective(ctx context.Context, _ any, next graphql.Resolver) (any, error) {
 	fc := graphql.GetFieldContext(ctx)
 	if fc == nil || !graphql.HasOperationContext(ctx) {
-		return nil, errors.New("@filterRelations without a field or operation context")
+		return nil, errors.New("@operatorRelationFilters without a field or operation context")
 	}
 	p, err := principal(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if fc.Field.Definition == nil || fc.Field.Definition.Arguments.ForName("where") == nil {
-		return nil, errMisplaced("filterRelations", fc)
+		return nil, errMisplaced("operatorRelationFilters", fc)
 	}
-	if fc.Field.Field != nil && fc.Field.Arguments.ForName("where") != nil {
+	// The where argument is read only for a key that may not filter
+	// through relations: a page holds one such field per row.
+	if !auth.IsOperator(p) && fc.Field.Field != nil && fc.Field.Arguments.ForName("where") != nil {
 		where := fc.Field.ArgumentMap(graphql.GetOperationContext(ctx).Variables)["where"]
-		if err := auth.AuthorizeFilter(p, where, roles...); err != nil {
+		if err := auth.AuthorizeFilter(p, where); err != nil {
 			return nil, err
 		}
 	}
 	return next(ctx)
 }
 
-// directiveRoles are the roles a directive of the schema lists (its roles
-// argument); none for a directive without one.
-func directiveRoles(d *ast.Directive) []auth.Role {
-	arg := d.Arguments.ForName("roles")
-	if arg == nil || arg.Value == nil {
-		return nil
-	}
-	var roles []auth.Role
-	for _, c := range arg.Value.Children {
-		roles = append(roles, auth.Role(c.Value.Raw))
-	}
-	return roles
-}
-
-// readRestricted holds, per object, the fields that carry @readableBy.
+// readRestricted holds, per object, the fields that carry @operatorOnly.
 var readRestricted = sync.OnceValue(func() map[string]map[string]bool {
 	out := map[string]map[string]bool{}
 	for _, def := range parsedSchema.Types {
 		for _, f := range def.Fields {
-			if f.Directives.ForName("readableBy") != nil {
+			if f.Directives.ForName("operatorOnly") != nil {
 				if out[def.Name] == nil {
 					out[def.Name] = map[string]bool{}
 				}
@@ -164,58 +152,27 @@ var readRestricted = sync.OnceValue(func() map[string]map[string]bool {
 	return out
 })
 
-// fieldAccess refuses, before any resolver runs, an operation that selects
-// a non-null field the caller's role may not read (@readableBy): refused
-// while resolving, such a field's null would spread up to the nearest
-// nullable parent and null every row of the page, with one error per row.
-// Instead the answer is one FORBIDDEN per such field, at its path in the
-// document (no list indices). A nullable field the role may not read is
-// still refused where it is resolved (readableByDirective), leaving the
-// rest of the row.
-type fieldAccess struct {
-	// unrestricted are the roles every @readableBy of the schema lists,
-	// whose operations need no walk.
-	unrestricted map[auth.Role]bool
-}
+// fieldAccess refuses, before any resolver runs, an operation of a key
+// that is not an operator's which selects a non-null field only operator
+// keys may read (@operatorOnly): refused while resolving, such a field's
+// null would spread up to the nearest nullable parent and null every row
+// of the page, with one error per row. Instead the answer is one FORBIDDEN
+// per such field, at its path in the document (no list indices). A
+// nullable such field is still refused where it is resolved
+// (operatorOnlyDirective), leaving the rest of the row.
+type fieldAccess struct{}
 
 var (
 	_ graphql.HandlerExtension     = fieldAccess{}
 	_ graphql.OperationInterceptor = fieldAccess{}
 )
 
-// newFieldAccess reads the roles that may read every field from the schema:
-// the values of ApiKeyRole that every @readableBy lists.
-func newFieldAccess(schema *ast.Schema) fieldAccess {
-	fa := fieldAccess{unrestricted: map[auth.Role]bool{}}
-	if roles := schema.Types["ApiKeyRole"]; roles != nil {
-		for _, v := range roles.EnumValues {
-			fa.unrestricted[auth.Role(v.Name)] = true
-		}
-	}
-	for _, def := range schema.Types {
-		for _, f := range def.Fields {
-			if d := f.Directives.ForName("readableBy"); d != nil {
-				listed := map[auth.Role]bool{}
-				for _, r := range directiveRoles(d) {
-					listed[r] = true
-				}
-				for r := range fa.unrestricted {
-					if !listed[r] {
-						delete(fa.unrestricted, r)
-					}
-				}
-			}
-		}
-	}
-	return fa
-}
-
 func (fieldAccess) ExtensionName() string                   { return "FieldAccess" }
 func (fieldAccess) Validate(graphql.ExecutableSchema) error { return nil }
 
-func (fa fieldAccess) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+func (fieldAccess) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 	p, ok := auth.FromContext(ctx)
-	if !ok || fa.unrestricted[p.Role] || !graphql.HasOperationContext(ctx) {
+	if !ok || auth.IsOperator(p) || !graphql.HasOperationContext(ctx) {
 		// Without a principal every root field refuses the call (@allow).
 		return next(ctx)
 	}
@@ -276,8 +233,8 @@ func (w *accessWalker) selection(set ast.SelectionSet, path ast.Path) {
 func (w *accessWalker) field(f *ast.Field, parent ast.Path) {
 	path := append(append(ast.Path{}, parent...), ast.PathName(f.Alias))
 	if f.ObjectDefinition != nil && f.Definition != nil && f.Definition.Type.NonNull {
-		if d := f.Definition.Directives.ForName("readableBy"); d != nil {
-			err := auth.AuthorizeRead(w.p, f.ObjectDefinition.Name, f.Name, directiveRoles(d)...)
+		if f.Definition.Directives.ForName("operatorOnly") != nil {
+			err := auth.AuthorizeOperatorField(w.p, f.ObjectDefinition.Name, f.Name)
 			var ae *apperr.Error
 			if errors.As(err, &ae) {
 				if key := path.String(); !w.seen[key] {

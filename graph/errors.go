@@ -74,7 +74,7 @@ func classifyMiddleware(ctx context.Context, next graphql.Resolver) (any, error)
 // plainFieldOpen reports whether a plain field of the object (neither a
 // method nor a resolver) is read by every caller with nothing but
 // classifyMiddleware around it: every such field but those the schema
-// restricts (@readableBy), whose directive must run. plainLeaf relies on
+// restricts (@operatorOnly), whose directive must run. plainLeaf relies on
 // it to skip the middleware; keep the two in step (TestPlainFieldOpen).
 func plainFieldOpen(object, field string) bool {
 	return !readRestricted()[object][field]

@@ -54,9 +54,9 @@ type ResolverRoot interface {
 }
 
 type DirectiveRoot struct {
-	Allow           func(ctx context.Context, obj any, next graphql.Resolver, roles []apikey.Role) (res any, err error)
-	FilterRelations func(ctx context.Context, obj any, next graphql.Resolver, roles []apikey.Role) (res any, err error)
-	ReadableBy      func(ctx context.Context, obj any, next graphql.Resolver, roles []apikey.Role) (res any, err error)
+	Allow                   func(ctx context.Context, obj any, next graphql.Resolver, roles []apikey.Role) (res any, err error)
+	OperatorOnly            func(ctx context.Context, obj any, next graphql.Resolver) (res any, err error)
+	OperatorRelationFilters func(ctx context.Context, obj any, next graphql.Resolver) (res any, err error)
 }
 
 type ComplexityRoot struct {
@@ -3304,26 +3304,30 @@ role is refused FORBIDDEN at the field, before its resolver runs.
 directive @allow(roles: [ApiKeyRole!]!) on FIELD_DEFINITION
 
 """
-The roles that may read an object field; without it every role that may
-reach the object may read the field. A role not listed that selects a
-non-null such field has its operation refused before anything runs, with
-one FORBIDDEN per path of the document: refused row by row, the field's
-null would spread to the nearest nullable parent and null the whole page.
-A nullable one is refused row by row, null with FORBIDDEN at each row.
+An object field only operator keys (ADMIN, READ_ONLY) may read: what a
+SOURCE key, a partner's, is not shown of an order and its requests (the
+merchant's price and status, the lines' ledgers, the operator's log). A key
+of any other role that selects a non-null such field has its operation
+refused before anything runs, with one FORBIDDEN per path of the document:
+refused row by row, the field's null would spread to the nearest nullable
+parent and null the whole page. A nullable one is refused row by row, null
+with FORBIDDEN at each row. (No roles argument: gqlgen would coerce it
+again at every row of a page.)
 """
-directive @readableBy(roles: [ApiKeyRole!]!) on FIELD_DEFINITION
+directive @operatorOnly on FIELD_DEFINITION
 
 """
-The roles that may filter through relations (has…, has…With) in the where
-argument of the field; any other role filters by the type's own fields
-only. Those filters run as sub-queries outside a SOURCE key's scope, so
-they would answer questions about what it may not read (another source's
-requests on a shared order, an order's status, the logs). On every field
-with a where argument (TestEveryRootFieldDeclaresItsRoles): a directive of
-its own rather than an argument of @allow, because connections below the
-root (Source.fulfillmentRequests, Order.logs) take a where too.
+Only operator keys (ADMIN, READ_ONLY) may filter through relations (has…,
+has…With) in the field's where argument; a key of any other role filters by
+the type's own fields only. Relation filters run as sub-queries outside a
+SOURCE key's scope, so they would answer questions about what it may not
+read (another source's requests on a shared order, an order's status, the
+logs). On every field with a where argument
+(TestEveryRootFieldDeclaresItsRoles): a directive of its own rather than an
+argument of @allow, because connections below the root
+(Source.fulfillmentRequests, Order.logs) take a where too.
 """
-directive @filterRelations(roles: [ApiKeyRole!]!) on FIELD_DEFINITION
+directive @operatorRelationFilters on FIELD_DEFINITION
 `, BuiltIn: false},
 	{Name: "../schema/ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
 directive @goModel(model: String, models: [String!], forceGenerate: Boolean) on OBJECT | INPUT_OBJECT | SCALAR | ENUM | INTERFACE | UNION
@@ -3657,7 +3661,7 @@ type FulfillmentRequest implements Node {
     Filtering options for FulfillmentLogs returned from the connection.
     """
     where: FulfillmentLogWhereInput
-  ): FulfillmentLogConnection! @filterRelations(roles: [ADMIN,READ_ONLY])
+  ): FulfillmentLogConnection! @operatorRelationFilters
 }
 """
 A connection to a list of items.
@@ -4329,30 +4333,30 @@ interface Node @goModel(model: "github.com/frsvc/fulfillment/ent.Noder") {
 type Order implements Node {
   id: ID!
   createdAt: Time!
-  updatedAt: Time! @readableBy(roles: [ADMIN,READ_ONLY])
+  updatedAt: Time! @operatorOnly
   channel: String!
   orderNumber: String!
   referenceNumber: String
-  paymentStatus: PaymentStatus! @readableBy(roles: [ADMIN,READ_ONLY])
-  status: OrderStatus! @readableBy(roles: [ADMIN,READ_ONLY])
-  holdReason: String @readableBy(roles: [ADMIN,READ_ONLY])
+  paymentStatus: PaymentStatus! @operatorOnly
+  status: OrderStatus! @operatorOnly
+  holdReason: String @operatorOnly
   """
   Why cancelOrder canceled the order.
   """
-  cancelReason: String @readableBy(roles: [ADMIN,READ_ONLY])
+  cancelReason: String @operatorOnly
   """
   When cancelOrder canceled the order.
   """
-  canceledAt: Time @readableBy(roles: [ADMIN,READ_ONLY])
+  canceledAt: Time @operatorOnly
   shipTo: Address!
   """
   Copy of ship_to.country for filtering.
   """
-  shipToCountry: String! @readableBy(roles: [ADMIN,READ_ONLY])
+  shipToCountry: String! @operatorOnly
   orderedAt: Time!
-  allocationStatus: OrderAllocationStatus! @readableBy(roles: [ADMIN,READ_ONLY])
-  shipmentStatus: OrderShipmentStatus! @readableBy(roles: [ADMIN,READ_ONLY])
-  lines: [OrderLine!] @readableBy(roles: [ADMIN,READ_ONLY])
+  allocationStatus: OrderAllocationStatus! @operatorOnly
+  shipmentStatus: OrderShipmentStatus! @operatorOnly
+  lines: [OrderLine!] @operatorOnly
   fulfillmentRequests(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -4383,7 +4387,7 @@ type Order implements Node {
     Filtering options for FulfillmentRequests returned from the connection.
     """
     where: FulfillmentRequestWhereInput
-  ): FulfillmentRequestConnection! @filterRelations(roles: [ADMIN,READ_ONLY]) @readableBy(roles: [ADMIN,READ_ONLY])
+  ): FulfillmentRequestConnection! @operatorRelationFilters @operatorOnly
   logs(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -4414,7 +4418,7 @@ type Order implements Node {
     Filtering options for FulfillmentLogs returned from the connection.
     """
     where: FulfillmentLogWhereInput
-  ): FulfillmentLogConnection! @filterRelations(roles: [ADMIN,READ_ONLY]) @readableBy(roles: [ADMIN,READ_ONLY])
+  ): FulfillmentLogConnection! @operatorRelationFilters @operatorOnly
 }
 """
 OrderAllocationStatus is enum for the field allocation_status
@@ -4475,11 +4479,11 @@ type OrderLine implements Node {
   sku: String!
   title: String
   quantity: Int!
-  unitPrice: Decimal! @readableBy(roles: [ADMIN,READ_ONLY])
-  unallocatedQuantity: Int! @readableBy(roles: [ADMIN,READ_ONLY])
-  allocatedQuantity: Int! @readableBy(roles: [ADMIN,READ_ONLY])
-  shippedQuantity: Int! @readableBy(roles: [ADMIN,READ_ONLY])
-  killedQuantity: Int! @readableBy(roles: [ADMIN,READ_ONLY])
+  unitPrice: Decimal! @operatorOnly
+  unallocatedQuantity: Int! @operatorOnly
+  allocatedQuantity: Int! @operatorOnly
+  shippedQuantity: Int! @operatorOnly
+  killedQuantity: Int! @operatorOnly
   order: Order!
   fulfillmentRequestItems: [FulfillmentRequestItem!]
 }
@@ -4961,7 +4965,7 @@ type Query {
     Filtering options for FulfillmentLogs returned from the connection.
     """
     where: FulfillmentLogWhereInput
-  ): FulfillmentLogConnection! @filterRelations(roles: [ADMIN,READ_ONLY]) @allow(roles: [ADMIN,READ_ONLY])
+  ): FulfillmentLogConnection! @operatorRelationFilters @allow(roles: [ADMIN,READ_ONLY])
   fulfillmentRequests(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -4992,7 +4996,7 @@ type Query {
     Filtering options for FulfillmentRequests returned from the connection.
     """
     where: FulfillmentRequestWhereInput
-  ): FulfillmentRequestConnection! @filterRelations(roles: [ADMIN,READ_ONLY]) @allow(roles: [ADMIN,READ_ONLY,SOURCE])
+  ): FulfillmentRequestConnection! @operatorRelationFilters @allow(roles: [ADMIN,READ_ONLY,SOURCE])
   inventoryItems(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -5023,7 +5027,7 @@ type Query {
     Filtering options for InventoryItems returned from the connection.
     """
     where: InventoryItemWhereInput
-  ): InventoryItemConnection! @filterRelations(roles: [ADMIN,READ_ONLY]) @allow(roles: [ADMIN,READ_ONLY])
+  ): InventoryItemConnection! @operatorRelationFilters @allow(roles: [ADMIN,READ_ONLY])
   orders(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -5054,7 +5058,7 @@ type Query {
     Filtering options for Orders returned from the connection.
     """
     where: OrderWhereInput
-  ): OrderConnection! @filterRelations(roles: [ADMIN,READ_ONLY]) @allow(roles: [ADMIN,READ_ONLY])
+  ): OrderConnection! @operatorRelationFilters @allow(roles: [ADMIN,READ_ONLY])
   routingGroups(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -5085,7 +5089,7 @@ type Query {
     Filtering options for RoutingGroups returned from the connection.
     """
     where: RoutingGroupWhereInput
-  ): RoutingGroupConnection! @filterRelations(roles: [ADMIN,READ_ONLY]) @allow(roles: [ADMIN,READ_ONLY])
+  ): RoutingGroupConnection! @operatorRelationFilters @allow(roles: [ADMIN,READ_ONLY])
   shipments(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -5116,7 +5120,7 @@ type Query {
     Filtering options for Shipments returned from the connection.
     """
     where: ShipmentWhereInput
-  ): ShipmentConnection! @filterRelations(roles: [ADMIN,READ_ONLY]) @allow(roles: [ADMIN,READ_ONLY,SOURCE])
+  ): ShipmentConnection! @operatorRelationFilters @allow(roles: [ADMIN,READ_ONLY,SOURCE])
   sources(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -5147,7 +5151,7 @@ type Query {
     Filtering options for Sources returned from the connection.
     """
     where: SourceWhereInput
-  ): SourceConnection! @filterRelations(roles: [ADMIN,READ_ONLY]) @allow(roles: [ADMIN,READ_ONLY])
+  ): SourceConnection! @operatorRelationFilters @allow(roles: [ADMIN,READ_ONLY])
 }
 type RoutingGroup implements Node {
   id: ID!
@@ -5543,7 +5547,7 @@ type Source implements Node {
     Filtering options for InventoryItems returned from the connection.
     """
     where: InventoryItemWhereInput
-  ): InventoryItemConnection! @filterRelations(roles: [ADMIN,READ_ONLY])
+  ): InventoryItemConnection! @operatorRelationFilters
   fulfillmentRequests(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -5574,7 +5578,7 @@ type Source implements Node {
     Filtering options for FulfillmentRequests returned from the connection.
     """
     where: FulfillmentRequestWhereInput
-  ): FulfillmentRequestConnection! @filterRelations(roles: [ADMIN,READ_ONLY])
+  ): FulfillmentRequestConnection! @operatorRelationFilters
 }
 """
 A connection to a list of items.
@@ -5923,7 +5927,7 @@ extend type FulfillmentRequest {
   country, a SKU the source never carried, stock overcommitted; for any request, a number parked as
   too long or duplicate. Empty when there was nothing to warn about.
   """
-  warnings: [String!]! @readableBy(roles: [ADMIN, READ_ONLY])
+  warnings: [String!]! @operatorOnly
 }
 
 input CreateFulfillmentRequestInput {
@@ -7197,34 +7201,6 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 // region    ***************************** args.gotpl *****************************
 
 func (ec *executionContext) dir_allow_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
-	var err error
-	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "roles",
-		func(ctx context.Context, v any) ([]apikey.Role, error) {
-			return ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["roles"] = arg0
-	return args, nil
-}
-
-func (ec *executionContext) dir_filterRelations_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
-	var err error
-	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "roles",
-		func(ctx context.Context, v any) ([]apikey.Role, error) {
-			return ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["roles"] = arg0
-	return args, nil
-}
-
-func (ec *executionContext) dir_readableBy_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "roles",
@@ -11233,16 +11209,11 @@ func (ec *executionContext) _FulfillmentRequest_logs(ctx context.Context, field 
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
-				if err != nil {
+				if ec.Directives.OperatorRelationFilters == nil {
 					var zeroVal *ent.FulfillmentLogConnection
-					return zeroVal, err
+					return zeroVal, errors.New("directive operatorRelationFilters is not implemented")
 				}
-				if ec.Directives.FilterRelations == nil {
-					var zeroVal *ent.FulfillmentLogConnection
-					return zeroVal, errors.New("directive filterRelations is not implemented")
-				}
-				return ec.Directives.FilterRelations(ctx, obj, directive0, roles)
+				return ec.Directives.OperatorRelationFilters(ctx, obj, directive0)
 			}
 
 			next = directive1
@@ -11299,16 +11270,11 @@ func (ec *executionContext) _FulfillmentRequest_warnings(ctx context.Context, fi
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
-				if err != nil {
+				if ec.Directives.OperatorOnly == nil {
 					var zeroVal []string
-					return zeroVal, err
+					return zeroVal, errors.New("directive operatorOnly is not implemented")
 				}
-				if ec.Directives.ReadableBy == nil {
-					var zeroVal []string
-					return zeroVal, errors.New("directive readableBy is not implemented")
-				}
-				return ec.Directives.ReadableBy(ctx, obj, directive0, roles)
+				return ec.Directives.OperatorOnly(ctx, obj, directive0)
 			}
 
 			next = directive1
@@ -14148,16 +14114,11 @@ func (ec *executionContext) _Order_updatedAt(ctx context.Context, field graphql.
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
-				if err != nil {
+				if ec.Directives.OperatorOnly == nil {
 					var zeroVal time.Time
-					return zeroVal, err
+					return zeroVal, errors.New("directive operatorOnly is not implemented")
 				}
-				if ec.Directives.ReadableBy == nil {
-					var zeroVal time.Time
-					return zeroVal, errors.New("directive readableBy is not implemented")
-				}
-				return ec.Directives.ReadableBy(ctx, obj, directive0, roles)
+				return ec.Directives.OperatorOnly(ctx, obj, directive0)
 			}
 
 			next = directive1
@@ -14267,16 +14228,11 @@ func (ec *executionContext) _Order_paymentStatus(ctx context.Context, field grap
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
-				if err != nil {
+				if ec.Directives.OperatorOnly == nil {
 					var zeroVal order.PaymentStatus
-					return zeroVal, err
+					return zeroVal, errors.New("directive operatorOnly is not implemented")
 				}
-				if ec.Directives.ReadableBy == nil {
-					var zeroVal order.PaymentStatus
-					return zeroVal, errors.New("directive readableBy is not implemented")
-				}
-				return ec.Directives.ReadableBy(ctx, obj, directive0, roles)
+				return ec.Directives.OperatorOnly(ctx, obj, directive0)
 			}
 
 			next = directive1
@@ -14308,16 +14264,11 @@ func (ec *executionContext) _Order_status(ctx context.Context, field graphql.Col
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
-				if err != nil {
+				if ec.Directives.OperatorOnly == nil {
 					var zeroVal order.Status
-					return zeroVal, err
+					return zeroVal, errors.New("directive operatorOnly is not implemented")
 				}
-				if ec.Directives.ReadableBy == nil {
-					var zeroVal order.Status
-					return zeroVal, errors.New("directive readableBy is not implemented")
-				}
-				return ec.Directives.ReadableBy(ctx, obj, directive0, roles)
+				return ec.Directives.OperatorOnly(ctx, obj, directive0)
 			}
 
 			next = directive1
@@ -14349,16 +14300,11 @@ func (ec *executionContext) _Order_holdReason(ctx context.Context, field graphql
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
-				if err != nil {
+				if ec.Directives.OperatorOnly == nil {
 					var zeroVal *string
-					return zeroVal, err
+					return zeroVal, errors.New("directive operatorOnly is not implemented")
 				}
-				if ec.Directives.ReadableBy == nil {
-					var zeroVal *string
-					return zeroVal, errors.New("directive readableBy is not implemented")
-				}
-				return ec.Directives.ReadableBy(ctx, obj, directive0, roles)
+				return ec.Directives.OperatorOnly(ctx, obj, directive0)
 			}
 
 			next = directive1
@@ -14390,16 +14336,11 @@ func (ec *executionContext) _Order_cancelReason(ctx context.Context, field graph
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
-				if err != nil {
+				if ec.Directives.OperatorOnly == nil {
 					var zeroVal *string
-					return zeroVal, err
+					return zeroVal, errors.New("directive operatorOnly is not implemented")
 				}
-				if ec.Directives.ReadableBy == nil {
-					var zeroVal *string
-					return zeroVal, errors.New("directive readableBy is not implemented")
-				}
-				return ec.Directives.ReadableBy(ctx, obj, directive0, roles)
+				return ec.Directives.OperatorOnly(ctx, obj, directive0)
 			}
 
 			next = directive1
@@ -14431,16 +14372,11 @@ func (ec *executionContext) _Order_canceledAt(ctx context.Context, field graphql
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
-				if err != nil {
+				if ec.Directives.OperatorOnly == nil {
 					var zeroVal *time.Time
-					return zeroVal, err
+					return zeroVal, errors.New("directive operatorOnly is not implemented")
 				}
-				if ec.Directives.ReadableBy == nil {
-					var zeroVal *time.Time
-					return zeroVal, errors.New("directive readableBy is not implemented")
-				}
-				return ec.Directives.ReadableBy(ctx, obj, directive0, roles)
+				return ec.Directives.OperatorOnly(ctx, obj, directive0)
 			}
 
 			next = directive1
@@ -14504,16 +14440,11 @@ func (ec *executionContext) _Order_shipToCountry(ctx context.Context, field grap
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
-				if err != nil {
+				if ec.Directives.OperatorOnly == nil {
 					var zeroVal string
-					return zeroVal, err
+					return zeroVal, errors.New("directive operatorOnly is not implemented")
 				}
-				if ec.Directives.ReadableBy == nil {
-					var zeroVal string
-					return zeroVal, errors.New("directive readableBy is not implemented")
-				}
-				return ec.Directives.ReadableBy(ctx, obj, directive0, roles)
+				return ec.Directives.OperatorOnly(ctx, obj, directive0)
 			}
 
 			next = directive1
@@ -14568,16 +14499,11 @@ func (ec *executionContext) _Order_allocationStatus(ctx context.Context, field g
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
-				if err != nil {
+				if ec.Directives.OperatorOnly == nil {
 					var zeroVal order.AllocationStatus
-					return zeroVal, err
+					return zeroVal, errors.New("directive operatorOnly is not implemented")
 				}
-				if ec.Directives.ReadableBy == nil {
-					var zeroVal order.AllocationStatus
-					return zeroVal, errors.New("directive readableBy is not implemented")
-				}
-				return ec.Directives.ReadableBy(ctx, obj, directive0, roles)
+				return ec.Directives.OperatorOnly(ctx, obj, directive0)
 			}
 
 			next = directive1
@@ -14609,16 +14535,11 @@ func (ec *executionContext) _Order_shipmentStatus(ctx context.Context, field gra
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
-				if err != nil {
+				if ec.Directives.OperatorOnly == nil {
 					var zeroVal order.ShipmentStatus
-					return zeroVal, err
+					return zeroVal, errors.New("directive operatorOnly is not implemented")
 				}
-				if ec.Directives.ReadableBy == nil {
-					var zeroVal order.ShipmentStatus
-					return zeroVal, errors.New("directive readableBy is not implemented")
-				}
-				return ec.Directives.ReadableBy(ctx, obj, directive0, roles)
+				return ec.Directives.OperatorOnly(ctx, obj, directive0)
 			}
 
 			next = directive1
@@ -14650,16 +14571,11 @@ func (ec *executionContext) _Order_lines(ctx context.Context, field graphql.Coll
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
-				if err != nil {
+				if ec.Directives.OperatorOnly == nil {
 					var zeroVal []*ent.OrderLine
-					return zeroVal, err
+					return zeroVal, errors.New("directive operatorOnly is not implemented")
 				}
-				if ec.Directives.ReadableBy == nil {
-					var zeroVal []*ent.OrderLine
-					return zeroVal, errors.New("directive readableBy is not implemented")
-				}
-				return ec.Directives.ReadableBy(ctx, obj, directive0, roles)
+				return ec.Directives.OperatorOnly(ctx, obj, directive0)
 			}
 
 			next = directive1
@@ -14701,28 +14617,18 @@ func (ec *executionContext) _Order_fulfillmentRequests(ctx context.Context, fiel
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
-				if err != nil {
+				if ec.Directives.OperatorRelationFilters == nil {
 					var zeroVal *ent.FulfillmentRequestConnection
-					return zeroVal, err
+					return zeroVal, errors.New("directive operatorRelationFilters is not implemented")
 				}
-				if ec.Directives.FilterRelations == nil {
-					var zeroVal *ent.FulfillmentRequestConnection
-					return zeroVal, errors.New("directive filterRelations is not implemented")
-				}
-				return ec.Directives.FilterRelations(ctx, obj, directive0, roles)
+				return ec.Directives.OperatorRelationFilters(ctx, obj, directive0)
 			}
 			directive2 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
-				if err != nil {
+				if ec.Directives.OperatorOnly == nil {
 					var zeroVal *ent.FulfillmentRequestConnection
-					return zeroVal, err
+					return zeroVal, errors.New("directive operatorOnly is not implemented")
 				}
-				if ec.Directives.ReadableBy == nil {
-					var zeroVal *ent.FulfillmentRequestConnection
-					return zeroVal, errors.New("directive readableBy is not implemented")
-				}
-				return ec.Directives.ReadableBy(ctx, obj, directive1, roles)
+				return ec.Directives.OperatorOnly(ctx, obj, directive1)
 			}
 
 			next = directive2
@@ -14780,28 +14686,18 @@ func (ec *executionContext) _Order_logs(ctx context.Context, field graphql.Colle
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
-				if err != nil {
+				if ec.Directives.OperatorRelationFilters == nil {
 					var zeroVal *ent.FulfillmentLogConnection
-					return zeroVal, err
+					return zeroVal, errors.New("directive operatorRelationFilters is not implemented")
 				}
-				if ec.Directives.FilterRelations == nil {
-					var zeroVal *ent.FulfillmentLogConnection
-					return zeroVal, errors.New("directive filterRelations is not implemented")
-				}
-				return ec.Directives.FilterRelations(ctx, obj, directive0, roles)
+				return ec.Directives.OperatorRelationFilters(ctx, obj, directive0)
 			}
 			directive2 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
-				if err != nil {
+				if ec.Directives.OperatorOnly == nil {
 					var zeroVal *ent.FulfillmentLogConnection
-					return zeroVal, err
+					return zeroVal, errors.New("directive operatorOnly is not implemented")
 				}
-				if ec.Directives.ReadableBy == nil {
-					var zeroVal *ent.FulfillmentLogConnection
-					return zeroVal, errors.New("directive readableBy is not implemented")
-				}
-				return ec.Directives.ReadableBy(ctx, obj, directive1, roles)
+				return ec.Directives.OperatorOnly(ctx, obj, directive1)
 			}
 
 			next = directive2
@@ -15159,16 +15055,11 @@ func (ec *executionContext) _OrderLine_unitPrice(ctx context.Context, field grap
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
-				if err != nil {
+				if ec.Directives.OperatorOnly == nil {
 					var zeroVal money.Amount
-					return zeroVal, err
+					return zeroVal, errors.New("directive operatorOnly is not implemented")
 				}
-				if ec.Directives.ReadableBy == nil {
-					var zeroVal money.Amount
-					return zeroVal, errors.New("directive readableBy is not implemented")
-				}
-				return ec.Directives.ReadableBy(ctx, obj, directive0, roles)
+				return ec.Directives.OperatorOnly(ctx, obj, directive0)
 			}
 
 			next = directive1
@@ -15200,16 +15091,11 @@ func (ec *executionContext) _OrderLine_unallocatedQuantity(ctx context.Context, 
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
-				if err != nil {
+				if ec.Directives.OperatorOnly == nil {
 					var zeroVal int
-					return zeroVal, err
+					return zeroVal, errors.New("directive operatorOnly is not implemented")
 				}
-				if ec.Directives.ReadableBy == nil {
-					var zeroVal int
-					return zeroVal, errors.New("directive readableBy is not implemented")
-				}
-				return ec.Directives.ReadableBy(ctx, obj, directive0, roles)
+				return ec.Directives.OperatorOnly(ctx, obj, directive0)
 			}
 
 			next = directive1
@@ -15241,16 +15127,11 @@ func (ec *executionContext) _OrderLine_allocatedQuantity(ctx context.Context, fi
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
-				if err != nil {
+				if ec.Directives.OperatorOnly == nil {
 					var zeroVal int
-					return zeroVal, err
+					return zeroVal, errors.New("directive operatorOnly is not implemented")
 				}
-				if ec.Directives.ReadableBy == nil {
-					var zeroVal int
-					return zeroVal, errors.New("directive readableBy is not implemented")
-				}
-				return ec.Directives.ReadableBy(ctx, obj, directive0, roles)
+				return ec.Directives.OperatorOnly(ctx, obj, directive0)
 			}
 
 			next = directive1
@@ -15282,16 +15163,11 @@ func (ec *executionContext) _OrderLine_shippedQuantity(ctx context.Context, fiel
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
-				if err != nil {
+				if ec.Directives.OperatorOnly == nil {
 					var zeroVal int
-					return zeroVal, err
+					return zeroVal, errors.New("directive operatorOnly is not implemented")
 				}
-				if ec.Directives.ReadableBy == nil {
-					var zeroVal int
-					return zeroVal, errors.New("directive readableBy is not implemented")
-				}
-				return ec.Directives.ReadableBy(ctx, obj, directive0, roles)
+				return ec.Directives.OperatorOnly(ctx, obj, directive0)
 			}
 
 			next = directive1
@@ -15323,16 +15199,11 @@ func (ec *executionContext) _OrderLine_killedQuantity(ctx context.Context, field
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
-				if err != nil {
+				if ec.Directives.OperatorOnly == nil {
 					var zeroVal int
-					return zeroVal, err
+					return zeroVal, errors.New("directive operatorOnly is not implemented")
 				}
-				if ec.Directives.ReadableBy == nil {
-					var zeroVal int
-					return zeroVal, errors.New("directive readableBy is not implemented")
-				}
-				return ec.Directives.ReadableBy(ctx, obj, directive0, roles)
+				return ec.Directives.OperatorOnly(ctx, obj, directive0)
 			}
 
 			next = directive1
@@ -16000,16 +15871,11 @@ func (ec *executionContext) _Query_fulfillmentLogs(ctx context.Context, field gr
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
-				if err != nil {
+				if ec.Directives.OperatorRelationFilters == nil {
 					var zeroVal *ent.FulfillmentLogConnection
-					return zeroVal, err
+					return zeroVal, errors.New("directive operatorRelationFilters is not implemented")
 				}
-				if ec.Directives.FilterRelations == nil {
-					var zeroVal *ent.FulfillmentLogConnection
-					return zeroVal, errors.New("directive filterRelations is not implemented")
-				}
-				return ec.Directives.FilterRelations(ctx, nil, directive0, roles)
+				return ec.Directives.OperatorRelationFilters(ctx, nil, directive0)
 			}
 			directive2 := func(ctx context.Context) (any, error) {
 				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
@@ -16079,16 +15945,11 @@ func (ec *executionContext) _Query_fulfillmentRequests(ctx context.Context, fiel
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
-				if err != nil {
+				if ec.Directives.OperatorRelationFilters == nil {
 					var zeroVal *ent.FulfillmentRequestConnection
-					return zeroVal, err
+					return zeroVal, errors.New("directive operatorRelationFilters is not implemented")
 				}
-				if ec.Directives.FilterRelations == nil {
-					var zeroVal *ent.FulfillmentRequestConnection
-					return zeroVal, errors.New("directive filterRelations is not implemented")
-				}
-				return ec.Directives.FilterRelations(ctx, nil, directive0, roles)
+				return ec.Directives.OperatorRelationFilters(ctx, nil, directive0)
 			}
 			directive2 := func(ctx context.Context) (any, error) {
 				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY", "SOURCE"})
@@ -16158,16 +16019,11 @@ func (ec *executionContext) _Query_inventoryItems(ctx context.Context, field gra
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
-				if err != nil {
+				if ec.Directives.OperatorRelationFilters == nil {
 					var zeroVal *ent.InventoryItemConnection
-					return zeroVal, err
+					return zeroVal, errors.New("directive operatorRelationFilters is not implemented")
 				}
-				if ec.Directives.FilterRelations == nil {
-					var zeroVal *ent.InventoryItemConnection
-					return zeroVal, errors.New("directive filterRelations is not implemented")
-				}
-				return ec.Directives.FilterRelations(ctx, nil, directive0, roles)
+				return ec.Directives.OperatorRelationFilters(ctx, nil, directive0)
 			}
 			directive2 := func(ctx context.Context) (any, error) {
 				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
@@ -16237,16 +16093,11 @@ func (ec *executionContext) _Query_orders(ctx context.Context, field graphql.Col
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
-				if err != nil {
+				if ec.Directives.OperatorRelationFilters == nil {
 					var zeroVal *ent.OrderConnection
-					return zeroVal, err
+					return zeroVal, errors.New("directive operatorRelationFilters is not implemented")
 				}
-				if ec.Directives.FilterRelations == nil {
-					var zeroVal *ent.OrderConnection
-					return zeroVal, errors.New("directive filterRelations is not implemented")
-				}
-				return ec.Directives.FilterRelations(ctx, nil, directive0, roles)
+				return ec.Directives.OperatorRelationFilters(ctx, nil, directive0)
 			}
 			directive2 := func(ctx context.Context) (any, error) {
 				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
@@ -16316,16 +16167,11 @@ func (ec *executionContext) _Query_routingGroups(ctx context.Context, field grap
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
-				if err != nil {
+				if ec.Directives.OperatorRelationFilters == nil {
 					var zeroVal *ent.RoutingGroupConnection
-					return zeroVal, err
+					return zeroVal, errors.New("directive operatorRelationFilters is not implemented")
 				}
-				if ec.Directives.FilterRelations == nil {
-					var zeroVal *ent.RoutingGroupConnection
-					return zeroVal, errors.New("directive filterRelations is not implemented")
-				}
-				return ec.Directives.FilterRelations(ctx, nil, directive0, roles)
+				return ec.Directives.OperatorRelationFilters(ctx, nil, directive0)
 			}
 			directive2 := func(ctx context.Context) (any, error) {
 				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
@@ -16395,16 +16241,11 @@ func (ec *executionContext) _Query_shipments(ctx context.Context, field graphql.
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
-				if err != nil {
+				if ec.Directives.OperatorRelationFilters == nil {
 					var zeroVal *ent.ShipmentConnection
-					return zeroVal, err
+					return zeroVal, errors.New("directive operatorRelationFilters is not implemented")
 				}
-				if ec.Directives.FilterRelations == nil {
-					var zeroVal *ent.ShipmentConnection
-					return zeroVal, errors.New("directive filterRelations is not implemented")
-				}
-				return ec.Directives.FilterRelations(ctx, nil, directive0, roles)
+				return ec.Directives.OperatorRelationFilters(ctx, nil, directive0)
 			}
 			directive2 := func(ctx context.Context) (any, error) {
 				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY", "SOURCE"})
@@ -16474,16 +16315,11 @@ func (ec *executionContext) _Query_sources(ctx context.Context, field graphql.Co
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
-				if err != nil {
+				if ec.Directives.OperatorRelationFilters == nil {
 					var zeroVal *ent.SourceConnection
-					return zeroVal, err
+					return zeroVal, errors.New("directive operatorRelationFilters is not implemented")
 				}
-				if ec.Directives.FilterRelations == nil {
-					var zeroVal *ent.SourceConnection
-					return zeroVal, errors.New("directive filterRelations is not implemented")
-				}
-				return ec.Directives.FilterRelations(ctx, nil, directive0, roles)
+				return ec.Directives.OperatorRelationFilters(ctx, nil, directive0)
 			}
 			directive2 := func(ctx context.Context) (any, error) {
 				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
@@ -19499,16 +19335,11 @@ func (ec *executionContext) _Source_inventoryItems(ctx context.Context, field gr
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
-				if err != nil {
+				if ec.Directives.OperatorRelationFilters == nil {
 					var zeroVal *ent.InventoryItemConnection
-					return zeroVal, err
+					return zeroVal, errors.New("directive operatorRelationFilters is not implemented")
 				}
-				if ec.Directives.FilterRelations == nil {
-					var zeroVal *ent.InventoryItemConnection
-					return zeroVal, errors.New("directive filterRelations is not implemented")
-				}
-				return ec.Directives.FilterRelations(ctx, obj, directive0, roles)
+				return ec.Directives.OperatorRelationFilters(ctx, obj, directive0)
 			}
 
 			next = directive1
@@ -19566,16 +19397,11 @@ func (ec *executionContext) _Source_fulfillmentRequests(ctx context.Context, fie
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
-				if err != nil {
+				if ec.Directives.OperatorRelationFilters == nil {
 					var zeroVal *ent.FulfillmentRequestConnection
-					return zeroVal, err
+					return zeroVal, errors.New("directive operatorRelationFilters is not implemented")
 				}
-				if ec.Directives.FilterRelations == nil {
-					var zeroVal *ent.FulfillmentRequestConnection
-					return zeroVal, errors.New("directive filterRelations is not implemented")
-				}
-				return ec.Directives.FilterRelations(ctx, obj, directive0, roles)
+				return ec.Directives.OperatorRelationFilters(ctx, obj, directive0)
 			}
 
 			next = directive1

@@ -69,7 +69,7 @@ func NewHandler(r *Resolver, o Options) *handler.Server {
 	// take too long over.
 	srv.Use(documentBounds{limits: limits, cache: cache})
 	srv.Use(limitsExtension{limits: limits, schema: es.Schema()})
-	srv.Use(newFieldAccess(es.Schema()))
+	srv.Use(fieldAccess{})
 	srv.SetErrorPresenter(errorPresenter(logger))
 	srv.SetRecoverFunc(func(ctx context.Context, p any) error {
 		logger.ErrorContext(ctx, "panic in resolver", "panic", fmt.Sprint(p))

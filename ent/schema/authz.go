@@ -7,44 +7,41 @@ import (
 
 // The roles of API keys as the GraphQL enum ApiKeyRole names them (the
 // values of ApiKey.role), for the authorization directives declared in
-// schema/authz.graphql and implemented in graph/authz.go.
+// schema/authz.graphql and implemented in graph/authz.go: @allow on root
+// connections, @operatorOnly on the fields a SOURCE key may not read,
+// @operatorRelationFilters on every connection's where.
 const (
 	roleAdmin    = "ADMIN"
 	roleReadOnly = "READ_ONLY"
 	roleSource   = "SOURCE"
 )
 
-// operators are the roles of the account's own keys; a SOURCE key is a
-// partner's.
+// operators are the roles of the account's own keys (internal/auth's
+// IsOperator); a SOURCE key is a partner's.
 var operators = []string{roleAdmin, roleReadOnly}
 
 // allow is @allow(roles: …): the roles that may use a root field.
 func allow(roles ...string) entgql.Directive { return rolesDirective("allow", roles) }
 
-// readableBy is @readableBy(roles: …): the roles that may read an object field.
-func readableBy(roles ...string) entgql.Directive { return rolesDirective("readableBy", roles) }
+// operatorOnlyField annotates a field or edge only operator keys may read.
+func operatorOnlyField() entgql.Annotation { return entgql.Directives(operatorOnly()) }
 
-// filterRelations is @filterRelations(roles: …): the roles whose where
-// argument may filter through relations.
-func filterRelations(roles ...string) entgql.Directive {
-	return rolesDirective("filterRelations", roles)
-}
+// operatorOnly is @operatorOnly.
+func operatorOnly() entgql.Directive { return entgql.NewDirective("operatorOnly") }
 
-// operatorsOnly annotates a field or edge only operator keys may read.
-func operatorsOnly() entgql.Annotation { return entgql.Directives(readableBy(operators...)) }
+// operatorRelationFilters is @operatorRelationFilters, for a field with a
+// where argument: only operator keys may filter it through relations.
+func operatorRelationFilters() entgql.Directive { return entgql.NewDirective("operatorRelationFilters") }
 
-// operatorRelationFilters annotates an edge with a where argument: only
-// operator keys may filter it through relations.
-func operatorRelationFilters() entgql.Annotation {
-	return entgql.Directives(filterRelations(operators...))
-}
+// operatorFilteredEdge annotates an edge with a where argument.
+func operatorFilteredEdge() entgql.Annotation { return entgql.Directives(operatorRelationFilters()) }
 
 // rootConnection are the directives of a root connection (which takes a
 // where argument) that roles may use: @allow last, as gqlgen runs a field's
 // directives from the last to the first, so that a role refused the field
 // is told so whatever its where.
 func rootConnection(roles ...string) []entgql.Directive {
-	return []entgql.Directive{filterRelations(operators...), allow(roles...)}
+	return []entgql.Directive{operatorRelationFilters(), allow(roles...)}
 }
 
 func rolesDirective(name string, roles []string) entgql.Directive {

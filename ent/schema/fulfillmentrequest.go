@@ -71,7 +71,7 @@ func (FulfillmentRequest) Edges() []ent.Edge {
 		edge.To("superseded_by", FulfillmentRequest.Type).From("supersedes").Field("supersedes_id").Unique().Immutable(),
 		edge.To("items", FulfillmentRequestItem.Type),
 		edge.To("shipments", Shipment.Type),
-		edge.To("logs", FulfillmentLog.Type).Annotations(entgql.RelayConnection(), operatorRelationFilters()),
+		edge.To("logs", FulfillmentLog.Type).Annotations(entgql.RelayConnection(), operatorFilteredEdge()),
 	}
 }
 

@@ -21,7 +21,7 @@ type Order struct {
 
 // Mixin of Order.
 func (Order) Mixin() []ent.Mixin {
-	return []ent.Mixin{TenantMixin{}, TimeMixin{UpdatedAt: []schema.Annotation{operatorsOnly()}}}
+	return []ent.Mixin{TenantMixin{}, TimeMixin{UpdatedAt: []schema.Annotation{operatorOnlyField()}}}
 }
 
 // Fields of Order.
@@ -31,22 +31,22 @@ func (Order) Fields() []ent.Field {
 		field.String("order_number").NotEmpty().Immutable().Annotations(entgql.OrderField("ORDER_NUMBER")),
 		field.String("reference_number").Optional(),
 		field.Enum("payment_status").Values("PAID", "DEFERRED", "PENDING").
-			Annotations(entgql.Type("PaymentStatus"), operatorsOnly()),
+			Annotations(entgql.Type("PaymentStatus"), operatorOnlyField()),
 		field.Enum("status").Values("OPEN", "ON_HOLD", "CANCELED", "CLOSED").Default("OPEN").
-			Annotations(entgql.OrderField("STATUS"), operatorsOnly()),
-		field.String("hold_reason").Optional().Nillable().Annotations(operatorsOnly()),
+			Annotations(entgql.OrderField("STATUS"), operatorOnlyField()),
+		field.String("hold_reason").Optional().Nillable().Annotations(operatorOnlyField()),
 		field.String("cancel_reason").Optional().Nillable().Comment("Why cancelOrder canceled the order.").
-			Annotations(entgql.Skip(entgql.SkipWhereInput), operatorsOnly()),
+			Annotations(entgql.Skip(entgql.SkipWhereInput), operatorOnlyField()),
 		field.Time("canceled_at").Optional().Nillable().Comment("When cancelOrder canceled the order.").
-			Annotations(operatorsOnly()),
+			Annotations(operatorOnlyField()),
 		field.JSON("ship_to", address.Address{}).Annotations(entgql.Type("Address")),
 		field.String("ship_to_country").MaxLen(2).Comment("Copy of ship_to.country for filtering.").
-			Annotations(operatorsOnly()),
+			Annotations(operatorOnlyField()),
 		field.Time("ordered_at").Annotations(entgql.OrderField("ORDERED_AT")),
 		field.Enum("allocation_status").Values("UNALLOCATED", "PARTIALLY_ALLOCATED", "ALLOCATED", "CANCELED").
-			Default("UNALLOCATED").Annotations(operatorsOnly()),
+			Default("UNALLOCATED").Annotations(operatorOnlyField()),
 		field.Enum("shipment_status").Values("UNSHIPPED", "PARTIALLY_SHIPPED", "SHIPPED", "CANCELED").
-			Default("UNSHIPPED").Annotations(entgql.Type("OrderShipmentStatus"), operatorsOnly()),
+			Default("UNSHIPPED").Annotations(entgql.Type("OrderShipmentStatus"), operatorOnlyField()),
 		field.Int("fr_sequence").Default(0).Annotations(entgql.Skip()).
 			Comment("How many fulfillment requests were ever made for the order: the {seq} token, never reused."),
 	}
@@ -55,14 +55,14 @@ func (Order) Fields() []ent.Field {
 // Edges of Order.
 func (Order) Edges() []ent.Edge {
 	return []ent.Edge{
-		edge.To("lines", OrderLine.Type).Annotations(operatorsOnly()),
-		// @readableBy last: gqlgen runs a field's directives from the last
+		edge.To("lines", OrderLine.Type).Annotations(operatorOnlyField()),
+		// @operatorOnly last: gqlgen runs a field's directives from the last
 		// to the first, and a role refused the field is told so whatever
 		// its where.
 		edge.To("fulfillment_requests", FulfillmentRequest.Type).
-			Annotations(entgql.RelayConnection(), entgql.Directives(filterRelations(operators...), readableBy(operators...))),
+			Annotations(entgql.RelayConnection(), entgql.Directives(operatorRelationFilters(), operatorOnly())),
 		edge.To("logs", FulfillmentLog.Type).
-			Annotations(entgql.RelayConnection(), entgql.Directives(filterRelations(operators...), readableBy(operators...))),
+			Annotations(entgql.RelayConnection(), entgql.Directives(operatorRelationFilters(), operatorOnly())),
 	}
 }
 
@@ -102,11 +102,11 @@ func (OrderLine) Fields() []ent.Field {
 		// The merchant's price and the line's ledger, which tells of the
 		// other sources' shares of it, are for operator keys only.
 		field.Int64("unit_price").GoType(money.Amount(0)).Default(0).Immutable().
-			Annotations(append(moneyAnnotations(nil), operatorsOnly())...),
-		field.Int("unallocated_quantity").NonNegative().Annotations(operatorsOnly()),
-		field.Int("allocated_quantity").NonNegative().Default(0).Annotations(operatorsOnly()),
-		field.Int("shipped_quantity").NonNegative().Default(0).Annotations(operatorsOnly()),
-		field.Int("killed_quantity").NonNegative().Default(0).Annotations(operatorsOnly()),
+			Annotations(append(moneyAnnotations(nil), operatorOnlyField())...),
+		field.Int("unallocated_quantity").NonNegative().Annotations(operatorOnlyField()),
+		field.Int("allocated_quantity").NonNegative().Default(0).Annotations(operatorOnlyField()),
+		field.Int("shipped_quantity").NonNegative().Default(0).Annotations(operatorOnlyField()),
+		field.Int("killed_quantity").NonNegative().Default(0).Annotations(operatorOnlyField()),
 	}
 }
 

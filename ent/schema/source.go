@@ -46,8 +46,8 @@ func (Source) Fields() []ent.Field {
 // Edges of Source.
 func (Source) Edges() []ent.Edge {
 	return []ent.Edge{
-		edge.To("inventory_items", InventoryItem.Type).Annotations(entgql.RelayConnection(), operatorRelationFilters()),
-		edge.To("fulfillment_requests", FulfillmentRequest.Type).Annotations(entgql.RelayConnection(), operatorRelationFilters()),
+		edge.To("inventory_items", InventoryItem.Type).Annotations(entgql.RelayConnection(), operatorFilteredEdge()),
+		edge.To("fulfillment_requests", FulfillmentRequest.Type).Annotations(entgql.RelayConnection(), operatorFilteredEdge()),
 		edge.To("memberships", RoutingGroupMember.Type).Annotations(entgql.Skip()),
 		edge.To("api_keys", ApiKey.Type).Annotations(entgql.Skip()),
 	}

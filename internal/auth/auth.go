@@ -264,11 +264,11 @@ func Bootstrap(ctx context.Context, client *ent.Client, secret string) (string, 
 	return s, nil
 }
 
-// The decisions below take the roles the schema declares for the field
-// (its @allow, @readableBy and @filterRelations directives, see
-// schema/authz.graphql and graph/authz.go): who may use what is written
-// there, once; here are the predicate and the wording of each refusal. A
-// role not among those given is refused, an unknown one included.
+// The decisions below are those the schema declares for a field (its
+// @allow, @operatorOnly and @operatorRelationFilters directives, see
+// schema/authz.graphql and graph/authz.go): which field is open to whom is
+// written there, once; here are the predicates on roles and the wording of
+// each refusal. A role not allowed is refused, an unknown one included.
 
 // Allowed reports whether p's role is one of roles.
 func Allowed(p Principal, roles []Role) bool { return slices.Contains(roles, p.Role) }
@@ -302,24 +302,29 @@ func AuthorizeQuery(p Principal, field string, roles ...Role) error {
 // of the account's, any other key only itself.
 func MayReadAPIKey(p Principal, keyID int) bool { return p.Role == RoleAdmin || p.KeyID == keyID }
 
-// AuthorizeRead decides whether p may read the field of the object, open
-// to roles (a SOURCE key is not shown an order's price, status or ledger,
-// nor a request's warnings, the operator's log of how it was made).
-func AuthorizeRead(p Principal, object, field string, roles ...Role) error {
-	if Allowed(p, roles) {
+// IsOperator reports whether p is one of the account's own keys, ADMIN or
+// READ_ONLY, rather than a partner's (SOURCE).
+func IsOperator(p Principal) bool { return p.Role == RoleAdmin || p.Role == RoleReadOnly }
+
+// AuthorizeOperatorField decides whether p may read the field of the
+// object, which only operator keys may read (a SOURCE key is not shown an
+// order's price, status or ledger, nor a request's warnings, the operator's
+// log of how it was made).
+func AuthorizeOperatorField(p Principal, object, field string) error {
+	if IsOperator(p) {
 		return nil
 	}
 	return apperr.Deny("%s may not read %s.%s", key(p), object, field)
 }
 
 // AuthorizeFilter decides whether p may filter with where, the raw value of
-// a where argument: roles may filter through relations (has…, has…With),
-// any other role by the type's own fields only. Relation filters run as
-// sub-queries outside a SOURCE key's scope, so they would answer questions
-// about what it may not read (another source's requests on a shared order,
-// an order's status, the logs).
-func AuthorizeFilter(p Principal, where any, roles ...Role) error {
-	if Allowed(p, roles) {
+// a where argument: operator keys may filter through relations (has…,
+// has…With), any other key by the type's own fields only. Relation filters
+// run as sub-queries outside a SOURCE key's scope, so they would answer
+// questions about what it may not read (another source's requests on a
+// shared order, an order's status, the logs).
+func AuthorizeFilter(p Principal, where any) error {
+	if IsOperator(p) {
 		return nil
 	}
 	return ownFieldsOnly(p, where)

@@ -109,42 +109,52 @@ func message(err error) string {
 	return ae.Message
 }
 
-// TestAuthorizeReadAndFilter: reading a field and filtering through
-// relations are open to the roles given, with the refusals' wording.
+// TestAuthorizeReadAndFilter: operator keys (ADMIN, READ_ONLY) read the
+// fields only they may and filter through relations; any other key, an
+// unknown one included, is refused, with the refusals' wording.
 func TestAuthorizeReadAndFilter(t *testing.T) {
 	source := auth.Principal{Role: auth.RoleSource}
-	operators := []auth.Role{auth.RoleAdmin, auth.RoleReadOnly}
 	for _, p := range []auth.Principal{{Role: auth.RoleAdmin}, {Role: auth.RoleReadOnly}} {
-		if err := auth.AuthorizeRead(p, "Order", "status", operators...); err != nil {
+		if !auth.IsOperator(p) {
+			t.Errorf("%s is not an operator key", p.Role)
+		}
+		if err := auth.AuthorizeOperatorField(p, "Order", "status"); err != nil {
 			t.Errorf("%s reads Order.status: %v", p.Role, err)
 		}
-		if err := auth.AuthorizeFilter(p, map[string]any{"hasLinesWith": map[string]any{}}, operators...); err != nil {
+		if err := auth.AuthorizeFilter(p, map[string]any{"hasLinesWith": map[string]any{}}); err != nil {
 			t.Errorf("%s filters through a relation: %v", p.Role, err)
 		}
 	}
 	for _, p := range []auth.Principal{source, {Role: "ROOT"}} {
-		if err := auth.AuthorizeRead(p, "Order", "status", operators...); apperr.CodeOf(err) != apperr.Forbidden {
+		if auth.IsOperator(p) {
+			t.Errorf("%s is an operator key", p.Role)
+		}
+		if err := auth.AuthorizeOperatorField(p, "Order", "status"); apperr.CodeOf(err) != apperr.Forbidden {
 			t.Errorf("%s reads Order.status: %v", p.Role, err)
 		}
 		where := map[string]any{"or": []any{map[string]any{"status": "OPEN"}, map[string]any{"not": map[string]any{"hasLogs": true}}}}
-		if err := auth.AuthorizeFilter(p, where, operators...); apperr.CodeOf(err) != apperr.Forbidden {
+		if err := auth.AuthorizeFilter(p, where); apperr.CodeOf(err) != apperr.Forbidden {
 			t.Errorf("%s filters through a nested relation: %v", p.Role, err)
 		}
-		if err := auth.AuthorizeFilter(p, map[string]any{"and": []any{map[string]any{"statusIn": []any{"OPEN"}}}}, operators...); err != nil {
+		if err := auth.AuthorizeFilter(p, map[string]any{"and": []any{map[string]any{"statusIn": []any{"OPEN"}}}}); err != nil {
 			t.Errorf("%s filters by own fields: %v", p.Role, err)
 		}
 	}
-	if err := auth.AuthorizeRead(source, "OrderLine", "unitPrice", operators...); message(err) != "a SOURCE key may not read OrderLine.unitPrice" {
+	if err := auth.AuthorizeOperatorField(source, "OrderLine", "unitPrice"); message(err) != "a SOURCE key may not read OrderLine.unitPrice" {
 		t.Errorf("refusal %v", err)
 	}
-	if err := auth.AuthorizeFilter(source, map[string]any{"hasOrder": true}, operators...); message(err) != "a SOURCE key may not filter by hasOrder" {
+	if err := auth.AuthorizeFilter(source, map[string]any{"hasOrder": true}); message(err) != "a SOURCE key may not filter by hasOrder" {
 		t.Errorf("refusal %v", err)
 	}
+	operators := []auth.Role{auth.RoleAdmin, auth.RoleReadOnly}
 	if err := auth.AuthorizeQuery(auth.Principal{Role: auth.RoleReadOnly}, "apiKeys", auth.RoleAdmin); message(err) != "only an ADMIN key may list the account's keys" {
 		t.Errorf("refusal %v", err)
 	}
 	if err := auth.AuthorizeQuery(source, "orders", operators...); message(err) != "a SOURCE key may not query orders" {
 		t.Errorf("refusal %v", err)
+	}
+	if err := auth.AuthorizeQuery(auth.Principal{Role: "ROOT"}, "orders", append(operators, auth.RoleSource)...); apperr.CodeOf(err) != apperr.Forbidden {
+		t.Errorf("unknown role: %v", err)
 	}
 }
 
