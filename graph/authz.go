@@ -67,7 +67,7 @@ func principal(ctx context.Context) (auth.Principal, error) {
 // arguments are invalid is answered VALIDATION whatever the role).
 func allowDirective(ctx context.Context, _ any, next graphql.Resolver, roles []auth.Role) (any, error) {
 	fc := graphql.GetFieldContext(ctx)
-	if fc == nil {
+	if fc == nil || fc.Field.Field == nil {
 		return nil, errors.New("@allow without a field context")
 	}
 	p, err := principal(ctx)
@@ -94,7 +94,7 @@ func allowDirective(ctx context.Context, _ any, next graphql.Resolver, roles []a
 // operation first.
 func operatorOnlyDirective(ctx context.Context, _ any, next graphql.Resolver) (any, error) {
 	fc := graphql.GetFieldContext(ctx)
-	if fc == nil {
+	if fc == nil || fc.Field.Field == nil {
 		return nil, errors.New("@operatorOnly without a field context")
 	}
 	p, err := principal(ctx)
@@ -115,7 +115,7 @@ func operatorOnlyDirective(ctx context.Context, _ any, next graphql.Resolver) (a
 // by the type's own fields only (auth.AuthorizeFilter).
 func operatorRelationFiltersDirective(ctx context.Context, _ any, next graphql.Resolver) (any, error) {
 	fc := graphql.GetFieldContext(ctx)
-	if fc == nil || !graphql.HasOperationContext(ctx) {
+	if fc == nil || fc.Field.Field == nil || !graphql.HasOperationContext(ctx) {
 		return nil, errors.New("@operatorRelationFilters without a field or operation context")
 	}
 	p, err := principal(ctx)
@@ -127,7 +127,7 @@ func operatorRelationFiltersDirective(ctx context.Context, _ any, next graphql.R
 	}
 	// The where argument is read only for a key that may not filter
 	// through relations: a page holds one such field per row.
-	if !auth.IsOperator(p) && fc.Field.Field != nil && fc.Field.Arguments.ForName("where") != nil {
+	if !auth.IsOperator(p) && fc.Field.Arguments.ForName("where") != nil {
 		where := fc.Field.ArgumentMap(graphql.GetOperationContext(ctx).Variables)["where"]
 		if err := auth.AuthorizeFilter(p, where); err != nil {
 			return nil, err

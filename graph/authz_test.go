@@ -130,7 +130,6 @@ func directiveRoles(d *ast.Directive) []auth.Role {
 	return roles
 }
 
-
 // TestAuthzDirectivesImplemented: NewSchema implements every directive the
 // schema declares beyond gqlgen's and entgql's own.
 func TestAuthzDirectivesImplemented(t *testing.T) {
@@ -197,7 +196,9 @@ func TestDirectivesRefuseUnknownRoles(t *testing.T) {
 	}
 	type directive func(context.Context, any, graphql.Resolver, []auth.Role) (any, error)
 	noRoles := func(d func(context.Context, any, graphql.Resolver) (any, error)) directive {
-		return func(ctx context.Context, obj any, next graphql.Resolver, _ []auth.Role) (any, error) { return d(ctx, obj, next) }
+		return func(ctx context.Context, obj any, next graphql.Resolver, _ []auth.Role) (any, error) {
+			return d(ctx, obj, next)
+		}
 	}
 	operatorOnly, relationFilters := noRoles(operatorOnlyDirective), noRoles(operatorRelationFiltersDirective)
 	all := []auth.Role{auth.RoleAdmin, auth.RoleReadOnly, auth.RoleSource}

@@ -3290,43 +3290,46 @@ extend type Mutation {
   updateAccountSettings(input: AccountSettingsInput!): Account! @allow(roles: [ADMIN])
 }
 `, BuiltIn: false},
-	{Name: "../schema/authz.graphql", Input: `# Who may use what: declared here, on the fields, and nowhere else.
-# graph/authz.go implements the directives with internal/auth's predicates;
-# a directive without an implementation refuses every call (graph.NewSchema
-# panics on one, and gqlgen's generated code refuses a nil one).
+	{Name: "../schema/authz.graphql", Input: `# Who may use what, declared once, on the fields: these directives on the
+# fields of schema/*.graphql and, through the ent schema's entgql
+# annotations (ent/schema/authz.go) and ent/entc.go, of schema/ent.graphql.
+# graph/authz.go implements them with internal/auth's predicates; each fails
+# closed (no principal, a role not allowed or unknown, a directive out of
+# place), and a directive without an implementation refuses every call of
+# its fields (gqlgen's generated code). TestEveryRootFieldDeclaresItsRoles
+# fails on a root field without @allow and on a where without
+# @operatorRelationFilters.
 
 """
-The roles that may use a root field of Query or Mutation. Every one of
-them carries it (TestEveryRootFieldDeclaresItsRoles); the introspection
-fields __schema, __type and __typename are open to every caller. Another
-role is refused FORBIDDEN at the field, before its resolver runs.
+The roles that may use a root field of Query or Mutation (the introspection
+fields are open to every caller). A key of another role is refused
+FORBIDDEN at the field, before its resolver runs.
 """
 directive @allow(roles: [ApiKeyRole!]!) on FIELD_DEFINITION
 
+# No roles argument on the two below: gqlgen would coerce it again at every
+# row of a page.
+
 """
 An object field only operator keys (ADMIN, READ_ONLY) may read: what a
-SOURCE key, a partner's, is not shown of an order and its requests (the
-merchant's price and status, the lines' ledgers, the operator's log). A key
-of any other role that selects a non-null such field has its operation
-refused before anything runs, with one FORBIDDEN per path of the document:
-refused row by row, the field's null would spread to the nearest nullable
-parent and null the whole page. A nullable one is refused row by row, null
-with FORBIDDEN at each row. (No roles argument: gqlgen would coerce it
-again at every row of a page.)
+SOURCE key is not shown of an order and its requests (the merchant's price
+and status, the lines' ledgers, the operator's log). An operation of any
+other key that selects a non-null such field is refused before anything
+runs, with one FORBIDDEN per path of the document (refused row by row, the
+field's null would spread to the nearest nullable parent and null the whole
+page); a nullable one is null with FORBIDDEN in each row.
 """
 directive @operatorOnly on FIELD_DEFINITION
 
 """
 Only operator keys (ADMIN, READ_ONLY) may filter through relations (has…,
-has…With) in the field's where argument; a key of any other role filters by
-the type's own fields only. Relation filters run as sub-queries outside a
-SOURCE key's scope, so they would answer questions about what it may not
-read (another source's requests on a shared order, an order's status, the
-logs). On every field with a where argument
-(TestEveryRootFieldDeclaresItsRoles): a directive of its own rather than an
-argument of @allow, because connections below the root
-(Source.fulfillmentRequests, Order.logs) take a where too.
+has…With) in the field's where argument; any other key filters by the
+type's own fields only. Relation filters run as sub-queries outside a SOURCE
+key's scope, so they would answer questions about what it may not read
+(another source's requests on a shared order, an order's status, the logs).
 """
+# A directive of its own rather than an argument of @allow: connections
+# below the root (Source.fulfillmentRequests, Order.logs) take a where too.
 directive @operatorRelationFilters on FIELD_DEFINITION
 `, BuiltIn: false},
 	{Name: "../schema/ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION

@@ -31,7 +31,9 @@ func operatorOnly() entgql.Directive { return entgql.NewDirective("operatorOnly"
 
 // operatorRelationFilters is @operatorRelationFilters, for a field with a
 // where argument: only operator keys may filter it through relations.
-func operatorRelationFilters() entgql.Directive { return entgql.NewDirective("operatorRelationFilters") }
+func operatorRelationFilters() entgql.Directive {
+	return entgql.NewDirective("operatorRelationFilters")
+}
 
 // operatorFilteredEdge annotates an edge with a where argument.
 func operatorFilteredEdge() entgql.Annotation { return entgql.Directives(operatorRelationFilters()) }
