@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -34,7 +36,8 @@ import (
 // all are refused. A directive left without an implementation makes
 // gqlgen's generated code refuse every call of the fields that carry it
 // (TestAuthzDirectivesImplemented checks that authzDirectives implements
-// every one).
+// every one), and a field left without its directive stops NewHandler
+// (checkDeclarations).
 
 // authzDirectives are the implementations of the schema's directives.
 func authzDirectives() DirectiveRoot {
@@ -167,8 +170,39 @@ var (
 	_ graphql.OperationInterceptor = fieldAccess{}
 )
 
-func (fieldAccess) ExtensionName() string                   { return "FieldAccess" }
-func (fieldAccess) Validate(graphql.ExecutableSchema) error { return nil }
+func (fieldAccess) ExtensionName() string { return "FieldAccess" }
+
+// Validate refuses, when the handler is built, a schema with a root field
+// that declares no roles or a where without its rule: such a field would be
+// open to every key. NewHandler panics on it; the server never starts.
+func (fieldAccess) Validate(es graphql.ExecutableSchema) error { return checkDeclarations(es.Schema()) }
+
+// checkDeclarations reports the fields of s that lack their authorization
+// directive: a field of Query or Mutation (but the introspection fields)
+// without @allow, a field with a where argument without
+// @operatorRelationFilters.
+func checkDeclarations(s *ast.Schema) error {
+	var missing []string
+	for _, def := range s.Types {
+		if def.Kind != ast.Object || strings.HasPrefix(def.Name, "__") {
+			continue
+		}
+		root := s.Query == def || s.Mutation == def
+		for _, f := range def.Fields {
+			if root && !strings.HasPrefix(f.Name, "__") && f.Directives.ForName("allow") == nil {
+				missing = append(missing, def.Name+"."+f.Name+" has no @allow")
+			}
+			if f.Arguments.ForName("where") != nil && f.Directives.ForName("operatorRelationFilters") == nil {
+				missing = append(missing, def.Name+"."+f.Name+" takes a where without @operatorRelationFilters")
+			}
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return fmt.Errorf("authorization not declared: %s", strings.Join(missing, "; "))
+	}
+	return nil
+}
 
 func (fieldAccess) InterceptOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 	p, ok := auth.FromContext(ctx)

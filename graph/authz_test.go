@@ -78,6 +78,9 @@ func TestEveryRootFieldDeclaresItsRoles(t *testing.T) {
 			}
 		}
 	}
+	if err := checkDeclarations(schema); err != nil {
+		t.Error(err)
+	}
 	if roots < 20 {
 		t.Fatalf("only %d root fields found", roots)
 	}
@@ -128,6 +131,24 @@ func directiveRoles(d *ast.Directive) []auth.Role {
 		roles = append(roles, auth.Role(c.Value.Raw))
 	}
 	return roles
+}
+
+// TestUndeclaredFieldRefused: a schema with a root field or a where that
+// declares no rule does not pass the handler's check, so the server does
+// not start with it.
+func TestUndeclaredFieldRefused(t *testing.T) {
+	s := gqlparser.MustLoadSchema(&ast.Source{Name: "t.graphql", Input: `
+		directive @allow(roles: [String!]!) on FIELD_DEFINITION
+		directive @operatorRelationFilters on FIELD_DEFINITION
+		input W { a: Int }
+		type T { id: ID!, children(where: W): [T!]! }
+		type Query { open: T, t(where: W): T @operatorRelationFilters @allow(roles: ["ADMIN"]) }
+		type Mutation { m: Int @allow(roles: ["ADMIN"]), n: Int }`})
+	err := checkDeclarations(s)
+	want := "authorization not declared: Mutation.n has no @allow; Query.open has no @allow; T.children takes a where without @operatorRelationFilters"
+	if err == nil || err.Error() != want {
+		t.Errorf("check: %v, want %s", err, want)
+	}
 }
 
 // TestAuthzDirectivesImplemented: NewSchema implements every directive the

@@ -3296,9 +3296,9 @@ extend type Mutation {
 # graph/authz.go implements them with internal/auth's predicates; each fails
 # closed (no principal, a role not allowed or unknown, a directive out of
 # place), and a directive without an implementation refuses every call of
-# its fields (gqlgen's generated code). TestEveryRootFieldDeclaresItsRoles
-# fails on a root field without @allow and on a where without
-# @operatorRelationFilters.
+# its fields (gqlgen's generated code). A root field without @allow or a
+# where without @operatorRelationFilters stops the server from starting
+# (checkDeclarations) and fails TestEveryRootFieldDeclaresItsRoles.
 
 """
 The roles that may use a root field of Query or Mutation (the introspection
