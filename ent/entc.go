@@ -22,7 +22,7 @@ func main() {
 		entgql.WithSchemaPath("./schema/ent.graphql"),
 		entgql.WithWhereInputs(true),
 		entgql.WithNodeDescriptor(false),
-		entgql.WithSchemaHook(newestLogsFirst),
+		entgql.WithSchemaHook(newestLogsFirst, allowNodeQueries),
 	)
 	if err != nil {
 		log.Fatalf("creating entgql extension: %v", err)
@@ -77,6 +77,34 @@ func newestLogsFirst(_ *gen.Graph, s *ast.Schema) error {
 			{Name: "direction", Value: &ast.Value{Kind: ast.EnumValue, Raw: "DESC"}},
 			{Name: "field", Value: &ast.Value{Kind: ast.EnumValue, Raw: "CREATED_AT"}},
 		}}
+	}
+	return nil
+}
+
+// allowNodeQueries declares who may use node and nodes, which entgql adds to
+// Query itself: every role (each key sees what its scope holds; see
+// schema/authz.graphql). It then checks that every root query entgql writes
+// declares its roles, as the ent schema's QueryField annotations do.
+func allowNodeQueries(_ *gen.Graph, s *ast.Schema) error {
+	query := s.Types["Query"]
+	if query == nil {
+		return fmt.Errorf("no Query type")
+	}
+	for _, name := range []string{"node", "nodes"} {
+		f := query.Fields.ForName(name)
+		if f == nil {
+			return fmt.Errorf("Query.%s not found", name)
+		}
+		roles := &ast.Value{Kind: ast.ListValue}
+		for _, r := range []string{"ADMIN", "READ_ONLY", "SOURCE"} {
+			roles.Children = append(roles.Children, &ast.ChildValue{Value: &ast.Value{Kind: ast.EnumValue, Raw: r}})
+		}
+		f.Directives = append(f.Directives, &ast.Directive{Name: "allow", Arguments: ast.ArgumentList{{Name: "roles", Value: roles}}})
+	}
+	for _, f := range query.Fields {
+		if f.Directives.ForName("allow") == nil {
+			return fmt.Errorf("Query.%s declares no roles: annotate its QueryField with Directives(allow(…))", f.Name)
+		}
 	}
 	return nil
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/frsvc/fulfillment/ent"
 	"github.com/frsvc/fulfillment/internal/apperr"
-	"github.com/frsvc/fulfillment/internal/auth"
 	"github.com/frsvc/fulfillment/internal/reqid"
 	"github.com/frsvc/fulfillment/internal/tenant"
 )
@@ -54,36 +53,16 @@ func classify(err error) *apperr.Error {
 // classifyMiddleware types every resolver error at the resolver boundary, so
 // that the presenter can tell the domain's errors from the GraphQL layer's
 // own (parse, validation, input coercion), which carry no *apperr.Error.
+// Authorization is not its business: the schema's directives decide it
+// (graph/authz.go), inside this middleware.
 //
 // It runs around each of the thousands of fields of a page, so it does as
 // little as it can: a plain struct field cannot fail and passes straight
-// through with no context added; only an Order or OrderLine field asks who
-// the caller is (partners see a few of them), and only a field with a where
-// argument has it checked (partners may not filter through relations).
+// through with no context added.
 func classifyMiddleware(ctx context.Context, next graphql.Resolver) (any, error) {
 	fc := graphql.GetFieldContext(ctx)
-	if fc == nil {
+	if fc == nil || !fc.IsMethod && !fc.IsResolver {
 		return next(ctx)
-	}
-	switch fc.Object {
-	case "Order":
-		if p, ok := auth.FromContext(ctx); ok {
-			if err := auth.AuthorizeOrderField(p, fc.Field.Name); err != nil {
-				return nil, err
-			}
-		}
-	case "OrderLine":
-		if p, ok := auth.FromContext(ctx); ok {
-			if err := auth.AuthorizeOrderLineField(p, fc.Field.Name); err != nil {
-				return nil, err
-			}
-		}
-	}
-	if !fc.IsMethod && !fc.IsResolver {
-		return next(ctx)
-	}
-	if err := authorizeFilter(ctx, fc); err != nil {
-		return nil, err
 	}
 	res, err := next(context.WithValue(ctx, inResolverKey{}, fc))
 	if err != nil {
@@ -92,33 +71,13 @@ func classifyMiddleware(ctx context.Context, next graphql.Resolver) (any, error)
 	return res, nil
 }
 
-// plainFieldOpen reports whether classifyMiddleware passes a plain field of
-// the object (neither a method nor a resolver) straight on whoever asks:
-// every such field but those of an Order or OrderLine that a SOURCE key may
-// not read. plainLeaf relies on it to skip the middleware; keep the two in
-// step (TestPlainFieldOpen).
+// plainFieldOpen reports whether a plain field of the object (neither a
+// method nor a resolver) is read by every caller with nothing but
+// classifyMiddleware around it: every such field but those the schema
+// restricts (@operatorOnly), whose directive must run. plainLeaf relies on
+// it to skip the middleware; keep the two in step (TestPlainFieldOpen).
 func plainFieldOpen(object, field string) bool {
-	switch object {
-	case "Order":
-		return auth.OrderFieldOpen(field)
-	case "OrderLine":
-		return auth.OrderLineFieldOpen(field)
-	}
-	return true
-}
-
-// authorizeFilter refuses a SOURCE key's where argument that filters
-// through relations (see auth.AuthorizeFilter). Only fields with arguments
-// pay for the look.
-func authorizeFilter(ctx context.Context, fc *graphql.FieldContext) error {
-	if fc.Field.Field == nil || len(fc.Field.Arguments) == 0 || fc.Field.Arguments.ForName("where") == nil {
-		return nil
-	}
-	p, ok := auth.FromContext(ctx)
-	if !ok || p.Role != auth.RoleSource || !graphql.HasOperationContext(ctx) {
-		return nil
-	}
-	return auth.AuthorizeFilter(p, fc.Field.ArgumentMap(graphql.GetOperationContext(ctx).Variables)["where"])
+	return !readRestricted()[object][field]
 }
 
 // errorPresenter gives every error one of the contract's codes. Internal

@@ -54,6 +54,9 @@ type ResolverRoot interface {
 }
 
 type DirectiveRoot struct {
+	Allow                   func(ctx context.Context, obj any, next graphql.Resolver, roles []apikey.Role) (res any, err error)
+	OperatorOnly            func(ctx context.Context, obj any, next graphql.Resolver) (res any, err error)
+	OperatorRelationFilters func(ctx context.Context, obj any, next graphql.Resolver) (res any, err error)
 }
 
 type ComplexityRoot struct {
@@ -3125,7 +3128,7 @@ var sources = []*ast.Source{
 
 extend type Query {
   "The caller: its account, role and (for SOURCE keys) its source."
-  viewer: Viewer!
+  viewer: Viewer! @allow(roles: [ADMIN, READ_ONLY, SOURCE])
 }
 
 type Viewer {
@@ -3267,14 +3270,14 @@ type CreatedApiKey {
 }
 
 extend type Mutation {
-  createSource(input: CreateSourceInput!): Source!
-  updateSource(id: ID!, input: UpdateSourceInput!): Source!
+  createSource(input: CreateSourceInput!): Source! @allow(roles: [ADMIN])
+  updateSource(id: ID!, input: UpdateSourceInput!): Source! @allow(roles: [ADMIN])
   "Bulk upsert by SKU for one source: atomic, at most 1000 items a call."
-  upsertInventory(sourceID: ID!, items: [InventoryInput!]!): [InventoryItem!]!
-  createApiKey(input: CreateApiKeyInput!): CreatedApiKey!
-  revokeApiKey(id: ID!): ApiKey!
+  upsertInventory(sourceID: ID!, items: [InventoryInput!]!): [InventoryItem!]! @allow(roles: [ADMIN])
+  createApiKey(input: CreateApiKeyInput!): CreatedApiKey! @allow(roles: [ADMIN])
+  revokeApiKey(id: ID!): ApiKey! @allow(roles: [ADMIN])
   "Sets the account's default strategy; omitted fields are left as they are."
-  updateAccountStrategy(input: StrategyInput!): Account!
+  updateAccountStrategy(input: StrategyInput!): Account! @allow(roles: [ADMIN])
 }
 
 "Account-wide automation settings."
@@ -3284,8 +3287,50 @@ input AccountSettingsInput {
 }
 
 extend type Mutation {
-  updateAccountSettings(input: AccountSettingsInput!): Account!
+  updateAccountSettings(input: AccountSettingsInput!): Account! @allow(roles: [ADMIN])
 }
+`, BuiltIn: false},
+	{Name: "../schema/authz.graphql", Input: `# Who may use what, declared once, on the fields: these directives on the
+# fields of schema/*.graphql and, through the ent schema's entgql
+# annotations (ent/schema/authz.go) and ent/entc.go, of schema/ent.graphql.
+# graph/authz.go implements them with internal/auth's predicates; each fails
+# closed (no principal, a role not allowed or unknown, a directive out of
+# place), and a directive without an implementation refuses every call of
+# its fields (gqlgen's generated code). A root field without @allow or a
+# where without @operatorRelationFilters stops the server from starting
+# (checkDeclarations) and fails TestEveryRootFieldDeclaresItsRoles.
+
+"""
+The roles that may use a root field of Query or Mutation (the introspection
+fields are open to every caller). A key of another role is refused
+FORBIDDEN at the field, before its resolver runs.
+"""
+directive @allow(roles: [ApiKeyRole!]!) on FIELD_DEFINITION
+
+# No roles argument on the two below: gqlgen would coerce it again at every
+# row of a page.
+
+"""
+An object field only operator keys (ADMIN, READ_ONLY) may read: what a
+SOURCE key is not shown of an order and its requests (the merchant's price
+and status, the lines' ledgers, the operator's log). An operation of any
+other key that selects a non-null such field is refused before anything
+runs, with one FORBIDDEN per path of the document (refused row by row, the
+field's null would spread to the nearest nullable parent and null the whole
+page); a nullable one is null with FORBIDDEN in each row.
+"""
+directive @operatorOnly on FIELD_DEFINITION
+
+"""
+Only operator keys (ADMIN, READ_ONLY) may filter through relations (has…,
+has…With) in the field's where argument; any other key filters by the
+type's own fields only. Relation filters run as sub-queries outside a SOURCE
+key's scope, so they would answer questions about what it may not read
+(another source's requests on a shared order, an order's status, the logs).
+"""
+# A directive of its own rather than an argument of @allow: connections
+# below the root (Source.fulfillmentRequests, Order.logs) take a where too.
+directive @operatorRelationFilters on FIELD_DEFINITION
 `, BuiltIn: false},
 	{Name: "../schema/ent.graphql", Input: `directive @goField(forceResolver: Boolean, name: String, omittable: Boolean) on FIELD_DEFINITION | INPUT_FIELD_DEFINITION
 directive @goModel(model: String, models: [String!], forceGenerate: Boolean) on OBJECT | INPUT_OBJECT | SCALAR | ENUM | INTERFACE | UNION
@@ -3619,7 +3664,7 @@ type FulfillmentRequest implements Node {
     Filtering options for FulfillmentLogs returned from the connection.
     """
     where: FulfillmentLogWhereInput
-  ): FulfillmentLogConnection!
+  ): FulfillmentLogConnection! @operatorRelationFilters
 }
 """
 A connection to a list of items.
@@ -4291,30 +4336,30 @@ interface Node @goModel(model: "github.com/frsvc/fulfillment/ent.Noder") {
 type Order implements Node {
   id: ID!
   createdAt: Time!
-  updatedAt: Time!
+  updatedAt: Time! @operatorOnly
   channel: String!
   orderNumber: String!
   referenceNumber: String
-  paymentStatus: PaymentStatus!
-  status: OrderStatus!
-  holdReason: String
+  paymentStatus: PaymentStatus! @operatorOnly
+  status: OrderStatus! @operatorOnly
+  holdReason: String @operatorOnly
   """
   Why cancelOrder canceled the order.
   """
-  cancelReason: String
+  cancelReason: String @operatorOnly
   """
   When cancelOrder canceled the order.
   """
-  canceledAt: Time
+  canceledAt: Time @operatorOnly
   shipTo: Address!
   """
   Copy of ship_to.country for filtering.
   """
-  shipToCountry: String!
+  shipToCountry: String! @operatorOnly
   orderedAt: Time!
-  allocationStatus: OrderAllocationStatus!
-  shipmentStatus: OrderShipmentStatus!
-  lines: [OrderLine!]
+  allocationStatus: OrderAllocationStatus! @operatorOnly
+  shipmentStatus: OrderShipmentStatus! @operatorOnly
+  lines: [OrderLine!] @operatorOnly
   fulfillmentRequests(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -4345,7 +4390,7 @@ type Order implements Node {
     Filtering options for FulfillmentRequests returned from the connection.
     """
     where: FulfillmentRequestWhereInput
-  ): FulfillmentRequestConnection!
+  ): FulfillmentRequestConnection! @operatorRelationFilters @operatorOnly
   logs(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -4376,7 +4421,7 @@ type Order implements Node {
     Filtering options for FulfillmentLogs returned from the connection.
     """
     where: FulfillmentLogWhereInput
-  ): FulfillmentLogConnection!
+  ): FulfillmentLogConnection! @operatorRelationFilters @operatorOnly
 }
 """
 OrderAllocationStatus is enum for the field allocation_status
@@ -4437,11 +4482,11 @@ type OrderLine implements Node {
   sku: String!
   title: String
   quantity: Int!
-  unitPrice: Decimal!
-  unallocatedQuantity: Int!
-  allocatedQuantity: Int!
-  shippedQuantity: Int!
-  killedQuantity: Int!
+  unitPrice: Decimal! @operatorOnly
+  unallocatedQuantity: Int! @operatorOnly
+  allocatedQuantity: Int! @operatorOnly
+  shippedQuantity: Int! @operatorOnly
+  killedQuantity: Int! @operatorOnly
   order: Order!
   fulfillmentRequestItems: [FulfillmentRequestItem!]
 }
@@ -4862,7 +4907,7 @@ type Query {
     ID of the object.
     """
     id: ID!
-  ): Node
+  ): Node @allow(roles: [ADMIN,READ_ONLY,SOURCE])
   """
   Lookup nodes by a list of IDs.
   """
@@ -4871,7 +4916,7 @@ type Query {
     The list of node IDs.
     """
     ids: [ID!]!
-  ): [Node]!
+  ): [Node]! @allow(roles: [ADMIN,READ_ONLY,SOURCE])
   apiKeys(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -4892,7 +4937,7 @@ type Query {
     Returns the last _n_ elements from the list.
     """
     last: Int
-  ): ApiKeyConnection!
+  ): ApiKeyConnection! @allow(roles: [ADMIN])
   fulfillmentLogs(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -4923,7 +4968,7 @@ type Query {
     Filtering options for FulfillmentLogs returned from the connection.
     """
     where: FulfillmentLogWhereInput
-  ): FulfillmentLogConnection!
+  ): FulfillmentLogConnection! @operatorRelationFilters @allow(roles: [ADMIN,READ_ONLY])
   fulfillmentRequests(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -4954,7 +4999,7 @@ type Query {
     Filtering options for FulfillmentRequests returned from the connection.
     """
     where: FulfillmentRequestWhereInput
-  ): FulfillmentRequestConnection!
+  ): FulfillmentRequestConnection! @operatorRelationFilters @allow(roles: [ADMIN,READ_ONLY,SOURCE])
   inventoryItems(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -4985,7 +5030,7 @@ type Query {
     Filtering options for InventoryItems returned from the connection.
     """
     where: InventoryItemWhereInput
-  ): InventoryItemConnection!
+  ): InventoryItemConnection! @operatorRelationFilters @allow(roles: [ADMIN,READ_ONLY])
   orders(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -5016,7 +5061,7 @@ type Query {
     Filtering options for Orders returned from the connection.
     """
     where: OrderWhereInput
-  ): OrderConnection!
+  ): OrderConnection! @operatorRelationFilters @allow(roles: [ADMIN,READ_ONLY])
   routingGroups(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -5047,7 +5092,7 @@ type Query {
     Filtering options for RoutingGroups returned from the connection.
     """
     where: RoutingGroupWhereInput
-  ): RoutingGroupConnection!
+  ): RoutingGroupConnection! @operatorRelationFilters @allow(roles: [ADMIN,READ_ONLY])
   shipments(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -5078,7 +5123,7 @@ type Query {
     Filtering options for Shipments returned from the connection.
     """
     where: ShipmentWhereInput
-  ): ShipmentConnection!
+  ): ShipmentConnection! @operatorRelationFilters @allow(roles: [ADMIN,READ_ONLY,SOURCE])
   sources(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -5109,7 +5154,7 @@ type Query {
     Filtering options for Sources returned from the connection.
     """
     where: SourceWhereInput
-  ): SourceConnection!
+  ): SourceConnection! @operatorRelationFilters @allow(roles: [ADMIN,READ_ONLY])
 }
 type RoutingGroup implements Node {
   id: ID!
@@ -5505,7 +5550,7 @@ type Source implements Node {
     Filtering options for InventoryItems returned from the connection.
     """
     where: InventoryItemWhereInput
-  ): InventoryItemConnection!
+  ): InventoryItemConnection! @operatorRelationFilters
   fulfillmentRequests(
     """
     Returns the elements in the list that come after the specified cursor.
@@ -5536,7 +5581,7 @@ type Source implements Node {
     Filtering options for FulfillmentRequests returned from the connection.
     """
     where: FulfillmentRequestWhereInput
-  ): FulfillmentRequestConnection!
+  ): FulfillmentRequestConnection! @operatorRelationFilters
 }
 """
 A connection to a list of items.
@@ -5722,9 +5767,9 @@ input SourceWhereInput {
 
 extend type Query {
   "How the order would be routed now. Writes nothing."
-  fulfillmentPreview(orderID: ID!, routingGroupID: ID): FulfillmentPreview!
+  fulfillmentPreview(orderID: ID!, routingGroupID: ID): FulfillmentPreview! @allow(roles: [ADMIN, READ_ONLY])
   "What is waiting to be sent for the caller's account, and how its last send run went."
-  sendStatus: SendStatus!
+  sendStatus: SendStatus! @allow(roles: [ADMIN, READ_ONLY])
 }
 
 type SendStatus {
@@ -5885,7 +5930,7 @@ extend type FulfillmentRequest {
   country, a SKU the source never carried, stock overcommitted; for any request, a number parked as
   too long or duplicate. Empty when there was nothing to warn about.
   """
-  warnings: [String!]!
+  warnings: [String!]! @operatorOnly
 }
 
 input CreateFulfillmentRequestInput {
@@ -5899,18 +5944,18 @@ input CreateFulfillmentRequestInput {
 
 extend type Mutation {
   "By hand: the chosen source, bypassing routing. Items default to every unallocated line."
-  createFulfillmentRequest(input: CreateFulfillmentRequestInput!): FulfillmentRequest!
+  createFulfillmentRequest(input: CreateFulfillmentRequestInput!): FulfillmentRequest! @allow(roles: [ADMIN])
   "The full generation flow: route, attach, apply strategies, commit stock, log."
-  generateFulfillmentRequests(orderID: ID!, routingGroupID: ID): GenerateResult!
+  generateFulfillmentRequests(orderID: ID!, routingGroupID: ID): GenerateResult! @allow(roles: [ADMIN])
   "Queue requests for the next send run; all or nothing."
-  processFulfillmentRequests(ids: [ID!]!): [FulfillmentRequest!]!
-  markFulfillmentRequestProcessed(id: ID!): FulfillmentRequest!
-  markFulfillmentRequestAcknowledged(id: ID!, confirmationNumber: String): FulfillmentRequest!
-  renumberFulfillmentRequest(id: ID!, number: String!): FulfillmentRequest!
-  voidFulfillmentRequest(id: ID!, reason: String!): FulfillmentRequest!
-  regenerateFulfillmentRequest(id: ID!, reason: String!, excludeSource: Boolean = false): GenerateResult!
+  processFulfillmentRequests(ids: [ID!]!): [FulfillmentRequest!]! @allow(roles: [ADMIN])
+  markFulfillmentRequestProcessed(id: ID!): FulfillmentRequest! @allow(roles: [ADMIN])
+  markFulfillmentRequestAcknowledged(id: ID!, confirmationNumber: String): FulfillmentRequest! @allow(roles: [ADMIN])
+  renumberFulfillmentRequest(id: ID!, number: String!): FulfillmentRequest! @allow(roles: [ADMIN])
+  voidFulfillmentRequest(id: ID!, reason: String!): FulfillmentRequest! @allow(roles: [ADMIN])
+  regenerateFulfillmentRequest(id: ID!, reason: String!, excludeSource: Boolean = false): GenerateResult! @allow(roles: [ADMIN])
   "The source's own confirmation of a request it received (SOURCE keys, or ADMIN on a source's behalf)."
-  acknowledgeFulfillmentRequest(id: ID!, confirmationNumber: String): FulfillmentRequest!
+  acknowledgeFulfillmentRequest(id: ID!, confirmationNumber: String): FulfillmentRequest! @allow(roles: [ADMIN, SOURCE])
 }
 
 type SendRunResult {
@@ -5961,10 +6006,10 @@ input CreateShipmentInput {
 
 extend type Mutation {
   "Run the send run now for the caller's account, or join the one in progress (an account has at most one at a time), and wait for it: at most 10 s and half the request's time limit, then answer with what had finished (complete: false) while the run goes on."
-  runSendFulfillmentRequests: SendRunResult!
+  runSendFulfillmentRequests: SendRunResult! @allow(roles: [ADMIN])
   "The source cancels a request it received. Every unshipped quantity is canceled; items say FILL or KILL per item, and what they leave out is FILL."
-  cancelFulfillmentRequest(id: ID!, reason: String!, items: [CancelItemInput!]): FulfillmentRequest!
-  createShipment(input: CreateShipmentInput!): Shipment!
+  cancelFulfillmentRequest(id: ID!, reason: String!, items: [CancelItemInput!]): FulfillmentRequest! @allow(roles: [ADMIN, SOURCE])
+  createShipment(input: CreateShipmentInput!): Shipment! @allow(roles: [ADMIN, SOURCE])
 }
 
 extend input FulfillmentRequestWhereInput {
@@ -6038,11 +6083,11 @@ input OrderLineChangeInput {
 
 extend type Mutation {
   "Idempotent on (channel, orderNumber): a repeat with the same content returns the stored order; one whose content differs answers CONFLICT naming what differs."
-  importOrder(input: ImportOrderInput!): Order!
-  holdOrder(id: ID!, reason: String!): Order!
-  releaseOrder(id: ID!): Order!
+  importOrder(input: ImportOrderInput!): Order! @allow(roles: [ADMIN])
+  holdOrder(id: ID!, reason: String!): Order! @allow(roles: [ADMIN])
+  releaseOrder(id: ID!): Order! @allow(roles: [ADMIN])
   "Sets the payment status, logged with before and after."
-  updateOrderPayment(id: ID!, paymentStatus: PaymentStatus!): Order!
+  updateOrderPayment(id: ID!, paymentStatus: PaymentStatus!): Order! @allow(roles: [ADMIN])
   """
   Cancels an OPEN or ON_HOLD order: its live fulfillment requests are voided
   (a request the source already has gets a cancellation notice), reserved
@@ -6050,13 +6095,13 @@ extend type Mutation {
   record it. CONFLICT if anything of the
   order has shipped, naming the requests that shipped.
   """
-  cancelOrder(id: ID!, reason: String!): Order!
+  cancelOrder(id: ID!, reason: String!): Order! @allow(roles: [ADMIN])
   """
   Changes an OPEN or ON_HOLD order's reference number, address and lines
   while what changes is unallocated; CONFLICT naming the fulfillment requests
   that hold it otherwise. Logged with before and after.
   """
-  updateOrder(id: ID!, input: UpdateOrderInput!): Order!
+  updateOrder(id: ID!, input: UpdateOrderInput!): Order! @allow(roles: [ADMIN])
 }
 `, BuiltIn: false},
 	{Name: "../schema/routing.graphql", Input: `# Routing groups: which sources may ship an order, and by which rules.
@@ -6107,8 +6152,8 @@ input UpdateRoutingGroupInput {
 }
 
 type Mutation {
-  createRoutingGroup(input: CreateRoutingGroupInput!): RoutingGroup!
-  updateRoutingGroup(id: ID!, input: UpdateRoutingGroupInput!): RoutingGroup!
+  createRoutingGroup(input: CreateRoutingGroupInput!): RoutingGroup! @allow(roles: [ADMIN])
+  updateRoutingGroup(id: ID!, input: UpdateRoutingGroupInput!): RoutingGroup! @allow(roles: [ADMIN])
 }
 `, BuiltIn: false},
 	{Name: "../schema/scalars.graphql", Input: `"An exact amount of money, as a JSON string such as \"12.50\" (at most 4 decimals)."
@@ -7157,6 +7202,20 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 // endregion ************************** internal!.gotpl ***************************
 
 // region    ***************************** args.gotpl *****************************
+
+func (ec *executionContext) dir_allow_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "roles",
+		func(ctx context.Context, v any) ([]apikey.Role, error) {
+			return ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["roles"] = arg0
+	return args, nil
+}
 
 func (ec *executionContext) field_FulfillmentRequest_logs_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
@@ -11149,7 +11208,20 @@ func (ec *executionContext) _FulfillmentRequest_logs(ctx context.Context, field 
 			fc := graphql.GetFieldContext(ctx)
 			return obj.Logs(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.FulfillmentLogOrder), fc.Args["where"].(*ent.FulfillmentLogWhereInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.OperatorRelationFilters == nil {
+					var zeroVal *ent.FulfillmentLogConnection
+					return zeroVal, errors.New("directive operatorRelationFilters is not implemented")
+				}
+				return ec.Directives.OperatorRelationFilters(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.FulfillmentLogConnection) graphql.Marshaler {
 			return ec.marshalNFulfillmentLogConnection2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentLogConnection(ctx, selections, v)
 		},
@@ -11197,7 +11269,20 @@ func (ec *executionContext) _FulfillmentRequest_warnings(ctx context.Context, fi
 		func(ctx context.Context) (any, error) {
 			return ec.Resolvers.FulfillmentRequest().Warnings(ctx, obj)
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.OperatorOnly == nil {
+					var zeroVal []string
+					return zeroVal, errors.New("directive operatorOnly is not implemented")
+				}
+				return ec.Directives.OperatorOnly(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
 			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
 		},
@@ -12188,7 +12273,25 @@ func (ec *executionContext) _Mutation_createRoutingGroup(ctx context.Context, fi
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().CreateRoutingGroup(ctx, fc.Args["input"].(admin.CreateRoutingGroupInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.RoutingGroup
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.RoutingGroup
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.RoutingGroup) graphql.Marshaler {
 			return ec.marshalNRoutingGroup2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐRoutingGroup(ctx, selections, v)
 		},
@@ -12237,7 +12340,25 @@ func (ec *executionContext) _Mutation_updateRoutingGroup(ctx context.Context, fi
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UpdateRoutingGroup(ctx, fc.Args["id"].(int), fc.Args["input"].(admin.UpdateRoutingGroupInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.RoutingGroup
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.RoutingGroup
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.RoutingGroup) graphql.Marshaler {
 			return ec.marshalNRoutingGroup2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐRoutingGroup(ctx, selections, v)
 		},
@@ -12286,7 +12407,25 @@ func (ec *executionContext) _Mutation_createSource(ctx context.Context, field gr
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().CreateSource(ctx, fc.Args["input"].(admin.CreateSourceInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.Source
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.Source
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Source) graphql.Marshaler {
 			return ec.marshalNSource2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐSource(ctx, selections, v)
 		},
@@ -12335,7 +12474,25 @@ func (ec *executionContext) _Mutation_updateSource(ctx context.Context, field gr
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UpdateSource(ctx, fc.Args["id"].(int), fc.Args["input"].(admin.UpdateSourceInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.Source
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.Source
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Source) graphql.Marshaler {
 			return ec.marshalNSource2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐSource(ctx, selections, v)
 		},
@@ -12384,7 +12541,25 @@ func (ec *executionContext) _Mutation_upsertInventory(ctx context.Context, field
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UpsertInventory(ctx, fc.Args["sourceID"].(int), fc.Args["items"].([]*admin.InventoryInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal []*ent.InventoryItem
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal []*ent.InventoryItem
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.InventoryItem) graphql.Marshaler {
 			return ec.marshalNInventoryItem2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐInventoryItemᚄ(ctx, selections, v)
 		},
@@ -12433,7 +12608,25 @@ func (ec *executionContext) _Mutation_createApiKey(ctx context.Context, field gr
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().CreateAPIKey(ctx, fc.Args["input"].(admin.CreateAPIKeyInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *admin.CreatedAPIKey
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *admin.CreatedAPIKey
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *admin.CreatedAPIKey) graphql.Marshaler {
 			return ec.marshalNCreatedApiKey2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋadminᚐCreatedAPIKey(ctx, selections, v)
 		},
@@ -12482,7 +12675,25 @@ func (ec *executionContext) _Mutation_revokeApiKey(ctx context.Context, field gr
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().RevokeAPIKey(ctx, fc.Args["id"].(int))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.ApiKey
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.ApiKey
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.ApiKey) graphql.Marshaler {
 			return ec.marshalNApiKey2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐApiKey(ctx, selections, v)
 		},
@@ -12531,7 +12742,25 @@ func (ec *executionContext) _Mutation_updateAccountStrategy(ctx context.Context,
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UpdateAccountStrategy(ctx, fc.Args["input"].(admin.StrategyInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.Account
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.Account
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Account) graphql.Marshaler {
 			return ec.marshalNAccount2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐAccount(ctx, selections, v)
 		},
@@ -12580,7 +12809,25 @@ func (ec *executionContext) _Mutation_updateAccountSettings(ctx context.Context,
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UpdateAccountSettings(ctx, fc.Args["input"].(admin.AccountSettingsInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.Account
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.Account
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Account) graphql.Marshaler {
 			return ec.marshalNAccount2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐAccount(ctx, selections, v)
 		},
@@ -12629,7 +12876,25 @@ func (ec *executionContext) _Mutation_createFulfillmentRequest(ctx context.Conte
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().CreateFulfillmentRequest(ctx, fc.Args["input"].(fulfillment.CreateInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.FulfillmentRequest
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.FulfillmentRequest
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.FulfillmentRequest) graphql.Marshaler {
 			return ec.marshalNFulfillmentRequest2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequest(ctx, selections, v)
 		},
@@ -12678,7 +12943,25 @@ func (ec *executionContext) _Mutation_generateFulfillmentRequests(ctx context.Co
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().GenerateFulfillmentRequests(ctx, fc.Args["orderID"].(int), fc.Args["routingGroupID"].(*int))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *fulfillment.GenerateResult
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *fulfillment.GenerateResult
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *fulfillment.GenerateResult) graphql.Marshaler {
 			return ec.marshalNGenerateResult2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐGenerateResult(ctx, selections, v)
 		},
@@ -12727,7 +13010,25 @@ func (ec *executionContext) _Mutation_processFulfillmentRequests(ctx context.Con
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().ProcessFulfillmentRequests(ctx, fc.Args["ids"].([]int))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal []*ent.FulfillmentRequest
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal []*ent.FulfillmentRequest
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.FulfillmentRequest) graphql.Marshaler {
 			return ec.marshalNFulfillmentRequest2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequestᚄ(ctx, selections, v)
 		},
@@ -12776,7 +13077,25 @@ func (ec *executionContext) _Mutation_markFulfillmentRequestProcessed(ctx contex
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().MarkFulfillmentRequestProcessed(ctx, fc.Args["id"].(int))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.FulfillmentRequest
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.FulfillmentRequest
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.FulfillmentRequest) graphql.Marshaler {
 			return ec.marshalNFulfillmentRequest2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequest(ctx, selections, v)
 		},
@@ -12825,7 +13144,25 @@ func (ec *executionContext) _Mutation_markFulfillmentRequestAcknowledged(ctx con
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().MarkFulfillmentRequestAcknowledged(ctx, fc.Args["id"].(int), fc.Args["confirmationNumber"].(*string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.FulfillmentRequest
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.FulfillmentRequest
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.FulfillmentRequest) graphql.Marshaler {
 			return ec.marshalNFulfillmentRequest2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequest(ctx, selections, v)
 		},
@@ -12874,7 +13211,25 @@ func (ec *executionContext) _Mutation_renumberFulfillmentRequest(ctx context.Con
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().RenumberFulfillmentRequest(ctx, fc.Args["id"].(int), fc.Args["number"].(string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.FulfillmentRequest
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.FulfillmentRequest
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.FulfillmentRequest) graphql.Marshaler {
 			return ec.marshalNFulfillmentRequest2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequest(ctx, selections, v)
 		},
@@ -12923,7 +13278,25 @@ func (ec *executionContext) _Mutation_voidFulfillmentRequest(ctx context.Context
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().VoidFulfillmentRequest(ctx, fc.Args["id"].(int), fc.Args["reason"].(string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.FulfillmentRequest
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.FulfillmentRequest
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.FulfillmentRequest) graphql.Marshaler {
 			return ec.marshalNFulfillmentRequest2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequest(ctx, selections, v)
 		},
@@ -12972,7 +13345,25 @@ func (ec *executionContext) _Mutation_regenerateFulfillmentRequest(ctx context.C
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().RegenerateFulfillmentRequest(ctx, fc.Args["id"].(int), fc.Args["reason"].(string), fc.Args["excludeSource"].(*bool))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *fulfillment.GenerateResult
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *fulfillment.GenerateResult
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *fulfillment.GenerateResult) graphql.Marshaler {
 			return ec.marshalNGenerateResult2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐGenerateResult(ctx, selections, v)
 		},
@@ -13021,7 +13412,25 @@ func (ec *executionContext) _Mutation_acknowledgeFulfillmentRequest(ctx context.
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().AcknowledgeFulfillmentRequest(ctx, fc.Args["id"].(int), fc.Args["confirmationNumber"].(*string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "SOURCE"})
+				if err != nil {
+					var zeroVal *ent.FulfillmentRequest
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.FulfillmentRequest
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.FulfillmentRequest) graphql.Marshaler {
 			return ec.marshalNFulfillmentRequest2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequest(ctx, selections, v)
 		},
@@ -13069,7 +13478,25 @@ func (ec *executionContext) _Mutation_runSendFulfillmentRequests(ctx context.Con
 		func(ctx context.Context) (any, error) {
 			return ec.Resolvers.Mutation().RunSendFulfillmentRequests(ctx)
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *sender.Report
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *sender.Report
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *sender.Report) graphql.Marshaler {
 			return ec.marshalNSendRunResult2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋsenderᚐReport(ctx, selections, v)
 		},
@@ -13102,7 +13529,25 @@ func (ec *executionContext) _Mutation_cancelFulfillmentRequest(ctx context.Conte
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().CancelFulfillmentRequest(ctx, fc.Args["id"].(int), fc.Args["reason"].(string), fc.Args["items"].([]*fulfillment.CancelItemInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "SOURCE"})
+				if err != nil {
+					var zeroVal *ent.FulfillmentRequest
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.FulfillmentRequest
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.FulfillmentRequest) graphql.Marshaler {
 			return ec.marshalNFulfillmentRequest2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequest(ctx, selections, v)
 		},
@@ -13151,7 +13596,25 @@ func (ec *executionContext) _Mutation_createShipment(ctx context.Context, field 
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().CreateShipment(ctx, fc.Args["input"].(fulfillment.CreateShipmentInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "SOURCE"})
+				if err != nil {
+					var zeroVal *ent.Shipment
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.Shipment
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Shipment) graphql.Marshaler {
 			return ec.marshalNShipment2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐShipment(ctx, selections, v)
 		},
@@ -13200,7 +13663,25 @@ func (ec *executionContext) _Mutation_importOrder(ctx context.Context, field gra
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().ImportOrder(ctx, fc.Args["input"].(orders.ImportOrderInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.Order
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.Order
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Order) graphql.Marshaler {
 			return ec.marshalNOrder2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐOrder(ctx, selections, v)
 		},
@@ -13249,7 +13730,25 @@ func (ec *executionContext) _Mutation_holdOrder(ctx context.Context, field graph
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().HoldOrder(ctx, fc.Args["id"].(int), fc.Args["reason"].(string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.Order
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.Order
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Order) graphql.Marshaler {
 			return ec.marshalNOrder2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐOrder(ctx, selections, v)
 		},
@@ -13298,7 +13797,25 @@ func (ec *executionContext) _Mutation_releaseOrder(ctx context.Context, field gr
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().ReleaseOrder(ctx, fc.Args["id"].(int))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.Order
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.Order
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Order) graphql.Marshaler {
 			return ec.marshalNOrder2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐOrder(ctx, selections, v)
 		},
@@ -13347,7 +13864,25 @@ func (ec *executionContext) _Mutation_updateOrderPayment(ctx context.Context, fi
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UpdateOrderPayment(ctx, fc.Args["id"].(int), fc.Args["paymentStatus"].(order.PaymentStatus))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.Order
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.Order
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Order) graphql.Marshaler {
 			return ec.marshalNOrder2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐOrder(ctx, selections, v)
 		},
@@ -13396,7 +13931,25 @@ func (ec *executionContext) _Mutation_cancelOrder(ctx context.Context, field gra
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().CancelOrder(ctx, fc.Args["id"].(int), fc.Args["reason"].(string))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.Order
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.Order
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Order) graphql.Marshaler {
 			return ec.marshalNOrder2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐOrder(ctx, selections, v)
 		},
@@ -13445,7 +13998,25 @@ func (ec *executionContext) _Mutation_updateOrder(ctx context.Context, field gra
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Mutation().UpdateOrder(ctx, fc.Args["id"].(int), fc.Args["input"].(fulfillment.UpdateOrderInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.Order
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.Order
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.Order) graphql.Marshaler {
 			return ec.marshalNOrder2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐOrder(ctx, selections, v)
 		},
@@ -13542,7 +14113,20 @@ func (ec *executionContext) _Order_updatedAt(ctx context.Context, field graphql.
 		func(ctx context.Context) (any, error) {
 			return obj.UpdatedAt, nil
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.OperatorOnly == nil {
+					var zeroVal time.Time
+					return zeroVal, errors.New("directive operatorOnly is not implemented")
+				}
+				return ec.Directives.OperatorOnly(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
 			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
 		},
@@ -13633,9 +14217,6 @@ func (ec *executionContext) fieldContext_Order_referenceNumber(_ context.Context
 }
 
 func (ec *executionContext) _Order_paymentStatus(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
-	if plainLeaf(ec.OperationContext, "Order", "paymentStatus") {
-		return ec.marshalNPaymentStatus2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋorderᚐPaymentStatus(ctx, field.Selections, obj.PaymentStatus)
-	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -13646,7 +14227,20 @@ func (ec *executionContext) _Order_paymentStatus(ctx context.Context, field grap
 		func(ctx context.Context) (any, error) {
 			return obj.PaymentStatus, nil
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.OperatorOnly == nil {
+					var zeroVal order.PaymentStatus
+					return zeroVal, errors.New("directive operatorOnly is not implemented")
+				}
+				return ec.Directives.OperatorOnly(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v order.PaymentStatus) graphql.Marshaler {
 			return ec.marshalNPaymentStatus2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋorderᚐPaymentStatus(ctx, selections, v)
 		},
@@ -13659,9 +14253,6 @@ func (ec *executionContext) fieldContext_Order_paymentStatus(_ context.Context, 
 }
 
 func (ec *executionContext) _Order_status(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
-	if plainLeaf(ec.OperationContext, "Order", "status") {
-		return ec.marshalNOrderStatus2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋorderᚐStatus(ctx, field.Selections, obj.Status)
-	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -13672,7 +14263,20 @@ func (ec *executionContext) _Order_status(ctx context.Context, field graphql.Col
 		func(ctx context.Context) (any, error) {
 			return obj.Status, nil
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.OperatorOnly == nil {
+					var zeroVal order.Status
+					return zeroVal, errors.New("directive operatorOnly is not implemented")
+				}
+				return ec.Directives.OperatorOnly(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v order.Status) graphql.Marshaler {
 			return ec.marshalNOrderStatus2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋorderᚐStatus(ctx, selections, v)
 		},
@@ -13695,7 +14299,20 @@ func (ec *executionContext) _Order_holdReason(ctx context.Context, field graphql
 		func(ctx context.Context) (any, error) {
 			return obj.HoldReason, nil
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.OperatorOnly == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive operatorOnly is not implemented")
+				}
+				return ec.Directives.OperatorOnly(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
 			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
@@ -13718,7 +14335,20 @@ func (ec *executionContext) _Order_cancelReason(ctx context.Context, field graph
 		func(ctx context.Context) (any, error) {
 			return obj.CancelReason, nil
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.OperatorOnly == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive operatorOnly is not implemented")
+				}
+				return ec.Directives.OperatorOnly(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
 			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
@@ -13741,7 +14371,20 @@ func (ec *executionContext) _Order_canceledAt(ctx context.Context, field graphql
 		func(ctx context.Context) (any, error) {
 			return obj.CanceledAt, nil
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.OperatorOnly == nil {
+					var zeroVal *time.Time
+					return zeroVal, errors.New("directive operatorOnly is not implemented")
+				}
+				return ec.Directives.OperatorOnly(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
 			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
 		},
@@ -13786,9 +14429,6 @@ func (ec *executionContext) fieldContext_Order_shipTo(_ context.Context, field g
 }
 
 func (ec *executionContext) _Order_shipToCountry(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
-	if plainLeaf(ec.OperationContext, "Order", "shipToCountry") {
-		return ec.marshalNString2string(ctx, field.Selections, obj.ShipToCountry)
-	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -13799,7 +14439,20 @@ func (ec *executionContext) _Order_shipToCountry(ctx context.Context, field grap
 		func(ctx context.Context) (any, error) {
 			return obj.ShipToCountry, nil
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.OperatorOnly == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive operatorOnly is not implemented")
+				}
+				return ec.Directives.OperatorOnly(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
 			return ec.marshalNString2string(ctx, selections, v)
 		},
@@ -13835,9 +14488,6 @@ func (ec *executionContext) fieldContext_Order_orderedAt(_ context.Context, fiel
 }
 
 func (ec *executionContext) _Order_allocationStatus(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
-	if plainLeaf(ec.OperationContext, "Order", "allocationStatus") {
-		return ec.marshalNOrderAllocationStatus2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋorderᚐAllocationStatus(ctx, field.Selections, obj.AllocationStatus)
-	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -13848,7 +14498,20 @@ func (ec *executionContext) _Order_allocationStatus(ctx context.Context, field g
 		func(ctx context.Context) (any, error) {
 			return obj.AllocationStatus, nil
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.OperatorOnly == nil {
+					var zeroVal order.AllocationStatus
+					return zeroVal, errors.New("directive operatorOnly is not implemented")
+				}
+				return ec.Directives.OperatorOnly(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v order.AllocationStatus) graphql.Marshaler {
 			return ec.marshalNOrderAllocationStatus2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋorderᚐAllocationStatus(ctx, selections, v)
 		},
@@ -13861,9 +14524,6 @@ func (ec *executionContext) fieldContext_Order_allocationStatus(_ context.Contex
 }
 
 func (ec *executionContext) _Order_shipmentStatus(ctx context.Context, field graphql.CollectedField, obj *ent.Order) (ret graphql.Marshaler) {
-	if plainLeaf(ec.OperationContext, "Order", "shipmentStatus") {
-		return ec.marshalNOrderShipmentStatus2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋorderᚐShipmentStatus(ctx, field.Selections, obj.ShipmentStatus)
-	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -13874,7 +14534,20 @@ func (ec *executionContext) _Order_shipmentStatus(ctx context.Context, field gra
 		func(ctx context.Context) (any, error) {
 			return obj.ShipmentStatus, nil
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.OperatorOnly == nil {
+					var zeroVal order.ShipmentStatus
+					return zeroVal, errors.New("directive operatorOnly is not implemented")
+				}
+				return ec.Directives.OperatorOnly(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v order.ShipmentStatus) graphql.Marshaler {
 			return ec.marshalNOrderShipmentStatus2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋorderᚐShipmentStatus(ctx, selections, v)
 		},
@@ -13897,7 +14570,20 @@ func (ec *executionContext) _Order_lines(ctx context.Context, field graphql.Coll
 		func(ctx context.Context) (any, error) {
 			return obj.Lines(ctx)
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.OperatorOnly == nil {
+					var zeroVal []*ent.OrderLine
+					return zeroVal, errors.New("directive operatorOnly is not implemented")
+				}
+				return ec.Directives.OperatorOnly(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v []*ent.OrderLine) graphql.Marshaler {
 			return ec.marshalOOrderLine2ᚕᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐOrderLineᚄ(ctx, selections, v)
 		},
@@ -13930,7 +14616,27 @@ func (ec *executionContext) _Order_fulfillmentRequests(ctx context.Context, fiel
 			fc := graphql.GetFieldContext(ctx)
 			return obj.FulfillmentRequests(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.FulfillmentRequestOrder), fc.Args["where"].(*ent.FulfillmentRequestWhereInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.OperatorRelationFilters == nil {
+					var zeroVal *ent.FulfillmentRequestConnection
+					return zeroVal, errors.New("directive operatorRelationFilters is not implemented")
+				}
+				return ec.Directives.OperatorRelationFilters(ctx, obj, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				if ec.Directives.OperatorOnly == nil {
+					var zeroVal *ent.FulfillmentRequestConnection
+					return zeroVal, errors.New("directive operatorOnly is not implemented")
+				}
+				return ec.Directives.OperatorOnly(ctx, obj, directive1)
+			}
+
+			next = directive2
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.FulfillmentRequestConnection) graphql.Marshaler {
 			return ec.marshalNFulfillmentRequestConnection2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequestConnection(ctx, selections, v)
 		},
@@ -13979,7 +14685,27 @@ func (ec *executionContext) _Order_logs(ctx context.Context, field graphql.Colle
 			fc := graphql.GetFieldContext(ctx)
 			return obj.Logs(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.FulfillmentLogOrder), fc.Args["where"].(*ent.FulfillmentLogWhereInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.OperatorRelationFilters == nil {
+					var zeroVal *ent.FulfillmentLogConnection
+					return zeroVal, errors.New("directive operatorRelationFilters is not implemented")
+				}
+				return ec.Directives.OperatorRelationFilters(ctx, obj, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				if ec.Directives.OperatorOnly == nil {
+					var zeroVal *ent.FulfillmentLogConnection
+					return zeroVal, errors.New("directive operatorOnly is not implemented")
+				}
+				return ec.Directives.OperatorOnly(ctx, obj, directive1)
+			}
+
+			next = directive2
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.FulfillmentLogConnection) graphql.Marshaler {
 			return ec.marshalNFulfillmentLogConnection2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentLogConnection(ctx, selections, v)
 		},
@@ -14318,9 +15044,6 @@ func (ec *executionContext) fieldContext_OrderLine_quantity(_ context.Context, f
 }
 
 func (ec *executionContext) _OrderLine_unitPrice(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
-	if plainLeaf(ec.OperationContext, "OrderLine", "unitPrice") {
-		return ec.marshalNDecimal2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋmoneyᚐAmount(ctx, field.Selections, obj.UnitPrice)
-	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -14331,7 +15054,20 @@ func (ec *executionContext) _OrderLine_unitPrice(ctx context.Context, field grap
 		func(ctx context.Context) (any, error) {
 			return obj.UnitPrice, nil
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.OperatorOnly == nil {
+					var zeroVal money.Amount
+					return zeroVal, errors.New("directive operatorOnly is not implemented")
+				}
+				return ec.Directives.OperatorOnly(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v money.Amount) graphql.Marshaler {
 			return ec.marshalNDecimal2githubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋmoneyᚐAmount(ctx, selections, v)
 		},
@@ -14344,9 +15080,6 @@ func (ec *executionContext) fieldContext_OrderLine_unitPrice(_ context.Context, 
 }
 
 func (ec *executionContext) _OrderLine_unallocatedQuantity(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
-	if plainLeaf(ec.OperationContext, "OrderLine", "unallocatedQuantity") {
-		return ec.marshalNInt2int(ctx, field.Selections, obj.UnallocatedQuantity)
-	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -14357,7 +15090,20 @@ func (ec *executionContext) _OrderLine_unallocatedQuantity(ctx context.Context, 
 		func(ctx context.Context) (any, error) {
 			return obj.UnallocatedQuantity, nil
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.OperatorOnly == nil {
+					var zeroVal int
+					return zeroVal, errors.New("directive operatorOnly is not implemented")
+				}
+				return ec.Directives.OperatorOnly(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -14370,9 +15116,6 @@ func (ec *executionContext) fieldContext_OrderLine_unallocatedQuantity(_ context
 }
 
 func (ec *executionContext) _OrderLine_allocatedQuantity(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
-	if plainLeaf(ec.OperationContext, "OrderLine", "allocatedQuantity") {
-		return ec.marshalNInt2int(ctx, field.Selections, obj.AllocatedQuantity)
-	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -14383,7 +15126,20 @@ func (ec *executionContext) _OrderLine_allocatedQuantity(ctx context.Context, fi
 		func(ctx context.Context) (any, error) {
 			return obj.AllocatedQuantity, nil
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.OperatorOnly == nil {
+					var zeroVal int
+					return zeroVal, errors.New("directive operatorOnly is not implemented")
+				}
+				return ec.Directives.OperatorOnly(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -14396,9 +15152,6 @@ func (ec *executionContext) fieldContext_OrderLine_allocatedQuantity(_ context.C
 }
 
 func (ec *executionContext) _OrderLine_shippedQuantity(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
-	if plainLeaf(ec.OperationContext, "OrderLine", "shippedQuantity") {
-		return ec.marshalNInt2int(ctx, field.Selections, obj.ShippedQuantity)
-	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -14409,7 +15162,20 @@ func (ec *executionContext) _OrderLine_shippedQuantity(ctx context.Context, fiel
 		func(ctx context.Context) (any, error) {
 			return obj.ShippedQuantity, nil
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.OperatorOnly == nil {
+					var zeroVal int
+					return zeroVal, errors.New("directive operatorOnly is not implemented")
+				}
+				return ec.Directives.OperatorOnly(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -14422,9 +15188,6 @@ func (ec *executionContext) fieldContext_OrderLine_shippedQuantity(_ context.Con
 }
 
 func (ec *executionContext) _OrderLine_killedQuantity(ctx context.Context, field graphql.CollectedField, obj *ent.OrderLine) (ret graphql.Marshaler) {
-	if plainLeaf(ec.OperationContext, "OrderLine", "killedQuantity") {
-		return ec.marshalNInt2int(ctx, field.Selections, obj.KilledQuantity)
-	}
 	return resolveFieldInOrder(
 		ctx,
 		ec.OperationContext,
@@ -14435,7 +15198,20 @@ func (ec *executionContext) _OrderLine_killedQuantity(ctx context.Context, field
 		func(ctx context.Context) (any, error) {
 			return obj.KilledQuantity, nil
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.OperatorOnly == nil {
+					var zeroVal int
+					return zeroVal, errors.New("directive operatorOnly is not implemented")
+				}
+				return ec.Directives.OperatorOnly(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
 			return ec.marshalNInt2int(ctx, selections, v)
 		},
@@ -14893,7 +15669,25 @@ func (ec *executionContext) _Query_node(ctx context.Context, field graphql.Colle
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Node(ctx, fc.Args["id"].(int))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY", "SOURCE"})
+				if err != nil {
+					var zeroVal ent.Noder
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal ent.Noder
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v ent.Noder) graphql.Marshaler {
 			return ec.marshalONode2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐNoder(ctx, selections, v)
 		},
@@ -14942,7 +15736,25 @@ func (ec *executionContext) _Query_nodes(ctx context.Context, field graphql.Coll
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Nodes(ctx, fc.Args["ids"].([]int))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY", "SOURCE"})
+				if err != nil {
+					var zeroVal []ent.Noder
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal []ent.Noder
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v []ent.Noder) graphql.Marshaler {
 			return ec.marshalNNode2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐNoder(ctx, selections, v)
 		},
@@ -14991,7 +15803,25 @@ func (ec *executionContext) _Query_apiKeys(ctx context.Context, field graphql.Co
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().APIKeys(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *ent.ApiKeyConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.ApiKeyConnection
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.ApiKeyConnection) graphql.Marshaler {
 			return ec.marshalNApiKeyConnection2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐApiKeyConnection(ctx, selections, v)
 		},
@@ -15040,7 +15870,32 @@ func (ec *executionContext) _Query_fulfillmentLogs(ctx context.Context, field gr
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().FulfillmentLogs(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.FulfillmentLogOrder), fc.Args["where"].(*ent.FulfillmentLogWhereInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.OperatorRelationFilters == nil {
+					var zeroVal *ent.FulfillmentLogConnection
+					return zeroVal, errors.New("directive operatorRelationFilters is not implemented")
+				}
+				return ec.Directives.OperatorRelationFilters(ctx, nil, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal *ent.FulfillmentLogConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.FulfillmentLogConnection
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive1, roles)
+			}
+
+			next = directive2
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.FulfillmentLogConnection) graphql.Marshaler {
 			return ec.marshalNFulfillmentLogConnection2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentLogConnection(ctx, selections, v)
 		},
@@ -15089,7 +15944,32 @@ func (ec *executionContext) _Query_fulfillmentRequests(ctx context.Context, fiel
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().FulfillmentRequests(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.FulfillmentRequestOrder), fc.Args["where"].(*ent.FulfillmentRequestWhereInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.OperatorRelationFilters == nil {
+					var zeroVal *ent.FulfillmentRequestConnection
+					return zeroVal, errors.New("directive operatorRelationFilters is not implemented")
+				}
+				return ec.Directives.OperatorRelationFilters(ctx, nil, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY", "SOURCE"})
+				if err != nil {
+					var zeroVal *ent.FulfillmentRequestConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.FulfillmentRequestConnection
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive1, roles)
+			}
+
+			next = directive2
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.FulfillmentRequestConnection) graphql.Marshaler {
 			return ec.marshalNFulfillmentRequestConnection2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequestConnection(ctx, selections, v)
 		},
@@ -15138,7 +16018,32 @@ func (ec *executionContext) _Query_inventoryItems(ctx context.Context, field gra
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().InventoryItems(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.InventoryItemOrder), fc.Args["where"].(*ent.InventoryItemWhereInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.OperatorRelationFilters == nil {
+					var zeroVal *ent.InventoryItemConnection
+					return zeroVal, errors.New("directive operatorRelationFilters is not implemented")
+				}
+				return ec.Directives.OperatorRelationFilters(ctx, nil, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal *ent.InventoryItemConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.InventoryItemConnection
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive1, roles)
+			}
+
+			next = directive2
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.InventoryItemConnection) graphql.Marshaler {
 			return ec.marshalNInventoryItemConnection2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐInventoryItemConnection(ctx, selections, v)
 		},
@@ -15187,7 +16092,32 @@ func (ec *executionContext) _Query_orders(ctx context.Context, field graphql.Col
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Orders(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.OrderOrder), fc.Args["where"].(*ent.OrderWhereInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.OperatorRelationFilters == nil {
+					var zeroVal *ent.OrderConnection
+					return zeroVal, errors.New("directive operatorRelationFilters is not implemented")
+				}
+				return ec.Directives.OperatorRelationFilters(ctx, nil, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal *ent.OrderConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.OrderConnection
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive1, roles)
+			}
+
+			next = directive2
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.OrderConnection) graphql.Marshaler {
 			return ec.marshalNOrderConnection2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐOrderConnection(ctx, selections, v)
 		},
@@ -15236,7 +16166,32 @@ func (ec *executionContext) _Query_routingGroups(ctx context.Context, field grap
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().RoutingGroups(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.RoutingGroupOrder), fc.Args["where"].(*ent.RoutingGroupWhereInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.OperatorRelationFilters == nil {
+					var zeroVal *ent.RoutingGroupConnection
+					return zeroVal, errors.New("directive operatorRelationFilters is not implemented")
+				}
+				return ec.Directives.OperatorRelationFilters(ctx, nil, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal *ent.RoutingGroupConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.RoutingGroupConnection
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive1, roles)
+			}
+
+			next = directive2
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.RoutingGroupConnection) graphql.Marshaler {
 			return ec.marshalNRoutingGroupConnection2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐRoutingGroupConnection(ctx, selections, v)
 		},
@@ -15285,7 +16240,32 @@ func (ec *executionContext) _Query_shipments(ctx context.Context, field graphql.
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Shipments(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.ShipmentOrder), fc.Args["where"].(*ent.ShipmentWhereInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.OperatorRelationFilters == nil {
+					var zeroVal *ent.ShipmentConnection
+					return zeroVal, errors.New("directive operatorRelationFilters is not implemented")
+				}
+				return ec.Directives.OperatorRelationFilters(ctx, nil, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY", "SOURCE"})
+				if err != nil {
+					var zeroVal *ent.ShipmentConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.ShipmentConnection
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive1, roles)
+			}
+
+			next = directive2
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.ShipmentConnection) graphql.Marshaler {
 			return ec.marshalNShipmentConnection2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐShipmentConnection(ctx, selections, v)
 		},
@@ -15334,7 +16314,32 @@ func (ec *executionContext) _Query_sources(ctx context.Context, field graphql.Co
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().Sources(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.SourceOrder), fc.Args["where"].(*ent.SourceWhereInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.OperatorRelationFilters == nil {
+					var zeroVal *ent.SourceConnection
+					return zeroVal, errors.New("directive operatorRelationFilters is not implemented")
+				}
+				return ec.Directives.OperatorRelationFilters(ctx, nil, directive0)
+			}
+			directive2 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal *ent.SourceConnection
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *ent.SourceConnection
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive1, roles)
+			}
+
+			next = directive2
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.SourceConnection) graphql.Marshaler {
 			return ec.marshalNSourceConnection2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐSourceConnection(ctx, selections, v)
 		},
@@ -15382,7 +16387,25 @@ func (ec *executionContext) _Query_viewer(ctx context.Context, field graphql.Col
 		func(ctx context.Context) (any, error) {
 			return ec.Resolvers.Query().Viewer(ctx)
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY", "SOURCE"})
+				if err != nil {
+					var zeroVal *admin.Viewer
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *admin.Viewer
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *admin.Viewer) graphql.Marshaler {
 			return ec.marshalNViewer2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋadminᚐViewer(ctx, selections, v)
 		},
@@ -15415,7 +16438,25 @@ func (ec *executionContext) _Query_fulfillmentPreview(ctx context.Context, field
 			fc := graphql.GetFieldContext(ctx)
 			return ec.Resolvers.Query().FulfillmentPreview(ctx, fc.Args["orderID"].(int), fc.Args["routingGroupID"].(*int))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal *fulfillment.Preview
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *fulfillment.Preview
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *fulfillment.Preview) graphql.Marshaler {
 			return ec.marshalNFulfillmentPreview2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋfulfillmentᚐPreview(ctx, selections, v)
 		},
@@ -15463,7 +16504,25 @@ func (ec *executionContext) _Query_sendStatus(ctx context.Context, field graphql
 		func(ctx context.Context) (any, error) {
 			return ec.Resolvers.Query().SendStatus(ctx)
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx, []any{"ADMIN", "READ_ONLY"})
+				if err != nil {
+					var zeroVal *sender.Status
+					return zeroVal, err
+				}
+				if ec.Directives.Allow == nil {
+					var zeroVal *sender.Status
+					return zeroVal, errors.New("directive allow is not implemented")
+				}
+				return ec.Directives.Allow(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *sender.Status) graphql.Marshaler {
 			return ec.marshalNSendStatus2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋinternalᚋsenderᚐStatus(ctx, selections, v)
 		},
@@ -18275,7 +19334,20 @@ func (ec *executionContext) _Source_inventoryItems(ctx context.Context, field gr
 			fc := graphql.GetFieldContext(ctx)
 			return obj.InventoryItems(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.InventoryItemOrder), fc.Args["where"].(*ent.InventoryItemWhereInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.OperatorRelationFilters == nil {
+					var zeroVal *ent.InventoryItemConnection
+					return zeroVal, errors.New("directive operatorRelationFilters is not implemented")
+				}
+				return ec.Directives.OperatorRelationFilters(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.InventoryItemConnection) graphql.Marshaler {
 			return ec.marshalNInventoryItemConnection2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐInventoryItemConnection(ctx, selections, v)
 		},
@@ -18324,7 +19396,20 @@ func (ec *executionContext) _Source_fulfillmentRequests(ctx context.Context, fie
 			fc := graphql.GetFieldContext(ctx)
 			return obj.FulfillmentRequests(ctx, fc.Args["after"].(*entgql.Cursor[int]), fc.Args["first"].(*int), fc.Args["before"].(*entgql.Cursor[int]), fc.Args["last"].(*int), fc.Args["orderBy"].(*ent.FulfillmentRequestOrder), fc.Args["where"].(*ent.FulfillmentRequestWhereInput))
 		},
-		nil,
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.OperatorRelationFilters == nil {
+					var zeroVal *ent.FulfillmentRequestConnection
+					return zeroVal, errors.New("directive operatorRelationFilters is not implemented")
+				}
+				return ec.Directives.OperatorRelationFilters(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
 		func(ctx context.Context, selections ast.SelectionSet, v *ent.FulfillmentRequestConnection) graphql.Marshaler {
 			return ec.marshalNFulfillmentRequestConnection2ᚖgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚐFulfillmentRequestConnection(ctx, selections, v)
 		},
@@ -32018,6 +33103,36 @@ func (ec *executionContext) unmarshalNApiKeyRole2githubᚗcomᚋfrsvcᚋfulfillm
 
 func (ec *executionContext) marshalNApiKeyRole2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRole(ctx context.Context, sel ast.SelectionSet, v apikey.Role) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) unmarshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx context.Context, v any) ([]apikey.Role, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]apikey.Role, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNApiKeyRole2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRole(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNApiKeyRole2ᚕgithubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRoleᚄ(ctx context.Context, sel ast.SelectionSet, v []apikey.Role) graphql.Marshaler {
+	ret := marshalSliceInOrder(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNApiKeyRole2githubᚗcomᚋfrsvcᚋfulfillmentᚋentᚋapikeyᚐRole(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {

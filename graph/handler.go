@@ -16,7 +16,6 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/frsvc/fulfillment/internal/apperr"
-	"github.com/frsvc/fulfillment/internal/auth"
 	"github.com/frsvc/fulfillment/internal/gqlhttp"
 	"github.com/frsvc/fulfillment/internal/idempotency"
 )
@@ -37,12 +36,14 @@ type Options struct {
 }
 
 // NewSchema returns the executable schema over r.
+// Its directives decide who may use what (graph/authz.go).
 func NewSchema(r *Resolver) graphql.ExecutableSchema {
-	return NewExecutableSchema(Config{Resolvers: r})
+	return NewExecutableSchema(Config{Resolvers: r, Directives: authzDirectives()})
 }
 
 // NewHandler returns the GraphQL HTTP handler: explicit transports, a query
-// cache, the error presenter, panic recovery and the role check of mutations.
+// cache, the error presenter, panic recovery and the up-front check of the
+// fields the caller's role may not read.
 func NewHandler(r *Resolver, o Options) *handler.Server {
 	logger := o.Logger
 	if logger == nil {
@@ -81,7 +82,6 @@ func NewHandler(r *Resolver, o Options) *handler.Server {
 	if o.ObserveOperation != nil {
 		srv.AroundOperations(observeOperation(o.ObserveOperation))
 	}
-	srv.AroundRootFields(authorizeRootField)
 	// The field middleware: classifyMiddleware, set as it is (see
 	// fieldMiddleware). It must stay the only one: srv.AroundFields would be
 	// overridden.
@@ -103,38 +103,6 @@ func (fieldMiddleware) Validate(graphql.ExecutableSchema) error { return nil }
 func (f fieldMiddleware) MutateOperationContext(_ context.Context, oc *graphql.OperationContext) *gqlerror.Error {
 	oc.ResolverMiddleware = graphql.FieldMiddleware(f)
 	return nil
-}
-
-// authorizeRootField refuses root fields the caller's role may not use,
-// before their resolver runs.
-func authorizeRootField(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
-	// RootFieldContext.Object holds the field's name, not its parent type:
-	// tell a mutation by its operation.
-	fc := graphql.GetRootFieldContext(ctx)
-	if fc == nil || !graphql.HasOperationContext(ctx) {
-		return next(ctx)
-	}
-	op := graphql.GetOperationContext(ctx).Operation
-	if op == nil {
-		return next(ctx)
-	}
-	p, ok := auth.FromContext(ctx)
-	if !ok {
-		graphql.AddError(ctx, auth.ErrUnauthenticated)
-		return graphql.Null
-	}
-	var err error
-	switch op.Operation {
-	case ast.Mutation:
-		err = auth.AuthorizeMutation(p, fc.Field.Name)
-	case ast.Query:
-		err = auth.AuthorizeQuery(p, fc.Field.Name)
-	}
-	if err != nil {
-		graphql.AddError(ctx, err)
-		return graphql.Null
-	}
-	return next(ctx)
 }
 
 // observeOperation times each operation from the start of execution to its

@@ -46,7 +46,7 @@ func (ApiKey) Indexes() []ent.Index { return []ent.Index{index.Fields("account_i
 func (ApiKey) Annotations() []schema.Annotation {
 	return []schema.Annotation{
 		entgql.Skip(entgql.SkipWhereInput, entgql.SkipOrderField),
-		// The account's keys, for ADMIN keys only (auth.AuthorizeQuery).
-		entgql.RelayConnection(), entgql.QueryField("apiKeys"),
+		// The account's keys, for ADMIN keys only.
+		entgql.RelayConnection(), entgql.QueryField("apiKeys").Directives(allow(roleAdmin)),
 	}
 }

@@ -77,5 +77,5 @@ func (FulfillmentLog) Hooks() []ent.Hook {
 
 // Annotations of FulfillmentLog.
 func (FulfillmentLog) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.QueryField(), entgql.RelayConnection()}
+	return []schema.Annotation{entgql.QueryField().Directives(rootConnection(operators...)...), entgql.RelayConnection()}
 }

@@ -71,7 +71,7 @@ func (FulfillmentRequest) Edges() []ent.Edge {
 		edge.To("superseded_by", FulfillmentRequest.Type).From("supersedes").Field("supersedes_id").Unique().Immutable(),
 		edge.To("items", FulfillmentRequestItem.Type),
 		edge.To("shipments", Shipment.Type),
-		edge.To("logs", FulfillmentLog.Type).Annotations(entgql.RelayConnection()),
+		edge.To("logs", FulfillmentLog.Type).Annotations(entgql.RelayConnection(), operatorFilteredEdge()),
 	}
 }
 
@@ -96,7 +96,7 @@ func (FulfillmentRequest) Indexes() []ent.Index {
 
 // Annotations of FulfillmentRequest.
 func (FulfillmentRequest) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.QueryField(), entgql.RelayConnection()}
+	return []schema.Annotation{entgql.QueryField().Directives(rootConnection(roleAdmin, roleReadOnly, roleSource)...), entgql.RelayConnection()}
 }
 
 // FulfillmentRequestItem is one order line's share in a request.

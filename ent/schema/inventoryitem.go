@@ -48,5 +48,5 @@ func (InventoryItem) Indexes() []ent.Index {
 
 // Annotations of InventoryItem.
 func (InventoryItem) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.QueryField(), entgql.RelayConnection()}
+	return []schema.Annotation{entgql.QueryField().Directives(rootConnection(operators...)...), entgql.RelayConnection()}
 }

@@ -157,15 +157,18 @@ func tenantHook(column string, setOnCreate bool) ent.Hook {
 // TimeMixin stamps creation and update times.
 type TimeMixin struct {
 	mixin.Schema
+	// UpdatedAt are more annotations of updated_at (who may read it).
+	UpdatedAt []schema.Annotation
 }
 
 // Fields of the mixin.
-func (TimeMixin) Fields() []ent.Field {
+func (m TimeMixin) Fields() []ent.Field {
 	return []ent.Field{
 		field.Time("created_at").Default(time.Now).Immutable().
 			Annotations(entgql.OrderField("CREATED_AT"), entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)),
 		field.Time("updated_at").Default(time.Now).UpdateDefault(time.Now).
-			Annotations(entgql.OrderField("UPDATED_AT"), entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)),
+			Annotations(append([]schema.Annotation{entgql.OrderField("UPDATED_AT"),
+				entgql.Skip(entgql.SkipMutationCreateInput, entgql.SkipMutationUpdateInput)}, m.UpdatedAt...)...),
 	}
 }
 

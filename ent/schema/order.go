@@ -9,6 +9,7 @@ import (
 	"entgo.io/ent/schema/index"
 
 	"github.com/frsvc/fulfillment/internal/address"
+	"github.com/frsvc/fulfillment/internal/money"
 )
 
 // Order is an imported e-commerce order. allocation_status and
@@ -19,7 +20,9 @@ type Order struct {
 }
 
 // Mixin of Order.
-func (Order) Mixin() []ent.Mixin { return []ent.Mixin{TenantMixin{}, TimeMixin{}} }
+func (Order) Mixin() []ent.Mixin {
+	return []ent.Mixin{TenantMixin{}, TimeMixin{UpdatedAt: []schema.Annotation{operatorOnlyField()}}}
+}
 
 // Fields of Order.
 func (Order) Fields() []ent.Field {
@@ -27,20 +30,23 @@ func (Order) Fields() []ent.Field {
 		field.String("channel").NotEmpty().Immutable().Annotations(entgql.OrderField("CHANNEL")),
 		field.String("order_number").NotEmpty().Immutable().Annotations(entgql.OrderField("ORDER_NUMBER")),
 		field.String("reference_number").Optional(),
-		field.Enum("payment_status").Values("PAID", "DEFERRED", "PENDING").Annotations(entgql.Type("PaymentStatus")),
+		field.Enum("payment_status").Values("PAID", "DEFERRED", "PENDING").
+			Annotations(entgql.Type("PaymentStatus"), operatorOnlyField()),
 		field.Enum("status").Values("OPEN", "ON_HOLD", "CANCELED", "CLOSED").Default("OPEN").
-			Annotations(entgql.OrderField("STATUS")),
-		field.String("hold_reason").Optional().Nillable(),
+			Annotations(entgql.OrderField("STATUS"), operatorOnlyField()),
+		field.String("hold_reason").Optional().Nillable().Annotations(operatorOnlyField()),
 		field.String("cancel_reason").Optional().Nillable().Comment("Why cancelOrder canceled the order.").
-			Annotations(entgql.Skip(entgql.SkipWhereInput)),
-		field.Time("canceled_at").Optional().Nillable().Comment("When cancelOrder canceled the order."),
+			Annotations(entgql.Skip(entgql.SkipWhereInput), operatorOnlyField()),
+		field.Time("canceled_at").Optional().Nillable().Comment("When cancelOrder canceled the order.").
+			Annotations(operatorOnlyField()),
 		field.JSON("ship_to", address.Address{}).Annotations(entgql.Type("Address")),
-		field.String("ship_to_country").MaxLen(2).Comment("Copy of ship_to.country for filtering."),
+		field.String("ship_to_country").MaxLen(2).Comment("Copy of ship_to.country for filtering.").
+			Annotations(operatorOnlyField()),
 		field.Time("ordered_at").Annotations(entgql.OrderField("ORDERED_AT")),
 		field.Enum("allocation_status").Values("UNALLOCATED", "PARTIALLY_ALLOCATED", "ALLOCATED", "CANCELED").
-			Default("UNALLOCATED"),
+			Default("UNALLOCATED").Annotations(operatorOnlyField()),
 		field.Enum("shipment_status").Values("UNSHIPPED", "PARTIALLY_SHIPPED", "SHIPPED", "CANCELED").
-			Default("UNSHIPPED").Annotations(entgql.Type("OrderShipmentStatus")),
+			Default("UNSHIPPED").Annotations(entgql.Type("OrderShipmentStatus"), operatorOnlyField()),
 		field.Int("fr_sequence").Default(0).Annotations(entgql.Skip()).
 			Comment("How many fulfillment requests were ever made for the order: the {seq} token, never reused."),
 	}
@@ -49,9 +55,14 @@ func (Order) Fields() []ent.Field {
 // Edges of Order.
 func (Order) Edges() []ent.Edge {
 	return []ent.Edge{
-		edge.To("lines", OrderLine.Type),
-		edge.To("fulfillment_requests", FulfillmentRequest.Type).Annotations(entgql.RelayConnection()),
-		edge.To("logs", FulfillmentLog.Type).Annotations(entgql.RelayConnection()),
+		edge.To("lines", OrderLine.Type).Annotations(operatorOnlyField()),
+		// @operatorOnly last: gqlgen runs a field's directives from the last
+		// to the first, and a role refused the field is told so whatever
+		// its where.
+		edge.To("fulfillment_requests", FulfillmentRequest.Type).
+			Annotations(entgql.RelayConnection(), entgql.Directives(operatorRelationFilters(), operatorOnly())),
+		edge.To("logs", FulfillmentLog.Type).
+			Annotations(entgql.RelayConnection(), entgql.Directives(operatorRelationFilters(), operatorOnly())),
 	}
 }
 
@@ -66,7 +77,7 @@ func (Order) Indexes() []ent.Index {
 
 // Annotations of Order.
 func (Order) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.QueryField(), entgql.RelayConnection()}
+	return []schema.Annotation{entgql.QueryField().Directives(rootConnection(operators...)...), entgql.RelayConnection()}
 }
 
 // OrderLine is one SKU of an order with its ledger:
@@ -88,11 +99,14 @@ func (OrderLine) Fields() []ent.Field {
 		field.String("title").Optional(),
 		// quantity changes only through updateOrder, with unallocated_quantity.
 		field.Int("quantity").Positive(),
-		immutableMoneyField("unit_price"),
-		field.Int("unallocated_quantity").NonNegative(),
-		field.Int("allocated_quantity").NonNegative().Default(0),
-		field.Int("shipped_quantity").NonNegative().Default(0),
-		field.Int("killed_quantity").NonNegative().Default(0),
+		// The merchant's price and the line's ledger, which tells of the
+		// other sources' shares of it, are for operator keys only.
+		field.Int64("unit_price").GoType(money.Amount(0)).Default(0).Immutable().
+			Annotations(append(moneyAnnotations(nil), operatorOnlyField())...),
+		field.Int("unallocated_quantity").NonNegative().Annotations(operatorOnlyField()),
+		field.Int("allocated_quantity").NonNegative().Default(0).Annotations(operatorOnlyField()),
+		field.Int("shipped_quantity").NonNegative().Default(0).Annotations(operatorOnlyField()),
+		field.Int("killed_quantity").NonNegative().Default(0).Annotations(operatorOnlyField()),
 	}
 }
 

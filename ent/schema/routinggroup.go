@@ -49,7 +49,7 @@ func (RoutingGroup) Indexes() []ent.Index {
 
 // Annotations of RoutingGroup.
 func (RoutingGroup) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.QueryField(), entgql.RelayConnection()}
+	return []schema.Annotation{entgql.QueryField().Directives(rootConnection(operators...)...), entgql.RelayConnection()}
 }
 
 // RoutingGroupMember puts a source in a group with a priority (1 = most

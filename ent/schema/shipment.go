@@ -56,7 +56,7 @@ func (Shipment) Indexes() []ent.Index {
 
 // Annotations of Shipment.
 func (Shipment) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.QueryField(), entgql.RelayConnection()}
+	return []schema.Annotation{entgql.QueryField().Directives(rootConnection(roleAdmin, roleReadOnly, roleSource)...), entgql.RelayConnection()}
 }
 
 // ShipmentItem is the quantity of one request item in a shipment.

@@ -46,8 +46,8 @@ func (Source) Fields() []ent.Field {
 // Edges of Source.
 func (Source) Edges() []ent.Edge {
 	return []ent.Edge{
-		edge.To("inventory_items", InventoryItem.Type).Annotations(entgql.RelayConnection()),
-		edge.To("fulfillment_requests", FulfillmentRequest.Type).Annotations(entgql.RelayConnection()),
+		edge.To("inventory_items", InventoryItem.Type).Annotations(entgql.RelayConnection(), operatorFilteredEdge()),
+		edge.To("fulfillment_requests", FulfillmentRequest.Type).Annotations(entgql.RelayConnection(), operatorFilteredEdge()),
 		edge.To("memberships", RoutingGroupMember.Type).Annotations(entgql.Skip()),
 		edge.To("api_keys", ApiKey.Type).Annotations(entgql.Skip()),
 	}
@@ -60,5 +60,5 @@ func (Source) Indexes() []ent.Index {
 
 // Annotations of Source.
 func (Source) Annotations() []schema.Annotation {
-	return []schema.Annotation{entgql.QueryField(), entgql.RelayConnection()}
+	return []schema.Annotation{entgql.QueryField().Directives(rootConnection(operators...)...), entgql.RelayConnection()}
 }

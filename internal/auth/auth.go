@@ -12,6 +12,7 @@ import (
 	"encoding/base32"
 	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -265,120 +266,86 @@ func Bootstrap(ctx context.Context, client *ent.Client, secret string) (string, 
 	return s, nil
 }
 
-// sourceMutations are the only mutations a SOURCE key may call.
-var sourceMutations = map[string]bool{
-	"acknowledgeFulfillmentRequest": true,
-	"cancelFulfillmentRequest":      true,
-	"createShipment":                true,
-}
+// The decisions below are those the schema declares for a field (its
+// @allow, @operatorOnly and @operatorRelationFilters directives, see
+// schema/authz.graphql and graph/authz.go): which field is open to whom is
+// written there, once; here are the predicates on roles and the wording of
+// each refusal. A role not allowed is refused, an unknown one included.
 
-// AuthorizeMutation decides whether p may call the mutation field.
-func AuthorizeMutation(p Principal, field string) error {
-	switch p.Role {
-	case RoleAdmin:
+// Allowed reports whether p's role is one of roles.
+func Allowed(p Principal, roles []Role) bool { return slices.Contains(roles, p.Role) }
+
+// key names p's kind of key in a refusal: "a SOURCE key", "an ADMIN key".
+func key(p Principal) string { return wording.A(string(p.Role) + " key") }
+
+// AuthorizeMutation decides whether p may call the mutation field, open to roles.
+func AuthorizeMutation(p Principal, field string, roles ...Role) error {
+	if Allowed(p, roles) {
 		return nil
-	case RoleSource:
-		if sourceMutations[field] {
-			return nil
-		}
-		return apperr.Deny("a SOURCE key may not call %s", field)
-	default:
-		return apperr.Deny("%s may not call %s", wording.A(string(p.Role)+" key"), field)
 	}
+	return apperr.Deny("%s may not call %s", key(p), field)
 }
 
-// sourceQueries are the only root queries a SOURCE key may use; what they
-// return is narrowed to its source in the data layer.
-var sourceQueries = map[string]bool{
-	"viewer": true, "fulfillmentRequests": true, "shipments": true, "node": true, "nodes": true,
-	"__typename": true, "__schema": true, "__type": true,
+// AuthorizeQuery decides whether p may use the root query field, open to
+// roles. What the open queries return is narrowed to p's scope in the data
+// layer (a SOURCE key's to its source).
+func AuthorizeQuery(p Principal, field string, roles ...Role) error {
+	if Allowed(p, roles) {
+		return nil
+	}
+	if field == "apiKeys" {
+		// Worded for what the query is: only ADMIN keys list keys.
+		return apperr.Deny("only an ADMIN key may list the account's keys")
+	}
+	return apperr.Deny("%s may not query %s", key(p), field)
 }
 
 // MayReadAPIKey reports whether p may read the API key: an ADMIN key any
 // of the account's, any other key only itself.
 func MayReadAPIKey(p Principal, keyID int) bool { return p.Role == RoleAdmin || p.KeyID == keyID }
 
-// AuthorizeQuery decides whether p may use the root query field.
-func AuthorizeQuery(p Principal, field string) error {
-	if field == "apiKeys" && p.Role != RoleAdmin {
-		return apperr.Deny("only an ADMIN key may list the account's keys")
+// IsOperator reports whether p is one of the account's own keys, ADMIN or
+// READ_ONLY, rather than a partner's (SOURCE).
+func IsOperator(p Principal) bool { return p.Role == RoleAdmin || p.Role == RoleReadOnly }
+
+// AuthorizeOperatorField decides whether p may read the field of the
+// object, which only operator keys may read (a SOURCE key is not shown an
+// order's price, status or ledger, nor a request's warnings, the operator's
+// log of how it was made).
+func AuthorizeOperatorField(p Principal, object, field string) error {
+	if IsOperator(p) {
+		return nil
 	}
-	if p.Role == RoleSource && !sourceQueries[field] {
-		return apperr.Deny("a SOURCE key may not query %s", field)
-	}
-	return nil
-}
-
-// sourceOrderFields are the fields of an order a SOURCE key may read.
-var sourceOrderFields = map[string]bool{
-	"id": true, "orderNumber": true, "referenceNumber": true, "channel": true,
-	"shipTo": true, "orderedAt": true, "createdAt": true, "__typename": true,
-}
-
-// OrderFieldOpen reports whether every key, a SOURCE key too, may read the
-// Order field.
-func OrderFieldOpen(field string) bool { return sourceOrderFields[field] }
-
-// AuthorizeOrderField decides whether p may read the Order field.
-func AuthorizeOrderField(p Principal, field string) error {
-	if p.Role == RoleSource && !sourceOrderFields[field] {
-		return apperr.Deny("a SOURCE key may not read Order.%s", field)
-	}
-	return nil
-}
-
-// sourceOrderLineFields are the fields of an order line a SOURCE key may
-// read: what to ship, not the merchant's price or the line's ledger, which
-// tells of the other sources' shares of it.
-var sourceOrderLineFields = map[string]bool{
-	"id": true, "orderID": true, "position": true, "sku": true, "title": true, "quantity": true,
-	"order": true, "fulfillmentRequestItems": true, "__typename": true,
-}
-
-// OrderLineFieldOpen reports whether every key, a SOURCE key too, may read
-// the OrderLine field.
-func OrderLineFieldOpen(field string) bool { return sourceOrderLineFields[field] }
-
-// AuthorizeOrderLineField decides whether p may read the OrderLine field.
-func AuthorizeOrderLineField(p Principal, field string) error {
-	if p.Role == RoleSource && !sourceOrderLineFields[field] {
-		return apperr.Deny("a SOURCE key may not read OrderLine.%s", field)
-	}
-	return nil
-}
-
-// AuthorizeFulfillmentRequestField decides whether p may read the
-// FulfillmentRequest field: a SOURCE key all but warnings, the operator's
-// log of how the request was made.
-func AuthorizeFulfillmentRequestField(p Principal, field string) error {
-	if p.Role == RoleSource && field == "warnings" {
-		return apperr.Deny("a SOURCE key may not read FulfillmentRequest.%s", field)
-	}
-	return nil
+	return apperr.Deny("%s may not read %s.%s", key(p), object, field)
 }
 
 // AuthorizeFilter decides whether p may filter with where, the raw value of
-// a where argument. A SOURCE key may not filter through relations (has…,
-// has…With): those run as sub-queries outside the partner's scope, so they
-// would answer questions about what it may not read (another source's
-// requests on a shared order, an order's status, the logs).
+// a where argument: operator keys may filter through relations (has…,
+// has…With), any other key by the type's own fields only. Relation filters
+// run as sub-queries outside a SOURCE key's scope, so they would answer
+// questions about what it may not read (another source's requests on a
+// shared order, an order's status, the logs).
 func AuthorizeFilter(p Principal, where any) error {
-	if p.Role != RoleSource {
+	if IsOperator(p) {
 		return nil
 	}
+	return ownFieldsOnly(p, where)
+}
+
+func ownFieldsOnly(p Principal, where any) error {
 	switch v := where.(type) {
 	case map[string]any:
 		for k, sub := range v {
 			if strings.HasPrefix(k, "has") {
-				return apperr.Deny("a SOURCE key may not filter by %s", k)
+				return apperr.Deny("%s may not filter by %s", key(p), k)
 			}
-			if err := AuthorizeFilter(p, sub); err != nil {
+			if err := ownFieldsOnly(p, sub); err != nil {
 				return err
 			}
 		}
 	case []any:
 		for _, sub := range v {
-			if err := AuthorizeFilter(p, sub); err != nil {
+			if err := ownFieldsOnly(p, sub); err != nil {
 				return err
 			}
 		}

@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"testing"
 	"time"
@@ -67,35 +68,92 @@ func TestSecrets(t *testing.T) {
 	}
 }
 
+// TestAuthorizeMutation: the decision of a mutation is the roles the schema
+// opens it to (its @allow, see graph/authz.go; which mutation is open to
+// whom is TestHardeningRoles's): ADMIN keys the operator's, ADMIN and SOURCE
+// keys the partner's, READ_ONLY none. Any other role, and a call open to no
+// role, is refused.
 func TestAuthorizeMutation(t *testing.T) {
 	src := 7
 	admin := auth.Principal{Role: auth.RoleAdmin}
 	source := auth.Principal{Role: auth.RoleSource, SourceID: &src}
 	readOnly := auth.Principal{Role: auth.RoleReadOnly}
-	partner := []string{"acknowledgeFulfillmentRequest", "cancelFulfillmentRequest", "createShipment"}
-	operator := []string{"createSource", "updateSource", "upsertInventory", "createRoutingGroup", "updateRoutingGroup",
-		"createApiKey", "revokeApiKey", "updateAccountStrategy", "importOrder", "holdOrder", "releaseOrder",
-		"createFulfillmentRequest", "generateFulfillmentRequests", "voidFulfillmentRequest", "someFutureMutation"}
-	for _, m := range append(append([]string{}, partner...), operator...) {
-		if err := auth.AuthorizeMutation(admin, m); err != nil {
-			t.Errorf("ADMIN %s: %v", m, err)
-		}
-		if err := auth.AuthorizeMutation(readOnly, m); apperr.CodeOf(err) != apperr.Forbidden {
-			t.Errorf("READ_ONLY %s: %v, want FORBIDDEN", m, err)
-		}
-	}
-	for _, m := range partner {
-		if err := auth.AuthorizeMutation(source, m); err != nil {
-			t.Errorf("SOURCE %s: %v", m, err)
-		}
-	}
-	for _, m := range operator {
-		if err := auth.AuthorizeMutation(source, m); apperr.CodeOf(err) != apperr.Forbidden {
-			t.Errorf("SOURCE %s: %v, want FORBIDDEN", m, err)
+	partner := []auth.Role{auth.RoleAdmin, auth.RoleSource}
+	operator := []auth.Role{auth.RoleAdmin}
+	for _, c := range []struct {
+		p     auth.Principal
+		roles []auth.Role
+		ok    bool
+	}{
+		{admin, partner, true}, {admin, operator, true}, {admin, nil, false},
+		{source, partner, true}, {source, operator, false},
+		{readOnly, partner, false}, {readOnly, operator, false},
+		{auth.Principal{Role: "ROOT"}, partner, false},
+	} {
+		err := auth.AuthorizeMutation(c.p, "someMutation", c.roles...)
+		if c.ok && err != nil || !c.ok && apperr.CodeOf(err) != apperr.Forbidden {
+			t.Errorf("%s, open to %v: %v, want allowed %v", c.p.Role, c.roles, err, c.ok)
 		}
 	}
-	// An unknown role may do nothing.
-	if err := auth.AuthorizeMutation(auth.Principal{Role: "ROOT"}, "importOrder"); apperr.CodeOf(err) != apperr.Forbidden {
+	if err := auth.AuthorizeMutation(source, "importOrder", operator...); message(err) != "a SOURCE key may not call importOrder" {
+		t.Errorf("refusal %v", err)
+	}
+}
+
+// message is the refusal's wording, as a client reads it.
+func message(err error) string {
+	var ae *apperr.Error
+	if !errors.As(err, &ae) {
+		return fmt.Sprint(err)
+	}
+	return ae.Message
+}
+
+// TestAuthorizeReadAndFilter: operator keys (ADMIN, READ_ONLY) read the
+// fields only they may and filter through relations; any other key, an
+// unknown one included, is refused, with the refusals' wording.
+func TestAuthorizeReadAndFilter(t *testing.T) {
+	source := auth.Principal{Role: auth.RoleSource}
+	for _, p := range []auth.Principal{{Role: auth.RoleAdmin}, {Role: auth.RoleReadOnly}} {
+		if !auth.IsOperator(p) {
+			t.Errorf("%s is not an operator key", p.Role)
+		}
+		if err := auth.AuthorizeOperatorField(p, "Order", "status"); err != nil {
+			t.Errorf("%s reads Order.status: %v", p.Role, err)
+		}
+		if err := auth.AuthorizeFilter(p, map[string]any{"hasLinesWith": map[string]any{}}); err != nil {
+			t.Errorf("%s filters through a relation: %v", p.Role, err)
+		}
+	}
+	for _, p := range []auth.Principal{source, {Role: "ROOT"}} {
+		if auth.IsOperator(p) {
+			t.Errorf("%s is an operator key", p.Role)
+		}
+		if err := auth.AuthorizeOperatorField(p, "Order", "status"); apperr.CodeOf(err) != apperr.Forbidden {
+			t.Errorf("%s reads Order.status: %v", p.Role, err)
+		}
+		where := map[string]any{"or": []any{map[string]any{"status": "OPEN"}, map[string]any{"not": map[string]any{"hasLogs": true}}}}
+		if err := auth.AuthorizeFilter(p, where); apperr.CodeOf(err) != apperr.Forbidden {
+			t.Errorf("%s filters through a nested relation: %v", p.Role, err)
+		}
+		if err := auth.AuthorizeFilter(p, map[string]any{"and": []any{map[string]any{"statusIn": []any{"OPEN"}}}}); err != nil {
+			t.Errorf("%s filters by own fields: %v", p.Role, err)
+		}
+	}
+	if err := auth.AuthorizeOperatorField(source, "OrderLine", "unitPrice"); message(err) != "a SOURCE key may not read OrderLine.unitPrice" {
+		t.Errorf("refusal %v", err)
+	}
+	if err := auth.AuthorizeFilter(source, map[string]any{"hasOrder": true}); message(err) != "a SOURCE key may not filter by hasOrder" {
+		t.Errorf("refusal %v", err)
+	}
+	operators := []auth.Role{auth.RoleAdmin, auth.RoleReadOnly}
+	if err := auth.AuthorizeQuery(auth.Principal{Role: auth.RoleReadOnly}, "apiKeys", auth.RoleAdmin); message(err) != "only an ADMIN key may list the account's keys" {
+		t.Errorf("refusal %v", err)
+	}
+	if err := auth.AuthorizeQuery(source, "orders", operators...); message(err) != "a SOURCE key may not query orders" {
+		t.Errorf("refusal %v", err)
+	}
+	if err := auth.AuthorizeQuery(auth.Principal{Role: "ROOT"}, "orders", append(operators, auth.RoleSource)...); apperr.CodeOf(err) != apperr.Forbidden {
 		t.Errorf("unknown role: %v", err)
 	}
 }
